@@ -1,0 +1,89 @@
+"""The DESeq2 model through the pydeseq2 package."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from rnaheat.de.engine import EngineResult, register
+
+__all__ = ["PyDESeq2Engine"]
+
+
+@contextlib.contextmanager
+def _quiet():
+    """Silence pydeseq2's prints and advisory warnings; rnaheat reports through its logger."""
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore")
+        yield
+
+
+class PyDESeq2Engine:
+    """pydeseq2's ``DeseqDataSet`` + ``DeseqStats`` with R DESeq2's defaults."""
+
+    name = "pydeseq2"
+    description = "DESeq2 model through the pydeseq2 package (slower; kept for comparison)"
+
+    @staticmethod
+    def _dataset(counts: np.ndarray, design: pd.DataFrame, size_factors: np.ndarray | None):
+        from pydeseq2.dds import DeseqDataSet
+
+        frame = pd.DataFrame(counts.T, index=design.index, columns=[f"g{i}" for i in
+                                                                     range(counts.shape[0])])
+        dds = DeseqDataSet(counts=frame, metadata=pd.DataFrame(index=design.index),
+                           design=design, refit_cooks=True, quiet=True,
+                           n_cpus=min(os.cpu_count() or 1, 4))
+        if size_factors is not None:
+            dds.obs["size_factors"] = size_factors
+            dds.obsm["size_factors"] = np.asarray(size_factors, dtype=float)
+        return dds
+
+    def test(self, counts, design, contrast, /, *, size_factors, filter_alpha):
+        """Fit and test with pydeseq2; see :class:`rnaheat.de.engine.Engine`."""
+        from pydeseq2.ds import DeseqStats
+
+        with _quiet():
+            dds = self._dataset(counts, design, size_factors)
+            dds.deseq2()
+            # R's results() tunes independent filtering at alpha = 0.1 by default; the
+            # caller's significance threshold is applied later, to the adjusted p-values.
+            stats = DeseqStats(dds, contrast=np.asarray(contrast, dtype=float),
+                               alpha=filter_alpha, cooks_filter=True, independent_filter=True,
+                               quiet=True)
+            stats.summary()
+        res = stats.results_df
+        var = dds.var
+        dispersions = pd.DataFrame({
+            "disp_gene_est": var.get("genewise_dispersions"),
+            "disp_fit": var.get("fitted_dispersions"),
+            "disp_map": var.get("MAP_dispersions"),
+            "dispersion": var.get("dispersions"),
+            "disp_outlier": var.get("_outlier_genes"),
+        }).reset_index(drop=True)
+        return EngineResult(
+            size_factors=np.asarray(dds.obs["size_factors"], dtype=float),
+            base_mean=res["baseMean"].to_numpy(float),
+            log2fc=res["log2FoldChange"].to_numpy(float),
+            lfc_se=res["lfcSE"].to_numpy(float),  # already on the log2 scale
+            stat=res["stat"].to_numpy(float),
+            pvalue=res["pvalue"].to_numpy(float),
+            padj=res["padj"].to_numpy(float),
+            dispersions=dispersions,
+            info={"trend_coeffs": [float(c) for c in np.atleast_1d(dds.uns.get("trend_coeffs",
+                                                                                []))]},
+        )
+
+    def vst(self, counts, design, /, *, size_factors):
+        """Blind or design-aware VST with pydeseq2's parametric fit."""
+        with _quiet():
+            dds = self._dataset(counts, design, size_factors)
+            dds.vst(use_design=design.shape[1] > 1, fit_type="parametric")
+        return np.asarray(dds.layers["vst_counts"], dtype=float).T
+
+
+register(PyDESeq2Engine())

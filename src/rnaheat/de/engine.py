@@ -1,0 +1,119 @@
+"""The interface every differential-expression engine implements.
+
+An engine sees plain arrays in a canonical order (genes sorted by id, samples sorted by name),
+so that results never depend on the order of rows or columns in the user's files. Validation,
+design matrices, contrasts, gene annotation and result tables are the shared runner's job
+(:func:`rnaheat.de.test`); an engine only does the numerics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["Engine", "EngineResult", "register", "get_engine", "engines"]
+
+
+@dataclass(frozen=True)
+class EngineResult:
+    """What an engine returns for one fit and one contrast.
+
+    All per-gene arrays have one entry per gene of the input, in the input's order; genes that
+    were not tested (all zero) carry NaN.
+
+    Attributes
+    ----------
+    size_factors
+        One per sample.
+    base_mean, log2fc, lfc_se, stat, pvalue, padj
+        DESeq2's ``results()`` columns; ``padj`` after Cook's filtering and independent
+        filtering as DESeq2 does them by default.
+    dispersions
+        Per-gene dispersion details (at least ``dispersion``; engines add more, such as
+        ``disp_gene_est``, ``disp_fit``, ``disp_map``, ``disp_outlier``, ``max_cooks``),
+        indexed 0..n_genes-1.
+    info
+        Fit-wide figures: dispersion-trend coefficients, prior variance, the independent
+        filtering threshold, ...
+    """
+
+    size_factors: np.ndarray
+    base_mean: np.ndarray
+    log2fc: np.ndarray
+    lfc_se: np.ndarray
+    stat: np.ndarray
+    pvalue: np.ndarray
+    padj: np.ndarray
+    dispersions: pd.DataFrame
+    info: Mapping[str, object] = field(default_factory=dict)
+
+
+class Engine(Protocol):
+    """A DESeq2-model engine.
+
+    ``counts`` is genes × samples (int64); ``design`` is the samples × coefficients model
+    matrix (a DataFrame whose first column is the intercept); ``contrast`` is a vector over the
+    design's columns.
+    """
+
+    name: str
+    description: str
+
+    def test(
+        self,
+        counts: np.ndarray,
+        design: pd.DataFrame,
+        contrast: np.ndarray,
+        /,
+        *,
+        size_factors: np.ndarray | None,
+        filter_alpha: float,
+    ) -> EngineResult:
+        """Fit the negative-binomial GLM and run the Wald test of ``contrast``."""
+        ...
+
+    def vst(
+        self,
+        counts: np.ndarray,
+        design: pd.DataFrame,
+        /,
+        *,
+        size_factors: np.ndarray | None,
+    ) -> np.ndarray:
+        """Variance-stabilising transformation (genes × samples), DESeq2's parametric fit."""
+        ...
+
+
+_REGISTRY: dict[str, Engine] = {}
+
+
+def register(engine: Engine) -> Engine:
+    """Add an engine to the registry under its ``name``."""
+    _REGISTRY[engine.name] = engine
+    return engine
+
+
+def get_engine(name: str) -> Engine:
+    """Return the registered engine called ``name``.
+
+    Raises
+    ------
+    ValueError
+        When no engine has that name; the message lists the ones that exist.
+    """
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        known = ", ".join(sorted(_REGISTRY))
+        raise ValueError(f"unknown DE engine {name!r}; available engines: {known}") from None
+
+
+def engines() -> pd.DataFrame:
+    """The registered engines as a table (``name``, ``description``)."""
+    return pd.DataFrame(
+        [{"name": e.name, "description": e.description} for e in _REGISTRY.values()]
+    )

@@ -1,0 +1,54 @@
+"""The differential-expression result type."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+__all__ = ["DE_COLUMNS", "DEResult"]
+
+#: The columns of every DE table rnaheat writes or reads, in order.
+DE_COLUMNS = ["gene_id", "symbol", "base_mean", "log2fc", "lfc_se", "stat", "pvalue", "padj"]
+
+
+@dataclass(frozen=True)
+class DEResult:
+    """Differential expression for one contrast.
+
+    Attributes
+    ----------
+    table
+        One row per tested gene with :data:`DE_COLUMNS`, sorted by ``padj`` (then ``pvalue``,
+        then ``gene_id``, so ties are ordered deterministically), genes with no p-value last.
+    size_factors
+        Per-sample size factors, indexed by sample (``None`` for an imported table).
+    dispersions
+        Per-gene dispersion details indexed by gene id (``None`` for an imported table).
+    params
+        What produced it: engine, design, contrast, filtering settings, engine fit figures.
+    """
+
+    table: pd.DataFrame
+    size_factors: pd.Series | None = None
+    dispersions: pd.DataFrame | None = None
+    params: Mapping[str, object] = field(default_factory=dict)
+
+    @property
+    def contrast_label(self) -> str:
+        """The contrast as text, e.g. ``condition: Hypoxia vs Normoxia``."""
+        return str(self.params.get("contrast_label", ""))
+
+    def significant(self, *, alpha: float = 0.05, lfc_threshold: float = 0.0) -> pd.DataFrame:
+        """Rows with ``padj < alpha`` and ``|log2fc| >= lfc_threshold``."""
+        table = self.table
+        keep = (table["padj"] < alpha) & (table["log2fc"].abs() >= lfc_threshold)
+        return table[keep.fillna(False)]
+
+
+def sort_de_table(table: pd.DataFrame) -> pd.DataFrame:
+    """Sort by padj, then pvalue, then gene id; missing values last."""
+    return table.sort_values(
+        ["padj", "pvalue", "gene_id"], na_position="last", kind="mergesort"
+    ).reset_index(drop=True)

@@ -1,0 +1,104 @@
+"""The data model: one validated experiment (counts, sample sheet, gene annotation)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+
+__all__ = ["Experiment"]
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A count matrix aligned with its sample sheet and gene annotation.
+
+    The counts live in an :class:`~anndata.AnnData` (samples × genes, the ecosystem's
+    orientation) that this class composes rather than subclasses. Users think of counts as
+    genes × samples, so :attr:`counts` returns that view.
+
+    Attributes
+    ----------
+    adata
+        ``X`` holds the raw integer counts (samples × genes); ``obs`` is the sample sheet,
+        indexed by sample name, in the sheet's order; ``var`` is indexed by gene id and has
+        the columns ``symbol`` and ``biotype`` (empty strings where unknown).
+    sources
+        Which file each part was read from (``counts``, ``samples``, ``genes``), for the
+        run record and for error messages.
+    """
+
+    adata: ad.AnnData
+    sources: Mapping[str, Path] = field(default_factory=dict)
+
+    @classmethod
+    def from_frames(
+        cls,
+        counts: pd.DataFrame,
+        samples: pd.DataFrame,
+        /,
+        *,
+        genes: pd.DataFrame | None = None,
+        sources: Mapping[str, Path] | None = None,
+    ) -> Experiment:
+        """Build an experiment from already aligned tables.
+
+        Parameters
+        ----------
+        counts
+            Genes × samples integer counts; its columns must equal ``samples.index``.
+        samples
+            The sample sheet, indexed by sample name.
+        genes
+            Optional annotation indexed by gene id with ``symbol`` and ``biotype``.
+        sources
+            Where each part came from.
+        """
+        if list(counts.columns) != list(samples.index):
+            raise ValueError("counts columns and sample sheet rows must list the same samples")
+        var = pd.DataFrame(index=pd.Index(counts.index.astype(str), name="gene_id"))
+        for column in ("symbol", "biotype"):
+            values = genes[column] if genes is not None and column in genes else None
+            var[column] = (
+                values.reindex(var.index).fillna("").astype(str) if values is not None else ""
+            )
+        obs = samples.copy()
+        obs.index = pd.Index(obs.index.astype(str), name="sample")
+        adata = ad.AnnData(
+            X=np.ascontiguousarray(counts.to_numpy(dtype=np.int64).T), obs=obs, var=var
+        )
+        return cls(adata=adata, sources=dict(sources or {}))
+
+    @property
+    def counts(self) -> pd.DataFrame:
+        """Raw counts, genes × samples."""
+        return pd.DataFrame(
+            np.asarray(self.adata.X).T, index=self.adata.var_names, columns=self.adata.obs_names
+        )
+
+    @property
+    def samples(self) -> pd.DataFrame:
+        """The sample sheet, indexed by sample name."""
+        return self.adata.obs
+
+    @property
+    def genes(self) -> pd.DataFrame:
+        """Gene annotation indexed by gene id (``symbol``, ``biotype``)."""
+        return self.adata.var
+
+    @property
+    def n_genes(self) -> int:
+        """Number of genes."""
+        return self.adata.n_vars
+
+    @property
+    def n_samples(self) -> int:
+        """Number of samples."""
+        return self.adata.n_obs
+
+    def __repr__(self) -> str:
+        return f"Experiment({self.n_genes} genes × {self.n_samples} samples)"
