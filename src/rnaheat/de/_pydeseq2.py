@@ -78,6 +78,13 @@ class PyDESeq2Engine:
                                                                                 []))]},
         )
 
+    def size_factors(self, counts, /):
+        """Median-of-ratios size factors through pydeseq2."""
+        from pydeseq2.preprocessing import deseq2_norm
+
+        _, factors = deseq2_norm(counts.T)
+        return np.asarray(factors, dtype=float)
+
     def vst(self, counts, design, /, *, size_factors):
         """Blind or design-aware VST with pydeseq2's parametric fit."""
         with _quiet():

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from formulaic import model_matrix
 
-__all__ = ["Contrast", "DesignMatrix", "design_variables", "build_design", "parse_contrast"]
+__all__ = ["Contrast", "DesignMatrix", "build_design", "design_variables", "parse_contrast"]
 
 logger = logging.getLogger("rnaheat")
 
@@ -171,7 +171,7 @@ def _check_rank(matrix: pd.DataFrame, formula: str) -> None:
         return
     # The right singular vectors of the zero singular values span the null space: the
     # coefficients with weight there are the ones that cannot be told apart.
-    _, singular, vt = np.linalg.svd(values)
+    _, _, vt = np.linalg.svd(values)
     null = vt[rank:]
     involved = [c for c, w in zip(matrix.columns, np.abs(null).max(axis=0), strict=True)
                 if w > 1e-8]

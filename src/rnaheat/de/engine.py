@@ -15,7 +15,7 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
-__all__ = ["Engine", "EngineResult", "register", "get_engine", "engines"]
+__all__ = ["Engine", "EngineResult", "engines", "get_engine", "register"]
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,10 @@ class Engine(Protocol):
         filter_alpha: float,
     ) -> EngineResult:
         """Fit the negative-binomial GLM and run the Wald test of ``contrast``."""
+        ...
+
+    def size_factors(self, counts: np.ndarray, /) -> np.ndarray:
+        """DESeq2's median-of-ratios size factors, one per sample."""
         ...
 
     def vst(

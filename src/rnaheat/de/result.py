@@ -44,7 +44,7 @@ class DEResult:
         """Rows with ``padj < alpha`` and ``|log2fc| >= lfc_threshold``."""
         table = self.table
         keep = (table["padj"] < alpha) & (table["log2fc"].abs() >= lfc_threshold)
-        return table[keep.fillna(False)]
+        return table[keep.fillna(value=False)]
 
 
 def sort_de_table(table: pd.DataFrame) -> pd.DataFrame:

@@ -1,0 +1,1 @@
+"""Static figures. Plotting draws result objects; it never computes statistics."""
