@@ -10,7 +10,14 @@ import numpy as np
 import pandas as pd
 from formulaic import model_matrix
 
-__all__ = ["Contrast", "DesignMatrix", "build_design", "design_variables", "parse_contrast"]
+__all__ = [
+    "Contrast",
+    "DesignMatrix",
+    "build_design",
+    "design_matrix",
+    "design_variables",
+    "parse_contrast",
+]
 
 logger = logging.getLogger("rnaheat")
 
@@ -182,6 +189,16 @@ def _check_rank(matrix: pd.DataFrame, formula: str) -> None:
     )
 
 
+def design_matrix(samples: pd.DataFrame, formula: str, /, *,
+                  source: str = "sample sheet") -> pd.DataFrame:
+    """The model matrix of ``formula`` (no contrast), for design-aware transformations."""
+    frame = _design_frame(samples, design_variables(formula), contrast=None, source=source)
+    matrix = pd.DataFrame(model_matrix(formula.split("~", 1)[1], frame))
+    matrix.index = samples.index
+    _check_rank(matrix, formula)
+    return matrix
+
+
 def build_design(
     samples: pd.DataFrame,
     formula: str,
@@ -212,7 +229,7 @@ def build_design(
     """
     contrast = parse_contrast(contrast)
     variables = design_variables(formula)
-    frame = _design_frame(samples, variables, contrast=None, source=source)
+    _design_frame(samples, variables, contrast=None, source=source)  # columns exist, no gaps
     _check_contrast(samples, variables, contrast, source)
     frame = _design_frame(samples, variables, contrast, source)
     matrix = pd.DataFrame(model_matrix(formula.split("~", 1)[1], frame))

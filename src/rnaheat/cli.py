@@ -1,0 +1,153 @@
+"""The command line: parse, build the config, call the pipeline. Errors become one line."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from rnaheat import __version__
+
+__all__ = ["main"]
+
+logger = logging.getLogger("rnaheat")
+
+# What counts as the user's mistake (one clear line, exit 2) rather than a bug (traceback).
+_USER_ERRORS = (ValueError, KeyError, TypeError, FileNotFoundError, IsADirectoryError,
+                PermissionError, NotADirectoryError)
+
+
+class _Formatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        if record.levelno >= logging.WARNING:
+            return f"{record.levelname.lower()}: {message}"
+        return message
+
+
+def _setup_logging(verbosity: int) -> None:
+    from rnaheat import _progress
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_Formatter())
+    logger.handlers[:] = [handler]
+    logger.propagate = False
+    logger.setLevel(logging.WARNING if verbosity < 0 else
+                    logging.DEBUG if verbosity > 0 else logging.INFO)
+    _progress.enable(on=verbosity >= 0 and sys.stderr.isatty())
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", type=Path, help="output folder (created atomically)")
+    parser.add_argument("--force", action="store_true", default=None,
+                        help="replace an existing non-empty output folder")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    parser.add_argument("-v", "--verbose", action="store_true", help="more detail")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rnaheat",
+        description="From bulk RNA-seq counts to differential expression and heatmaps that "
+                    "tell the experiment's story.",
+    )
+    parser.add_argument("--version", action="version", version=f"rnaheat {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="analyse a count matrix and a sample sheet",
+                         description="Analyse a count matrix and a sample sheet.")
+    run.add_argument("--config", type=Path, help="TOML file with the settings; flags override it")
+    inputs = run.add_argument_group("inputs")
+    inputs.add_argument("--counts", type=Path,
+                        help="counts: CSV/TSV(.gz), featureCounts output, a folder of "
+                             "HTSeq-count files, or .h5ad")
+    inputs.add_argument("--samples", type=Path, help="sample sheet (CSV/TSV)")
+    inputs.add_argument("--genes", type=Path, help="gene annotation: gene_id, symbol, biotype")
+    inputs.add_argument("--de-table", type=Path,
+                        help="finished DE table (DESeq2, edgeR, limma) instead of the DE step")
+    model = run.add_argument_group("differential expression")
+    model.add_argument("--design", help="design formula, e.g. '~ cell_line + condition'")
+    model.add_argument("--contrast", nargs="+", metavar="VALUE",
+                       help="VARIABLE NUMERATOR DENOMINATOR, e.g. condition Hypoxia Normoxia")
+    model.add_argument("--engine", help="DE engine (default: %(default)s)")
+    model.add_argument("--alpha", type=float, help="adjusted p-value threshold (default 0.05)")
+    model.add_argument("--filter-alpha", type=float,
+                       help="FDR for independent filtering (default 0.1, as R DESeq2)")
+    model.add_argument("--vst-design", action="store_true", default=None,
+                       help="use the design in the VST instead of DESeq2's blind default")
+    _add_common(run)
+
+    demo = sub.add_parser("demo", help="simulate an experiment with planted truth and analyse it",
+                          description="Simulate a hypoxia-like experiment (planted up and down "
+                                      "genes) and analyse it with the same pipeline.")
+    demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    demo.add_argument("--n-genes", type=int, default=5000, help="genes (default 5000)")
+    _add_common(demo)
+    return parser
+
+
+def _run_config(args: argparse.Namespace):
+    from rnaheat.config import RunConfig, load_config, override
+
+    config = load_config(args.config) if args.config else RunConfig()
+    return override(
+        config,
+        top={"out": args.out, "force": args.force},
+        inputs={"counts": args.counts, "samples": args.samples, "genes": args.genes,
+                "de_table": args.de_table},
+        de={"design": args.design,
+            "contrast": tuple(args.contrast) if args.contrast else None,
+            "engine": args.engine, "alpha": args.alpha, "filter_alpha": args.filter_alpha},
+        vst={"blind": False if args.vst_design else None},
+    )
+
+
+def _demo(args: argparse.Namespace, command: list[str]) -> Path:
+    from rnaheat.config import DESettings, RunConfig
+    from rnaheat.demo import simulate_experiment, write_demo_inputs
+    from rnaheat.pipeline import analyse, stage, write_results
+
+    if args.out is None:
+        raise ValueError("set the output folder with --out, e.g. rnaheat demo --out demo")
+    from rnaheat.io.output import check_output_folder
+
+    check_output_folder(args.out, force=bool(args.force))
+    timings: dict[str, float] = {}
+    with stage("read", timings, what=f"simulating {args.n_genes} genes (seed {args.seed})"):
+        sim = simulate_experiment(n_genes=args.n_genes, random_state=args.seed)
+    config = RunConfig(out=args.out, force=bool(args.force),
+                       de=DESettings(design=sim.design, contrast=sim.contrast))
+    analysis = analyse(sim.experiment, config, timings=timings)
+    return write_results(analysis, args.out, force=bool(args.force), command=command,
+                         extra=lambda folder: write_demo_inputs(sim, folder / "inputs"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the ``rnaheat`` command; return the exit status (0 ok, 2 bad input or settings)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = _parser().parse_args(argv)
+    _setup_logging(-1 if args.quiet else 1 if args.verbose else 0)
+    command = ["rnaheat", *argv]
+    try:
+        if args.command == "run":
+            from rnaheat.pipeline import run
+
+            config = _run_config(args)
+            run(config, command=command)
+            out = config.out
+        else:
+            out = _demo(args, command)
+    except _USER_ERRORS as err:
+        message = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
+        print(f"rnaheat: error: {message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("rnaheat: interrupted; nothing was written", file=sys.stderr)
+        return 130
+    print(f"Results are in {out}/ (tables in {out}/tables, run record in {out}/run.json)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

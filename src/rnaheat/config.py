@@ -1,0 +1,245 @@
+"""Every setting of a run, as frozen dataclasses, loadable from TOML.
+
+A TOML file mirrors the dataclasses: top-level keys for :class:`RunConfig`'s simple fields and
+one table per section::
+
+    out = "results"
+
+    [inputs]
+    counts = "counts.csv"
+    samples = "samples.csv"
+    genes = "genes.csv"
+
+    [de]
+    design = "~ cell_line + condition"
+    contrast = ["condition", "Hypoxia", "Normoxia"]
+
+Relative paths in a TOML file are relative to the file's folder.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rnaheat.de.runner import DEFAULT_ENGINE
+
+__all__ = [
+    "DESettings",
+    "Inputs",
+    "RunConfig",
+    "VSTSettings",
+    "from_dict",
+    "load_config",
+    "override",
+    "to_dict",
+]
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Input files.
+
+    Attributes
+    ----------
+    counts
+        Count matrix: CSV/TSV (optionally gzipped), featureCounts output, a folder of
+        HTSeq-count files, or ``.h5ad``.
+    samples
+        Sample sheet (optional for an ``.h5ad`` that carries ``obs``).
+    genes
+        Gene annotation: ``gene_id`` → ``symbol``, ``biotype``.
+    de_table
+        A finished DE table (DESeq2, edgeR, limma) to use instead of running the DE step.
+    """
+
+    counts: Path | None = None
+    samples: Path | None = None
+    genes: Path | None = None
+    de_table: Path | None = None
+
+
+@dataclass(frozen=True)
+class DESettings:
+    """Differential expression.
+
+    Attributes
+    ----------
+    design
+        R-style formula over sample-sheet columns.
+    contrast
+        ``(variable, numerator, denominator)``, or ``(variable,)`` for a numeric variable.
+    engine
+        DE engine name.
+    alpha
+        Adjusted p-value below which a gene counts as changed.
+    filter_alpha
+        FDR at which independent filtering picks its threshold (R DESeq2's default 0.1).
+    """
+
+    design: str = ""
+    contrast: tuple[str, ...] = ()
+    engine: str = DEFAULT_ENGINE
+    alpha: float = 0.05
+    filter_alpha: float = 0.1
+
+
+@dataclass(frozen=True)
+class VSTSettings:
+    """Variance-stabilising transformation.
+
+    Attributes
+    ----------
+    blind
+        Estimate dispersions without the design, as DESeq2's default ``vst(blind=TRUE)``.
+    """
+
+    blind: bool = True
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """All settings of one ``rnaheat run``."""
+
+    out: Path | None = None
+    force: bool = False
+    inputs: Inputs = field(default_factory=Inputs)
+    de: DESettings = field(default_factory=DESettings)
+    vst: VSTSettings = field(default_factory=VSTSettings)
+
+    def validate(self) -> RunConfig:
+        """Check that the settings make a runnable analysis; return ``self``.
+
+        Raises
+        ------
+        ValueError
+            Naming the missing or invalid setting and what is allowed.
+        """
+        if self.inputs.counts is None:
+            raise ValueError("no counts given: set --counts (or [inputs] counts in the config)")
+        if self.out is None:
+            raise ValueError("no output folder given: set --out (or out in the config)")
+        if not self.de.design and self.inputs.de_table is None:
+            raise ValueError("no design given: set --design, e.g. --design '~ condition'")
+        if not self.de.contrast and self.inputs.de_table is None:
+            raise ValueError("no contrast given: set --contrast VARIABLE NUMERATOR DENOMINATOR")
+        if len(self.de.contrast) not in (0, 1, 3):
+            raise ValueError(f"contrast {list(self.de.contrast)}: give VARIABLE NUMERATOR "
+                             "DENOMINATOR, or one numeric VARIABLE")
+        for name in ("alpha", "filter_alpha"):
+            value = getattr(self.de, name)
+            if not 0 < value < 1:
+                raise ValueError(f"{name} = {value}: must be between 0 and 1")
+        return self
+
+
+def _coerce(value: Any, hint: Any, *, key: str, base: Path | None) -> Any:
+    """Convert a TOML value to the annotated type, or say what was expected."""
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (types.UnionType, typing.Union):
+        if value is None:
+            return None
+        return _coerce(value, next(a for a in args if a is not type(None)), key=key, base=base)
+    if dataclasses.is_dataclass(hint):
+        if not isinstance(value, dict):
+            raise ValueError(f"config: [{key}] must be a table")
+        return _build(hint, value, prefix=key, base=base)
+    if hint is Path:
+        if not isinstance(value, str):
+            raise ValueError(f"config: {key} must be a path (text), got {value!r}")
+        path = Path(value).expanduser()
+        return base / path if base is not None and not path.is_absolute() else path
+    if origin is tuple:
+        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+            raise ValueError(f"config: {key} must be a list of text values, got {value!r}")
+        return tuple(value)
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ValueError(f"config: {key} must be true or false, got {value!r}")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError(f"config: {key} must be a number, got {value!r}")
+        return float(value)
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"config: {key} must be a whole number, got {value!r}")
+        return value
+    if hint is str:
+        if not isinstance(value, str):
+            raise ValueError(f"config: {key} must be text, got {value!r}")
+        return value
+    raise TypeError(f"config: unsupported setting type for {key}")
+
+
+def _build(cls: type, values: dict[str, Any], *, prefix: str = "", base: Path | None = None):
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    unknown = [k for k in values if k not in names]
+    if unknown:
+        where = f"[{prefix}]" if prefix else "the top level"
+        raise ValueError(f"config: unknown setting {unknown[0]!r} in {where}; allowed: "
+                         f"{', '.join(names)}")
+    kwargs = {k: _coerce(v, hints[k], key=f"{prefix}.{k}" if prefix else k, base=base)
+              for k, v in values.items()}
+    return cls(**kwargs)
+
+
+def from_dict(values: dict[str, Any], /, *, base: Path | None = None) -> RunConfig:
+    """Build a :class:`RunConfig` from nested dictionaries (TOML's shape)."""
+    return _build(RunConfig, values, base=base)
+
+
+def load_config(path: str | Path, /) -> RunConfig:
+    """Read a TOML config file (not yet validated: command-line flags may complete it)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such config file")
+    try:
+        values = tomllib.loads(path.read_text(encoding="utf-8-sig"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path}: not a valid TOML file ({err})") from None
+    try:
+        return from_dict(values, base=path.resolve().parent)
+    except ValueError as err:
+        raise ValueError(f"{path}: {err}") from None
+
+
+def override(config: RunConfig, /, **sections: dict[str, Any]) -> RunConfig:
+    """Return ``config`` with settings replaced; ``None`` values are ignored.
+
+    Keyword names are section names (``inputs``, ``de``, ...) mapping to their new values, or
+    ``top`` for :class:`RunConfig`'s own fields.
+    """
+    top = {k: v for k, v in sections.pop("top", {}).items() if v is not None}
+    for name, values in sections.items():
+        values = {k: v for k, v in values.items() if v is not None}
+        if values:
+            top[name] = dataclasses.replace(getattr(config, name), **values)
+    return dataclasses.replace(config, **top)
+
+
+def to_dict(config: RunConfig, /) -> dict[str, Any]:
+    """The settings as plain JSON-ready values (paths as text)."""
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, Path):
+            return str(value)
+        if isinstance(value, tuple):
+            return list(value)
+        return value
+
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        if dataclasses.is_dataclass(value):
+            out[f.name] = {k: plain(v) for k, v in dataclasses.asdict(value).items()}
+        else:
+            out[f.name] = plain(value)
+    return out

@@ -1,0 +1,161 @@
+"""Putting counts, sample sheet and annotation together into one validated experiment."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from rnaheat.experiment import Experiment
+from rnaheat.io.counts import read_counts
+from rnaheat.io.genes import match_gene_ids, read_genes
+from rnaheat.io.samples import read_samples
+
+__all__ = ["align", "read_experiment"]
+
+logger = logging.getLogger("rnaheat")
+
+# Endings that alignment and counting tools add to sample names.
+_TOOL_SUFFIXES = (".bam", ".sam", ".sorted", "Aligned.sortedByCoord.out", "Aligned.out",
+                  ".counts", ".count", ".txt", "_counts", "_count", ".htseq")
+
+
+def _common_suffix(names: list[str]) -> str:
+    if len(names) < 2:
+        return ""
+    # Character-wise on purpose: sample names, not paths.
+    suffix = os.path.commonprefix([n[::-1] for n in names])[::-1]  # noqa: RUF071
+    # A suffix that is a whole name, or a bare digit/letter, is not a tool's ending.
+    return suffix if len(suffix) >= 2 and all(len(n) > len(suffix) for n in names) else ""
+
+
+def _strip_tool_suffixes(name: str) -> str:
+    changed = True
+    while changed:
+        changed = False
+        for suffix in _TOOL_SUFFIXES:
+            if name.lower().endswith(suffix.lower()) and len(name) > len(suffix):
+                name, changed = name[: -len(suffix)], True
+    return name
+
+
+def _near_matches(missing: list[str], available: list[str]) -> list[tuple[str, str, str]]:
+    """Pairs (sheet name, count column, how they differ) that match after normalising."""
+    found = []
+    suffix_a = _common_suffix(available)
+    suffix_m = _common_suffix(missing)
+    rules = [
+        ("surrounding whitespace", str.strip),
+        ("letter case", lambda s: s.strip().lower()),
+        ("a suffix", lambda s: _strip_tool_suffixes(s.strip()).lower()),
+    ]
+    for sheet_name in missing:
+        for how, norm in rules:
+            target = norm(sheet_name.removesuffix(suffix_m) if how == "a suffix" else sheet_name)
+            hits = [c for c in available
+                    if norm(c.removesuffix(suffix_a) if how == "a suffix" else c) == target]
+            if len(hits) == 1:
+                found.append((sheet_name, hits[0], how))
+                break
+    return found
+
+
+def align(counts: pd.DataFrame, samples: pd.DataFrame, /, *, counts_source: str = "counts",
+          samples_source: str = "sample sheet") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Match count columns to sheet rows; the sheet defines the analysis.
+
+    Count columns that the sheet does not list are left out with a warning naming them.
+
+    Returns
+    -------
+    tuple of pandas.DataFrame
+        Counts restricted and ordered as the sheet, and the sheet.
+
+    Raises
+    ------
+    ValueError
+        Sheet samples missing from the counts (naming them, and saying so when they match
+        only after trimming whitespace, ignoring case or removing a common suffix).
+    """
+    columns = [str(c) for c in counts.columns]
+    sheet = [str(s) for s in samples.index]
+    missing = [s for s in sheet if s not in set(columns)]
+    if missing:
+        unused = [c for c in columns if c not in set(sheet)]
+        near = _near_matches(missing, unused)
+        if near and len(near) == len(missing):
+            kinds = sorted({how for _, _, how in near})
+            pairs = ", ".join(f"{s!r} ~ {c!r}" for s, c, _ in near[:4])
+            more = f" and {len(near) - 4} more" if len(near) > 4 else ""
+            raise ValueError(
+                f"{samples_source}: sample names match the columns of {counts_source} only "
+                f"after ignoring {' and '.join(kinds)}: {pairs}{more}; rename them so that they "
+                "match exactly (edit the sheet's sample column)"
+            )
+        listed = ", ".join(map(repr, missing[:10])) + (" ..." if len(missing) > 10 else "")
+        raise ValueError(
+            f"{samples_source}: {len(missing)} sample(s) are not columns of {counts_source}: "
+            f"{listed}; its columns are: {', '.join(map(repr, columns[:20]))}"
+        )
+    extra = [c for c in columns if c not in set(sheet)]
+    if extra:
+        logger.warning(
+            "%s: %d count column(s) not in %s are left out: %s", counts_source, len(extra),
+            samples_source, ", ".join(extra),
+        )
+    return counts[sheet], samples
+
+
+def read_experiment(
+    counts: str | Path,
+    samples: str | Path | None = None,
+    /,
+    *,
+    genes: str | Path | None = None,
+) -> Experiment:
+    """Read and validate counts, sample sheet and (optionally) gene annotation.
+
+    Parameters
+    ----------
+    counts
+        Count matrix in any format :func:`rnaheat.io.read_counts` accepts.
+    samples
+        Sample sheet. May be omitted for an ``.h5ad`` file, whose ``obs`` is then the sheet.
+    genes
+        Gene annotation (``gene_id`` → ``symbol``, ``biotype``); Ensembl version suffixes are
+        matched either way.
+
+    Returns
+    -------
+    Experiment
+        Counts in the sheet's sample order and the file's gene order.
+    """
+    counts_path = Path(counts)
+    matrix = read_counts(counts_path)
+    if samples is None:
+        if "obs" not in matrix.attrs:
+            raise ValueError("a sample sheet is required (--samples) unless the counts are an "
+                             ".h5ad file that carries one")
+        sheet = matrix.attrs["obs"].astype(str)
+        sheet.index = sheet.index.astype(str)
+        samples_source = f"{counts_path.name} (obs)"
+    else:
+        sheet = read_samples(samples)
+        samples_source = Path(samples).name
+    aligned, sheet = align(matrix, sheet, counts_source=counts_path.name,
+                           samples_source=samples_source)
+    annotation = None
+    if genes is not None:
+        annotation = match_gene_ids(aligned.index, read_genes(genes))
+        found = int((annotation["symbol"] != "").sum())
+        logger.info("%s: symbols for %d of %d genes", Path(genes).name, found, len(aligned))
+    elif "symbols" in matrix.attrs:
+        annotation = pd.DataFrame({"symbol": matrix.attrs["symbols"], "biotype": ""})
+    sources = {"counts": counts_path}
+    if samples is not None:
+        sources["samples"] = Path(samples)
+    if genes is not None:
+        sources["genes"] = Path(genes)
+    return Experiment.from_frames(aligned, sheet, genes=annotation, sources=sources)

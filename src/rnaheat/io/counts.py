@@ -1,0 +1,254 @@
+"""Count matrices: CSV/TSV, featureCounts, a folder of HTSeq-count files, AnnData."""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from rnaheat.io.text import read_table_text
+
+__all__ = ["parse_counts", "read_counts"]
+
+logger = logging.getLogger("rnaheat")
+
+_FEATURECOUNTS_ANNOTATION = ["Chr", "Start", "End", "Strand", "Length"]
+# Annotation columns that some count tables carry beside the samples. Symbols are kept,
+# the rest is skipped.
+_SYMBOL_COLUMNS = {"symbol", "gene_name", "gene_symbol", "genename", "name"}
+_SKIPPED_COLUMNS = {"length", "chr", "start", "end", "strand", "biotype", "gene_biotype",
+                    "gene_type", "description"}
+# File-name endings of HTSeq-count outputs, removed to get the sample name.
+_HTSEQ_SUFFIX = re.compile(r"(\.(gz|txt|tsv|csv|tab|counts?|htseq|htseq-count|htseq_counts))+$",
+                           re.IGNORECASE)
+
+
+
+def read_counts(path: str | Path, /) -> pd.DataFrame:
+    """Read a raw count matrix.
+
+    The format is recognised from the path and content:
+
+    - a folder: one HTSeq-count file per sample (``gene<TAB>count``); its ``__no_feature``-style
+      counter rows are reported in the log and dropped;
+    - ``.h5ad``: an AnnData file (samples × genes), counts from ``layers["counts"]`` if present,
+      else ``X``;
+    - featureCounts output (``# Program:featureCounts`` line or its ``Geneid, Chr, Start, End,
+      Strand, Length`` columns): the annotation columns are skipped and sample columns, which
+      featureCounts names by BAM path, are reduced to the file name without ``.bam``;
+    - otherwise a CSV or TSV table (optionally gzipped) whose first column holds gene ids and
+      whose other columns are samples.
+
+    Parameters
+    ----------
+    path
+        File or folder.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Genes × samples, ``int64``, indexed by gene id, in the file's order. If the table had
+        a symbol column, ``attrs["symbols"]`` holds it as a Series.
+
+    Raises
+    ------
+    ValueError
+        Non-integer, negative or missing counts, duplicate gene ids or sample names, an
+        all-zero or empty matrix; the message names the file, gene and sample.
+    """
+    path = Path(path)
+    if path.is_dir():
+        return _read_htseq_folder(path)
+    if path.suffix.lower() == ".h5ad":
+        return _read_h5ad(path)
+    table = read_table_text(path, comment="#")
+    if table.shape[1] >= 7 and list(table.columns[1:6]) == _FEATURECOUNTS_ANNOTATION:
+        table = table.drop(columns=_FEATURECOUNTS_ANNOTATION)
+        renamed = [Path(c).name.removesuffix(".bam") for c in table.columns[1:]]
+        table.columns = [table.columns[0], *renamed]
+        logger.info("%s: featureCounts output; annotation columns skipped", path.name)
+    return parse_counts(table, source=path)
+
+
+def parse_counts(table: pd.DataFrame, /, *, source: str | Path) -> pd.DataFrame:
+    """Validate a text table (first column gene ids, then samples) into integer counts."""
+    name = str(source)
+    line0 = int(table.attrs.get("line_offset", 2))
+    if table.shape[1] < 2:
+        raise ValueError(f"{name}: needs a gene id column and at least one sample column")
+    ids = table.iloc[:, 0].str.strip()
+    data = table.iloc[:, 1:]
+    symbols = None
+    keep = []
+    for column in data.columns:
+        key = str(column).strip().lower()
+        if key in _SYMBOL_COLUMNS and symbols is None:
+            symbols = pd.Series(data[column].to_numpy(), index=ids.to_numpy(), name="symbol")
+        elif key in _SKIPPED_COLUMNS:
+            logger.info("%s: column %r is gene annotation, not a sample; skipped", name, column)
+        else:
+            keep.append(column)
+    data = data[keep] if symbols is not None or len(keep) != data.shape[1] else data
+    if data.shape[1] == 0:
+        raise ValueError(f"{name}: no sample columns after the gene id column")
+    if data.shape[0] == 0:
+        raise ValueError(f"{name}: the table has a header but no genes")
+    _check_names(list(data.columns), what="sample column", source=name)
+    _check_gene_ids(ids, source=name, line0=line0)
+    counts = _to_integers(data, ids=ids, source=name, line0=line0)
+    counts.index = pd.Index(ids.to_numpy(), name="gene_id")
+    counts.columns = pd.Index([str(c) for c in data.columns], name="sample")
+    if not counts.to_numpy().any():
+        raise ValueError(f"{name}: every count is zero; there is nothing to analyse")
+    if symbols is not None:
+        counts.attrs["symbols"] = symbols
+    return counts
+
+
+def _check_names(names: list[str], *, what: str, source: str) -> None:
+    empty = [i + 1 for i, n in enumerate(names) if not str(n).strip()]
+    if empty:
+        raise ValueError(f"{source}: {what} number {empty[0] + 1} has no name")
+    seen: dict[str, int] = {}
+    duplicates = []
+    for n in names:
+        seen[n] = seen.get(n, 0) + 1
+        if seen[n] == 2:
+            duplicates.append(n)
+    if duplicates:
+        raise ValueError(
+            f"{source}: duplicate {what} name(s): {', '.join(map(repr, duplicates))}; each "
+            "sample must appear once"
+        )
+
+
+def _check_gene_ids(ids: pd.Series, *, source: str, line0: int) -> None:
+    empty = np.flatnonzero(ids.to_numpy() == "")
+    if empty.size:
+        raise ValueError(f"{source}: line {line0 + empty[0]} has no gene id")
+    duplicated = ids.duplicated(keep=False)
+    if duplicated.any():
+        first = ids[duplicated].iloc[0]
+        lines = [str(line0 + i) for i in np.flatnonzero(ids.to_numpy() == first)[:5]]
+        n = ids[duplicated].nunique()
+        raise ValueError(
+            f"{source}: duplicate gene id {first!r} (lines {', '.join(lines)}); {n} id(s) occur "
+            "more than once — gene ids must be unique (sum or drop the duplicates first)"
+        )
+
+
+def _first(mask: np.ndarray) -> tuple[int, int] | None:
+    hits = np.argwhere(mask)
+    return (int(hits[0][0]), int(hits[0][1])) if hits.size else None
+
+
+def _to_integers(data: pd.DataFrame, *, ids: pd.Series, source: str, line0: int) -> pd.DataFrame:
+    """Convert text cells to int64, naming the first offending cell when one is not a count."""
+    text = data.apply(lambda col: col.str.strip())
+    numbers = text.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+    samples = [str(c) for c in data.columns]
+    missing = text.isin(["", "NA", "NaN", "nan", "N/A", "NULL", "null", "-"]).to_numpy()
+    hit = _first(missing)
+    if hit:
+        raise ValueError(f"{source}: missing count for {_cell(ids, samples, line0, *hit)}; "
+                         "every gene needs a count in every sample (use 0 for none)")
+    hit = _first(np.isnan(numbers))
+    if hit:
+        raise ValueError(f"{source}: {text.iat[hit]!r} is not a number, for "
+                         f"{_cell(ids, samples, line0, *hit)}; counts must be whole numbers ≥ 0")
+    return pd.DataFrame(_check_counts(numbers, ids=ids, samples=samples, source=source,
+                                      line0=line0))
+
+
+def _cell(ids: pd.Series, samples: list[str], line0: int, row: int, col: int) -> str:
+    return f"gene {ids.iloc[row]!r} (line {line0 + row}), sample {samples[col]!r}"
+
+
+def _check_counts(numbers: np.ndarray, *, ids: pd.Series, samples: list[str], source: str,
+                  line0: int) -> np.ndarray:
+    """Return ``numbers`` as int64 after checking each is a finite whole number ≥ 0."""
+    checks = [
+        (np.isnan(numbers), "missing count", "every gene needs a count in every sample"),
+        (np.isinf(numbers), "infinite count", "counts must be whole numbers ≥ 0"),
+        (numbers < 0, "negative count", "counts must be whole numbers ≥ 0"),
+        (numbers != np.floor(numbers), "count that is not a whole number",
+         "the DESeq2 model needs raw read counts (estimated counts from salmon/kallisto must "
+         "be rounded, as tximport does)"),
+    ]
+    with np.errstate(invalid="ignore"):
+        for mask, what, allowed in checks:
+            hit = _first(mask)
+            if hit:
+                raise ValueError(f"{source}: {what} ({numbers[hit]:g}) for "
+                                 f"{_cell(ids, samples, line0, *hit)}; {allowed}")
+    return numbers.astype(np.int64)
+
+
+def _read_htseq_folder(folder: Path) -> pd.DataFrame:
+    files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+    if not files:
+        raise ValueError(f"{folder}: the folder holds no HTSeq-count files")
+    columns = {}
+    reference_ids = None
+    for file in files:
+        sample = _HTSEQ_SUFFIX.sub("", file.name)
+        if sample in columns:
+            raise ValueError(f"{folder}: files {file.name!r} and another both give sample name "
+                             f"{sample!r}")
+        table = read_table_text(file)
+        # HTSeq-count files have no header: the first line is a gene.
+        first = pd.DataFrame([table.columns], columns=range(table.shape[1]))
+        table.columns = range(table.shape[1])
+        table = pd.concat([first, table], ignore_index=True)
+        if table.shape[1] != 2:
+            raise ValueError(f"{file}: expected two tab-separated columns (gene, count), found "
+                             f"{table.shape[1]}")
+        counter = table[0].str.startswith("__")
+        if counter.any():
+            totals = ", ".join(f"{g} {c}" for g, c in table.loc[counter, [0, 1]].to_numpy())
+            logger.info("%s: HTSeq counter rows dropped (%s)", file.name, totals)
+        table = table[~counter].reset_index(drop=True)
+        table.attrs["line_offset"] = 1
+        parsed = parse_counts(table.rename(columns={0: "gene_id", 1: sample}), source=file)
+        if reference_ids is None:
+            reference_ids = parsed.index
+        elif not parsed.index.equals(reference_ids):
+            extra = parsed.index.symmetric_difference(reference_ids)
+            raise ValueError(
+                f"{file}: lists different genes from {files[0].name} (e.g. {extra[0]!r}); all "
+                "HTSeq-count files must come from the same annotation"
+            )
+        columns[sample] = parsed.iloc[:, 0]
+    counts = pd.DataFrame(columns)
+    counts.columns.name = "sample"
+    return counts
+
+
+def _read_h5ad(path: Path) -> pd.DataFrame:
+    import anndata as ad
+
+    try:
+        adata = ad.read_h5ad(path)
+    except (OSError, KeyError, ValueError) as err:
+        raise ValueError(f"{path}: cannot be read as an AnnData .h5ad file ({err})") from None
+    matrix = adata.layers.get("counts", adata.X)
+    matrix = matrix.toarray() if hasattr(matrix, "toarray") else np.asarray(matrix)
+    ids = pd.Series(list(map(str, adata.var_names)))
+    samples = list(map(str, adata.obs_names))
+    _check_names(samples, what="sample (obs name)", source=str(path))
+    _check_gene_ids(ids, source=str(path), line0=1)
+    values = _check_counts(np.asarray(matrix, dtype=float).T, ids=ids, samples=samples,
+                           source=str(path), line0=1)
+    if not values.any():
+        raise ValueError(f"{path}: every count is zero; there is nothing to analyse")
+    counts = pd.DataFrame(values, index=pd.Index(ids, name="gene_id"),
+                          columns=pd.Index(samples, name="sample"))
+    for column in ("symbol", "gene_symbol", "gene_name"):
+        if column in adata.var:
+            counts.attrs["symbols"] = adata.var[column].astype(str).set_axis(counts.index)
+            break
+    counts.attrs["obs"] = adata.obs.copy()
+    return counts

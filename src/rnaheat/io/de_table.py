@@ -1,0 +1,87 @@
+"""Finished differential-expression tables from DESeq2, edgeR, limma or rnaheat."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from rnaheat.de.result import DE_COLUMNS, DEResult, sort_de_table
+from rnaheat.io.text import read_table_text
+
+__all__ = ["read_de_table"]
+
+# Each tool's column names mapped once onto rnaheat's. limma's AveExpr and edgeR's logCPM
+# are log-scale averages, not DESeq2's base mean, so they are not mapped onto base_mean.
+_TOOLS = {
+    "DESeq2": {"baseMean": "base_mean", "log2FoldChange": "log2fc", "lfcSE": "lfc_se",
+               "stat": "stat", "pvalue": "pvalue", "padj": "padj"},
+    "edgeR": {"logFC": "log2fc", "LR": "stat", "F": "stat", "PValue": "pvalue", "FDR": "padj"},
+    "limma": {"logFC": "log2fc", "t": "stat", "P.Value": "pvalue", "adj.P.Val": "padj"},
+    "rnaheat": {c: c for c in DE_COLUMNS if c not in ("gene_id", "symbol")},
+}
+_REQUIRED = ("log2fc", "pvalue", "padj")
+_ID_NAMES = ("gene_id", "gene", "geneid", "id", "ensembl_id", "")
+
+
+def _tool(columns: list[str]) -> str:
+    for tool in ("DESeq2", "limma", "edgeR", "rnaheat"):
+        mapped = {_TOOLS[tool][c] for c in columns if c in _TOOLS[tool]}
+        if set(_REQUIRED) <= mapped:
+            return tool
+    raise ValueError(
+        "columns not recognised as a DE table; expected DESeq2's (log2FoldChange, pvalue, "
+        "padj), edgeR's (logFC, PValue, FDR), limma's (logFC, P.Value, adj.P.Val) or rnaheat's "
+        f"(log2fc, pvalue, padj); found: {', '.join(columns)}"
+    )
+
+
+def read_de_table(path: str | Path, /) -> DEResult:
+    """Read a DE table written by DESeq2, edgeR, limma or rnaheat.
+
+    The gene id column is ``gene_id`` (or ``gene``/``id``, or R's unnamed row-name column),
+    else the first column. ``NA`` cells become missing values.
+
+    Returns
+    -------
+    DEResult
+        With the columns mapped to :data:`rnaheat.de.DE_COLUMNS` and
+        ``params["engine"] = "imported:<tool>"``.
+    """
+    path = Path(path)
+    table = read_table_text(path)
+    columns = list(table.columns)
+    try:
+        tool = _tool(columns)
+    except ValueError as err:
+        raise ValueError(f"{path}: {err}") from None
+    lowered = {c.strip().lower(): c for c in columns}
+    id_col = next((lowered[n] for n in _ID_NAMES if n in lowered), columns[0])
+    out = pd.DataFrame({"gene_id": table[id_col].str.strip().to_numpy()})
+    symbol_col = next((c for c in columns if c.lower() in ("symbol", "gene_name")), None)
+    out["symbol"] = table[symbol_col].to_numpy() if symbol_col else ""
+    mapping = _TOOLS[tool]
+    for source, target in mapping.items():
+        if source not in table.columns or target in out.columns:
+            continue
+        text = table[source].str.strip()
+        values = pd.to_numeric(text.replace({"NA": "", "NaN": ""}), errors="coerce")
+        bad = values.isna() & (text != "") & ~text.isin(["NA", "NaN"])
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0])
+            raise ValueError(
+                f"{path}: column {source!r} has {text.iloc[row]!r} for gene "
+                f"{out['gene_id'].iloc[row]!r} (line {table.attrs['line_offset'] + row}); "
+                "expected a number or NA"
+            )
+        out[target] = values.to_numpy(dtype=float)
+    for column in DE_COLUMNS:
+        if column not in out:
+            out[column] = np.nan
+    duplicated = out["gene_id"].duplicated()
+    if duplicated.any():
+        raise ValueError(f"{path}: gene {out['gene_id'][duplicated].iloc[0]!r} appears more "
+                         "than once")
+    return DEResult(table=sort_de_table(out[DE_COLUMNS]),
+                    params={"engine": f"imported:{tool}", "source": str(path)})

@@ -1,0 +1,101 @@
+"""Reading delimited text tables robustly: gzip, BOM, Windows line endings, encodings."""
+
+from __future__ import annotations
+
+import gzip
+import io
+from pathlib import Path
+
+import pandas as pd
+
+__all__ = ["read_table_text", "read_text"]
+
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+def read_text(path: Path, /) -> str:
+    """Return the text of ``path`` (gzip detected by content), decoded as UTF-8.
+
+    A byte-order mark is dropped and Windows (CRLF) line endings become plain newlines.
+
+    Raises
+    ------
+    FileNotFoundError
+        The file does not exist.
+    ValueError
+        The file is empty, a folder, or not UTF-8 text (the message gives the line).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file")
+    if path.is_dir():
+        raise ValueError(f"{path}: is a folder, expected a file")
+    raw = path.read_bytes()
+    if raw[:2] == _GZIP_MAGIC:
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError) as err:
+            raise ValueError(f"{path}: looks gzip-compressed but cannot be read ({err})") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = raw[: err.start].count(b"\n") + 1
+        raise ValueError(
+            f"{path}: not UTF-8 text (byte 0x{raw[err.start]:02x} on line {line}); "
+            "save the file with UTF-8 encoding"
+        ) from None
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if not text.strip():
+        raise ValueError(f"{path}: the file is empty")
+    return text
+
+
+def _delimiter(header: str) -> str:
+    # A tab in the header line means TSV (gene ids and sample names never contain tabs);
+    # otherwise comma-separated.
+    return "\t" if "\t" in header else ","
+
+
+def read_table_text(path: Path, /, *, comment: str | None = None) -> pd.DataFrame:
+    """Read a CSV or TSV file as text cells, header included as row 0 of ``columns``.
+
+    Every cell is a string (empty cells are ``""``), so callers can validate values and
+    name the offending row and column themselves. Duplicate column names are kept as they
+    are (pandas would rename them), for the caller to report.
+
+    Parameters
+    ----------
+    path
+        The file (``.gz`` allowed).
+    comment
+        Lines starting with this prefix are skipped (featureCounts writes ``#`` lines).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns named by the header line, all values ``str``. ``attrs["line_offset"]`` is the
+        1-based line number of the first data row, for messages.
+    """
+    text = read_text(path)
+    lines = text.split("\n")
+    skipped = 0
+    if comment is not None:
+        while skipped < len(lines) and lines[skipped].startswith(comment):
+            skipped += 1
+    body = "\n".join(lines[skipped:])
+    if not body.strip():
+        raise ValueError(f"{path}: the file has no header line")
+    sep = _delimiter(lines[skipped])
+    try:
+        frame = pd.read_csv(
+            io.StringIO(body), sep=sep, header=None, dtype=str, keep_default_na=False,
+            na_filter=False, skip_blank_lines=True, engine="c",
+        )
+    except pd.errors.ParserError as err:
+        raise ValueError(f"{path}: cannot be read as a {'TSV' if sep == chr(9) else 'CSV'} "
+                         f"table ({err})") from None
+    header = [str(h) for h in frame.iloc[0]]
+    frame = frame.iloc[1:].reset_index(drop=True)
+    frame.columns = header
+    frame.attrs["line_offset"] = skipped + 2
+    return frame
