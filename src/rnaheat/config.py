@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rnaheat.de.engine import get_engine
 from rnaheat.de.runner import DEFAULT_ENGINE
 
 __all__ = [
@@ -131,6 +132,7 @@ class RunConfig:
         if len(self.de.contrast) not in (0, 1, 3):
             raise ValueError(f"contrast {list(self.de.contrast)}: give VARIABLE NUMERATOR "
                              "DENOMINATOR, or one numeric VARIABLE")
+        get_engine(self.de.engine)
         for name in ("alpha", "filter_alpha"):
             value = getattr(self.de, name)
             if not 0 < value < 1:

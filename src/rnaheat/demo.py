@@ -81,8 +81,8 @@ def simulate_experiment(
     *,
     n_genes: int = 5000,
     n_replicates: int = 4,
-    n_up: int = 220,
-    n_down: int = 160,
+    n_up: int | None = None,
+    n_down: int | None = None,
     random_state: int = 0,
 ) -> SimulatedExperiment:
     """Simulate a two-condition RNA-seq experiment with planted up and down genes.
@@ -94,8 +94,9 @@ def simulate_experiment(
     n_replicates
         Replicates per condition (Normoxia and Hypoxia).
     n_up, n_down
-        Planted genes up and down in Hypoxia; their true |log2 fold change| is drawn
-        uniformly from 1 to 3, among genes with a mean of at least 50 reads.
+        Planted genes up and down in Hypoxia (default 4.4% and 3.2% of the genes: 220 and
+        160 of 5,000); their true |log2 fold change| is drawn uniformly from 1 to 3, among
+        genes with a mean of at least 50 reads.
     random_state
         Seed; the same seed gives the same experiment.
 
@@ -103,6 +104,8 @@ def simulate_experiment(
     -------
     SimulatedExperiment
     """
+    n_up = round(0.044 * n_genes) if n_up is None else n_up
+    n_down = round(0.032 * n_genes) if n_down is None else n_down
     if n_up + n_down > n_genes // 2:
         raise ValueError("n_up + n_down must be at most half of n_genes")
     if n_replicates < 2:

@@ -20,6 +20,7 @@ import pandas as pd
 from rnaheat import de as de_module
 from rnaheat import transform
 from rnaheat.config import RunConfig, to_dict
+from rnaheat.de.design import build_design
 from rnaheat.de.result import DEResult
 from rnaheat.experiment import Experiment
 from rnaheat.io import read_de_table, read_experiment
@@ -213,6 +214,10 @@ def run(config: RunConfig, /, *, command: list[str] | None = None) -> Analysis:
     with stage("read", timings, what="counts, sample sheet and annotation"):
         experiment = read_experiment(inputs.counts, inputs.samples, genes=inputs.genes)
         logger.info("  %d genes × %d samples", experiment.n_genes, experiment.n_samples)
+        if inputs.de_table is None:
+            # Check the design against the sheet now, before any slow stage runs.
+            build_design(experiment.samples, config.de.design, config.de.contrast,
+                         source=Path(inputs.samples or inputs.counts).name)
     analysis = analyse(experiment, config, timings=timings)
     write_results(analysis, config.out, force=config.force, command=command)
     return analysis

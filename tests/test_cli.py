@@ -1,0 +1,149 @@
+"""The command line: runs, settings from TOML, atomic output, one-line errors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from helpers import read_tsv, write_inputs
+
+from rnaheat.cli import main
+
+ARGS = ["--design", "~ condition", "--contrast", "condition", "Hypoxia", "Normoxia"]
+
+
+@pytest.fixture(scope="module")
+def inputs(small_sim, tmp_path_factory):
+    return write_inputs(small_sim, tmp_path_factory.mktemp("inputs"))
+
+
+@pytest.fixture(scope="module")
+def result(inputs, tmp_path_factory):
+    counts, samples, genes = inputs
+    out = tmp_path_factory.mktemp("runs") / "results"
+    assert main(["run", "--counts", str(counts), "--samples", str(samples), "--genes", str(genes),
+                 *ARGS, "--out", str(out)]) == 0
+    return out
+
+
+def test_outputs(result, small_sim):
+    de = read_tsv(result / "tables" / "de.tsv")
+    assert list(de.columns) == ["gene_id", "symbol", "base_mean", "log2fc", "lfc_se", "stat",
+                                "pvalue", "padj"]
+    assert de["padj"].dropna().is_monotonic_increasing
+    assert de["symbol"].notna().all()
+    vst = read_tsv(result / "tables" / "vst.tsv", "gene_id")
+    assert list(vst.columns) == list(small_sim.experiment.samples.index)
+    assert vst.shape[0] == small_sim.experiment.n_genes
+    samples = read_tsv(result / "tables" / "samples.tsv", "sample")
+    assert {"condition", "size_factor", "library_size", "detected_genes"} <= set(samples.columns)
+    norm = read_tsv(result / "tables" / "normalized_counts.tsv", "gene_id")
+    counts = small_sim.experiment.counts
+    np.testing.assert_allclose(norm.to_numpy(), counts.to_numpy() / samples["size_factor"].
+                               to_numpy())
+    record = json.loads((result / "run.json").read_text())
+    assert record["format_version"] == "1"
+    assert set(record["timings"]) >= {"read", "de", "vst"}
+    assert len(record["inputs"]["counts"]["sha256"]) == 64
+    assert record["config"]["de"]["contrast"] == ["condition", "Hypoxia", "Normoxia"]
+    assert record["versions"]["rnaheat"]
+
+
+def test_toml_config_gives_the_same_tables(inputs, result, tmp_path):
+    counts, samples, genes = inputs
+    config = tmp_path / "analysis.toml"
+    config.write_text(
+        f'out = "from_toml"\n[inputs]\ncounts = "{counts}"\nsamples = "{samples}"\n'
+        f'genes = "{genes}"\n[de]\ndesign = "~ condition"\n'
+        'contrast = ["condition", "Hypoxia", "Normoxia"]\n')
+    assert main(["run", "--config", str(config)]) == 0
+    for table in ("de.tsv", "vst.tsv", "samples.tsv"):
+        assert (tmp_path / "from_toml" / "tables" / table).read_bytes() == \
+            (result / "tables" / table).read_bytes()
+
+
+def test_reordered_inputs_change_no_number(small_sim, result, tmp_path):
+    exp = small_sim.experiment
+    rng = np.random.default_rng(1)
+    counts = exp.counts.rename_axis("gene_id")
+    counts = counts.iloc[rng.permutation(counts.shape[0]), rng.permutation(counts.shape[1])]
+    counts.to_csv(tmp_path / "counts.csv")
+    exp.samples.iloc[rng.permutation(exp.n_samples)].to_csv(tmp_path / "samples.csv")
+    exp.genes.to_csv(tmp_path / "genes.csv")
+    out = tmp_path / "shuffled"
+    assert main(["run", "--counts", str(tmp_path / "counts.csv"), "--samples",
+                 str(tmp_path / "samples.csv"), "--genes", str(tmp_path / "genes.csv"), *ARGS,
+                 "--out", str(out)]) == 0
+    for table, key in (("de.tsv", "gene_id"), ("vst.tsv", "gene_id"),
+                       ("normalized_counts.tsv", "gene_id"), ("samples.tsv", "sample")):
+        a = read_tsv(result / "tables" / table, key)
+        b = read_tsv(out / "tables" / table, key).reindex(index=a.index, columns=a.columns)
+        pd.testing.assert_frame_equal(a, b, check_exact=True)
+
+
+def _bad_run(tmp_path, inputs, capsys, *extra):
+    counts, samples, _ = inputs
+    out = tmp_path / "out"
+    code = main(["run", "--counts", str(counts), "--samples", str(samples), "--out", str(out),
+                 *extra])
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return code, [line for line in err.splitlines() if line.startswith("rnaheat: error")], out
+
+
+@pytest.mark.parametrize(("extra", "fragment"), [
+    (["--design", "~ genotype", "--contrast", "genotype", "a", "b"],
+     "the design uses 'genotype', which is not a column"),
+    (["--design", "~ condition", "--contrast", "condition", "Hypoxia", "Anoxia"],
+     "contrast level 'Anoxia' does not exist in column 'condition'"),
+    (["--design", "~ condition"], "no contrast given"),
+    (["--design", "~ condition", "--contrast", "condition", "Hypoxia", "Normoxia",
+      "--alpha", "2"], "alpha = 2.0: must be between 0 and 1"),
+    (["--design", "~ condition", "--contrast", "condition", "Hypoxia", "Normoxia",
+      "--engine", "edger"], "unknown DE engine 'edger'"),
+])
+def test_bad_settings_give_one_line_and_write_nothing(tmp_path, inputs, capsys, extra, fragment):
+    code, err, out = _bad_run(tmp_path, inputs, capsys, *extra)
+    assert code == 2
+    assert len(err) == 1 and err[0].startswith("rnaheat: error: ") and fragment in err[0], err
+    assert not out.exists()
+    assert [p.name for p in tmp_path.iterdir()] == []
+
+
+def test_bad_counts_file_writes_nothing(tmp_path, capsys):
+    (tmp_path / "counts.csv").write_text("gene_id,A,B\nG1,1,-2\n")
+    (tmp_path / "samples.csv").write_text("sample,condition\nA,x\nB,y\n")
+    out = tmp_path / "out"
+    code = main(["run", "--counts", str(tmp_path / "counts.csv"), "--samples",
+                 str(tmp_path / "samples.csv"), *ARGS, "--out", str(out)])
+    err = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
+    assert code == 2 and len(err) == 1 and "negative count" in err[0]
+    assert not out.exists()
+
+
+def test_existing_output_is_refused_then_replaced_with_force(tmp_path, inputs, capsys):
+    counts, samples, _ = inputs
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("previous result")
+    base = ["run", "--counts", str(counts), "--samples", str(samples), *ARGS, "--out", str(out)]
+    assert main(base) == 2
+    assert "use --force" in capsys.readouterr().err
+    # A failing forced run leaves the previous result as it was.
+    assert main([*base[:-4], "--contrast", "condition", "Hypoxia", "Nope", "--out", str(out),
+                 "--force"]) == 2
+    assert (out / "keep.txt").read_text() == "previous result"
+    assert main([*base, "--force"]) == 0
+    assert not (out / "keep.txt").exists() and (out / "tables" / "de.tsv").is_file()
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
+def test_demo_command(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "--n-genes", "600", "-q"]) == 0
+    assert "Results are in" in capsys.readouterr().out
+    assert (out / "tables" / "de.tsv").is_file()
+    truth = pd.read_csv(out / "inputs" / "truth.tsv", sep="\t")
+    assert set(truth["planted"]) == {"up", "down", "none"}

@@ -1,0 +1,125 @@
+"""Count matrices: every accepted format, and one clear error per bad input."""
+
+from __future__ import annotations
+
+import gzip
+import logging
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import pytest
+
+from rnaheat.io import read_counts
+
+GOOD = "gene_id,A,B,C\nG1,1,0,5\nG2,10,20,30\nG3,0,0,7\n"
+EXPECTED = pd.DataFrame({"A": [1, 10, 0], "B": [0, 20, 0], "C": [5, 30, 7]},
+                        index=pd.Index(["G1", "G2", "G3"], name="gene_id"))
+
+
+def _check(frame: pd.DataFrame) -> None:
+    pd.testing.assert_frame_equal(frame, EXPECTED, check_names=False)
+    assert frame.dtypes.eq(np.int64).all()
+
+
+def test_csv(tmp_path):
+    path = tmp_path / "c.csv"
+    path.write_text(GOOD)
+    _check(read_counts(path))
+
+
+def test_tsv_gzip(tmp_path):
+    path = tmp_path / "c.tsv.gz"
+    path.write_bytes(gzip.compress(GOOD.replace(",", "\t").encode()))
+    _check(read_counts(path))
+
+
+def test_bom_and_windows_line_endings(tmp_path):
+    path = tmp_path / "c.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + GOOD.replace("\n", "\r\n").encode())
+    _check(read_counts(path))
+
+
+def test_featurecounts(tmp_path):
+    path = tmp_path / "fc.txt"
+    lines = ["# Program:featureCounts v2.0.3; Command:...",
+             "Geneid\tChr\tStart\tEnd\tStrand\tLength\t/data/A.bam\t/data/B.bam\t/data/C.bam",
+             "G1\tchr1\t1\t100\t+\t100\t1\t0\t5",
+             "G2\tchr1\t200\t300\t-\t100\t10\t20\t30",
+             "G3\tchr2\t1\t50\t+\t50\t0\t0\t7"]
+    path.write_text("\n".join(lines) + "\n")
+    _check(read_counts(path))
+
+
+def test_htseq_folder_drops_counters(tmp_path, caplog):
+    folder = tmp_path / "htseq"
+    folder.mkdir()
+    for sample in ("A", "B", "C"):
+        rows = [f"{g}\t{EXPECTED.loc[g, sample]}" for g in EXPECTED.index]
+        rows += ["__no_feature\t12", "__ambiguous\t3", "__alignment_not_unique\t9"]
+        (folder / f"{sample}.counts.txt").write_text("\n".join(rows) + "\n")
+    with caplog.at_level(logging.INFO, logger="rnaheat"):
+        _check(read_counts(folder))
+    assert "__no_feature 12" in caplog.text
+
+
+def test_h5ad(tmp_path):
+    adata = ad.AnnData(X=EXPECTED.to_numpy().T.astype(np.float32),
+                       obs=pd.DataFrame(index=list(EXPECTED.columns)),
+                       var=pd.DataFrame({"symbol": ["S1", "S2", "S3"]}, index=EXPECTED.index))
+    path = tmp_path / "c.h5ad"
+    adata.write_h5ad(path)
+    counts = read_counts(path)
+    _check(counts)
+    assert list(counts.attrs["symbols"]) == ["S1", "S2", "S3"]
+
+
+def test_symbol_column_kept_as_annotation(tmp_path):
+    path = tmp_path / "c.csv"
+    path.write_text("gene_id,gene_name,A,B,C\nG1,TP53,1,0,5\nG2,MYC,10,20,30\nG3,ACTB,0,0,7\n")
+    counts = read_counts(path)
+    _check(counts)
+    assert counts.attrs["symbols"]["G2"] == "MYC"
+
+
+@pytest.mark.parametrize(("text", "fragments"), [
+    ("gene_id,A,B\nG1,1,-3\n", ["negative count", "'G1'", "'B'"]),
+    ("gene_id,A,B\nG1,1,2.5\n", ["not a whole number", "'G1'", "'B'"]),
+    ("gene_id,A,B\nG1,1,\nG2,3,4\n", ["missing count", "'G1'", "'B'"]),
+    ("gene_id,A,B\nG1,1,2\nG2,NaN,4\n", ["missing count", "'G2'", "'A'"]),
+    ("gene_id,A,B\nG1,1,2\nG2,abc,4\n", ["'abc' is not a number", "'G2'", "line 3"]),
+    ("gene_id,A,B\nG1,1,2\nG1,3,4\n", ["duplicate gene id 'G1'", "lines 2, 3"]),
+    ("gene_id,A,A\nG1,1,2\n", ["duplicate sample column", "'A'"]),
+    ("gene_id,A,B\nG1,0,0\nG2,0,0\n", ["every count is zero"]),
+    ("gene_id,A,B\n", ["no genes"]),
+    ("", ["empty"]),
+    ("   \n\n", ["empty"]),
+])
+def test_bad_counts(tmp_path, text, fragments):
+    path = tmp_path / "counts.csv"
+    path.write_text(text)
+    with pytest.raises(ValueError, match="counts.csv") as err:
+        read_counts(path)
+    for fragment in fragments:
+        assert fragment in str(err.value)
+
+
+def test_not_utf8(tmp_path):
+    path = tmp_path / "counts.csv"
+    path.write_bytes("gene_id,A\nG1,1\nGène,2\n".encode("latin-1"))
+    with pytest.raises(ValueError, match=r"counts.csv: not UTF-8 text \(byte 0xe8 on line 3\)"):
+        read_counts(path)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nope.csv"):
+        read_counts(tmp_path / "nope.csv")
+
+
+def test_h5ad_non_integer(tmp_path):
+    adata = ad.AnnData(X=np.array([[1.5, 2.0]]), obs=pd.DataFrame(index=["A"]),
+                       var=pd.DataFrame(index=["G1", "G2"]))
+    path = tmp_path / "c.h5ad"
+    adata.write_h5ad(path)
+    with pytest.raises(ValueError, match=r"not a whole number.*'G1'.*'A'"):
+        read_counts(path)
