@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import read_tsv, write_inputs
 
+from helpers import read_tsv, write_inputs
 from rnaheat.cli import main
 
 ARGS = ["--design", "~ condition", "--contrast", "condition", "Hypoxia", "Normoxia"]
