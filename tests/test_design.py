@@ -26,14 +26,14 @@ def test_variables_of_a_formula():
 
 
 def test_reference_level_is_the_denominator_whatever_the_alphabet():
-    dm = build_design(SHEET, "~ cell_line + condition", ("condition", "N", "H"))
+    dm = build_design(SHEET, "~ cell_line + condition", contrast=("condition", "N", "H"))
     assert list(dm.matrix.columns) == ["Intercept", "cell_line[T.P]", "condition[T.N]"]
     assert dm.contrast_vector.tolist() == [0, 0, 1]
     np.testing.assert_array_equal(dm.matrix["condition[T.N]"], SHEET["condition"] == "N")
 
 
 def test_numeric_contrast_is_a_slope():
-    dm = build_design(SHEET, "~ cell_line + dose", ("dose",))
+    dm = build_design(SHEET, "~ cell_line + dose", contrast=("dose",))
     assert dm.matrix["dose"].tolist() == [0, 0.5, 1, 2, 0, 0.5, 1, 2]
     assert dm.contrast.is_numeric
 
@@ -41,23 +41,23 @@ def test_numeric_contrast_is_a_slope():
 def test_missing_design_variable():
     with pytest.raises(KeyError, match="'genotype', which is not a column of the sample sheet; "
                                        "its columns are: condition, cell_line, dose, batch"):
-        build_design(SHEET, "~ genotype", ("genotype", "a", "b"))
+        build_design(SHEET, "~ genotype", contrast=("genotype", "a", "b"))
 
 
 def test_unknown_contrast_level():
     with pytest.raises(ValueError, match="contrast level 'Hypoxia' does not exist in column "
                                          "'condition'; its levels are: H, N"):
-        build_design(SHEET, "~ condition", ("condition", "Hypoxia", "N"))
+        build_design(SHEET, "~ condition", contrast=("condition", "Hypoxia", "N"))
 
 
 def test_contrast_variable_outside_the_design():
     with pytest.raises(ValueError, match="not in the design"):
-        build_design(SHEET, "~ condition", ("cell_line", "L", "P"))
+        build_design(SHEET, "~ condition", contrast=("cell_line", "L", "P"))
 
 
 def test_confounded_design():
     with pytest.raises(ValueError, match="cannot be fitted.*confounded") as err:
-        build_design(SHEET, "~ batch + condition", ("condition", "H", "N"))
+        build_design(SHEET, "~ batch + condition", contrast=("condition", "H", "N"))
     assert "batch[T.b2]" in str(err.value)
     assert "condition[T.H]" in str(err.value)
 
@@ -66,7 +66,7 @@ def test_single_sample_group_warns_but_builds(caplog):
     sheet = SHEET.copy()
     sheet.loc["s0", "cell_line"] = "X"
     with caplog.at_level(logging.WARNING, logger="rnaheat"):
-        dm = build_design(sheet, "~ cell_line + condition", ("condition", "H", "N"))
+        dm = build_design(sheet, "~ cell_line + condition", contrast=("condition", "H", "N"))
     assert "cell_line level(s) X have a single sample" in caplog.text
     assert dm.matrix.shape == (8, 4)
 
@@ -82,4 +82,4 @@ def test_empty_design_value():
     sheet = SHEET.copy()
     sheet.loc["s3", "condition"] = ""
     with pytest.raises(ValueError, match="'condition' is empty for sample"):
-        build_design(sheet, "~ condition", ("condition", "H", "N"))
+        build_design(sheet, "~ condition", contrast=("condition", "H", "N"))

@@ -216,7 +216,7 @@ def run(config: RunConfig, /, *, command: list[str] | None = None) -> Analysis:
         logger.info("  %d genes × %d samples", experiment.n_genes, experiment.n_samples)
         if inputs.de_table is None:
             # Check the design against the sheet now, before any slow stage runs.
-            build_design(experiment.samples, config.de.design, config.de.contrast,
+            build_design(experiment.samples, config.de.design, contrast=config.de.contrast,
                          source=Path(inputs.samples or inputs.counts).name)
     analysis = analyse(experiment, config, timings=timings)
     write_results(analysis, config.out, force=config.force, command=command)

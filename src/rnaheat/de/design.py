@@ -202,9 +202,9 @@ def design_matrix(samples: pd.DataFrame, formula: str, /, *,
 def build_design(
     samples: pd.DataFrame,
     formula: str,
-    contrast: Contrast | tuple[str, ...] | list[str],
     /,
     *,
+    contrast: Contrast | tuple[str, ...] | list[str],
     source: str = "sample sheet",
 ) -> DesignMatrix:
     """Build the model matrix for ``formula`` and the vector testing ``contrast``.

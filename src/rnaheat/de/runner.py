@@ -69,7 +69,7 @@ def test(
     runner = get_engine(engine)
     source = experiment.sources.get("samples", "sample sheet")
     source = getattr(source, "name", source)
-    dm = build_design(experiment.samples, design, contrast, source=str(source))
+    dm = build_design(experiment.samples, design, contrast=contrast, source=str(source))
     gene_pos, sample_pos = canonical_order(experiment)
     counts = np.asarray(experiment.adata.X, dtype=np.int64).T[np.ix_(gene_pos, sample_pos)]
     sf = None
