@@ -7,7 +7,6 @@ import inspect
 import rnaheat as rh
 
 
-
 def _public_functions():
     import rnaheat.io
 

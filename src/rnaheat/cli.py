@@ -14,7 +14,7 @@ __all__ = ["main"]
 logger = logging.getLogger("rnaheat")
 
 # What counts as the user's mistake (one clear line, exit 2) rather than a bug (traceback).
-_USER_ERRORS = (ValueError, KeyError, TypeError, FileNotFoundError, IsADirectoryError,
+_USER_ERRORS = (ValueError, KeyError, FileNotFoundError, IsADirectoryError,
                 PermissionError, NotADirectoryError)
 
 
