@@ -147,3 +147,16 @@ def test_demo_command(tmp_path, capsys):
     assert (out / "tables" / "de.tsv").is_file()
     truth = pd.read_csv(out / "inputs" / "truth.tsv", sep="\t")
     assert set(truth["planted"]) == {"up", "down", "none"}
+
+
+def test_single_sample_group_warns_and_runs(small_sim, tmp_path, capsys):
+    exp = small_sim.experiment
+    keep = list(exp.samples.index[exp.samples["condition"] == "Normoxia"]) + \
+        [exp.samples.index[exp.samples["condition"] == "Hypoxia"][0]]
+    exp.counts[keep].rename_axis("gene_id").to_csv(tmp_path / "counts.csv")
+    exp.samples.loc[keep].to_csv(tmp_path / "samples.csv")
+    out = tmp_path / "out"
+    assert main(["run", "--counts", str(tmp_path / "counts.csv"), "--samples",
+                 str(tmp_path / "samples.csv"), *ARGS, "--out", str(out)]) == 0
+    assert capsys.readouterr().err.count("condition level(s) Hypoxia have a single sample") == 1
+    assert (out / "tables" / "de.tsv").is_file()

@@ -217,7 +217,8 @@ def run(config: RunConfig, /, *, command: list[str] | None = None) -> Analysis:
         if inputs.de_table is None:
             # Check the design against the sheet now, before any slow stage runs.
             build_design(experiment.samples, config.de.design, contrast=config.de.contrast,
-                         source=Path(inputs.samples or inputs.counts).name)
+                         source=Path(inputs.samples or inputs.counts).name,
+                         warn_small_groups=False)
     analysis = analyse(experiment, config, timings=timings)
     write_results(analysis, config.out, force=config.force, command=command)
     return analysis

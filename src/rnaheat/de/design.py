@@ -206,6 +206,7 @@ def build_design(
     *,
     contrast: Contrast | tuple[str, ...] | list[str],
     source: str = "sample sheet",
+    warn_small_groups: bool = True,
 ) -> DesignMatrix:
     """Build the model matrix for ``formula`` and the vector testing ``contrast``.
 
@@ -219,6 +220,8 @@ def build_design(
         ``(variable, numerator, denominator)`` or ``(variable,)`` for a numeric variable.
     source
         The sheet's file name, for messages.
+    warn_small_groups
+        Log a warning for factor levels with a single sample.
 
     Raises
     ------
@@ -235,7 +238,8 @@ def build_design(
     matrix = pd.DataFrame(model_matrix(formula.split("~", 1)[1], frame))
     matrix.index = samples.index
     _check_rank(matrix, formula)
-    _warn_small_groups(frame, source)
+    if warn_small_groups:
+        _warn_small_groups(frame, source)
 
     if contrast.is_numeric:
         column = contrast.variable
