@@ -151,7 +151,8 @@ def test_demo_command(tmp_path, capsys):
 
 def test_single_sample_group_warns_and_runs(small_sim, tmp_path, capsys):
     exp = small_sim.experiment
-    keep = [*list(exp.samples.index[exp.samples["condition"] == "Normoxia"]), exp.samples.index[exp.samples["condition"] == "Hypoxia"][0]]
+    condition = exp.samples["condition"]
+    keep = [*condition.index[condition == "Normoxia"], condition.index[condition == "Hypoxia"][0]]
     exp.counts[keep].rename_axis("gene_id").to_csv(tmp_path / "counts.csv")
     exp.samples.loc[keep].to_csv(tmp_path / "samples.csv")
     out = tmp_path / "out"
