@@ -466,6 +466,18 @@ def _check_swaps(table: pd.DataFrame) -> Check:
         )
         evidence["nearest_in_other_group"] = foreign
         return Check("label_swap", "pass", f"no label swap: {detail}", evidence)
+    if len(swapped) == 2:
+        (a, row_a), (b, row_b) = swapped.iterrows()
+        if row_a["swap_group"] == row_b["group"] and row_b["swap_group"] == row_a["group"]:
+            return Check(
+                "label_swap",
+                "fail",
+                f"samples {a} ({row_a['group']}) and {b} ({row_b['group']}) look swapped: each "
+                f"correlates better with the other's group (median r {row_a['cor_swap_group']:.3f}"
+                f" vs {row_a['cor_own_group']:.3f}, {row_b['cor_swap_group']:.3f} vs "
+                f"{row_b['cor_own_group']:.3f}): possible label swap",
+                evidence,
+            )
     parts = []
     for sample, row in swapped.iterrows():
         parts.append(
