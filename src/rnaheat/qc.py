@@ -629,7 +629,7 @@ def _grouping_numbers(
     summary = {
         "n_groups": len(levels),
         "n_replicated": int((groups["n_samples"] >= 2).sum()),
-        "n_clades": int(groups["clade"].fillna(value=False).astype(bool).sum()),
+        "n_clades": int(sum(value is True for value in groups["clade"])),
         "silhouette": silhouette,
         "ari": ari,
     }
@@ -705,7 +705,7 @@ def _outlier_table(
     return pd.DataFrame(
         {
             "median_distance": median_distance,
-            "log2_noise_ratio": log_norm - np.nanmedian(log_norm),
+            "log2_noise_ratio": log_norm - (np.median(log_norm[finite]) if finite.any() else 0),
             "outlier_score": score,
             "outlier": flagged,
         }
