@@ -167,6 +167,16 @@ def _sample_heatmap(qc: QCResult, *, kind: str) -> Figure:
     right = x0 + side + label_room + 0.2
     ax_bar = fig.add_axes(box(right, y0 + side - 1.6, 0.15, 1.5))
     ax_legend = fig.add_axes(box(right, y0, legend_w, max(side - 1.9, 0.5)))
+    # Named axes let callers (and tests) find each part without relying on creation order.
+    for ax, name in (
+        (ax_heat, "heatmap"),
+        (ax_tracks, "tracks"),
+        (ax_dendro, "dendrogram"),
+        (ax_bar, "colorbar"),
+        (ax_legend, "legend"),
+    ):
+        if ax is not None:
+            ax.set_label(name)
 
     image = ax_heat.imshow(
         matrix, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto", interpolation="nearest"
