@@ -227,13 +227,18 @@ def test_groups_of_one_sample_are_reported_not_judged():
     assert not flagged(qc)
 
 
-def test_no_replicates_at_all_is_a_warning_not_an_error():
-    sim = simulate(seed=3, n_rep=1)
-    qc = run(sim)
-    assert qc.check("replicates_cluster").status == "warn"
-    assert qc.check("replicates_cluster").reason.startswith("no replicates")
-    assert qc.check("outliers").status == "warn"
-    assert qc.samples["outlier_score"].isna().all()
+def test_paired_design_without_replicates_is_judged_by_its_main_effects():
+    # One sample per patient and condition: no replicate groups, but the additive design
+    # (patient + condition) still tells an odd sample apart.
+    factors = {"patient": [f"p{i}" for i in range(1, 7)], "condition": ["ctrl", "treat"]}
+    clean = run(simulate(seed=3, factors=factors, n_rep=1))
+    check = clean.check("replicates_cluster")
+    assert check.status == "warn"
+    assert check.reason.startswith("no replicates: each of the 12 groups")
+    assert "label_swap" not in [c.name for c in clean.checks]
+    assert not flagged(clean) and clean.samples["outlier_score"].notna().all()
+    sim = simulate(seed=3, factors=factors, n_rep=1, outlier="p3_treat_1", outlier_genes=0.2)
+    assert flagged(run(sim)) == {"p3_treat_1"}
 
 
 def test_numeric_covariate_is_tested_against_pcs_and_not_grouped():
@@ -325,7 +330,15 @@ def test_tables_are_tidy_and_complete():
     assert list(checks.columns[:3]) == ["check", "status", "reason"]
     assert list(checks["check"]) == [c.name for c in qc.checks]
     assert "silhouette" in checks.columns and "max_outlier_score" in checks.columns
-    assert set(tables["qc_pcs"].columns) == {"pc", "variance", "variable", "kind", "r2", "pvalue"}
+    assert list(tables["qc_pcs"].columns) == [
+        "pc",
+        "variance",
+        "variable",
+        "kind",
+        "in_design",
+        "r2",
+        "pvalue",
+    ]
 
 
 def test_input_errors_name_the_problem():

@@ -25,14 +25,23 @@ The numbers
   unfloored MAD would call ordinary differences in depth an outlier. A sample is flagged when
   its score exceeds :data:`OUTLIER_Z` (3.5, the Iglewicz–Hoaglin cut-off for modified
   z-scores); with the floor that also means straying at least ``2 ** (3.5 × 0.15) ≈ 1.44``
-  times as far as the typical sample. With two replicates both stray equally; the one farther
-  from all other samples is flagged. On clean simulated designs (2–4 groups, 2–4 replicates)
-  the largest score seen over 160 runs was 2.9.
+  times as far as the typical sample. Where the model pits two samples against each other
+  (two replicates; one patient's two conditions) both stray equally, mirrored; the one farther
+  from all other samples is flagged. Without any replicate group the yardstick is the design's
+  main effects (``patient + condition``). On clean simulated designs (2–4 groups, 2–4
+  replicates) the largest score seen over 160 runs was 2.9.
 - **Label swap.** A sample is a suspected swap into group *h* when its nearest neighbour is in
   *h*, that neighbour is as close as replicates usually are (within :data:`SWAP_RATIO` × the
   median replicate distance), its own replicates are at least :data:`SWAP_RATIO` times farther
-  away, and it correlates better with *h* than with its own group. Outliers are judged as
-  outliers, not as swaps.
+  away, and it correlates better with *h* than with its own group. Replicates that are
+  outliers are no yardstick for a swap; a swapped sample is reported as a swap, not as an
+  outlier, and outliers are then judged with the suspected labels. When two samples sit in
+  each other's groups (a mutual swap) the verdict names them as a pair; with two replicates
+  per group such a swap cannot be told apart from a swap of their partners, so all four are
+  marked.
+- **Sheet columns outside the design** (with 2 or more levels shared by samples) are tested
+  against the PCs as well, so a driver left out of the design (a batch, a cell line) can be
+  named in the verdict.
 - **PCA** is centred, not scaled (as ``plotPCA``); each PC is tested against each design
   variable with a one-way ANOVA (factors) or a linear regression (numbers): R² and p-value.
 """
@@ -111,7 +120,9 @@ class QCResult:
     pca_variance
         Fraction of the top genes' variance per PC (index ``PC1 …``).
     pc_association
-        ``pc, variance, variable, kind, r2, pvalue`` for the first PCs × design variables.
+        ``pc, variance, variable, kind, in_design, r2, pvalue`` for the first PCs × design
+        variables, plus other sheet columns with 2 or more levels shared by samples
+        (``in_design`` false), so a driver missing from the design can be named.
     distances
         Euclidean sample distances (samples × samples, sheet order).
     correlations
@@ -390,7 +401,7 @@ def _check_replicates(grouping: str, row: pd.Series, groups: pd.DataFrame) -> Ch
             "replicates_cluster",
             "warn",
             f"no replicates: each of the {len(groups)} groups ({grouping}) has one sample, so "
-            "replicate clustering cannot be checked",
+            "replicate clustering and label swaps cannot be checked",
             evidence,
         )
     stats_text = f"silhouette {row['silhouette']:.2f}"
@@ -497,7 +508,11 @@ def _check_swaps(table: pd.DataFrame) -> Check:
 def _check_drivers(
     association: pd.DataFrame, variance: pd.Series, contrast_variable: str | None
 ) -> Check:
-    pc1 = association[association["pc"] == "PC1"].dropna(subset=["r2"])
+    first = association[association["pc"] == "PC1"].dropna(subset=["r2"])
+    pc1 = first[first["in_design"]]
+    outside = first[~first["in_design"]]
+    outside = outside[(outside["r2"] >= EXPLAINED_R2) & (outside["pvalue"] < 0.05)]
+    association = association[association["in_design"]]
     explained = pc1[(pc1["r2"] >= EXPLAINED_R2) & (pc1["pvalue"] < 0.05)]
     share = _pct(variance.iloc[0])
     evidence: dict[str, object] = {"pc1_variance": round(float(variance.iloc[0]), 4)}
@@ -514,11 +529,23 @@ def _check_drivers(
     )
     stat = f"R² {best['r2']:.2f}, {_fmt_p(best['pvalue'])}"
     if explained.empty:
+        if not outside.empty:
+            # A sheet column left out of the design explains PC1: name it, it is the fix.
+            hint = outside.loc[outside["r2"].idxmax()]
+            evidence["pc1_sheet_column"] = hint["variable"]
+            advice = (
+                f"the sheet column {hint['variable']}, not in the design, does (R² "
+                f"{hint['r2']:.2f}, {_fmt_p(hint['pvalue'])}): consider adding it to the design"
+            )
+        else:
+            advice = (
+                "look for a hidden batch, an outlier or a covariate missing from the sample sheet"
+            )
         return Check(
             "variation_drivers",
             "warn",
-            f"PC1 ({share}) follows no design variable (best: {best['variable']}, {stat}): look "
-            "for a hidden batch, an outlier or a covariate missing from the sample sheet",
+            f"PC1 ({share}) follows no design variable (best: {best['variable']}, {stat}); "
+            + advice,
             evidence,
         )
     if contrast_variable is None or best["variable"] == contrast_variable:
@@ -636,8 +663,10 @@ def _grouping_numbers(
     return summary, groups
 
 
-def _residual_scores(data: np.ndarray, model: np.ndarray, fit: np.ndarray) -> np.ndarray:
-    """log2 of each sample's studentised residual norm, the model fitted on ``fit`` samples.
+def _residual_scores(
+    data: np.ndarray, model: np.ndarray, fit: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Residuals and log2 studentised residual norms, the model fitted on ``fit`` samples.
 
     The model (one mean per replicate group plus a slope per numeric covariate) is fitted per
     gene by least squares on the samples in ``fit``. A fitted sample's squared residual is
@@ -653,16 +682,26 @@ def _residual_scores(data: np.ndarray, model: np.ndarray, fit: np.ndarray) -> np
     squared = (residual**2).sum(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         norm = np.where(scale > 1e-8, squared / np.where(scale > 1e-8, scale, 1), np.nan)
-        return 0.5 * np.log2(norm)
+        return residual, 0.5 * np.log2(norm)
 
 
 def _outlier_table(
-    data: np.ndarray, group: np.ndarray, covariates: np.ndarray, median_distance: np.ndarray
+    data: np.ndarray,
+    group: np.ndarray,
+    covariates: np.ndarray,
+    median_distance: np.ndarray,
+    *,
+    additive: np.ndarray | None = None,
 ) -> pd.DataFrame:
     n = len(group)
     levels = pd.unique(group)
-    onehot = (group[:, None] == levels[None, :]).astype(float)
     centred = covariates - covariates.mean(axis=0)
+    if additive is not None and len(levels) == n:
+        # No replicates (e.g. one sample per patient and treatment): the design's main
+        # effects are the only yardstick left, so samples are judged against those.
+        model = np.column_stack([additive, centred])
+        return _scored(*_residual_scores(data, model, np.ones(n, dtype=bool)), median_distance)
+    onehot = (group[:, None] == levels[None, :]).astype(float)
     model = np.column_stack([onehot, centred])
 
     # Screening: an outlier drags its group's mean and inflates its replicates' residuals,
@@ -690,18 +729,27 @@ def _outlier_table(
             if ((group == group[i]) & fit).sum() - 1 >= 2:
                 fit[i] = False
 
-    log_norm = _residual_scores(data, model, fit)
+    return _scored(*_residual_scores(data, model, fit), median_distance)
+
+
+def _scored(
+    residual: np.ndarray, log_norm: np.ndarray, median_distance: np.ndarray
+) -> pd.DataFrame:
+    n = len(log_norm)
     finite = np.isfinite(log_norm)
     score = np.full(n, np.nan)
     if finite.sum() >= 3:
         score[finite] = _robust_z(log_norm[finite], min_scale=OUTLIER_MIN_SCALE)
     flagged = np.nan_to_num(score, nan=-np.inf) > OUTLIER_Z
-    # With two replicates both residuals are equal and opposite, so the pair is flagged
-    # together; the one farther from all other samples is the odd one out.
-    for level in pd.unique(group[flagged]):
-        members = np.flatnonzero(group == level)
-        if len(members) == 2 and flagged[members].all():
-            flagged[members[np.argmin(median_distance[members])]] = False
+    # Where the model pits two samples against each other (two replicates, or one patient's
+    # two conditions), one odd sample gives both the same residual with opposite signs and
+    # both are flagged; the one farther from all other samples is the odd one out.
+    candidates = np.flatnonzero(flagged)
+    if len(candidates) > 1:
+        mirror = np.corrcoef(residual[candidates]) < -0.9
+        for a, b in zip(*np.nonzero(np.triu(mirror, 1)), strict=True):
+            i, j = candidates[a], candidates[b]
+            flagged[i if median_distance[i] < median_distance[j] else j] = False
     return pd.DataFrame(
         {
             "median_distance": median_distance,
@@ -881,7 +929,16 @@ def sample_qc(
     silhouette = silhouette_samples(d, g) if len(set(g)) >= 2 else np.full(n, np.nan)
     covariates = design[[v for v in variables if kinds[v] == "numeric"]].to_numpy(dtype=float)
     median_distance = np.array([np.median(d[i, off[i]]) for i in range(n)])
-    outliers = _outlier_table(data, g, covariates, median_distance)
+    # Main-effects model matrix (intercept + one column per non-reference level), the
+    # outlier yardstick when no replicate group has two samples.
+    additive = np.column_stack(
+        [np.ones(n)]
+        + [
+            (design[f].to_numpy()[:, None] == np.sort(design[f].unique())[None, 1:]).astype(float)
+            for f in factors
+        ]
+    )
+    outliers = _outlier_table(data, g, covariates, median_distance, additive=additive)
     if factors:
         swaps = _swap_table(d, corr, g, outliers["outlier"].to_numpy())
     else:
@@ -897,7 +954,9 @@ def sample_qc(
         # residuals; judge outliers again with the suspected labels, and call the swapped
         # samples swaps rather than outliers.
         relabelled = np.where(swaps["suspected_swap"], swaps["swap_group"], g)
-        outliers = _outlier_table(data, relabelled.astype(object), covariates, median_distance)
+        outliers = _outlier_table(
+            data, relabelled.astype(object), covariates, median_distance, additive=additive
+        )
         outliers.loc[swaps["suspected_swap"].to_numpy(), "outlier"] = False
 
     # PCA, centred and not scaled, as plotPCA; signs fixed so the largest loading is positive.
@@ -910,22 +969,36 @@ def sample_qc(
     scores = pd.DataFrame(u[:, :k] * s[:k] * signs, index=samples.index, columns=pc_names)
     total = float((s**2).sum())
     pca_variance = pd.Series((s[:k] ** 2) / total, index=pc_names, name="variance")
+    # Sheet columns outside the design are tested too: when one of them drives PC1, the
+    # verdict can name it. Identifiers (one level per sample) and constants say nothing.
+    others = [
+        c
+        for c in samples.columns
+        if c not in variables
+        and 2 <= samples[c].nunique() < n
+        and not (samples[c].isna() | (samples[c].astype(str).str.strip() == "")).any()
+    ]
+    extra, extra_kinds = _design_frame(samples, others)
+    tested = pd.concat([design, extra], axis=1)
+    tested_kinds = {**kinds, **extra_kinds}
     assoc_rows = []
     for pc in pc_names[: min(N_TESTED_PCS, k)]:
-        for name in variables:
-            r2, p = _association(scores[pc].to_numpy(), design[name], kinds[name])
+        for name in tested.columns:
+            r2, p = _association(scores[pc].to_numpy(), tested[name], tested_kinds[name])
             assoc_rows.append(
                 {
                     "pc": pc,
                     "variance": pca_variance[pc],
                     "variable": name,
-                    "kind": kinds[name],
+                    "kind": tested_kinds[name],
+                    "in_design": name in kinds,
                     "r2": r2,
                     "pvalue": p,
                 }
             )
     association = pd.DataFrame(
-        assoc_rows, columns=["pc", "variance", "variable", "kind", "r2", "pvalue"]
+        assoc_rows,
+        columns=["pc", "variance", "variable", "kind", "in_design", "r2", "pvalue"],
     )
 
     table = design.copy()
@@ -952,7 +1025,8 @@ def sample_qc(
         last = groups[groups["grouping"] == grouping_names[-1]]
         checks.append(_check_replicates(grouping_names[-1], row, last))
     checks.append(_check_outliers(table))
-    if factors:
+    replicated = factors and bool((group.value_counts() >= 2).any())
+    if replicated:
         checks.append(_check_swaps(table))
     if variables:
         checks.append(_check_drivers(association, pca_variance, contrast_variable))

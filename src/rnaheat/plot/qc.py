@@ -449,6 +449,7 @@ def scree_plot(qc: QCResult, /, *, n_pcs: int = 10) -> Figure:
         label="cumulative",
     )
     association = qc.pc_association.dropna(subset=["r2"])
+    association = association[association["in_design"]]
     for i, pc in enumerate(variance.index):
         rows = association[association["pc"] == pc]
         if rows.empty:
