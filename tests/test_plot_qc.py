@@ -142,7 +142,9 @@ def test_scree_names_the_driver_of_each_explained_pc(small):
     (ax,) = fig.axes
     heights = [p.get_height() for p in ax.patches]
     assert np.allclose(heights, 100 * small.pca_variance.iloc[:10].to_numpy())
-    notes = {t.get_text().split("\n")[0] for t in ax.texts}
+    ticks = [t.get_text().split("\n") for t in ax.get_xticklabels()]
+    assert [t[0] for t in ticks] == list(small.pca_variance.index[:10])
+    notes = {t[1] for t in ticks if len(t) > 1}
     explained = small.pc_association.query("r2 >= 0.5 and pvalue < 0.05")
     best = explained.loc[explained.groupby("pc")["r2"].idxmax(), "variable"]
     assert notes == set(best)

@@ -430,7 +430,7 @@ def pca_plot(
 def scree_plot(qc: QCResult, /, *, n_pcs: int = 10) -> Figure:
     """Share of variance per principal component, each tested PC marked with its driver.
 
-    Above each tested component the design variable with the highest R² is written when it
+    Under each tested component the design variable with the highest R² is written when it
     explains the component (the threshold the QC verdict uses), so the plot and the
     ``variation_drivers`` verdict read the same.
     """
@@ -450,22 +450,18 @@ def scree_plot(qc: QCResult, /, *, n_pcs: int = 10) -> Figure:
     )
     association = qc.pc_association.dropna(subset=["r2"])
     association = association[association["in_design"]]
-    for i, pc in enumerate(variance.index):
+    # The driver goes under its PC's name rather than above the bar, where the cumulative
+    # line runs through.
+    labels = []
+    for pc in variance.index:
         rows = association[association["pc"] == pc]
-        if rows.empty:
-            continue
-        best = rows.loc[rows["r2"].idxmax()]
-        if best["r2"] >= EXPLAINED_R2 and best["pvalue"] < 0.05:
-            ax.annotate(
-                f"{best['variable']}\nR² {best['r2']:.2f}",
-                (i, 100 * variance[pc]),
-                xytext=(0, 3),
-                textcoords="offset points",
-                ha="center",
-                va="bottom",
-                fontsize=7,
-            )
-    ax.set_xticks(positions, list(variance.index), fontsize=8)
+        label = pc
+        if not rows.empty:
+            best = rows.loc[rows["r2"].idxmax()]
+            if best["r2"] >= EXPLAINED_R2 and best["pvalue"] < 0.05:
+                label += f"\n{best['variable']}\nR² {best['r2']:.2f}"
+        labels.append(label)
+    ax.set_xticks(positions, labels, fontsize=7)
     ax.set_ylabel("% of variance")
     ax.set_ylim(0, 112)
     ax.set_title("Variance per principal component", fontsize=11, loc="left")
