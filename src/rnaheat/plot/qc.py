@@ -74,9 +74,20 @@ def _ordinal(k: int) -> str:
     return {1: "st", 2: "nd", 3: "rd"}.get(k if k < 20 else k % 10, "th")
 
 
-def _label_size(n: int) -> float:
-    # Readable at 300 dpi down to ~5 pt; the figure grows until the cap, then labels shrink.
-    return float(np.clip(11 - n / 8, 5, 9))
+def _label_size(pitch: float) -> float:
+    """Font size (pt) for labels ``pitch`` points apart: as large as fits, 5–9 pt."""
+    return float(np.clip(0.75 * pitch, 5, 9))
+
+
+#: Longest sample label drawn in full; longer ones keep their start and end.
+MAX_LABEL_CHARS = 36
+
+
+def _short(name: str) -> str:
+    if len(name) <= MAX_LABEL_CHARS:
+        return name
+    head = MAX_LABEL_CHARS - 13
+    return f"{name[:head]}…{name[-12:]}"
 
 
 def _color_variable(qc: QCResult, color: str | None) -> str | None:
@@ -119,6 +130,11 @@ def _legend_entries(qc: QCResult, variables: Sequence[str]) -> tuple[list, list]
     return handles, labels
 
 
+def _plain(label: str) -> str:
+    """A legend label as it reads, without the mathtext markup of the bold headers."""
+    return label.replace("$\\bf{", "").replace("}$", "").replace("\\", "")
+
+
 def _tex_safe(text: str) -> str:
     # Mathtext bold needs spaces and underscores escaped to keep the variable name as typed.
     return text.replace("\\", "").replace("_", r"\_").replace(" ", r"\ ").replace("$", "")
@@ -147,11 +163,22 @@ def _sample_heatmap(qc: QCResult, *, kind: str) -> Figure:
     n_tracks = len(variables)
 
     # Inches: the matrix grows with the samples up to a cap; tracks and margins stay fixed.
+    # Text widths are estimated (0.6 em per character) so that nothing needs a renderer.
     side = float(np.clip(0.28 * n, 3.2, 9.0))
-    label_room = 0.0 if n > 4 * MAX_LABELS else 1.6
+    step = _label_step(n)
+    size = _label_size(side * 72 * step / n)
+    longest = max(len(_short(str(name))) for name in order)
+    label_room = 0.0 if n > 4 * MAX_LABELS else longest * 0.6 * size / 72 + 0.2
     dendro_h, track_h = 0.9, 0.2
-    legend_w = 2.4
-    width = side + label_room + legend_w + 0.4
+    handles, labels = _legend_entries(qc, variables) if variables else ([], [])
+    # The legend runs down from below the colour bar to the bottom margin, in as many
+    # columns as it needs, so that it never runs off the figure.
+    legend_top = max(label_room + 0.3 + side - 1.9, 1.0)
+    per_column = max(int((legend_top - 0.3) / (1.5 * 8 / 72)), 1)
+    n_columns = max(1, math.ceil(len(labels) / per_column))
+    column_w = 0.5 + 0.6 * 8 / 72 * max((len(_plain(t)) for t in labels), default=0)
+    legend_w = max(n_columns * column_w, 1.6)
+    width = side + label_room + legend_w + 0.6
     height = dendro_h + track_h * n_tracks + side + label_room + 0.9
     fig = Figure(figsize=(width, height), layout="none")
 
@@ -166,7 +193,7 @@ def _sample_heatmap(qc: QCResult, *, kind: str) -> Figure:
     ax_dendro = fig.add_axes(box(x0, y0 + side + 0.1 + track_h * n_tracks, side, dendro_h))
     right = x0 + side + label_room + 0.2
     ax_bar = fig.add_axes(box(right, y0 + side - 1.6, 0.15, 1.5))
-    ax_legend = fig.add_axes(box(right, y0, legend_w, max(side - 1.9, 0.5)))
+    ax_legend = fig.add_axes(box(right, 0.3, legend_w, legend_top - 0.3))
     # Named axes let callers (and tests) find each part without relying on creation order.
     for ax, name in (
         (ax_heat, "heatmap"),
@@ -182,12 +209,11 @@ def _sample_heatmap(qc: QCResult, *, kind: str) -> Figure:
         matrix, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto", interpolation="nearest"
     )
     image.set_rasterized(n > 100)
-    step = _label_step(n)
     ticks = np.arange(0, n, step)
-    size = _label_size(min(n, MAX_LABELS))
     if label_room:
-        ax_heat.set_xticks(ticks, [order[i] for i in ticks], rotation=90, fontsize=size)
-        ax_heat.set_yticks(ticks, [order[i] for i in ticks], fontsize=size)
+        names = [_short(str(order[i])) for i in ticks]
+        ax_heat.set_xticks(ticks, names, rotation=90, fontsize=size)
+        ax_heat.set_yticks(ticks, names, fontsize=size)
         ax_heat.yaxis.tick_right()
     else:
         ax_heat.set_xticks([])
@@ -230,10 +256,10 @@ def _sample_heatmap(qc: QCResult, *, kind: str) -> Figure:
     bar.ax.tick_params(labelsize=7)
     ax_legend.axis("off")
     if variables:
-        handles, labels = _legend_entries(qc, variables)
         ax_legend.legend(
             handles,
             labels,
+            ncols=n_columns,
             loc="upper left",
             frameon=False,
             fontsize=8,
@@ -546,9 +572,10 @@ def library_plot(qc: QCResult, /, *, color: str | None = None) -> Figure:
     ticks = positions[::step]
     bottom.set_xticks(
         ticks,
-        [table.index[i] for i in ticks],
+        [_short(str(table.index[i])) for i in ticks],
         rotation=90,
-        fontsize=_label_size(min(n, MAX_LABELS)),
+        # About 3 inches of the width go to the axis label and the legend.
+        fontsize=_label_size((width - 3) * 72 * step / n),
     )
     bottom.set_xlim(-0.6, n - 0.4)
     note = _label_note(n, step)
