@@ -11,6 +11,7 @@ from matplotlib.figure import Figure
 
 from _qcsim import simulate
 from rnaheat.plot.qc import (
+    FLAG_COLOR,
     MAX_LABELS,
     correlation_heatmap,
     distance_heatmap,
@@ -100,12 +101,27 @@ def test_labels_are_thinned_at_120_samples_and_the_count_is_said(large):
     fig = distance_heatmap(large)
     labels = [t.get_text() for t in axes_named(fig, "heatmap").get_xticklabels()]
     assert 0 < len(labels) <= MAX_LABELS
-    assert labels == list(large.order)[:: int(np.ceil(n / MAX_LABELS))]
+    assert labels == list(large.order)[:: int(np.ceil(n / MAX_LABELS))]  # nothing flagged
     assert any(f"{len(labels)} of {n} sample labels shown" in t.get_text() for t in fig.texts)
     bars = library_plot(large)
     bottom = bars.axes[1]
     assert len(bottom.get_xticklabels()) <= MAX_LABELS
     assert f"of {n} sample labels shown" in bottom.get_xlabel()
+
+
+def test_flagged_samples_keep_their_label_when_labels_are_thinned():
+    factors = {"batch": ["b1", "b2", "b3"], "condition": ["c", "d1", "d2", "d3"]}
+    qc = make_qc(
+        seed=1, factors=factors, n_rep=10, n_genes=800, outlier="b2_d1_4", outlier_genes=0.2
+    )
+    assert set(qc.samples.index[qc.samples["outlier"]]) == {"b2_d1_4"}
+    fig = distance_heatmap(qc)
+    heat = axes_named(fig, "heatmap")
+    labels = {t.get_text(): t.get_color() for t in heat.get_xticklabels()}
+    assert labels.pop("b2_d1_4") == FLAG_COLOR
+    assert FLAG_COLOR not in labels.values()
+    assert len(labels) + 1 <= MAX_LABELS
+    assert any("flagged samples in red" in t.get_text() for t in fig.texts)
 
 
 def test_pca_axes_say_the_variance_and_flagged_samples_are_named(small):

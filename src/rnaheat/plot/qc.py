@@ -63,11 +63,11 @@ def _label_step(n: int, *, max_labels: int = MAX_LABELS) -> int:
     return max(1, math.ceil(n / max_labels))
 
 
-def _label_note(n: int, step: int) -> str:
+def _label_note(n: int, step: int, *, shown: int | None = None) -> str:
     if step == 1:
         return ""
-    shown = math.ceil(n / step)
-    return f"{shown} of {n} sample labels shown (every {step}{_ordinal(step)})"
+    shown = math.ceil(n / step) if shown is None else shown
+    return f"{shown} of {n} sample labels shown (about every {step}{_ordinal(step)})"
 
 
 def _ordinal(k: int) -> str:
@@ -210,11 +210,24 @@ def _sample_heatmap(qc: QCResult, *, kind: str) -> Figure:
     )
     image.set_rasterized(n > 100)
     ticks = np.arange(0, n, step)
+    table = qc.samples
+    flagged = {s for s in order if table.loc[s, "outlier"] or table.loc[s, "suspected_swap"]}
+    # A flagged sample is what the reader looks for: its label takes the place of the
+    # nearest thinned one, and it is drawn in the flag colour.
+    for position in sorted(order.index(s) for s in flagged):
+        nearest = int(np.argmin(np.abs(ticks - position)))
+        if order[ticks[nearest]] not in flagged:
+            ticks[nearest] = position
+    ticks = np.unique(ticks)
     if label_room:
         names = [_short(str(order[i])) for i in ticks]
         ax_heat.set_xticks(ticks, names, rotation=90, fontsize=size)
         ax_heat.set_yticks(ticks, names, fontsize=size)
         ax_heat.yaxis.tick_right()
+        for labels_on_axis in (ax_heat.get_xticklabels(), ax_heat.get_yticklabels()):
+            for label, i in zip(labels_on_axis, ticks, strict=True):
+                if order[i] in flagged:
+                    label.set_color(FLAG_COLOR)
     else:
         ax_heat.set_xticks([])
         ax_heat.set_yticks([])
@@ -266,7 +279,9 @@ def _sample_heatmap(qc: QCResult, *, kind: str) -> Figure:
             handlelength=1.2,
             borderaxespad=0,
         )
-    note = _label_note(n, step) if label_room else f"{n} samples; labels omitted"
+    note = _label_note(n, step, shown=len(ticks)) if label_room else f"{n} samples; labels omitted"
+    if flagged:
+        note = (note + "; " if note else "") + "flagged samples in red"
     genes = f"{qc.params.get('n_genes_used', '?')} most variable genes"
     footer = f"{genes}; average linkage" + (f"; {note}" if note else "")
     fig.text(0.2 / width, 0.08 / height, footer, fontsize=7, color="#555555")
