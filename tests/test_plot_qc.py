@@ -121,7 +121,7 @@ def test_flagged_samples_keep_their_label_when_labels_are_thinned():
     assert labels.pop("b2_d1_4") == FLAG_COLOR
     assert FLAG_COLOR not in labels.values()
     assert len(labels) + 1 <= MAX_LABELS
-    assert any("flagged samples in red" in t.get_text() for t in fig.texts)
+    assert any("labels of flagged samples coloured" in t.get_text() for t in fig.texts)
 
 
 def test_pca_axes_say_the_variance_and_flagged_samples_are_named(small):

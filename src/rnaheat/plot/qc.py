@@ -212,13 +212,11 @@ def _sample_heatmap(qc: QCResult, *, kind: str) -> Figure:
     ticks = np.arange(0, n, step)
     table = qc.samples
     flagged = {s for s in order if table.loc[s, "outlier"] or table.loc[s, "suspected_swap"]}
-    # A flagged sample is what the reader looks for: its label takes the place of the
-    # nearest thinned one, and it is drawn in the flag colour.
-    for position in sorted(order.index(s) for s in flagged):
-        nearest = int(np.argmin(np.abs(ticks - position)))
-        if order[ticks[nearest]] not in flagged:
-            ticks[nearest] = position
-    ticks = np.unique(ticks)
+    # A flagged sample is what the reader looks for: its label is always drawn, in the flag
+    # colour, and thinned labels too close to it make room.
+    marked = sorted(order.index(s) for s in flagged)
+    keep = [t for t in ticks if all(abs(t - f) >= step for f in marked)]
+    ticks = np.array(sorted({*keep, *marked}), dtype=int)
     if label_room:
         names = [_short(str(order[i])) for i in ticks]
         ax_heat.set_xticks(ticks, names, rotation=90, fontsize=size)
@@ -281,7 +279,7 @@ def _sample_heatmap(qc: QCResult, *, kind: str) -> Figure:
         )
     note = _label_note(n, step, shown=len(ticks)) if label_room else f"{n} samples; labels omitted"
     if flagged:
-        note = (note + "; " if note else "") + "flagged samples in red"
+        note = (note + "; " if note else "") + "labels of flagged samples coloured"
     genes = f"{qc.params.get('n_genes_used', '?')} most variable genes"
     footer = f"{genes}; average linkage" + (f"; {note}" if note else "")
     fig.text(0.2 / width, 0.08 / height, footer, fontsize=7, color="#555555")
