@@ -24,7 +24,7 @@ def simulate(
     factors: dict[str, list[str]] | None = None,
     n_rep: int = 3,
     effect_genes: float = 0.1,
-    effect_size: float = 1.5,
+    effect_size: float | dict[str, float] = 1.5,
     noise: tuple[float, float] = (0.1, 0.4),
     sample_noise: float = 0.1,
     numeric: str | None = None,
@@ -35,9 +35,10 @@ def simulate(
 ) -> Simulated:
     """VST-like log2 expression: gene means, factor effects on a fraction of genes, noise.
 
-    Each factor moves ``effect_genes`` of the genes by ±``effect_size`` (log2) between its
-    levels (each level its own random offset); noise has a per-gene SD drawn from ``noise``
-    and a per-sample multiplier (log-normal, ``sample_noise``), as depth differences give.
+    Each factor moves ``effect_genes`` of the genes by ±``effect_size`` (log2; or a size per
+    factor) between its levels (each level its own random offset); noise has a per-gene SD
+    drawn from ``noise`` and a per-sample multiplier (log-normal, ``sample_noise``), as depth
+    differences give.
     ``outlier`` names a sample whose ``outlier_genes`` fraction of genes is shifted by
     N(0, ``outlier_size``); ``swap`` exchanges the sheet labels of two samples after the
     expression is drawn. ``truth`` keeps the true labels.
@@ -56,7 +57,8 @@ def simulate(
     expr = np.repeat(mean[:, None], n, axis=1)
     for name, levels in factors.items():
         hit = rng.random(n_genes) < effect_genes
-        offsets = rng.normal(0, effect_size, (n_genes, len(levels))) * hit[:, None]
+        size = effect_size[name] if isinstance(effect_size, dict) else effect_size
+        offsets = rng.normal(0, size, (n_genes, len(levels))) * hit[:, None]
         codes = sheet[name].map({level: i for i, level in enumerate(levels)}).to_numpy()
         expr += offsets[:, codes]
     if numeric is not None:

@@ -188,6 +188,22 @@ def test_driver_verdict_warns_when_pc1_follows_no_design_variable():
     assert f"R² {pc1['r2'].max():.2f}" in check.reason
 
 
+def test_driver_verdict_names_a_sheet_column_left_out_of_the_design():
+    # The cell line drives the data, but the design only has the condition.
+    sim = simulate(seed=11, n_rep=3, effect_size={"cell_line": 2.5, "condition": 0.8})
+    qc = run(sim, design_variables=["condition"])
+    pcs = qc.pc_association.query("pc == 'PC1'").set_index("variable")
+    assert not pcs.loc["cell_line", "in_design"] and pcs.loc["condition", "in_design"]
+    assert pcs.loc["condition", "r2"] < 0.5 < pcs.loc["cell_line", "r2"]
+    check = qc.check("variation_drivers")
+    assert check.status == "warn"
+    assert (
+        f"the sheet column cell_line, not in the design, does (R² {pcs.loc['cell_line', 'r2']:.2f}"
+        in check.reason
+    )
+    assert check.evidence["pc1_sheet_column"] == "cell_line"
+
+
 def test_library_verdict_names_a_shallow_sample():
     sim = simulate(seed=0)
     counts = sim.counts.copy()
