@@ -158,6 +158,13 @@ def test_alpha_decides_significance():
     assert check_controls(given, de_table=de_table(), alpha=0.05).check.status == "fail"
 
 
+def test_one_gene_named_twice_is_warned_about(caplog):
+    with caplog.at_level("WARNING", logger="rnaheat"):
+        result = check_controls(controls([("UPSIG", "up"), ("ENSG1", "up")]), de_table=de_table())
+    assert result.table["gene_id"].tolist() == ["ENSG1", "ENSG1"]
+    assert "UPSIG, ENSG1 all name gene ENSG1" in caplog.text
+
+
 def test_shared_symbol_resolves_to_the_most_expressed_gene():
     result = check_controls(controls([("TWIN", "up")]), de_table=de_table())
     assert result.table.loc[0, "gene_id"] == "ENSG6"  # base_mean 900 beats 10

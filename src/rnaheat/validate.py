@@ -260,6 +260,10 @@ def check_controls(
     log2fc = picked["log2fc"].to_numpy(dtype=float)
     padj = picked["padj"].to_numpy(dtype=float)
     gene_id = picked["gene_id"].fillna("").astype(str).to_numpy()
+    repeated = pd.Series(gene_id[found])
+    for gid in sorted(set(repeated[repeated.duplicated()])):
+        names = ", ".join(genes[gene_id == gid])
+        logger.warning("positive controls %s all name gene %s; it is counted for each", names, gid)
     if modules is None:
         module = np.full(len(genes), "", dtype=object)
     else:
