@@ -671,11 +671,11 @@ def _residual_scores(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Residuals and log2 studentised residual norms, the model fitted on ``fit`` samples.
 
-    The model (one mean per replicate group plus a slope per numeric covariate) is fitted per
-    gene by least squares on the samples in ``fit``. A fitted sample's squared residual is
-    divided by ``1 - leverage``, a left-out sample's by ``1 + leverage`` (the variance of a
-    prediction), so samples of small and large groups, in or out of the fit, compare on one
-    scale. A sample that is its group's only fitted member (leverage 1) gets NaN.
+    The model (replicate-group means, or the design's main effects, plus covariate slopes)
+    is fitted per gene by least squares on the samples in ``fit``. A fitted sample's squared
+    residual is divided by ``1 - leverage``, a left-out sample's by ``1 + leverage`` (the
+    variance of a prediction), so samples of small and large groups, in or out of the fit,
+    compare on one scale. A sample that is its group's only fitted member (leverage 1) gets NaN.
     """
     pinv = np.linalg.pinv(model[fit])
     reach = model @ pinv  # how each fitted sample enters each sample's fitted value
