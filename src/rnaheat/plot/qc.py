@@ -1,0 +1,633 @@
+"""Sample QC figures: distance and correlation heatmaps, PCA, scree plot, library sizes.
+
+Every function draws a :class:`~rnaheat.qc.QCResult` and returns a new Figure; nothing here
+computes a statistic (the tree, the order, the PCA and the numbers all come from the result).
+Figures grow with the number of samples up to a cap; beyond :data:`MAX_LABELS` samples the
+labels are thinned and the figure says how many are shown.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import matplotlib as mpl
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+from scipy.cluster.hierarchy import dendrogram
+
+from rnaheat.plot.colors import NEUTRAL, category_colors, continuous_cmap
+from rnaheat.qc import EXPLAINED_R2, LOW_DEPTH_FRACTION, LOW_DETECTED_FRACTION, QCResult
+
+__all__ = [
+    "MAX_LABELS",
+    "correlation_heatmap",
+    "distance_heatmap",
+    "library_plot",
+    "pca_plot",
+    "qc_figures",
+    "scree_plot",
+    "variable_colors",
+]
+
+#: Most sample labels drawn along an axis; beyond it every k-th label is shown.
+MAX_LABELS = 60
+#: Marker shapes for a second factor, in order (distinct in grey print too).
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+#: Colour marking samples the QC flagged.
+FLAG_COLOR = "#D55E00"
+
+
+# --------------------------------------------------------------------------- shared helpers
+
+
+def variable_colors(qc: QCResult, /) -> dict[str, dict[str, str]]:
+    """Colours per level of each categorical design variable, as every QC figure uses them.
+
+    Each variable starts further along the shared palette, so two tracks side by side (say
+    ``cell_line`` and ``condition``) never share a colour.
+    """
+    colors: dict[str, dict[str, str]] = {}
+    offset = 0
+    for name in qc.factors:
+        levels = sorted(qc.design[name].astype(str).unique())
+        colors[name] = category_colors(levels, offset=offset)
+        offset += len(levels)
+    return colors
+
+
+def _label_step(n: int, *, max_labels: int = MAX_LABELS) -> int:
+    return max(1, math.ceil(n / max_labels))
+
+
+def _label_note(n: int, step: int, *, shown: int | None = None) -> str:
+    if step == 1:
+        return ""
+    shown = math.ceil(n / step) if shown is None else shown
+    return f"{shown} of {n} sample labels shown (about every {step}{_ordinal(step)})"
+
+
+def _ordinal(k: int) -> str:
+    return {1: "st", 2: "nd", 3: "rd"}.get(k if k < 20 else k % 10, "th")
+
+
+def _label_size(pitch: float) -> float:
+    """Font size (pt) for labels ``pitch`` points apart: as large as fits, 5–9 pt."""
+    return float(np.clip(0.75 * pitch, 5, 9))
+
+
+#: Longest sample label drawn in full; longer ones keep their start and end.
+MAX_LABEL_CHARS = 36
+
+
+def _short(name: str) -> str:
+    if len(name) <= MAX_LABEL_CHARS:
+        return name
+    head = MAX_LABEL_CHARS - 13
+    return f"{name[:head]}…{name[-12:]}"
+
+
+def _color_variable(qc: QCResult, color: str | None) -> str | None:
+    if color is not None:
+        if color not in qc.design.columns:
+            raise KeyError(
+                f"cannot colour by {color!r}: it is not a design variable; the design "
+                f"variables are: {', '.join(qc.design.columns) or '(none)'}"
+            )
+        return color
+    contrast = qc.params.get("contrast_variable")
+    if contrast in qc.design.columns:
+        return str(contrast)
+    if qc.factors:
+        return qc.factors[0]
+    return qc.design.columns[0] if len(qc.design.columns) else None
+
+
+def _numeric_colors(values: pd.Series) -> tuple[list[tuple], mpl.colors.Normalize]:
+    norm = mpl.colors.Normalize(vmin=float(values.min()), vmax=float(values.max()))
+    cmap = continuous_cmap()
+    return [cmap(norm(v)) for v in values], norm
+
+
+def _legend_entries(qc: QCResult, variables: Sequence[str]) -> tuple[list, list]:
+    """One legend for every annotation track: a bold header per variable, then its levels."""
+    colors = variable_colors(qc)
+    handles, labels = [], []
+    for name in variables:
+        handles.append(Patch(visible=False))
+        labels.append(f"$\\bf{{{_tex_safe(name)}}}$")
+        if name in colors:
+            for level, color in colors[name].items():
+                handles.append(Patch(facecolor=color, edgecolor="none"))
+                labels.append(level)
+        else:
+            values = qc.design[name]
+            handles.append(Patch(facecolor=continuous_cmap()(0.5), edgecolor="none"))
+            labels.append(f"{values.min():.3g} – {values.max():.3g} (dark → light)")
+    return handles, labels
+
+
+def _plain(label: str) -> str:
+    """A legend label as it reads, without the mathtext markup of the bold headers."""
+    return label.replace("$\\bf{", "").replace("}$", "").replace("\\", "")
+
+
+def _tex_safe(text: str) -> str:
+    # Mathtext bold needs spaces and underscores escaped to keep the variable name as typed.
+    return text.replace("\\", "").replace("_", r"\_").replace(" ", r"\ ").replace("$", "")
+
+
+# --------------------------------------------------------------------------- heatmaps
+
+
+def _sample_heatmap(qc: QCResult, *, kind: str) -> Figure:
+    order = list(qc.order)
+    n = len(order)
+    if kind == "distance":
+        matrix = qc.distances.loc[order, order].to_numpy()
+        cmap = continuous_cmap().reversed()  # dark = close, as the DESeq2 workflow draws it
+        vmin, vmax = 0.0, float(matrix.max())
+        bar_label = "Euclidean distance (VST)"
+        title = "Sample-to-sample distances"
+    else:
+        matrix = qc.correlations.loc[order, order].to_numpy()
+        cmap = continuous_cmap()
+        off = matrix[~np.eye(n, dtype=bool)]
+        vmin, vmax = float(off.min()), 1.0
+        bar_label = "Pearson r (VST)"
+        title = "Sample correlations"
+    variables = list(qc.design.columns)
+    n_tracks = len(variables)
+
+    # Inches: the matrix grows with the samples up to a cap; tracks and margins stay fixed.
+    # Text widths are estimated (0.6 em per character) so that nothing needs a renderer.
+    side = float(np.clip(0.28 * n, 3.2, 9.0))
+    step = _label_step(n)
+    size = _label_size(side * 72 * step / n)
+    longest = max(len(_short(str(name))) for name in order)
+    label_room = 0.0 if n > 4 * MAX_LABELS else longest * 0.6 * size / 72 + 0.2
+    dendro_h, track_h = 0.9, 0.2
+    handles, labels = _legend_entries(qc, variables) if variables else ([], [])
+    # The legend runs down from below the colour bar to the bottom margin, in as many
+    # columns as it needs, so that it never runs off the figure.
+    legend_top = max(label_room + 0.3 + side - 1.9, 1.0)
+    per_column = max(int((legend_top - 0.3) / (1.5 * 8 / 72)), 1)
+    n_columns = max(1, math.ceil(len(labels) / per_column))
+    column_w = 0.5 + 0.6 * 8 / 72 * max((len(_plain(t)) for t in labels), default=0)
+    legend_w = max(n_columns * column_w, 1.6)
+    width = side + label_room + legend_w + 0.6
+    height = dendro_h + track_h * n_tracks + side + label_room + 0.9
+    fig = Figure(figsize=(width, height), layout="none")
+
+    def box(left: float, bottom: float, w: float, h: float) -> list[float]:
+        return [left / width, bottom / height, w / width, h / height]
+
+    x0, y0 = 0.2, label_room + 0.3
+    ax_heat = fig.add_axes(box(x0, y0, side, side))
+    ax_tracks = (
+        fig.add_axes(box(x0, y0 + side + 0.05, side, track_h * n_tracks)) if n_tracks else None
+    )
+    ax_dendro = fig.add_axes(box(x0, y0 + side + 0.1 + track_h * n_tracks, side, dendro_h))
+    right = x0 + side + label_room + 0.2
+    ax_bar = fig.add_axes(box(right, y0 + side - 1.6, 0.15, 1.5))
+    ax_legend = fig.add_axes(box(right, 0.3, legend_w, legend_top - 0.3))
+    # Named axes let callers (and tests) find each part without relying on creation order.
+    for ax, name in (
+        (ax_heat, "heatmap"),
+        (ax_tracks, "tracks"),
+        (ax_dendro, "dendrogram"),
+        (ax_bar, "colorbar"),
+        (ax_legend, "legend"),
+    ):
+        if ax is not None:
+            ax.set_label(name)
+
+    image = ax_heat.imshow(
+        matrix, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto", interpolation="nearest"
+    )
+    image.set_rasterized(n > 100)
+    ticks = np.arange(0, n, step)
+    table = qc.samples
+    flagged = {s for s in order if table.loc[s, "outlier"] or table.loc[s, "suspected_swap"]}
+    # A flagged sample is what the reader looks for: its label is always drawn, in the flag
+    # colour, and thinned labels too close to it make room.
+    marked = sorted(order.index(s) for s in flagged)
+    keep = [t for t in ticks if all(abs(t - f) >= step for f in marked)]
+    ticks = np.array(sorted({*keep, *marked}), dtype=int)
+    if label_room:
+        names = [_short(str(order[i])) for i in ticks]
+        ax_heat.set_xticks(ticks, names, rotation=90, fontsize=size)
+        ax_heat.set_yticks(ticks, names, fontsize=size)
+        ax_heat.yaxis.tick_right()
+        for labels_on_axis in (ax_heat.get_xticklabels(), ax_heat.get_yticklabels()):
+            for label, i in zip(labels_on_axis, ticks, strict=True):
+                if order[i] in flagged:
+                    label.set_color(FLAG_COLOR)
+    else:
+        ax_heat.set_xticks([])
+        ax_heat.set_yticks([])
+    ax_heat.tick_params(length=0)
+    for spine in ax_heat.spines.values():
+        spine.set_visible(False)
+
+    # The tree is the result's own linkage; dendrogram() only lays out its coordinates.
+    layout = dendrogram(qc.linkage, no_plot=True)
+    leaves = [qc.distances.index[i] for i in layout["leaves"]]
+    if leaves != order:
+        raise ValueError("the QC result's order does not match its linkage")
+    for xs, ys in zip(layout["icoord"], layout["dcoord"], strict=True):
+        ax_dendro.plot((np.asarray(xs) - 5) / 10, ys, color="#444444", lw=0.8)
+    ax_dendro.set_xlim(-0.5, n - 0.5)
+    ax_dendro.set_ylim(0, float(np.max(layout["dcoord"])) * 1.02 or 1)
+    ax_dendro.axis("off")
+    ax_dendro.set_title(title, fontsize=11, loc="left")
+
+    if ax_tracks is not None:
+        colors = variable_colors(qc)
+        rgba = np.zeros((n_tracks, n, 4))
+        for row, name in enumerate(variables):
+            values = qc.design.loc[order, name]
+            if name in colors:
+                rgba[row] = [mpl.colors.to_rgba(colors[name][str(v)]) for v in values]
+            else:
+                rgba[row] = _numeric_colors(values)[0]
+        ax_tracks.imshow(rgba, aspect="auto", interpolation="nearest")
+        ax_tracks.set_xticks([])
+        ax_tracks.set_yticks(range(n_tracks), variables, fontsize=8)
+        ax_tracks.yaxis.tick_right()
+        ax_tracks.tick_params(length=0)
+        for spine in ax_tracks.spines.values():
+            spine.set_visible(False)
+
+    bar = fig.colorbar(image, cax=ax_bar)
+    bar.set_label(bar_label, fontsize=8)
+    bar.ax.tick_params(labelsize=7)
+    ax_legend.axis("off")
+    if variables:
+        ax_legend.legend(
+            handles,
+            labels,
+            ncols=n_columns,
+            loc="upper left",
+            frameon=False,
+            fontsize=8,
+            handlelength=1.2,
+            borderaxespad=0,
+        )
+    note = _label_note(n, step, shown=len(ticks)) if label_room else f"{n} samples; labels omitted"
+    if flagged:
+        note = (note + "; " if note else "") + "labels of flagged samples coloured"
+    genes = f"{qc.params.get('n_genes_used', '?')} most variable genes"
+    footer = f"{genes}; average linkage" + (f"; {note}" if note else "")
+    fig.text(0.2 / width, 0.08 / height, footer, fontsize=7, color="#555555")
+    return fig
+
+
+def distance_heatmap(qc: QCResult, /) -> Figure:
+    """Sample-to-sample Euclidean distances, clustered, annotated with the design variables.
+
+    The DESeq2 workflow's distance heatmap: dark cells are similar samples; the dendrogram
+    above is the result's sample tree and the coloured tracks show each design variable, with
+    one legend for all of them.
+    """
+    return _sample_heatmap(qc, kind="distance")
+
+
+def correlation_heatmap(qc: QCResult, /) -> Figure:
+    """Pearson correlations between samples, in the same order and with the same tracks."""
+    return _sample_heatmap(qc, kind="correlation")
+
+
+# --------------------------------------------------------------------------- PCA
+
+
+def pca_plot(
+    qc: QCResult,
+    /,
+    *,
+    pcs: tuple[str, str] = ("PC1", "PC2"),
+    color: str | None = None,
+    shape: str | None = None,
+) -> Figure:
+    """Samples on two principal components, coloured and shaped by design variables.
+
+    Parameters
+    ----------
+    qc
+        The QC result.
+    pcs
+        The two components to draw.
+    color
+        Design variable for the colour (default: the contrast's variable, else the first
+        factor); a numeric variable gets a colour bar.
+    shape
+        Factor for the marker shape (default: the first other factor with at most 8 levels).
+        Pass the colour variable itself to use one marker shape.
+
+    Raises
+    ------
+    KeyError
+        A component or variable the result does not have.
+    """
+    for pc in pcs:
+        if pc not in qc.pca.columns:
+            raise KeyError(f"no component {pc!r}; the result has {', '.join(qc.pca.columns)}")
+    color = _color_variable(qc, color)
+    if shape is None:
+        shape = next(
+            (f for f in qc.factors if f != color and qc.design[f].nunique() <= len(MARKERS)),
+            None,
+        )
+    elif shape == color:
+        shape = None
+    elif shape not in qc.factors:
+        raise KeyError(
+            f"cannot shape by {shape!r}: shapes need a factor; the factors are: "
+            f"{', '.join(qc.factors) or '(none)'}"
+        )
+    if shape is not None and qc.design[shape].nunique() > len(MARKERS):
+        raise ValueError(
+            f"{shape!r} has {qc.design[shape].nunique()} levels; shapes can tell at most "
+            f"{len(MARKERS)} apart, so colour by it instead"
+        )
+
+    n = len(qc.pca)
+    fig = Figure(figsize=(7.2, 4.8), layout="constrained")
+    ax = fig.add_subplot()
+    x, y = qc.pca[pcs[0]], qc.pca[pcs[1]]
+    size = float(np.clip(900 / max(n, 1), 14, 70))
+    colors = variable_colors(qc)
+    handles: list = []
+    labels: list = []
+    numeric_norm = None
+    if color is None:
+        point_colors = [NEUTRAL] * n
+    elif color in colors:
+        point_colors = [colors[color][str(v)] for v in qc.design[color]]
+        handles.append(Patch(visible=False))
+        labels.append(f"$\\bf{{{_tex_safe(color)}}}$")
+        for level, c in colors[color].items():
+            handles.append(Line2D([], [], ls="", marker="o", color=c, markersize=7))
+            labels.append(level)
+    else:
+        point_colors, numeric_norm = _numeric_colors(qc.design[color])
+    if shape is not None:
+        shape_levels = sorted(qc.design[shape].astype(str).unique())
+        marker_of = dict(zip(shape_levels, MARKERS, strict=False))
+        markers = [marker_of[str(v)] for v in qc.design[shape]]
+        handles.append(Patch(visible=False))
+        labels.append(f"$\\bf{{{_tex_safe(shape)}}}$")
+        for level in shape_levels:
+            handles.append(
+                Line2D([], [], ls="", marker=marker_of[level], color="#555555", markersize=7)
+            )
+            labels.append(level)
+    else:
+        markers = ["o"] * n
+    for marker in dict.fromkeys(markers):
+        keep = np.array([m == marker for m in markers])
+        ax.scatter(
+            x[keep],
+            y[keep],
+            c=np.asarray(point_colors, dtype=object)[keep].tolist(),
+            marker=marker,
+            s=size,
+            edgecolors="white",
+            linewidths=0.6,
+            zorder=3,
+        )
+
+    # Samples the QC flagged get a ring and their name: they are what the reader looks for.
+    flagged = qc.samples.index[qc.samples["outlier"] | qc.samples["suspected_swap"]]
+    for sample in flagged:
+        ax.scatter(
+            x[sample],
+            y[sample],
+            s=size * 3,
+            facecolors="none",
+            edgecolors=FLAG_COLOR,
+            linewidths=1.4,
+            zorder=4,
+        )
+        why = "outlier" if qc.samples.loc[sample, "outlier"] else "possible swap"
+        ax.annotate(
+            f"{sample} ({why})",
+            (x[sample], y[sample]),
+            xytext=(6, 6),
+            textcoords="offset points",
+            fontsize=8,
+            color=FLAG_COLOR,
+            zorder=5,
+        )
+    if len(flagged):
+        handles.append(
+            Line2D(
+                [],
+                [],
+                ls="",
+                marker="o",
+                markerfacecolor="none",
+                markeredgecolor=FLAG_COLOR,
+                markersize=9,
+            )
+        )
+        labels.append("flagged by QC")
+
+    variance = qc.pca_variance
+    ax.set_xlabel(f"{pcs[0]} ({100 * variance[pcs[0]]:.1f}% of variance)")
+    ax.set_ylabel(f"{pcs[1]} ({100 * variance[pcs[1]]:.1f}% of variance)")
+    ax.axhline(0, color="#DDDDDD", lw=0.8, zorder=1)
+    ax.axvline(0, color="#DDDDDD", lw=0.8, zorder=1)
+    ax.set_title(
+        f"PCA of {n} samples · {qc.params.get('n_genes_used', '?')} most variable genes",
+        fontsize=11,
+        loc="left",
+    )
+    if numeric_norm is not None:
+        bar = fig.colorbar(
+            mpl.cm.ScalarMappable(norm=numeric_norm, cmap=continuous_cmap()),
+            ax=ax,
+            fraction=0.05,
+        )
+        bar.set_label(str(color))
+    if handles:
+        ax.legend(
+            handles,
+            labels,
+            loc="upper left",
+            bbox_to_anchor=(1.02, 1),
+            frameon=False,
+            fontsize=8,
+            borderaxespad=0,
+        )
+    return fig
+
+
+def scree_plot(qc: QCResult, /, *, n_pcs: int = 10) -> Figure:
+    """Share of variance per principal component, each tested PC marked with its driver.
+
+    Under each tested component the design variable with the highest R² is written when it
+    explains the component (the threshold the QC verdict uses), so the plot and the
+    ``variation_drivers`` verdict read the same.
+    """
+    variance = qc.pca_variance.iloc[:n_pcs]
+    fig = Figure(figsize=(6.4, 3.6), layout="constrained")
+    ax = fig.add_subplot()
+    positions = np.arange(len(variance))
+    ax.bar(positions, 100 * variance.to_numpy(), color="#0072B2", width=0.7)
+    ax.plot(
+        positions,
+        100 * variance.cumsum().to_numpy(),
+        color="#555555",
+        marker="o",
+        markersize=3,
+        lw=1,
+        label="cumulative",
+    )
+    association = qc.pc_association.dropna(subset=["r2"])
+    association = association[association["in_design"]]
+    # The driver goes under its PC's name rather than above the bar, where the cumulative
+    # line runs through.
+    labels = []
+    for pc in variance.index:
+        rows = association[association["pc"] == pc]
+        label = pc
+        if not rows.empty:
+            best = rows.loc[rows["r2"].idxmax()]
+            if best["r2"] >= EXPLAINED_R2 and best["pvalue"] < 0.05:
+                label += f"\n{best['variable']}\nR² {best['r2']:.2f}"
+        labels.append(label)
+    ax.set_xticks(positions, labels, fontsize=7)
+    ax.set_ylabel("% of variance")
+    ax.set_ylim(0, 112)
+    ax.set_title("Variance per principal component", fontsize=11, loc="left")
+    ax.legend(frameon=False, fontsize=8, loc="center right")
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    return fig
+
+
+# --------------------------------------------------------------------------- library sizes
+
+
+def library_plot(qc: QCResult, /, *, color: str | None = None) -> Figure:
+    """Library size and detected genes per sample, bars coloured by a design variable.
+
+    Dashed lines mark the median and the low-depth limit the verdict uses; samples below it
+    are named.
+
+    Raises
+    ------
+    ValueError
+        The result has no library sizes (QC was run without counts).
+    """
+    table = qc.samples
+    if "library_size" not in table.columns:
+        raise ValueError("no library sizes to draw: sample QC was run without counts")
+    color = _color_variable(qc, color)
+    colors = variable_colors(qc)
+    n = len(table)
+    if color in colors:
+        bar_colors = [colors[color][str(v)] for v in qc.design[color]]
+    elif color is not None:
+        bar_colors = _numeric_colors(qc.design[color])[0]
+    else:
+        bar_colors = [NEUTRAL] * n
+    width = float(np.clip(0.22 * n + 2.5, 5.5, 14))
+    fig = Figure(figsize=(width, 5.2), layout="constrained")
+    top, bottom = fig.subplots(2, 1, sharex=True)
+    positions = np.arange(n)
+    panels = (
+        (top, table["library_size"] / 1e6, "Library size (M reads)", LOW_DEPTH_FRACTION),
+        (bottom, table["detected_genes"], "Detected genes (count > 0)", LOW_DETECTED_FRACTION),
+    )
+    for ax, values, label, fraction in panels:
+        ax.bar(positions, values, color=bar_colors, width=0.8)
+        median = float(values.median())
+        ax.axhline(median, color="#555555", lw=0.8, ls="--")
+        ax.axhline(fraction * median, color=FLAG_COLOR, lw=0.8, ls=":")
+        ax.set_ylabel(label, fontsize=9)
+        ax.tick_params(labelsize=8)
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+        for i in np.flatnonzero(values.to_numpy() < fraction * median):
+            ax.annotate(
+                table.index[i],
+                (i, values.iloc[i]),
+                xytext=(0, 3),
+                textcoords="offset points",
+                ha="center",
+                fontsize=7,
+                color=FLAG_COLOR,
+                rotation=90,
+                va="bottom",
+            )
+    top.set_title(f"Sequencing depth and detected genes · {n} samples", fontsize=10, loc="left")
+    bottom.legend(
+        [
+            Line2D([], [], color="#555555", lw=0.8, ls="--"),
+            Line2D([], [], color=FLAG_COLOR, lw=0.8, ls=":"),
+        ],
+        [
+            "median",
+            f"low: {LOW_DEPTH_FRACTION:.0%} (depth) / {LOW_DETECTED_FRACTION:.0%} (genes)"
+            " of the median",
+        ],
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1),
+        frameon=False,
+        fontsize=8,
+    )
+    step = _label_step(n)
+    ticks = positions[::step]
+    bottom.set_xticks(
+        ticks,
+        [_short(str(table.index[i])) for i in ticks],
+        rotation=90,
+        # About 3 inches of the width go to the axis label and the legend.
+        fontsize=_label_size((width - 3) * 72 * step / n),
+    )
+    bottom.set_xlim(-0.6, n - 0.4)
+    note = _label_note(n, step)
+    if note:
+        bottom.set_xlabel(note, fontsize=8)
+    if color in colors:
+        handles = [Patch(facecolor=c, edgecolor="none") for c in colors[color].values()]
+        top.legend(
+            handles,
+            list(colors[color]),
+            title=color,
+            loc="upper left",
+            bbox_to_anchor=(1.01, 1),
+            frameon=False,
+            fontsize=8,
+            title_fontsize=8,
+        )
+    return fig
+
+
+# --------------------------------------------------------------------------- all of them
+
+
+def qc_figures(qc: QCResult, /) -> dict[str, Figure]:
+    """Every QC figure, keyed by the file stem the pipeline saves it under.
+
+    ``qc_distances``, ``qc_correlations``, ``qc_pca``, ``qc_scree`` and, when the result has
+    library sizes, ``qc_library``; with more than two design variables also one PCA per
+    variable (``qc_pca_<variable>``), since one plot can only colour and shape by two.
+    """
+    figures: dict[str, Figure] = {
+        "qc_distances": distance_heatmap(qc),
+        "qc_correlations": correlation_heatmap(qc),
+        "qc_pca": pca_plot(qc),
+        "qc_scree": scree_plot(qc),
+    }
+    if len(qc.design.columns) > 2:
+        for name in qc.design.columns:
+            figures[f"qc_pca_{name}"] = pca_plot(qc, color=name, shape=name)
+    if "library_size" in qc.samples.columns:
+        figures["qc_library"] = library_plot(qc)
+    return figures

@@ -1,0 +1,357 @@
+"""Positive controls: genes the user knows should go up or down, checked against the DE result.
+
+A controls file is a small table with the columns ``gene`` (a symbol such as ``BNIP3`` or a
+gene id such as ``ENSG00000176171``) and ``expected`` (``up`` or ``down``), optionally
+``note``; comma- or tab-separated.
+
+A control **passes** when its gene is significant (``padj < alpha``) and its log2 fold change
+has the expected sign. Every other outcome is said by name: ``wrong direction``, ``not
+significant``, ``not tested`` (the DE engine gave no p-value, e.g. filtered for low counts)
+and ``unknown gene`` (neither an id nor a symbol of the DE table); nothing is skipped silently.
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from os import PathLike
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from rnaheat.checks import Check
+
+__all__ = ["CONTROL_COLUMNS", "ControlsResult", "check_controls", "read_controls"]
+
+logger = logging.getLogger("rnaheat")
+
+#: Columns of the controls table, in order.
+CONTROL_COLUMNS = [
+    "gene",
+    "expected",
+    "note",
+    "gene_id",
+    "symbol",
+    "log2fc",
+    "padj",
+    "module",
+    "result",
+    "passed",
+]
+_EXPECTED = ("up", "down")
+_ALLOWED_COLUMNS = ("gene", "expected", "note")
+
+
+@dataclass(frozen=True)
+class ControlsResult:
+    """Each positive control's fate in the DE result, and the verdict.
+
+    Attributes
+    ----------
+    table
+        One row per control, in file order, with :data:`CONTROL_COLUMNS`: the gene as given,
+        ``expected``, ``note``, the matched ``gene_id`` and ``symbol``, its ``log2fc``,
+        ``padj`` and ``module`` (empty without modules or outside them), ``result`` (``pass``,
+        ``wrong direction``, ``not significant``, ``not tested``, ``unknown gene``) and
+        ``passed``.
+    check
+        The verdict as a :class:`~rnaheat.checks.Check` named ``positive_controls``.
+    params
+        ``alpha`` and how many controls were given.
+    """
+
+    table: pd.DataFrame
+    check: Check
+    params: Mapping[str, object] = field(default_factory=dict)
+
+    @property
+    def summary(self) -> str:
+        """The headline, e.g. ``5 of 6 positive controls behave as expected``."""
+        return str(self.check.evidence["summary"])
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """The table the pipeline writes as ``tables/controls.tsv``."""
+        return {"controls": self.table}
+
+
+def read_controls(path: str | PathLike[str], /) -> pd.DataFrame:
+    """Read a positive-controls file.
+
+    Parameters
+    ----------
+    path
+        CSV or TSV (a tab in the header line means TSV, otherwise commas); ``.gz`` is
+        allowed. Column names are matched ignoring case and surrounding
+        spaces.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``gene``, ``expected`` (``up``/``down``, lower case) and ``note`` (empty
+        text when absent), in file order.
+
+    Raises
+    ------
+    ValueError
+        The file is missing or empty, lacks a required column, has an empty gene, an
+        ``expected`` value other than up/down, or lists a gene twice; the message names the
+        file, the line and the column.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"controls file {path} does not exist")
+    try:
+        first = _first_line(path)
+    except (OSError, UnicodeDecodeError) as error:
+        raise ValueError(f"controls file {path}: cannot read it as text ({error})") from None
+    if not first.strip():
+        raise ValueError(
+            f"controls file {path} is empty; it needs a header line with gene, expected "
+            "(and optionally note)"
+        )
+    sep = "\t" if "\t" in first else ","
+    try:
+        frame = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False)
+    except pd.errors.ParserError as error:
+        raise ValueError(f"controls file {path}: cannot read it ({error})") from None
+    frame.columns = [str(c).strip().lower() for c in frame.columns]
+    missing = [c for c in ("gene", "expected") if c not in frame.columns]
+    if missing:
+        found = ", ".join(frame.columns) or "(none)"
+        raise ValueError(
+            f"controls file {path}: missing column(s) {', '.join(missing)}; the columns must be "
+            f"gene, expected (up or down) and optionally note; found: {found}"
+        )
+    extra = [c for c in frame.columns if c not in _ALLOWED_COLUMNS]
+    if extra:
+        logger.warning(
+            "controls file %s: ignoring column(s) %s (only gene, expected, note are used)",
+            path,
+            ", ".join(extra),
+        )
+    if frame.empty:
+        raise ValueError(f"controls file {path} lists no genes")
+    # Line numbers as a text editor shows them: the header is line 1.
+    lines = np.arange(len(frame)) + 2
+    gene = frame["gene"].str.strip()
+    empty = gene == ""
+    if empty.any():
+        raise ValueError(
+            f"controls file {path}, line {lines[empty.to_numpy()][0]}: column 'gene' is empty; "
+            "give a gene symbol or id"
+        )
+    expected = frame["expected"].str.strip().str.lower()
+    bad = ~expected.isin(_EXPECTED)
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raise ValueError(
+            f"controls file {path}, line {lines[i]}: column 'expected' is "
+            f"{frame['expected'].iloc[i]!r} for gene {gene.iloc[i]}; allowed: up, down"
+        )
+    duplicated = gene.duplicated(keep="first")
+    if duplicated.any():
+        i = int(np.flatnonzero(duplicated.to_numpy())[0])
+        first = int(np.flatnonzero((gene == gene.iloc[i]).to_numpy())[0])
+        raise ValueError(
+            f"controls file {path}, line {lines[i]}: gene {gene.iloc[i]} is listed again "
+            f"(first on line {lines[first]}); list each control once"
+        )
+    note = frame["note"].str.strip() if "note" in frame.columns else ""
+    return pd.DataFrame({"gene": gene, "expected": expected, "note": note}).reset_index(drop=True)
+
+
+def _first_line(path: Path) -> str:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt") as handle:
+        return handle.readline()
+
+
+def _match(genes: pd.Series, de_table: pd.DataFrame) -> pd.Series:
+    """Row label of the DE table for each control gene, or NaN.
+
+    Ids match exactly; symbols match exactly, then ignoring case. A symbol shared by several
+    ids resolves to the one with the highest mean expression, the usual choice for a marker.
+    """
+    table = de_table.reset_index(drop=True)
+    by_id = pd.Series(table.index, index=table["gene_id"].astype(str))
+    by_id = by_id[~by_id.index.duplicated()]
+    order = table.sort_values("base_mean", ascending=False, kind="mergesort", na_position="last")
+    symbols = order["symbol"].fillna("").astype(str)
+    by_symbol = pd.Series(order.index, index=symbols)
+    by_symbol = by_symbol[(by_symbol.index != "") & ~by_symbol.index.duplicated()]
+    by_upper = pd.Series(order.index, index=symbols.str.upper())
+    by_upper = by_upper[(by_upper.index != "") & ~by_upper.index.duplicated()]
+    found = genes.map(by_id)
+    found = found.fillna(genes.map(by_symbol))
+    found = found.fillna(genes.str.upper().map(by_upper))
+    ambiguous = symbols[symbols.duplicated(keep=False) & (symbols != "")]
+    for gene in genes[genes.isin(set(ambiguous))]:
+        logger.info("control %s: symbol matches several genes; using the most expressed", gene)
+    return found
+
+
+def check_controls(
+    controls: pd.DataFrame,
+    /,
+    *,
+    de_table: pd.DataFrame,
+    modules: pd.Series | Mapping[str, str] | None = None,
+    alpha: float = 0.05,
+) -> ControlsResult:
+    """Check positive controls against a DE table (and gene modules, when given).
+
+    Parameters
+    ----------
+    controls
+        As returned by :func:`read_controls`: ``gene``, ``expected`` and optionally ``note``.
+    de_table
+        A DE result table with at least ``gene_id``, ``symbol``, ``base_mean``, ``log2fc``
+        and ``padj`` (see :data:`rnaheat.de.DE_COLUMNS`).
+    modules
+        Gene id → module name, to report which module each control fell into.
+    alpha
+        Significance threshold on ``padj``.
+
+    Returns
+    -------
+    ControlsResult
+        The per-control table and the ``positive_controls`` check: pass when every control
+        is found and behaves as expected, warn when at least half of the found controls do
+        (or some are unknown), fail otherwise.
+
+    Raises
+    ------
+    TypeError
+        ``controls`` or ``de_table`` is not a DataFrame.
+    KeyError
+        A required column is missing.
+    ValueError
+        ``alpha`` outside (0, 1), an ``expected`` value other than up/down, or no controls.
+    """
+    for name, frame in (("controls", controls), ("de_table", de_table)):
+        if not isinstance(frame, pd.DataFrame):
+            raise TypeError(f"{name} must be a pandas DataFrame, got {type(frame)}")
+    for name, frame, needed in (
+        ("controls", controls, ("gene", "expected")),
+        ("de_table", de_table, ("gene_id", "symbol", "base_mean", "log2fc", "padj")),
+    ):
+        missing = [c for c in needed if c not in frame.columns]
+        if missing:
+            raise KeyError(
+                f"{name} lacks column(s) {', '.join(missing)}; it needs {', '.join(needed)}"
+            )
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must lie between 0 and 1, got {alpha!r}")
+    if controls.empty:
+        raise ValueError("no positive controls given")
+    expected = controls["expected"].astype(str).str.strip().str.lower()
+    if not expected.isin(_EXPECTED).all():
+        bad = sorted(set(expected[~expected.isin(_EXPECTED)]))
+        raise ValueError(f"expected must be up or down, got {', '.join(bad)}")
+
+    genes = controls["gene"].astype(str).str.strip().reset_index(drop=True)
+    table = de_table.reset_index(drop=True)
+    rows = _match(genes, table)
+    found = rows.notna().to_numpy()
+    picked = table.reindex(rows.fillna(-1).astype(int).to_numpy())
+    log2fc = picked["log2fc"].to_numpy(dtype=float)
+    padj = picked["padj"].to_numpy(dtype=float)
+    gene_id = picked["gene_id"].fillna("").astype(str).to_numpy()
+    repeated = pd.Series(gene_id[found])
+    for gid in sorted(set(repeated[repeated.duplicated()])):
+        names = ", ".join(genes[gene_id == gid])
+        logger.warning("positive controls %s all name gene %s; it is counted for each", names, gid)
+    if modules is None:
+        module = np.full(len(genes), "", dtype=object)
+    else:
+        lookup = pd.Series(modules, dtype=object) if not isinstance(modules, pd.Series) else modules
+        lookup.index = lookup.index.astype(str)
+        module = pd.Series(gene_id).map(lookup).fillna("").astype(str).to_numpy()
+
+    up = expected.to_numpy() == "up"
+    right_way = np.where(up, log2fc > 0, log2fc < 0)
+    significant = padj < alpha
+    result = np.select(
+        [~found, np.isnan(padj), ~right_way, ~significant],
+        ["unknown gene", "not tested", "wrong direction", "not significant"],
+        default="pass",
+    )
+    note = (
+        controls["note"].fillna("").astype(str).to_numpy()
+        if "note" in controls.columns
+        else np.full(len(genes), "", dtype=object)
+    )
+    out = pd.DataFrame(
+        {
+            "gene": genes,
+            "expected": expected.to_numpy(),
+            "note": note,
+            "gene_id": gene_id,
+            "symbol": picked["symbol"].fillna("").astype(str).to_numpy(),
+            "log2fc": log2fc,
+            "padj": padj,
+            "module": module,
+            "result": result,
+            "passed": result == "pass",
+        },
+        columns=CONTROL_COLUMNS,
+    )
+    check = _controls_check(out, alpha=alpha)
+    logger.info("positive controls: %s", check.line)
+    return ControlsResult(table=out, check=check, params={"alpha": alpha, "n_controls": len(out)})
+
+
+def _controls_check(table: pd.DataFrame, *, alpha: float) -> Check:
+    known = table[table["result"] != "unknown gene"]
+    unknown = table.loc[table["result"] == "unknown gene", "gene"].tolist()
+    n_pass = int(known["passed"].sum())
+    summary = f"{n_pass} of {len(known)} positive controls behave as expected"
+    failing = known[~known["passed"]]
+    details = [
+        f"{gene} {_failure_text(row, alpha=alpha)}"
+        for gene, row in failing.set_index("gene").iterrows()
+    ]
+    evidence = {
+        "summary": summary,
+        "n_controls": len(table),
+        "n_found": len(known),
+        "n_passed": n_pass,
+        "failed": failing["gene"].tolist(),
+        "unknown": unknown,
+        "alpha": alpha,
+    }
+    reason = summary
+    if details:
+        shown = "; ".join(details[:4]) + ("; …" if len(details) > 4 else "")
+        reason += f" ({shown})"
+    if unknown:
+        reason += f"; {len(unknown)} not in the DE table: {', '.join(unknown[:6])}" + (
+            " …" if len(unknown) > 6 else ""
+        )
+    if known.empty:
+        return Check(
+            "positive_controls",
+            "fail",
+            f"none of the {len(table)} positive controls "
+            f"is in the DE table: {', '.join(unknown[:6])}",
+            evidence,
+        )
+    if n_pass == len(known) and not unknown:
+        status = "pass"
+    elif n_pass >= len(known) / 2:
+        status = "warn"
+    else:
+        status = "fail"
+    return Check("positive_controls", status, reason, evidence)
+
+
+def _failure_text(row: pd.Series, *, alpha: float) -> str:
+    if row["result"] == "wrong direction":
+        went = "down" if row["log2fc"] < 0 else "up"
+        return f"goes {went}, expected {row['expected']} (log2FC {row['log2fc']:+.2f})"
+    if row["result"] == "not significant":
+        return f"not significant (padj {row['padj']:.2g} ≥ {alpha:g}, log2FC {row['log2fc']:+.2f})"
+    return "not tested (no p-value: filtered by the DE engine)"
