@@ -43,9 +43,15 @@ def test_outputs(result, small_sim):
     counts = small_sim.experiment.counts
     np.testing.assert_allclose(norm.to_numpy(), counts.to_numpy() / samples["size_factor"].
                                to_numpy())
+    checks = read_tsv(result / "tables" / "qc_checks.tsv")
+    assert set(checks["status"]) <= {"pass", "warn", "fail"}
+    assert "replicates_cluster" in set(checks["check"])
+    for stem in ("qc_distances", "qc_pca", "qc_library"):
+        for suffix in ("png", "pdf", "svg"):
+            assert (result / "figures" / f"{stem}.{suffix}").stat().st_size > 0
     record = json.loads((result / "run.json").read_text())
     assert record["format_version"] == "1"
-    assert set(record["timings"]) >= {"read", "de", "vst"}
+    assert set(record["timings"]) >= {"read", "de", "vst", "qc"}
     assert len(record["inputs"]["counts"]["sha256"]) == 64
     assert record["config"]["de"]["contrast"] == ["condition", "Hypoxia", "Normoxia"]
     assert record["versions"]["rnaheat"]
@@ -160,3 +166,20 @@ def test_single_sample_group_warns_and_runs(small_sim, tmp_path, capsys):
                  str(tmp_path / "samples.csv"), *ARGS, "--out", str(out)]) == 0
     assert capsys.readouterr().err.count("condition level(s) Hypoxia have a single sample") == 1
     assert (out / "tables" / "de.tsv").is_file()
+
+
+def test_positive_controls(inputs, small_sim, tmp_path):
+    counts, samples, genes = inputs
+    truth = small_sim.truth.set_index("symbol")
+    up = truth.index[truth["planted"] == "up"][0]
+    down = truth.index[truth["planted"] == "down"][0]
+    controls = tmp_path / "controls.tsv"
+    controls.write_text(f"gene\texpected\tnote\n{up}\tup\tplanted\n{down}\tup\twrong on "
+                        "purpose\nNOTAGENE\tdown\t\n")
+    out = tmp_path / "out"
+    assert main(["run", "--counts", str(counts), "--samples", str(samples), "--genes", str(genes),
+                 *ARGS, "--controls", str(controls), "--out", str(out), "-q"]) == 0
+    table = read_tsv(out / "tables" / "controls.tsv", "gene")
+    assert table.loc[up, "result"] == "pass"
+    assert table.loc[down, "result"] == "wrong direction"
+    assert table.loc["NOTAGENE", "result"] == "unknown gene"

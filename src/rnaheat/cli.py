@@ -76,6 +76,11 @@ def _parser() -> argparse.ArgumentParser:
                        help="FDR for independent filtering (default 0.1, as R DESeq2)")
     model.add_argument("--vst-design", action="store_true", default=None,
                        help="use the design in the VST instead of DESeq2's blind default")
+    checks = run.add_argument_group("checks")
+    checks.add_argument("--controls", type=Path,
+                        help="positive controls: gene, expected (up|down), optional note")
+    checks.add_argument("--qc-top-genes", type=int,
+                        help="most variable genes for sample distances and PCA (default 500)")
     _add_common(run)
 
     demo = sub.add_parser("demo", help="simulate an experiment with planted truth and analyse it",
@@ -95,11 +100,12 @@ def _run_config(args: argparse.Namespace):
         config,
         top={"out": args.out, "force": args.force},
         inputs={"counts": args.counts, "samples": args.samples, "genes": args.genes,
-                "de_table": args.de_table},
+                "de_table": args.de_table, "controls": args.controls},
         de={"design": args.design,
             "contrast": tuple(args.contrast) if args.contrast else None,
             "engine": args.engine, "alpha": args.alpha, "filter_alpha": args.filter_alpha},
         vst={"blind": False if args.vst_design else None},
+        qc={"top_genes": args.qc_top_genes},
     )
 
 

@@ -33,6 +33,7 @@ from rnaheat.de.runner import DEFAULT_ENGINE
 __all__ = [
     "DESettings",
     "Inputs",
+    "QCSettings",
     "RunConfig",
     "VSTSettings",
     "from_dict",
@@ -57,12 +58,15 @@ class Inputs:
         Gene annotation: ``gene_id`` → ``symbol``, ``biotype``.
     de_table
         A finished DE table (DESeq2, edgeR, limma) to use instead of running the DE step.
+    controls
+        Positive controls: columns ``gene``, ``expected`` (up|down), optional ``note``.
     """
 
     counts: Path | None = None
     samples: Path | None = None
     genes: Path | None = None
     de_table: Path | None = None
+    controls: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -104,6 +108,20 @@ class VSTSettings:
 
 
 @dataclass(frozen=True)
+class QCSettings:
+    """Sample quality control.
+
+    Attributes
+    ----------
+    top_genes
+        The most variable VST genes used for distances, the sample tree and the PCA
+        (DESeq2's ``plotPCA`` uses 500).
+    """
+
+    top_genes: int = 500
+
+
+@dataclass(frozen=True)
 class RunConfig:
     """All settings of one ``rnaheat run``."""
 
@@ -112,6 +130,7 @@ class RunConfig:
     inputs: Inputs = field(default_factory=Inputs)
     de: DESettings = field(default_factory=DESettings)
     vst: VSTSettings = field(default_factory=VSTSettings)
+    qc: QCSettings = field(default_factory=QCSettings)
 
     def validate(self) -> RunConfig:
         """Check that the settings make a runnable analysis; return ``self``.
@@ -133,6 +152,8 @@ class RunConfig:
             raise ValueError(f"contrast {list(self.de.contrast)}: give VARIABLE NUMERATOR "
                              "DENOMINATOR, or one numeric VARIABLE")
         get_engine(self.de.engine)
+        if self.qc.top_genes < 2:
+            raise ValueError(f"qc top_genes = {self.qc.top_genes}: must be at least 2")
         for name in ("alpha", "filter_alpha"):
             value = getattr(self.de, name)
             if not 0 < value < 1:

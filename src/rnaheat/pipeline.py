@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -20,7 +21,7 @@ import pandas as pd
 from rnaheat import de as de_module
 from rnaheat import transform
 from rnaheat.config import RunConfig, to_dict
-from rnaheat.de.design import build_design
+from rnaheat.de.design import build_design, design_variables
 from rnaheat.de.result import DEResult
 from rnaheat.experiment import Experiment
 from rnaheat.io import read_de_table, read_experiment
@@ -30,9 +31,15 @@ from rnaheat.io.output import (
     check_output_folder,
     file_checksums,
     package_versions,
+    save_figure,
     write_json,
     write_table,
 )
+from rnaheat.qc import QCResult, sample_qc
+from rnaheat.validate import ControlsResult, check_controls, read_controls
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["Analysis", "analyse", "run", "write_results"]
 
@@ -55,6 +62,10 @@ class Analysis:
         Per-sample size factors.
     vst
         Variance-stabilised expression, genes × samples.
+    qc
+        Sample quality control with its verdicts.
+    controls
+        Positive controls, when a controls file was given.
     timings
         Seconds per stage, keyed by stage name.
     """
@@ -64,7 +75,29 @@ class Analysis:
     de: DEResult
     size_factors: pd.Series
     vst: pd.DataFrame
+    qc: QCResult
+    controls: ControlsResult | None = None
     timings: dict[str, float] = field(default_factory=dict)
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """Every result table, keyed by its file name under ``tables/`` (without ``.tsv``)."""
+        normalized = transform.normalized_counts(self.experiment, size_factors=self.size_factors)
+        tables = {
+            "de": self.de.table,
+            "vst": _matrix_table(self.vst),
+            "normalized_counts": _matrix_table(normalized),
+            "samples": _samples_table(self),
+            **self.qc.tables(),
+        }
+        if self.controls is not None:
+            tables.update(self.controls.tables())
+        return tables
+
+    def figures(self) -> dict[str, Figure]:
+        """Every figure, keyed by its file stem under ``figures/`` (drawn on demand)."""
+        from rnaheat.plot.qc import qc_figures
+
+        return dict(qc_figures(self.qc))
 
 
 @contextlib.contextmanager
@@ -127,8 +160,22 @@ def analyse(experiment: Experiment, config: RunConfig, /, *,
         blind = config.vst.blind or not settings.design
         vst = transform.vst(experiment, blind=blind, design=settings.design or None,
                             size_factors=factors, engine=settings.engine)
+    # Sample QC on the blind VST: do replicates cluster, is any sample an outlier or swapped?
+    with stage("qc", timings, what="sample distances, PCA and verdicts"):
+        variables = design_variables(settings.design) if settings.design else \
+            [c for c in experiment.samples.columns if experiment.samples[c].nunique() > 1]
+        qc = sample_qc(vst, counts=experiment.counts, samples=experiment.samples,
+                       design_variables=variables,
+                       contrast_variable=settings.contrast[0] if settings.contrast else None,
+                       n_top=config.qc.top_genes)
+    controls = None
+    if config.inputs.controls is not None:
+        with stage("controls", timings, what=f"{Path(config.inputs.controls).name}"):
+            controls = check_controls(read_controls(config.inputs.controls),
+                                      de_table=result.table, alpha=settings.alpha)
+            logger.info("  %s", controls.check.line)
     return Analysis(config=config, experiment=experiment, de=result, size_factors=factors,
-                    vst=vst, timings=timings)
+                    vst=vst, qc=qc, controls=controls, timings=timings)
 
 
 def _matrix_table(matrix: pd.DataFrame) -> pd.DataFrame:
@@ -176,12 +223,10 @@ def write_results(
     experiment = analysis.experiment
     with atomic_output(out, force=force) as tmp, stage("write", timings,
                                                        what=f"results to {out}"):
-        tables = tmp / "tables"
-        write_table(analysis.de.table, tables / "de.tsv")
-        write_table(_matrix_table(analysis.vst), tables / "vst.tsv")
-        normalized = transform.normalized_counts(experiment, size_factors=analysis.size_factors)
-        write_table(_matrix_table(normalized), tables / "normalized_counts.tsv")
-        write_table(_samples_table(analysis), tables / "samples.tsv")
+        for name, table in analysis.tables().items():
+            write_table(table, tmp / "tables" / f"{name}.tsv")
+        for stem, figure in analysis.figures().items():
+            save_figure(figure, tmp / "figures" / stem)
         if extra is not None:
             extra(tmp)
         record = {
