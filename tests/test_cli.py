@@ -183,3 +183,21 @@ def test_positive_controls(inputs, small_sim, tmp_path):
     assert table.loc[up, "result"] == "pass"
     assert table.loc[down, "result"] == "wrong direction"
     assert table.loc["NOTAGENE", "result"] == "unknown gene"
+
+
+def test_finished_de_table_skips_the_de_step(inputs, result, tmp_path):
+    counts, samples, genes = inputs
+    de = read_tsv(result / "tables" / "de.tsv")
+    deseq2_style = de.rename(columns={"base_mean": "baseMean", "log2fc": "log2FoldChange",
+                                      "lfc_se": "lfcSE"}).drop(columns="symbol")
+    deseq2_style.to_csv(tmp_path / "deseq2.csv", index=False)
+    out = tmp_path / "out"
+    assert main(["run", "--counts", str(counts), "--samples", str(samples), "--genes", str(genes),
+                 "--de-table", str(tmp_path / "deseq2.csv"), "--design", "~ condition",
+                 "--out", str(out), "-q"]) == 0
+    imported = read_tsv(out / "tables" / "de.tsv", "gene_id")
+    original = de.set_index("gene_id")
+    np.testing.assert_allclose(imported.loc[original.index, "log2fc"], original["log2fc"])
+    assert (imported.loc[original.index, "symbol"] == original["symbol"]).all()
+    record = json.loads((out / "run.json").read_text())
+    assert record["de"]["engine"] == "imported:DESeq2"
