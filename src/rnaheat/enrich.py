@@ -17,6 +17,7 @@ table, and version-free Ensembl ids, and the result says how many set genes were
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 from collections.abc import Hashable, Mapping, Sequence
@@ -316,12 +317,16 @@ class _Universe:
 
     def match(self, collection: GeneSets) -> list[np.ndarray]:
         """Each set's items among the tested genes (unique, sorted)."""
+        lengths = [len(genes) for genes in collection.sets.values()]
+        # One lookup for the whole collection, then split back into sets.
+        flat = list(itertools.chain.from_iterable(collection.sets.values()))
+        # Large collections repeat genes many times over: strip versions once per gene.
+        codes, unique = pd.factorize(pd.Series(flat, dtype=object).astype(str))
+        keys = pd.Series(unique, dtype=object).str.replace(_VERSION, r"\1\2", regex=True)
+        hits = self.lookup.reindex(keys.to_numpy()).to_numpy(dtype=float)[codes]
         out = []
-        for genes in collection.sets.values():
-            keys = pd.Series(list(genes), dtype=object).astype(str)
-            keys = keys.str.replace(_VERSION, r"\1\2", regex=True)
-            hits = self.lookup.reindex(keys.to_numpy()).dropna().to_numpy(dtype=np.int64)
-            out.append(np.unique(hits))
+        for part in np.split(hits, np.cumsum(lengths)[:-1]):
+            out.append(np.unique(part[~np.isnan(part)]).astype(np.int64))
         return out
 
     def modules(self, labels: pd.Series) -> tuple[np.ndarray, list, dict[str, object]]:
@@ -435,8 +440,13 @@ def _over_representation(universe, collections, matched, membership, order, name
         overlap = np.asarray(incidence @ membership.astype(np.int64))
         set_size = sizes[keep][:, None]
         # P(X >= overlap) for X ~ Hypergeom(background, set size, module size).
-        pvalue = hypergeom.sf(overlap - 1, n_background, set_size, module_size[None, :])
-        pvalue = np.clip(pvalue, 0.0, 1.0)
+        pvalue = np.ones(overlap.shape)
+        # No overlap means P(X >= 0) = 1 exactly; only the rest needs the tail sum.
+        some = overlap > 0
+        sizes_2d = np.broadcast_to(set_size, overlap.shape)
+        modules_2d = np.broadcast_to(module_size[None, :], overlap.shape)
+        pvalue[some] = np.clip(hypergeom.sf(overlap[some] - 1, n_background, sizes_2d[some],
+                                            modules_2d[some]), 0.0, 1.0)
         for j, module in enumerate(order):
             if module_size[j] == 0:
                 continue
