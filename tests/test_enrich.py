@@ -131,7 +131,28 @@ def test_empty_module_after_matching_is_reported_not_tested(caplog):
     assert result.params["empty_modules"] == ["M2"]
     assert result.params["module_genes_not_tested"] == 2
     assert "M2 have no tested gene" in caplog.text
-    assert "2 module gene(s) are not among the tested genes" in caplog.text
+    assert "2 module gene(s) are not among the background genes" in caplog.text
+
+
+def test_background_is_the_genes_that_could_have_been_called_significant():
+    table, module, sets = planted(100, 10, {"S": (20, 6)})
+    # Independent filtering left 30 low-count genes (never in a module) without padj.
+    filtered = table.assign(padj=lambda t: t["padj"].mask(t.index >= 70))
+    result = enrich(module, filtered, gene_sets=sets, min_set_size=1, ranked=False)
+    row = result.modules.iloc[0]
+    in_background = sum(int(g[1:]) < 70 for g in sets.sets["S"])
+    assert row["background_size"] == 70 and row["set_size"] == in_background
+    assert row["pvalue"] == pytest.approx(hypergeom.sf(5, 70, in_background, 10), rel=1e-10)
+    assert result.params["background"].startswith("genes with a DE adjusted p-value")
+    # Without padj, every gene with a p-value is in the background.
+    no_padj = enrich(module, table.drop(columns="padj"), gene_sets=sets, min_set_size=1,
+                     ranked=False)
+    assert no_padj.modules.iloc[0]["background_size"] == 100
+    # An explicit background wins (ids with or without versions).
+    given = [f"ENSG{i:011d}.3" for i in range(50)]
+    explicit = enrich(module, table, gene_sets=sets, min_set_size=1, ranked=False,
+                      background=given)
+    assert explicit.modules.iloc[0]["background_size"] == 50
 
 
 def test_benjamini_hochberg_matches_its_definition():
@@ -228,7 +249,7 @@ def test_bad_inputs_name_what_is_allowed():
         enrich(module, table, gene_sets=[sets, sets])
     with pytest.raises(TypeError, match="rnaheat.io.read_gmt"):
         enrich(module, table, gene_sets=[{"S": ["G1"]}])
-    with pytest.raises(ValueError, match="no tested gene"):
+    with pytest.raises(ValueError, match="no gene qualifies as background"):
         enrich(module, table.assign(pvalue=np.nan), gene_sets=sets)
     with pytest.raises(TypeError, match="pandas Series"):
         enrich(list(module.index), table, gene_sets=sets)
@@ -348,7 +369,14 @@ def test_gse106305_lncap_hypoxia(gse106305, measured):
     assert up["gene_set"] == "HALLMARK_HYPOXIA"
     down = result.ranked[result.ranked["direction"] == "down"].iloc[0]
     match = result.matching.iloc[0]
-    assert match["matched_fraction"] > 0.9
+    # Matching through the annotation finds every set gene whose symbol has a tested id.
+    tested_ids = table.loc[table["padj"].notna(), "gene_id"]
+    tested_symbols = set(annotation["symbol"].reindex(tested_ids).dropna())
+    assert match["matched_genes"] == len(hallmark.genes & tested_symbols)
+    # One background item per symbol (genes without one count by their id).
+    keys = annotation["symbol"].reindex(tested_ids).fillna("").to_numpy()
+    keys = np.where(keys == "", tested_ids.to_numpy(), keys)
+    assert match["background_size"] == len(set(keys))
     hypoxia_genes = top.loc["M1", "genes"].split(",")
     assert {"PDK1", "NDRG1", "P4HA1", "VEGFA"} <= set(hypoxia_genes)
     measured(

@@ -20,7 +20,7 @@ from __future__ import annotations
 import itertools
 import logging
 import re
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -158,6 +158,7 @@ def enrich(
     gene_sets: GeneSets | Sequence[GeneSets],
     annotation: pd.DataFrame | None = None,
     module_names: Mapping[Hashable, str] | None = None,
+    background: Iterable[str] | None = None,
     min_set_size: int = 10,
     max_set_size: int = 500,
     alpha: float = 0.05,
@@ -172,8 +173,10 @@ def enrich(
     modules
         Gene id → module id for the genes in modules (``None``: no modules, ranked test only).
     de_table
-        The DE result (or its table) with ``gene_id``, ``symbol``, ``stat`` and ``pvalue``.
-        Genes with a p-value are the tested genes: the background of both tests.
+        The DE result (or its table) with ``gene_id``, ``symbol``, ``stat``, ``pvalue`` and
+        ``padj``. Its tested genes are the background of both tests: genes with an adjusted
+        p-value (independent filtering leaves genes that could never be called significant
+        without one), or genes with a p-value when the table has no ``padj``.
     gene_sets
         One collection or several; multiple testing is corrected within each collection.
     annotation
@@ -181,6 +184,10 @@ def enrich(
         no symbol. Ids match with or without Ensembl version suffixes.
     module_names
         Module id → its name ("up in Hypoxia"), carried into the tables and subtitles.
+    background
+        Gene ids to use as the background instead (genes the modules could have been drawn
+        from, e.g. all genes considered by a variance-based selection); they must be in the
+        DE table with a p-value.
     min_set_size, max_set_size
         Sets with fewer or more genes *among the tested genes* are not tested.
     alpha
@@ -215,22 +222,23 @@ def enrich(
     if not (isinstance(n_perm, int | np.integer) and n_perm >= 100):
         raise ValueError(f"n_perm must be a whole number >= 100, got {n_perm!r}")
     table = de_table.table if isinstance(de_table, DEResult) else de_table
-    universe = _Universe.build(table, annotation=annotation, need_stat=ranked)
+    universe = _Universe.build(table, annotation=annotation, need_stat=ranked,
+                               background=background)
     names = dict(module_names or {})
     params: dict[str, object] = {
         "min_set_size": int(min_set_size), "max_set_size": int(max_set_size),
         "alpha": float(alpha), "ranked": bool(ranked), "n_perm": int(n_perm),
         "random_state": int(random_state), "background_size": universe.n_items,
-        "background": "genes with a DE p-value, one per symbol",
+        "background": universe.rule,
         "collections": [c.collection for c in collections], "module_names": names,
     }
     matched = [universe.match(c) for c in collections]
     matching = _matching_table(collections, matched, universe, min_set_size, max_set_size)
     for row in matching.itertuples():
-        log.info("%s: %d of %d set genes matched to the %d tested genes; %d of %d sets have "
-                 "%d–%d tested genes and are tested", row.collection, row.matched_genes,
-                 row.set_genes, universe.n_items, row.sets_tested, row.sets, min_set_size,
-                 max_set_size)
+        log.info("%s: %d of %d set genes matched to the %d background genes (%s); %d of %d "
+                 "sets have %d–%d background genes and are tested", row.collection,
+                 row.matched_genes, row.set_genes, universe.n_items, universe.rule,
+                 row.sets_tested, row.sets, min_set_size, max_set_size)
     if modules is not None:
         membership, order, module_info = universe.modules(modules)
         params.update(module_order=order, **module_info)
@@ -260,6 +268,7 @@ class _Universe:
     gene_item: np.ndarray       # tested gene → item
     item_rank: np.ndarray       # item → rank by DE significance (0 = most significant)
     item_stat: np.ndarray       # item → DE statistic (largest |stat| among its genes)
+    rule: str                   # how the background was chosen, for the log and params
 
     @property
     def n_items(self) -> int:
@@ -267,15 +276,30 @@ class _Universe:
 
     @classmethod
     def build(cls, table: pd.DataFrame, *, annotation: pd.DataFrame | None,
-              need_stat: bool) -> _Universe:
+              need_stat: bool, background: Iterable[str] | None) -> _Universe:
         for column in ("gene_id", "pvalue") + (("stat",) if need_stat else ()):
             if column not in table.columns:
                 raise KeyError(f"the DE table has no {column!r} column (columns: "
                                f"{', '.join(map(str, table.columns))})")
-        tested = table[table["pvalue"].notna()]
+        has_p = table["pvalue"].notna()
+        if background is not None:
+            wanted = pd.Index([str(g).strip() for g in background])
+            ids_all = table["gene_id"].astype(str).str.strip()
+            inside = ids_all.isin(wanted) | ids_all.str.replace(_VERSION, r"\1\2",
+                                                                regex=True).isin(
+                wanted.str.replace(_VERSION, r"\1\2", regex=True))
+            rule = "the given background genes that have a DE p-value"
+            keep = inside & has_p
+        elif "padj" in table.columns and table["padj"].notna().any():
+            rule = "genes with a DE adjusted p-value"
+            keep = table["padj"].notna() & has_p
+        else:
+            rule = "genes with a DE p-value"
+            keep = has_p
+        tested = table[keep]
         if tested.empty:
-            raise ValueError("the DE table has no tested gene (every pvalue is missing), so "
-                             "there is no background for enrichment")
+            raise ValueError(f"no gene qualifies as background ({rule}), so there is nothing "
+                             "to test enrichment against")
         ids = pd.Index(tested["gene_id"].astype(str).str.strip())
         if ids.has_duplicates:
             raise ValueError(f"the DE table lists gene {ids[ids.duplicated()][0]!r} more than "
@@ -313,7 +337,8 @@ class _Universe:
         item_stat = np.full(n_items, np.nan)
         item_stat[gene_item[best]] = stat[best]
         return cls(labels=np.asarray(labels, dtype=object), lookup=lookup, gene_ids=ids,
-                   gene_item=gene_item, item_rank=item_rank, item_stat=item_stat)
+                   gene_item=gene_item, item_rank=item_rank, item_stat=item_stat,
+                   rule=f"{rule}, one per symbol")
 
     def match(self, collection: GeneSets) -> list[np.ndarray]:
         """Each set's items among the tested genes (unique, sorted)."""
@@ -352,8 +377,8 @@ class _Universe:
         info: dict[str, object] = {"module_genes": len(labels),
                                    "module_genes_not_tested": int(missing.sum())}
         if missing.any():
-            log.warning("%d module gene(s) are not among the tested genes and are left out of "
-                        "the enrichment (e.g. %s)", int(missing.sum()),
+            log.warning("%d module gene(s) are not among the background genes and are left out "
+                        "of the enrichment (e.g. %s)", int(missing.sum()),
                         ", ".join(ids[missing][:3]))
         empty = [m for m, n in zip(order, membership.sum(axis=0), strict=True) if n == 0]
         if empty:
