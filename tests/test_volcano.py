@@ -161,6 +161,20 @@ def test_labels_never_overlap_at_any_size(figsize):
     assert assert_no_overlaps(ax) > 5
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_legend_hides_few_genes(seed):
+    table = simulated_table(3000, seed=seed)
+    ax = volcano(table, modules=modules_of(table))
+    ax.figure.canvas.draw()
+    box = ax.get_legend().get_window_extent()
+    hidden = 0
+    for collection in ax.collections:
+        xy = ax.transData.transform(collection.get_offsets())
+        hidden += int(((xy[:, 0] >= box.x0) & (xy[:, 0] <= box.x1)
+                       & (xy[:, 1] >= box.y0) & (xy[:, 1] <= box.y1)).sum())
+    assert hidden <= max(20, 0.01 * len(table))
+
+
 def test_large_tables_are_rasterised_small_ones_not():
     big = volcano(simulated_table(5000))
     assert all(c.get_rasterized() for c in big.collections)

@@ -263,9 +263,15 @@ def _legend(ax, genes, handles, *, title) -> None:
                       & (points_px[:, 1] >= box.y0) & (points_px[:, 1] <= box.y1)).sum())
         if best is None or hidden < best[0]:
             best = (hidden, loc)
-    ax.legend(handles=handles, loc=best[1], frameon=True, framealpha=0.85, edgecolor="none",
-              fontsize=7.5, title=title, title_fontsize=7.5, alignment="left",
-              borderaxespad=0.3, handletextpad=0.2)
+    style = {"frameon": True, "framealpha": 0.85, "edgecolor": "none", "fontsize": 7.5,
+             "title": title, "title_fontsize": 7.5, "alignment": "left",
+             "handletextpad": 0.2}
+    if best[0] > max(20, 0.01 * len(genes)):
+        # Every inner corner would hide genes: the legend goes beside the axes instead.
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0),
+                  borderaxespad=0.0, **style)
+    else:
+        ax.legend(handles=handles, loc=best[1], borderaxespad=0.3, **style)
 
 
 def _label_choice(genes, alpha, lfc_threshold, n_labels,
