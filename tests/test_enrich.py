@@ -332,6 +332,20 @@ def test_ranked_scores_and_leading_edges_match_the_step_by_step_walk(ranked_case
         assert rows.loc[(name, "down"), "leading_edge"].split(",") == down
 
 
+def test_ranked_test_without_statistics_uses_signed_significance(ranked_case):
+    table, gene_sets, _ = ranked_case
+    # p-values falling from the top and the bottom of the ranking towards its middle.
+    n = len(table)
+    middle = np.abs(np.arange(n) - (n - 1) / 2)
+    no_stat = table.assign(stat=np.nan, log2fc=np.linspace(3, -3, n),
+                           pvalue=10 ** -(middle / 100), padj=0.5)
+    result = enrich(None, no_stat, gene_sets=gene_sets, n_perm=200)
+    assert result.params["ranked_by"].startswith("sign(log2fc)")
+    up = result.ranked[result.ranked["direction"] == "up"]
+    down = result.ranked[result.ranked["direction"] == "down"]
+    assert up["gene_set"].iloc[0] == "TOP" and down["gene_set"].iloc[0] == "BOTTOM"
+
+
 def test_ranked_test_is_deterministic_for_a_seed(ranked_case):
     table, gene_sets, result = ranked_case
     again = enrich(None, table, gene_sets=gene_sets, n_perm=1000, random_state=5)
@@ -389,3 +403,13 @@ def test_gse106305_lncap_hypoxia(gse106305, measured):
         f"{up['nes']:.2f} padj {up['padj']:.1e}; down side top {down['gene_set']} NES "
         f"{down['nes']:.2f}"
     )
+
+
+def test_sets_for_another_organism_are_warned_about(caplog):
+    table, module, _ = planted(100, 10, {})
+    mouse = GeneSets.from_dict({"S": [f"Gm{i}" for i in range(30)] + ["G1", "G2"]},
+                               collection="mouse")
+    with caplog.at_level(logging.WARNING, logger="rnaheat"):
+        result = enrich(module, table, gene_sets=mouse, min_set_size=1, ranked=False)
+    assert result.matching.iloc[0]["matched_genes"] == 2
+    assert "mouse: only 2 of 32 set genes match a background gene" in caplog.text

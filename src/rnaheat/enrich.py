@@ -193,7 +193,8 @@ def enrich(
     alpha
         The ``padj`` threshold that makes a set significant (for :meth:`Enrichment.top_sets`).
     ranked
-        Run the ranked test of the whole contrast.
+        Run the ranked test of the whole contrast. Genes are ranked by ``stat``; a table
+        without statistics (all missing) ranks by ``sign(log2fc) × −log10(pvalue)``.
     n_perm
         Random gene sets per set size for the ranked test's p-values (the smallest possible
         p-value is ``1 / (n_perm + 1)``).
@@ -207,7 +208,7 @@ def enrich(
     Raises
     ------
     KeyError
-        The DE table lacks ``gene_id`` or ``pvalue`` (or ``stat`` for the ranked test).
+        The DE table lacks ``gene_id`` or ``pvalue``.
     ValueError
         Bad settings, duplicated collection names, or no tested gene.
     """
@@ -222,14 +223,13 @@ def enrich(
     if not (isinstance(n_perm, int | np.integer) and n_perm >= 100):
         raise ValueError(f"n_perm must be a whole number >= 100, got {n_perm!r}")
     table = de_table.table if isinstance(de_table, DEResult) else de_table
-    universe = _Universe.build(table, annotation=annotation, need_stat=ranked,
-                               background=background)
+    universe = _Universe.build(table, annotation=annotation, background=background)
     names = dict(module_names or {})
     params: dict[str, object] = {
         "min_set_size": int(min_set_size), "max_set_size": int(max_set_size),
         "alpha": float(alpha), "ranked": bool(ranked), "n_perm": int(n_perm),
         "random_state": int(random_state), "background_size": universe.n_items,
-        "background": universe.rule,
+        "background": universe.rule, "ranked_by": universe.ranked_by,
         "collections": [c.collection for c in collections], "module_names": names,
     }
     matched = [universe.match(c) for c in collections]
@@ -239,6 +239,10 @@ def enrich(
                  "sets have %d–%d background genes and are tested", row.collection,
                  row.matched_genes, row.set_genes, universe.n_items, universe.rule,
                  row.sets_tested, row.sets, min_set_size, max_set_size)
+        if row.set_genes and row.matched_fraction < 0.5:
+            log.warning("%s: only %d of %d set genes match a background gene; are the sets for "
+                        "this organism and written in symbols or Ensembl ids?", row.collection,
+                        row.matched_genes, row.set_genes)
     if modules is not None:
         membership, order, module_info = universe.modules(modules)
         params.update(module_order=order, **module_info)
@@ -269,6 +273,7 @@ class _Universe:
     item_rank: np.ndarray       # item → rank by DE significance (0 = most significant)
     item_stat: np.ndarray       # item → DE statistic (largest |stat| among its genes)
     rule: str                   # how the background was chosen, for the log and params
+    ranked_by: str              # what the ranked test orders genes by
 
     @property
     def n_items(self) -> int:
@@ -276,8 +281,8 @@ class _Universe:
 
     @classmethod
     def build(cls, table: pd.DataFrame, *, annotation: pd.DataFrame | None,
-              need_stat: bool, background: Iterable[str] | None) -> _Universe:
-        for column in ("gene_id", "pvalue") + (("stat",) if need_stat else ()):
+              background: Iterable[str] | None) -> _Universe:
+        for column in ("gene_id", "pvalue"):
             if column not in table.columns:
                 raise KeyError(f"the DE table has no {column!r} column (columns: "
                                f"{', '.join(map(str, table.columns))})")
@@ -325,6 +330,12 @@ class _Universe:
         pvalue = tested["pvalue"].to_numpy(dtype=float)
         stat = (tested["stat"].to_numpy(dtype=float) if "stat" in tested.columns
                 else np.full(len(tested), np.nan))
+        ranked_by = "stat"
+        if np.isnan(stat).all() and "log2fc" in tested.columns:
+            # Tables imported without a test statistic still rank: by signed significance.
+            stat = (np.sign(tested["log2fc"].to_numpy(dtype=float))
+                    * -np.log10(np.clip(pvalue, 1e-300, 1.0)))
+            ranked_by = "sign(log2fc) × −log10(pvalue)"
         # Rank genes by significance (|stat| breaks ties), then keep each item's best gene.
         order = np.lexsort((-np.nan_to_num(np.abs(stat), nan=-1.0), pvalue))
         n_items = len(labels)
@@ -338,7 +349,7 @@ class _Universe:
         item_stat[gene_item[best]] = stat[best]
         return cls(labels=np.asarray(labels, dtype=object), lookup=lookup, gene_ids=ids,
                    gene_item=gene_item, item_rank=item_rank, item_stat=item_stat,
-                   rule=f"{rule}, one per symbol")
+                   rule=f"{rule}, one per symbol", ranked_by=ranked_by)
 
     def match(self, collection: GeneSets) -> list[np.ndarray]:
         """Each set's items among the tested genes (unique, sorted)."""
