@@ -55,7 +55,7 @@ CASES = {
 
 def test_pvalues_agree_with_scipy_and_exact_arithmetic(measured):
     table, module, sets = planted(200, 30, CASES)
-    result = enrich(module, table, gene_sets=sets, min_set_size=1, max_set_size=500,
+    result = enrich(table, modules=module, gene_sets=sets, min_set_size=1, max_set_size=500,
                     ranked=False)
     got = result.modules.set_index("gene_set")
     worst = 0.0
@@ -91,7 +91,7 @@ def test_pvalues_agree_with_scipy_and_exact_arithmetic(measured):
 def test_pvalues_agree_with_r_phyper(args, r_phyper):
     overlap, n_background, size, module_size = args
     table, module, sets = planted(n_background, module_size, {"S": (size, overlap)})
-    got = enrich(module, table, gene_sets=sets, min_set_size=1, ranked=False).modules
+    got = enrich(table, modules=module, gene_sets=sets, min_set_size=1, ranked=False).modules
     assert got["pvalue"].iloc[0] == pytest.approx(r_phyper, rel=1e-10, abs=1e-10)
 
 
@@ -104,7 +104,7 @@ def test_set_larger_than_background_and_size_filters():
         "SHRINKS": [f"G{i}" for i in range(8)] + [f"UNMEASURED{i}" for i in range(4)],
         "FITS": [f"G{i}" for i in range(12)],
     }, collection="c")
-    got = enrich(module, table, gene_sets=sets, min_set_size=10, max_set_size=60,
+    got = enrich(table, modules=module, gene_sets=sets, min_set_size=10, max_set_size=60,
                  ranked=False)
     rows = got.modules.set_index("gene_set")
     assert set(rows.index) == {"HUGE", "FITS"}
@@ -115,7 +115,7 @@ def test_set_larger_than_background_and_size_filters():
     matching = got.matching.iloc[0]
     assert (matching["sets"], matching["sets_tested"], matching["sets_too_small"]) == (3, 2, 1)
     assert matching["set_genes"] == 80 and matching["matched_genes"] == 50
-    small = enrich(module, table, gene_sets=sets, min_set_size=10, max_set_size=20,
+    small = enrich(table, modules=module, gene_sets=sets, min_set_size=10, max_set_size=20,
                    ranked=False)
     assert set(small.modules["gene_set"]) == {"FITS"}
     assert small.matching.iloc[0]["sets_too_large"] == 1
@@ -125,8 +125,8 @@ def test_empty_module_after_matching_is_reported_not_tested(caplog):
     table, module, sets = planted(100, 10, {"S": (10, 5)})
     untested = pd.Series("M2", index=["ENSG99999999999", "ENSG99999999998"])
     with caplog.at_level(logging.WARNING, logger="rnaheat"):
-        result = enrich(pd.concat([module, untested]), table, gene_sets=sets, min_set_size=1,
-                        ranked=False)
+        result = enrich(table, modules=pd.concat([module, untested]), gene_sets=sets,
+                        min_set_size=1, ranked=False)
     assert set(result.modules["module"]) == {"M1"}
     assert result.params["empty_modules"] == ["M2"]
     assert result.params["module_genes_not_tested"] == 2
@@ -138,19 +138,19 @@ def test_background_is_the_genes_that_could_have_been_called_significant():
     table, module, sets = planted(100, 10, {"S": (20, 6)})
     # Independent filtering left 30 low-count genes (never in a module) without padj.
     filtered = table.assign(padj=lambda t: t["padj"].mask(t.index >= 70))
-    result = enrich(module, filtered, gene_sets=sets, min_set_size=1, ranked=False)
+    result = enrich(filtered, modules=module, gene_sets=sets, min_set_size=1, ranked=False)
     row = result.modules.iloc[0]
     in_background = sum(int(g[1:]) < 70 for g in sets.sets["S"])
     assert row["background_size"] == 70 and row["set_size"] == in_background
     assert row["pvalue"] == pytest.approx(hypergeom.sf(5, 70, in_background, 10), rel=1e-10)
     assert result.params["background"].startswith("genes with a DE adjusted p-value")
     # Without padj, every gene with a p-value is in the background.
-    no_padj = enrich(module, table.drop(columns="padj"), gene_sets=sets, min_set_size=1,
+    no_padj = enrich(table.drop(columns="padj"), modules=module, gene_sets=sets, min_set_size=1,
                      ranked=False)
     assert no_padj.modules.iloc[0]["background_size"] == 100
     # An explicit background wins (ids with or without versions).
     given = [f"ENSG{i:011d}.3" for i in range(50)]
-    explicit = enrich(module, table, gene_sets=sets, min_set_size=1, ranked=False,
+    explicit = enrich(table, modules=module, gene_sets=sets, min_set_size=1, ranked=False,
                       background=given)
     assert explicit.modules.iloc[0]["background_size"] == 50
 
@@ -174,7 +174,7 @@ def test_bh_is_within_each_module_and_collection():
     table, module, sets = planted(200, 30, CASES)
     other = GeneSets.from_dict({"ONLY": sets.sets["STRONG"]}, collection="other")
     module2 = pd.Series("M2", index=table["gene_id"][100:130])
-    result = enrich(pd.concat([module, module2]), table, gene_sets=[sets, other],
+    result = enrich(table, modules=pd.concat([module, module2]), gene_sets=[sets, other],
                     min_set_size=1, ranked=False)
     tab = result.modules
     for (mod, coll), rows in tab.groupby(["module", "collection"]):
@@ -208,7 +208,7 @@ def test_ids_with_version_suffixes_match_through_the_annotation():
         "BY_SYMBOL": [f"G{i}" for i in range(15)] + ["NOT_A_GENE"],
         "BY_ID": [f"ENSG{i:011d}.99" for i in range(10, 25)],
     }, collection="mixed")
-    result = enrich(module, table, gene_sets=sets, annotation=annotation, min_set_size=5,
+    result = enrich(table, modules=module, gene_sets=sets, annotation=annotation, min_set_size=5,
                     ranked=False, module_names={"up": "up in Hypoxia"})
     rows = result.modules.set_index("gene_set")
     assert rows.loc["BY_SYMBOL", ["overlap", "set_size"]].tolist() == [15, 15]
@@ -219,8 +219,9 @@ def test_ids_with_version_suffixes_match_through_the_annotation():
     assert result.matching.iloc[0]["set_genes"] == 31
     assert (rows["module_name"] == "up in Hypoxia").all()
     assert result.subtitle("up") == "up · up in Hypoxia · BY_SYMBOL"
+    assert result.subtitles() == {"up": "up · up in Hypoxia · BY_SYMBOL"}
     # Without the annotation the symbols are unknown and only the id-based set matches.
-    bare = enrich(module, table, gene_sets=sets, min_set_size=5, ranked=False)
+    bare = enrich(table, modules=module, gene_sets=sets, min_set_size=5, ranked=False)
     assert set(bare.modules["gene_set"]) == {"BY_ID"}
     assert bare.matching.iloc[0]["matched_genes"] == 15
 
@@ -230,7 +231,7 @@ def test_genes_sharing_a_symbol_count_once():
     table.loc[1, "symbol"] = "G0"  # two ids, one symbol
     module = pd.Series("M1", index=table["gene_id"][:10])
     sets = GeneSets.from_dict({"S": [f"G{i}" for i in range(12)]}, collection="c")
-    result = enrich(module, table, gene_sets=sets, min_set_size=1, ranked=False)
+    result = enrich(table, modules=module, gene_sets=sets, min_set_size=1, ranked=False)
     row = result.modules.iloc[0]
     assert (row["overlap"], row["set_size"], row["module_size"], row["background_size"]) == (
         9, 11, 9, 59)
@@ -240,25 +241,25 @@ def test_genes_sharing_a_symbol_count_once():
 def test_bad_inputs_name_what_is_allowed():
     table, module, sets = planted(50, 10, {"S": (10, 5)})
     with pytest.raises(KeyError, match="'pvalue'"):
-        enrich(module, table.drop(columns="pvalue"), gene_sets=sets)
+        enrich(table.drop(columns="pvalue"), modules=module, gene_sets=sets)
     with pytest.raises(ValueError, match="min_set_size must be"):
-        enrich(module, table, gene_sets=sets, min_set_size=0)
+        enrich(table, modules=module, gene_sets=sets, min_set_size=0)
     with pytest.raises(ValueError, match="max_set_size must be"):
-        enrich(module, table, gene_sets=sets, min_set_size=20, max_set_size=10)
+        enrich(table, modules=module, gene_sets=sets, min_set_size=20, max_set_size=10)
     with pytest.raises(ValueError, match="given more than once"):
-        enrich(module, table, gene_sets=[sets, sets])
+        enrich(table, modules=module, gene_sets=[sets, sets])
     with pytest.raises(TypeError, match="rnaheat.io.read_gmt"):
-        enrich(module, table, gene_sets=[{"S": ["G1"]}])
+        enrich(table, modules=module, gene_sets=[{"S": ["G1"]}])
     with pytest.raises(ValueError, match="no gene qualifies as background"):
-        enrich(module, table.assign(pvalue=np.nan), gene_sets=sets)
+        enrich(table.assign(pvalue=np.nan), modules=module, gene_sets=sets)
     with pytest.raises(TypeError, match="pandas Series"):
-        enrich(list(module.index), table, gene_sets=sets)
+        enrich(table, modules=list(module.index), gene_sets=sets)
 
 
 def test_inputs_are_not_mutated():
     table, module, sets = planted(80, 10, {"S": (10, 5)})
     before_table, before_module = table.copy(), module.copy()
-    enrich(module, table, gene_sets=sets, min_set_size=1, n_perm=100)
+    enrich(table, modules=module, gene_sets=sets, min_set_size=1, n_perm=100)
     pd.testing.assert_frame_equal(table, before_table)
     pd.testing.assert_series_equal(module, before_module)
 
@@ -294,7 +295,7 @@ def ranked_case():
     for j in range(20):
         sets[f"RANDOM_{j:02d}"] = [f"G{i}" for i in picks[j * 40:(j + 1) * 40]]
     gene_sets = GeneSets.from_dict(sets, collection="planted")
-    result = enrich(None, table, gene_sets=gene_sets, n_perm=1000, random_state=5)
+    result = enrich(table, gene_sets=gene_sets, n_perm=1000, random_state=5)
     return table, gene_sets, result
 
 
@@ -339,7 +340,7 @@ def test_ranked_test_without_statistics_uses_signed_significance(ranked_case):
     middle = np.abs(np.arange(n) - (n - 1) / 2)
     no_stat = table.assign(stat=np.nan, log2fc=np.linspace(3, -3, n),
                            pvalue=10 ** -(middle / 100), padj=0.5)
-    result = enrich(None, no_stat, gene_sets=gene_sets, n_perm=200)
+    result = enrich(no_stat, gene_sets=gene_sets, n_perm=200)
     assert result.params["ranked_by"].startswith("sign(log2fc)")
     up = result.ranked[result.ranked["direction"] == "up"]
     down = result.ranked[result.ranked["direction"] == "down"]
@@ -348,12 +349,12 @@ def test_ranked_test_without_statistics_uses_signed_significance(ranked_case):
 
 def test_ranked_test_is_deterministic_for_a_seed(ranked_case):
     table, gene_sets, result = ranked_case
-    again = enrich(None, table, gene_sets=gene_sets, n_perm=1000, random_state=5)
+    again = enrich(table, gene_sets=gene_sets, n_perm=1000, random_state=5)
     pd.testing.assert_frame_equal(result.ranked, again.ranked)
-    other = enrich(None, table, gene_sets=gene_sets, n_perm=1000, random_state=6)
+    other = enrich(table, gene_sets=gene_sets, n_perm=1000, random_state=6)
     assert not np.array_equal(result.ranked["pvalue"], other.ranked["pvalue"])
     # Input order does not matter.
-    shuffled = enrich(None, table.sample(frac=1, random_state=1), gene_sets=gene_sets,
+    shuffled = enrich(table.sample(frac=1, random_state=1), gene_sets=gene_sets,
                       n_perm=1000, random_state=5)
     pd.testing.assert_frame_equal(result.ranked, shuffled.ranked)
 
@@ -373,7 +374,7 @@ def test_gse106305_lncap_hypoxia(gse106305, measured):
         pd.Series("M2", index=table.loc[significant & (table["log2fc"] < 0), "gene_id"]),
     ])
     hallmark = read_gmt(gse106305 / "h.all.v7.0.symbols.gmt")
-    result = enrich(modules, table, gene_sets=hallmark, annotation=annotation,
+    result = enrich(table, modules=modules, gene_sets=hallmark, annotation=annotation,
                     module_names={"M1": "up in Hypoxia", "M2": "down in Hypoxia"})
     top = result.top_sets()
     assert top.loc["M1", "gene_set"] == "HALLMARK_HYPOXIA"
@@ -410,6 +411,6 @@ def test_sets_for_another_organism_are_warned_about(caplog):
     mouse = GeneSets.from_dict({"S": [f"Gm{i}" for i in range(30)] + ["G1", "G2"]},
                                collection="mouse")
     with caplog.at_level(logging.WARNING, logger="rnaheat"):
-        result = enrich(module, table, gene_sets=mouse, min_set_size=1, ranked=False)
+        result = enrich(table, modules=module, gene_sets=mouse, min_set_size=1, ranked=False)
     assert result.matching.iloc[0]["matched_genes"] == 2
     assert "mouse: only 2 of 32 set genes match a background gene" in caplog.text

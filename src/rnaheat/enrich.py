@@ -108,6 +108,10 @@ class Enrichment:
         best = best.sort_values("module", key=lambda s: s.map(order), kind="mergesort")
         return best.set_index("module")
 
+    def subtitles(self, *, alpha: float | None = None) -> dict[Hashable, str]:
+        """:meth:`subtitle` for every module, in module order."""
+        return {m: self.subtitle(m, alpha=alpha) for m in self.params.get("module_order", [])}
+
     def subtitle(self, module: Hashable, /, *, alpha: float | None = None) -> str:
         """The module's label with its meaning: ``M1 · up in Hypoxia · HALLMARK_HYPOXIA``.
 
@@ -151,11 +155,11 @@ def benjamini_hochberg(pvalues: np.ndarray | Sequence[float], /) -> np.ndarray:
 
 
 def enrich(
-    modules: pd.Series | None,
     de_table: pd.DataFrame | DEResult,
     /,
     *,
     gene_sets: GeneSets | Sequence[GeneSets],
+    modules: pd.Series | None = None,
     annotation: pd.DataFrame | None = None,
     module_names: Mapping[Hashable, str] | None = None,
     background: Iterable[str] | None = None,
@@ -170,8 +174,6 @@ def enrich(
 
     Parameters
     ----------
-    modules
-        Gene id → module id for the genes in modules (``None``: no modules, ranked test only).
     de_table
         The DE result (or its table) with ``gene_id``, ``symbol``, ``stat``, ``pvalue`` and
         ``padj``. Its tested genes are the background of both tests: genes with an adjusted
@@ -179,6 +181,8 @@ def enrich(
         without one), or genes with a p-value when the table has no ``padj``.
     gene_sets
         One collection or several; multiple testing is corrected within each collection.
+    modules
+        Gene id → module id for the genes in modules (``None``: no modules, ranked test only).
     annotation
         Gene id → ``symbol`` table (:func:`rnaheat.io.read_genes`), used where the DE table has
         no symbol. Ids match with or without Ensembl version suffixes.
