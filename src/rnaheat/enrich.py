@@ -1,14 +1,21 @@
 """What the modules mean: gene set enrichment per module and for the whole contrast.
 
 Two tests, both against the genes that were tested for differential expression (the
-background is never the genome: genes that could not have been selected must not count):
+background is never the genome: genes that could not have been selected must not count, so
+by default it is the genes with an adjusted p-value):
 
-* **Over-representation per module** — the hypergeometric upper tail of each module's overlap
-  with each gene set, Benjamini–Hochberg within each module and collection.
-* **Ranked test of the whole contrast** — every tested gene ranked by the DE statistic, each
-  set scored by a weighted running sum (preranked GSEA, Subramanian et al. 2005, PNAS
-  102:15545) separately for the top ("up") and the bottom ("down") of the ranking, with
-  p-values from random gene sets of the same size (gene-set permutation, as in fgsea).
+* **Over-representation per module** — the hypergeometric upper tail P(X >= overlap) of each
+  module's overlap with each gene set, Benjamini–Hochberg within each module and collection
+  (over every set that passed the size filters, including sets sharing no gene).
+* **Ranked test of the whole contrast** — every background gene ranked by the DE statistic,
+  each set scored by a running sum weighted by |stat| (preranked GSEA, Subramanian et al.
+  2005, PNAS 102:15545). Both sides are tested: the "up" score is the running sum's maximum
+  (the set gathers at the top of the ranking), the "down" score its minimum (at the bottom).
+  Each score is compared with the same side's scores of ``n_perm`` random gene sets of the
+  same size (gene-set permutation, as in fgsea), p = (1 + #random at least as extreme) /
+  (n_perm + 1); NES divides the score by the random scores' mean magnitude; BH runs over
+  both sides of every set in a collection. The leading edge is the set's genes between the
+  extreme of the walk and its end of the ranking.
 
 Gene sets are usually written in symbols while counts carry Ensembl ids (often with version
 suffixes); genes are matched through the DE table's ``symbol`` column, an optional annotation
@@ -256,6 +263,8 @@ def enrich(
         params["module_order"] = []
         ora = pd.DataFrame({c: pd.Series(dtype=object) for c in MODULE_COLUMNS})
     if ranked:
+        log.info("ranked test: %d genes ranked by %s, %d random sets per set size",
+                 int((~np.isnan(universe.item_stat)).sum()), universe.ranked_by, n_perm)
         ranked_table = _ranked(universe, collections, matched, min_set_size, max_set_size,
                                n_perm, random_state)
     else:
