@@ -13,7 +13,9 @@ by default it is the genes with an adjusted p-value):
   (the set gathers at the top of the ranking), the "down" score its minimum (at the bottom).
   Each score is compared with the same side's scores of ``n_perm`` random gene sets of the
   same size (gene-set permutation, as in fgsea), p = (1 + #random at least as extreme) /
-  (n_perm + 1); NES divides the score by the random scores' mean magnitude; BH runs over
+  (n_perm + 1); NES divides the score by the random scores' mean magnitude on that side
+  (over all random sets, where GSEA averages only those whose larger deviation is on that
+  side, so NES here runs somewhat larger than GSEA's; the order is the same); BH runs over
   both sides of every set in a collection. The leading edge is the set's genes between the
   extreme of the walk and its end of the ranking.
 
