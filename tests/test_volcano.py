@@ -231,3 +231,11 @@ def test_gse106305_volcano(gse106305, tmp_path, measured):
     assert (tmp_path / "volcano.png").stat().st_size > 10_000
     measured(f"GSE106305 volcano: {len(labels)} labels placed, {n_boxes} text boxes, "
              "no overlaps")
+
+
+def test_nothing_significant_still_draws_with_zero_counts():
+    table = simulated_table(300).assign(padj=1.0)
+    ax = volcano(table, modules=pd.Series(dtype=object))
+    header = [t.get_text() for t in ax.texts if t.get_gid() == "volcano-header"]
+    assert header == ["◀ 0 down", "0 up ▶", "padj < 0.05"]
+    assert len(ax.lines) == 0 and label_texts(ax) == []

@@ -114,7 +114,7 @@ def volcano(
     _scatter(ax, genes, colours)
     _frame(ax, genes)
     n_up, n_down = _thresholds(ax, genes, alpha, lfc_threshold)
-    _counts(ax, n_up, n_down, alpha, lfc_threshold, title)
+    _counts(ax, n_up, n_down, alpha, lfc_threshold, title, dashed=bool(ax.lines))
     if legend:
         _legend(ax, genes, legend, title="module" if modules is not None else None)
     chosen, asked = _label_choice(genes, alpha, lfc_threshold, n_labels, label_genes)
@@ -232,10 +232,10 @@ def _thresholds(ax, genes, alpha, lfc_threshold) -> tuple[int, int]:
     return int(up.sum()), int(down.sum())
 
 
-def _counts(ax, n_up, n_down, alpha, lfc_threshold, title) -> None:
+def _counts(ax, n_up, n_down, alpha, lfc_threshold, title, *, dashed: bool) -> None:
     cmap = diverging_cmap()
     rule = (f"padj < {alpha:g}" + (f", |log2fc| ≥ {lfc_threshold:g}" if lfc_threshold else "")
-            + " (dashed)")
+            + (" (dashed)" if dashed else ""))
     header = {"xycoords": "axes fraction", "textcoords": "offset points", "va": "bottom",
               "gid": "volcano-header"}
     ax.annotate(f"◀ {n_down:,} down", xy=(0, 1), xytext=(0, 3), ha="left", fontsize=9,
