@@ -113,8 +113,8 @@ def volcano(
                                lfc_threshold)
     _scatter(ax, genes, colours)
     _frame(ax, genes)
-    n_up, n_down = _thresholds(ax, genes, alpha, lfc_threshold)
-    _counts(ax, n_up, n_down, alpha, lfc_threshold, title, dashed=bool(ax.lines))
+    n_up, n_down, dashed = _thresholds(ax, genes, alpha, lfc_threshold)
+    _counts(ax, n_up, n_down, alpha, lfc_threshold, title, dashed=dashed)
     if legend:
         _legend(ax, genes, legend, title="module" if modules is not None else None)
     chosen, asked = _label_choice(genes, alpha, lfc_threshold, n_labels, label_genes)
@@ -218,7 +218,7 @@ def _frame(ax, genes) -> None:
     ax.spines[["top", "right"]].set_visible(False)
 
 
-def _thresholds(ax, genes, alpha, lfc_threshold) -> tuple[int, int]:
+def _thresholds(ax, genes, alpha, lfc_threshold) -> tuple[int, int, bool]:
     up, down = _changed(genes, alpha, lfc_threshold)
     style = {"color": "0.35", "linewidth": 0.8, "linestyle": (0, (4, 3)), "zorder": 0.5}
     significant = genes.loc[(genes["padj"] < alpha).fillna(value=False), "y"]
@@ -229,7 +229,7 @@ def _thresholds(ax, genes, alpha, lfc_threshold) -> tuple[int, int]:
     if lfc_threshold > 0:
         for x in (-lfc_threshold, lfc_threshold):
             ax.axvline(x, **style)
-    return int(up.sum()), int(down.sum())
+    return int(up.sum()), int(down.sum()), bool(len(significant)) or lfc_threshold > 0
 
 
 def _counts(ax, n_up, n_down, alpha, lfc_threshold, title, *, dashed: bool) -> None:
