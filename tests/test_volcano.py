@@ -111,6 +111,20 @@ def test_points_take_the_module_colours_given():
                       "not in a module"]
 
 
+def test_legend_follows_the_module_order():
+    table = simulated_table(2000)
+    significant = table.index[table["padj"] < 0.05]
+    labels = pd.Series([f"M{i % 11 + 1}" for i in range(len(significant))],
+                       index=table.loc[significant, "gene_id"])
+    ax = volcano(table, modules=labels)
+    legend = [t.get_text().split(" ")[0] for t in ax.get_legend().get_texts()]
+    assert legend[:-1] == [f"M{i}" for i in range(1, 12)]
+    colours = {m: category_colors(labels)[m] for m in reversed(legend[:-1])}
+    ax = volcano(table, modules=labels, module_colors=colours)
+    legend = [t.get_text().split(" ")[0] for t in ax.get_legend().get_texts()]
+    assert legend[:-1] == [f"M{i}" for i in range(11, 0, -1)]
+
+
 def test_default_module_colours_are_the_shared_palette():
     table = simulated_table(800)
     modules = modules_of(table)

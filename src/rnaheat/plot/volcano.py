@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Hashable, Iterable, Mapping
 
 import matplotlib.pyplot as plt
@@ -144,7 +145,15 @@ def _colours(genes, modules, module_colors, module_names, alpha, lfc_threshold):
         if not isinstance(modules, pd.Series):
             raise TypeError("modules must be a pandas Series: gene id → module id")
         modules = modules[modules.notna()]
-        levels = list(pd.unique(modules))
+        present = list(pd.unique(modules))
+        # Legend order: the heatmap's (the colour mapping's order), else M2 before M10.
+        if module_colors is not None:
+            levels = [m for m in module_colors if m in set(present)]
+            levels += [m for m in present if m not in set(levels)]
+        elif isinstance(modules.dtype, pd.CategoricalDtype):
+            levels = [m for m in modules.cat.categories if m in set(present)]
+        else:
+            levels = sorted(present, key=_natural_key)
         palette = dict(module_colors) if module_colors is not None else category_colors(levels)
         if module_colors is None:
             palette = {m: palette[str(m)] for m in levels}
@@ -172,6 +181,11 @@ def _colours(genes, modules, module_colors, module_names, alpha, lfc_threshold):
         legend = [_handle(up_colour, "up"), _handle(down_colour, "down"),
                   _handle(NEUTRAL, "not significant")]
     return pd.DataFrame({"colour": colour, "rank": rank}), legend
+
+
+def _natural_key(value: object) -> tuple:
+    parts = re.split(r"(\d+)", str(value))
+    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in parts)
 
 
 def _legend_label(module, names, size) -> str:
