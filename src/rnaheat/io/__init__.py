@@ -6,14 +6,17 @@ from rnaheat.io.align import align, read_experiment
 from rnaheat.io.counts import read_counts
 from rnaheat.io.de_table import read_de_table
 from rnaheat.io.genes import read_genes, strip_version
+from rnaheat.io.gmt import GeneSets, read_gmt
 from rnaheat.io.samples import read_samples
 
 __all__ = [
+    "GeneSets",
     "align",
     "read_counts",
     "read_de_table",
     "read_experiment",
     "read_genes",
+    "read_gmt",
     "read_samples",
     "strip_version",
 ]

@@ -1,0 +1,630 @@
+"""What the modules mean: gene set enrichment per module and for the whole contrast.
+
+Two tests, both against the genes that were tested for differential expression (the
+background is never the genome: genes that could not have been selected must not count, so
+by default it is the genes with an adjusted p-value):
+
+* **Over-representation per module** — the hypergeometric upper tail P(X >= overlap) of each
+  module's overlap with each gene set, Benjamini–Hochberg within each module and collection
+  (over every set that passed the size filters, including sets sharing no gene).
+* **Ranked test of the whole contrast** — every background gene ranked by the DE statistic,
+  each set scored by a running sum weighted by |stat| (preranked GSEA, Subramanian et al.
+  2005, PNAS 102:15545). Both sides are tested: the "up" score is the running sum's maximum
+  (the set gathers at the top of the ranking), the "down" score its minimum (at the bottom).
+  Each score is compared with the same side's scores of ``n_perm`` random gene sets of the
+  same size (gene-set permutation, as in fgsea), p = (1 + #random at least as extreme) /
+  (n_perm + 1); NES divides the score by the random scores' mean magnitude on that side
+  (over all random sets, where GSEA averages only those whose larger deviation is on that
+  side, so NES here runs somewhat larger than GSEA's; the order is the same); BH runs over
+  both sides of every set in a collection. The leading edge is the set's genes between the
+  extreme of the walk and its end of the ranking.
+
+Gene sets are usually written in symbols while counts carry Ensembl ids (often with version
+suffixes); genes are matched through the DE table's ``symbol`` column, an optional annotation
+table, and version-free Ensembl ids, and the result says how many set genes were matched.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import re
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+from scipy.stats import hypergeom
+
+from rnaheat.de.result import DEResult
+from rnaheat.io.genes import match_gene_ids
+from rnaheat.io.gmt import GeneSets
+
+__all__ = ["MODULE_COLUMNS", "RANKED_COLUMNS", "Enrichment", "benjamini_hochberg", "enrich"]
+
+log = logging.getLogger("rnaheat")
+
+#: Columns of the per-module over-representation table, in order.
+MODULE_COLUMNS = [
+    "module", "gene_set", "collection", "overlap", "set_size", "pvalue", "padj", "genes",
+    "module_name", "module_size", "background_size", "set_size_listed", "fold_enrichment",
+]
+#: Columns of the ranked (whole-contrast) table, in order.
+RANKED_COLUMNS = [
+    "gene_set", "collection", "direction", "set_size", "es", "nes", "pvalue", "padj",
+    "leading_edge_size", "leading_edge", "set_size_listed",
+]
+_VERSION = r"^(ENS[A-Z]*G\d+)\.\d+(_PAR_Y)?$"
+#: Separator of gene lists inside one table cell.
+GENE_SEP = ","
+
+
+@dataclass(frozen=True)
+class Enrichment:
+    """Gene set enrichment of the modules and of the whole contrast.
+
+    Attributes
+    ----------
+    modules
+        Over-representation, one row per module × gene set with at least one gene in common
+        (:data:`MODULE_COLUMNS`); ``genes`` lists the shared genes, most significant in the DE
+        table first. Sorted by module, then p-value.
+    ranked
+        The ranked test, one row per gene set and direction (``up``: concentrated at the top of
+        the ranking by the DE statistic; ``down``: at the bottom) (:data:`RANKED_COLUMNS`).
+        Sorted by collection, direction (up first), p-value, then ``|nes|`` (largest first).
+    matching
+        One row per collection: how many set genes were matched to tested genes and how many
+        sets passed the size filters.
+    params
+        The settings that produced it.
+    """
+
+    modules: pd.DataFrame
+    ranked: pd.DataFrame
+    matching: pd.DataFrame
+    params: Mapping[str, object] = field(default_factory=dict)
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """The tables to write, keyed by file name without ``.tsv``."""
+        return {
+            "enrichment_modules": self.modules,
+            "enrichment_ranked": self.ranked,
+            "enrichment_gene_sets": self.matching,
+        }
+
+    def top_sets(self, *, alpha: float | None = None) -> pd.DataFrame:
+        """Each module's most significant gene set, for modules that have a significant one.
+
+        Parameters
+        ----------
+        alpha
+            Significance threshold on ``padj``; by default the one the enrichment used.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Indexed by module (in module order), the module's best row of :attr:`modules`
+            (smallest ``padj``, then ``pvalue``, then largest overlap) across all collections.
+        """
+        alpha = float(self.params.get("alpha", 0.05)) if alpha is None else alpha
+        table = self.modules[self.modules["padj"] < alpha]
+        ordered = table.sort_values(["padj", "pvalue", "overlap", "gene_set"],
+                                    ascending=[True, True, False, True], kind="mergesort")
+        best = ordered.drop_duplicates("module")
+        order = {m: i for i, m in enumerate(self.params.get("module_order", []))}
+        best = best.sort_values("module", key=lambda s: s.map(order), kind="mergesort")
+        return best.set_index("module")
+
+    def subtitles(self, *, alpha: float | None = None) -> dict[Hashable, str]:
+        """:meth:`subtitle` for every module, in module order."""
+        return {m: self.subtitle(m, alpha=alpha) for m in self.params.get("module_order", [])}
+
+    def subtitle(self, module: Hashable, /, *, alpha: float | None = None) -> str:
+        """The module's label with its meaning: ``M1 · up in Hypoxia · HALLMARK_HYPOXIA``.
+
+        Parts that are unknown (no name given, no significant set) are left out.
+        """
+        names = self.params.get("module_names") or {}
+        parts = [str(module)]
+        if names.get(module):
+            parts.append(str(names[module]))
+        top = self.top_sets(alpha=alpha)
+        if module in top.index:
+            parts.append(str(top.loc[module, "gene_set"]))
+        return " · ".join(parts)
+
+
+def benjamini_hochberg(pvalues: np.ndarray | Sequence[float], /) -> np.ndarray:
+    """Benjamini–Hochberg adjusted p-values (the false discovery rate step-up procedure).
+
+    Missing values stay missing and do not count as tests.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``padj`` in the input order, capped at 1.
+    """
+    p = np.asarray(pvalues, dtype=float)
+    out = np.full(p.shape, np.nan)
+    ok = ~np.isnan(p)
+    m = int(ok.sum())
+    if m == 0:
+        return out
+    values = p[ok]
+    order = np.argsort(values, kind="mergesort")
+    scaled = values[order] * m / np.arange(1, m + 1)
+    # The step-up rule: each adjusted value is the smallest scaled value at or above its rank.
+    adjusted = np.minimum.accumulate(scaled[::-1])[::-1]
+    result = np.empty(m)
+    result[order] = np.minimum(adjusted, 1.0)
+    out[ok] = result
+    return out
+
+
+def enrich(
+    de_table: pd.DataFrame | DEResult,
+    /,
+    *,
+    gene_sets: GeneSets | Sequence[GeneSets],
+    modules: pd.Series | None = None,
+    annotation: pd.DataFrame | None = None,
+    module_names: Mapping[Hashable, str] | None = None,
+    background: Iterable[str] | None = None,
+    min_set_size: int = 10,
+    max_set_size: int = 500,
+    alpha: float = 0.05,
+    ranked: bool = True,
+    n_perm: int = 2000,
+    random_state: int = 0,
+) -> Enrichment:
+    """Test each module, and the whole contrast, for enriched gene sets.
+
+    Parameters
+    ----------
+    de_table
+        The DE result (or its table) with ``gene_id``, ``symbol``, ``stat``, ``pvalue`` and
+        ``padj``. Its tested genes are the background of both tests: genes with an adjusted
+        p-value (independent filtering leaves genes that could never be called significant
+        without one), or genes with a p-value when the table has no ``padj``.
+    gene_sets
+        One collection or several; multiple testing is corrected within each collection.
+    modules
+        Gene id → module id for the genes in modules (``None``: no modules, ranked test only).
+    annotation
+        Gene id → ``symbol`` table (:func:`rnaheat.io.read_genes`), used where the DE table has
+        no symbol. Ids match with or without Ensembl version suffixes.
+    module_names
+        Module id → its name ("up in Hypoxia"), carried into the tables and subtitles.
+    background
+        Gene ids to use as the background instead (genes the modules could have been drawn
+        from, e.g. all genes considered by a variance-based selection); they must be in the
+        DE table with a p-value.
+    min_set_size, max_set_size
+        Sets with fewer or more genes *among the tested genes* are not tested.
+    alpha
+        The ``padj`` threshold that makes a set significant (for :meth:`Enrichment.top_sets`).
+    ranked
+        Run the ranked test of the whole contrast. Genes are ranked by ``stat``; a table
+        without statistics (all missing) ranks by ``sign(log2fc) × −log10(pvalue)``.
+    n_perm
+        Random gene sets per set size for the ranked test's p-values (the smallest possible
+        p-value is ``1 / (n_perm + 1)``).
+    random_state
+        Seed of the ranked test's random sets.
+
+    Returns
+    -------
+    Enrichment
+
+    Raises
+    ------
+    KeyError
+        The DE table lacks ``gene_id`` or ``pvalue``.
+    ValueError
+        Bad settings, duplicated collection names, or no tested gene.
+    """
+    collections = _collections(gene_sets)
+    if not (isinstance(min_set_size, int | np.integer) and min_set_size >= 1):
+        raise ValueError(f"min_set_size must be a whole number >= 1, got {min_set_size!r}")
+    if not (isinstance(max_set_size, int | np.integer) and max_set_size >= min_set_size):
+        raise ValueError(f"max_set_size must be a whole number >= min_set_size "
+                         f"({min_set_size}), got {max_set_size!r}")
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must lie between 0 and 1, got {alpha!r}")
+    if not (isinstance(n_perm, int | np.integer) and n_perm >= 100):
+        raise ValueError(f"n_perm must be a whole number >= 100, got {n_perm!r}")
+    table = de_table.table if isinstance(de_table, DEResult) else de_table
+    universe = _Universe.build(table, annotation=annotation, background=background)
+    names = dict(module_names or {})
+    params: dict[str, object] = {
+        "min_set_size": int(min_set_size), "max_set_size": int(max_set_size),
+        "alpha": float(alpha), "ranked": bool(ranked), "n_perm": int(n_perm),
+        "random_state": int(random_state), "background_size": universe.n_items,
+        "background": universe.rule, "ranked_by": universe.ranked_by,
+        "collections": [c.collection for c in collections], "module_names": names,
+    }
+    matched = [universe.match(c) for c in collections]
+    matching = _matching_table(collections, matched, universe, min_set_size, max_set_size)
+    for row in matching.itertuples():
+        log.info("%s: %d of %d set genes matched to the %d background genes (%s); %d of %d "
+                 "sets have %d–%d background genes and are tested", row.collection,
+                 row.matched_genes, row.set_genes, universe.n_items, universe.rule,
+                 row.sets_tested, row.sets, min_set_size, max_set_size)
+        if row.set_genes and row.matched_fraction < 0.5:
+            log.warning("%s: only %d of %d set genes match a background gene; are the sets for "
+                        "this organism and written in symbols or Ensembl ids?", row.collection,
+                        row.matched_genes, row.set_genes)
+    if modules is not None:
+        membership, order, module_info = universe.modules(modules)
+        params.update(module_order=order, **module_info)
+        ora = _over_representation(universe, collections, matched, membership, order, names,
+                                   min_set_size, max_set_size)
+    else:
+        params["module_order"] = []
+        ora = pd.DataFrame({c: pd.Series(dtype=object) for c in MODULE_COLUMNS})
+    if ranked:
+        log.info("ranked test: %d genes ranked by %s, %d random sets per set size",
+                 int((~np.isnan(universe.item_stat)).sum()), universe.ranked_by, n_perm)
+        ranked_table = _ranked(universe, collections, matched, min_set_size, max_set_size,
+                               n_perm, random_state)
+    else:
+        ranked_table = pd.DataFrame({c: pd.Series(dtype=object) for c in RANKED_COLUMNS})
+    return Enrichment(modules=ora, ranked=ranked_table, matching=matching, params=params)
+
+
+# --------------------------------------------------------------------------- matching genes
+
+
+@dataclass(frozen=True)
+class _Universe:
+    """The tested genes collapsed to one item per symbol (or per id when there is none)."""
+
+    labels: np.ndarray          # item → the name shown in tables (symbol, else gene id)
+    lookup: pd.Series           # matching key (symbol or version-free id) → item
+    gene_ids: pd.Index          # tested gene ids
+    gene_item: np.ndarray       # tested gene → item
+    item_rank: np.ndarray       # item → rank by DE significance (0 = most significant)
+    item_stat: np.ndarray       # item → DE statistic (largest |stat| among its genes)
+    rule: str                   # how the background was chosen, for the log and params
+    ranked_by: str              # what the ranked test orders genes by
+
+    @property
+    def n_items(self) -> int:
+        return len(self.labels)
+
+    @classmethod
+    def build(cls, table: pd.DataFrame, *, annotation: pd.DataFrame | None,
+              background: Iterable[str] | None) -> _Universe:
+        for column in ("gene_id", "pvalue"):
+            if column not in table.columns:
+                raise KeyError(f"the DE table has no {column!r} column (columns: "
+                               f"{', '.join(map(str, table.columns))})")
+        has_p = table["pvalue"].notna()
+        if background is not None:
+            wanted = pd.Index([str(g).strip() for g in background])
+            ids_all = table["gene_id"].astype(str).str.strip()
+            inside = ids_all.isin(wanted) | ids_all.str.replace(_VERSION, r"\1\2",
+                                                                regex=True).isin(
+                wanted.str.replace(_VERSION, r"\1\2", regex=True))
+            rule = "the given background genes that have a DE p-value"
+            keep = inside & has_p
+        elif "padj" in table.columns and table["padj"].notna().any():
+            rule = "genes with a DE adjusted p-value"
+            keep = table["padj"].notna() & has_p
+        else:
+            rule = "genes with a DE p-value"
+            keep = has_p
+        tested = table[keep]
+        if tested.empty:
+            raise ValueError(f"no gene qualifies as background ({rule}), so there is nothing "
+                             "to test enrichment against")
+        ids = pd.Index(tested["gene_id"].astype(str).str.strip())
+        if ids.has_duplicates:
+            raise ValueError(f"the DE table lists gene {ids[ids.duplicated()][0]!r} more than "
+                             "once")
+        symbols = (tested["symbol"] if "symbol" in tested.columns
+                   else pd.Series("", index=tested.index))
+        symbols = pd.Series(symbols.fillna("").astype(str).str.strip().to_numpy(), index=ids)
+        if annotation is not None:
+            if "symbol" not in annotation.columns:
+                raise KeyError("the annotation table has no 'symbol' column "
+                               "(read it with rnaheat.io.read_genes)")
+            found = match_gene_ids(ids, annotation)["symbol"].astype(str).str.strip()
+            symbols = symbols.where(symbols != "", found.to_numpy())
+        base = pd.Series(ids, index=ids).str.replace(_VERSION, r"\1\2", regex=True)
+        key = symbols.where(symbols != "", base)
+        gene_item, labels = pd.factorize(key.to_numpy())
+        # Symbols match first; version-free ids second, so a set written in Ensembl ids works.
+        lookup = pd.concat([
+            pd.Series(gene_item, index=symbols.to_numpy())[symbols.to_numpy() != ""],
+            pd.Series(gene_item, index=base.to_numpy()),
+        ])
+        lookup = lookup[~lookup.index.duplicated()]
+        pvalue = tested["pvalue"].to_numpy(dtype=float)
+        stat = (tested["stat"].to_numpy(dtype=float) if "stat" in tested.columns
+                else np.full(len(tested), np.nan))
+        ranked_by = "stat"
+        if np.isnan(stat).all() and "log2fc" in tested.columns:
+            # Tables imported without a test statistic still rank: by signed significance.
+            stat = (np.sign(tested["log2fc"].to_numpy(dtype=float))
+                    * -np.log10(np.clip(pvalue, 1e-300, 1.0)))
+            ranked_by = "sign(log2fc) × −log10(pvalue)"
+        # Rank genes by significance (|stat| breaks ties), then keep each item's best gene.
+        order = np.lexsort((-np.nan_to_num(np.abs(stat), nan=-1.0), pvalue))
+        n_items = len(labels)
+        item_rank = np.full(n_items, n_items, dtype=np.int64)
+        first = pd.unique(gene_item[order])
+        item_rank[first] = np.arange(len(first))
+        # Symbols measured by several ids keep the id with the largest |stat| (fgsea's "max").
+        abs_stat = np.where(np.isnan(stat), -1.0, np.abs(stat))
+        best = pd.Series(abs_stat).groupby(gene_item).idxmax().to_numpy()
+        item_stat = np.full(n_items, np.nan)
+        item_stat[gene_item[best]] = stat[best]
+        return cls(labels=np.asarray(labels, dtype=object), lookup=lookup, gene_ids=ids,
+                   gene_item=gene_item, item_rank=item_rank, item_stat=item_stat,
+                   rule=f"{rule}, one per symbol", ranked_by=ranked_by)
+
+    def match(self, collection: GeneSets) -> list[np.ndarray]:
+        """Each set's items among the tested genes (unique, sorted)."""
+        lengths = [len(genes) for genes in collection.sets.values()]
+        # One lookup for the whole collection, then split back into sets.
+        flat = list(itertools.chain.from_iterable(collection.sets.values()))
+        # Large collections repeat genes many times over: strip versions once per gene.
+        codes, unique = pd.factorize(pd.Series(flat, dtype=object).astype(str))
+        keys = pd.Series(unique, dtype=object).str.replace(_VERSION, r"\1\2", regex=True)
+        hits = self.lookup.reindex(keys.to_numpy()).to_numpy(dtype=float)[codes]
+        out = []
+        for part in np.split(hits, np.cumsum(lengths)[:-1]):
+            out.append(np.unique(part[~np.isnan(part)]).astype(np.int64))
+        return out
+
+    def modules(self, labels: pd.Series) -> tuple[np.ndarray, list, dict[str, object]]:
+        """Item × module membership, the module order and matching figures."""
+        if not isinstance(labels, pd.Series):
+            raise TypeError("modules must be a pandas Series: gene id → module id")
+        labels = labels[labels.notna()]
+        ids = pd.Index(labels.index.astype(str).str.strip())
+        position = self.gene_ids.get_indexer(ids)
+        missing = position < 0
+        if missing.any():
+            # Fall back to version-free ids on both sides.
+            base_ids = pd.Index(self.gene_ids.str.replace(_VERSION, r"\1\2", regex=True))
+            base_query = pd.Index(ids[missing].str.replace(_VERSION, r"\1\2", regex=True))
+            if base_ids.is_unique:
+                position[missing] = base_ids.get_indexer(base_query)
+            missing = position < 0
+        order = _module_order(labels)
+        codes = pd.Categorical(labels.to_numpy(), categories=order).codes
+        membership = np.zeros((self.n_items, len(order)), dtype=bool)
+        found = ~missing
+        membership[self.gene_item[position[found]], codes[found]] = True
+        info: dict[str, object] = {"module_genes": len(labels),
+                                   "module_genes_not_tested": int(missing.sum())}
+        if missing.any():
+            log.warning("%d module gene(s) are not among the background genes and are left out "
+                        "of the enrichment (e.g. %s)", int(missing.sum()),
+                        ", ".join(ids[missing][:3]))
+        empty = [m for m, n in zip(order, membership.sum(axis=0), strict=True) if n == 0]
+        if empty:
+            log.warning("module(s) %s have no tested gene after matching; not tested",
+                        ", ".join(map(str, empty)))
+        info["empty_modules"] = empty
+        return membership, order, info
+
+
+def _collections(gene_sets: GeneSets | Sequence[GeneSets]) -> list[GeneSets]:
+    collections = [gene_sets] if isinstance(gene_sets, GeneSets) else list(gene_sets)
+    if not collections:
+        raise ValueError("no gene set collection given")
+    for c in collections:
+        if not isinstance(c, GeneSets):
+            raise TypeError(f"gene_sets must be GeneSets (see rnaheat.io.read_gmt), got "
+                            f"{type(c).__name__}")
+    names = [c.collection for c in collections]
+    dup = {n for n in names if names.count(n) > 1}
+    if dup:
+        raise ValueError(f"gene set collection name(s) {', '.join(sorted(dup))} given more than "
+                         "once; name each collection differently")
+    return collections
+
+
+def _natural_key(value: object) -> tuple:
+    # "M2" before "M10": compare digit runs as numbers.
+    parts = re.split(r"(\d+)", str(value))
+    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in parts)
+
+
+def _module_order(labels: pd.Series) -> list:
+    if isinstance(labels.dtype, pd.CategoricalDtype):
+        present = set(labels.unique())
+        return [c for c in labels.cat.categories if c in present]
+    return sorted(pd.unique(labels), key=_natural_key)
+
+
+def _matching_table(collections, matched, universe, min_size, max_size) -> pd.DataFrame:
+    rows = []
+    for c, items in zip(collections, matched, strict=True):
+        sizes = np.array([len(i) for i in items])
+        all_genes = c.genes
+        keys = pd.Series(sorted(all_genes), dtype=object).str.replace(_VERSION, r"\1\2",
+                                                                       regex=True)
+        n_matched = int(keys.isin(universe.lookup.index).sum())
+        rows.append({
+            "collection": c.collection, "source": c.source, "sets": len(c),
+            "set_genes": len(all_genes), "matched_genes": n_matched,
+            "matched_fraction": n_matched / len(all_genes) if all_genes else np.nan,
+            "sets_tested": int(((sizes >= min_size) & (sizes <= max_size)).sum()),
+            "sets_too_small": int((sizes < min_size).sum()),
+            "sets_too_large": int((sizes > max_size).sum()),
+            "background_size": universe.n_items,
+        })
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------- over-representation
+
+
+def _incidence(items: list[np.ndarray], n_items: int) -> sparse.csr_matrix:
+    indptr = np.concatenate([[0], np.cumsum([len(i) for i in items])])
+    indices = np.concatenate(items) if items else np.array([], dtype=np.int64)
+    data = np.ones(len(indices), dtype=np.int64)
+    return sparse.csr_matrix((data, indices, indptr), shape=(len(items), n_items))
+
+
+def _over_representation(universe, collections, matched, membership, order, names,
+                         min_size, max_size) -> pd.DataFrame:
+    n_background = universe.n_items
+    module_size = membership.sum(axis=0)
+    frames = []
+    for c, items in zip(collections, matched, strict=True):
+        set_names = np.array(list(c.sets), dtype=object)
+        listed = np.array([len(g) for g in c.sets.values()])
+        sizes = np.array([len(i) for i in items])
+        keep = (sizes >= min_size) & (sizes <= max_size)
+        if not keep.any():
+            continue
+        kept = [items[i] for i in np.flatnonzero(keep)]
+        incidence = _incidence(kept, n_background)
+        # Sets × modules overlaps in one sparse product.
+        overlap = np.asarray(incidence @ membership.astype(np.int64))
+        set_size = sizes[keep][:, None]
+        # P(X >= overlap) for X ~ Hypergeom(background, set size, module size).
+        pvalue = np.ones(overlap.shape)
+        # No overlap means P(X >= 0) = 1 exactly; only the rest needs the tail sum.
+        some = overlap > 0
+        sizes_2d = np.broadcast_to(set_size, overlap.shape)
+        modules_2d = np.broadcast_to(module_size[None, :], overlap.shape)
+        pvalue[some] = np.clip(hypergeom.sf(overlap[some] - 1, n_background, sizes_2d[some],
+                                            modules_2d[some]), 0.0, 1.0)
+        for j, module in enumerate(order):
+            if module_size[j] == 0:
+                continue
+            padj = benjamini_hochberg(pvalue[:, j])
+            hit = np.flatnonzero(overlap[:, j] > 0)
+            in_module = membership[:, j]
+            genes = []
+            for i in hit:
+                shared = kept[i][in_module[kept[i]]]
+                shared = shared[np.argsort(universe.item_rank[shared], kind="mergesort")]
+                genes.append(GENE_SEP.join(universe.labels[shared]))
+            expected = set_size[hit, 0] * module_size[j] / n_background
+            frames.append(pd.DataFrame({
+                "module": module, "gene_set": set_names[keep][hit], "collection": c.collection,
+                "overlap": overlap[hit, j], "set_size": set_size[hit, 0],
+                "pvalue": pvalue[hit, j], "padj": padj[hit], "genes": genes,
+                "module_name": names.get(module, ""), "module_size": int(module_size[j]),
+                "background_size": n_background, "set_size_listed": listed[keep][hit],
+                "fold_enrichment": overlap[hit, j] / expected,
+            }))
+    if not frames:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in MODULE_COLUMNS})
+    table = pd.concat(frames, ignore_index=True)
+    rank = {m: i for i, m in enumerate(order)}
+    table = table.assign(_m=table["module"].map(rank)).sort_values(
+        ["_m", "pvalue", "gene_set", "collection"], kind="mergesort")
+    return table.drop(columns="_m").reset_index(drop=True)[MODULE_COLUMNS]
+
+
+# ---------------------------------------------------------------------------- ranked test
+
+
+def _walk(pos: np.ndarray, weight: np.ndarray, n: int) -> tuple[np.ndarray, ...]:
+    """Extremes of the GSEA running sum for sets given by sorted ranking positions.
+
+    ``pos`` is (sets × k) with each row sorted ascending; ``weight`` the matching |stat|.
+    The running sum rises by ``weight / sum(weight)`` at each hit and falls by ``1 / (n - k)``
+    at each miss, so its maximum sits just after a hit and its minimum just before one (or
+    at the ends, where it is 0). Returns the top score (>= 0), the bottom score (<= 0) and the
+    hit indices where they are reached.
+    """
+    k = pos.shape[1]
+    total = weight.sum(axis=1, keepdims=True)
+    # All-zero statistics carry no weight; fall back to equal steps so the walk is defined.
+    flat = total[:, 0] == 0
+    if flat.any():
+        weight = weight.copy()
+        weight[flat] = 1.0
+        total = weight.sum(axis=1, keepdims=True)
+    rise = np.cumsum(weight, axis=1) / total
+    fall = (pos - np.arange(k)) / (n - k)
+    after = rise - fall
+    before = np.concatenate([np.zeros((pos.shape[0], 1)), rise[:, :-1]], axis=1) - fall
+    top_at = after.argmax(axis=1)
+    bottom_at = before.argmin(axis=1)
+    rows = np.arange(pos.shape[0])
+    top = np.maximum(after[rows, top_at], 0.0)
+    bottom = np.minimum(before[rows, bottom_at], 0.0)
+    return top, bottom, top_at, bottom_at
+
+
+def _ranked(universe, collections, matched, min_size, max_size, n_perm,
+            random_state) -> pd.DataFrame:
+    stat = universe.item_stat
+    ranked_items = np.flatnonzero(~np.isnan(stat))
+    # Highest statistic first; ties broken by name so the ranking never depends on input order.
+    order = ranked_items[np.lexsort((universe.labels[ranked_items].astype(str),
+                                     -stat[ranked_items]))]
+    n = len(order)
+    position = np.full(universe.n_items, -1, dtype=np.int64)
+    position[order] = np.arange(n)
+    weight = np.abs(stat[order])
+    sets = []
+    for c, items in zip(collections, matched, strict=True):
+        listed = [len(g) for g in c.sets.values()]
+        for name, members, n_listed in zip(c.sets, items, listed, strict=True):
+            pos = np.sort(position[members][position[members] >= 0])
+            if min_size <= len(pos) <= max_size and len(pos) < n:
+                sets.append((c.collection, name, pos, n_listed))
+    if not sets:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in RANKED_COLUMNS})
+    sizes = sorted({len(s[2]) for s in sets})
+    rng = np.random.default_rng(random_state)
+    # One random ordered sample per permutation; its first k genes are a uniform random set
+    # of size k, so one draw serves every set size (as fgsea shares its permutations).
+    draws = np.stack([rng.choice(n, size=sizes[-1], replace=False) for _ in range(n_perm)])
+    null: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    for k in sizes:
+        pos = np.sort(draws[:, :k], axis=1)
+        top, bottom, _, _ = _walk(pos, weight[pos], n)
+        null[k] = (top, bottom)
+    rows = []
+    for collection, name, pos, n_listed in sets:
+        k = len(pos)
+        top, bottom, top_at, bottom_at = (v[0] for v in _walk(pos[None, :], weight[pos][None, :],
+                                                               n))
+        null_top, null_bottom = null[k]
+        for direction, score, null_scores, edge in (
+            ("up", top, null_top, pos[: top_at + 1]),
+            ("down", bottom, null_bottom, pos[bottom_at:][::-1]),
+        ):
+            if direction == "up":
+                exceed = int((null_scores >= score).sum())
+                scale = null_scores.mean()
+            else:
+                exceed = int((null_scores <= score).sum())
+                scale = -null_scores.mean()
+            if score == 0:
+                # The walk never left zero on this side: there is no leading edge.
+                edge = edge[:0]
+            rows.append({
+                "gene_set": name, "collection": collection, "direction": direction,
+                "set_size": k, "es": score, "nes": score / scale if scale > 0 else np.nan,
+                "pvalue": (exceed + 1) / (n_perm + 1),
+                "leading_edge_size": len(edge),
+                "leading_edge": GENE_SEP.join(universe.labels[order[edge]]),
+                "set_size_listed": n_listed,
+            })
+    table = pd.DataFrame(rows)
+    table["padj"] = np.nan
+    # Both directions of every set in a collection form one family of tests.
+    for _, index in table.groupby("collection", sort=False).groups.items():
+        table.loc[index, "padj"] = benjamini_hochberg(table.loc[index, "pvalue"].to_numpy())
+    collection_rank = {c.collection: i for i, c in enumerate(collections)}
+    table = table.assign(
+        _c=table["collection"].map(collection_rank),
+        _d=(table["direction"] == "down").astype(int),
+        _n=-table["nes"].abs().fillna(0.0),
+    ).sort_values(["_c", "_d", "pvalue", "_n", "gene_set"], kind="mergesort")
+    return table.drop(columns=["_c", "_d", "_n"]).reset_index(drop=True)[RANKED_COLUMNS]

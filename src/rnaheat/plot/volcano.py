@@ -1,0 +1,400 @@
+"""The volcano plot, coloured by the heatmap's modules."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Hashable, Iterable, Mapping
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.colors import to_hex
+from matplotlib.lines import Line2D
+from matplotlib.path import Path
+from matplotlib.transforms import Bbox
+
+from rnaheat.de.result import DEResult
+from rnaheat.plot.colors import NEUTRAL, category_colors, diverging_cmap
+
+__all__ = ["volcano"]
+
+log = logging.getLogger("rnaheat")
+
+# Above this many points the scatter is rasterised so that PDFs and SVGs stay small.
+_RASTER_POINTS = 2000
+# Candidate label offsets (points) from their gene, nearest first.
+_RADII = (5.0, 11.0, 19.0, 29.0, 42.0, 58.0, 78.0)
+_ANGLES = np.deg2rad([45, 90, 0, 135, 315, 180, 270, 225, 67.5, 22.5, 112.5, 157.5])
+_LABEL_SIZE = 7.5
+# Top genes are labelled within this many rings of their point, or not at all.
+_TOP_RINGS = 4
+
+
+def volcano(
+    de_table: pd.DataFrame | DEResult,
+    /,
+    *,
+    ax: Axes | None = None,
+    modules: pd.Series | None = None,
+    module_colors: Mapping[Hashable, str] | None = None,
+    module_names: Mapping[Hashable, str] | None = None,
+    alpha: float = 0.05,
+    lfc_threshold: float = 0.0,
+    label_genes: Iterable[str] | None = None,
+    n_labels: int = 15,
+    title: str | None = None,
+) -> Axes:
+    """Log2 fold change against significance, genes coloured by their heatmap module.
+
+    Parameters
+    ----------
+    de_table
+        A DE result or its table (``gene_id``, ``symbol``, ``log2fc``, ``pvalue``, ``padj``).
+        Genes without a p-value or fold change were not tested and are not drawn.
+    ax
+        Where to draw; a new figure when ``None``.
+    modules
+        Gene id → module id for the genes in the heatmap's modules. Other genes are grey.
+        Without modules, significant genes are coloured by direction.
+    module_colors
+        Module id → colour: pass the heatmap's module colours so both figures agree. By
+        default the shared categorical palette (:func:`rnaheat.plot.colors.category_colors`).
+    module_names
+        Module id → name ("up in Hypoxia") for the legend.
+    alpha, lfc_threshold
+        A gene counts as up or down when ``padj < alpha`` and ``|log2fc| >= lfc_threshold``;
+        both thresholds are drawn.
+    label_genes
+        Genes (symbols or ids) to label in addition to the top genes, e.g. positive controls.
+    n_labels
+        How many of the most significant changed genes to label, split between up and down.
+    title
+        Axes title; by default the contrast of a :class:`~rnaheat.de.DEResult`.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Raises
+    ------
+    KeyError
+        A required column is missing, or a module has no colour in ``module_colors``.
+    ValueError
+        Bad thresholds or label count.
+
+    Notes
+    -----
+    Labels are placed once, when the function runs, from the axes' size at that time; lay the
+    figure out (size, ``subplots_adjust``) before calling, not after. Genes with a p-value of
+    exactly 0 are drawn as triangles at the top of the axis.
+    """
+    if isinstance(de_table, DEResult):
+        title = de_table.contrast_label or None if title is None else title
+        table = de_table.table
+    else:
+        table = de_table
+    missing = [c for c in ("gene_id", "log2fc", "pvalue", "padj") if c not in table.columns]
+    if missing:
+        raise KeyError(f"the DE table has no {', '.join(map(repr, missing))} column(s) "
+                       f"(columns: {', '.join(map(str, table.columns))})")
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must lie between 0 and 1, got {alpha!r}")
+    if lfc_threshold < 0:
+        raise ValueError(f"lfc_threshold must be >= 0, got {lfc_threshold!r}")
+    if not (isinstance(n_labels, int | np.integer) and n_labels >= 0):
+        raise ValueError(f"n_labels must be a whole number >= 0, got {n_labels!r}")
+
+    genes = _drawable(table)
+    if ax is None:
+        fig = plt.figure(figsize=(6.4, 5.2))
+        ax = fig.add_axes((0.11, 0.1, 0.85, 0.78))
+    colours, legend = _colours(genes, modules, module_colors, module_names, alpha,
+                               lfc_threshold)
+    _scatter(ax, genes, colours)
+    _frame(ax, genes)
+    n_up, n_down, dashed = _thresholds(ax, genes, alpha, lfc_threshold)
+    _counts(ax, n_up, n_down, alpha, lfc_threshold, title, dashed=dashed)
+    if legend:
+        _legend(ax, genes, legend, title="module" if modules is not None else None)
+    chosen, asked = _label_choice(genes, alpha, lfc_threshold, n_labels, label_genes)
+    _place_labels(ax, genes, chosen, bold=asked)
+    return ax
+
+
+def _drawable(table: pd.DataFrame) -> pd.DataFrame:
+    keep = table["pvalue"].notna() & table["log2fc"].notna()
+    genes = table.loc[keep, [c for c in ("gene_id", "symbol", "log2fc", "pvalue", "padj")
+                             if c in table.columns]].copy()
+    genes["gene_id"] = genes["gene_id"].astype(str)
+    symbol = (genes["symbol"].fillna("").astype(str) if "symbol" in genes
+              else pd.Series("", index=genes.index))
+    genes["label"] = symbol.where(symbol.str.strip() != "", genes["gene_id"])
+    positive = genes["pvalue"][genes["pvalue"] > 0]
+    floor = positive.min() if len(positive) else 1e-300
+    genes["at_floor"] = genes["pvalue"] <= 0
+    genes["y"] = -np.log10(genes["pvalue"].clip(lower=floor))
+    return genes.reset_index(drop=True)
+
+
+def _colours(genes, modules, module_colors, module_names, alpha, lfc_threshold):
+    """Per-gene colour and z-order group, and the legend handles."""
+    names = dict(module_names or {})
+    if modules is not None:
+        if not isinstance(modules, pd.Series):
+            raise TypeError("modules must be a pandas Series: gene id → module id")
+        modules = modules[modules.notna()]
+        present = list(pd.unique(modules))
+        # Legend order: the heatmap's (the colour mapping's order), else M2 before M10.
+        if module_colors is not None:
+            levels = [m for m in module_colors if m in set(present)]
+            levels += [m for m in present if m not in set(levels)]
+        elif isinstance(modules.dtype, pd.CategoricalDtype):
+            levels = [m for m in modules.cat.categories if m in set(present)]
+        else:
+            levels = sorted(present, key=_natural_key)
+        palette = dict(module_colors) if module_colors is not None else category_colors(levels)
+        if module_colors is None:
+            palette = {m: palette[str(m)] for m in levels}
+        lacking = [m for m in levels if m not in palette]
+        if lacking:
+            raise KeyError(f"no colour for module(s) {', '.join(map(str, lacking))} in "
+                           f"module_colors (it has: {', '.join(map(str, palette))})")
+        module_of = pd.Series(modules.to_numpy(), index=modules.index.astype(str))
+        module_of = module_of[~module_of.index.duplicated()]
+        group = genes["gene_id"].map(module_of)
+        colour = group.map(palette).fillna(NEUTRAL)
+        sizes = group.value_counts()
+        legend = [_handle(palette[m], _legend_label(m, names, int(sizes.get(m, 0))))
+                  for m in levels if m in sizes.index]
+        legend.append(_handle(NEUTRAL, "not in a module"))
+        order = {m: i + 1 for i, m in enumerate(levels)}
+        rank = group.map(order).fillna(0).astype(int)
+    else:
+        cmap = diverging_cmap()
+        up_colour, down_colour = to_hex(cmap(0.88)), to_hex(cmap(0.12))
+        up, down = _changed(genes, alpha, lfc_threshold)
+        colour = pd.Series(NEUTRAL, index=genes.index).mask(up, up_colour).mask(down,
+                                                                               down_colour)
+        rank = (up | down).astype(int)
+        legend = [_handle(up_colour, "up"), _handle(down_colour, "down"),
+                  _handle(NEUTRAL, "not significant")]
+    return pd.DataFrame({"colour": colour, "rank": rank}), legend
+
+
+def _natural_key(value: object) -> tuple:
+    parts = re.split(r"(\d+)", str(value))
+    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in parts)
+
+
+def _legend_label(module, names, size) -> str:
+    name = names.get(module)
+    return f"{module} · {name} ({size:,})" if name else f"{module} ({size:,})"
+
+
+def _handle(colour: str, label: str) -> Line2D:
+    return Line2D([], [], marker="o", linestyle="", markersize=5, markerfacecolor=colour,
+                  markeredgewidth=0, label=label)
+
+
+def _changed(genes, alpha, lfc_threshold):
+    significant = (genes["padj"] < alpha).fillna(value=False)
+    up = significant & (genes["log2fc"] > 0) & (genes["log2fc"] >= lfc_threshold)
+    down = significant & (genes["log2fc"] < 0) & (genes["log2fc"] <= -lfc_threshold)
+    return up, down
+
+
+def _scatter(ax, genes, colours) -> None:
+    rasterise = len(genes) > _RASTER_POINTS
+    size = 6.0 if len(genes) > 5000 else 12.0
+    # Grey background genes first, modules on top in module order, so colour is never hidden.
+    for rank in sorted(colours["rank"].unique()):
+        part = colours["rank"] == rank
+        for at_floor, marker in ((False, "o"), (True, "^")):
+            rows = part & (genes["at_floor"] == at_floor)
+            if not rows.any():
+                continue
+            ax.scatter(genes.loc[rows, "log2fc"], genes.loc[rows, "y"],
+                       c=colours.loc[rows, "colour"].tolist(), s=size * (3 if at_floor else 1),
+                       marker=marker, linewidths=0, alpha=0.75 if rank == 0 else 0.9,
+                       rasterized=rasterise, zorder=1 + rank / (1 + colours["rank"].max()))
+
+
+def _frame(ax, genes) -> None:
+    x, y = genes["log2fc"].to_numpy(), genes["y"].to_numpy()
+    span = max(np.abs(x).max() if len(x) else 1.0, 1.0)
+    # Symmetric x so up and down read at the same scale; headroom above for labels.
+    ax.set_xlim(-span * 1.12, span * 1.12)
+    ax.set_ylim(0, (y.max() if len(y) else 1.0) * 1.12 + 0.5)
+    ax.set_xlabel("log2 fold change")
+    ax.set_ylabel("−log10 p-value")
+    ax.spines[["top", "right"]].set_visible(False)
+
+
+def _thresholds(ax, genes, alpha, lfc_threshold) -> tuple[int, int, bool]:
+    up, down = _changed(genes, alpha, lfc_threshold)
+    style = {"color": "0.35", "linewidth": 0.8, "linestyle": (0, (4, 3)), "zorder": 0.5}
+    significant = genes.loc[(genes["padj"] < alpha).fillna(value=False), "y"]
+    if len(significant):
+        # The p-value line that padj < alpha corresponds to in this table.
+        line = significant.min()
+        ax.axhline(line, **style)
+    if lfc_threshold > 0:
+        for x in (-lfc_threshold, lfc_threshold):
+            ax.axvline(x, **style)
+    return int(up.sum()), int(down.sum()), bool(len(significant)) or lfc_threshold > 0
+
+
+def _counts(ax, n_up, n_down, alpha, lfc_threshold, title, *, dashed: bool) -> None:
+    cmap = diverging_cmap()
+    rule = (f"padj < {alpha:g}" + (f", |log2fc| ≥ {lfc_threshold:g}" if lfc_threshold else "")
+            + (" (dashed)" if dashed else ""))
+    header = {"xycoords": "axes fraction", "textcoords": "offset points", "va": "bottom",
+              "gid": "volcano-header"}
+    ax.annotate(f"◀ {n_down:,} down", xy=(0, 1), xytext=(0, 3), ha="left", fontsize=9,
+                fontweight="bold", color=to_hex(cmap(0.1)), **header)
+    ax.annotate(f"{n_up:,} up ▶", xy=(1, 1), xytext=(0, 3), ha="right", fontsize=9,
+                fontweight="bold", color=to_hex(cmap(0.9)), **header)
+    # The rule sits on its own line above the counts, so narrow axes never squeeze them.
+    ax.annotate(rule, xy=(0.5, 1), xytext=(0, 17), ha="center", fontsize=8, color="0.35",
+                **header)
+    if title:
+        ax.set_title(title, pad=30, fontsize=10)
+
+
+def _legend(ax, genes, handles, *, title) -> None:
+    """Put the legend in the inner corner that hides the fewest genes."""
+    renderer = ax.figure.canvas.get_renderer()
+    points_px = ax.transData.transform(genes[["log2fc", "y"]].to_numpy())
+    best = None
+    for loc in ("upper left", "upper right", "center left", "center right", "upper center"):
+        legend = ax.legend(handles=handles, loc=loc, frameon=True, framealpha=0.85,
+                           edgecolor="none", fontsize=7.5, title=title, title_fontsize=7.5,
+                           alignment="left", borderaxespad=0.3, handletextpad=0.2)
+        box = legend.get_window_extent(renderer)
+        hidden = int(((points_px[:, 0] >= box.x0) & (points_px[:, 0] <= box.x1)
+                      & (points_px[:, 1] >= box.y0) & (points_px[:, 1] <= box.y1)).sum())
+        if best is None or hidden < best[0]:
+            best = (hidden, loc)
+    style = {"frameon": True, "framealpha": 0.85, "edgecolor": "none", "fontsize": 7.5,
+             "title": title, "title_fontsize": 7.5, "alignment": "left",
+             "handletextpad": 0.2}
+    if best[0] > max(20, 0.01 * len(genes)):
+        # Every inner corner would hide genes: the legend goes beside the axes instead.
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0),
+                  borderaxespad=0.0, **style)
+    else:
+        ax.legend(handles=handles, loc=best[1], borderaxespad=0.3, **style)
+
+
+def _label_choice(genes, alpha, lfc_threshold, n_labels,
+                  label_genes) -> tuple[list[int], set[int]]:
+    up, down = _changed(genes, alpha, lfc_threshold)
+    # Most significant first; the larger fold change breaks ties (p-values often tie at 0).
+    by_p = genes.index[np.lexsort((-genes["log2fc"].abs().to_numpy(),
+                                   genes["pvalue"].to_numpy()))]
+    up_rows = list(by_p[up[by_p].to_numpy()])
+    down_rows = list(by_p[down[by_p].to_numpy()])
+    n_up = min(len(up_rows), max(n_labels - min(len(down_rows), n_labels // 2), 0))
+    n_down = min(len(down_rows), n_labels - n_up)
+    chosen = up_rows[:n_up] + down_rows[:n_down]
+    hit = []
+    if label_genes is not None:
+        wanted = [str(g) for g in label_genes]
+        hit = genes.index[genes["label"].isin(wanted) | genes["gene_id"].isin(wanted)]
+        found = set(genes.loc[hit, "label"]) | set(genes.loc[hit, "gene_id"])
+        absent = [g for g in wanted if g not in found]
+        if absent:
+            log.warning("volcano: gene(s) to label not among the tested genes: %s",
+                        ", ".join(absent))
+        # Genes the user asked for come first: they are placed before the top genes.
+        chosen = list(dict.fromkeys([*hit, *chosen]))
+    return chosen, set(hit)
+
+
+def _place_labels(ax, genes, chosen, *, bold: set[int]) -> None:
+    """Place labels one by one at the free spot nearest their gene, never overlapping.
+
+    A spot is free when the label stays inside the axes, keeps a small gap from every other
+    label, the legend, the header texts and the labelled genes' own markers, and neither its
+    leader line crosses a placed label nor its box a placed leader line. Among free spots the
+    nearest ring wins, then the one hiding fewest genes. Top genes may sit at most
+    ``_RADII[_TOP_RINGS - 1]`` points away (a crowded plot labels fewer genes rather than
+    drawing long crossing lines); genes the caller asked for may go further.
+    """
+    if not chosen:
+        return
+    fig = ax.figure
+    renderer = fig.canvas.get_renderer()
+    points_px = ax.transData.transform(genes[["log2fc", "y"]].to_numpy())
+    area = ax.get_window_extent(renderer)
+    scale = fig.dpi / 72.0
+    pad, gap = 2.5 * scale, 2.5 * scale
+    # Obstacles for label boxes; leader lines only have to avoid labels and the legend.
+    markers = [Bbox.from_extents(x - pad, y - pad, x + pad, y + pad)
+               for x, y in points_px[chosen]]
+    fixed = [t.get_window_extent(renderer) for t in ax.texts if t.get_text()]
+    legend = ax.get_legend()
+    if legend is not None:
+        fixed.append(legend.get_window_extent(renderer))
+    labels: list[Bbox] = []
+    lines: list[Path] = []
+    for row in chosen:
+        x, y = points_px[row]
+        text = ax.annotate(genes.at[row, "label"], xy=(genes.at[row, "log2fc"],
+                                                       genes.at[row, "y"]),
+                           xytext=(0, 0), textcoords="offset points", fontsize=_LABEL_SIZE,
+                           fontweight="bold" if row in bold else "normal", zorder=5,
+                           gid="volcano-label",
+                           bbox={"boxstyle": "square,pad=0.05", "facecolor": "white",
+                                 "alpha": 0.6, "edgecolor": "none"})
+        box = text.get_window_extent(renderer)
+        width, height = box.width, box.height
+        rings = _RADII if row in bold else _RADII[:_TOP_RINGS]
+        best = None
+        for ring, radius in enumerate(rings):
+            for angle in _ANGLES:
+                dx, dy = np.cos(angle) * radius, np.sin(angle) * radius
+                ha = "left" if dx > 0.5 else "right" if dx < -0.5 else "center"
+                va = "bottom" if dy > 0.5 else "top" if dy < -0.5 else "center"
+                left = x + dx * scale - {"left": 0, "right": width, "center": width / 2}[ha]
+                bottom = y + dy * scale - {"bottom": 0, "top": height, "center": height / 2}[va]
+                cand = Bbox.from_bounds(left, bottom, width, height)
+                if not (area.x0 <= cand.x0 and cand.x1 <= area.x1 and area.y0 <= cand.y0
+                        and cand.y1 <= area.y1):
+                    continue
+                # A small gap keeps neighbouring labels from reading as one word.
+                spaced = cand.expanded(1.0 + 2 * gap / width, 1.0 + 2 * gap / height)
+                if any(spaced.overlaps(other) for other in (*labels, *fixed, *markers)):
+                    continue
+                if any(line.intersects_bbox(spaced, filled=True) for line in lines):
+                    continue
+                leader = Path([(x, y), (x + dx * scale, y + dy * scale)])
+                if ring > 0 and any(leader.intersects_bbox(other, filled=True)
+                                    for other in (*labels, *fixed)):
+                    continue
+                inside = ((points_px[:, 0] >= cand.x0) & (points_px[:, 0] <= cand.x1)
+                          & (points_px[:, 1] >= cand.y0) & (points_px[:, 1] <= cand.y1))
+                # Prefer the nearest spot that hides few genes; each ring costs a few genes.
+                cost = int(inside.sum()) + 4 * ring
+                if best is None or cost < best[0]:
+                    best = (cost, dx, dy, ha, va, cand, ring, leader)
+            if best is not None and best[0] <= 4 * ring:
+                break
+        if best is None:
+            text.remove()
+            log.info("volcano: no free place near %s; its label is left out",
+                     genes.at[row, "label"])
+            continue
+        _, dx, dy, ha, va, cand, ring, leader = best
+        text.set_position((dx, dy))
+        text.set_horizontalalignment(ha)
+        text.set_verticalalignment(va)
+        if ring > 0:
+            ax.annotate("", xy=(genes.at[row, "log2fc"], genes.at[row, "y"]),
+                        xytext=(dx, dy), textcoords="offset points",
+                        arrowprops={"arrowstyle": "-", "color": "0.4", "linewidth": 0.5,
+                                    "shrinkA": 0, "shrinkB": 2}, zorder=4)
+            lines.append(leader)
+        labels.append(cand)
