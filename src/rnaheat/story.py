@@ -1,0 +1,302 @@
+"""The four checks every great heatmap should pass, and the 30-second story.
+
+The four checks follow the questions a biologist asks of a heatmap: do the samples cluster
+(sample check), do the genes fall into coherent, stable and meaningful modules (gene check),
+does each module's pattern follow the design (pattern check), and do the positive controls
+behave (validation). Each is a :class:`~rnaheat.checks.Check` built from the stage results,
+and the story is written from the same numbers: when a check fails it says so first and tells
+no confident biology.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from rnaheat.checks import Check, worst_status
+from rnaheat.enrich import GENE_SEP
+
+if TYPE_CHECKING:
+    from rnaheat.de.result import DEResult
+    from rnaheat.enrich import Enrichment
+    from rnaheat.modules import GeneModules
+    from rnaheat.qc import QCResult
+    from rnaheat.validate import ControlsResult
+
+__all__ = [
+    "MIN_PATTERN_R2",
+    "MIN_STABILITY",
+    "Story",
+    "four_checks",
+    "module_label",
+    "tell_story",
+]
+
+#: A module whose bootstrap stability is below this is called unstable.
+MIN_STABILITY = 0.6
+#: A module whose eigengene the best design variable explains less than this does not follow
+#: the design.
+MIN_PATTERN_R2 = 0.5
+_SAMPLE_CHECKS = ("replicates_cluster", "outliers", "label_swap", "library_size")
+_COLLECTION_PREFIX = re.compile(r"^(HALLMARK|KEGG|REACTOME|GOBP|GOMF|GOCC|GO|WP|BIOCARTA|PID)_")
+
+
+def module_label(module: object, /) -> str:
+    """``M1`` for module 1: how modules are named in text, tables and figures."""
+    return f"M{module}"
+
+
+def _number(n: float) -> str:
+    return f"{int(n):,}"
+
+
+def _p(p: float) -> str:
+    return f"{p:.1e}" if p < 1e-3 else f"{p:.3f}"
+
+
+def _set_phrase(gene_set: str) -> str:
+    """HALLMARK_OXIDATIVE_PHOSPHORYLATION → 'oxidative phosphorylation'."""
+    return _COLLECTION_PREFIX.sub("", gene_set).replace("_", " ").lower()
+
+
+def _sample_check(qc: QCResult) -> Check:
+    parts = [c for c in qc.checks if c.name in _SAMPLE_CHECKS]
+    status = worst_status(parts)
+    replicates = next((c for c in parts if c.name == "replicates_cluster"), None)
+    if status == "pass":
+        reason = replicates.reason if replicates is not None else "samples pass every QC check"
+        reason += "; no outlier, no label swap"
+    else:
+        # The worst finding leads: it is what the reader must act on.
+        worst = [c for c in parts if c.status == status]
+        reason = "; ".join(c.reason for c in worst)
+    evidence = {f"{c.name}": c.status for c in parts}
+    return Check("sample_clustering", status, f"clear sample clustering: {reason}", evidence)
+
+
+def _gene_check(modules: GeneModules | None, enrichment: Enrichment | None,
+                n_significant: int, alpha: float) -> Check:
+    if modules is None or modules.n_modules == 0:
+        return Check("gene_groupings", "warn",
+                     f"meaningful gene groupings: no gene changed at padj < {alpha:g}, so there "
+                     "is nothing to cluster into modules", {"n_significant": n_significant})
+    summary = modules.summary
+    incoherent = summary[summary["coherence"] <= summary["coherence_baseline"]]
+    unstable = summary[summary["stability"] < MIN_STABILITY]
+    top = enrichment.top_sets() if enrichment is not None else pd.DataFrame()
+    n_enriched = int(top.shape[0])
+    problems = []
+    if not incoherent.empty:
+        problems.append(f"{', '.join(map(module_label, incoherent['module']))} no more coherent "
+                        "than random genes")
+    if not unstable.empty:
+        problems.append(f"{', '.join(map(module_label, unstable['module']))} unstable under "
+                        f"resampling (stability < {MIN_STABILITY})")
+    k = modules.n_modules
+    facts = (f"{k} module{'s' if k != 1 else ''}, coherence {summary['coherence'].min():.2f}–"
+             f"{summary['coherence'].max():.2f} (random genes "
+             f"{summary['coherence_baseline'].mean():.2f}), stability "
+             f"{summary['stability'].min():.2f}–{summary['stability'].max():.2f}")
+    if enrichment is not None:
+        facts += f", {n_enriched} of {k} enriched for a gene set"
+    status = "warn" if problems else "pass"
+    reason = f"meaningful gene groupings: {facts}"
+    if problems:
+        reason += f"; but {'; '.join(problems)}"
+    evidence = {"n_modules": k, "min_coherence": float(summary["coherence"].min()),
+                "min_stability": float(summary["stability"].min()),
+                "n_enriched": n_enriched if enrichment is not None else None}
+    return Check("gene_groupings", status, reason, evidence)
+
+
+def _pattern_check(modules: GeneModules | None) -> Check:
+    if modules is None or modules.n_modules == 0:
+        return Check("interpretable_patterns", "warn",
+                     "interpretable patterns: no modules, so no pattern to compare with the "
+                     "design", {})
+    summary = modules.summary
+    follows = summary["r2"].fillna(0) >= MIN_PATTERN_R2
+    names = "; ".join(f"{module_label(m)} {n}" for m, n in
+                      zip(summary["module"], summary["module_name"], strict=True))
+    if follows.all():
+        return Check("interpretable_patterns", "pass",
+                     f"interpretable patterns: every module follows the design ({names})",
+                     {"n_modules": int(summary.shape[0]), "min_r2": float(summary["r2"].min())})
+    loose = summary[~follows]
+    listed = ", ".join(f"{module_label(m)} (R² {r:.2f})" for m, r in
+                       zip(loose["module"], loose["r2"].fillna(0), strict=True))
+    return Check("interpretable_patterns", "warn",
+                 f"interpretable patterns: {listed} follow{'s' if len(loose) == 1 else ''} no "
+                 f"design variable (R² < {MIN_PATTERN_R2})",
+                 {"n_modules": int(summary.shape[0]), "n_unexplained": int(loose.shape[0])})
+
+
+def _validation_check(controls: ControlsResult | None) -> Check:
+    if controls is None:
+        return Check("experimental_validation", "warn",
+                     "experimental validation: no positive controls were given (--controls), so "
+                     "known biology was not checked", {"n_controls": 0})
+    check = controls.check
+    return Check("experimental_validation", check.status,
+                 f"experimental validation: {check.reason}", dict(check.evidence))
+
+
+def four_checks(
+    *,
+    qc: QCResult,
+    de: DEResult,
+    modules: GeneModules | None = None,
+    enrichment: Enrichment | None = None,
+    controls: ControlsResult | None = None,
+    alpha: float = 0.05,
+) -> list[Check]:
+    """The four checks of a heatmap, each pass / warn / fail with its evidence.
+
+    Parameters
+    ----------
+    qc
+        Sample QC (replicate clustering, outliers, swaps, libraries).
+    de
+        The DE result (how many genes changed).
+    modules
+        The gene modules; ``None`` when no gene was selected.
+    enrichment
+        Enrichment per module, when gene sets were given.
+    controls
+        Positive controls, when given.
+    alpha
+        The significance threshold used.
+
+    Returns
+    -------
+    list of Check
+        ``sample_clustering``, ``gene_groupings``, ``interpretable_patterns``,
+        ``experimental_validation``.
+    """
+    n_sig = int((de.table["padj"] < alpha).sum())
+    return [_sample_check(qc), _gene_check(modules, enrichment, n_sig, alpha),
+            _pattern_check(modules), _validation_check(controls)]
+
+
+@dataclass(frozen=True)
+class Story:
+    """The plain-language summary.
+
+    Attributes
+    ----------
+    sentences
+        A few sentences, each built from the results.
+    checks
+        The four checks the story is built on.
+    """
+
+    sentences: tuple[str, ...]
+    checks: tuple[Check, ...]
+
+    @property
+    def text(self) -> str:
+        """The sentences as one paragraph."""
+        return " ".join(self.sentences)
+
+    def markdown(self, *, title: str = "Summary") -> str:
+        """``summary.md``: the story, then the four checks as a list."""
+        lines = [f"# {title}", "", self.text, "", "## The four checks", ""]
+        lines += [f"- **{c.status}** — {c.reason}" for c in self.checks]
+        return "\n".join(lines) + "\n"
+
+
+def _samples_sentence(qc: QCResult, contrast_variable: str | None) -> str:
+    replicates = next((c for c in qc.checks if c.name == "replicates_cluster"), None)
+    if replicates is None or replicates.status != "pass":
+        return ""
+    ev = replicates.evidence
+    grouping = str(ev.get("grouping", contrast_variable or "group"))
+    n = int(ev.get("n_groups", 0))
+    groups = "both groups" if n == 2 else f"all {n} groups"
+    return f"Samples separate cleanly by {grouping} ({groups} form clades)."
+
+
+def _module_sentence(row: pd.Series, top: pd.DataFrame, modules: GeneModules) -> str:
+    module = row["module"]
+    head = f"{module_label(module)}, {row['module_name']} ({_number(row['n_genes'])} genes)"
+    members = modules.genes[modules.genes["module"] == module]
+    ranked = members.sort_values("hub_rank", kind="mergesort")
+    if module in top.index:
+        best = top.loc[module]
+        in_set = set(str(best["genes"]).split(GENE_SEP))
+        shown = [s for s in ranked["symbol"] if s in in_set][:3] or list(ranked["symbol"][:3])
+        return (f"{head}, is enriched for {_set_phrase(str(best['gene_set']))} "
+                f"({best['gene_set']}, padj {_p(float(best['padj']))}; "
+                f"{', '.join(map(str, shown))}).")
+    shown = [s for s in ranked["symbol"] if s][:3]
+    return f"{head}; hub genes {', '.join(map(str, shown))}." if shown else f"{head}."
+
+
+def tell_story(
+    checks: Sequence[Check],
+    /,
+    *,
+    qc: QCResult,
+    de: DEResult,
+    modules: GeneModules | None = None,
+    enrichment: Enrichment | None = None,
+    controls: ControlsResult | None = None,
+    alpha: float = 0.05,
+    max_modules: int = 4,
+) -> Story:
+    """Write the 30-second summary from the checks and the results.
+
+    Parameters
+    ----------
+    checks
+        The result of :func:`four_checks`.
+    qc, de, modules, enrichment, controls
+        The stage results.
+    alpha
+        The significance threshold used.
+    max_modules
+        Modules described one by one (the largest first); the rest are counted.
+    """
+    sentences: list[str] = []
+    failed = [c for c in checks if c.status == "fail"]
+    if failed:
+        # A failed check comes first and the story stays factual: no biology is told on top
+        # of an experiment that did not work as designed.
+        sentences.append("Caution: " + "; ".join(c.reason for c in failed) + ".")
+        sentences.append("Resolve this before interpreting the modules biologically.")
+    contrast = de.params.get("contrast") or []
+    samples = _samples_sentence(qc, contrast[0] if contrast else None)
+    if samples and not failed:
+        sentences.append(samples)
+    table = de.table
+    significant = table[table["padj"] < alpha]
+    n_up = int((significant["log2fc"] > 0).sum())
+    n_down = int((significant["log2fc"] < 0).sum())
+    if significant.empty:
+        sentences.append(f"No gene changes at padj < {alpha:g}, so there is nothing to cluster "
+                         "into modules; the sample QC still applies.")
+    else:
+        where = f" in {contrast[1]}" if len(contrast) == 3 else ""
+        sentences.append(f"{_number(len(significant))} genes change (padj < {alpha:g}): "
+                         f"{_number(n_up)} up and {_number(n_down)} down{where}.")
+    if modules is not None and modules.n_modules and not failed:
+        top = enrichment.top_sets() if enrichment is not None else pd.DataFrame()
+        summary = modules.summary
+        shown = summary.sort_values("n_genes", ascending=False, kind="mergesort")[:max_modules]
+        for _, row in summary[summary["module"].isin(shown["module"])].iterrows():
+            sentences.append(_module_sentence(row, top, modules))
+        rest = modules.n_modules - len(shown)
+        if rest > 0:
+            sentences.append(f"{rest} smaller module{'s' if rest > 1 else ''} "
+                             f"{'are' if rest > 1 else 'is'} listed in the module table.")
+    if controls is not None:
+        sentences.append(controls.summary if controls.summary.endswith(".")
+                         else controls.summary + ".")
+    warned = [c for c in checks if c.status == "warn" and c.name != "experimental_validation"]
+    if warned and not failed:
+        sentences.append("Note: " + "; ".join(c.reason for c in warned) + ".")
+    return Story(sentences=tuple(sentences), checks=tuple(checks))
