@@ -102,6 +102,12 @@ def _png_src(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
+def _sci(number: float, *, digits: int = 1) -> str:
+    """Scientific notation without a padded exponent (``1.2e-8``), as the page's script."""
+    mantissa, exponent = f"{number:.{digits}e}".split("e")
+    return f"{mantissa}e{int(exponent)}"
+
+
 def _number(value: object, *, kind: str = "") -> str:
     """A number as a reader wants it: p-values in scientific notation, others to 3 digits."""
     if value is None or isinstance(value, str):
@@ -112,11 +118,11 @@ def _number(value: object, *, kind: str = "") -> str:
     if math.isnan(number):
         return "—"
     if kind == "p":
-        return f"{number:.2g}" if number >= 1e-3 or number == 0 else f"{number:.1e}"
+        return f"{number:.2g}" if number >= 1e-3 or number == 0 else _sci(number)
     if isinstance(value, int | np.integer) or (number.is_integer() and abs(number) >= 1000):
         return f"{int(number):,}"
     if number != 0 and (abs(number) < 1e-3 or abs(number) >= 1e6):
-        return f"{number:.2e}"
+        return _sci(number, digits=2)
     return f"{number:.3g}" if abs(number) < 100 else f"{number:,.1f}"
 
 
@@ -183,7 +189,7 @@ def _verdict(item: Verdict, /, *, tag: str = "article") -> str:
 def _figure(figure: Figure, /, *, cls: str = "") -> str:
     caption = f"<figcaption>{_e(figure.caption)}</figcaption>" if figure.caption else ""
     return (f'<figure class="{cls}"><img src="{_png_src(figure.png)}" alt="{_e(figure.alt)}" '
-            f'loading="lazy" decoding="async">{caption}</figure>')
+            f'decoding="async">{caption}</figure>')
 
 
 def _swatch(color: str) -> str:

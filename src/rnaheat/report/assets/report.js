@@ -33,7 +33,8 @@
   function fmtP(p) {
     if (p === null || p === undefined || Number.isNaN(p)) return "—";
     if (p === 0) return "0";
-    return p < 1e-3 ? p.toExponential(1) : p.toPrecision(2);
+    // As the tables print them: 1.2e-8, 0.0012, 0.5.
+    return p < 1e-3 ? p.toExponential(1) : String(Number(p.toPrecision(2)));
   }
 
   // Shorten text to a width with an ellipsis (binary search on the length).
@@ -377,7 +378,7 @@
           c.translate(x, L.y0 + L.bodyH + 6);
           c.rotate(-Math.PI / 3);
           c.textAlign = "right";
-          c.fillText(fit(c, d.samples[j], L.bottomH * 1.1), 0, 0);
+          c.fillText(fit(c, d.samples[j], (L.bottomH - 14) / Math.sin(Math.PI / 3)), 0, 0);
           c.restore();
         }
       } else {
