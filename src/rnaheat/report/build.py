@@ -30,6 +30,7 @@ from importlib import resources
 import numpy as np
 import pandas as pd
 
+from rnaheat.plot.colors import NEUTRAL
 from rnaheat.report.data import (
     ControlsData,
     Figure,
@@ -370,12 +371,12 @@ def _heatmap(data: ReportData, payload: Mapping[str, object]) -> str:
 <label for="gene-query">Find a gene</label>
 <input id="gene-query" type="search" placeholder="symbol or gene id" spellcheck="false">
 <button type="submit">Find</button></form>
-<span id="search-status" class="status" role="status" aria-live="polite"></span>
 <span class="spacer"></span>
 <button type="button" id="hm-zoom-in" aria-label="Zoom in">+</button>
 <button type="button" id="hm-zoom-out" aria-label="Zoom out">−</button>
 <button type="button" id="hm-reset">Reset</button>
-</div>{subset}
+</div>
+<p id="search-status" class="status" role="status" aria-live="polite"></p>{subset}
 <div id="heatmap-view" class="canvas-wrap" data-selected-gene="" data-selected-module=""
  data-hover-gene="">
 <canvas id="heatmap-canvas" tabindex="0" role="img"
@@ -451,7 +452,8 @@ def _modules(data: ReportData) -> str:
             f"heatmap and the volcano.</p>{_gene_lists(data)}</section>")
 
 
-def _volcano(volcano: VolcanoData | None, payload: Mapping[str, object] | None) -> str:
+def _volcano(volcano: VolcanoData | None, payload: Mapping[str, object] | None,
+             modules: tuple[Module, ...]) -> str:
     if volcano is None or payload is None:
         return ('<section id="volcano"><h2>Volcano</h2><p class="muted">No volcano plot for '
                 "this run.</p></section>")
@@ -463,6 +465,8 @@ def _volcano(volcano: VolcanoData | None, payload: Mapping[str, object] | None) 
               f"<details><summary>Publication figure</summary>"
               f"{_figure(volcano.figure, cls='publication')}</details>")
     n = len(payload["ids"])  # type: ignore[arg-type]
+    legend = "".join(f"<li>{_swatch(m.color)}{_e(m.label)} · {_e(m.name)}</li>" for m in modules)
+    legend += f"<li>{_swatch(NEUTRAL)}in no module</li>"
     return f"""<section id="volcano"><h2>Volcano</h2>
 <p class="lede">{n:,} tested genes, coloured by their heatmap module (grey: in no module).
 Hover or click a point to find its row in the heatmap.{_e(missing)}</p>
@@ -470,6 +474,9 @@ Hover or click a point to find its row in the heatmap.{_e(missing)}</p>
 <canvas id="volcano-canvas" tabindex="0" role="img"
  aria-label="Volcano plot: log2 fold change against minus log10 adjusted p-value"></canvas>
 <div class="tooltip" id="volcano-tooltip" role="tooltip" hidden></div></div>
+<div class="volcano-foot"><p id="volcano-status" class="status" role="status" aria-live="polite">
+</p><button type="button" id="volcano-to-heatmap" hidden>Show in the heatmap ↑</button></div>
+<div class="legends"><div class="legend"><ul>{legend}</ul></div></div>
 {static}</section>"""
 
 
@@ -564,8 +571,8 @@ def build_report(data: ReportData, /, *, max_cells: int = MAX_INTERACTIVE_CELLS)
     policy = ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
               f"script-src 'sha256-{digest}'; base-uri 'none'; form-action 'none'")
     sections = [_summary(data), _heatmap(data, heatmap), _modules(data),
-                _volcano(data.volcano, volcano), _qc(data.qc), _controls(data.controls),
-                _methods(data.methods), _downloads(data)]
+                _volcano(data.volcano, volcano, data.modules), _qc(data.qc),
+                _controls(data.controls), _methods(data.methods), _downloads(data)]
     present = {"controls"} if data.controls is not None else set()
     nav = "".join(f'<a href="#{key}">{name}</a>' for key, name in _SECTIONS
                   if key != "controls" or key in present)
@@ -586,8 +593,8 @@ def build_report(data: ReportData, /, *, max_cells: int = MAX_INTERACTIVE_CELLS)
 <header class="page-head"><div class="wrap">
 <p class="kicker">rnaheat report</p>
 <h1>{_e(data.title)}</h1>
-<p class="meta">{" · ".join(_e(m) for m in meta)}</p>
-<nav aria-label="Sections">{nav}</nav></div></header>
+<p class="meta">{" · ".join(_e(m) for m in meta)}</p></div></header>
+<nav aria-label="Sections"><div class="wrap">{nav}</div></nav>
 <main class="wrap">
 {"".join(sections)}
 </main>

@@ -333,7 +333,7 @@
           c.fillText(text, L.labelW - 6, (y1 + y2) / 2 - (m.subtitle && y2 - y1 >= 30 ? 7 : 0));
           if (m.subtitle && y2 - y1 >= 30) {
             c.font = SMALL;
-            c.fillStyle = "#59636e";
+            c.fillStyle = state.module && state.module !== b.id ? "#aab2bb" : "#59636e";
             c.fillText(fit(c, m.subtitle, L.labelW - 8), L.labelW - 6, (y1 + y2) / 2 + 8);
           }
         }
@@ -787,12 +787,22 @@
       hideTip(tip);
       setHover("");
     });
+    const foot = document.getElementById("volcano-status");
+    const jump = document.getElementById("volcano-to-heatmap");
+    jump.addEventListener("click", () => {
+      showTab("interactive");
+      heat.wrap.scrollIntoView({ block: "center" });
+    });
     canvas.addEventListener("click", (e) => {
       const [x, y] = pos(e);
       const i = nearest(x, y);
       if (i < 0) return;
-      selectGene(state.gene === v.ids[i] ? "" : v.ids[i], { reveal: true });
-      if (heat && v.row[i] >= 0) status(describe(v.ids[i]), false);
+      const id = state.gene === v.ids[i] ? "" : v.ids[i];
+      selectGene(id, { reveal: true });
+      // The heatmap is far up the page: say where the gene is and offer to go there.
+      foot.textContent = id ? describe(id) : "";
+      jump.hidden = !id || v.row[i] < 0;
+      status(id ? describe(id) : "", false);
     });
     new ResizeObserver(() => {
       if (layout()) draw();
