@@ -35,6 +35,12 @@ def _payload(page: str) -> dict:
     return json.loads(match.group(1))
 
 
+def _carried(heatmap: dict) -> list[str]:
+    """Gene ids of the rows the interactive matrix carries."""
+    ids = heatmap["genes"]["ids"]
+    return ids if heatmap["rows"] is None else [ids[i] for i in heatmap["rows"]]
+
+
 def _small_heatmap(**changes) -> HeatmapData:
     values = np.arange(12, dtype=float).reshape(4, 3)
     genes = pd.DataFrame({"gene_id": ["a", "b", "c", "d"], "symbol": ["A", "B", "C", "D"],
@@ -85,7 +91,7 @@ def test_every_hostile_text_is_escaped_in_the_page():
     assert html.escape(XSS_SAMPLE) in page
     payload = _payload(page)
     assert XSS_SAMPLE in payload["heatmap"]["samples"]
-    assert XSS_SYMBOL in payload["heatmap"]["symbols"]
+    assert XSS_SYMBOL in payload["heatmap"]["genes"]["symbols"]
     # The only script elements are the page's own two.
     assert page.count("<script") == 2
 
@@ -125,17 +131,23 @@ def test_matrix_codes_decode_to_the_values_within_one_step():
     assert np.array_equal(np.isnan(decoded), np.isnan(values))
     ok = ~np.isnan(values)
     assert np.max(np.abs(decoded[ok] - values[ok])) <= step / 2 + 1e-12
-    assert heatmap["ids"] == data.heatmap.genes["gene_id"].tolist()
-    assert heatmap["module"] == data.heatmap.genes["module"].tolist()
+    assert heatmap["rows"] is None
+    assert heatmap["genes"]["ids"] == data.heatmap.genes["gene_id"].tolist()
+    assert heatmap["genes"]["module"] == data.heatmap.genes["module"].tolist()
 
 
-def test_tables_list_every_gene_and_module():
+def test_page_carries_every_gene_and_module():
     data = example_report()
     page = build_report(data)
-    listed = re.findall(r'<tr data-gene="([^"]*)">', page)
-    assert listed == data.heatmap.genes["gene_id"].tolist()
+    genes = _payload(page)["heatmap"]["genes"]
+    table = data.heatmap.genes
+    assert genes["ids"] == table["gene_id"].tolist()
+    assert genes["symbols"] == table["symbol"].tolist()
+    assert np.allclose(genes["log2fc"], table["log2fc"], atol=5e-4)
+    assert np.allclose(genes["padj"], table["padj"], rtol=5e-3)
     for module in data.modules:
         assert f"{html.escape(module.title)} — {module.size:,} genes" in page
+        assert f'<tr data-module="{module.id}">' in page
     assert data.heatmap.shown_note in page
 
 
@@ -144,15 +156,14 @@ def test_above_the_cell_limit_the_interactive_view_is_a_subset_and_says_so():
     n_genes, n_samples = data.heatmap.values.shape
     page = build_report(data, max_cells=50 * n_samples)
     heatmap = _payload(page)["heatmap"]
-    assert heatmap["nRows"] == 50 < heatmap["nAll"] == n_genes
+    assert heatmap["nRows"] == len(heatmap["rows"]) == 50 < heatmap["nAll"] == n_genes
     assert "The interactive view shows 50 of" in page
-    # Rows keep the heatmap's order, every module is present, and the rest are named.
-    ids = data.heatmap.genes["gene_id"].tolist()
-    positions = [ids.index(g) for g in heatmap["ids"]]
-    assert positions == sorted(positions)
-    assert set(heatmap["module"]) == {m.id for m in data.modules}
-    assert sorted(heatmap["ids"] + heatmap["hidden"]["ids"]) == sorted(ids)
-    assert len(re.findall(r'<tr data-gene="', page)) == n_genes
+    # Rows keep the heatmap's order and every module is present; the gene lists stay whole.
+    assert heatmap["rows"] == sorted(set(heatmap["rows"]))
+    assert {heatmap["genes"]["module"][i] for i in heatmap["rows"]} == {m.id for m in data.modules}
+    assert heatmap["genes"]["ids"] == data.heatmap.genes["gene_id"].tolist()
+    codes = np.frombuffer(base64.b64decode(heatmap["matrix"]), dtype="<u2")
+    assert codes.size == 50 * n_samples
 
 
 def test_volcano_links_genes_to_heatmap_rows():
@@ -163,8 +174,9 @@ def test_volcano_links_genes_to_heatmap_rows():
     drawable = points["neglog10_padj"].notna()
     assert len(volcano["ids"]) == int(drawable.sum())
     assert volcano["notDrawn"] == int((~drawable).sum())
+    carried = _carried(heatmap)
     for gene, row in zip(volcano["ids"], volcano["row"], strict=True):
-        assert row == (heatmap["ids"].index(gene) if gene in heatmap["ids"] else -1)
+        assert row == (carried.index(gene) if gene in carried else -1)
     colour_of = dict(zip(points["gene_id"], points["color"], strict=True))
     assert all(volcano["colors"][c] == colour_of[g]
                for g, c in zip(volcano["ids"], volcano["color"], strict=True))

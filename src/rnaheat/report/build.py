@@ -249,8 +249,7 @@ def _heatmap_payload(heatmap: HeatmapData, modules: tuple[Module, ...], *,
     genes = heatmap.genes
     rows = _interactive_rows(values.shape[0], values.shape[1], max_cells=max_cells)
     encoded, low, high = _encode_matrix(values[rows])
-    shown = genes.iloc[rows]
-    payload: dict[str, object] = {
+    return {
         "nRows": len(rows),
         "nCols": values.shape[1],
         "nAll": len(genes),
@@ -260,23 +259,28 @@ def _heatmap_payload(heatmap: HeatmapData, modules: tuple[Module, ...], *,
         "clip": heatmap.clip,
         "label": heatmap.label,
         "palette": list(heatmap.palette),
-        "ids": shown["gene_id"].tolist(),
-        "symbols": shown["symbol"].tolist(),
-        "module": shown["module"].astype(int).tolist(),
-        "log2fc": _rounded(shown["log2fc"], 3),
-        "padj": _significant(shown["padj"]),
+        # Every gene of the heatmap (the module gene lists are drawn from these), and which of
+        # them the interactive matrix carries (null: all of them).
+        "genes": {
+            "ids": genes["gene_id"].tolist(),
+            "symbols": genes["symbol"].tolist(),
+            "module": genes["module"].astype(int).tolist(),
+            "log2fc": _rounded(genes["log2fc"], 3),
+            "padj": _significant(genes["padj"]),
+        },
+        "rows": None if len(rows) == len(genes) else rows.tolist(),
         "samples": list(heatmap.samples),
         "tracks": [{"name": t.name, "values": list(t.values), "colors": list(t.colors)}
                    for t in heatmap.annotations],
         "modules": [{"id": m.id, "label": m.label, "name": m.name, "subtitle": m.subtitle,
                      "title": m.title, "color": m.color, "size": m.size} for m in modules],
     }
-    if len(rows) < len(genes):
-        hidden = genes.drop(index=genes.index[rows])
-        payload["hidden"] = {"ids": hidden["gene_id"].tolist(),
-                             "symbols": hidden["symbol"].tolist(),
-                             "module": hidden["module"].astype(int).tolist()}
-    return payload
+
+
+def _interactive_ids(payload: Mapping[str, object]) -> list[str]:
+    ids: list[str] = payload["genes"]["ids"]  # type: ignore[index]
+    rows = payload["rows"]
+    return ids if rows is None else [ids[i] for i in rows]  # type: ignore[union-attr]
 
 
 def _volcano_payload(volcano: VolcanoData, heatmap_ids: list[str]) -> dict[str, object]:
@@ -422,26 +426,13 @@ def _module_table(modules: tuple[Module, ...]) -> str:
 
 
 def _gene_lists(data: ReportData) -> str:
-    genes = data.heatmap.genes
-    parts = []
-    for m in data.modules:
-        block = genes[genes["module"] == m.id]
-        rows = "".join(
-            f'<tr data-gene="{_e(g)}"><td><button type="button" class="gene-link" '
-            f'data-gene="{_e(g)}">{_e(s or g)}</button></td><td>{_e(g)}</td>'
-            f'<td class=num>{_number(fc)}</td><td class=num>{_number(p, kind="p")}</td></tr>'
-            for g, s, fc, p in zip(block["gene_id"], block["symbol"], block["log2fc"],
-                                   block["padj"], strict=True)
-        )
-        parts.append(
-            f'<details class="gene-list" data-module="{m.id}"><summary>{_swatch(m.color)}'
-            f"{_e(m.title)} — {m.size:,} genes</summary>"
-            f'<div class="table-wrap tall"><table class="data"><thead><tr><th scope="col">Symbol'
-            f'</th><th scope="col">Gene id</th><th scope="col" class=num>log2 FC</th>'
-            f'<th scope="col" class=num>padj</th></tr></thead><tbody>{rows}</tbody></table>'
-            f"</div></details>"
-        )
-    return "".join(parts)
+    # The rows are drawn by the page's script from the data block when a list is opened: the
+    # genes are in the data once, and a closed list of 10,000 genes costs nothing.
+    return "".join(
+        f'<details class="gene-list" data-module="{m.id}"><summary>{_swatch(m.color)}'
+        f'{_e(m.title)} — {m.size:,} genes</summary><div class="table-wrap tall"></div></details>'
+        for m in data.modules
+    )
 
 
 def _modules(data: ReportData) -> str:
@@ -449,7 +440,8 @@ def _modules(data: ReportData) -> str:
             f"rows in the heatmap, in the same order. Click a module to highlight it; sort by "
             f"any column.</p>{_module_table(data.modules)}<h3>Genes of each module</h3>"
             f"<p class=muted>In heatmap order, top to bottom. Click a gene to find it in the "
-            f"heatmap and the volcano.</p>{_gene_lists(data)}</section>")
+            f"heatmap and the volcano.</p>"
+            f"{_gene_lists(data)}</section>")
 
 
 def _volcano(volcano: VolcanoData | None, payload: Mapping[str, object] | None,
@@ -559,7 +551,7 @@ def build_report(data: ReportData, /, *, max_cells: int = MAX_INTERACTIVE_CELLS)
         raise ValueError(f"max_cells must be at least 1, got {max_cells}")
     heatmap = _heatmap_payload(data.heatmap, data.modules, max_cells=max_cells)
     volcano = (None if data.volcano is None else
-               _volcano_payload(data.volcano, heatmap["ids"]))  # type: ignore[arg-type]
+               _volcano_payload(data.volcano, _interactive_ids(heatmap)))
     if heatmap["nRows"] != heatmap["nAll"]:
         logger.info("report: the interactive heatmap shows %d of %d genes",
                     heatmap["nRows"], heatmap["nAll"])

@@ -9,6 +9,15 @@
   "use strict";
 
   const DATA = JSON.parse(document.getElementById("report-data").textContent);
+  // The heatmap's genes, all of them (G), and the rows the interactive matrix carries (H.*).
+  const H = DATA.heatmap;
+  const G = H.genes;
+  const pick = (values) => (H.rows ? H.rows.map((i) => values[i]) : values);
+  H.ids = pick(G.ids);
+  H.symbols = pick(G.symbols);
+  H.module = pick(G.module);
+  H.log2fc = pick(G.log2fc);
+  H.padj = pick(G.padj);
   const NAN_CODE = 65535;
   const FONT = "12px system-ui, -apple-system, 'Segoe UI', Roboto, Arial, sans-serif";
   const SMALL = "11px system-ui, -apple-system, 'Segoe UI', Roboto, Arial, sans-serif";
@@ -101,18 +110,13 @@
 
   // ---------------------------------------------------------------------------- selection
 
-  const geneRows = new Map(); // gene id -> rows of the module gene lists
-  for (const tr of document.querySelectorAll("tr[data-gene]")) {
-    const id = tr.dataset.gene;
-    if (!geneRows.has(id)) geneRows.set(id, []);
-    geneRows.get(id).push(tr);
-  }
+  const geneRows = new Map(); // gene id -> rows of the module gene lists, once drawn
   let markedRows = [];
 
   function selectGene(id, options) {
     state.gene = id || "";
     for (const tr of markedRows) tr.classList.remove("selected");
-    markedRows = geneRows.get(state.gene) || [];
+    markedRows = [...(geneRows.get(state.gene) || [])];
     for (const tr of markedRows) tr.classList.add("selected");
     for (const view of views) {
       view.wrap.dataset.selectedGene = state.gene;
@@ -819,21 +823,20 @@
 
   // ---------------------------------------------------------------------------- search
 
-  const H = DATA.heatmap;
   const byName = new Map(); // lower-case id, id without version, or symbol -> gene id
   const info = new Map(); // gene id -> [symbol, module, row or -1, where]
   function learn(ids, symbols, modules, where) {
     ids.forEach((id, i) => {
       if (info.has(id)) return;
-      info.set(id, { symbol: symbols[i], module: modules ? modules[i] : 0, where });
+      info.set(id, { symbol: symbols[i], module: modules ? modules[i] : 0, where: where(id) });
       for (const key of [id.toLowerCase(), id.toLowerCase().split(".")[0], (symbols[i] || "").toLowerCase()]) {
         if (key && !byName.has(key)) byName.set(key, id);
       }
     });
   }
-  learn(H.ids, H.symbols, H.module, "heatmap");
-  if (H.hidden) learn(H.hidden.ids, H.hidden.symbols, H.hidden.module, "hidden");
-  if (DATA.volcano) learn(DATA.volcano.ids, DATA.volcano.symbols, DATA.volcano.module, "volcano");
+  const carried = new Set(H.ids);
+  learn(G.ids, G.symbols, G.module, (id) => (carried.has(id) ? "heatmap" : "hidden"));
+  if (DATA.volcano) learn(DATA.volcano.ids, DATA.volcano.symbols, DATA.volcano.module, () => "volcano");
   const titles = new Map(H.modules.map((m) => [m.id, m.title]));
 
   function find(query) {
@@ -903,12 +906,57 @@
       }
     });
   }
-  for (const b of document.querySelectorAll("button.gene-link")) {
-    b.addEventListener("click", () => {
-      selectGene(b.dataset.gene, { reveal: true });
-      status(describe(b.dataset.gene), false);
-      showTab("interactive");
-      heatmap.wrap.scrollIntoView({ block: "center" });
+  function goToGene(id) {
+    selectGene(id, { reveal: true });
+    status(describe(id), false);
+    showTab("interactive");
+    heatmap.wrap.scrollIntoView({ block: "center" });
+  }
+
+  // Module gene lists are built when first opened, from the data block, as text.
+  function fillGeneList(details) {
+    const number = Number(details.dataset.module);
+    const table = document.createElement("table");
+    table.className = "data";
+    const head = table.createTHead().insertRow();
+    for (const [name, num] of [["Symbol", false], ["Gene id", false], ["log2 FC", true], ["padj", true]]) {
+      const th = document.createElement("th");
+      th.scope = "col";
+      th.textContent = name;
+      if (num) th.className = "num";
+      head.append(th);
+    }
+    const body = table.createTBody();
+    G.ids.forEach((id, i) => {
+      if (G.module[i] !== number) return;
+      const tr = body.insertRow();
+      tr.dataset.gene = id;
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "gene-link";
+      button.textContent = G.symbols[i] || id;
+      button.addEventListener("click", () => goToGene(id));
+      tr.insertCell().append(button);
+      tr.insertCell().textContent = id;
+      const fc = tr.insertCell();
+      fc.className = "num";
+      fc.textContent = fmt(G.log2fc[i], 2);
+      const p = tr.insertCell();
+      p.className = "num";
+      p.textContent = fmtP(G.padj[i]);
+      if (!geneRows.has(id)) geneRows.set(id, []);
+      geneRows.get(id).push(tr);
+      if (id === state.gene) {
+        tr.classList.add("selected");
+        markedRows.push(tr);
+      }
+    });
+    details.querySelector(".table-wrap").append(table);
+    details.dataset.filled = "true";
+  }
+  for (const details of document.querySelectorAll("details.gene-list")) {
+    details.addEventListener("toggle", () => {
+      if (details.open && !details.dataset.filled) fillGeneList(details);
     });
   }
 
