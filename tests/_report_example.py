@@ -8,6 +8,7 @@ into every kind of text that can come from input files.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from functools import lru_cache
 
@@ -246,3 +247,12 @@ def example_report(n_genes: int = 300, n_samples: int = 8, *, seed: int = 0,
         heatmap=heatmap, modules=modules, methods=methods, volcano=volcano, qc=qc,
         controls=controls, downloads=downloads, generated="2026-01-01 12:00 UTC",
     )
+
+
+@lru_cache(maxsize=2)
+def example_without_heatmap() -> ReportData:
+    """The example when nothing was selected: no heatmap, no modules, an all-grey volcano."""
+    data = example_report()
+    points = data.volcano.points.assign(module=0, color=NEUTRAL)
+    return dataclasses.replace(data, heatmap=None, modules=(),
+                               volcano=dataclasses.replace(data.volcano, points=points))

@@ -13,7 +13,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from _report_example import XSS_SAMPLE, XSS_SET, XSS_SYMBOL, XSS_TRACK, example_report
+from _report_example import (
+    XSS_SAMPLE,
+    XSS_SET,
+    XSS_SYMBOL,
+    XSS_TRACK,
+    example_report,
+    example_without_heatmap,
+)
 from rnaheat.report import (
     Annotation,
     Download,
@@ -180,6 +187,20 @@ def test_volcano_links_genes_to_heatmap_rows():
     colour_of = dict(zip(points["gene_id"], points["color"], strict=True))
     assert all(volcano["colors"][c] == colour_of[g]
                for g, c in zip(volcano["ids"], volcano["color"], strict=True))
+
+
+def test_a_run_without_a_heatmap_still_gets_a_page():
+    data = example_without_heatmap()
+    page = build_report(data)
+    payload = _payload(page)
+    assert payload["heatmap"] is None
+    assert set(payload["volcano"]["row"]) == {-1}
+    assert "No gene was selected for the heatmap" in page
+    assert 'id="heatmap-canvas"' not in page and 'id="volcano-canvas"' in page
+    # A heatmap of no rows is the same as none.
+    empty = _small_heatmap(values=np.empty((0, 3)), genes=pd.DataFrame(
+        columns=["gene_id", "symbol", "module", "log2fc", "padj"]))
+    assert _payload(build_report(_report(heatmap=empty, modules=())))["heatmap"] is None
 
 
 # ------------------------------------------------------------------------------ validation

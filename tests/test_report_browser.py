@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from _report_example import XSS_SAMPLE, XSS_SYMBOL, example_report
+from _report_example import XSS_SAMPLE, XSS_SYMBOL, example_report, example_without_heatmap
 from rnaheat.report import build_report
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed")
@@ -46,7 +46,7 @@ def pages(tmp_path_factory):
     def get(name: str, **kwargs) -> tuple[Path, object]:
         if name not in built:
             max_cells = kwargs.pop("max_cells", None)
-            data = example_report(**kwargs)
+            data = example_without_heatmap() if name == "empty" else example_report(**kwargs)
             text = build_report(data) if max_cells is None else build_report(
                 data, max_cells=max_cells)
             path = folder / f"{name}.html"
@@ -74,7 +74,7 @@ class Session:
         self.page.on("dialog", self._dialog)
         self.page.route("**/*", self._route)
         self.page.goto(self.url)
-        self.page.wait_for_function("document.documentElement.dataset.ready === 'true'")
+        self.page.wait_for_function("() => document.documentElement.dataset.ready === 'true'")
 
     def _dialog(self, dialog) -> None:
         self.dialogs.append(dialog.message)
@@ -191,6 +191,17 @@ def test_search_finds_a_gene_and_hover_shows_its_tooltip(session, pages):
     assert any(max(abs(a - b) for a, b in zip(pixel, c, strict=True)) <= 2 for c in rgb)
     s.shot("report_search_hover")
 
+    # The keyboard zooms and pans the focused heatmap, and Escape clears the selection.
+    s.page.focus("#heatmap-canvas")
+    before = s.js("() => window.rnaheat.visibleRows()")
+    s.page.keyboard.press("-")
+    after = s.js("() => window.rnaheat.visibleRows()")
+    assert after["count"] > before["count"]
+    s.page.keyboard.press("ArrowDown")
+    assert s.js("() => window.rnaheat.visibleRows().first") > after["first"]
+    s.page.keyboard.press("Escape")
+    assert s.attr("#heatmap-view", "data-selected-gene") == ""
+
 
 def test_clicking_a_module_highlights_its_rows(session, pages):
     path, data = pages("demo")
@@ -232,6 +243,8 @@ def test_clicking_a_module_highlights_its_rows(session, pages):
     module = data.modules[1]
     details = s.page.locator(f"details.gene-list[data-module='{module.id}']")
     details.locator("summary").click()
+    # The list is drawn on the "toggle" event, which fires after the click returns.
+    details.locator("tr[data-gene]").first.wait_for()
     listed = s.js("n => Array.from(document.querySelectorAll(`details.gene-list"
                   "[data-module='${n}'] tr[data-gene]`)).map(t => t.dataset.gene)", module.id)
     assert listed == genes["gene_id"][genes["module"] == module.id].tolist()
@@ -255,7 +268,16 @@ def test_volcano_point_highlights_the_heatmap_row_and_back(session, pages):
     assert s.attr("#heatmap-view", "data-hover-gene") == gene_id
     s.page.mouse.click(point["x"], point["y"])
     assert s.attr("#heatmap-view", "data-selected-gene") == gene_id
+    assert s.attr("#volcano-view", "data-selected-gene") == gene_id
+    # The heatmap is far up the page: the volcano says where the gene is and offers to go.
+    row = int(np.flatnonzero(data.heatmap.genes["gene_id"] == gene_id)[0])
+    assert f"row {row + 1} of" in s.page.locator("#volcano-status").inner_text()
     s.shot("report_volcano_click")
+    s.page.click("#volcano-to-heatmap")
+    # The page scrolls smoothly; wait until the heatmap is in view.
+    s.page.wait_for_function("() => { const r = document.getElementById('heatmap-canvas')"
+                             ".getBoundingClientRect(); return r.top < innerHeight && "
+                             "r.bottom > 0; }", timeout=3000)
     # The heatmap brought the row into view, tall enough to point at.
     s.page.locator("#heatmap-view").scroll_into_view_if_needed()
     row_point = s.js("id => window.rnaheat.heatmapPoint(id, 0)", gene_id)
@@ -315,6 +337,9 @@ def test_large_report_is_small_and_paints_fast(session, pages, measured):
     path, _ = pages("large", n_genes=2000, n_samples=100)
     size = path.stat().st_size
     s = session(path, width=1440, height=900)
+    # The paint entry is recorded after the frame is presented, which may follow "ready".
+    s.page.wait_for_function(
+        "() => performance.getEntriesByName('first-contentful-paint').length > 0")
     paint = s.js("performance.getEntriesByName('first-contentful-paint')[0].startTime")
     ready = s.js("performance.now()")
     measured(f"report 2,000 × 100: {size / 1e6:.2f} MB, first contentful paint {paint:.0f} ms, "
@@ -325,3 +350,18 @@ def test_large_report_is_small_and_paints_fast(session, pages, measured):
     assert s.js("JSON.parse(document.getElementById('report-data').textContent).heatmap.rows") \
         is None
     s.shot("report_large")
+
+
+def test_a_run_without_a_heatmap_still_loads_and_its_volcano_works(session, pages):
+    path, data = pages("empty")
+    s = session(path)
+    assert s.errors == []
+    assert s.page.locator("#heatmap .note").is_visible()
+    gene_id = data.volcano.points.sort_values("neglog10_padj")["gene_id"].iloc[-2]
+    s.page.locator("#volcano-view").scroll_into_view_if_needed()
+    point = s.js("id => window.rnaheat.volcanoPoint(id)", gene_id)
+    s.page.mouse.click(point["x"], point["y"])
+    assert s.attr("#volcano-view", "data-selected-gene") == gene_id
+    assert "not in the heatmap" in s.page.locator("#volcano-status").inner_text()
+    assert s.errors == []
+    s.shot("report_without_heatmap")

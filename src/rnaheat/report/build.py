@@ -243,8 +243,10 @@ def _significant(values: Iterable[float]) -> list[float | None]:
     return [None if not math.isfinite(v) else float(f"{v:.3g}") for v in values]
 
 
-def _heatmap_payload(heatmap: HeatmapData, modules: tuple[Module, ...], *,
-                     max_cells: int) -> dict[str, object]:
+def _heatmap_payload(heatmap: HeatmapData | None, modules: tuple[Module, ...], *,
+                     max_cells: int) -> dict[str, object] | None:
+    if heatmap is None or heatmap.values.size == 0:
+        return None
     values = heatmap.values
     genes = heatmap.genes
     rows = _interactive_rows(values.shape[0], values.shape[1], max_cells=max_cells)
@@ -277,7 +279,9 @@ def _heatmap_payload(heatmap: HeatmapData, modules: tuple[Module, ...], *,
     }
 
 
-def _interactive_ids(payload: Mapping[str, object]) -> list[str]:
+def _interactive_ids(payload: Mapping[str, object] | None) -> list[str]:
+    if payload is None:
+        return []
     ids: list[str] = payload["genes"]["ids"]  # type: ignore[index]
     rows = payload["rows"]
     return ids if rows is None else [ids[i] for i in rows]  # type: ignore[union-attr]
@@ -344,8 +348,12 @@ def _colorbar(heatmap: HeatmapData) -> str:
             f"</div></div>")
 
 
-def _heatmap(data: ReportData, payload: Mapping[str, object]) -> str:
+def _heatmap(data: ReportData, payload: Mapping[str, object] | None) -> str:
     heatmap = data.heatmap
+    if heatmap is None or payload is None:
+        return ('<section id="heatmap"><h2>Main heatmap</h2><p class="note">No gene was '
+                "selected for the heatmap, so there is nothing to cluster; the volcano, sample "
+                "QC and methods below still describe the run.</p></section>")
     n_rows = int(payload["nRows"])  # type: ignore[call-overload]
     n_all = int(payload["nAll"])  # type: ignore[call-overload]
     subset = ""
@@ -436,6 +444,9 @@ def _gene_lists(data: ReportData) -> str:
 
 
 def _modules(data: ReportData) -> str:
+    if not data.modules:
+        return ('<section id="modules"><h2>Modules</h2><p class="muted">No modules: no gene '
+                "was selected for the heatmap.</p></section>")
     return (f'<section id="modules"><h2>Modules</h2><p class="lede">Each module is a block of '
             f"rows in the heatmap, in the same order. Click a module to highlight it; sort by "
             f"any column.</p>{_module_table(data.modules)}<h3>Genes of each module</h3>"
@@ -552,7 +563,7 @@ def build_report(data: ReportData, /, *, max_cells: int = MAX_INTERACTIVE_CELLS)
     heatmap = _heatmap_payload(data.heatmap, data.modules, max_cells=max_cells)
     volcano = (None if data.volcano is None else
                _volcano_payload(data.volcano, _interactive_ids(heatmap)))
-    if heatmap["nRows"] != heatmap["nAll"]:
+    if heatmap is not None and heatmap["nRows"] != heatmap["nAll"]:
         logger.info("report: the interactive heatmap shows %d of %d genes",
                     heatmap["nRows"], heatmap["nAll"])
     payload = script_json({"heatmap": heatmap, "volcano": volcano})

@@ -571,7 +571,8 @@ class ReportData:
     checks
         The four checks scorecard.
     heatmap
-        The main heatmap.
+        The main heatmap, or ``None`` when no gene was selected (e.g. nothing is significant);
+        the page then says so and still shows the volcano, QC and methods.
     modules
         One entry per module, in module order; every module of the heatmap must be here.
     volcano
@@ -594,7 +595,7 @@ class ReportData:
     contrast: str
     story: tuple[str, ...]
     checks: tuple[Verdict, ...]
-    heatmap: HeatmapData
+    heatmap: HeatmapData | None
     modules: tuple[Module, ...]
     methods: MethodsData
     volcano: VolcanoData | None = None
@@ -612,14 +613,15 @@ class ReportData:
         for item in self.checks:
             if not isinstance(item, Verdict):
                 raise TypeError(f"report checks must be Verdict, got {type(item).__name__}")
-        if not isinstance(self.heatmap, HeatmapData):
-            raise TypeError(f"report heatmap must be HeatmapData, got "
+        if self.heatmap is not None and not isinstance(self.heatmap, HeatmapData):
+            raise TypeError(f"report heatmap must be HeatmapData or None, got "
                             f"{type(self.heatmap).__name__}")
         modules = tuple(self.modules)
         ids = [m.id for m in modules]
         if len(set(ids)) != len(ids):
             raise ValueError(f"report modules: a module id appears twice in {ids}")
-        counts = self.heatmap.genes["module"].value_counts()
+        counts = (self.heatmap.genes["module"].value_counts() if self.heatmap is not None
+                  else pd.Series(dtype=int))
         for number in counts.index:
             if number not in ids:
                 raise KeyError(f"heatmap genes use module {number}, which is not among the "

@@ -10,14 +10,17 @@
 
   const DATA = JSON.parse(document.getElementById("report-data").textContent);
   // The heatmap's genes, all of them (G), and the rows the interactive matrix carries (H.*).
+  // With no gene selected there is no heatmap, and the volcano stands alone.
   const H = DATA.heatmap;
-  const G = H.genes;
-  const pick = (values) => (H.rows ? H.rows.map((i) => values[i]) : values);
-  H.ids = pick(G.ids);
-  H.symbols = pick(G.symbols);
-  H.module = pick(G.module);
-  H.log2fc = pick(G.log2fc);
-  H.padj = pick(G.padj);
+  const G = H ? H.genes : { ids: [], symbols: [], module: [], log2fc: [], padj: [] };
+  if (H) {
+    const pick = (values) => (H.rows ? H.rows.map((i) => values[i]) : values);
+    H.ids = pick(G.ids);
+    H.symbols = pick(G.symbols);
+    H.module = pick(G.module);
+    H.log2fc = pick(G.log2fc);
+    H.padj = pick(G.padj);
+  }
   const NAN_CODE = 65535;
   const FONT = "12px system-ui, -apple-system, 'Segoe UI', Roboto, Arial, sans-serif";
   const SMALL = "11px system-ui, -apple-system, 'Segoe UI', Roboto, Arial, sans-serif";
@@ -611,7 +614,7 @@
     const n = v.ids.length;
     const index = new Map(v.ids.map((id, i) => [id, i]));
     const colors = v.colors;
-    const moduleTitle = new Map(DATA.heatmap.modules.map((m) => [m.id, m.title]));
+    const moduleTitle = new Map((H ? H.modules : []).map((m) => [m.id, m.title]));
     const sx = new Float32Array(n);
     const sy = new Float32Array(n);
     const L = {};
@@ -781,7 +784,7 @@
       const lines = [];
       if (v.symbols[i]) lines.push("gene id: " + v.ids[i]);
       lines.push("log2 FC: " + fmt(v.x[i], 2) + "   padj: " + fmtP(Math.pow(10, -v.y[i])));
-      lines.push(v.module[i] ? "module: " + moduleTitle.get(v.module[i]) : "in no module");
+      lines.push(v.module[i] ? "module: " + (moduleTitle.get(v.module[i]) || "M" + v.module[i]) : "in no module");
       if (v.row[i] >= 0) lines.push("click to mark it in the heatmap");
       else if (v.module[i]) lines.push("not among the rows of the interactive heatmap");
       showTip(tip, wrap, x, y, v.symbols[i] || v.ids[i], lines, v.ids[i]);
@@ -795,7 +798,7 @@
     const jump = document.getElementById("volcano-to-heatmap");
     jump.addEventListener("click", () => {
       showTab("interactive");
-      heat.wrap.scrollIntoView({ block: "center" });
+      if (heat) heat.wrap.scrollIntoView({ block: "center" });
     });
     canvas.addEventListener("click", (e) => {
       const [x, y] = pos(e);
@@ -834,10 +837,10 @@
       }
     });
   }
-  const carried = new Set(H.ids);
+  const carried = new Set(H ? H.ids : []);
   learn(G.ids, G.symbols, G.module, (id) => (carried.has(id) ? "heatmap" : "hidden"));
   if (DATA.volcano) learn(DATA.volcano.ids, DATA.volcano.symbols, DATA.volcano.module, () => "volcano");
-  const titles = new Map(H.modules.map((m) => [m.id, m.title]));
+  const titles = new Map((H ? H.modules : []).map((m) => [m.id, m.title]));
 
   function find(query) {
     const q = query.trim().toLowerCase();
@@ -867,21 +870,23 @@
 
   const statusEl = document.getElementById("search-status");
   function status(text, miss) {
+    if (!statusEl) return;
     statusEl.textContent = text;
     statusEl.classList.toggle("miss", miss);
   }
 
   // ---------------------------------------------------------------------------- wiring
 
-  const heatmap = Heatmap(H);
-  views.push(heatmap);
+  const heatmap = H && document.getElementById("heatmap-view") ? Heatmap(H) : null;
+  if (heatmap) views.push(heatmap);
   let volcano = null;
   if (DATA.volcano && document.getElementById("volcano-view")) {
     volcano = Volcano(DATA.volcano, heatmap);
     views.push(volcano);
   }
 
-  document.getElementById("gene-search").addEventListener("submit", (e) => {
+  const search = document.getElementById("gene-search");
+  if (search) search.addEventListener("submit", (e) => {
     e.preventDefault();
     const query = document.getElementById("gene-query").value;
     const id = find(query);
@@ -900,7 +905,7 @@
     b.setAttribute("aria-pressed", "false");
     b.addEventListener("click", () => {
       selectModule(Number(b.dataset.module));
-      if (b.classList.contains("module-link")) {
+      if (b.classList.contains("module-link") && heatmap) {
         showTab("interactive");
         heatmap.wrap.scrollIntoView({ block: "center" });
       }
@@ -910,7 +915,7 @@
     selectGene(id, { reveal: true });
     status(describe(id), false);
     showTab("interactive");
-    heatmap.wrap.scrollIntoView({ block: "center" });
+    if (heatmap) heatmap.wrap.scrollIntoView({ block: "center" });
   }
 
   // Module gene lists are built when first opened, from the data block, as text.
@@ -963,6 +968,7 @@
   // Tabs: the interactive view and the publication figure of the same heatmap.
   const tabs = { interactive: "tab-interactive", static: "tab-static" };
   function showTab(name) {
+    if (!heatmap) return;
     for (const [key, id] of Object.entries(tabs)) {
       const tab = document.getElementById(id);
       const on = key === name;
@@ -974,6 +980,7 @@
   }
   for (const [key, id] of Object.entries(tabs)) {
     const tab = document.getElementById(id);
+    if (!tab) continue;
     tab.addEventListener("click", () => showTab(key));
     tab.addEventListener("keydown", (e) => {
       if (e.key === "ArrowRight" || e.key === "ArrowLeft") {
@@ -1038,10 +1045,10 @@
     state: () => ({ gene: state.gene, module: state.module, hover: state.hover }),
     selectGene: (id) => selectGene(id, { reveal: true }),
     selectModule: (id) => { if (state.module !== id) selectModule(id); },
-    heatmapPoint: (id, col) => heatmap.point(id, col),
-    bandPoint: (id) => heatmap.bandPoint(id),
+    heatmapPoint: (id, col) => (heatmap ? heatmap.point(id, col) : null),
+    bandPoint: (id) => (heatmap ? heatmap.bandPoint(id) : null),
     volcanoPoint: (id) => (volcano ? volcano.point(id) : null),
-    visibleRows: () => heatmap.visibleRows(),
+    visibleRows: () => (heatmap ? heatmap.visibleRows() : null),
   });
   document.documentElement.dataset.ready = "true";
 })();
