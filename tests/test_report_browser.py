@@ -318,6 +318,28 @@ def test_hostile_names_show_as_text_and_run_nothing(session, pages):
     s.shot("report_hostile")
 
 
+def test_escaping_alone_keeps_hostile_names_inert(session, pages, tmp_path):
+    # The page's security policy would block inline handlers anyway; without it, the
+    # escaping must still keep every hostile text inert.
+    path, data = pages("hostile", hostile=True)
+    text = path.read_text(encoding="utf-8")
+    bare = re.sub(r'<meta http-equiv="Content-Security-Policy"[^>]*>', "", text)
+    assert bare != text
+    copy = tmp_path / "no-policy.html"
+    copy.write_text(bare, encoding="utf-8")
+    s = session(copy)
+    s.page.fill("#gene-query", XSS_SYMBOL)
+    s.page.press("#gene-query", "Enter")
+    for module in data.modules:
+        s.page.locator(f"details.gene-list[data-module='{module.id}'] summary").click()
+    s.page.locator("details.gene-list tr[data-gene]").first.wait_for()
+    s.page.wait_for_timeout(300)
+    assert s.dialogs == []
+    assert s.errors == []
+    assert s.js("document.querySelectorAll('img[src=\"x\"], svg, i').length") == 0
+    assert s.js("document.scripts.length") == 2
+
+
 def test_a_subset_view_says_so_and_still_finds_hidden_genes(session, pages):
     path, data = pages("subset", max_cells=60 * 8)
     s = session(path)
