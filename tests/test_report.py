@@ -203,6 +203,20 @@ def test_a_run_without_a_heatmap_still_gets_a_page():
     assert _payload(build_report(_report(heatmap=empty, modules=())))["heatmap"] is None
 
 
+def test_shown_tables_format_numbers_missing_values_and_lists():
+    from rnaheat.report import ControlsData
+
+    table = pd.DataFrame({"gene": ["<b>X</b>", "Y"], "padj": [1.234e-12, np.nan],
+                          "log2fc": [2.3456, -0.5], "hits": [["a", "b"], []],
+                          "passed": [True, False]})
+    page = build_report(_report(controls=ControlsData(summary="1 of 2", table=table,
+                                                      status="warn")))
+    section = page[page.index('<section id="controls">'):page.index('<section id="methods">')]
+    assert "&lt;b&gt;X&lt;/b&gt;" in section and "<b>X" not in section
+    for shown in ("1.2e-12", "2.35", "—", "a, b", "yes", "no", 'data-sort="-0.5"'):
+        assert shown in section
+
+
 # ------------------------------------------------------------------------------ validation
 
 

@@ -128,12 +128,24 @@ def _number(value: object, *, kind: str = "") -> str:
 
 
 def _cell(value: object, column: str) -> str:
+    if isinstance(value, list | tuple | np.ndarray):
+        return ", ".join(_cell(v, column) for v in value)
     is_p = column.lower() in {"padj", "pvalue", "p", "pval", "fdr"} or column.endswith("_p")
     if isinstance(value, float | int | np.number | bool | np.bool_) or value is None:
         return _number(value, kind="p" if is_p else "")
     if isinstance(value, float) and math.isnan(value):
         return "—"
     return str(value)
+
+
+def _missing(value: object) -> bool:
+    # pd.isna answers element-wise for a list in a cell; only a scalar can be "missing".
+    return bool(np.ndim(value) == 0 and pd.isna(value))
+
+
+def _breakable(text: str) -> str:
+    """Escaped text that may wrap after underscores (gene-set names are long single words)."""
+    return _e(text).replace("_", "_<wbr>")
 
 
 def _is_numeric(series: pd.Series) -> bool:
@@ -153,9 +165,10 @@ def _table(frame: pd.DataFrame, /, *, caption: str = "", sortable: bool = False)
     for record in frame.itertuples(index=False, name=None):
         cells = []
         for value, column, is_num in zip(record, frame.columns, numeric, strict=True):
-            text = _e(_cell(value, str(column))) if not pd.isna(value) else "—"
+            missing = _missing(value)
+            text = "—" if missing else _e(_cell(value, str(column)))
             if is_num:
-                sort = "" if pd.isna(value) else f' data-sort="{float(value)!r}"'
+                sort = "" if missing else f' data-sort="{float(value)!r}"'
                 cells.append(f"<td class=num{sort}>{text}</td>")
             else:
                 cells.append(f"<td>{text}</td>")
@@ -408,10 +421,11 @@ def _heatmap(data: ReportData, payload: Mapping[str, object] | None) -> str:
 def _module_table(modules: tuple[Module, ...]) -> str:
     rows = []
     for m in modules:
-        sets = ('<ul class="sets">' + "".join(f"<li>{_e(s)}</li>" for s in m.top_sets) + "</ul>"
+        sets = ('<ul class="sets">' + "".join(f"<li>{_breakable(s)}</li>" for s in m.top_sets)
+                + "</ul>"
                 if m.top_sets else "—")
         hubs = _e(", ".join(m.hub_genes)) if m.hub_genes else "—"
-        subtitle = f'<span class="subtitle">{_e(m.subtitle)}</span>' if m.subtitle else ""
+        subtitle = f'<span class="subtitle">{_breakable(m.subtitle)}</span>' if m.subtitle else ""
         coherence = "" if m.coherence is None else f' data-sort="{m.coherence!r}"'
         stability = "" if m.stability is None else f' data-sort="{m.stability!r}"'
         rows.append(
