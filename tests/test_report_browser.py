@@ -13,6 +13,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from _report_example import XSS_SAMPLE, XSS_SYMBOL, example_report, example_without_heatmap
@@ -387,3 +388,32 @@ def test_a_run_without_a_heatmap_still_loads_and_its_volcano_works(session, page
     assert "not in the heatmap" in s.page.locator("#volcano-status").inner_text()
     assert s.errors == []
     s.shot("report_without_heatmap")
+
+
+def test_a_minimal_page_without_figures_volcano_or_qc_works(session, tmp_path):
+    from rnaheat.report import HeatmapData, MethodsData, Module, ReportData
+
+    genes = pd.DataFrame({"gene_id": ["g1", "g2", "g3"], "symbol": ["", "B", "C"],
+                          "module": [1, 1, 2], "log2fc": [1.0, np.nan, -1.0],
+                          "padj": [0.01, np.nan, 0.2]})
+    data = ReportData(
+        title="minimal", contrast="", story=(), checks=(),
+        heatmap=HeatmapData(values=np.array([[1.0, -1.0], [0.5, np.nan], [-3.0, 3.0]]),
+                            genes=genes, samples=("a", "b")),
+        modules=(Module(id=1, name="up", color="#332288", size=2),
+                 Module(id=2, name="down", color="#CC6677", size=1)),
+        methods=MethodsData(command=""),
+    )
+    path = tmp_path / "minimal.html"
+    path.write_text(build_report(data), encoding="utf-8")
+    s = session(path)
+    assert s.errors == []
+    # A gene without a symbol is found by its id and named by it.
+    s.page.fill("#gene-query", "g1")
+    s.page.press("#gene-query", "Enter")
+    assert s.attr("#heatmap-view", "data-selected-gene") == "g1"
+    p = s.js("() => window.rnaheat.heatmapPoint('g2', 1)")
+    s.page.mouse.move(p["x"], p["y"])
+    text = s.page.locator("#heatmap-tooltip").inner_text()
+    assert "value: —" in text and "padj: —" in text
+    s.shot("report_minimal")

@@ -138,6 +138,10 @@ def _cell(value: object, column: str) -> str:
     return str(value)
 
 
+def _genes(n: int) -> str:
+    return "1 gene" if n == 1 else f"{n:,} genes"
+
+
 def _missing(value: object) -> bool:
     # pd.isna answers element-wise for a list in a cell; only a scalar can be "missing".
     return bool(np.ndim(value) == 0 and pd.isna(value))
@@ -377,20 +381,24 @@ def _heatmap(data: ReportData, payload: Mapping[str, object] | None) -> str:
                   "them.</p>")
     modules = "".join(
         f'<li><button type="button" class="module-chip" data-module="{m.id}">'
-        f"{_swatch(m.color)}{_e(m.title)} <span class=muted>({m.size:,})</span></button></li>"
+        f"{_swatch(m.color)}{_e(m.title)} <span class=muted>({_genes(m.size)})</span></button></li>"
         for m in data.modules
     )
-    static = (_figure(heatmap.figure, cls="publication") if heatmap.figure is not None else
-              '<p class="muted">No publication figure was made for this run.</p>')
+    # Without a publication figure there is nothing to switch to: no tabs.
+    static = ("" if heatmap.figure is None else
+              f'<div id="hm-static" role="tabpanel" aria-labelledby="tab-static">'
+              f'{_figure(heatmap.figure, cls="publication")}</div>')
+    tabs = ("" if heatmap.figure is None else
+            '<div class="tabs" role="tablist" aria-label="Heatmap view">'
+            '<button type="button" role="tab" id="tab-interactive" aria-controls="hm-interactive"'
+            ' aria-selected="true">Interactive</button>'
+            '<button type="button" role="tab" id="tab-static" aria-controls="hm-static"'
+            ' aria-selected="false" tabindex="-1">Publication figure</button></div>')
     return f"""<section id="heatmap"><h2>Main heatmap</h2>
 <p class="lede">{_e(heatmap.shown_note)} × {len(heatmap.samples):,} samples, grouped into
 {len(data.modules)} modules. Colour: {_e(heatmap.label)}.</p>
-<div class="tabs" role="tablist" aria-label="Heatmap view">
-<button type="button" role="tab" id="tab-interactive" aria-controls="hm-interactive"
- aria-selected="true">Interactive</button>
-<button type="button" role="tab" id="tab-static" aria-controls="hm-static"
- aria-selected="false" tabindex="-1">Publication figure</button></div>
-<div id="hm-interactive" role="tabpanel" aria-labelledby="tab-interactive">
+{tabs}
+<div id="hm-interactive"{' role="tabpanel" aria-labelledby="tab-interactive"' if tabs else ""}>
 <div class="toolbar">
 <form id="gene-search" role="search" autocomplete="off">
 <label for="gene-query">Find a gene</label>
@@ -414,7 +422,7 @@ def _heatmap(data: ReportData, payload: Mapping[str, object] | None) -> str:
 <div class="legends">{_colorbar(heatmap)}{_legend_tracks(heatmap)}
 <div class="legend"><h4>Modules</h4><ul class="chips">{modules}</ul></div></div>
 </div>
-<div id="hm-static" role="tabpanel" aria-labelledby="tab-static">{static}</div>
+{static}
 </section>"""
 
 
@@ -452,7 +460,7 @@ def _gene_lists(data: ReportData) -> str:
     # genes are in the data once, and a closed list of 10,000 genes costs nothing.
     return "".join(
         f'<details class="gene-list" data-module="{m.id}"><summary>{_swatch(m.color)}'
-        f'{_e(m.title)} — {m.size:,} genes</summary><div class="table-wrap tall"></div></details>'
+        f'{_e(m.title)} — {_genes(m.size)}</summary><div class="table-wrap tall"></div></details>'
         for m in data.modules
     )
 
@@ -528,10 +536,11 @@ def _pairs(rows: Iterable[tuple[str, object]], caption: str) -> str:
 
 def _methods(methods: MethodsData) -> str:
     notes = "".join(f"<p>{_e(n)}</p>" for n in methods.notes)
-    command = (f'<div class="command"><pre><code id="command">{_e(methods.command)}</code></pre>'
+    command = (f'<h3>Reproduce this run</h3><div class="command"><pre><code id="command">'
+               f'{_e(methods.command)}</code></pre>'
                f'<button type="button" id="copy-command">Copy</button></div>'
                if methods.command else "")
-    return (f'<section id="methods"><h2>Methods</h2>{notes}<h3>Reproduce this run</h3>'
+    return (f'<section id="methods"><h2>Methods</h2>{notes}'
             f"{command}<div class=columns>"
             f"{_pairs(_flatten(methods.settings), 'Settings')}"
             f"{_pairs(methods.versions.items(), 'Versions')}</div>"

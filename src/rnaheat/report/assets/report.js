@@ -971,6 +971,7 @@
     if (!heatmap) return;
     for (const [key, id] of Object.entries(tabs)) {
       const tab = document.getElementById(id);
+      if (!tab) continue;
       const on = key === name;
       tab.setAttribute("aria-selected", String(on));
       tab.tabIndex = on ? 0 : -1;
