@@ -211,7 +211,12 @@
       L.trackH = 13;
       L.y0 = 10 + d.tracks.length * (L.trackH + 2) + (d.tracks.length ? 6 : 0);
       L.bodyH = Math.max(160, Math.min(620, nRows * 14));
-      L.bottomH = 92;
+      // Room under the matrix for the slanted sample names (the longest, up to 180 px).
+      const probe = canvas.getContext("2d");
+      probe.font = SMALL;
+      let longest = 0;
+      for (const name of d.samples) longest = Math.max(longest, probe.measureText(name).width);
+      L.bottomH = Math.round(Math.max(40, 16 + Math.min(180, longest) * Math.sin(Math.PI / 3)));
       L.height = L.y0 + L.bodyH + L.bottomH;
       ctx = setupCanvas(canvas, width, L.height);
       clampView();
@@ -259,8 +264,10 @@
     function reveal(id) {
       const r = rowOf.get(id);
       if (r === undefined || !L.bodyH) return;
-      if (rowPx() < 8) view.nr = Math.max(1, L.bodyH / 12);
-      if (r < view.r0 || r + 1 > view.r0 + view.nr || rowPx() < 8) view.r0 = r + 0.5 - view.nr / 2;
+      const thin = rowPx() < 8;
+      if (thin) view.nr = Math.max(1, L.bodyH / 12);
+      // Centre the row when zooming in or when it is out of view; otherwise keep the view.
+      if (thin || r < view.r0 || r + 1 > view.r0 + view.nr) view.r0 = r + 0.5 - view.nr / 2;
       clampView();
       redraw();
     }
