@@ -356,6 +356,27 @@ def test_a_subset_view_says_so_and_still_finds_hidden_genes(session, pages):
     s.shot("report_subset")
 
 
+def test_a_partial_query_finds_the_first_gene_and_names_the_others(session, pages):
+    path, data = pages("demo")
+    s = session(path)
+    genes = data.heatmap.genes
+    # "GENE1" starts many symbols (GENE1, GENE10, GENE11, ...): an exact hit wins.
+    exact = genes["gene_id"][genes["symbol"] == "GENE1"].iloc[0]
+    s.page.fill("#gene-query", "gene1")
+    s.page.press("#gene-query", "Enter")
+    assert s.attr("#heatmap-view", "data-selected-gene") == exact
+    # A prefix of several symbols picks the first in heatmap order and lists the next ones.
+    prefix = genes[genes["symbol"].str.lower().str.startswith("gene2")]
+    s.page.fill("#gene-query", "gene2")
+    s.page.press("#gene-query", "Enter")
+    assert s.attr("#heatmap-view", "data-selected-gene") == prefix["gene_id"].iloc[0]
+    status = s.page.locator("#search-status").inner_text()
+    assert f"also: {', '.join(prefix['symbol'].iloc[1:5])}" in status
+    s.page.fill("#gene-query", "no-such-gene")
+    s.page.press("#gene-query", "Enter")
+    assert "No gene matches" in s.page.locator("#search-status").inner_text()
+
+
 def test_large_report_is_small_and_paints_fast(session, pages, measured):
     path, _ = pages("large", n_genes=2000, n_samples=100)
     size = path.stat().st_size

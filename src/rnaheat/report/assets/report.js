@@ -849,17 +849,21 @@
   if (DATA.volcano) learn(DATA.volcano.ids, DATA.volcano.symbols, DATA.volcano.module, () => "volcano");
   const titles = new Map((H ? H.modules : []).map((m) => [m.id, m.title]));
 
-  function find(query) {
+  // Gene ids matching a query: an exact id or symbol, else the genes (heatmap order first)
+  // whose symbol or id starts with it, else those that contain it; at most `limit`.
+  function find(query, limit) {
     const q = query.trim().toLowerCase();
-    if (!q) return "";
-    if (byName.has(q)) return byName.get(q);
-    // Then the first gene, in heatmap order, whose symbol starts with or contains the query.
+    if (!q) return [];
+    if (byName.has(q)) return [byName.get(q)];
     for (const test of [(s) => s.startsWith(q), (s) => s.includes(q)]) {
+      const hits = [];
       for (const [id, g] of info) {
-        if (test((g.symbol || "").toLowerCase()) || test(id.toLowerCase())) return id;
+        if (test((g.symbol || "").toLowerCase()) || test(id.toLowerCase())) hits.push(id);
+        if (hits.length >= limit) break;
       }
+      if (hits.length) return hits;
     }
-    return "";
+    return [];
   }
 
   function describe(id) {
@@ -896,15 +900,17 @@
   if (search) search.addEventListener("submit", (e) => {
     e.preventDefault();
     const query = document.getElementById("gene-query").value;
-    const id = find(query);
+    const hits = find(query, 6);
     if (!query.trim()) {
       selectGene("");
       status("", false);
-    } else if (!id) {
+    } else if (!hits.length) {
       status("No gene matches “" + query.trim() + "”", true);
     } else {
-      selectGene(id, { reveal: true });
-      status(describe(id), false);
+      selectGene(hits[0], { reveal: true });
+      const others = hits.slice(1, 5).map((id) => info.get(id).symbol || id);
+      const more = hits.length > 5 ? ", …" : "";
+      status(describe(hits[0]) + (others.length ? "   (also: " + others.join(", ") + more + ")" : ""), false);
     }
   });
 
