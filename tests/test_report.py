@@ -31,6 +31,7 @@ from rnaheat.report import (
     Verdict,
     VolcanoData,
     build_report,
+    diverging_palette,
 )
 from rnaheat.report.build import script_json
 
@@ -262,6 +263,19 @@ def test_report_data_is_frozen():
 def test_invalid_report_data_is_refused_with_a_named_reason(make, error, message):
     with pytest.raises(error, match=message):
         make()
+
+
+def test_default_palette_is_the_static_figures_colour_table():
+    # The page picks colour floor(t * 256) of the palette for a value at fraction t of the
+    # range, as matplotlib does with its 256-entry table: the same table gives the same colour.
+    from matplotlib.colors import to_hex
+
+    from rnaheat.plot.colors import diverging_cmap
+
+    cmap = diverging_cmap()
+    assert cmap.N == 256
+    assert diverging_palette() == tuple(to_hex(cmap(i)) for i in range(256))
+    assert _small_heatmap().palette == diverging_palette()
 
 
 def test_shown_note_counts_the_subset():

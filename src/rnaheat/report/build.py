@@ -278,6 +278,7 @@ def _heatmap_payload(heatmap: HeatmapData | None, modules: tuple[Module, ...], *
         "clip": heatmap.clip,
         "label": heatmap.label,
         "palette": list(heatmap.palette),
+        "missing": heatmap.missing_color,
         # Every gene of the heatmap (the module gene lists are drawn from these), and which of
         # them the interactive matrix carries (null: all of them).
         "genes": {

@@ -324,6 +324,8 @@ class HeatmapData:
         shows a subset; the page then says "N of M genes shown". ``None`` when all are shown.
     figure
         The publication figure, or ``None``.
+    missing_color
+        Colour of a missing (NaN) cell, as the publication figure draws it.
     """
 
     values: np.ndarray
@@ -335,8 +337,10 @@ class HeatmapData:
     palette: tuple[str, ...] = field(default_factory=diverging_palette)
     n_candidates: int | None = None
     figure: Figure | None = None
+    missing_color: str = NEUTRAL
 
     def __post_init__(self) -> None:
+        _color(self.missing_color, "heatmap missing_color")
         values = np.array(self.values, dtype=float)
         if values.ndim != 2:
             raise ValueError(f"heatmap values must be a genes × samples matrix, got "

@@ -159,6 +159,7 @@
     const values = new Float32Array(nRows * nCols);
     const step = (d.high - d.low) / (NAN_CODE - 1);
     const lut = d.palette.map(hexToRgb);
+    const missing = hexToRgb(d.missing);
     const cells = document.createElement("canvas");
     cells.width = nCols;
     cells.height = nRows;
@@ -170,7 +171,7 @@
       let rgb;
       if (code === NAN_CODE) {
         values[i] = NaN;
-        rgb = [187, 187, 187];
+        rgb = missing;
       } else {
         const v = d.low + code * step;
         values[i] = v;
