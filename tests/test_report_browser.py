@@ -220,6 +220,21 @@ def test_clicking_a_module_highlights_its_rows(session, pages):
         return d[0] + d[1] + d[2];
     }"""
     before = s.js(read, [probe["x"], probe["y"]])
+    # Each module's band has the module's colour, and the bands come in module order.
+    pixel = """([x, y]) => {
+        const c = document.getElementById('heatmap-canvas');
+        const r = c.getBoundingClientRect();
+        const k = c.width / r.width;
+        const d = c.getContext('2d').getImageData(Math.round((x - r.left) * k),
+                                                  Math.round((y - r.top) * k), 1, 1).data;
+        return '#' + Array.from(d.slice(0, 3), v => v.toString(16).padStart(2, '0')).join('');
+    }"""
+    centres = []
+    for module in data.modules:
+        p = s.js("n => window.rnaheat.bandPoint(n)", module.id)
+        assert s.js(pixel, [p["x"], p["y"]]) == module.color.lower()
+        centres.append(p["y"])
+    assert centres == sorted(centres)
     band = s.js("() => window.rnaheat.bandPoint(2)")
     s.page.mouse.click(band["x"], band["y"])
     s.page.mouse.move(5, 5)
@@ -239,6 +254,16 @@ def test_clicking_a_module_highlights_its_rows(session, pages):
     # Clicking it again clears the highlight.
     link.click()
     assert s.attr("#heatmap-view", "data-selected-module") == ""
+
+    # The module table sorts by a column, both ways.
+    header = s.page.locator("#module-table thead th:nth-child(2) button")
+    order = "() => Array.from(document.querySelectorAll('#module-table tbody tr'), " \
+            "tr => Number(tr.dataset.module))"
+    by_size = [m.id for m in sorted(data.modules, key=lambda m: m.size)]
+    header.click()
+    assert s.js(order) == by_size
+    header.click()
+    assert s.js(order) == by_size[::-1]
 
     # Each module's gene list opens complete, in heatmap order, and a gene in it is a link.
     module = data.modules[1]

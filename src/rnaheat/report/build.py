@@ -613,6 +613,7 @@ def build_report(data: ReportData, /, *, max_cells: int = MAX_INTERACTIVE_CELLS)
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta http-equiv="Content-Security-Policy" content="{_e(policy)}">
 <meta name="generator" content="rnaheat">
+<link rel="icon" href="data:,">
 <title>{_e(data.title)} — rnaheat report</title>
 <style>{_asset("report.css")}</style>
 </head>
