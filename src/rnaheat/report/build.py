@@ -128,13 +128,14 @@ def _number(value: object, *, kind: str = "") -> str:
 
 
 def _cell(value: object, column: str) -> str:
+    """A table or evidence value as text; the column name tells p-values apart."""
     if isinstance(value, list | tuple | np.ndarray):
         return ", ".join(_cell(v, column) for v in value)
-    is_p = column.lower() in {"padj", "pvalue", "p", "pval", "fdr"} or column.endswith("_p")
-    if isinstance(value, float | int | np.number | bool | np.bool_) or value is None:
-        return _number(value, kind="p" if is_p else "")
-    if isinstance(value, float) and math.isnan(value):
+    if _missing(value):
         return "—"
+    is_p = column.lower() in {"padj", "pvalue", "p", "pval", "fdr"} or column.endswith("_p")
+    if isinstance(value, float | int | np.number | bool | np.bool_):
+        return _number(value, kind="p" if is_p else "")
     return str(value)
 
 
