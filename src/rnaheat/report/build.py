@@ -419,8 +419,9 @@ def _heatmap(data: ReportData, payload: Mapping[str, object] | None) -> str:
  keys pan, plus and minus zoom, Escape clears the highlight."></canvas>
 <div class="tooltip" id="heatmap-tooltip" role="tooltip" hidden></div>
 </div>
-<p class="hint">Hover for values. Drag to pan; Ctrl + scroll, double-click or +/− to zoom
-(Shift zooms samples). Click a module band or a module below to highlight it; Esc clears.</p>
+<p class="hint">Hover for values; click a row to mark its gene. Drag to pan; Ctrl + scroll,
+double-click or +/− to zoom (Shift: samples; Alt + double-click zooms out). Click a module band
+or a module below to highlight it; Esc clears.</p>
 <div class="legends">{_colorbar(heatmap)}{_legend_tracks(heatmap)}
 <div class="legend"><h4>Modules</h4><ul class="chips">{modules}</ul></div></div>
 </div>

@@ -511,7 +511,8 @@
         setHover(d.ids[h.r]);
       } else if (h && h.kind === "module") {
         const m = modules.get(h.id);
-        showTip(tip, wrap, x, y, m.title, [m.size.toLocaleString() + " genes", "click to highlight"], "");
+        const size = m.size === 1 ? "1 gene" : m.size.toLocaleString() + " genes";
+        showTip(tip, wrap, x, y, m.title, [size, "click to highlight, click again to clear"], "");
         setHover("");
       } else if (h && h.kind === "track") {
         const t = d.tracks[h.i];
