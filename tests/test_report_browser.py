@@ -239,6 +239,7 @@ def test_clicking_a_module_highlights_its_rows(session, pages):
     s.page.mouse.click(band["x"], band["y"])
     s.page.mouse.move(5, 5)
     assert s.attr("#heatmap-view", "data-selected-module") == "2"
+    assert s.attr("#volcano-view", "data-selected-module") == "2"
     assert s.js("() => window.rnaheat.state().module") == 2
     s.page.wait_for_timeout(100)
     # Rows outside the module fade towards white.

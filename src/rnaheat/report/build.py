@@ -493,12 +493,15 @@ def _volcano(volcano: VolcanoData | None, payload: Mapping[str, object] | None,
               f"<details><summary>Publication figure</summary>"
               f"{_figure(volcano.figure, cls='publication')}</details>")
     n = len(payload["ids"])  # type: ignore[arg-type]
-    legend = "".join(f"<li>{_swatch(m.color)}{_e(m.label)} · {_e(m.name)}</li>" for m in modules)
+    legend = "".join(f'<li><button type="button" class="module-chip" data-module="{m.id}">'
+                     f"{_swatch(m.color)}{_e(m.label)} · {_e(m.name)}</button></li>"
+                     for m in modules)
     legend += f"<li>{_swatch(NEUTRAL)}in no module</li>"
     return f"""<section id="volcano"><h2>Volcano</h2>
 <p class="lede">{n:,} tested genes, coloured by their heatmap module (grey: in no module).
 Hover or click a point to find its row in the heatmap.{_e(missing)}</p>
-<div id="volcano-view" class="canvas-wrap" data-selected-gene="" data-hover-gene="">
+<div id="volcano-view" class="canvas-wrap" data-selected-gene="" data-selected-module=""
+ data-hover-gene="">
 <canvas id="volcano-canvas" tabindex="0" role="img"
  aria-label="Volcano plot: log2 fold change against minus log10 adjusted p-value"></canvas>
 <div class="tooltip" id="volcano-tooltip" role="tooltip" hidden></div></div>

@@ -130,8 +130,7 @@
 
   function selectModule(id) {
     state.module = state.module === id ? 0 : id;
-    const heat = document.getElementById("heatmap-view");
-    if (heat) heat.dataset.selectedModule = state.module ? String(state.module) : "";
+    for (const view of views) view.wrap.dataset.selectedModule = state.module ? String(state.module) : "";
     for (const b of document.querySelectorAll("button[data-module]")) {
       b.setAttribute("aria-pressed", String(Number(b.dataset.module) === state.module));
     }
@@ -724,16 +723,20 @@
           order.push(v.color[i]);
         }
       }
-      c.globalAlpha = 0.85;
-      for (const k of order) {
-        c.fillStyle = colors[k];
-        c.beginPath();
-        for (let i = 0; i < n; i++) {
-          if (v.color[i] !== k) continue;
-          c.moveTo(sx[i] + r, sy[i]);
-          c.arc(sx[i], sy[i], r, 0, 2 * Math.PI);
+      // With a module highlighted, its genes stay strong and the others fade, as in the heatmap.
+      for (const inModule of state.module ? [false, true] : [null]) {
+        c.globalAlpha = inModule === false ? 0.15 : 0.85;
+        for (const k of order) {
+          c.fillStyle = colors[k];
+          c.beginPath();
+          for (let i = 0; i < n; i++) {
+            if (v.color[i] !== k) continue;
+            if (inModule !== null && (v.module[i] === state.module) !== inModule) continue;
+            c.moveTo(sx[i] + r, sy[i]);
+            c.arc(sx[i], sy[i], r, 0, 2 * Math.PI);
+          }
+          c.fill();
         }
-        c.fill();
       }
       c.globalAlpha = 1;
 
