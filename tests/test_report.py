@@ -259,6 +259,8 @@ def test_report_data_is_frozen():
             {"gene_id": ["a"], "symbol": ["A"], "log2fc": [1.0], "neglog10_padj": [2.0],
              "module": [1], "color": ["url(x)"]})), ValueError, "'url\\(x\\)' is not #RRGGBB"),
         (lambda: _report(title=" "), ValueError, "title"),
+        (lambda: _report(checks=({"name": "x"},)), TypeError, "checks must be Verdict"),
+        (lambda: _report(methods={"command": ""}), TypeError, "methods must be MethodsData"),
     ],
 )
 def test_invalid_report_data_is_refused_with_a_named_reason(make, error, message):

@@ -613,10 +613,14 @@ class ReportData:
         _nonempty(self.title, "report title")
         _text(self.contrast, "report contrast")
         _set(self, "story", _texts(self.story, "report story"))
-        _set(self, "checks", tuple(self.checks))
-        for item in self.checks:
-            if not isinstance(item, Verdict):
-                raise TypeError(f"report checks must be Verdict, got {type(item).__name__}")
+        for name, kind in (("checks", Verdict), ("modules", Module), ("downloads", Download),
+                           ("figures", Figure)):
+            items = tuple(getattr(self, name))
+            for item in items:
+                if not isinstance(item, kind):
+                    raise TypeError(f"report {name} must be {kind.__name__} objects, got "
+                                    f"{type(item).__name__}")
+            _set(self, name, items)
         if self.heatmap is not None and not isinstance(self.heatmap, HeatmapData):
             raise TypeError(f"report heatmap must be HeatmapData or None, got "
                             f"{type(self.heatmap).__name__}")
@@ -635,9 +639,12 @@ class ReportData:
             if module.size != n:
                 raise ValueError(f"module {module.id}: size {module.size} but the heatmap has "
                                  f"{n} of its genes")
-        _set(self, "modules", modules)
-        _set(self, "downloads", tuple(self.downloads))
-        _set(self, "figures", tuple(self.figures))
+        for part, kind in (("volcano", VolcanoData), ("qc", QCData), ("controls", ControlsData),
+                           ("methods", MethodsData)):
+            value = getattr(self, part)
+            if (value is not None or part == "methods") and not isinstance(value, kind):
+                raise TypeError(f"report {part} must be {kind.__name__}, got "
+                                f"{type(value).__name__}")
         _text(self.generated, "report generated")
 
     def module(self, number: int, /) -> Module:
