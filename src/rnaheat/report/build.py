@@ -497,9 +497,11 @@ def _volcano(volcano: VolcanoData | None, payload: Mapping[str, object] | None,
                      f"{_swatch(m.color)}{_e(m.label)} · {_e(m.name)}</button></li>"
                      for m in modules)
     legend += f"<li>{_swatch(NEUTRAL)}in no module</li>"
+    lede = (f"{n:,} tested genes, coloured by their heatmap module (grey: in no module). Hover "
+            "or click a point to find its row in the heatmap." if modules else
+            f"{n:,} tested genes; none was selected for a heatmap.")
     return f"""<section id="volcano"><h2>Volcano</h2>
-<p class="lede">{n:,} tested genes, coloured by their heatmap module (grey: in no module).
-Hover or click a point to find its row in the heatmap.{_e(missing)}</p>
+<p class="lede">{_e(lede)}{_e(missing)}</p>
 <div id="volcano-view" class="canvas-wrap" data-selected-gene="" data-selected-module=""
  data-hover-gene="">
 <canvas id="volcano-canvas" tabindex="0" role="img"
