@@ -268,6 +268,19 @@ def test_invalid_report_data_is_refused_with_a_named_reason(make, error, message
         make()
 
 
+def test_methods_show_nested_settings_and_checksums_flat():
+    from rnaheat.report import MethodsData
+
+    methods = MethodsData(command="rnaheat run --out 'a b'",
+                          settings={"de": {"alpha": 0.05, "contrast": ["condition", "B", "A"]}},
+                          checksums={"counts": "sha256:aa", "folder": {"x.tsv": "sha256:bb"}})
+    page = build_report(_report(methods=methods))
+    section = page[page.index('<section id="methods">'):page.index('<section id="downloads">')]
+    for shown in ("de.alpha", "0.05", "condition, B, A", "folder.x.tsv", "sha256:bb",
+                  "rnaheat run --out &#x27;a b&#x27;"):
+        assert shown in section
+
+
 def test_default_palette_is_the_static_figures_colour_table():
     # The page picks colour floor(t * 256) of the palette for a value at fraction t of the
     # range, as matplotlib does with its 256-entry table: the same table gives the same colour.

@@ -552,7 +552,7 @@ def _methods(methods: MethodsData) -> str:
             f"{command}<div class=columns>"
             f"{_pairs(_flatten(methods.settings), 'Settings')}"
             f"{_pairs(methods.versions.items(), 'Versions')}</div>"
-            f"{_pairs(methods.checksums.items(), 'Input checksums')}</section>")
+            f"{_pairs(_flatten(methods.checksums), 'Input checksums')}</section>")
 
 
 def _downloads(data: ReportData) -> str:

@@ -515,7 +515,8 @@ class MethodsData:
     versions
         Package → version.
     checksums
-        Input file name → checksum (e.g. ``sha256:…``).
+        Input role or file → checksum (e.g. ``sha256:…``); a nested mapping (the files of an
+        input folder) is shown as ``role.file``.
     notes
         Free sentences, e.g. which shrinkage was used.
     """
@@ -523,7 +524,7 @@ class MethodsData:
     command: str
     settings: Mapping[str, object] = field(default_factory=dict)
     versions: Mapping[str, str] = field(default_factory=dict)
-    checksums: Mapping[str, str] = field(default_factory=dict)
+    checksums: Mapping[str, object] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
@@ -531,8 +532,7 @@ class MethodsData:
         _set(self, "settings", MappingProxyType(dict(self.settings)))
         _set(self, "versions", MappingProxyType({str(k): str(v)
                                                  for k, v in self.versions.items()}))
-        _set(self, "checksums", MappingProxyType({str(k): str(v)
-                                                  for k, v in self.checksums.items()}))
+        _set(self, "checksums", MappingProxyType(dict(self.checksums)))
         _set(self, "notes", _texts(self.notes, "methods notes"))
 
 
