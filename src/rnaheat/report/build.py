@@ -397,8 +397,8 @@ def _heatmap(data: ReportData, payload: Mapping[str, object] | None) -> str:
             '<button type="button" role="tab" id="tab-static" aria-controls="hm-static"'
             ' aria-selected="false" tabindex="-1">Publication figure</button></div>')
     return f"""<section id="heatmap"><h2>Main heatmap</h2>
-<p class="lede">{_e(heatmap.shown_note)} × {len(heatmap.samples):,} samples, grouped into
-{len(data.modules)} modules. Colour: {_e(heatmap.label)}.</p>
+<p class="lede">{_e(heatmap.shown_note)}, {len(heatmap.samples):,} samples, {len(data.modules)}
+{"module" if len(data.modules) == 1 else "modules"}. Colour: {_e(heatmap.label)}.</p>
 {tabs}
 <div id="hm-interactive"{' role="tabpanel" aria-labelledby="tab-interactive"' if tabs else ""}>
 <div class="toolbar">
