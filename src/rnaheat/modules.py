@@ -1,0 +1,892 @@
+"""Gene modules: cut the gene tree, describe each module and name it by the design.
+
+One call, :func:`find_modules`, turns the display matrix into a :class:`GeneModules` object.
+The heatmap's row order, its module bands and ``modules.tsv`` are all read from that object,
+so they cannot disagree.
+
+How modules are found
+---------------------
+1. Genes are clustered hierarchically (``metric``, ``linkage``; see :mod:`rnaheat.cluster`).
+2. The tree is cut into ``k`` modules. A cut can produce tiny branches of outlying genes; a
+   cluster smaller than ``min_module_size`` is not a module, so the cut is deepened until it
+   yields ``k`` clusters of at least that size, and the genes of the smaller branches join the
+   module whose centroid they are most similar to.
+3. Without ``n_modules``, ``k`` is the one in ``k_range`` with the best mean silhouette (ties
+   go to the smaller ``k``); the silhouette of every ``k`` tried is kept in
+   :attr:`GeneModules.k_scores`.
+4. Within each module the genes are clustered again, with optimal leaf ordering while the
+   module is small enough; that tree is the row dendrogram drawn beside the module.
+
+Numbering
+---------
+Modules are numbered 1..k: first modules up in the contrast, then modules down in it, then
+modules named by another design variable; within each group the larger module comes first
+(ties by the position of their first gene in the selection).
+
+Naming
+------
+Each module's eigengene (first principal component of its rows, sign aligned with the module
+mean) is explained by the design: the contrast variable alone ("up in Hypoxia"), another
+variable alone ("high in PC3", or "rises with dose" for a number), or the contrast within one
+level of another factor ("up in Hypoxia, LNCaP only"). The explanation with the largest share
+of the eigengene's variance (R²) wins; when none explains at least ``min_explained``, the
+module is called "mixed pattern".
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from rnaheat.cluster import Tree, build_tree, cut_tree, distance_blocks, unit_rows
+from rnaheat.de.design import Contrast, design_variables, parse_contrast
+from rnaheat.display import DisplayMatrix
+
+__all__ = ["GeneModules", "find_modules"]
+
+logger = logging.getLogger("rnaheat")
+
+# How much deeper than k the cut may go while looking for k clusters of the minimum size.
+_MAX_EXTRA_CUTS = 200
+
+
+@dataclass(frozen=True, eq=False)
+class GeneModules:
+    """Modules of co-expressed genes and everything the heatmap and tables need.
+
+    Attributes
+    ----------
+    genes
+        One row per gene in heatmap order (top to bottom), indexed by ``gene_id``, with
+        ``symbol``, ``module`` (1..k), ``module_name``, ``log2fc``, ``padj``,
+        ``eigengene_corr`` (correlation with the module eigengene) and ``hub_rank`` (1 = the
+        gene most correlated with its eigengene).
+    summary
+        One row per module (in module order): ``module``, ``module_name``, ``direction``
+        (``up``, ``down`` or ``other``), ``n_genes``, ``explained_by``, ``r2``, ``effect``
+        (numerator minus denominator mean of the eigengene for a two-level contrast),
+        ``eigengene_variance``, ``coherence``, ``coherence_baseline``, ``stability``,
+        ``hub_genes`` and one ``mean_z[variable=level]`` column per design level.
+    eigengenes
+        Samples × modules (columns ``1..k``), each standardised to mean 0 and SD 1.
+    linkage
+        The gene tree over all selected genes (rows in the display matrix's order), which the
+        modules were cut from.
+    trees
+        Module → the tree of its genes (rows in the display matrix's order restricted to the
+        module), whose leaf order is the module's row order in the heatmap.
+    sample_tree
+        The sample tree (rows in the display matrix's column order).
+    samples
+        One row per sample in heatmap order (left to right), indexed by sample name: ``position``,
+        ``dendrogram_position`` and ``group`` (the level of ``group_samples``, or empty).
+    k_scores
+        The mean silhouette of each number of modules tried (``k``, ``silhouette``, ``chosen``).
+    display_label
+        The colour-bar label of the display matrix the modules were built from.
+    params
+        Every setting used, including ``random_state``.
+    """
+
+    genes: pd.DataFrame
+    summary: pd.DataFrame
+    eigengenes: pd.DataFrame
+    linkage: np.ndarray
+    trees: Mapping[int, Tree]
+    sample_tree: Tree
+    samples: pd.DataFrame
+    k_scores: pd.DataFrame
+    display_label: str = ""
+    params: Mapping[str, object] = field(default_factory=dict)
+
+    @property
+    def n_modules(self) -> int:
+        """Number of modules."""
+        return len(self.summary)
+
+    @property
+    def order(self) -> pd.Index:
+        """Gene ids in heatmap order, top to bottom."""
+        return self.genes.index
+
+    @property
+    def labels(self) -> pd.Series:
+        """Gene id → module number, in heatmap order."""
+        return self.genes["module"]
+
+    @property
+    def sample_order(self) -> pd.Index:
+        """Sample names in heatmap order, left to right."""
+        return self.samples.index
+
+    def names(self) -> dict[int, str]:
+        """Module number → name."""
+        return dict(zip(self.summary["module"], self.summary["module_name"], strict=True))
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """The tables the pipeline writes as ``tables/<key>.tsv``.
+
+        Returns
+        -------
+        dict
+            ``modules`` (one row per gene, heatmap order), ``module_summary`` (one row per
+            module) and ``sample_order`` (one row per sample, heatmap order).
+        """
+        modules = self.genes.reset_index()[
+            [
+                "gene_id",
+                "symbol",
+                "module",
+                "module_name",
+                "log2fc",
+                "padj",
+                "eigengene_corr",
+                "hub_rank",
+            ]
+        ]
+        samples = self.samples.reset_index()
+        return {"modules": modules, "module_summary": self.summary.copy(), "sample_order": samples}
+
+
+def find_modules(
+    display: DisplayMatrix | pd.DataFrame,
+    /,
+    *,
+    samples: pd.DataFrame,
+    design: str | None = None,
+    contrast: Contrast | Sequence[str] | None = None,
+    de_table: pd.DataFrame | None = None,
+    symbols: pd.Series | None = None,
+    n_modules: int | None = None,
+    metric: str = "correlation",
+    linkage: str = "average",
+    sample_metric: str = "euclidean",
+    sample_linkage: str = "average",
+    group_samples: str | None = None,
+    k_range: tuple[int, int] = (2, 10),
+    min_module_size: int | None = None,
+    optimal_ordering: bool = True,
+    max_optimal: int = 1000,
+    n_bootstrap: int = 20,
+    stability_genes: int = 1000,
+    n_random: int = 20,
+    n_hubs: int = 5,
+    min_explained: float = 0.3,
+    random_state: int = 0,
+) -> GeneModules:
+    """Find, describe and name gene modules.
+
+    Parameters
+    ----------
+    display
+        The display matrix (genes × samples), e.g. from :func:`rnaheat.display.display_matrix`.
+    samples
+        The sample sheet, indexed by sample name; must hold every column of ``display``.
+    design
+        The design formula, e.g. ``"~ cell_line + condition"``; its variables name modules.
+    contrast
+        The tested contrast (``Contrast`` or ``(variable, numerator, denominator)``); modules
+        that follow it are called "up in …"/"down in …".
+    de_table
+        DE table (``gene_id``, ``symbol``, ``log2fc``, ``padj``) for the gene table.
+    symbols
+        Gene id → symbol when there is no DE table (or to override it).
+    n_modules
+        Number of modules; chosen by silhouette when ``None``.
+    metric, linkage
+        Gene distance and linkage (see :data:`rnaheat.cluster.METRICS`, ``LINKAGES``).
+    sample_metric, sample_linkage
+        The same for the sample tree.
+    group_samples
+        A sample-sheet column: order samples by its levels (the contrast's denominator first
+        when it is the contrast variable), by the dendrogram within each level.
+    k_range
+        Smallest and largest ``k`` tried when choosing automatically.
+    min_module_size
+        Smallest module; default ``max(5, 1% of the genes)``.
+    optimal_ordering, max_optimal
+        Optimal leaf ordering within modules of up to ``max_optimal`` genes.
+    n_bootstrap
+        Bootstrap resamples of the samples for module stability (0 skips it).
+    stability_genes
+        At most this many genes (a random subset) are re-clustered per resample, which keeps
+        the step fast on large selections.
+    n_random
+        Random gene sets per module for the coherence baseline.
+    n_hubs
+        Hub genes listed per module in the summary.
+    min_explained
+        Smallest share of eigengene variance a design explanation needs to name a module.
+    random_state
+        Seed for the bootstrap and the random baseline.
+
+    Returns
+    -------
+    GeneModules
+
+    Raises
+    ------
+    ValueError
+        Too few genes or samples, or settings out of range.
+    KeyError
+        A sample, design variable or ``group_samples`` column is missing from the sheet.
+    """
+    frame = display.values if isinstance(display, DisplayMatrix) else display
+    label = display.label if isinstance(display, DisplayMatrix) else ""
+    if not isinstance(frame, pd.DataFrame):
+        raise TypeError(f"display must be a DisplayMatrix or a DataFrame, got {type(frame)}")
+    contrast = parse_contrast(contrast) if contrast is not None else None
+    x = frame.to_numpy(dtype=float)
+    n, d = x.shape
+    if n < 3:
+        raise ValueError(f"modules need at least 3 genes, got {n}")
+    if d < 2:
+        raise ValueError(f"modules need at least 2 samples, got {d}")
+    if not np.isfinite(x).all():
+        raise ValueError("the display matrix has missing or infinite values")
+    missing = [s for s in frame.columns if s not in samples.index]
+    if missing:
+        raise KeyError(f"sample(s) {', '.join(map(str, missing))} are not in the sample sheet")
+    sheet = samples.loc[frame.columns]
+    variables = design_variables(design) if design else []
+    if contrast is not None and contrast.variable not in variables:
+        variables.append(contrast.variable)
+    for name in [*variables, *([group_samples] if group_samples else [])]:
+        if name not in sheet.columns:
+            raise KeyError(
+                f"{name!r} is not a column of the sample sheet; its columns are: "
+                f"{', '.join(map(str, sheet.columns))}"
+            )
+    lo, hi = k_range
+    if not 2 <= lo <= hi:
+        raise ValueError(f"k_range must be (low, high) with 2 <= low <= high, got {k_range!r}")
+    if n_modules is not None and not 1 <= n_modules <= n:
+        raise ValueError(f"n_modules must be between 1 and the number of genes ({n})")
+    min_size = min_module_size if min_module_size is not None else max(5, math.ceil(0.01 * n))
+    if min_size < 1:
+        raise ValueError(f"min_module_size must be at least 1, got {min_module_size!r}")
+    rng = np.random.default_rng(random_state)
+
+    # 1-3: the gene tree, its cut and the number of modules.
+    tree = build_tree(x, metric=metric, linkage=linkage, optimal_ordering=False, what="genes")
+    if n_modules is not None:
+        raw = _cut(tree.linkage, x, k=n_modules, min_size=min_size, metric=metric)
+        k_scores = pd.DataFrame(
+            {"k": [n_modules], "silhouette": [_silhouette(x, raw, metric)], "chosen": [True]}
+        )
+    else:
+        raw, k_scores = _choose_k(tree.linkage, x, lo=lo, hi=hi, min_size=min_size, metric=metric)
+    k = int(raw.max()) + 1
+    logger.info(
+        "modules: %d modules from %d genes (%s)",
+        k,
+        n,
+        "given" if n_modules is not None else "best mean silhouette",
+    )
+
+    # Eigengenes and their explanation by the design, then the documented numbering.
+    eig, eig_var, kme = _eigengenes(x, raw, k)
+    explained = [_explain(eig[:, m], sheet, variables, contrast, min_explained) for m in range(k)]
+    sizes = np.bincount(raw, minlength=k)
+    first = np.array([np.flatnonzero(raw == m)[0] for m in range(k)])
+    rank_dir = {"up": 0, "down": 1, "other": 2}
+    keys = [(rank_dir[explained[m]["direction"]], -sizes[m], first[m]) for m in range(k)]
+    old_order = sorted(range(k), key=lambda m: keys[m])
+    new_of_old = np.empty(k, dtype=int)
+    new_of_old[old_order] = np.arange(k)
+    labels = new_of_old[raw]
+
+    # 4: the tree within each module gives the rows' order.
+    trees: dict[int, Tree] = {}
+    positions = []
+    for new, old in enumerate(old_order):
+        idx = np.flatnonzero(raw == old)
+        sub = build_tree(
+            x[idx],
+            metric=metric,
+            linkage=linkage,
+            optimal_ordering=optimal_ordering,
+            max_optimal=max_optimal,
+            what=f"genes of module {new + 1}",
+        )
+        trees[new + 1] = sub
+        positions.append(idx[sub.order])
+    row_order = np.concatenate(positions)
+
+    # Per-gene table.
+    gene_ids = frame.index.astype(str)
+    hub_rank = _hub_ranks(kme, labels)
+    genes = pd.DataFrame(
+        {
+            "symbol": _symbols(gene_ids, de_table, symbols),
+            "module": labels + 1,
+            "eigengene_corr": kme,
+            "hub_rank": hub_rank,
+        },
+        index=pd.Index(gene_ids, name="gene_id"),
+    )
+    genes["log2fc"], genes["padj"] = _de_columns(gene_ids, de_table)
+
+    coherence, baseline = _coherence(x, labels, k, n_random=n_random, rng=rng)
+    stability = _stability(
+        x,
+        labels,
+        k,
+        metric=metric,
+        linkage=linkage,
+        min_size=min_size,
+        n_bootstrap=n_bootstrap,
+        max_genes=stability_genes,
+        rng=rng,
+    )
+
+    # Per-module summary in module order.
+    rows = []
+    for new, old in enumerate(old_order):
+        info = explained[old]
+        members = genes[labels == new]
+        hubs = members.sort_values("hub_rank").head(n_hubs)
+        row = {
+            "module": new + 1,
+            "module_name": info["name"],
+            "direction": info["direction"],
+            "n_genes": int(sizes[old]),
+            "explained_by": info["explained_by"],
+            "r2": info["r2"],
+            "effect": info["effect"],
+            "eigengene_variance": eig_var[old],
+            "coherence": coherence[new],
+            "coherence_baseline": baseline[new],
+            "stability": stability[new],
+            "hub_genes": ", ".join(hubs["symbol"].where(hubs["symbol"] != "", hubs.index)),
+        }
+        row.update(_group_means(x[labels == new], sheet, variables))
+        rows.append(row)
+    summary = pd.DataFrame(rows)
+    names = dict(zip(summary["module"], summary["module_name"], strict=True))
+    genes["module_name"] = genes["module"].map(names)
+    genes = genes.iloc[row_order][
+        ["symbol", "module", "module_name", "log2fc", "padj", "eigengene_corr", "hub_rank"]
+    ]
+    eigengenes = pd.DataFrame(
+        eig[:, old_order], index=frame.columns, columns=pd.Index(range(1, k + 1), name="module")
+    )
+    for row in rows:
+        logger.info(
+            "module %d: %s (%d genes, R² %.2f, stability %.2f)",
+            row["module"],
+            row["module_name"],
+            row["n_genes"],
+            row["r2"],
+            row["stability"],
+        )
+
+    sample_tree, sample_table = _order_samples(
+        x,
+        sheet,
+        metric=sample_metric,
+        linkage=sample_linkage,
+        group_samples=group_samples,
+        contrast=contrast,
+    )
+    params = {
+        "n_modules": n_modules,
+        "k": k,
+        "metric": metric,
+        "linkage": linkage,
+        "sample_metric": sample_metric,
+        "sample_linkage": sample_linkage,
+        "group_samples": group_samples,
+        "k_range": list(k_range),
+        "min_module_size": min_size,
+        "optimal_ordering": optimal_ordering,
+        "max_optimal": max_optimal,
+        "n_bootstrap": n_bootstrap,
+        "stability_genes": stability_genes,
+        "n_random": n_random,
+        "n_hubs": n_hubs,
+        "min_explained": min_explained,
+        "random_state": random_state,
+        "design": design,
+        "contrast": contrast.label() if contrast else None,
+        "gene_ordering": sorted({t.ordering for t in trees.values()}),
+    }
+    return GeneModules(
+        genes=genes,
+        summary=summary,
+        eigengenes=eigengenes,
+        linkage=tree.linkage,
+        trees=trees,
+        sample_tree=sample_tree,
+        samples=sample_table,
+        k_scores=k_scores,
+        display_label=label,
+        params=params,
+    )
+
+
+# --- cutting and choosing k -------------------------------------------------------------
+
+
+def _centroid_similarity(
+    x: np.ndarray, labels: np.ndarray, k: int, metric: str, *, members: np.ndarray
+) -> np.ndarray:
+    """Genes × clusters similarity to each centroid (higher is closer).
+
+    Centroids are built from the genes flagged in ``members`` only.
+    """
+    onehot = np.zeros((len(labels), k))
+    onehot[np.flatnonzero(members), labels[members]] = 1.0
+    counts = onehot.sum(axis=0)
+    if metric == "euclidean":
+        centroids = (onehot.T @ x) / counts[:, None]
+        return -(
+            (x * x).sum(axis=1)[:, None] - 2 * x @ centroids.T + (centroids**2).sum(axis=1)[None, :]
+        )
+    u = unit_rows(x, metric=metric)
+    return u @ ((onehot.T @ u) / counts[:, None]).T
+
+
+def _cut(linkage: np.ndarray, x: np.ndarray, *, k: int, min_size: int, metric: str) -> np.ndarray:
+    """``k`` clusters of at least ``min_size`` genes; smaller branches join the nearest one."""
+    n = len(x)
+    if k == 1:
+        return np.zeros(n, dtype=int)
+    labels = None
+    for depth in range(k, min(n, k + _MAX_EXTRA_CUTS) + 1):
+        cut = cut_tree(linkage, n_clusters=depth)
+        sizes = np.bincount(cut)
+        if int((sizes >= min_size).sum()) == k:
+            labels = cut
+            break
+    if labels is None:
+        # No cut has exactly k large clusters: take the plain cut at k.
+        logger.info(
+            "modules: no cut gives %d modules of >= %d genes; small modules kept", k, min_size
+        )
+        return cut_tree(linkage, n_clusters=k)
+    sizes = np.bincount(labels)
+    big = np.flatnonzero(sizes >= min_size)
+    if len(big) < len(sizes):
+        small = ~np.isin(labels, big)
+        remap = -np.ones(len(sizes), dtype=int)
+        remap[big] = np.arange(len(big))
+        core = remap[labels]
+        sim = _centroid_similarity(x, core, len(big), metric, members=~small)
+        core[small] = np.argmax(sim[small], axis=1)
+        labels = core
+    # Renumber by first appearance so labels do not depend on fcluster's numbering.
+    _, first = np.unique(labels, return_index=True)
+    rank = np.empty(len(first), dtype=int)
+    rank[np.argsort(first)] = np.arange(len(first))
+    return rank[labels]
+
+
+def _distance_sums(x: np.ndarray, labels: np.ndarray, k: int, metric: str) -> np.ndarray:
+    """Genes × clusters: the sum of distances from each gene to the genes of each cluster."""
+    onehot = np.zeros((len(labels), k))
+    onehot[np.arange(len(labels)), labels] = 1.0
+    if metric == "euclidean":
+        out = np.empty((len(labels), k))
+        for start, stop, block in distance_blocks(x, metric=metric):
+            out[start:stop] = block @ onehot
+        return out
+    # 1 - u_i·u_j summed over a cluster is |c| - u_i·(sum of its u): no n × n matrix needed.
+    u = unit_rows(x, metric=metric)
+    sums = u @ (onehot.T @ u).T
+    dist = onehot.sum(axis=0)[None, :] - sums
+    # The gene's distance to itself is 0, not 1 - |u|² (which differs for an all-zero row).
+    own = dist[np.arange(len(labels)), labels] - (1.0 - (u * u).sum(axis=1))
+    dist[np.arange(len(labels)), labels] = own
+    return dist
+
+
+def _silhouette(x: np.ndarray, labels: np.ndarray, metric: str) -> float:
+    """Mean silhouette width (0 for genes in single-gene clusters)."""
+    k = int(labels.max()) + 1
+    if k < 2:
+        return 0.0
+    sums = _distance_sums(x, labels, k, metric)
+    sizes = np.bincount(labels, minlength=k).astype(float)
+    idx = np.arange(len(labels))
+    own = sizes[labels]
+    a = np.divide(sums[idx, labels], own - 1, out=np.zeros(len(labels)), where=own > 1)
+    means = sums / sizes[None, :]
+    means[idx, labels] = np.inf
+    b = means.min(axis=1)
+    width = np.divide(
+        b - a, np.maximum(a, b), out=np.zeros(len(labels)), where=np.maximum(a, b) > 0
+    )
+    width[own <= 1] = 0.0
+    return float(width.mean())
+
+
+def _choose_k(
+    linkage: np.ndarray, x: np.ndarray, *, lo: int, hi: int, min_size: int, metric: str
+) -> tuple[np.ndarray, pd.DataFrame]:
+    hi = min(hi, max(lo, len(x) // max(min_size, 1)))
+    best, best_score, rows, cuts = None, -np.inf, [], {}
+    for k in range(lo, hi + 1):
+        labels = _cut(linkage, x, k=k, min_size=min_size, metric=metric)
+        got = int(labels.max()) + 1
+        if got in cuts:
+            continue
+        score = _silhouette(x, labels, metric)
+        cuts[got] = labels
+        rows.append({"k": got, "silhouette": score})
+        # Strictly better only: on a tie the smaller k stays.
+        if score > best_score + 1e-9:
+            best, best_score = got, score
+    table = pd.DataFrame(rows, columns=["k", "silhouette"])
+    table["chosen"] = table["k"] == best
+    return cuts[best], table
+
+
+# --- describing modules -----------------------------------------------------------------
+
+
+def _eigengenes(
+    x: np.ndarray, labels: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Eigengene per module (standardised), its variance share, and each gene's correlation."""
+    n, d = x.shape
+    eig = np.zeros((d, k))
+    share = np.zeros(k)
+    kme = np.zeros(n)
+    u = unit_rows(x, metric="correlation")
+    for m in range(k):
+        idx = np.flatnonzero(labels == m)
+        block = x[idx] - x[idx].mean(axis=1, keepdims=True)
+        # The first right singular vector is the sample pattern shared most by the rows.
+        _, s, vt = np.linalg.svd(block, full_matrices=False)
+        vec = vt[0]
+        mean_profile = x[idx].mean(axis=0)
+        if np.dot(vec - vec.mean(), mean_profile - mean_profile.mean()) < 0:
+            vec = -vec
+        sd = vec.std(ddof=1)
+        eig[:, m] = (vec - vec.mean()) / sd if sd > 0 else 0.0
+        total = float((s**2).sum())
+        share[m] = float(s[0] ** 2 / total) if total > 0 else 0.0
+        unit_eig = eig[:, m] - eig[:, m].mean()
+        norm = np.linalg.norm(unit_eig)
+        kme[idx] = u[idx] @ (unit_eig / norm) if norm > 0 else 0.0
+    return eig, share, kme
+
+
+def _hub_ranks(kme: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Rank within module by eigengene correlation, 1 = highest (ties by row order)."""
+    order = np.lexsort((np.arange(len(kme)), -kme, labels))
+    ranks = np.empty(len(kme), dtype=int)
+    sorted_labels = labels[order]
+    starts = np.searchsorted(sorted_labels, sorted_labels, side="left")
+    ranks[order] = np.arange(len(kme)) - starts + 1
+    return ranks
+
+
+def _r2_groups(y: np.ndarray, groups: np.ndarray) -> float:
+    """Share of the variance of ``y`` explained by group means."""
+    total = float(((y - y.mean()) ** 2).sum())
+    if total <= 0:
+        return 0.0
+    _, inverse = np.unique(groups, return_inverse=True)
+    means = np.bincount(inverse, weights=y) / np.bincount(inverse)
+    fitted = means[inverse]
+    return 1.0 - float(((y - fitted) ** 2).sum()) / total
+
+
+def _is_numeric(column: pd.Series) -> bool:
+    return bool(pd.to_numeric(column, errors="coerce").notna().all())
+
+
+def _explain(
+    eig: np.ndarray,
+    sheet: pd.DataFrame,
+    variables: Sequence[str],
+    contrast: Contrast | None,
+    min_explained: float,
+) -> dict[str, object]:
+    """The design explanation of one eigengene with the largest R², as a name."""
+    candidates: list[dict[str, object]] = []
+    effect = float("nan")
+    for name in variables:
+        column = sheet[name]
+        is_contrast = contrast is not None and contrast.variable == name
+        if _is_numeric(column):
+            values = pd.to_numeric(column).to_numpy(dtype=float)
+            if values.std() == 0:
+                continue
+            r = float(np.corrcoef(values, eig)[0, 1])
+            word = "rises with" if r > 0 else "falls with"
+            direction = ("up" if r > 0 else "down") if is_contrast else "other"
+            candidates.append(
+                {
+                    "name": f"{word} {name}",
+                    "r2": r * r,
+                    "explained_by": name,
+                    "direction": direction,
+                    "effect": r,
+                }
+            )
+            continue
+        text = column.astype(str).to_numpy()
+        if len(np.unique(text)) < 2:
+            continue
+        r2 = _r2_groups(eig, text)
+        if is_contrast and contrast.numerator is not None:
+            num, den = text == contrast.numerator, text == contrast.denominator
+            if num.any() and den.any():
+                effect = float(eig[num].mean() - eig[den].mean())
+                # Only the two contrasted levels count for the contrast's own explanation.
+                keep = num | den
+                r2 = _r2_groups(eig[keep], text[keep]) if keep.sum() > 2 else r2
+                up = effect > 0
+                candidates.append(
+                    {
+                        "name": f"{'up' if up else 'down'} in {contrast.numerator}",
+                        "r2": r2,
+                        "explained_by": name,
+                        "direction": "up" if up else "down",
+                        "effect": effect,
+                    }
+                )
+                continue
+        levels = np.unique(text)
+        means = {lv: float(eig[text == lv].mean()) for lv in levels}
+        # The level that stands out most from the rest names the pattern.
+        gaps = {lv: means[lv] - float(eig[text != lv].mean()) for lv in levels}
+        if len(levels) == 2:
+            top = max(levels, key=lambda lv: means[lv])
+            word = f"high in {top}"
+        else:
+            top = max(levels, key=lambda lv: abs(gaps[lv]))
+            word = f"{'high' if gaps[top] > 0 else 'low'} in {top}"
+        candidates.append(
+            {
+                "name": word,
+                "r2": r2,
+                "explained_by": name,
+                "direction": "other",
+                "effect": gaps[top],
+            }
+        )
+
+    # The contrast within a single level of another factor ("up in Hypoxia, LNCaP only"):
+    # that one cell against all other samples.
+    if contrast is not None and contrast.numerator is not None:
+        text_c = sheet[contrast.variable].astype(str).to_numpy()
+        for name in variables:
+            if name == contrast.variable or _is_numeric(sheet[name]):
+                continue
+            text_f = sheet[name].astype(str).to_numpy()
+            for level in np.unique(text_f):
+                inside = text_f == level
+                num = inside & (text_c == contrast.numerator)
+                den = inside & (text_c == contrast.denominator)
+                if not num.any() or not den.any() or inside.all():
+                    continue
+                cell_effect = float(eig[num].mean() - eig[den].mean())
+                # The cell that moves is the numerator's when up, the denominator's when down.
+                mover = num if cell_effect > 0 else den
+                r2 = _r2_groups(eig, mover.astype(int))
+                direction = "up" if cell_effect > 0 else "down"
+                candidates.append(
+                    {
+                        "name": f"{direction} in {contrast.numerator}, {level} only",
+                        "r2": r2,
+                        "explained_by": f"{contrast.variable} within {name}={level}",
+                        "direction": direction,
+                        "effect": cell_effect,
+                    }
+                )
+    if not candidates:
+        return {
+            "name": "mixed pattern",
+            "r2": 0.0,
+            "explained_by": "",
+            "direction": "other",
+            "effect": effect,
+        }
+    # Highest R² wins; on a tie the contrast's main effect, then the simpler name, wins.
+    best = max(
+        candidates,
+        key=lambda c: (round(float(c["r2"]), 9), c["direction"] != "other", -len(str(c["name"]))),
+    )
+    if float(best["r2"]) < min_explained:
+        return {
+            "name": "mixed pattern",
+            "r2": float(best["r2"]),
+            "explained_by": "",
+            "direction": "other",
+            "effect": effect,
+        }
+    out = dict(best)
+    out["r2"] = float(out["r2"])
+    if contrast is not None and best["explained_by"] == contrast.variable:
+        out["effect"] = effect
+    return out
+
+
+def _group_means(
+    block: np.ndarray, sheet: pd.DataFrame, variables: Sequence[str]
+) -> dict[str, float]:
+    """Mean display value of a module per level of each design factor."""
+    out: dict[str, float] = {}
+    profile = block.mean(axis=0)
+    for name in variables:
+        column = sheet[name]
+        if _is_numeric(column):
+            continue
+        text = column.astype(str).to_numpy()
+        for level in sorted(np.unique(text)):
+            out[f"mean_z[{name}={level}]"] = float(profile[text == level].mean())
+    return out
+
+
+def _coherence(
+    x: np.ndarray, labels: np.ndarray, k: int, *, n_random: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean pairwise correlation within each module, and for random gene sets of its size."""
+    u = unit_rows(x, metric="correlation")
+
+    def mean_corr(idx: np.ndarray) -> float:
+        m = len(idx)
+        if m < 2:
+            return float("nan")
+        total = u[idx].sum(axis=0)
+        # Sum over pairs i != j of u_i·u_j = |sum u|² - sum |u_i|².
+        return float((total @ total - (u[idx] ** 2).sum()) / (m * (m - 1)))
+
+    coherence = np.zeros(k)
+    baseline = np.zeros(k)
+    for m in range(k):
+        idx = np.flatnonzero(labels == m)
+        coherence[m] = mean_corr(idx)
+        draws = [
+            mean_corr(rng.choice(len(x), size=len(idx), replace=False)) for _ in range(n_random)
+        ]
+        baseline[m] = float(np.mean(draws)) if draws else float("nan")
+    return coherence, baseline
+
+
+def _stability(
+    x: np.ndarray,
+    labels: np.ndarray,
+    k: int,
+    *,
+    metric: str,
+    linkage: str,
+    min_size: int,
+    n_bootstrap: int,
+    max_genes: int,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Mean best Jaccard match of each module across bootstrap resamples of the samples."""
+    if n_bootstrap <= 0 or k < 2:
+        return np.full(k, np.nan)
+    n, d = x.shape
+    genes = (
+        np.sort(rng.choice(n, size=max_genes, replace=False)) if n > max_genes else (np.arange(n))
+    )
+    sub_labels = labels[genes]
+    present = np.bincount(sub_labels, minlength=k)
+    scale = len(genes) / n
+    scores = np.zeros((n_bootstrap, k))
+    for b in range(n_bootstrap):
+        cols = rng.integers(0, d, size=d)
+        # A resample of one repeated sample carries no pattern at all; draw again.
+        while len(np.unique(cols)) < 2:
+            cols = rng.integers(0, d, size=d)
+        xb = x[np.ix_(genes, cols)]
+        tree = build_tree(xb, metric=metric, linkage=linkage, optimal_ordering=False)
+        got = _cut(tree.linkage, xb, k=k, min_size=max(1, int(min_size * scale)), metric=metric)
+        kb = int(got.max()) + 1
+        both = np.zeros((k, kb))
+        np.add.at(both, (sub_labels, got), 1.0)
+        union = present[:, None] + np.bincount(got, minlength=kb)[None, :] - both
+        jaccard = np.divide(both, union, out=np.zeros_like(both), where=union > 0)
+        scores[b] = jaccard.max(axis=1)
+    out = scores.mean(axis=0)
+    out[present == 0] = np.nan
+    return out
+
+
+def _order_samples(
+    x: np.ndarray,
+    sheet: pd.DataFrame,
+    *,
+    metric: str,
+    linkage: str,
+    group_samples: str | None,
+    contrast: Contrast | None,
+) -> tuple[Tree, pd.DataFrame]:
+    """The sample tree and the left-to-right sample order (grouped when asked)."""
+    tree = build_tree(x.T, metric=metric, linkage=linkage, optimal_ordering=True, what="samples")
+    names = sheet.index
+    dendro_pos = np.empty(len(names), dtype=int)
+    dendro_pos[tree.order] = np.arange(len(names))
+    group = pd.Series("", index=names)
+    order = tree.order
+    if group_samples:
+        text = sheet[group_samples].astype(str)
+        levels = sorted(text.unique())
+        if (
+            contrast is not None
+            and contrast.variable == group_samples
+            and (contrast.denominator in levels)
+        ):
+            levels.remove(contrast.denominator)
+            levels.insert(0, contrast.denominator)
+        rank = text.map({lv: i for i, lv in enumerate(levels)}).to_numpy()
+        order = np.lexsort((dendro_pos, rank))
+        group = text
+    table = pd.DataFrame(
+        {
+            "position": np.arange(1, len(names) + 1),
+            "dendrogram_position": dendro_pos[order] + 1,
+            "group": group.to_numpy()[order],
+        },
+        index=pd.Index(names[order], name="sample"),
+    )
+    return tree, table
+
+
+# --- gene annotation ----------------------------------------------------------------------
+
+
+def _symbols(
+    gene_ids: pd.Index, de_table: pd.DataFrame | None, symbols: pd.Series | None
+) -> np.ndarray:
+    """Symbol per gene: ``symbols`` first, then the DE table, else empty."""
+    out = pd.Series("", index=gene_ids, dtype=object)
+    for source in (_by_gene(de_table, "symbol"), symbols):
+        if source is None:
+            continue
+        source = source.copy()
+        source.index = source.index.astype(str)
+        source = source[~source.index.duplicated()].reindex(gene_ids)
+        usable = source.notna() & (source.astype(str) != "")
+        out = out.where(~usable, source.astype(str))
+    return out.to_numpy(dtype=object)
+
+
+def _by_gene(table: pd.DataFrame | None, column: str) -> pd.Series | None:
+    if table is None or column not in table.columns:
+        return None
+    return pd.Series(table[column].to_numpy(), index=table["gene_id"].astype(str))
+
+
+def _de_columns(gene_ids: pd.Index, de_table: pd.DataFrame | None) -> tuple[np.ndarray, np.ndarray]:
+    if de_table is None:
+        nan = np.full(len(gene_ids), np.nan)
+        return nan, nan.copy()
+    table = de_table.drop_duplicates("gene_id")
+    table = table.set_index(table["gene_id"].astype(str))
+    return (
+        table["log2fc"].reindex(gene_ids).to_numpy(dtype=float),
+        table["padj"].reindex(gene_ids).to_numpy(dtype=float),
+    )
