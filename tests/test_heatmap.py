@@ -240,3 +240,14 @@ def test_gse106305_all_samples_figure(gse106305, tmp_path):
     assert set(HYPOXIA_MARKERS) & set(mods.genes.symbol) <= labels
     fig.savefig(tmp_path / "heatmap.pdf")
     assert (tmp_path / "heatmap.pdf").stat().st_size < 2_000_000
+
+
+def test_module_without_tree_is_drawn_in_its_order():
+    expr, samples, _ = planted([300, 80], noise=0.4, seed=6)
+    dm = display_matrix(expr)
+    mods = find_modules(dm, samples=samples, max_tree_genes=200, n_bootstrap=0)
+    assert "pc-angle" in mods.params["gene_ordering"]
+    fig = heatmap(mods, dm, samples=samples)
+    np.testing.assert_allclose(
+        _drawn_matrix(fig), dm.values.loc[mods.order, mods.sample_order].to_numpy()
+    )

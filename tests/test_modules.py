@@ -271,3 +271,21 @@ def test_gse106305_all_samples_name_cell_line_and_hypoxia_modules(gse106305):
     assert len(by_line) and len(by_hypoxia), summary[["module_name", "explained_by"]]
     assert by_line.module_name.str.match(r"high in (LNCaP|PC3)$").all()
     assert by_hypoxia.module_name.str.match(r"(up|down) in Hypoxia").all()
+
+
+def test_large_selections_build_the_tree_on_a_subset(caplog):
+    expr, samples, truth = planted([500, 300, 200], noise=0.4, seed=11)
+    with caplog.at_level("INFO", logger="rnaheat"):
+        mods = find_modules(
+            display_matrix(expr), samples=samples, max_tree_genes=400, n_bootstrap=0
+        )
+    assert "random subset of 400 of 1000 genes" in caplog.text
+    assert mods.params["tree_genes"] == 400
+    assert adjusted_rand_score(truth, mods.labels.reindex(expr.index)) >= 0.9
+    # The 500-gene module is above the bound: ordered by principal-component angle, no tree.
+    big = mods.summary.module[mods.summary.n_genes > 400]
+    assert len(big) == 1
+    tree = mods.trees[int(big.iloc[0])]
+    assert tree.ordering == "pc-angle" and len(tree.linkage) == 0
+    assert sorted(tree.order) == list(range(tree.n_leaves))
+    assert sorted(mods.order) == sorted(expr.index)

@@ -91,10 +91,12 @@ def distance_blocks(
     u = unit_rows(values, metric=metric)
     n = len(u)
     squares = (u * u).sum(axis=1) if metric == "euclidean" else None
+    # A contiguous transposed copy (features × rows) makes every block a plain BLAS product.
+    ut = np.ascontiguousarray(u.T)
     for start in range(0, n, block_size):
         stop = min(n, start + block_size)
         first = start if upper else 0
-        block = u[start:stop] @ u[first:].T
+        block = u[start:stop] @ ut[:, first:]
         if metric == "euclidean":
             block *= -2.0
             block += squares[start:stop, None]
@@ -170,6 +172,23 @@ class Tree:
         return len(self.order)
 
 
+def _linkage(distances: np.ndarray, *, method: str, n: int, keep: bool) -> np.ndarray:
+    """Linkage of a condensed float64 array by fastcluster, overwriting it unless ``keep``.
+
+    fastcluster 1.3's ``linkage`` starts with ``numpy.array(X)``, which under NumPy 2 always
+    copies, so ``preserve_input=False`` no longer saves the second copy (1.6 GB at 20,000
+    genes). When fastcluster exposes its kernel, it is called directly on the array built
+    for it; otherwise the public function is used.
+    """
+    kernel = getattr(fastcluster, "linkage_wrap", None)
+    codes = getattr(fastcluster, "mthidx", None)
+    if keep or kernel is None or not isinstance(codes, dict) or method not in codes:
+        return fastcluster.linkage(distances, method=method, preserve_input=keep)
+    out = np.empty((n - 1, 4))
+    kernel(n, np.ascontiguousarray(distances, dtype=float), out, codes[method])
+    return out
+
+
 def build_tree(
     values: np.ndarray,
     /,
@@ -221,7 +240,7 @@ def build_tree(
         distances = condensed_distances(values, metric=metric)
         # The distances are needed again for ordering, so they are kept when ordering.
         keep = optimal_ordering and n <= max_optimal and n > 2
-        z = fastcluster.linkage(distances, method=linkage, preserve_input=keep)
+        z = _linkage(distances, method=linkage, n=n, keep=keep)
     ordering = "tree"
     if n <= 2:
         ordering = "trivial"

@@ -51,9 +51,6 @@ __all__ = ["GeneModules", "find_modules"]
 
 logger = logging.getLogger("rnaheat")
 
-# How much deeper than k the cut may go while looking for k clusters of the minimum size.
-_MAX_EXTRA_CUTS = 200
-
 
 @dataclass(frozen=True, eq=False)
 class GeneModules:
@@ -172,6 +169,7 @@ def find_modules(
     min_module_size: int | None = None,
     optimal_ordering: bool = True,
     max_optimal: int = 1000,
+    max_tree_genes: int = 5000,
     n_bootstrap: int = 20,
     stability_genes: int = 1000,
     n_random: int = 20,
@@ -211,6 +209,12 @@ def find_modules(
         Smallest module; default ``max(5, 1% of the genes)``.
     optimal_ordering, max_optimal
         Optimal leaf ordering within modules of up to ``max_optimal`` genes.
+    max_tree_genes
+        Largest number of genes clustered exactly. With more genes, the gene tree that
+        defines the modules is built on a random subset of this size and the other genes join
+        the most similar module; a module with more genes than this is ordered by the angle
+        of its genes in the plane of its first two principal components and drawn without a
+        tree. Both are logged and recorded in ``params``.
     n_bootstrap
         Bootstrap resamples of the samples for module stability (0 skips it).
     stability_genes
@@ -272,16 +276,43 @@ def find_modules(
         raise ValueError(f"min_module_size must be at least 1, got {min_module_size!r}")
     rng = np.random.default_rng(random_state)
 
-    # 1-3: the gene tree, its cut and the number of modules.
-    tree = build_tree(x, metric=metric, linkage=linkage, optimal_ordering=False, what="genes")
-    if n_modules is not None:
-        raw = _cut(tree.linkage, x, k=n_modules, min_size=min_size, metric=metric)
-        k_scores = pd.DataFrame(
-            {"k": [n_modules], "silhouette": [_silhouette(x, raw, metric)], "chosen": [True]}
+    # 1-3: the gene tree, its cut and the number of modules. Above max_tree_genes the tree
+    # is built on a random subset of that size (its cost grows with the square of the genes)
+    # and every other gene joins the module whose centroid it is most similar to.
+    if n > max_tree_genes:
+        tree_rows = np.sort(
+            np.random.default_rng([random_state, 1]).choice(n, size=max_tree_genes, replace=False)
+        )
+        logger.info(
+            "modules: gene tree built on a random subset of %d of %d genes (max_tree_genes); "
+            "the other genes join the module with the most similar centroid",
+            max_tree_genes,
+            n,
         )
     else:
-        raw, k_scores = _choose_k(tree.linkage, x, lo=lo, hi=hi, min_size=min_size, metric=metric)
-    k = int(raw.max()) + 1
+        tree_rows = np.arange(n)
+    xt = x[tree_rows]
+    # Rows prepared once for the metric: every cut, silhouette and centroid below uses them.
+    ut = unit_rows(xt, metric=metric)
+    tree_min = max(2, round(min_size * len(tree_rows) / n))
+    tree = build_tree(xt, metric=metric, linkage=linkage, optimal_ordering=False, what="genes")
+    if n_modules is not None:
+        raw_tree = _cut(tree.linkage, ut, k=n_modules, min_size=tree_min, metric=metric)
+        k_scores = pd.DataFrame(
+            {"k": [n_modules], "silhouette": [_silhouette(ut, raw_tree, metric)], "chosen": [True]}
+        )
+    else:
+        raw_tree, k_scores = _choose_k(
+            tree.linkage, ut, lo=lo, hi=hi, min_size=tree_min, metric=metric
+        )
+    k = int(raw_tree.max()) + 1
+    raw = np.zeros(n, dtype=int)
+    raw[tree_rows] = raw_tree
+    if len(tree_rows) < n:
+        in_tree = np.zeros(n, dtype=bool)
+        in_tree[tree_rows] = True
+        sim = _centroid_similarity(unit_rows(x, metric=metric), raw, k, metric, members=in_tree)
+        raw[~in_tree] = np.argmax(sim[~in_tree], axis=1)
     logger.info(
         "modules: %d modules from %d genes (%s)",
         k,
@@ -306,14 +337,24 @@ def find_modules(
     positions = []
     for new, old in enumerate(old_order):
         idx = np.flatnonzero(raw == old)
-        sub = build_tree(
-            x[idx],
-            metric=metric,
-            linkage=linkage,
-            optimal_ordering=optimal_ordering,
-            max_optimal=max_optimal,
-            what=f"genes of module {new + 1}",
-        )
+        if len(idx) > max_tree_genes:
+            sub = _angle_order(x[idx], metric=metric, method=linkage)
+            logger.info(
+                "module %d: %d genes, more than max_tree_genes (%d): rows ordered by their "
+                "angle in the plane of the module's first two principal components, no tree",
+                new + 1,
+                len(idx),
+                max_tree_genes,
+            )
+        else:
+            sub = build_tree(
+                x[idx],
+                metric=metric,
+                linkage=linkage,
+                optimal_ordering=optimal_ordering,
+                max_optimal=max_optimal,
+                what=f"genes of module {new + 1}",
+            )
         trees[new + 1] = sub
         positions.append(idx[sub.order])
     row_order = np.concatenate(positions)
@@ -406,6 +447,8 @@ def find_modules(
         "min_module_size": min_size,
         "optimal_ordering": optimal_ordering,
         "max_optimal": max_optimal,
+        "max_tree_genes": max_tree_genes,
+        "tree_genes": len(tree_rows),
         "n_bootstrap": n_bootstrap,
         "stability_genes": stability_genes,
         "n_random": n_random,
@@ -438,7 +481,8 @@ def _centroid_similarity(
 ) -> np.ndarray:
     """Genes × clusters similarity to each centroid (higher is closer).
 
-    Centroids are built from the genes flagged in ``members`` only.
+    ``x`` holds the rows as :func:`rnaheat.cluster.unit_rows` prepares them for ``metric``
+    (computed once by the caller). Centroids are built from the genes in ``members`` only.
     """
     onehot = np.zeros((len(labels), k))
     onehot[np.flatnonzero(members), labels[members]] = 1.0
@@ -448,22 +492,41 @@ def _centroid_similarity(
         return -(
             (x * x).sum(axis=1)[:, None] - 2 * x @ centroids.T + (centroids**2).sum(axis=1)[None, :]
         )
-    u = unit_rows(x, metric=metric)
-    return u @ ((onehot.T @ u) / counts[:, None]).T
+    return x @ ((onehot.T @ x) / counts[:, None]).T
+
+
+def _large_cluster_counts(linkage: np.ndarray, *, min_size: int) -> np.ndarray:
+    """``counts[c]``: how many of the ``c`` clusters of a cut have >= ``min_size`` genes.
+
+    Cutting into ``c + 1`` clusters undoes the highest remaining merge (linkage rows are in
+    order of height), replacing one cluster by its two children; a cumulative sum of those
+    changes counts every cut at once (``counts[0]`` is unused).
+    """
+    n = len(linkage) + 1
+    sizes = np.ones(2 * n - 1, dtype=int)
+    sizes[n:] = linkage[:, 3].astype(int)
+    large = sizes >= min_size
+    left, right = linkage[:, 0].astype(int), linkage[:, 1].astype(int)
+    change = large[left].astype(int) + large[right] - large[n:]
+    root = int(large[-1])
+    return np.concatenate([[0, root], root + np.cumsum(change[::-1])])
 
 
 def _cut(linkage: np.ndarray, x: np.ndarray, *, k: int, min_size: int, metric: str) -> np.ndarray:
-    """``k`` clusters of at least ``min_size`` genes; smaller branches join the nearest one."""
+    """``k`` clusters of at least ``min_size`` genes; smaller branches join the nearest one.
+
+    ``x`` holds the rows as :func:`rnaheat.cluster.unit_rows` prepares them for ``metric``.
+    """
     n = len(x)
     if k == 1:
         return np.zeros(n, dtype=int)
     labels = None
-    for depth in range(k, min(n, k + _MAX_EXTRA_CUTS) + 1):
-        cut = cut_tree(linkage, n_clusters=depth)
-        sizes = np.bincount(cut)
-        if int((sizes >= min_size).sum()) == k:
-            labels = cut
-            break
+    # The first cut deep enough to hold k large clusters; outlying genes merge last in a
+    # tree, so that cut can lie well below k clusters.
+    counts = _large_cluster_counts(linkage, min_size=min_size)
+    hits = np.flatnonzero(counts[k:] == k)
+    if len(hits):
+        labels = cut_tree(linkage, n_clusters=k + int(hits[0]))
     if labels is None:
         # No cut has exactly k large clusters: take the plain cut at k.
         logger.info(
@@ -488,7 +551,10 @@ def _cut(linkage: np.ndarray, x: np.ndarray, *, k: int, min_size: int, metric: s
 
 
 def _distance_sums(x: np.ndarray, labels: np.ndarray, k: int, metric: str) -> np.ndarray:
-    """Genes × clusters: the sum of distances from each gene to the genes of each cluster."""
+    """Genes × clusters: the sum of distances from each gene to the genes of each cluster.
+
+    ``x`` holds the rows as :func:`rnaheat.cluster.unit_rows` prepares them for ``metric``.
+    """
     onehot = np.zeros((len(labels), k))
     onehot[np.arange(len(labels)), labels] = 1.0
     if metric == "euclidean":
@@ -497,7 +563,7 @@ def _distance_sums(x: np.ndarray, labels: np.ndarray, k: int, metric: str) -> np
             out[start:stop] = block @ onehot
         return out
     # 1 - u_i·u_j summed over a cluster is |c| - u_i·(sum of its u): no n × n matrix needed.
-    u = unit_rows(x, metric=metric)
+    u = x
     sums = u @ (onehot.T @ u).T
     dist = onehot.sum(axis=0)[None, :] - sums
     # The gene's distance to itself is 0, not 1 - |u|² (which differs for an all-zero row).
@@ -562,20 +628,39 @@ def _eigengenes(
     for m in range(k):
         idx = np.flatnonzero(labels == m)
         block = x[idx] - x[idx].mean(axis=1, keepdims=True)
-        # The first right singular vector is the sample pattern shared most by the rows.
-        _, s, vt = np.linalg.svd(block, full_matrices=False)
-        vec = vt[0]
+        # The first right singular vector is the sample pattern shared most by the rows; it
+        # is the top eigenvector of the samples × samples cross-product, which is cheaper
+        # than an SVD of a tall module.
+        values, vectors = np.linalg.eigh(block.T @ block)
+        vec = vectors[:, -1]
         mean_profile = x[idx].mean(axis=0)
         if np.dot(vec - vec.mean(), mean_profile - mean_profile.mean()) < 0:
             vec = -vec
         sd = vec.std(ddof=1)
         eig[:, m] = (vec - vec.mean()) / sd if sd > 0 else 0.0
-        total = float((s**2).sum())
-        share[m] = float(s[0] ** 2 / total) if total > 0 else 0.0
+        total = float(np.clip(values, 0, None).sum())
+        share[m] = float(max(values[-1], 0.0) / total) if total > 0 else 0.0
         unit_eig = eig[:, m] - eig[:, m].mean()
         norm = np.linalg.norm(unit_eig)
         kme[idx] = u[idx] @ (unit_eig / norm) if norm > 0 else 0.0
     return eig, share, kme
+
+
+def _angle_order(values: np.ndarray, *, metric: str, method: str) -> Tree:
+    """Order rows by their angle in the plane of the first two principal components.
+
+    Genes of one module mostly point along the first component; the angle sweeps them from
+    one side of the module's pattern to the other, so neighbours look alike. It costs one
+    samples × samples eigendecomposition, whatever the number of genes.
+    """
+    block = values - values.mean(axis=1, keepdims=True)
+    _, vectors = np.linalg.eigh(block.T @ block)
+    scores = block @ vectors[:, ::-1][:, :2]
+    angle = np.arctan2(scores[:, 1], scores[:, 0])
+    order = np.lexsort((np.arange(len(values)), angle))
+    return Tree(
+        linkage=np.empty((0, 4)), order=order, metric=metric, method=method, ordering="pc-angle"
+    )
 
 
 def _hub_ranks(kme: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -803,7 +888,13 @@ def _stability(
             cols = rng.integers(0, d, size=d)
         xb = x[np.ix_(genes, cols)]
         tree = build_tree(xb, metric=metric, linkage=linkage, optimal_ordering=False)
-        got = _cut(tree.linkage, xb, k=k, min_size=max(1, int(min_size * scale)), metric=metric)
+        got = _cut(
+            tree.linkage,
+            unit_rows(xb, metric=metric),
+            k=k,
+            min_size=max(1, int(min_size * scale)),
+            metric=metric,
+        )
         kb = int(got.max()) + 1
         both = np.zeros((k, kb))
         np.add.at(both, (sub_labels, got), 1.0)
