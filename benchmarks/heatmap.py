@@ -46,8 +46,7 @@ def make_data(n_genes: int, n_samples: int, *, seed: int = 0):
     patterns[2] += 2 * (batch == "B")
     module = rng.integers(0, 9, size=n_genes)  # 8 = no module (noise only)
     signal = np.vstack([patterns, np.zeros((1, n_samples))])[module]
-    values = rng.uniform(4, 12, (n_genes, 1)) + signal + 0.7 * rng.normal(
-        size=(n_genes, n_samples))
+    values = rng.uniform(4, 12, (n_genes, 1)) + signal + 0.7 * rng.normal(size=(n_genes, n_samples))
     genes = [f"G{i:05d}" for i in range(n_genes)]
     return pd.DataFrame(values, index=genes, columns=names), samples
 
@@ -59,15 +58,23 @@ def run_rnaheat(expr: pd.DataFrame, samples: pd.DataFrame, out: Path, dpi: int) 
 
     start = time.perf_counter()
     dm = display_matrix(expr)
-    mods = find_modules(dm, samples=samples, design="~ batch + condition",
-                        contrast=("condition", "Treated", "Control"))
+    mods = find_modules(
+        dm,
+        samples=samples,
+        design="~ batch + condition",
+        contrast=("condition", "Treated", "Control"),
+    )
     t_modules = time.perf_counter() - start
     fig = heatmap(mods, dm, samples=samples)
     fig.savefig(out / "heatmap.png", dpi=dpi)
     elapsed = time.perf_counter() - start
     fig.savefig(out / "heatmap.pdf")
-    return {"seconds": elapsed, "modules_seconds": t_modules, "k": mods.n_modules,
-            "pdf_bytes": (out / "heatmap.pdf").stat().st_size}
+    return {
+        "seconds": elapsed,
+        "modules_seconds": t_modules,
+        "k": mods.n_modules,
+        "pdf_bytes": (out / "heatmap.pdf").stat().st_size,
+    }
 
 
 def run_seaborn(expr: pd.DataFrame, samples: pd.DataFrame, out: Path, dpi: int) -> dict:
@@ -79,13 +86,25 @@ def run_seaborn(expr: pd.DataFrame, samples: pd.DataFrame, out: Path, dpi: int) 
     from rnaheat.plot.colors import category_colors
 
     start = time.perf_counter()
-    tracks = pd.DataFrame({
-        column: samples[column].map(category_colors(samples[column].unique(), offset=2 * i))
-        for i, column in enumerate(samples.columns)
-    })
-    grid = sns.clustermap(expr, z_score=0, metric="correlation", method="average",
-                          col_colors=tracks, cmap="RdBu_r", center=0, vmin=-2, vmax=2,
-                          yticklabels=False, xticklabels=expr.shape[1] <= 60)
+    tracks = pd.DataFrame(
+        {
+            column: samples[column].map(category_colors(samples[column].unique(), offset=2 * i))
+            for i, column in enumerate(samples.columns)
+        }
+    )
+    grid = sns.clustermap(
+        expr,
+        z_score=0,
+        metric="correlation",
+        method="average",
+        col_colors=tracks,
+        cmap="RdBu_r",
+        center=0,
+        vmin=-2,
+        vmax=2,
+        yticklabels=False,
+        xticklabels=expr.shape[1] <= 60,
+    )
     grid.savefig(out / "clustermap.png", dpi=dpi)
     return {"seconds": time.perf_counter() - start}
 
@@ -115,7 +134,10 @@ def main(argv: list[str] | None = None) -> int:
         for tool in args.tools:
             proc = subprocess.run(
                 [sys.executable, __file__, "--child", tool, size, "--dpi", str(args.dpi)],
-                capture_output=True, text=True, check=False)
+                capture_output=True,
+                text=True,
+                check=False,
+            )
             if proc.returncode != 0:
                 print(f"{tool} {size}: failed\n{proc.stderr[-2000:]}")
                 continue
@@ -123,20 +145,28 @@ def main(argv: list[str] | None = None) -> int:
             rows.append({"size": size, "tool": tool, **result})
             extra = ""
             if tool == "rnaheat":
-                extra = (f"  (modules {result['modules_seconds']:.1f} s, k={result['k']}, "
-                         f"PDF {result['pdf_bytes'] / 1e6:.2f} MB)")
-            print(f"{size:>10} {tool:<8} {result['seconds']:7.1f} s  "
-                  f"peak {result['peak_mib']:7.0f} MiB{extra}", flush=True)
+                extra = (
+                    f"  (modules {result['modules_seconds']:.1f} s, k={result['k']}, "
+                    f"PDF {result['pdf_bytes'] / 1e6:.2f} MB)"
+                )
+            print(
+                f"{size:>10} {tool:<8} {result['seconds']:7.1f} s  "
+                f"peak {result['peak_mib']:7.0f} MiB{extra}",
+                flush=True,
+            )
     table = pd.DataFrame(rows)
     if {"rnaheat", "seaborn"} <= set(table.get("tool", [])):
         wide = table.pivot(index="size", columns="tool", values=["seconds", "peak_mib"])
         print("\nspeed-up of rnaheat over seaborn.clustermap (time ratio):")
         for size in args.sizes:
             if size in wide.index:
-                ratio = wide.loc[size, ("seconds", "seaborn")] / wide.loc[
-                    size, ("seconds", "rnaheat")]
-                mem = wide.loc[size, ("peak_mib", "seaborn")] / wide.loc[
-                    size, ("peak_mib", "rnaheat")]
+                ratio = (
+                    wide.loc[size, ("seconds", "seaborn")] / wide.loc[size, ("seconds", "rnaheat")]
+                )
+                mem = (
+                    wide.loc[size, ("peak_mib", "seaborn")]
+                    / wide.loc[size, ("peak_mib", "rnaheat")]
+                )
                 print(f"{size:>10}: {ratio:5.1f}× faster, {mem:4.1f}× less peak memory")
     return 0
 

@@ -147,56 +147,61 @@ def _row_layout(sizes: Sequence[int], gap: float) -> _Rows:
 
 
 def _dendrogram_segments(
-    tree: Tree, leaf_pos: np.ndarray, *, max_merges: int | None = None
-) -> tuple[np.ndarray, float, float]:
+    tree: Tree, leaf_pos: np.ndarray, *, min_branch: int = 1
+) -> tuple[np.ndarray, float]:
     """Line segments (position, height) of a dendrogram whose leaves sit at ``leaf_pos``.
 
-    ``leaf_pos[i]`` is the position of row ``i`` of the tree. With ``max_merges``, only the
-    highest merges are drawn (their legs still reach down to their children's height): a
-    thousand-leaf tree drawn in full is a solid block of ink.
+    ``leaf_pos[i]`` is the position of row ``i`` of the tree. With ``min_branch > 1`` only
+    merges whose two branches both hold at least that many leaves are drawn: a thousand-leaf
+    tree drawn in full is a solid block of ink, and the last merges of a tree often just add
+    single outlying genes. A branch that is not drawn is followed down its larger side to the
+    next drawn merge (or to a leaf), so every drawn merge stays connected.
 
-    Returns segments of shape (k, 2, 2) as (position, height) pairs, the tree's height and
-    the lowest height drawn.
+    Returns segments of shape (k, 2, 2) as (position, height) pairs, and the tree's height.
     """
     z = tree.linkage
     n = len(z) + 1
     if len(z) == 0:
-        return np.empty((0, 2, 2)), 0.0, 0.0
-    pos = np.empty(2 * n - 1)
-    height = np.zeros(2 * n - 1)
-    pos[:n] = leaf_pos
+        return np.empty((0, 2, 2)), 0.0
+    size = np.ones(2 * n - 1)
+    size[n:] = z[:, 3]
     left = z[:, 0].astype(int)
     right = z[:, 1].astype(int)
-    # Each merge sits midway between its children, which are earlier rows of the linkage:
-    # one pass in linkage order fills every node.
-    pos_list = pos.tolist()
-    for i, (a, b) in enumerate(zip(left.tolist(), right.tolist(), strict=True)):
-        pos_list[n + i] = 0.5 * (pos_list[a] + pos_list[b])
-    pos = np.asarray(pos_list)
+    drawn = np.minimum(size[left], size[right]) >= min_branch
+    bigger = np.where(size[left] >= size[right], left, right)
+    height = np.zeros(2 * n - 1)
     height[n:] = z[:, 2]
-    keep = np.arange(len(z))
-    base = 0.0
-    if max_merges is not None and len(z) > max_merges:
-        # Linkage rows are sorted by height, so the last rows are the highest merges.
-        keep = keep[-max_merges:]
-        # Children that are not drawn are shown as stubs reaching a bit below the lowest
-        # drawn merge rather than down to the leaves.
-        floor = float(z[keep[0], 2])
-        base = floor - 0.08 * (float(z[-1, 2]) - floor)
-        height[: n + keep[0]] = np.maximum(height[: n + keep[0]], base)
-    left, right, node_h = left[keep], right[keep], z[keep, 2]
+    # rep[node]: the node whose bar a leg to ``node`` ends on; pos: where that bar is centred.
+    # Children are earlier linkage rows, so one pass in linkage order fills every node.
+    rep = list(range(2 * n - 1))
+    pos = [0.0] * (2 * n - 1)
+    pos[:n] = np.asarray(leaf_pos, dtype=float).tolist()
+    for i, (a, b, keep, big) in enumerate(
+        zip(left.tolist(), right.tolist(), drawn.tolist(), bigger.tolist(), strict=True)
+    ):
+        if keep:
+            pos[n + i] = 0.5 * (pos[a] + pos[b])
+        else:
+            rep[n + i] = rep[big]
+            pos[n + i] = pos[big]
+    rows = np.flatnonzero(drawn)
+    rep_arr = np.asarray(rep)
+    pos_arr = np.asarray(pos)
+    a_end, b_end = rep_arr[left[rows]], rep_arr[right[rows]]
+    xa, xb = pos_arr[left[rows]], pos_arr[right[rows]]
+    node_h = z[rows, 2]
     segs = np.stack(
         [
-            np.stack([pos[left], height[left]], axis=1),
-            np.stack([pos[left], node_h], axis=1),
-            np.stack([pos[right], node_h], axis=1),
-            np.stack([pos[right], height[right]], axis=1),
+            np.stack([xa, height[a_end]], axis=1),
+            np.stack([xa, node_h], axis=1),
+            np.stack([xb, node_h], axis=1),
+            np.stack([xb, height[b_end]], axis=1),
         ],
         axis=1,
     )
     # Three segments per merge: left leg, bar, right leg.
     lines = np.concatenate([segs[:, 0:2], segs[:, 1:3], segs[:, 2:4]], axis=0)
-    return lines, float(z[:, 2].max()), base
+    return lines, float(z[:, 2].max())
 
 
 def _text_width_in(text: str, size: float) -> float:
@@ -493,11 +498,17 @@ def heatmap(
         leaf_pos[tree.order] = top + np.arange(tree.n_leaves) + 0.5
         # About one drawn merge per 3 points of height keeps the tree readable.
         budget = max(8, int(body_h * 72 / 3 * tree.n_leaves / n_rows))
-        lines, tallest, base = _dendrogram_segments(tree, leaf_pos, max_merges=budget)
+        min_branch = int(np.ceil(tree.n_leaves / budget)) if tree.n_leaves > budget else 1
+        lines, tallest = _dendrogram_segments(tree, leaf_pos, min_branch=min_branch)
+        # Trees that grow by chaining (one gene at a time) have few balanced merges; lower
+        # the bar until the tree shows some structure.
+        while len(lines) < 3 * 4 and min_branch > 1 and tree.n_leaves > 1:
+            min_branch //= 2
+            lines, tallest = _dendrogram_segments(tree, leaf_pos, min_branch=min_branch)
         if len(lines):
             # Each module's tree fills the width: heights are compared within a module only.
             scaled = lines.copy()
-            scaled[..., 1] = (scaled[..., 1] - base) / ((tallest - base) or 1.0)
+            scaled[..., 1] = scaled[..., 1] / (tallest or 1.0)
             segments.append(scaled[..., ::-1])
     if segments:
         allseg = np.concatenate(segments)
@@ -516,7 +527,7 @@ def heatmap(
         cd.set_gid("sample-dendrogram")
         leaf_pos = np.empty(n_cols)
         leaf_pos[modules.sample_tree.order] = col_x
-        lines, tallest, _ = _dendrogram_segments(modules.sample_tree, leaf_pos)
+        lines, tallest = _dendrogram_segments(modules.sample_tree, leaf_pos)
         if len(lines):
             cd.add_collection(LineCollection(lines, colors="#444444", linewidths=0.6))
             cd.set_ylim(0, tallest * 1.02)
