@@ -281,6 +281,8 @@ def test_large_selections_build_the_tree_on_a_subset(caplog):
         )
     assert "random subset of 400 of 1000 genes" in caplog.text
     assert mods.params["tree_genes"] == 400
+    assert len(mods.tree_genes) == 400 and set(mods.tree_genes) <= set(expr.index)
+    assert len(mods.linkage) == 399
     assert adjusted_rand_score(truth, mods.labels.reindex(expr.index)) >= 0.9
     # The 500-gene module is above the bound: ordered by principal-component angle, no tree.
     big = mods.summary.module[mods.summary.n_genes > 400]

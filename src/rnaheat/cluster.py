@@ -157,7 +157,8 @@ class Tree:
         Distance metric and linkage method.
     ordering
         ``"optimal"`` (optimal leaf ordering), ``"tree"`` (the linkage's own order, used
-        above the size bound) or ``"trivial"`` (fewer than 3 rows).
+        above the size bound), ``"trivial"`` (fewer than 3 rows) or ``"pc-angle"`` (no tree;
+        see :func:`rnaheat.modules.find_modules`, ``max_tree_genes``).
     """
 
     linkage: np.ndarray

@@ -17,6 +17,13 @@ How modules are found
 4. Within each module the genes are clustered again, with optimal leaf ordering while the
    module is small enough; that tree is the row dendrogram drawn beside the module.
 
+Large selections: the cost of a tree grows with the square of its genes. Above
+``max_tree_genes`` (default 5,000) the tree of step 1 is built on a random subset of that
+many genes (``random_state``), and every other gene joins the module with the most similar
+centroid; a module larger than that bound is ordered by the angle of its genes in the plane
+of its first two principal components, without a tree. Both are logged and recorded in
+``GeneModules.params`` (``tree_genes``, ``gene_ordering``).
+
 Numbering
 ---------
 Modules are numbered 1..k: first modules up in the contrast, then modules down in it, then
@@ -72,8 +79,7 @@ class GeneModules:
     eigengenes
         Samples × modules (columns ``1..k``), each standardised to mean 0 and SD 1.
     linkage
-        The gene tree over all selected genes (rows in the display matrix's order), which the
-        modules were cut from.
+        The gene tree the modules were cut from; its rows are :attr:`tree_genes`.
     trees
         Module → the tree of its genes (rows in the display matrix's order restricted to the
         module), whose leaf order is the module's row order in the heatmap.
@@ -84,6 +90,9 @@ class GeneModules:
         ``dendrogram_position`` and ``group`` (the level of ``group_samples``, or empty).
     k_scores
         The mean silhouette of each number of modules tried (``k``, ``silhouette``, ``chosen``).
+    tree_genes
+        The genes of :attr:`linkage`, in its row order: all selected genes in the display
+        matrix's order, or a random subset of ``max_tree_genes`` of them.
     display_label
         The colour-bar label of the display matrix the modules were built from.
     params
@@ -98,6 +107,7 @@ class GeneModules:
     sample_tree: Tree
     samples: pd.DataFrame
     k_scores: pd.DataFrame
+    tree_genes: pd.Index
     display_label: str = ""
     params: Mapping[str, object] = field(default_factory=dict)
 
@@ -468,6 +478,7 @@ def find_modules(
         sample_tree=sample_tree,
         samples=sample_table,
         k_scores=k_scores,
+        tree_genes=frame.index.astype(str)[tree_rows],
         display_label=label,
         params=params,
     )
