@@ -309,7 +309,11 @@ def find_modules(
     if n_modules is not None:
         raw_tree = _cut(tree.linkage, ut, k=n_modules, min_size=tree_min, metric=metric)
         k_scores = pd.DataFrame(
-            {"k": [n_modules], "silhouette": [_silhouette(ut, raw_tree, metric)], "chosen": [True]}
+            {
+                "k": [n_modules],
+                "silhouette": [_silhouette(ut, raw_tree, metric=metric)],
+                "chosen": [True],
+            }
         )
     else:
         raw_tree, k_scores = _choose_k(
@@ -321,7 +325,9 @@ def find_modules(
     if len(tree_rows) < n:
         in_tree = np.zeros(n, dtype=bool)
         in_tree[tree_rows] = True
-        sim = _centroid_similarity(unit_rows(x, metric=metric), raw, k, metric, members=in_tree)
+        sim = _centroid_similarity(
+            unit_rows(x, metric=metric), raw, k=k, metric=metric, members=in_tree
+        )
         raw[~in_tree] = np.argmax(sim[~in_tree], axis=1)
     logger.info(
         "modules: %d modules from %d genes (%s)",
@@ -331,8 +337,13 @@ def find_modules(
     )
 
     # Eigengenes and their explanation by the design, then the documented numbering.
-    eig, eig_var, kme = _eigengenes(x, raw, k)
-    explained = [_explain(eig[:, m], sheet, variables, contrast, min_explained) for m in range(k)]
+    eig, eig_var, kme = _eigengenes(x, raw, k=k)
+    explained = [
+        _explain(
+            eig[:, m], sheet, variables=variables, contrast=contrast, min_explained=min_explained
+        )
+        for m in range(k)
+    ]
     sizes = np.bincount(raw, minlength=k)
     first = np.array([np.flatnonzero(raw == m)[0] for m in range(k)])
     rank_dir = {"up": 0, "down": 1, "other": 2}
@@ -374,7 +385,7 @@ def find_modules(
     hub_rank = _hub_ranks(kme, labels)
     genes = pd.DataFrame(
         {
-            "symbol": _symbols(gene_ids, de_table, symbols),
+            "symbol": _symbols(gene_ids, de_table=de_table, symbols=symbols),
             "module": labels + 1,
             "eigengene_corr": kme,
             "hub_rank": hub_rank,
@@ -383,11 +394,11 @@ def find_modules(
     )
     genes["log2fc"], genes["padj"] = _de_columns(gene_ids, de_table)
 
-    coherence, baseline = _coherence(x, labels, k, n_random=n_random, rng=rng)
+    coherence, baseline = _coherence(x, labels, k=k, n_random=n_random, rng=rng)
     stability = _stability(
         x,
         labels,
-        k,
+        k=k,
         metric=metric,
         linkage=linkage,
         min_size=min_size,
@@ -416,7 +427,7 @@ def find_modules(
             "stability": stability[new],
             "hub_genes": ", ".join(hubs["symbol"].where(hubs["symbol"] != "", hubs.index)),
         }
-        row.update(_group_means(x[labels == new], sheet, variables))
+        row.update(_group_means(x[labels == new], sheet, variables=variables))
         rows.append(row)
     summary = pd.DataFrame(rows)
     names = dict(zip(summary["module"], summary["module_name"], strict=True))
@@ -488,7 +499,7 @@ def find_modules(
 
 
 def _centroid_similarity(
-    x: np.ndarray, labels: np.ndarray, k: int, metric: str, *, members: np.ndarray
+    x: np.ndarray, labels: np.ndarray, *, k: int, metric: str, members: np.ndarray
 ) -> np.ndarray:
     """Genes × clusters similarity to each centroid (higher is closer).
 
@@ -551,7 +562,7 @@ def _cut(linkage: np.ndarray, x: np.ndarray, *, k: int, min_size: int, metric: s
         remap = -np.ones(len(sizes), dtype=int)
         remap[big] = np.arange(len(big))
         core = remap[labels]
-        sim = _centroid_similarity(x, core, len(big), metric, members=~small)
+        sim = _centroid_similarity(x, core, k=len(big), metric=metric, members=~small)
         core[small] = np.argmax(sim[small], axis=1)
         labels = core
     # Renumber by first appearance so labels do not depend on fcluster's numbering.
@@ -561,7 +572,7 @@ def _cut(linkage: np.ndarray, x: np.ndarray, *, k: int, min_size: int, metric: s
     return rank[labels]
 
 
-def _distance_sums(x: np.ndarray, labels: np.ndarray, k: int, metric: str) -> np.ndarray:
+def _distance_sums(x: np.ndarray, labels: np.ndarray, *, k: int, metric: str) -> np.ndarray:
     """Genes × clusters: the sum of distances from each gene to the genes of each cluster.
 
     ``x`` holds the rows as :func:`rnaheat.cluster.unit_rows` prepares them for ``metric``.
@@ -583,12 +594,12 @@ def _distance_sums(x: np.ndarray, labels: np.ndarray, k: int, metric: str) -> np
     return dist
 
 
-def _silhouette(x: np.ndarray, labels: np.ndarray, metric: str) -> float:
+def _silhouette(x: np.ndarray, labels: np.ndarray, *, metric: str) -> float:
     """Mean silhouette width (0 for genes in single-gene clusters)."""
     k = int(labels.max()) + 1
     if k < 2:
         return 0.0
-    sums = _distance_sums(x, labels, k, metric)
+    sums = _distance_sums(x, labels, k=k, metric=metric)
     sizes = np.bincount(labels, minlength=k).astype(float)
     idx = np.arange(len(labels))
     own = sizes[labels]
@@ -613,7 +624,7 @@ def _choose_k(
         got = int(labels.max()) + 1
         if got in cuts:
             continue
-        score = _silhouette(x, labels, metric)
+        score = _silhouette(x, labels, metric=metric)
         cuts[got] = labels
         rows.append({"k": got, "silhouette": score})
         # Strictly better only: on a tie the smaller k stays.
@@ -628,7 +639,7 @@ def _choose_k(
 
 
 def _eigengenes(
-    x: np.ndarray, labels: np.ndarray, k: int
+    x: np.ndarray, labels: np.ndarray, *, k: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Eigengene per module (standardised), its variance share, and each gene's correlation."""
     n, d = x.shape
@@ -702,6 +713,7 @@ def _is_numeric(column: pd.Series) -> bool:
 def _explain(
     eig: np.ndarray,
     sheet: pd.DataFrame,
+    *,
     variables: Sequence[str],
     contrast: Contrast | None,
     min_explained: float,
@@ -828,7 +840,7 @@ def _explain(
 
 
 def _group_means(
-    block: np.ndarray, sheet: pd.DataFrame, variables: Sequence[str]
+    block: np.ndarray, sheet: pd.DataFrame, *, variables: Sequence[str]
 ) -> dict[str, float]:
     """Mean display value of a module per level of each design factor."""
     out: dict[str, float] = {}
@@ -844,7 +856,7 @@ def _group_means(
 
 
 def _coherence(
-    x: np.ndarray, labels: np.ndarray, k: int, *, n_random: int, rng: np.random.Generator
+    x: np.ndarray, labels: np.ndarray, *, k: int, n_random: int, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
     """Mean pairwise correlation within each module, and for random gene sets of its size."""
     u = unit_rows(x, metric="correlation")
@@ -872,8 +884,8 @@ def _coherence(
 def _stability(
     x: np.ndarray,
     labels: np.ndarray,
-    k: int,
     *,
+    k: int,
     metric: str,
     linkage: str,
     min_size: int,
@@ -961,7 +973,7 @@ def _order_samples(
 
 
 def _symbols(
-    gene_ids: pd.Index, de_table: pd.DataFrame | None, symbols: pd.Series | None
+    gene_ids: pd.Index, *, de_table: pd.DataFrame | None, symbols: pd.Series | None
 ) -> np.ndarray:
     """Symbol per gene: ``symbols`` first, then the DE table, else empty."""
     out = pd.Series("", index=gene_ids, dtype=object)

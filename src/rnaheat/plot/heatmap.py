@@ -401,15 +401,15 @@ def heatmap(
     fig = Figure(figsize=(fig_w, fig_h))
     FigureCanvasAgg(fig)
 
-    def axes(x0: float, y_top: float, w: float, h: float, **kwargs):
+    def axes(x0: float, y_top: float, *, w: float, h: float):
         """An axes at ``x0`` inches from the left, ``y_top`` inches from the top."""
-        return fig.add_axes((x0 / fig_w, 1 - (y_top + h) / fig_h, w / fig_w, h / fig_h), **kwargs)
+        return fig.add_axes((x0 / fig_w, 1 - (y_top + h) / fig_h, w / fig_w, h / fig_h))
 
     x_body = 0.15 + left_w + 0.04
     y_body = title_h + coldend_h + tracks_h + 0.05
 
     # --- heatmap body ---------------------------------------------------------------------
-    ax = axes(x_body, y_body, body_w, body_h)
+    ax = axes(x_body, y_body, w=body_w, h=body_h)
     ax.set_gid("heatmap")
     limit = display.color_limit
     cmap = diverging_cmap()
@@ -459,14 +459,14 @@ def heatmap(
         ax.set_xlabel(f"{n_cols} samples", fontsize=_FONT)
 
     # --- module band and names ------------------------------------------------------------
-    band = axes(x_body - 0.04 - band_w, y_body, band_w, body_h)
+    band = axes(x_body - 0.04 - band_w, y_body, w=band_w, h=body_h)
     band.set_gid("module-band")
     for (start, stop, top), m in zip(rows.blocks, summary["module"], strict=True):
         band.add_patch(Rectangle((0, top), 1, stop - start, color=colors[int(m)], lw=0))
     band.set_xlim(0, 1)
     band.set_ylim(rows.extent, 0)
     band.axis("off")
-    names_ax = axes(0.15, y_body, names_w, body_h)
+    names_ax = axes(0.15, y_body, w=names_w, h=body_h)
     names_ax.set_gid("module-names")
     names_ax.axis("off")
     names_ax.set_xlim(0, 1)
@@ -489,7 +489,7 @@ def heatmap(
         )
 
     # --- gene trees, one per module -------------------------------------------------------
-    dend = axes(x_body - 0.04 - band_w - dend_w, y_body, dend_w, body_h)
+    dend = axes(x_body - 0.04 - band_w - dend_w, y_body, w=dend_w, h=body_h)
     dend.set_gid("gene-dendrogram")
     segments = []
     for (_, _, top), m in zip(rows.blocks, summary["module"], strict=True):
@@ -523,7 +523,7 @@ def heatmap(
 
     # --- sample tree ----------------------------------------------------------------------
     if not grouped:
-        cd = axes(x_body, title_h, body_w, coldend_h - 0.05)
+        cd = axes(x_body, title_h, w=body_w, h=coldend_h - 0.05)
         cd.set_gid("sample-dendrogram")
         leaf_pos = np.empty(n_cols)
         leaf_pos[modules.sample_tree.order] = col_x
@@ -539,7 +539,7 @@ def heatmap(
     offset = 0
     for i, column in enumerate(tracks):
         y = title_h + coldend_h + i * (_TRACK_IN + _TRACK_GAP_IN)
-        tr = axes(x_body, y, body_w, _TRACK_IN)
+        tr = axes(x_body, y, w=body_w, h=_TRACK_IN)
         tr.set_gid(f"track-{column}")
         raw = sheet[column]
         numeric = pd.to_numeric(raw, errors="coerce")
@@ -577,7 +577,7 @@ def heatmap(
     # --- log2 fold change bar -------------------------------------------------------------
     x_after = x_body + body_w + 0.06
     if has_lfc:
-        lf = axes(x_after, y_body, lfc_w - 0.06, body_h)
+        lf = axes(x_after, y_body, w=lfc_w - 0.06, h=body_h)
         lf.set_gid("log2fc")
         lfc = genes["log2fc"].fillna(0.0).to_numpy()
         span = float(np.nanpercentile(np.abs(lfc), 99)) or 1.0
@@ -605,7 +605,7 @@ def heatmap(
         x_after += lfc_w
 
     # --- gene labels with leader lines ----------------------------------------------------
-    lab = axes(x_after, y_body, labels_w, body_h)
+    lab = axes(x_after, y_body, w=labels_w, h=body_h)
     lab.set_gid("gene-labels")
     lab.set_xlim(0, labels_w)
     lab.set_ylim(rows.extent, 0)
