@@ -50,6 +50,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from rnaheat._progress import progress
 from rnaheat.cluster import Tree, build_tree, cut_tree, distance_blocks, unit_rows
 from rnaheat.de.design import Contrast, design_variables, parse_contrast
 from rnaheat.display import DisplayMatrix
@@ -904,7 +905,7 @@ def _stability(
     present = np.bincount(sub_labels, minlength=k)
     scale = len(genes) / n
     scores = np.zeros((n_bootstrap, k))
-    for b in range(n_bootstrap):
+    for b in progress(range(n_bootstrap), desc="module stability", total=n_bootstrap):
         cols = rng.integers(0, d, size=d)
         # A resample of one repeated sample carries no pattern at all; draw again.
         while len(np.unique(cols)) < 2:

@@ -685,7 +685,7 @@ def _draw_legends(
     renderer = fig.canvas.get_renderer()
     y = y_top
     # Colour bar for the cells.
-    wrapped = textwrap.fill(label, width=int(width * 72 / (_FONT * 0.52)))
+    wrapped = textwrap.fill(label, width=int(width * 72 / (_FONT * 0.62)))
     n_lines = wrapped.count("\n") + 1
     cb_h = 0.12
     y_text = y
@@ -752,7 +752,7 @@ def _draw_legends(
             1 - y / fig_h,
             textwrap.fill(
                 f"{', '.join(removed)} removed for display only; DE unaffected",
-                width=int(width * 72 / (_FONT * 0.6)),
+                width=int(width * 72 / (_FONT * 0.62)),
             ),
             ha="left",
             va="top",
