@@ -84,8 +84,22 @@ def distance_blocks(
 ):
     """Yield ``(start, stop, block)`` with rows ``start:stop`` of the full distance matrix.
 
-    With ``upper=True`` each block only holds columns ``start:`` (the part on and right of the
-    diagonal), which is all a condensed array needs.
+    Parameters
+    ----------
+    values
+        Rows × features.
+    metric
+        One of :data:`METRICS`.
+    block_size
+        Rows per block; a block holds ``block_size × n`` float64 values.
+    upper
+        Only the columns ``start:`` of each block (the part on and right of the diagonal),
+        which is all a condensed array needs.
+
+    Yields
+    ------
+    tuple
+        First row, stop row, and the block of distances.
     """
     _check(metric)
     u = unit_rows(values, metric=metric)
