@@ -98,15 +98,25 @@ def test_names_and_numbering_follow_the_design():
     treated = (samples.condition == "Treated").to_numpy(float)
     pc3 = (samples.cell_line == "PC3").to_numpy(float)
     lncap_treated = treated * (1 - pc3)
-    patterns = {"up": treated, "down": -treated, "line": pc3, "only": lncap_treated}
-    sizes = {"up": 60, "down": 150, "line": 120, "only": 90}
+    pc3_treated = treated * pc3
+    # Replicate 1 against the others within every cell: no design variable explains it.
+    no_design = np.tile([2.0, -1.0, -1.0], 4)
+    patterns = {
+        "up": treated,
+        "down": -treated,
+        "line": pc3,
+        "only": lncap_treated,
+        "only_down": -pc3_treated,
+        "none": no_design,
+    }
+    sizes = {"up": 60, "down": 150, "line": 120, "only": 90, "only_down": 70, "none": 40}
     expr, truth = _design_planted(patterns, sizes, samples)
     mods = find_modules(
         display_matrix(expr),
         samples=samples,
         design="~ cell_line + condition",
         contrast=CONTRAST,
-        n_modules=4,
+        n_modules=6,
         n_bootstrap=0,
     )
     named = dict(zip(mods.labels.reindex(expr.index).map(mods.names()), truth, strict=True))
@@ -115,15 +125,20 @@ def test_names_and_numbering_follow_the_design():
         "down in Treated": "down",
         "high in PC3": "line",
         "up in Treated, LNCaP only": "only",
+        "down in Treated, PC3 only": "only_down",
+        "mixed pattern": "none",
     }
     # Up before down, each by size; modules named by other variables last.
     assert list(mods.summary.module_name) == [
         "up in Treated, LNCaP only",
         "up in Treated",
         "down in Treated",
+        "down in Treated, PC3 only",
         "high in PC3",
+        "mixed pattern",
     ]
-    assert list(mods.summary.direction) == ["up", "up", "down", "other"]
+    assert list(mods.summary.direction) == ["up", "up", "down", "down", "other", "other"]
+    assert (mods.summary.pvalue[:5] < 0.05).all()
 
 
 def test_numeric_variable_names():

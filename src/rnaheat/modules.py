@@ -36,8 +36,9 @@ Each module's eigengene (first principal component of its rows, sign aligned wit
 mean) is explained by the design: the contrast variable alone ("up in Hypoxia"), another
 variable alone ("high in PC3", or "rises with dose" for a number), or the contrast within one
 level of another factor ("up in Hypoxia, LNCaP only"). The explanation with the largest share
-of the eigengene's variance (R²) wins; when none explains at least ``min_explained``, the
-module is called "mixed pattern".
+of the eigengene's variance (R²) wins, among those that beat chance (F-test p-value below
+``name_pvalue``) and explain at least ``min_explained``; when none does, the module is called
+"mixed pattern".
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from scipy.stats import f as f_dist
 
 from rnaheat._progress import progress
 from rnaheat.cluster import Tree, build_tree, cut_tree, distance_blocks, unit_rows
@@ -73,7 +75,8 @@ class GeneModules:
         gene most correlated with its eigengene).
     summary
         One row per module (in module order): ``module``, ``module_name``, ``direction``
-        (``up``, ``down`` or ``other``), ``n_genes``, ``explained_by``, ``r2``, ``effect``
+        (``up``, ``down`` or ``other``), ``n_genes``, ``explained_by``, ``r2`` and ``pvalue``
+        (of the naming explanation), ``effect``
         (numerator minus denominator mean of the eigengene for a two-level contrast),
         ``eigengene_variance``, ``coherence``, ``coherence_baseline``, ``stability``,
         ``hub_genes`` and one ``mean_z[variable=level]`` column per design level.
@@ -186,6 +189,7 @@ def find_modules(
     n_random: int = 20,
     n_hubs: int = 5,
     min_explained: float = 0.3,
+    name_pvalue: float = 0.05,
     random_state: int = 0,
 ) -> GeneModules:
     """Find, describe and name gene modules.
@@ -237,6 +241,9 @@ def find_modules(
         Hub genes listed per module in the summary.
     min_explained
         Smallest share of eigengene variance a design explanation needs to name a module.
+    name_pvalue
+        An explanation must also beat chance: the F-test of its group means (or slope)
+        against no effect needs a p-value below this.
     random_state
         Seed for the bootstrap and the random baseline.
 
@@ -341,7 +348,12 @@ def find_modules(
     eig, eig_var, kme = _eigengenes(x, raw, k=k)
     explained = [
         _explain(
-            eig[:, m], sheet, variables=variables, contrast=contrast, min_explained=min_explained
+            eig[:, m],
+            sheet,
+            variables=variables,
+            contrast=contrast,
+            min_explained=min_explained,
+            name_pvalue=name_pvalue,
         )
         for m in range(k)
     ]
@@ -421,6 +433,7 @@ def find_modules(
             "n_genes": int(sizes[old]),
             "explained_by": info["explained_by"],
             "r2": info["r2"],
+            "pvalue": info["pvalue"],
             "effect": info["effect"],
             "eigengene_variance": eig_var[old],
             "coherence": coherence[new],
@@ -476,6 +489,7 @@ def find_modules(
         "n_random": n_random,
         "n_hubs": n_hubs,
         "min_explained": min_explained,
+        "name_pvalue": name_pvalue,
         "random_state": random_state,
         "design": design,
         "contrast": contrast.label() if contrast else None,
@@ -707,6 +721,16 @@ def _r2_groups(y: np.ndarray, groups: np.ndarray) -> float:
     return 1.0 - float(((y - fitted) ** 2).sum()) / total
 
 
+def _f_pvalue(r2: float, *, groups: int, n: int) -> float:
+    """P-value of the F-test that ``groups`` group means explain ``r2`` of ``n`` values."""
+    df1, df2 = groups - 1, n - groups
+    if df1 < 1 or df2 < 1:
+        return 1.0
+    if r2 >= 1.0:
+        return 0.0
+    return float(f_dist.sf((r2 / df1) / ((1.0 - r2) / df2), df1, df2))
+
+
 def _is_numeric(column: pd.Series) -> bool:
     return bool(pd.to_numeric(column, errors="coerce").notna().all())
 
@@ -718,6 +742,7 @@ def _explain(
     variables: Sequence[str],
     contrast: Contrast | None,
     min_explained: float,
+    name_pvalue: float,
 ) -> dict[str, object]:
     """The design explanation of one eigengene with the largest R², as a name."""
     candidates: list[dict[str, object]] = []
@@ -736,6 +761,7 @@ def _explain(
                 {
                     "name": f"{word} {name}",
                     "r2": r * r,
+                    "pvalue": _f_pvalue(r * r, groups=2, n=len(eig)),
                     "explained_by": name,
                     "direction": direction,
                     "effect": r,
@@ -758,6 +784,7 @@ def _explain(
                     {
                         "name": f"{'up' if up else 'down'} in {contrast.numerator}",
                         "r2": r2,
+                        "pvalue": _f_pvalue(r2, groups=2, n=int(keep.sum())),
                         "explained_by": name,
                         "direction": "up" if up else "down",
                         "effect": effect,
@@ -778,6 +805,7 @@ def _explain(
             {
                 "name": word,
                 "r2": r2,
+                "pvalue": _f_pvalue(r2, groups=len(levels), n=len(eig)),
                 "explained_by": name,
                 "direction": "other",
                 "effect": gaps[top],
@@ -799,40 +827,41 @@ def _explain(
                 if not num.any() or not den.any() or inside.all():
                     continue
                 cell_effect = float(eig[num].mean() - eig[den].mean())
-                # The cell that moves is the numerator's when up, the denominator's when down.
-                mover = num if cell_effect > 0 else den
-                r2 = _r2_groups(eig, mover.astype(int))
+                # The numerator's cell is the one that moves (up or down) away from all the
+                # other samples, which share one level.
+                r2 = _r2_groups(eig, num.astype(int))
                 direction = "up" if cell_effect > 0 else "down"
                 candidates.append(
                     {
                         "name": f"{direction} in {contrast.numerator}, {level} only",
                         "r2": r2,
+                        "pvalue": _f_pvalue(r2, groups=2, n=len(eig)),
                         "explained_by": f"{contrast.variable} within {name}={level}",
                         "direction": direction,
                         "effect": cell_effect,
                     }
                 )
-    if not candidates:
+    # Only explanations that fit better than chance (F-test of the group means against none)
+    # and explain enough of the eigengene's variance can name a module.
+    usable = [
+        c
+        for c in candidates
+        if float(c["pvalue"]) < name_pvalue and float(c["r2"]) >= min_explained
+    ]
+    if not usable:
         return {
             "name": "mixed pattern",
-            "r2": 0.0,
+            "r2": max((float(c["r2"]) for c in candidates), default=0.0),
+            "pvalue": min((float(c["pvalue"]) for c in candidates), default=1.0),
             "explained_by": "",
             "direction": "other",
             "effect": effect,
         }
     # Highest R² wins; on a tie the contrast's main effect, then the simpler name, wins.
     best = max(
-        candidates,
+        usable,
         key=lambda c: (round(float(c["r2"]), 9), c["direction"] != "other", -len(str(c["name"]))),
     )
-    if float(best["r2"]) < min_explained:
-        return {
-            "name": "mixed pattern",
-            "r2": float(best["r2"]),
-            "explained_by": "",
-            "direction": "other",
-            "effect": effect,
-        }
     out = dict(best)
     out["r2"] = float(out["r2"])
     if contrast is not None and best["explained_by"] == contrast.variable:
