@@ -306,3 +306,31 @@ def test_large_selections_build_the_tree_on_a_subset(caplog):
     assert tree.ordering == "pc-angle" and len(tree.linkage) == 0
     assert sorted(tree.order) == list(range(tree.n_leaves))
     assert sorted(mods.order) == sorted(expr.index)
+
+
+def test_two_part_names_when_no_single_variable_explains_a_module():
+    samples = _sheet(reps=2)
+    cell = samples.cell_line + "/" + samples.condition
+    # Low only in untreated LNCaP: induced by treatment in LNCaP, always on in PC3 (like
+    # hypoxia genes that PC3 expresses constitutively). Neither variable alone explains it.
+    level = {"LNCaP/Control": -1.5, "LNCaP/Treated": 0.5, "PC3/Control": 0.5, "PC3/Treated": 0.5}
+    mixed = cell.map(level).to_numpy(float)
+    treated = (samples.condition == "Treated").to_numpy(float)
+    expr, truth = _design_planted(
+        {"mixed": mixed, "up": treated}, {"mixed": 80, "up": 60}, samples, noise=0.2
+    )
+    mods = find_modules(
+        display_matrix(expr),
+        samples=samples,
+        design="~ cell_line + condition",
+        contrast=CONTRAST,
+        n_modules=2,
+        n_bootstrap=0,
+    )
+    named = dict(zip(mods.labels.reindex(expr.index).map(mods.names()), truth, strict=True))
+    assert named["up in Treated"] == "up"
+    two_part = [name for name, t in named.items() if t == "mixed"]
+    assert len(two_part) == 1 and " · " in two_part[0], named
+    assert two_part[0] == "up in Treated, LNCaP only · high in PC3"
+    summary = mods.summary.set_index("module_name")
+    assert summary.loc[two_part[0], "direction"] == "up"

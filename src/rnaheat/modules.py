@@ -37,8 +37,9 @@ mean) is explained by the design: the contrast variable alone ("up in Hypoxia"),
 variable alone ("high in PC3", or "rises with dose" for a number), or the contrast within one
 level of another factor ("up in Hypoxia, LNCaP only"). The explanation with the largest share
 of the eigengene's variance (R²) wins, among those that beat chance (F-test p-value below
-``name_pvalue``) and explain at least ``min_explained``; when none does, the module is called
-"mixed pattern".
+``name_pvalue``) and explain at least ``min_explained``. When none does, pairs of
+explanations fitted together are tried the same way ("up in Hypoxia · high in PC3"); when no
+pair does either, the module is called "mixed pattern".
 """
 
 from __future__ import annotations
@@ -721,6 +722,53 @@ def _r2_groups(y: np.ndarray, groups: np.ndarray) -> float:
     return 1.0 - float(((y - fitted) ** 2).sum()) / total
 
 
+def _pairs(
+    eig: np.ndarray,
+    candidates: Sequence[dict[str, object]],
+    *,
+    min_explained: float,
+    name_pvalue: float,
+) -> list[dict[str, object]]:
+    """Pairs of explanations, for a pattern no single one explains.
+
+    E.g. "up in Hypoxia, LNCaP only · high in PC3": both fitted together by least squares
+    and tested like one explanation.
+    """
+    n = len(eig)
+    total = float(((eig - eig.mean()) ** 2).sum())
+    out: list[dict[str, object]] = []
+    if total <= 0:
+        return out
+    for i, a in enumerate(candidates):
+        for b in candidates[i + 1 :]:
+            if a["explained_by"] == b["explained_by"]:
+                continue
+            design = np.hstack([np.ones((n, 1)), a["columns"], b["columns"]])
+            rank = np.linalg.matrix_rank(design)
+            if rank < design.shape[1] or rank >= n:
+                continue
+            coef, *_ = np.linalg.lstsq(design, eig, rcond=None)
+            r2 = 1.0 - float(((eig - design @ coef) ** 2).sum()) / total
+            pvalue = _f_pvalue(r2, groups=rank, n=n)
+            if pvalue >= name_pvalue or r2 < min_explained:
+                continue
+            # The part about the contrast leads the name and sets the direction.
+            first, second = (
+                (a, b) if a["direction"] != "other" or b["direction"] == "other" else (b, a)
+            )
+            out.append(
+                {
+                    "name": f"{first['name']} · {second['name']}",
+                    "r2": r2,
+                    "pvalue": pvalue,
+                    "explained_by": f"{first['explained_by']} + {second['explained_by']}",
+                    "direction": first["direction"],
+                    "effect": first["effect"],
+                }
+            )
+    return out
+
+
 def _f_pvalue(r2: float, *, groups: int, n: int) -> float:
     """P-value of the F-test that ``groups`` group means explain ``r2`` of ``n`` values."""
     df1, df2 = groups - 1, n - groups
@@ -762,6 +810,7 @@ def _explain(
                     "name": f"{word} {name}",
                     "r2": r * r,
                     "pvalue": _f_pvalue(r * r, groups=2, n=len(eig)),
+                    "columns": (values - values.mean())[:, None],
                     "explained_by": name,
                     "direction": direction,
                     "effect": r,
@@ -785,6 +834,7 @@ def _explain(
                         "name": f"{'up' if up else 'down'} in {contrast.numerator}",
                         "r2": r2,
                         "pvalue": _f_pvalue(r2, groups=2, n=int(keep.sum())),
+                        "columns": num.astype(float)[:, None],
                         "explained_by": name,
                         "direction": "up" if up else "down",
                         "effect": effect,
@@ -806,6 +856,7 @@ def _explain(
                 "name": word,
                 "r2": r2,
                 "pvalue": _f_pvalue(r2, groups=len(levels), n=len(eig)),
+                "columns": (text[:, None] == levels[None, 1:]).astype(float),
                 "explained_by": name,
                 "direction": "other",
                 "effect": gaps[top],
@@ -836,6 +887,7 @@ def _explain(
                         "name": f"{direction} in {contrast.numerator}, {level} only",
                         "r2": r2,
                         "pvalue": _f_pvalue(r2, groups=2, n=len(eig)),
+                        "columns": num.astype(float)[:, None],
                         "explained_by": f"{contrast.variable} within {name}={level}",
                         "direction": direction,
                         "effect": cell_effect,
@@ -848,6 +900,8 @@ def _explain(
         for c in candidates
         if float(c["pvalue"]) < name_pvalue and float(c["r2"]) >= min_explained
     ]
+    if not usable:
+        usable = _pairs(eig, candidates, min_explained=min_explained, name_pvalue=name_pvalue)
     if not usable:
         return {
             "name": "mixed pattern",
@@ -862,7 +916,7 @@ def _explain(
         usable,
         key=lambda c: (round(float(c["r2"]), 9), c["direction"] != "other", -len(str(c["name"]))),
     )
-    out = dict(best)
+    out = {key: value for key, value in best.items() if key != "columns"}
     out["r2"] = float(out["r2"])
     if contrast is not None and best["explained_by"] == contrast.variable:
         out["effect"] = effect
