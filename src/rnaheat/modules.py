@@ -27,8 +27,9 @@ of its first two principal components, without a tree. Both are logged and recor
 Numbering
 ---------
 Modules are numbered 1..k: first modules up in the contrast, then modules down in it, then
-modules named by another design variable; within each group the larger module comes first
-(ties by the position of their first gene in the selection).
+all others (named by another design variable, or "mixed pattern"); within each group the
+larger module comes first (ties by the position of their first gene in the selection). A
+two-part name counts as up or down by its contrast part.
 
 Naming
 ------
