@@ -29,5 +29,6 @@ def progress(iterable: Iterable[T], /, *, desc: str, total: int | None = None) -
     if not _ENABLED:
         yield from iterable
         return
-    yield from tqdm(iterable, desc=desc, total=total, file=sys.stderr, leave=False,
-                    dynamic_ncols=True)
+    yield from tqdm(
+        iterable, desc=desc, total=total, file=sys.stderr, leave=False, dynamic_ncols=True
+    )

@@ -33,11 +33,17 @@ class PyDESeq2Engine:
     def _dataset(counts: np.ndarray, design: pd.DataFrame, size_factors: np.ndarray | None):
         from pydeseq2.dds import DeseqDataSet
 
-        frame = pd.DataFrame(counts.T, index=design.index, columns=[f"g{i}" for i in
-                                                                     range(counts.shape[0])])
-        dds = DeseqDataSet(counts=frame, metadata=pd.DataFrame(index=design.index),
-                           design=design, refit_cooks=True, quiet=True,
-                           n_cpus=min(os.cpu_count() or 1, 4))
+        frame = pd.DataFrame(
+            counts.T, index=design.index, columns=[f"g{i}" for i in range(counts.shape[0])]
+        )
+        dds = DeseqDataSet(
+            counts=frame,
+            metadata=pd.DataFrame(index=design.index),
+            design=design,
+            refit_cooks=True,
+            quiet=True,
+            n_cpus=min(os.cpu_count() or 1, 4),
+        )
         if size_factors is not None:
             dds.obs["size_factors"] = size_factors
             dds.obsm["size_factors"] = np.asarray(size_factors, dtype=float)
@@ -52,19 +58,26 @@ class PyDESeq2Engine:
             dds.deseq2()
             # R's results() tunes independent filtering at alpha = 0.1 by default; the
             # caller's significance threshold is applied later, to the adjusted p-values.
-            stats = DeseqStats(dds, contrast=np.asarray(contrast, dtype=float),
-                               alpha=filter_alpha, cooks_filter=True, independent_filter=True,
-                               quiet=True)
+            stats = DeseqStats(
+                dds,
+                contrast=np.asarray(contrast, dtype=float),
+                alpha=filter_alpha,
+                cooks_filter=True,
+                independent_filter=True,
+                quiet=True,
+            )
             stats.summary()
         res = stats.results_df
         var = dds.var
-        dispersions = pd.DataFrame({
-            "disp_gene_est": var.get("genewise_dispersions"),
-            "disp_fit": var.get("fitted_dispersions"),
-            "disp_map": var.get("MAP_dispersions"),
-            "dispersion": var.get("dispersions"),
-            "disp_outlier": var.get("_outlier_genes"),
-        }).reset_index(drop=True)
+        dispersions = pd.DataFrame(
+            {
+                "disp_gene_est": var.get("genewise_dispersions"),
+                "disp_fit": var.get("fitted_dispersions"),
+                "disp_map": var.get("MAP_dispersions"),
+                "dispersion": var.get("dispersions"),
+                "disp_outlier": var.get("_outlier_genes"),
+            }
+        ).reset_index(drop=True)
         return EngineResult(
             size_factors=np.asarray(dds.obs["size_factors"], dtype=float),
             base_mean=res["baseMean"].to_numpy(float),
@@ -74,8 +87,9 @@ class PyDESeq2Engine:
             pvalue=res["pvalue"].to_numpy(float),
             padj=res["padj"].to_numpy(float),
             dispersions=dispersions,
-            info={"trend_coeffs": [float(c) for c in np.atleast_1d(dds.uns.get("trend_coeffs",
-                                                                                []))]},
+            info={
+                "trend_coeffs": [float(c) for c in np.atleast_1d(dds.uns.get("trend_coeffs", []))]
+            },
         )
 
     def size_factors(self, counts, /):

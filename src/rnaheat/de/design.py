@@ -23,8 +23,20 @@ logger = logging.getLogger("rnaheat")
 
 _IDENTIFIER = re.compile(r"[A-Za-z_.][A-Za-z0-9_.]*")
 # Words of formulaic's grammar that can look like variables in a formula.
-_FORMULA_WORDS = {"C", "Treatment", "Sum", "Poly", "contr", "I", "np", "log", "exp", "center",
-                  "scale", "bs"}
+_FORMULA_WORDS = {
+    "C",
+    "Treatment",
+    "Sum",
+    "Poly",
+    "contr",
+    "I",
+    "np",
+    "log",
+    "exp",
+    "center",
+    "scale",
+    "bs",
+}
 
 
 @dataclass(frozen=True)
@@ -104,8 +116,9 @@ def design_variables(formula: str) -> list[str]:
     return seen
 
 
-def _design_frame(samples: pd.DataFrame, variables: list[str], contrast: Contrast | None,
-                  source: str) -> pd.DataFrame:
+def _design_frame(
+    samples: pd.DataFrame, variables: list[str], contrast: Contrast | None, source: str
+) -> pd.DataFrame:
     """The design columns typed for the model: numbers stay numeric, text becomes factors.
 
     The contrast's denominator becomes the reference level, so the contrast is a single
@@ -139,8 +152,9 @@ def _design_frame(samples: pd.DataFrame, variables: list[str], contrast: Contras
     return frame
 
 
-def _check_contrast(samples: pd.DataFrame, variables: list[str], contrast: Contrast,
-                    source: str) -> None:
+def _check_contrast(
+    samples: pd.DataFrame, variables: list[str], contrast: Contrast, source: str
+) -> None:
     if contrast.variable not in variables:
         raise ValueError(
             f"contrast variable {contrast.variable!r} is not in the design; the design's "
@@ -180,8 +194,9 @@ def _check_rank(matrix: pd.DataFrame, formula: str) -> None:
     # coefficients with weight there are the ones that cannot be told apart.
     _, _, vt = np.linalg.svd(values)
     null = vt[rank:]
-    involved = [c for c, w in zip(matrix.columns, np.abs(null).max(axis=0), strict=True)
-                if w > 1e-8]
+    involved = [
+        c for c, w in zip(matrix.columns, np.abs(null).max(axis=0), strict=True) if w > 1e-8
+    ]
     raise ValueError(
         f"design {formula!r} cannot be fitted: its terms {', '.join(involved)} are confounded "
         "(one is a combination of the others, e.g. each level of one variable occurs with only "
@@ -264,5 +279,7 @@ def _warn_small_groups(frame: pd.DataFrame, source: str) -> None:
             logger.warning(
                 "%s: %s level(s) %s have a single sample; without replicates their "
                 "dispersion cannot be estimated from the group and results are less reliable",
-                source, name, ", ".join(single),
+                source,
+                name,
+                ", ".join(single),
             )

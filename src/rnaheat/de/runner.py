@@ -75,27 +75,38 @@ def test(
     sf = None
     if size_factors is not None:
         sf = size_factors.reindex(experiment.adata.obs_names).to_numpy(float)[sample_pos]
-    out = runner.test(counts, dm.matrix.iloc[sample_pos], dm.contrast_vector,
-                      size_factors=sf, filter_alpha=filter_alpha)
+    out = runner.test(
+        counts,
+        dm.matrix.iloc[sample_pos],
+        dm.contrast_vector,
+        size_factors=sf,
+        filter_alpha=filter_alpha,
+    )
 
     gene_ids = experiment.adata.var_names[gene_pos]
-    table = pd.DataFrame({
-        "gene_id": np.asarray(gene_ids, dtype=str),
-        "symbol": experiment.genes["symbol"].to_numpy()[gene_pos],
-        "base_mean": out.base_mean,
-        "log2fc": out.log2fc,
-        "lfc_se": out.lfc_se,
-        "stat": out.stat,
-        "pvalue": out.pvalue,
-        "padj": out.padj,
-    })[DE_COLUMNS]
+    table = pd.DataFrame(
+        {
+            "gene_id": np.asarray(gene_ids, dtype=str),
+            "symbol": experiment.genes["symbol"].to_numpy()[gene_pos],
+            "base_mean": out.base_mean,
+            "log2fc": out.log2fc,
+            "lfc_se": out.lfc_se,
+            "stat": out.stat,
+            "pvalue": out.pvalue,
+            "padj": out.padj,
+        }
+    )[DE_COLUMNS]
     sample_names = experiment.adata.obs_names[sample_pos]
     size = pd.Series(out.size_factors, index=sample_names, name="size_factor")
     dispersions = out.dispersions.copy()
     dispersions.index = pd.Index(np.asarray(gene_ids, dtype=str), name="gene_id")
     n_sig = int((table["padj"] < 0.05).sum())
-    logger.info("%s: %d genes tested, %d with padj < 0.05", dm.contrast.label(),
-                int(table["pvalue"].notna().sum()), n_sig)
+    logger.info(
+        "%s: %d genes tested, %d with padj < 0.05",
+        dm.contrast.label(),
+        int(table["pvalue"].notna().sum()),
+        n_sig,
+    )
     return DEResult(
         table=sort_de_table(table),
         size_factors=size.reindex(experiment.adata.obs_names),
@@ -103,8 +114,11 @@ def test(
         params={
             "engine": runner.name,
             "design": design,
-            "contrast": [c for c in (dm.contrast.variable, dm.contrast.numerator,
-                                     dm.contrast.denominator) if c is not None],
+            "contrast": [
+                c
+                for c in (dm.contrast.variable, dm.contrast.numerator, dm.contrast.denominator)
+                if c is not None
+            ],
             "contrast_label": dm.contrast.label(),
             "coefficients": list(dm.matrix.columns),
             "filter_alpha": filter_alpha,

@@ -20,9 +20,22 @@ __all__ = [
 # Okabe & Ito (2008), the standard colour-blind-safe qualitative set, followed by Paul Tol's
 # "muted" scheme for experiments with more levels. Black is left out: it reads as "missing".
 CATEGORICAL = (
-    "#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7",
-    "#332288", "#88CCEE", "#44AA99", "#117733", "#999933", "#DDCC77", "#CC6677",
-    "#882255", "#AA4499",
+    "#E69F00",
+    "#56B4E9",
+    "#009E73",
+    "#F0E442",
+    "#0072B2",
+    "#D55E00",
+    "#CC79A7",
+    "#332288",
+    "#88CCEE",
+    "#44AA99",
+    "#117733",
+    "#999933",
+    "#DDCC77",
+    "#CC6677",
+    "#882255",
+    "#AA4499",
 )
 
 #: Colour for "not selected" / "no module" / missing values.

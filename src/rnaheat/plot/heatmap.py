@@ -1,0 +1,761 @@
+"""The main heatmap: genes split into named modules, samples annotated by the design.
+
+This module only draws: the row order, module bands, gene trees, sample order and sample tree
+all come from one :class:`~rnaheat.modules.GeneModules`, and the colours from
+:class:`~rnaheat.display.DisplayMatrix`.
+
+Layout is plain matplotlib with sizes fixed in inches, computed before anything is drawn, so
+the pieces cannot collide whatever the number of genes or samples:
+
+    [module names][gene trees][module band][heatmap][log2 FC][gene labels][legends]
+
+with the title, the sample tree and one annotation track per sample-sheet column above the
+heatmap, and sample names below it when there are few enough to read.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.collections import LineCollection
+from matplotlib.colors import Normalize
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch, Rectangle
+
+from rnaheat.cluster import Tree
+from rnaheat.de.design import design_variables
+from rnaheat.display import DisplayMatrix
+from rnaheat.modules import GeneModules
+from rnaheat.plot.colors import (
+    CATEGORICAL,
+    NEUTRAL,
+    category_colors,
+    continuous_cmap,
+    diverging_cmap,
+)
+
+__all__ = ["MODULE_PALETTE", "heatmap", "label_positions", "module_colors"]
+
+#: Module colours: the Tol part of the shared palette, ordered so that consecutive modules
+#: differ strongly (indigo, rose, olive, wine, green, purple, sand, cyan, teal).
+MODULE_PALETTE = tuple(CATEGORICAL[i] for i in (7, 13, 11, 14, 10, 15, 12, 8, 9))
+
+# Sizes in inches unless noted.
+_FONT = 7.0  # points, for labels and legends
+_TITLE_FONT = 10.0
+_GAP_ROWS_IN = 0.06  # between module blocks
+_GAP_COLS_IN = 0.05  # between sample groups
+_TRACK_IN = 0.14
+_TRACK_GAP_IN = 0.03
+_MAX_CELL_ROWS_VECTOR = 60_000  # above this many cells, cells are a raster image
+
+
+def module_colors(modules: GeneModules, /) -> dict[int, str]:
+    """Module number → colour, the same in every figure that shows modules.
+
+    Modules take the second half of the shared palette (Paul Tol's muted colours) in an order
+    that keeps neighbouring modules far apart in hue; the first half (Okabe–Ito) is left to
+    the sample annotation tracks, so a module band never looks like a condition.
+
+    Parameters
+    ----------
+    modules
+        The modules.
+
+    Returns
+    -------
+    dict
+        Hex colour per module number (module ``i`` always gets the same colour).
+    """
+    numbers = [int(m) for m in modules.summary["module"]]
+    return {m: MODULE_PALETTE[(m - 1) % len(MODULE_PALETTE)] for m in numbers}
+
+
+def label_positions(
+    targets: Sequence[float], /, *, spacing: float, low: float, high: float
+) -> np.ndarray:
+    """Place labels on a line as close to their targets as possible, never overlapping.
+
+    Solves "minimise the squared displacement subject to consecutive labels being at least
+    ``spacing`` apart and inside ``[low, high]``" exactly: subtracting ``i · spacing`` from
+    the ``i``-th sorted target turns the spacing constraint into monotonicity, which pool
+    adjacent violators (isotonic regression) solves in linear time.
+
+    Parameters
+    ----------
+    targets
+        Wanted positions (any order).
+    spacing
+        Minimum distance between consecutive labels.
+    low, high
+        The interval labels must stay in.
+
+    Returns
+    -------
+    numpy.ndarray
+        Positions, in the order of ``targets``.
+    """
+    targets = np.asarray(targets, dtype=float)
+    n = len(targets)
+    if n == 0:
+        return targets.copy()
+    order = np.argsort(targets, kind="stable")
+    shift = np.arange(n) * spacing
+    wanted = targets[order] - shift
+    # Bounds after the shift: every shifted label lies in [low, high - (n-1)·spacing].
+    top = high - (n - 1) * spacing
+    wanted = np.clip(wanted, low, max(low, top))
+    # Pool adjacent violators: a stack of (mean, weight) blocks.
+    means: list[float] = []
+    weights: list[int] = []
+    for value in wanted:
+        means.append(float(value))
+        weights.append(1)
+        while len(means) > 1 and means[-2] > means[-1]:
+            w = weights[-2] + weights[-1]
+            m = (means[-2] * weights[-2] + means[-1] * weights[-1]) / w
+            means[-2:] = [m]
+            weights[-2:] = [w]
+    fitted = np.repeat(means, weights)
+    out = np.empty(n)
+    out[order] = fitted + shift
+    return out
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """Where each gene row and each module block sits on the heatmap's y axis."""
+
+    centers: np.ndarray  # y centre per row in heatmap order
+    blocks: list[tuple[int, int, float]]  # (first row, stop row, y of block top) per module
+    extent: float
+
+
+def _row_layout(sizes: Sequence[int], gap: float) -> _Rows:
+    tops, blocks, y, start = [], [], 0.0, 0
+    for size in sizes:
+        blocks.append((start, start + size, y))
+        tops.append(y + np.arange(size) + 0.5)
+        y += size + gap
+        start += size
+    return _Rows(centers=np.concatenate(tops), blocks=blocks, extent=y - gap)
+
+
+def _dendrogram_segments(
+    tree: Tree, leaf_pos: np.ndarray, *, min_branch: int = 1
+) -> tuple[np.ndarray, float]:
+    """Line segments (position, height) of a dendrogram whose leaves sit at ``leaf_pos``.
+
+    ``leaf_pos[i]`` is the position of row ``i`` of the tree. With ``min_branch > 1`` only
+    merges whose two branches both hold at least that many leaves are drawn: a thousand-leaf
+    tree drawn in full is a solid block of ink, and the last merges of a tree often just add
+    single outlying genes. A branch that is not drawn is followed down its larger side to the
+    next drawn merge (or to a leaf), so every drawn merge stays connected.
+
+    Returns segments of shape (k, 2, 2) as (position, height) pairs, and the tree's height.
+    """
+    z = tree.linkage
+    n = len(z) + 1
+    if len(z) == 0:
+        return np.empty((0, 2, 2)), 0.0
+    size = np.ones(2 * n - 1)
+    size[n:] = z[:, 3]
+    left = z[:, 0].astype(int)
+    right = z[:, 1].astype(int)
+    drawn = np.minimum(size[left], size[right]) >= min_branch
+    bigger = np.where(size[left] >= size[right], left, right)
+    height = np.zeros(2 * n - 1)
+    height[n:] = z[:, 2]
+    # rep[node]: the node whose bar a leg to ``node`` ends on; pos: where that bar is centred.
+    # Children are earlier linkage rows, so one pass in linkage order fills every node.
+    rep = list(range(2 * n - 1))
+    pos = [0.0] * (2 * n - 1)
+    pos[:n] = np.asarray(leaf_pos, dtype=float).tolist()
+    for i, (a, b, keep, big) in enumerate(
+        zip(left.tolist(), right.tolist(), drawn.tolist(), bigger.tolist(), strict=True)
+    ):
+        if keep:
+            pos[n + i] = 0.5 * (pos[a] + pos[b])
+        else:
+            rep[n + i] = rep[big]
+            pos[n + i] = pos[big]
+    rows = np.flatnonzero(drawn)
+    rep_arr = np.asarray(rep)
+    pos_arr = np.asarray(pos)
+    a_end, b_end = rep_arr[left[rows]], rep_arr[right[rows]]
+    xa, xb = pos_arr[left[rows]], pos_arr[right[rows]]
+    node_h = z[rows, 2]
+    segs = np.stack(
+        [
+            np.stack([xa, height[a_end]], axis=1),
+            np.stack([xa, node_h], axis=1),
+            np.stack([xb, node_h], axis=1),
+            np.stack([xb, height[b_end]], axis=1),
+        ],
+        axis=1,
+    )
+    # Three segments per merge: left leg, bar, right leg.
+    lines = np.concatenate([segs[:, 0:2], segs[:, 1:3], segs[:, 2:4]], axis=0)
+    return lines, float(z[:, 2].max())
+
+
+def _text_width_in(text: str, size: float) -> float:
+    # An average glyph of DejaVu Sans is about 0.6 em wide.
+    return 0.6 * size / 72.0 * len(text)
+
+
+def _track_columns(modules: GeneModules, annotate: Sequence[str] | None) -> list[str]:
+    design = modules.params.get("design")
+    columns = design_variables(str(design)) if design else []
+    contrast = modules.params.get("contrast")
+    group = modules.params.get("group_samples")
+    if group:
+        columns.append(str(group))
+    columns.extend(annotate or [])
+    if not columns and contrast:
+        columns.append(str(contrast).split(":")[0])
+    return list(dict.fromkeys(columns))
+
+
+def _choose_labels(
+    genes: pd.DataFrame, *, markers: Sequence[str], per_module: int, n_hubs: int, capacity: int
+) -> np.ndarray:
+    """Row positions to label: markers first, then per module hubs and largest |log2fc|."""
+    n = len(genes)
+    if n <= capacity:
+        return np.arange(n)
+    symbols = genes["symbol"].astype(str).to_numpy()
+    ids = genes.index.astype(str).to_numpy()
+    marker_set = {str(m) for m in markers}
+    priority: list[int] = [
+        int(i)
+        for i in np.flatnonzero(np.isin(symbols, list(marker_set)) | np.isin(ids, list(marker_set)))
+    ]
+    modules = genes["module"].to_numpy()
+    lfc = genes["log2fc"].abs().fillna(0.0).to_numpy()
+    hub = genes["hub_rank"].to_numpy()
+    for round_ in range(max(per_module, n_hubs)):
+        for m in pd.unique(modules):
+            rows = np.flatnonzero(modules == m)
+            if round_ < n_hubs:
+                by_hub = rows[np.argsort(hub[rows], kind="stable")]
+                if round_ < len(by_hub):
+                    priority.append(int(by_hub[round_]))
+            if round_ < per_module and np.isfinite(lfc[rows]).any() and lfc[rows].max() > 0:
+                by_lfc = rows[np.argsort(-lfc[rows], kind="stable")]
+                if round_ < len(by_lfc):
+                    priority.append(int(by_lfc[round_]))
+    chosen = list(dict.fromkeys(priority))[:capacity]
+    return np.sort(np.asarray(chosen, dtype=int))
+
+
+def heatmap(
+    modules: GeneModules,
+    display: DisplayMatrix,
+    /,
+    *,
+    samples: pd.DataFrame,
+    annotate: Sequence[str] | None = None,
+    markers: Sequence[str] | None = None,
+    title: str | None = None,
+    note: str = "",
+    max_all_labels: int = 60,
+    labels_per_module: int = 3,
+    hubs_per_module: int = 2,
+    width: float | None = None,
+    height: float | None = None,
+) -> Figure:
+    """Draw the clustered, annotated heatmap of gene modules.
+
+    Parameters
+    ----------
+    modules
+        Modules from :func:`rnaheat.modules.find_modules`; they fix the row and sample order.
+    display
+        The display matrix the modules were found on (its values are drawn).
+    samples
+        The sample sheet, for the annotation tracks.
+    annotate
+        Extra sample-sheet columns to show as tracks (the design's variables always are).
+    markers
+        Genes (symbols or ids) that are always labelled when present.
+    title
+        Figure title; default "Gene modules".
+    note
+        A line under the title, e.g. ``GeneSelection.shown_note()`` ("2,000 of 5,312 genes
+        shown"); the number of genes and modules is always stated.
+    max_all_labels
+        Every gene is labelled when there are at most this many rows.
+    labels_per_module, hubs_per_module
+        Otherwise label per module this many genes by largest |log2fc| and by hub rank.
+    width, height
+        Heatmap body size in inches; chosen from the matrix shape by default.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    KeyError
+        A gene of ``modules`` is missing from ``display``, or a sample or track column from
+        the sheet.
+    """
+    order = modules.order
+    missing = order[~order.isin(display.values.index)]
+    if len(missing):
+        raise KeyError(
+            f"gene(s) of the modules are not in the display matrix: {', '.join(missing[:5])}"
+        )
+    sample_order = modules.sample_order
+    absent = [s for s in sample_order if s not in samples.index]
+    if absent:
+        raise KeyError(f"sample(s) {', '.join(absent)} are not in the sample sheet")
+    tracks = _track_columns(modules, annotate)
+    for column in tracks:
+        if column not in samples.columns:
+            raise KeyError(
+                f"annotation column {column!r} is not in the sample sheet; its "
+                f"columns are: {', '.join(map(str, samples.columns))}"
+            )
+    values = display.values.loc[order, sample_order].to_numpy()
+    genes = modules.genes
+    sheet = samples.loc[sample_order]
+    n_rows, n_cols = values.shape
+    summary = modules.summary
+    sizes = summary["n_genes"].to_numpy(dtype=int)
+    names = modules.names()
+    colors = module_colors(modules)
+    has_lfc = bool(genes["log2fc"].notna().any())
+    grouped = bool(modules.params.get("group_samples"))
+
+    # --- sizes in inches ------------------------------------------------------------------
+    body_w = width or float(np.clip(0.26 * n_cols, 1.8, 8.0))
+    all_labels = n_rows <= max_all_labels
+    body_h = height or (float(np.clip(0.13 * n_rows, 2.5, 8.0)) if all_labels else 6.5)
+    label_font = _FONT
+    k = len(sizes)
+    gap_rows = 0.0 if k < 2 else _GAP_ROWS_IN * n_rows / max(body_h - (k - 1) * _GAP_ROWS_IN, 0.5)
+    rows = _row_layout(sizes, gap_rows)
+    row_in = body_h / rows.extent  # inches per row unit
+    if all_labels:
+        label_font = float(np.clip(row_in * 72 * 0.8, 4.0, _FONT))
+    label_step = label_font * 1.25 / 72.0 / row_in  # label spacing in row units
+    capacity = max(1, int(rows.extent / label_step))
+    marker_list = list(markers or [])
+    if all_labels:
+        shown = np.arange(n_rows)
+    else:
+        shown = _choose_labels(
+            genes,
+            markers=marker_list,
+            per_module=labels_per_module,
+            n_hubs=hubs_per_module,
+            capacity=capacity,
+        )
+    label_text = (
+        genes["symbol"]
+        .astype(str)
+        .where(genes["symbol"].astype(str) != "", genes.index.to_series().astype(str))
+    )
+    texts = label_text.to_numpy()[shown]
+    longest = max((len(t) for t in texts), default=4)
+    labels_w = 0.35 + _text_width_in("x" * longest, label_font)
+    module_texts = [f"{m}  {names[m]}" for m in summary["module"]]
+    names_w = min(2.4, max(_text_width_in(t, _FONT) for t in module_texts) + 0.15)
+    dend_w = 0.55
+    band_w = 0.14
+    lfc_w = 0.5 if has_lfc else 0.0
+    legend_w = 1.75
+    track_names_w = max((_text_width_in(c, _FONT) for c in tracks), default=0) + 0.1
+    left_w = max(names_w + dend_w + band_w + 0.05, track_names_w)
+    col_gap = 0.0
+    groups = modules.samples["group"].to_numpy() if grouped else np.array([""] * n_cols)
+    starts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
+    if grouped and len(starts) > 1:
+        col_gap = _GAP_COLS_IN * n_cols / max(body_w - (len(starts) - 1) * _GAP_COLS_IN, 0.5)
+    col_x = (
+        np.arange(n_cols)
+        + 0.5
+        + col_gap * (np.searchsorted(starts, np.arange(n_cols), side="right") - 1)
+    )
+    x_extent = n_cols + col_gap * (len(starts) - 1)
+    show_sample_names = n_cols <= 60
+    sample_font = float(np.clip(body_w / n_cols * 72 * 0.8, 4.0, _FONT))
+    bottom_h = (
+        0.15 + max(_text_width_in(str(s), sample_font) for s in sample_order)
+        if show_sample_names
+        else 0.35
+    )
+    bottom_h += 0.1
+    title_h = 0.6
+    coldend_h = 0.0 if grouped else 0.45
+    tracks_h = len(tracks) * (_TRACK_IN + _TRACK_GAP_IN)
+    fig_w = 0.15 + left_w + 0.04 + body_w + 0.06 + lfc_w + labels_w + legend_w + 0.15
+    fig_h = title_h + coldend_h + tracks_h + 0.05 + body_h + bottom_h + 0.15
+    fig = Figure(figsize=(fig_w, fig_h))
+    FigureCanvasAgg(fig)
+
+    def axes(x0: float, y_top: float, *, w: float, h: float):
+        """An axes at ``x0`` inches from the left, ``y_top`` inches from the top."""
+        return fig.add_axes((x0 / fig_w, 1 - (y_top + h) / fig_h, w / fig_w, h / fig_h))
+
+    x_body = 0.15 + left_w + 0.04
+    y_body = title_h + coldend_h + tracks_h + 0.05
+
+    # --- heatmap body ---------------------------------------------------------------------
+    ax = axes(x_body, y_body, w=body_w, h=body_h)
+    ax.set_gid("heatmap")
+    limit = display.color_limit
+    cmap = diverging_cmap()
+    norm = Normalize(-limit, limit)
+    vector = values.size <= _MAX_CELL_ROWS_VECTOR
+    col_blocks = list(zip(starts, [*starts[1:], n_cols], strict=True))
+    for start, stop, top in rows.blocks:
+        for c0, c1 in col_blocks:
+            block = values[start:stop, c0:c1]
+            x0 = col_x[c0] - 0.5
+            if vector:
+                # Few cells: vector quads stay crisp in PDF and SVG at any zoom.
+                ax.pcolormesh(
+                    x0 + np.arange(c1 - c0 + 1),
+                    top + np.arange(stop - start + 1),
+                    block,
+                    cmap=cmap,
+                    norm=norm,
+                    shading="flat",
+                    linewidth=0,
+                    antialiased=False,
+                    gid="cells",
+                )
+            else:
+                # Many cells: one image per block; vector files embed it as a small raster.
+                ax.imshow(
+                    block,
+                    cmap=cmap,
+                    norm=norm,
+                    aspect="auto",
+                    origin="upper",
+                    extent=(x0, x0 + (c1 - c0), top + (stop - start), top),
+                    interpolation="auto",
+                    gid="cells",
+                )
+    ax.set_xlim(0, x_extent)
+    ax.set_ylim(rows.extent, 0)
+    ax.set_yticks([])
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    if show_sample_names:
+        ax.set_xticks(col_x)
+        ax.set_xticklabels([str(s) for s in sample_order], rotation=90, fontsize=sample_font)
+        ax.tick_params(axis="x", length=0, pad=2)
+    else:
+        ax.set_xticks([])
+        ax.set_xlabel(f"{n_cols} samples", fontsize=_FONT)
+
+    # --- module band and names ------------------------------------------------------------
+    band = axes(x_body - 0.04 - band_w, y_body, w=band_w, h=body_h)
+    band.set_gid("module-band")
+    for (start, stop, top), m in zip(rows.blocks, summary["module"], strict=True):
+        band.add_patch(Rectangle((0, top), 1, stop - start, color=colors[int(m)], lw=0))
+    band.set_xlim(0, 1)
+    band.set_ylim(rows.extent, 0)
+    band.axis("off")
+    names_ax = axes(0.15, y_body, w=names_w, h=body_h)
+    names_ax.set_gid("module-names")
+    names_ax.axis("off")
+    names_ax.set_xlim(0, 1)
+    names_ax.set_ylim(rows.extent, 0)
+    centers = [top + (stop - start) / 2 for start, stop, top in rows.blocks]
+    name_step = _FONT * 2.6 / 72.0 / row_in
+    placed = label_positions(
+        centers, spacing=name_step, low=name_step / 2, high=rows.extent - name_step / 2
+    )
+    for y, m, size in zip(placed, summary["module"], sizes, strict=True):
+        names_ax.text(
+            1.0,
+            y,
+            f"{m}  {names[int(m)]}\n{size:,} genes",
+            ha="right",
+            va="center",
+            fontsize=_FONT,
+            color="black",
+            linespacing=1.2,
+        )
+
+    # --- gene trees, one per module -------------------------------------------------------
+    dend = axes(x_body - 0.04 - band_w - dend_w, y_body, w=dend_w, h=body_h)
+    dend.set_gid("gene-dendrogram")
+    segments = []
+    for (_, _, top), m in zip(rows.blocks, summary["module"], strict=True):
+        tree = modules.trees[int(m)]
+        leaf_pos = np.empty(tree.n_leaves)
+        leaf_pos[tree.order] = top + np.arange(tree.n_leaves) + 0.5
+        # About one drawn merge per 3 points of height keeps the tree readable.
+        budget = max(8, int(body_h * 72 / 3 * tree.n_leaves / n_rows))
+        min_branch = int(np.ceil(tree.n_leaves / budget)) if tree.n_leaves > budget else 1
+        lines, tallest = _dendrogram_segments(tree, leaf_pos, min_branch=min_branch)
+        # Trees that grow by chaining (one gene at a time) have few balanced merges; lower
+        # the bar until the tree shows some structure.
+        while len(lines) < 3 * 4 and min_branch > 1 and tree.n_leaves > 1:
+            min_branch //= 2
+            lines, tallest = _dendrogram_segments(tree, leaf_pos, min_branch=min_branch)
+        if len(lines):
+            # Each module's tree fills the width: heights are compared within a module only.
+            scaled = lines.copy()
+            scaled[..., 1] = scaled[..., 1] / (tallest or 1.0)
+            segments.append(scaled[..., ::-1])
+    if segments:
+        allseg = np.concatenate(segments)
+        dend.add_collection(
+            LineCollection(
+                allseg, colors="#444444", linewidths=0.4, rasterized=len(allseg) > 20_000
+            )
+        )
+    dend.set_xlim(1.02, 0)
+    dend.set_ylim(rows.extent, 0)
+    dend.axis("off")
+
+    # --- sample tree ----------------------------------------------------------------------
+    if not grouped:
+        cd = axes(x_body, title_h, w=body_w, h=coldend_h - 0.05)
+        cd.set_gid("sample-dendrogram")
+        leaf_pos = np.empty(n_cols)
+        leaf_pos[modules.sample_tree.order] = col_x
+        lines, tallest = _dendrogram_segments(modules.sample_tree, leaf_pos)
+        if len(lines):
+            cd.add_collection(LineCollection(lines, colors="#444444", linewidths=0.6))
+            cd.set_ylim(0, tallest * 1.02)
+        cd.set_xlim(0, x_extent)
+        cd.axis("off")
+
+    # --- annotation tracks ----------------------------------------------------------------
+    legends: list[tuple[str, list[Patch] | None, object]] = []
+    offset = 0
+    for i, column in enumerate(tracks):
+        y = title_h + coldend_h + i * (_TRACK_IN + _TRACK_GAP_IN)
+        tr = axes(x_body, y, w=body_w, h=_TRACK_IN)
+        tr.set_gid(f"track-{column}")
+        raw = sheet[column]
+        numeric = pd.to_numeric(raw, errors="coerce")
+        if numeric.notna().all() and raw.astype(str).nunique() > 6:
+            cm = continuous_cmap()
+            tnorm = Normalize(float(numeric.min()), float(numeric.max()))
+            cell_colors = [cm(tnorm(v)) for v in numeric]
+            legends.append((column, None, (cm, tnorm)))
+        else:
+            text = raw.astype(str).where(raw.notna(), "NA")
+            palette = category_colors(text.unique(), offset=offset)
+            offset += len(palette)
+            cell_colors = [palette[t] if t != "NA" else NEUTRAL for t in text]
+            handles = [
+                Patch(facecolor=palette[lv], edgecolor="none", label=lv) for lv in sorted(palette)
+            ]
+            legends.append((column, handles, None))
+        for c0, c1 in col_blocks:
+            for j in range(c0, c1):
+                tr.add_patch(
+                    Rectangle(
+                        (col_x[j] - 0.5, 0),
+                        1,
+                        1,
+                        facecolor=cell_colors[j],
+                        edgecolor="white",
+                        lw=0.3 if n_cols <= 60 else 0,
+                    )
+                )
+        tr.set_xlim(0, x_extent)
+        tr.set_ylim(0, 1)
+        tr.axis("off")
+        tr.text(-0.01, 0.5, column, transform=tr.transAxes, ha="right", va="center", fontsize=_FONT)
+
+    # --- log2 fold change bar -------------------------------------------------------------
+    x_after = x_body + body_w + 0.06
+    if has_lfc:
+        lf = axes(x_after, y_body, w=lfc_w - 0.06, h=body_h)
+        lf.set_gid("log2fc")
+        lfc = genes["log2fc"].fillna(0.0).to_numpy()
+        span = float(np.nanpercentile(np.abs(lfc), 99)) or 1.0
+        up, down = cmap(0.85), cmap(0.15)
+        for start, stop, top in rows.blocks:
+            y_edges = top + np.arange(stop - start + 1)
+            v = np.clip(lfc[start:stop], -span, span)
+            yy = np.repeat(y_edges, 2)[1:-1]
+            vv = np.repeat(v, 2)
+            lf.fill_betweenx(
+                yy, 0, np.where(vv > 0, vv, 0), color=up, lw=0, rasterized=n_rows > 5000
+            )
+            lf.fill_betweenx(
+                yy, 0, np.where(vv < 0, vv, 0), color=down, lw=0, rasterized=n_rows > 5000
+            )
+        lf.axvline(0, color="#666666", lw=0.4)
+        lf.set_xlim(-span * 1.05, span * 1.05)
+        lf.set_ylim(rows.extent, 0)
+        lf.set_yticks([])
+        lf.set_xticks([-round(span, 1), round(span, 1)])
+        lf.tick_params(axis="x", labelsize=_FONT - 1, length=2, pad=1)
+        for side in ("left", "right", "top"):
+            lf.spines[side].set_visible(False)
+        lf.set_title("log2 FC", fontsize=_FONT, pad=3)
+        x_after += lfc_w
+
+    # --- gene labels with leader lines ----------------------------------------------------
+    lab = axes(x_after, y_body, w=labels_w, h=body_h)
+    lab.set_gid("gene-labels")
+    lab.set_xlim(0, labels_w)
+    lab.set_ylim(rows.extent, 0)
+    lab.axis("off")
+    targets = rows.centers[shown]
+    placed = label_positions(
+        targets, spacing=label_step, low=label_step / 2, high=rows.extent - label_step / 2
+    )
+    marker_set = set(marker_list)
+    leader = 0.28 if not all_labels else 0.08
+    segs = [
+        [(0.0, t), (leader * 0.35, t), (leader * 0.85, p), (leader, p)]
+        for t, p in zip(targets, placed, strict=True)
+    ]
+    lab.add_collection(LineCollection(segs, colors="#777777", linewidths=0.4))
+    for p, t, i in zip(placed, texts, shown, strict=True):
+        weight = "bold" if (t in marker_set or genes.index[i] in marker_set) else "normal"
+        lab.text(
+            leader + 0.03,
+            p,
+            t,
+            ha="left",
+            va="center",
+            fontsize=label_font,
+            fontweight=weight,
+            gid="gene-label",
+        )
+
+    # --- title ----------------------------------------------------------------------------
+    n_total = f"{n_rows:,} genes in {k} module{'s' if k != 1 else ''} · {n_cols} samples"
+    sub = " · ".join(part for part in (n_total, note) if part)
+    fig.text(
+        0.15 / fig_w,
+        1 - 0.12 / fig_h,
+        title or "Gene modules",
+        ha="left",
+        va="top",
+        fontsize=_TITLE_FONT,
+        fontweight="bold",
+    )
+    fig.text(
+        0.15 / fig_w, 1 - 0.34 / fig_h, sub, ha="left", va="top", fontsize=_FONT, color="#333333"
+    )
+
+    # --- legends, stacked in their own column ---------------------------------------------
+    _draw_legends(
+        fig,
+        legends,
+        x0=fig_w - legend_w - 0.05,
+        y_top=title_h,
+        width=legend_w,
+        fig_w=fig_w,
+        fig_h=fig_h,
+        cmap=cmap,
+        limit=limit,
+        label=display.label,
+        removed=display.removed,
+    )
+    return fig
+
+
+def _draw_legends(
+    fig: Figure,
+    legends: list,
+    *,
+    x0: float,
+    y_top: float,
+    width: float,
+    fig_w: float,
+    fig_h: float,
+    cmap,
+    limit: float,
+    label: str,
+    removed: Sequence[str],
+) -> None:
+    """Colour bar first, then one legend per track, each placed below the previous one."""
+    renderer = fig.canvas.get_renderer()
+    y = y_top
+    # Colour bar for the cells.
+    wrapped = textwrap.fill(label, width=int(width * 72 / (_FONT * 0.62)))
+    n_lines = wrapped.count("\n") + 1
+    cb_h = 0.12
+    y_text = y
+    fig.text(
+        x0 / fig_w,
+        1 - y_text / fig_h,
+        wrapped,
+        ha="left",
+        va="top",
+        fontsize=_FONT,
+        gid="colorbar-label",
+    )
+    y += n_lines * _FONT * 1.3 / 72 + 0.05
+    cax = fig.add_axes((x0 / fig_w, 1 - (y + cb_h) / fig_h, (width - 0.25) / fig_w, cb_h / fig_h))
+    cax.set_gid("colorbar")
+    grad = np.linspace(-limit, limit, 256)[None, :]
+    cax.imshow(
+        grad, aspect="auto", cmap=cmap, norm=Normalize(-limit, limit), extent=(-limit, limit, 0, 1)
+    )
+    cax.set_yticks([])
+    cax.set_xticks([-limit, 0, limit])
+    cax.set_xticklabels([f"≤ −{limit:g}", "0", f"≥ {limit:g}"], fontsize=_FONT - 1)
+    cax.tick_params(axis="x", length=2, pad=1)
+    y += cb_h + 0.35
+    for column, handles, continuous in legends:
+        if handles is not None:
+            leg = fig.legend(
+                handles=handles,
+                title=column,
+                loc="upper left",
+                bbox_to_anchor=(x0 / fig_w, 1 - y / fig_h),
+                frameon=False,
+                fontsize=_FONT,
+                title_fontsize=_FONT,
+                handlelength=1.0,
+                handleheight=1.0,
+                borderaxespad=0,
+                borderpad=0,
+                alignment="left",
+            )
+            leg._legend_box.align = "left"
+            height = leg.get_window_extent(renderer).height / fig.dpi
+            y += height + 0.15
+        else:
+            cm, tnorm = continuous
+            fig.text(x0 / fig_w, 1 - y / fig_h, column, ha="left", va="top", fontsize=_FONT)
+            y += _FONT * 1.4 / 72
+            ax = fig.add_axes(
+                (x0 / fig_w, 1 - (y + cb_h) / fig_h, (width - 0.25) / fig_w, cb_h / fig_h)
+            )
+            ax.imshow(
+                np.linspace(tnorm.vmin, tnorm.vmax, 256)[None, :],
+                aspect="auto",
+                cmap=cm,
+                norm=tnorm,
+                extent=(tnorm.vmin, tnorm.vmax, 0, 1),
+            )
+            ax.set_yticks([])
+            ax.tick_params(axis="x", labelsize=_FONT - 1, length=2, pad=1)
+            y += cb_h + 0.35
+    if removed:
+        fig.text(
+            x0 / fig_w,
+            1 - y / fig_h,
+            textwrap.fill(
+                f"{', '.join(removed)} removed for display only; DE unaffected",
+                width=int(width * 72 / (_FONT * 0.62)),
+            ),
+            ha="left",
+            va="top",
+            fontsize=_FONT - 0.5,
+            color="#555555",
+        )

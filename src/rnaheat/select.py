@@ -1,0 +1,254 @@
+"""Gene selection: which genes the heatmap and the modules are built from.
+
+Three rules, combinable (the selection is their union):
+
+* ``significant`` — genes with ``padj < alpha`` and ``|log2fc| >= lfc_threshold`` in the DE
+  table, capped at ``max_genes`` by ``padj`` (the table's order breaks ties);
+* ``top_variance`` — the N genes with the largest variance of the VST values across samples;
+* ``gene_list`` — the user's genes, given by symbol or id; entries that match no gene are
+  reported, never silently dropped.
+
+Every rule only picks genes present in the expression matrix with a finite, non-constant
+profile: a gene with the same value in every sample has no z-score and no correlation.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["GeneSelection", "select_genes"]
+
+logger = logging.getLogger("rnaheat")
+
+
+@dataclass(frozen=True)
+class GeneSelection:
+    """The genes chosen for the heatmap and how each rule contributed.
+
+    Attributes
+    ----------
+    genes
+        Selected gene ids, in the order of the expression matrix's rows.
+    rules
+        One row per rule used: ``rule``, ``n_genes`` (genes the rule picked), ``n_candidates``
+        (genes that passed the rule before any cap) and ``detail`` (the rule in words).
+    unknown
+        Entries of the user's gene list that matched no gene of the expression matrix.
+    n_available
+        Genes in the expression matrix with a usable (finite, non-constant) profile.
+    params
+        The settings that produced the selection.
+    """
+
+    genes: pd.Index
+    rules: pd.DataFrame
+    unknown: tuple[str, ...] = ()
+    n_available: int = 0
+    params: Mapping[str, object] = field(default_factory=dict)
+
+    @property
+    def n_genes(self) -> int:
+        """Number of selected genes."""
+        return len(self.genes)
+
+    @property
+    def n_candidates(self) -> int:
+        """Genes the rules would have picked without their caps (at least :attr:`n_genes`)."""
+        if self.rules.empty:
+            return self.n_genes
+        return max(self.n_genes, int(self.rules["n_candidates"].max()))
+
+    def shown_note(self) -> str:
+        """``"N of M genes shown"`` text for figures, or ``""`` when nothing was capped."""
+        total = self.n_candidates
+        if total <= self.n_genes:
+            return ""
+        return f"{self.n_genes:,} of {total:,} genes shown"
+
+
+def select_genes(
+    expression: pd.DataFrame,
+    /,
+    *,
+    de_table: pd.DataFrame | None = None,
+    significant: bool = True,
+    alpha: float = 0.05,
+    lfc_threshold: float = 0.0,
+    max_genes: int | None = 2000,
+    top_variance: int | None = None,
+    gene_list: Sequence[str] | None = None,
+    symbols: pd.Series | None = None,
+) -> GeneSelection:
+    """Choose the genes to cluster and draw.
+
+    Parameters
+    ----------
+    expression
+        Genes × samples expression on a log scale (VST), indexed by gene id.
+    de_table
+        A DE table with at least ``gene_id``, ``log2fc`` and ``padj`` (e.g.
+        :attr:`rnaheat.de.result.DEResult.table`); needed when ``significant`` is on.
+    significant
+        Use the significance rule.
+    alpha
+        Adjusted p-value threshold (strict: ``padj < alpha``).
+    lfc_threshold
+        Minimum absolute log2 fold change.
+    max_genes
+        Cap on the significance rule; the genes with the smallest ``padj`` are kept. ``None``
+        keeps all.
+    top_variance
+        Also take this many genes with the largest expression variance.
+    gene_list
+        Also take these genes, given by symbol or gene id (either works; case-sensitive).
+    symbols
+        Gene id → symbol, for matching ``gene_list``; the DE table's ``symbol`` column is used
+        when this is not given.
+
+    Returns
+    -------
+    GeneSelection
+        The union of the rules, with per-rule counts.
+
+    Raises
+    ------
+    ValueError
+        No rule is enabled, a threshold is out of range, or the DE table lacks a column.
+    """
+    if not 0 < alpha <= 1:
+        raise ValueError(f"alpha must be in (0, 1], got {alpha!r}")
+    if lfc_threshold < 0:
+        raise ValueError(f"lfc_threshold must be >= 0, got {lfc_threshold!r}")
+    if max_genes is not None and max_genes < 1:
+        raise ValueError(f"max_genes must be a positive integer or None, got {max_genes!r}")
+    if top_variance is not None and top_variance < 1:
+        raise ValueError(f"top_variance must be a positive integer or None, got {top_variance!r}")
+    use_significant = significant and de_table is not None
+    if significant and de_table is None and top_variance is None and not gene_list:
+        raise ValueError("the significance rule needs a DE table (de_table=...)")
+    if not (use_significant or top_variance or gene_list):
+        raise ValueError(
+            "no gene selection rule is enabled; use significant genes (with a DE table), "
+            "top_variance, or gene_list"
+        )
+
+    values = expression.to_numpy(dtype=float)
+    finite = np.isfinite(values).all(axis=1)
+    # Constant rows have no z-score and no correlation; nothing can place them in a module.
+    spread = np.zeros(len(values))
+    spread[finite] = values[finite].var(axis=1)
+    usable = finite & (spread > 0)
+    ids = pd.Index(expression.index.astype(str), name="gene_id")
+    available = ids[usable]
+    chosen = pd.Series(np.zeros(len(ids), dtype=bool), index=ids)
+    rows: list[dict[str, object]] = []
+
+    if use_significant:
+        missing = {"gene_id", "log2fc", "padj"} - set(de_table.columns)
+        if missing:
+            raise ValueError(
+                f"the DE table lacks column(s) {', '.join(sorted(missing))}; it needs "
+                "gene_id, log2fc and padj"
+            )
+        table = de_table.loc[:, ["gene_id", "log2fc", "padj"]].copy()
+        table["gene_id"] = table["gene_id"].astype(str)
+        passed = (table["padj"] < alpha) & (table["log2fc"].abs() >= lfc_threshold)
+        hits = table[passed.fillna(value=False)]
+        hits = hits[hits["gene_id"].isin(available)]
+        # A stable sort keeps the table's own tie order (sorted by pvalue, then gene id).
+        hits = hits.sort_values("padj", kind="mergesort")
+        kept = hits if max_genes is None else hits.iloc[:max_genes]
+        chosen[kept["gene_id"].to_numpy()] = True
+        cap = (
+            ""
+            if max_genes is None or len(hits) <= max_genes
+            else (f", capped at {max_genes:,} by padj")
+        )
+        rows.append(
+            {
+                "rule": "significant",
+                "n_genes": len(kept),
+                "n_candidates": len(hits),
+                "detail": f"padj < {alpha:g} and |log2fc| >= {lfc_threshold:g}{cap}",
+            }
+        )
+
+    if top_variance:
+        order = np.argsort(-spread[usable], kind="stable")[:top_variance]
+        picked = available[order]
+        chosen[picked] = True
+        rows.append(
+            {
+                "rule": "top_variance",
+                "n_genes": len(picked),
+                "n_candidates": len(picked),
+                "detail": f"top {top_variance:,} genes by variance across samples",
+            }
+        )
+
+    unknown: tuple[str, ...] = ()
+    if gene_list:
+        if symbols is None and de_table is not None and "symbol" in de_table.columns:
+            symbols = pd.Series(
+                de_table["symbol"].to_numpy(), index=de_table["gene_id"].astype(str)
+            )
+        wanted = pd.Index([str(g) for g in gene_list]).drop_duplicates()
+        by_id = wanted[wanted.isin(ids)]
+        found_ids = set(by_id)
+        matched = set(by_id)
+        if symbols is not None:
+            sym = symbols.dropna().astype(str)
+            sym = sym[sym.index.astype(str).isin(ids)]
+            hit = sym[sym.isin(wanted)]
+            found_ids |= set(hit.index.astype(str))
+            matched |= set(hit.to_numpy())
+        unknown = tuple(g for g in wanted if g not in matched)
+        present = pd.Index(sorted(found_ids))
+        unusable = present[~present.isin(available)]
+        if len(unusable):
+            logger.warning(
+                "gene list: %d gene(s) have a constant or missing profile and cannot be shown: %s",
+                len(unusable),
+                ", ".join(unusable[:10]),
+            )
+        picked = present[present.isin(available)]
+        chosen[picked] = True
+        if unknown:
+            logger.warning(
+                "gene list: %d of %d entries match no gene id or symbol: %s",
+                len(unknown),
+                len(wanted),
+                ", ".join(unknown[:10]),
+            )
+        rows.append(
+            {
+                "rule": "gene_list",
+                "n_genes": len(picked),
+                "n_candidates": len(picked),
+                "detail": f"{len(wanted)} listed, {len(unknown)} unknown",
+            }
+        )
+
+    genes = ids[chosen.to_numpy()]
+    rules = pd.DataFrame(rows, columns=["rule", "n_genes", "n_candidates", "detail"])
+    for row in rows:
+        logger.info(
+            "gene selection: %s gave %d genes (%s)", row["rule"], row["n_genes"], row["detail"]
+        )
+    logger.info("gene selection: %d genes selected of %d usable", len(genes), len(available))
+    params = {
+        "significant": use_significant,
+        "alpha": alpha,
+        "lfc_threshold": lfc_threshold,
+        "max_genes": max_genes,
+        "top_variance": top_variance,
+        "gene_list": list(gene_list) if gene_list else [],
+    }
+    return GeneSelection(
+        genes=genes, rules=rules, unknown=unknown, n_available=len(available), params=params
+    )
