@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import matplotlib as mpl
 import numpy as np
-from matplotlib.colors import LinearSegmentedColormap, to_hex
+import pandas as pd
+from matplotlib.colors import LinearSegmentedColormap, Normalize, to_hex
 
 __all__ = [
     "CATEGORICAL",
@@ -15,6 +16,8 @@ __all__ = [
     "category_colors",
     "continuous_cmap",
     "diverging_cmap",
+    "sample_track_colors",
+    "track_palettes",
 ]
 
 # Okabe & Ito (2008), the standard colour-blind-safe qualitative set, followed by Paul Tol's
@@ -73,6 +76,39 @@ def category_colors(levels: Iterable[object], /, *, offset: int = 0) -> dict[str
         cmap = mpl.colormaps["viridis"]
         palette = [to_hex(cmap(x)) for x in np.linspace(0, 1, len(unique))]
     return dict(zip(unique, palette, strict=True))
+
+
+def track_palettes(samples: pd.DataFrame, columns: Sequence[str], /) -> dict[str, object]:
+    """Colours of the sample annotation tracks, shared by the heatmap and the report.
+
+    A numeric column with more than six distinct values is drawn as a gradient and gets a
+    ``(colormap, Normalize)`` pair; any other column gets a level → colour dictionary, each
+    column starting further along the palette so that adjacent tracks never share colours.
+    Missing values are drawn in :data:`NEUTRAL`.
+    """
+    palettes: dict[str, object] = {}
+    offset = 0
+    for column in columns:
+        raw = samples[column]
+        numeric = pd.to_numeric(raw, errors="coerce")
+        if numeric.notna().all() and raw.astype(str).nunique() > 6:
+            palettes[column] = (continuous_cmap(), Normalize(float(numeric.min()),
+                                                             float(numeric.max())))
+            continue
+        levels = raw.astype(str).where(raw.notna(), "NA")
+        palette = category_colors(levels[levels != "NA"].unique(), offset=offset)
+        offset += len(palette)
+        palettes[column] = palette
+    return palettes
+
+
+def sample_track_colors(samples: pd.DataFrame, column: str, palette: object, /) -> list[str]:
+    """Each sample's colour on one track, from :func:`track_palettes`."""
+    raw = samples[column]
+    if isinstance(palette, tuple):
+        cmap, norm = palette
+        return [to_hex(cmap(norm(v))) for v in pd.to_numeric(raw)]
+    return [palette.get(str(v), NEUTRAL) if pd.notna(v) else NEUTRAL for v in raw]
 
 
 def diverging_cmap() -> LinearSegmentedColormap:

@@ -33,10 +33,9 @@ from rnaheat.display import DisplayMatrix
 from rnaheat.modules import GeneModules
 from rnaheat.plot.colors import (
     CATEGORICAL,
-    NEUTRAL,
-    category_colors,
-    continuous_cmap,
     diverging_cmap,
+    sample_track_colors,
+    track_palettes,
 )
 
 __all__ = ["MODULE_PALETTE", "heatmap", "label_positions", "module_colors"]
@@ -536,23 +535,16 @@ def heatmap(
 
     # --- annotation tracks ----------------------------------------------------------------
     legends: list[tuple[str, list[Patch] | None, object]] = []
-    offset = 0
+    palettes = track_palettes(sheet, tracks)
     for i, column in enumerate(tracks):
         y = title_h + coldend_h + i * (_TRACK_IN + _TRACK_GAP_IN)
         tr = axes(x_body, y, w=body_w, h=_TRACK_IN)
         tr.set_gid(f"track-{column}")
-        raw = sheet[column]
-        numeric = pd.to_numeric(raw, errors="coerce")
-        if numeric.notna().all() and raw.astype(str).nunique() > 6:
-            cm = continuous_cmap()
-            tnorm = Normalize(float(numeric.min()), float(numeric.max()))
-            cell_colors = [cm(tnorm(v)) for v in numeric]
-            legends.append((column, None, (cm, tnorm)))
+        palette = palettes[column]
+        cell_colors = sample_track_colors(sheet, column, palette)
+        if isinstance(palette, tuple):
+            legends.append((column, None, palette))
         else:
-            text = raw.astype(str).where(raw.notna(), "NA")
-            palette = category_colors(text.unique(), offset=offset)
-            offset += len(palette)
-            cell_colors = [palette[t] if t != "NA" else NEUTRAL for t in text]
             handles = [
                 Patch(facecolor=palette[lv], edgecolor="none", label=lv) for lv in sorted(palette)
             ]
