@@ -110,23 +110,47 @@ def _run_config(args: argparse.Namespace):
 
 
 def _demo(args: argparse.Namespace, command: list[str]) -> Path:
-    from rnaheat.config import DESettings, RunConfig
+    import dataclasses
+    import shutil
+    import tempfile
+
+    from rnaheat.config import DESettings, Inputs, RunConfig
     from rnaheat.demo import simulate_experiment, write_demo_inputs
+    from rnaheat.io import read_experiment
+    from rnaheat.io.output import check_output_folder, file_checksums
     from rnaheat.pipeline import analyse, stage, write_results
+    from rnaheat.report.from_analysis import input_files
 
     if args.out is None:
         raise ValueError("set the output folder with --out, e.g. rnaheat demo --out demo")
-    from rnaheat.io.output import check_output_folder
-
     check_output_folder(args.out, force=bool(args.force))
     timings: dict[str, float] = {}
-    with stage("read", timings, what=f"simulating {args.n_genes} genes (seed {args.seed})"):
-        sim = simulate_experiment(n_genes=args.n_genes, random_state=args.seed)
-    config = RunConfig(out=args.out, force=bool(args.force),
-                       de=DESettings(design=sim.design, contrast=sim.contrast))
-    analysis = analyse(sim.experiment, config, timings=timings)
-    return write_results(analysis, args.out, force=bool(args.force), command=command,
-                         extra=lambda folder: write_demo_inputs(sim, folder / "inputs"))
+    with tempfile.TemporaryDirectory(prefix="rnaheat-demo-") as staging:
+        with stage("read", timings, what=f"simulating {args.n_genes} genes (seed {args.seed})"):
+            sim = simulate_experiment(n_genes=args.n_genes, random_state=args.seed)
+            files = write_demo_inputs(sim, Path(staging) / "inputs")
+
+        def inputs(folder: Path) -> Inputs:
+            return Inputs(counts=folder / "counts.csv", samples=folder / "samples.csv",
+                          genes=folder / "genes.csv",
+                          gene_sets=(folder / files["gene_sets"].name,),
+                          controls=folder / files["controls"].name)
+
+        config = RunConfig(out=args.out, force=bool(args.force), random_state=args.seed,
+                           inputs=inputs(Path(staging) / "inputs"),
+                           de=DESettings(design=sim.design, contrast=sim.contrast))
+        experiment = read_experiment(config.inputs.counts, config.inputs.samples,
+                                     genes=config.inputs.genes)
+        analysis = analyse(experiment, config, timings=timings)
+        # The run record names the inputs where they end up: inside the output folder.
+        final = dataclasses.replace(config, inputs=inputs(Path(args.out) / "inputs"))
+        checksums = file_checksums(input_files(config, experiment))
+        for role, path in input_files(final, experiment).items():
+            checksums[role]["path"] = str(path)
+        return write_results(
+            dataclasses.replace(analysis, config=final), args.out, force=bool(args.force),
+            command=command, checksums=checksums,
+            extra=lambda folder: shutil.copytree(Path(staging) / "inputs", folder / "inputs"))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -145,13 +169,16 @@ def main(argv: list[str] | None = None) -> int:
         else:
             out = _demo(args, command)
     except _USER_ERRORS as err:
+        if args.verbose:
+            raise
         message = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
         print(f"rnaheat: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("rnaheat: interrupted; nothing was written", file=sys.stderr)
         return 130
-    print(f"Results are in {out}/ (tables in {out}/tables, run record in {out}/run.json)")
+    print(f"Results are in {out}/: open {out}/report.html (tables in {out}/tables, figures in "
+          f"{out}/figures)")
     return 0
 
 

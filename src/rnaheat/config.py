@@ -32,9 +32,13 @@ from rnaheat.de.runner import DEFAULT_ENGINE
 
 __all__ = [
     "DESettings",
+    "EnrichSettings",
+    "HeatmapSettings",
     "Inputs",
+    "ModuleSettings",
     "QCSettings",
     "RunConfig",
+    "SelectSettings",
     "VSTSettings",
     "from_dict",
     "load_config",
@@ -60,6 +64,10 @@ class Inputs:
         A finished DE table (DESeq2, edgeR, limma) to use instead of running the DE step.
     controls
         Positive controls: columns ``gene``, ``expected`` (up|down), optional ``note``.
+    gene_sets
+        GMT files of gene sets for the enrichment of each module (several collections allowed).
+    gene_list
+        A text file of genes (symbols or ids, one per line) to show in the heatmap.
     """
 
     counts: Path | None = None
@@ -67,6 +75,8 @@ class Inputs:
     genes: Path | None = None
     de_table: Path | None = None
     controls: Path | None = None
+    gene_sets: tuple[Path, ...] = ()
+    gene_list: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -122,15 +132,113 @@ class QCSettings:
 
 
 @dataclass(frozen=True)
+class SelectSettings:
+    """Which genes go into the heatmap and its modules (the rules combine as a union).
+
+    Attributes
+    ----------
+    significant
+        Take the significant genes (``padj < de.alpha`` and ``|log2fc| >= lfc_threshold``).
+    lfc_threshold
+        Minimum absolute log2 fold change of a significant gene.
+    max_genes
+        At most this many significant genes, the smallest padj first.
+    top_variance
+        Also take the N genes of highest VST variance.
+    """
+
+    significant: bool = True
+    lfc_threshold: float = 0.0
+    max_genes: int = 2000
+    top_variance: int | None = None
+
+
+@dataclass(frozen=True)
+class ModuleSettings:
+    """Clustering and modules.
+
+    Attributes
+    ----------
+    n_modules
+        Number of modules; chosen by the best mean silhouette when not given.
+    metric
+        Gene distance: ``correlation``, ``spearman``, ``euclidean`` or ``cosine``.
+    linkage
+        ``average``, ``complete`` or ``ward``.
+    n_bootstrap
+        Resamples of the samples for each module's stability.
+    """
+
+    n_modules: int | None = None
+    metric: str = "correlation"
+    linkage: str = "average"
+    n_bootstrap: int = 20
+
+
+@dataclass(frozen=True)
+class HeatmapSettings:
+    """What the heatmap shows.
+
+    Attributes
+    ----------
+    scale
+        ``zscore`` (rows), ``center`` or ``none``.
+    clip
+        Colour bound for the display values.
+    display_remove
+        Sheet columns removed from the displayed values only (limma's removeBatchEffect
+        with the design protected); DE is never affected.
+    group_samples
+        Group the columns by this sheet column (with gaps) instead of the sample tree.
+    annotate
+        Extra sheet columns drawn as annotation tracks.
+    markers
+        Genes always labelled (symbols or ids).
+    """
+
+    scale: str = "zscore"
+    clip: float = 2.0
+    display_remove: tuple[str, ...] = ()
+    group_samples: str | None = None
+    annotate: tuple[str, ...] = ()
+    markers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class EnrichSettings:
+    """Gene-set enrichment.
+
+    Attributes
+    ----------
+    min_set_size, max_set_size
+        Sets with fewer or more genes in the background are not tested.
+    permutations
+        Random gene sets for the ranked test's p-values.
+    ranked
+        Also test the whole ranked contrast.
+    """
+
+    min_set_size: int = 10
+    max_set_size: int = 500
+    permutations: int = 2000
+    ranked: bool = True
+
+
+@dataclass(frozen=True)
 class RunConfig:
     """All settings of one ``rnaheat run``."""
 
     out: Path | None = None
     force: bool = False
+    random_state: int = 0
     inputs: Inputs = field(default_factory=Inputs)
     de: DESettings = field(default_factory=DESettings)
     vst: VSTSettings = field(default_factory=VSTSettings)
     qc: QCSettings = field(default_factory=QCSettings)
+    select: SelectSettings = field(default_factory=SelectSettings)
+    modules: ModuleSettings = field(default_factory=ModuleSettings)
+    heatmap: HeatmapSettings = field(default_factory=HeatmapSettings)
+    enrich: EnrichSettings = field(default_factory=EnrichSettings)
 
     def validate(self) -> RunConfig:
         """Check that the settings make a runnable analysis; return ``self``.
@@ -152,6 +260,21 @@ class RunConfig:
             raise ValueError(f"contrast {list(self.de.contrast)}: give VARIABLE NUMERATOR "
                              "DENOMINATOR, or one numeric VARIABLE")
         get_engine(self.de.engine)
+        choices = {"modules.metric": (self.modules.metric, ("correlation", "spearman",
+                                                            "euclidean", "cosine")),
+                   "modules.linkage": (self.modules.linkage, ("average", "complete", "ward")),
+                   "heatmap.scale": (self.heatmap.scale, ("zscore", "center", "none"))}
+        for key, (value, allowed) in choices.items():
+            if value not in allowed:
+                raise ValueError(f"{key} = {value!r}: allowed are {', '.join(allowed)}")
+        positive = {"select.max_genes": self.select.max_genes, "heatmap.clip": self.heatmap.clip,
+                    "enrich.permutations": self.enrich.permutations,
+                    "modules.n_bootstrap": self.modules.n_bootstrap + 1}
+        for key, value in positive.items():
+            if value <= 0:
+                raise ValueError(f"{key} = {value}: must be positive")
+        if self.modules.n_modules is not None and self.modules.n_modules < 1:
+            raise ValueError(f"modules.n_modules = {self.modules.n_modules}: must be ≥ 1")
         if self.qc.top_genes < 2:
             raise ValueError(f"qc top_genes = {self.qc.top_genes}: must be at least 2")
         for name in ("alpha", "filter_alpha"):
@@ -181,7 +304,7 @@ def _coerce(value: Any, hint: Any, *, key: str, base: Path | None) -> Any:
     if origin is tuple:
         if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
             raise ValueError(f"config: {key} must be a list of text values, got {value!r}")
-        return tuple(value)
+        return tuple(_coerce(v, args[0], key=key, base=base) for v in value)
     if hint is bool:
         if not isinstance(value, bool):
             raise ValueError(f"config: {key} must be true or false, got {value!r}")
@@ -255,7 +378,7 @@ def to_dict(config: RunConfig, /) -> dict[str, Any]:
         if isinstance(value, Path):
             return str(value)
         if isinstance(value, tuple):
-            return list(value)
+            return [plain(v) for v in value]
         return value
 
     out: dict[str, Any] = {}

@@ -18,7 +18,7 @@ import pandas as pd
 
 from rnaheat.experiment import Experiment
 
-__all__ = ["SimulatedExperiment", "simulate_experiment", "write_demo_inputs"]
+__all__ = ["DEMO_FILES", "SimulatedExperiment", "simulate_experiment", "write_demo_inputs"]
 
 # Known hypoxia-induced (HIF target) and oxidative-phosphorylation genes: facts of biology
 # used only as names for the planted groups.
@@ -52,12 +52,21 @@ class SimulatedExperiment:
     truth
         Per gene: ``gene_id``, ``symbol``, ``planted`` (``up``, ``down`` or ``none``),
         ``true_log2fc``, ``true_mean`` and ``true_dispersion``.
+    gene_sets
+        Gene sets in the spirit of a pathway collection: the hypoxia response (the planted up
+        genes named after hypoxia genes, plus unchanged genes, as real sets hold), oxidative
+        phosphorylation (the same for the down genes) and decoy sets of random genes.
+    controls
+        Positive controls (``gene``, ``expected``, ``note``): known hypoxia-induced and
+        OXPHOS genes.
     design, contrast
         The design and contrast that analyse it.
     """
 
     experiment: Experiment
     truth: pd.DataFrame
+    gene_sets: dict[str, tuple[str, ...]]
+    controls: pd.DataFrame
     design: str = "~ condition"
     contrast: tuple[str, str, str] = ("condition", "Hypoxia", "Normoxia")
 
@@ -151,15 +160,43 @@ def simulate_experiment(
         "gene_id": gene_ids, "symbol": genes["symbol"].to_numpy(), "planted": planted_label,
         "true_log2fc": lfc, "true_mean": mean, "true_dispersion": dispersion,
     })
+    named_up = [n for n in _UP_NAMES if n in set(symbols)]
+    named_down = [n for n in _DOWN_NAMES if n in set(symbols)]
+    others = np.asarray(symbols[planted_label == "none"], dtype=str)
+    gene_sets = {
+        "DEMO_HYPOXIA_RESPONSE": tuple(named_up) + tuple(rng.choice(others, 20, replace=False)),
+        "DEMO_OXIDATIVE_PHOSPHORYLATION": tuple(named_down)
+        + tuple(rng.choice(others, 15, replace=False)),
+    }
+    for i in range(30):
+        size = int(rng.integers(15, 80))
+        gene_sets[f"DEMO_RANDOM_SET_{i + 1:02d}"] = tuple(rng.choice(symbols.astype(str), size,
+                                                                     replace=False))
+    controls = pd.DataFrame({
+        "gene": ["BNIP3", "CA9", "VEGFA", "PDK1", "NDUFA4", "COX7A2"],
+        "expected": ["up", "up", "up", "up", "down", "down"],
+        "note": ["HIF target", "HIF target", "HIF target", "HIF target", "OXPHOS", "OXPHOS"],
+    })
+    controls = controls[controls["gene"].isin(set(symbols))].reset_index(drop=True)
     return SimulatedExperiment(
-        experiment=Experiment.from_frames(frame, sheet, genes=genes), truth=truth
+        experiment=Experiment.from_frames(frame, sheet, genes=genes), truth=truth,
+        gene_sets=gene_sets, controls=controls,
     )
 
 
-def write_demo_inputs(simulated: SimulatedExperiment, folder: Path, /) -> None:
+#: The demo's input files, as written by :func:`write_demo_inputs`.
+DEMO_FILES = {"counts": "counts.csv", "samples": "samples.csv", "genes": "genes.csv",
+              "gene_sets": "demo_sets.gmt", "controls": "controls.tsv", "truth": "truth.tsv"}
+
+
+def write_demo_inputs(simulated: SimulatedExperiment, folder: Path, /) -> dict[str, Path]:
     """Write the simulated inputs as files a user could pass to ``rnaheat run``.
 
-    ``counts.csv``, ``samples.csv``, ``genes.csv`` and ``truth.tsv`` (the planted answer).
+    Returns
+    -------
+    dict
+        Role → path, with the names of :data:`DEMO_FILES`: counts, sample sheet, annotation,
+        gene sets (GMT), positive controls and ``truth.tsv`` (the planted answer).
     """
     folder.mkdir(parents=True, exist_ok=True)
     experiment = simulated.experiment
@@ -167,3 +204,9 @@ def write_demo_inputs(simulated: SimulatedExperiment, folder: Path, /) -> None:
     experiment.samples.to_csv(folder / "samples.csv", lineterminator="\n")
     experiment.genes.to_csv(folder / "genes.csv", lineterminator="\n")
     simulated.truth.to_csv(folder / "truth.tsv", sep="\t", index=False, lineterminator="\n")
+    lines = [f"{name}\tsimulated demo set\t" + "\t".join(genes)
+             for name, genes in simulated.gene_sets.items()]
+    (folder / DEMO_FILES["gene_sets"]).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    simulated.controls.to_csv(folder / DEMO_FILES["controls"], sep="\t", index=False,
+                              lineterminator="\n")
+    return {role: folder / name for role, name in DEMO_FILES.items()}

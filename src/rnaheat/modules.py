@@ -59,9 +59,20 @@ from rnaheat.cluster import Tree, build_tree, cut_tree, distance_blocks, unit_ro
 from rnaheat.de.design import Contrast, design_variables, parse_contrast
 from rnaheat.display import DisplayMatrix
 
-__all__ = ["GeneModules", "find_modules"]
+__all__ = ["GeneModules", "find_modules", "module_label"]
 
 logger = logging.getLogger("rnaheat")
+
+
+def module_label(module: object, /) -> str:
+    """How a module is named in text, tables and figures: ``M1`` for module 1.
+
+    Labels that are not module numbers (e.g. a user's own clusters) are shown as they are.
+    """
+    try:
+        return f"M{int(module)}"
+    except (TypeError, ValueError):
+        return str(module)
 
 
 @dataclass(frozen=True, eq=False)

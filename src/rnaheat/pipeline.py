@@ -20,11 +20,14 @@ import pandas as pd
 
 from rnaheat import de as de_module
 from rnaheat import transform
+from rnaheat.checks import Check, checks_table
 from rnaheat.config import RunConfig, to_dict
 from rnaheat.de.design import build_design, design_variables
 from rnaheat.de.result import DEResult
+from rnaheat.display import DisplayMatrix, display_matrix
+from rnaheat.enrich import Enrichment, enrich
 from rnaheat.experiment import Experiment
-from rnaheat.io import read_de_table, read_experiment
+from rnaheat.io import read_de_table, read_experiment, read_gmt
 from rnaheat.io.output import (
     FORMAT_VERSION,
     atomic_output,
@@ -35,7 +38,13 @@ from rnaheat.io.output import (
     write_json,
     write_table,
 )
+from rnaheat.io.text import read_text
+from rnaheat.modules import GeneModules, find_modules
 from rnaheat.qc import QCResult, sample_qc
+from rnaheat.report import build_report
+from rnaheat.report.from_analysis import REPORT_DPI, figure_png, input_files, report_data
+from rnaheat.select import GeneSelection, select_genes
+from rnaheat.story import Story, four_checks, tell_story
 from rnaheat.validate import ControlsResult, check_controls, read_controls
 
 if TYPE_CHECKING:
@@ -44,6 +53,9 @@ if TYPE_CHECKING:
 __all__ = ["Analysis", "analyse", "run", "write_results"]
 
 logger = logging.getLogger("rnaheat")
+
+#: Fewer selected genes than this are not clustered into modules.
+MIN_GENES_TO_CLUSTER = 10
 
 
 @dataclass(frozen=True)
@@ -64,8 +76,20 @@ class Analysis:
         Variance-stabilised expression, genes × samples.
     qc
         Sample quality control with its verdicts.
+    selection
+        The genes chosen for the heatmap and how many each rule gave.
+    display
+        The matrix the heatmap shows (row-scaled VST of the selected genes).
+    modules
+        The gene modules; ``None`` when too few genes were selected to cluster.
+    enrichment
+        Gene-set enrichment per module and of the ranked contrast, when gene sets were given.
     controls
         Positive controls, when a controls file was given.
+    checks
+        The four checks of the heatmap.
+    story
+        The plain-language summary.
     timings
         Seconds per stage, keyed by stage name.
     """
@@ -76,7 +100,13 @@ class Analysis:
     size_factors: pd.Series
     vst: pd.DataFrame
     qc: QCResult
-    controls: ControlsResult | None = None
+    selection: GeneSelection
+    display: DisplayMatrix | None
+    modules: GeneModules | None
+    enrichment: Enrichment | None
+    controls: ControlsResult | None
+    checks: tuple[Check, ...]
+    story: Story
     timings: dict[str, float] = field(default_factory=dict)
 
     def tables(self) -> dict[str, pd.DataFrame]:
@@ -88,16 +118,19 @@ class Analysis:
             "normalized_counts": _matrix_table(normalized),
             "samples": _samples_table(self),
             **self.qc.tables(),
+            "gene_selection": self.selection.rules,
+            "checks": checks_table(self.checks),
         }
-        if self.controls is not None:
-            tables.update(self.controls.tables())
+        for part in (self.modules, self.enrichment, self.controls):
+            if part is not None:
+                tables.update(part.tables())
         return tables
 
-    def figures(self) -> dict[str, Figure]:
-        """Every figure, keyed by its file stem under ``figures/`` (drawn on demand)."""
-        from rnaheat.plot.qc import qc_figures
+    def figures(self) -> Iterator[tuple[str, Figure]]:
+        """Every figure with its file stem under ``figures/``, drawn one at a time."""
+        from rnaheat.plot.figures import analysis_figures
 
-        return dict(qc_figures(self.qc))
+        yield from analysis_figures(self)
 
 
 @contextlib.contextmanager
@@ -168,14 +201,78 @@ def analyse(experiment: Experiment, config: RunConfig, /, *,
                        design_variables=variables,
                        contrast_variable=settings.contrast[0] if settings.contrast else None,
                        n_top=config.qc.top_genes)
+    # Modules: select genes, scale them for display, cluster, cut and name the modules.
+    with stage("modules", timings, what="gene selection, clustering and named modules"):
+        selection, display, modules = _modules(experiment, vst, result, config)
+    # Meaning: enrichment of each module, then the positive controls.
+    enrichment = None
+    if config.inputs.gene_sets:
+        with stage("enrich", timings, what=", ".join(p.name for p in config.inputs.gene_sets)):
+            enrichment = _enrich(experiment, result, modules, config)
     controls = None
     if config.inputs.controls is not None:
         with stage("controls", timings, what=f"{Path(config.inputs.controls).name}"):
             controls = check_controls(read_controls(config.inputs.controls),
-                                      de_table=result.table, alpha=settings.alpha)
+                                      de_table=result.table, alpha=settings.alpha,
+                                      modules=modules.labels if modules is not None else None)
             logger.info("  %s", controls.check.line)
+    # The four checks and the story, written from the numbers above.
+    with stage("story", timings, what="the four checks and the summary"):
+        parts = {"qc": qc, "de": result, "modules": modules, "enrichment": enrichment,
+                 "controls": controls, "alpha": settings.alpha}
+        checks = four_checks(**parts)
+        story = tell_story(checks, **parts)
+        for check in checks:
+            logger.info("  %s", check.line)
     return Analysis(config=config, experiment=experiment, de=result, size_factors=factors,
-                    vst=vst, qc=qc, controls=controls, timings=timings)
+                    vst=vst, qc=qc, selection=selection, display=display, modules=modules,
+                    enrichment=enrichment, controls=controls, checks=tuple(checks), story=story,
+                    timings=timings)
+
+
+def _read_gene_list(path: Path) -> list[str]:
+    text = read_text(path)
+    genes = [line.split("\t")[0].split(",")[0].strip() for line in text.splitlines()]
+    return [g for g in genes if g and not g.startswith("#")]
+
+
+def _modules(experiment: Experiment, vst: pd.DataFrame, result: DEResult,
+             config: RunConfig) -> tuple[GeneSelection, DisplayMatrix | None,
+                                         GeneModules | None]:
+    s, h, m = config.select, config.heatmap, config.modules
+    design = config.de.design or None
+    gene_list = _read_gene_list(config.inputs.gene_list) if config.inputs.gene_list else None
+    selection = select_genes(vst, de_table=result.table, significant=s.significant,
+                             alpha=config.de.alpha, lfc_threshold=s.lfc_threshold,
+                             max_genes=s.max_genes, top_variance=s.top_variance,
+                             gene_list=gene_list, symbols=experiment.genes["symbol"])
+    if len(selection.genes) < MIN_GENES_TO_CLUSTER:
+        logger.warning("only %d gene(s) selected: too few to cluster into modules; the heatmap "
+                       "and modules are left out", len(selection.genes))
+        return selection, None, None
+    display = display_matrix(vst, genes=selection.genes, scale=h.scale, clip=h.clip,
+                             remove=list(h.display_remove) or None, samples=experiment.samples,
+                             design=design)
+    contrast = tuple(config.de.contrast) or None
+    modules = find_modules(display, samples=experiment.samples, design=design,
+                           contrast=contrast, de_table=result.table,
+                           symbols=experiment.genes["symbol"], n_modules=m.n_modules,
+                           metric=m.metric, linkage=m.linkage, group_samples=h.group_samples,
+                           n_bootstrap=m.n_bootstrap, random_state=config.random_state)
+    return selection, display, modules
+
+
+def _enrich(experiment: Experiment, result: DEResult, modules: GeneModules | None,
+            config: RunConfig) -> Enrichment:
+    e = config.enrich
+    sets = [read_gmt(path) for path in config.inputs.gene_sets]
+    return enrich(result.table, gene_sets=sets,
+                  modules=modules.labels if modules is not None else None,
+                  annotation=experiment.genes,
+                  module_names=modules.names() if modules is not None else None,
+                  min_set_size=e.min_set_size, max_set_size=e.max_set_size,
+                  alpha=config.de.alpha, ranked=e.ranked, n_perm=e.permutations,
+                  random_state=config.random_state)
 
 
 def _matrix_table(matrix: pd.DataFrame) -> pd.DataFrame:
@@ -203,8 +300,9 @@ def write_results(
     force: bool = False,
     command: list[str] | None = None,
     extra: Callable[[Path], None] | None = None,
+    checksums: dict[str, object] | None = None,
 ) -> Path:
-    """Write tables and the run record into ``out``, atomically.
+    """Write tables, figures, the report and the run record into ``out``, atomically.
 
     Parameters
     ----------
@@ -218,29 +316,43 @@ def write_results(
         The command line that produced the analysis, recorded to reproduce it.
     extra
         Writes more files into the (temporary) folder before it is moved into place.
+    checksums
+        The inputs' SHA-256 record, when the caller already has it (else computed from the
+        input files named in the config).
     """
     timings = analysis.timings
     experiment = analysis.experiment
-    with atomic_output(out, force=force) as tmp, stage("write", timings,
-                                                       what=f"results to {out}"):
-        for name, table in analysis.tables().items():
-            write_table(table, tmp / "tables" / f"{name}.tsv")
-        for stem, figure in analysis.figures().items():
-            save_figure(figure, tmp / "figures" / stem)
-        if extra is not None:
-            extra(tmp)
-        record = {
+    with atomic_output(out, force=force) as tmp:
+        with stage("tables", timings, what=f"tables into {out}/tables"):
+            if checksums is None:
+                checksums = file_checksums(input_files(analysis.config, experiment))
+            for name, table in analysis.tables().items():
+                write_table(table, tmp / "tables" / f"{name}.tsv")
+            (tmp / "summary.md").write_text(analysis.story.markdown(
+                title=f"rnaheat: {analysis.de.contrast_label or 'analysis'}"), encoding="utf-8")
+            if extra is not None:
+                extra(tmp)
+        with stage("figures", timings, what="PNG (300 dpi), PDF and SVG"):
+            embedded = {}
+            for stem, figure in analysis.figures():
+                # The report embeds a screen-resolution copy; the files are for print.
+                embedded[stem] = figure_png(figure, dpi=REPORT_DPI)
+                save_figure(figure, tmp / "figures" / stem)
+        with stage("report", timings, what="report.html"):
+            page = build_report(report_data(analysis, figures=embedded, folder=tmp,
+                                            command=command, checksums=checksums))
+            (tmp / "report.html").write_text(page, encoding="utf-8")
+        # Written last so that it holds every stage's time.
+        write_json({
             "format_version": FORMAT_VERSION,
             "command": command,
             "config": to_dict(analysis.config),
             "versions": package_versions(),
-            "inputs": file_checksums({**analysis.config.inputs.__dict__,
-                                      **dict(experiment.sources)}),
+            "inputs": checksums,
             "experiment": {"genes": experiment.n_genes, "samples": experiment.n_samples},
             "de": dict(analysis.de.params.items()),
             "timings": timings,
-        }
-        write_json(record, tmp / "run.json")
+        }, tmp / "run.json")
     return Path(out)
 
 

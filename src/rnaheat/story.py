@@ -19,6 +19,7 @@ import pandas as pd
 
 from rnaheat.checks import Check, worst_status
 from rnaheat.enrich import GENE_SEP
+from rnaheat.modules import module_label
 
 if TYPE_CHECKING:
     from rnaheat.de.result import DEResult
@@ -32,7 +33,6 @@ __all__ = [
     "MIN_STABILITY",
     "Story",
     "four_checks",
-    "module_label",
     "tell_story",
 ]
 
@@ -42,12 +42,8 @@ MIN_STABILITY = 0.6
 #: the design.
 MIN_PATTERN_R2 = 0.5
 _SAMPLE_CHECKS = ("replicates_cluster", "outliers", "label_swap", "library_size")
-_COLLECTION_PREFIX = re.compile(r"^(HALLMARK|KEGG|REACTOME|GOBP|GOMF|GOCC|GO|WP|BIOCARTA|PID)_")
-
-
-def module_label(module: object, /) -> str:
-    """``M1`` for module 1: how modules are named in text, tables and figures."""
-    return f"M{module}"
+_COLLECTION_PREFIX = re.compile(
+    r"^(DEMO|HALLMARK|KEGG|REACTOME|GOBP|GOMF|GOCC|GO|WP|BIOCARTA|PID)_")
 
 
 def _number(n: float) -> str:

@@ -16,7 +16,7 @@ heatmap, and sample names below it when there are few enough to read.
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,7 +30,7 @@ from matplotlib.patches import Patch, Rectangle
 from rnaheat.cluster import Tree
 from rnaheat.de.design import design_variables
 from rnaheat.display import DisplayMatrix
-from rnaheat.modules import GeneModules
+from rnaheat.modules import GeneModules, module_label
 from rnaheat.plot.colors import (
     CATEGORICAL,
     diverging_cmap,
@@ -38,7 +38,7 @@ from rnaheat.plot.colors import (
     track_palettes,
 )
 
-__all__ = ["MODULE_PALETTE", "heatmap", "label_positions", "module_colors"]
+__all__ = ["MODULE_PALETTE", "heatmap", "label_positions", "module_colors", "track_columns"]
 
 #: Module colours: the Tol part of the shared palette, ordered so that consecutive modules
 #: differ strongly (indigo, rose, olive, wine, green, purple, sand, cyan, teal).
@@ -208,7 +208,8 @@ def _text_width_in(text: str, size: float) -> float:
     return 0.6 * size / 72.0 * len(text)
 
 
-def _track_columns(modules: GeneModules, annotate: Sequence[str] | None) -> list[str]:
+def track_columns(modules: GeneModules, annotate: Sequence[str] | None) -> list[str]:
+    """The sample-sheet columns drawn as annotation tracks, top to bottom."""
     design = modules.params.get("design")
     columns = design_variables(str(design)) if design else []
     contrast = modules.params.get("contrast")
@@ -263,6 +264,7 @@ def heatmap(
     markers: Sequence[str] | None = None,
     title: str | None = None,
     note: str = "",
+    subtitles: Mapping[int, str] | None = None,
     max_all_labels: int = 60,
     labels_per_module: int = 3,
     hubs_per_module: int = 2,
@@ -285,6 +287,8 @@ def heatmap(
         Genes (symbols or ids) that are always labelled when present.
     title
         Figure title; default "Gene modules".
+    subtitles
+        Module → a third line under its name, e.g. its top enriched gene set.
     note
         A line under the title, e.g. ``GeneSelection.shown_note()`` ("2,000 of 5,312 genes
         shown"); the number of genes and modules is always stated.
@@ -315,7 +319,7 @@ def heatmap(
     absent = [s for s in sample_order if s not in samples.index]
     if absent:
         raise KeyError(f"sample(s) {', '.join(absent)} are not in the sample sheet")
-    tracks = _track_columns(modules, annotate)
+    tracks = track_columns(modules, annotate)
     for column in tracks:
         if column not in samples.columns:
             raise KeyError(
@@ -365,7 +369,9 @@ def heatmap(
     texts = label_text.to_numpy()[shown]
     longest = max((len(t) for t in texts), default=4)
     labels_w = 0.35 + _text_width_in("x" * longest, label_font)
-    module_texts = [f"{m}  {names[m]}" for m in summary["module"]]
+    subtitles = {int(k): str(v) for k, v in (subtitles or {}).items() if v}
+    module_texts = [f"{module_label(m)}  {names[m]}" for m in summary["module"]]
+    module_texts += list(subtitles.values())
     names_w = min(2.4, max(_text_width_in(t, _FONT) for t in module_texts) + 0.15)
     dend_w = 0.55
     band_w = 0.14
@@ -471,7 +477,7 @@ def heatmap(
     names_ax.set_xlim(0, 1)
     names_ax.set_ylim(rows.extent, 0)
     centers = [top + (stop - start) / 2 for start, stop, top in rows.blocks]
-    name_step = _FONT * 2.6 / 72.0 / row_in
+    name_step = _FONT * (3.8 if subtitles else 2.6) / 72.0 / row_in
     placed = label_positions(
         centers, spacing=name_step, low=name_step / 2, high=rows.extent - name_step / 2
     )
@@ -479,7 +485,8 @@ def heatmap(
         names_ax.text(
             1.0,
             y,
-            f"{m}  {names[int(m)]}\n{size:,} genes",
+            f"{module_label(m)}  {names[int(m)]}\n{size:,} genes"
+            + (f"\n{subtitles[int(m)]}" if int(m) in subtitles else ""),
             ha="right",
             va="center",
             fontsize=_FONT,

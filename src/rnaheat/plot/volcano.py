@@ -16,6 +16,7 @@ from matplotlib.path import Path
 from matplotlib.transforms import Bbox
 
 from rnaheat.de.result import DEResult
+from rnaheat.modules import module_label
 from rnaheat.plot.colors import NEUTRAL, category_colors, diverging_cmap
 
 __all__ = ["volcano"]
@@ -190,7 +191,8 @@ def _natural_key(value: object) -> tuple:
 
 def _legend_label(module, names, size) -> str:
     name = names.get(module)
-    return f"{module} · {name} ({size:,})" if name else f"{module} ({size:,})"
+    label = module_label(module)
+    return f"{label} · {name} ({size:,})" if name else f"{label} ({size:,})"
 
 
 def _handle(colour: str, label: str) -> Line2D:

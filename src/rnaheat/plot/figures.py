@@ -1,0 +1,56 @@
+"""Every figure of an analysis, drawn from its results (no statistics are computed here)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import matplotlib.pyplot as plt
+
+from rnaheat.plot.heatmap import heatmap, module_colors
+from rnaheat.plot.qc import qc_figures
+from rnaheat.plot.volcano import volcano
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from rnaheat.pipeline import Analysis
+
+__all__ = ["analysis_figures", "module_subtitles"]
+
+
+def module_subtitles(analysis: Analysis, /) -> dict[int, str]:
+    """Each module's top significant gene set, the subtitle under its name."""
+    if analysis.enrichment is None or analysis.modules is None:
+        return {}
+    top = analysis.enrichment.top_sets()
+    return {int(m): str(row["gene_set"]) for m, row in top.iterrows()}
+
+
+def analysis_figures(analysis: Analysis, /) -> Iterator[tuple[str, Figure]]:
+    """Yield ``(file stem, Figure)`` for the heatmap, the volcano and the QC figures.
+
+    Figures are drawn one at a time so that a caller saving them holds one in memory.
+    """
+    modules = analysis.modules
+    config = analysis.config
+    title = analysis.de.contrast_label or "Gene modules"
+    if modules is not None and analysis.display is not None:
+        yield "heatmap", heatmap(
+            modules, analysis.display, samples=analysis.experiment.samples,
+            annotate=list(config.heatmap.annotate) or None,
+            markers=list(config.heatmap.markers) or None, title=title,
+            note=analysis.selection.shown_note(), subtitles=module_subtitles(analysis))
+    if analysis.de.table["pvalue"].notna().any():
+        fig, ax = plt.subplots(figsize=(7.5, 6.0), layout="constrained")
+        controls = None
+        if analysis.controls is not None:
+            controls = [g for g in analysis.controls.table["gene_id"].astype(str) if g]
+        volcano(analysis.de, ax=ax,
+                modules=modules.labels if modules is not None else None,
+                module_colors=module_colors(modules) if modules is not None else None,
+                module_names=modules.names() if modules is not None else None,
+                alpha=config.de.alpha, lfc_threshold=config.select.lfc_threshold,
+                label_genes=controls, title=title)
+        yield "volcano", fig
+    yield from qc_figures(analysis.qc).items()
