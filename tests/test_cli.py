@@ -149,8 +149,17 @@ def test_existing_output_is_refused_then_replaced_with_force(tmp_path, inputs, c
 def test_demo_command(tmp_path, capsys):
     out = tmp_path / "demo"
     assert main(["demo", "--out", str(out), "--n-genes", "600", "-q"]) == 0
-    assert "Results are in" in capsys.readouterr().out
-    assert (out / "tables" / "de.tsv").is_file()
+    assert f"open {out}/report.html" in capsys.readouterr().out
+    for name in ("report.html", "summary.md", "run.json", "tables/de.tsv", "tables/modules.tsv",
+                 "tables/module_summary.tsv", "tables/enrichment_modules.tsv",
+                 "tables/controls.tsv", "tables/checks.tsv", "figures/heatmap.png",
+                 "figures/volcano.svg", "inputs/demo_sets.gmt"):
+        assert (out / name).is_file(), name
+    record = json.loads((out / "run.json").read_text())
+    assert record["config"]["inputs"]["counts"] == str(out / "inputs" / "counts.csv")
+    assert record["inputs"]["counts"]["path"] == str(out / "inputs" / "counts.csv")
+    assert set(record["timings"]) >= {"read", "de", "vst", "qc", "modules", "enrich",
+                                      "controls", "story", "tables", "figures", "report"}
     truth = pd.read_csv(out / "inputs" / "truth.tsv", sep="\t")
     assert set(truth["planted"]) == {"up", "down", "none"}
 

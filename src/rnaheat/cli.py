@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from rnaheat import __version__
+from rnaheat.de import DEFAULT_ENGINE, engines
 
 __all__ = ["main"]
 
@@ -70,12 +71,54 @@ def _parser() -> argparse.ArgumentParser:
     model.add_argument("--design", help="design formula, e.g. '~ cell_line + condition'")
     model.add_argument("--contrast", nargs="+", metavar="VALUE",
                        help="VARIABLE NUMERATOR DENOMINATOR, e.g. condition Hypoxia Normoxia")
-    model.add_argument("--engine", help="DE engine (default: %(default)s)")
+    model.add_argument("--engine", help="DE engine: "
+                       f"{', '.join(engines()['name'])} (default {DEFAULT_ENGINE})")
     model.add_argument("--alpha", type=float, help="adjusted p-value threshold (default 0.05)")
     model.add_argument("--filter-alpha", type=float,
                        help="FDR for independent filtering (default 0.1, as R DESeq2)")
     model.add_argument("--vst-design", action="store_true", default=None,
                        help="use the design in the VST instead of DESeq2's blind default")
+    sel = run.add_argument_group("genes in the heatmap")
+    sel.add_argument("--lfc-threshold", type=float,
+                     help="minimum |log2 fold change| of a selected gene (default 0)")
+    sel.add_argument("--max-genes", type=int,
+                     help="at most this many significant genes, smallest padj first "
+                          "(default 2000)")
+    sel.add_argument("--top-variance", type=int, metavar="N",
+                     help="also select the N genes of highest VST variance")
+    sel.add_argument("--gene-list", type=Path,
+                     help="also select these genes (a file: one symbol or id per line)")
+    mod = run.add_argument_group("modules")
+    mod.add_argument("--n-modules", type=int, help="number of modules (default: automatic)")
+    mod.add_argument("--metric", choices=["correlation", "spearman", "euclidean", "cosine"],
+                     help="gene distance (default correlation)")
+    mod.add_argument("--linkage", choices=["average", "complete", "ward"],
+                     help="linkage (default average)")
+    mod.add_argument("--n-bootstrap", type=int,
+                     help="resamples of the samples for module stability (default 20)")
+    mod.add_argument("--seed", type=int, help="random seed of every random step (default 0)")
+    hm = run.add_argument_group("heatmap")
+    hm.add_argument("--scale", choices=["zscore", "center", "none"],
+                    help="row scaling of the VST (default zscore)")
+    hm.add_argument("--clip", type=float, help="colour bound (default 2)")
+    hm.add_argument("--display-remove", nargs="+", metavar="COLUMN",
+                    help="remove these sheet columns from the displayed values only (DE is "
+                         "not affected), e.g. a batch or cell line")
+    hm.add_argument("--group-samples", metavar="COLUMN",
+                    help="group the columns by this sheet column instead of the sample tree")
+    hm.add_argument("--annotate", nargs="+", metavar="COLUMN",
+                    help="extra sheet columns to draw as annotation tracks")
+    hm.add_argument("--markers", nargs="+", metavar="GENE",
+                    help="genes always labelled on the heatmap (symbols or ids)")
+    en = run.add_argument_group("meaning")
+    en.add_argument("--gene-sets", type=Path, action="append", metavar="GMT",
+                    help="gene sets (GMT) for the enrichment of each module; repeatable")
+    en.add_argument("--min-set-size", type=int, help="smallest set tested (default 10)")
+    en.add_argument("--max-set-size", type=int, help="largest set tested (default 500)")
+    en.add_argument("--gsea-permutations", type=int,
+                    help="random sets for the ranked test's p-values (default 2000)")
+    en.add_argument("--no-ranked", action="store_true", default=None,
+                    help="skip the ranked gene-set test of the whole contrast")
     checks = run.add_argument_group("checks")
     checks.add_argument("--controls", type=Path,
                         help="positive controls: gene, expected (up|down), optional note")
@@ -92,20 +135,37 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _tuple(values: list[str] | None) -> tuple[str, ...] | None:
+    return tuple(values) if values else None
+
+
 def _run_config(args: argparse.Namespace):
     from rnaheat.config import RunConfig, load_config, override
 
     config = load_config(args.config) if args.config else RunConfig()
     return override(
         config,
-        top={"out": args.out, "force": args.force},
+        top={"out": args.out, "force": args.force, "random_state": args.seed},
         inputs={"counts": args.counts, "samples": args.samples, "genes": args.genes,
-                "de_table": args.de_table, "controls": args.controls},
+                "de_table": args.de_table, "controls": args.controls,
+                "gene_sets": tuple(args.gene_sets) if args.gene_sets else None,
+                "gene_list": args.gene_list},
         de={"design": args.design,
             "contrast": tuple(args.contrast) if args.contrast else None,
             "engine": args.engine, "alpha": args.alpha, "filter_alpha": args.filter_alpha},
         vst={"blind": False if args.vst_design else None},
         qc={"top_genes": args.qc_top_genes},
+        select={"lfc_threshold": args.lfc_threshold, "max_genes": args.max_genes,
+                "top_variance": args.top_variance},
+        modules={"n_modules": args.n_modules, "metric": args.metric, "linkage": args.linkage,
+                 "n_bootstrap": args.n_bootstrap},
+        heatmap={"scale": args.scale, "clip": args.clip,
+                 "display_remove": _tuple(args.display_remove),
+                 "group_samples": args.group_samples, "annotate": _tuple(args.annotate),
+                 "markers": _tuple(args.markers)},
+        enrich={"min_set_size": args.min_set_size, "max_set_size": args.max_set_size,
+                "permutations": args.gsea_permutations,
+                "ranked": False if args.no_ranked else None},
     )
 
 
@@ -118,8 +178,7 @@ def _demo(args: argparse.Namespace, command: list[str]) -> Path:
     from rnaheat.demo import simulate_experiment, write_demo_inputs
     from rnaheat.io import read_experiment
     from rnaheat.io.output import check_output_folder, file_checksums
-    from rnaheat.pipeline import analyse, stage, write_results
-    from rnaheat.report.from_analysis import input_files
+    from rnaheat.pipeline import analyse, input_files, stage, write_results
 
     if args.out is None:
         raise ValueError("set the output folder with --out, e.g. rnaheat demo --out demo")

@@ -42,7 +42,7 @@ from rnaheat.io.text import read_text
 from rnaheat.modules import GeneModules, find_modules
 from rnaheat.qc import QCResult, sample_qc
 from rnaheat.report import build_report
-from rnaheat.report.from_analysis import REPORT_DPI, figure_png, input_files, report_data
+from rnaheat.report.from_analysis import REPORT_DPI, figure_png, report_data
 from rnaheat.select import GeneSelection, select_genes
 from rnaheat.story import Story, four_checks, tell_story
 from rnaheat.validate import ControlsResult, check_controls, read_controls
@@ -50,7 +50,7 @@ from rnaheat.validate import ControlsResult, check_controls, read_controls
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["Analysis", "analyse", "run", "write_results"]
+__all__ = ["Analysis", "analyse", "input_files", "run", "write_results"]
 
 logger = logging.getLogger("rnaheat")
 
@@ -273,6 +273,18 @@ def _enrich(experiment: Experiment, result: DEResult, modules: GeneModules | Non
                   min_set_size=e.min_set_size, max_set_size=e.max_set_size,
                   alpha=config.de.alpha, ranked=e.ranked, n_perm=e.permutations,
                   random_state=config.random_state)
+
+
+def input_files(config: RunConfig, experiment: Experiment, /) -> dict[str, Path]:
+    """Every input file of a run by role (``gene_sets`` numbered), for checksums."""
+    inputs = config.inputs
+    files: dict[str, Path] = {role: Path(path) for role, path in experiment.sources.items()}
+    for role in ("counts", "samples", "genes", "de_table", "controls", "gene_list"):
+        if getattr(inputs, role) is not None:
+            files[role] = Path(getattr(inputs, role))
+    for i, path in enumerate(inputs.gene_sets, start=1):
+        files[f"gene_sets_{i}"] = Path(path)
+    return files
 
 
 def _matrix_table(matrix: pd.DataFrame) -> pd.DataFrame:

@@ -33,11 +33,9 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure as MplFigure
 
     from rnaheat.checks import Check
-    from rnaheat.config import RunConfig
-    from rnaheat.experiment import Experiment
     from rnaheat.pipeline import Analysis
 
-__all__ = ["REPORT_DPI", "figure_png", "input_files", "report_data"]
+__all__ = ["REPORT_DPI", "figure_png", "report_data"]
 
 #: Resolution of the figures embedded in the report (screen, not print).
 REPORT_DPI = 110
@@ -77,18 +75,6 @@ def figure_png(figure: MplFigure, /, *, dpi: int = REPORT_DPI) -> bytes:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=dpi, metadata={"Software": None})
     return buffer.getvalue()
-
-
-def input_files(config: RunConfig, experiment: Experiment, /) -> dict[str, Path]:
-    """Every input file of a run by role (``gene_sets`` numbered), for checksums."""
-    inputs = config.inputs
-    files: dict[str, Path] = {role: Path(path) for role, path in experiment.sources.items()}
-    for role in ("de_table", "controls", "gene_list"):
-        if getattr(inputs, role) is not None:
-            files[role] = Path(getattr(inputs, role))
-    for i, path in enumerate(inputs.gene_sets, start=1):
-        files[f"gene_sets_{i}"] = Path(path)
-    return files
 
 
 def _verdict(check: Check) -> Verdict:
