@@ -77,8 +77,14 @@ def figure_png(figure: MplFigure, /, *, dpi: int = REPORT_DPI) -> bytes:
     return buffer.getvalue()
 
 
+_CHECK_TITLES = {"sample_clustering": "Sample check", "gene_groupings": "Gene check",
+                 "interpretable_patterns": "Pattern check",
+                 "experimental_validation": "Experimental validation"}
+
+
 def _verdict(check: Check) -> Verdict:
-    return Verdict(name=check.name, status=check.status, reason=check.reason,
+    title = _CHECK_TITLES.get(check.name, check.name.replace("_", " ").capitalize())
+    return Verdict(name=title, status=check.status, reason=check.reason,
                    evidence=dict(check.evidence))
 
 
@@ -203,7 +209,12 @@ def report_data(
     if analysis.controls is not None:
         c = analysis.controls
         controls = ControlsData(summary=c.summary, table=c.table, status=c.check.status)
-    contrast = analysis.de.contrast_label or str(analysis.de.params.get("engine", ""))
+    params = analysis.de.params
+    contrast = analysis.de.contrast_label or str(params.get("engine", ""))
+    levels = params.get("contrast") or []
+    title = f"{levels[1]} vs {levels[2]}" if len(levels) == 3 else contrast or "rnaheat report"
+    if params.get("design"):
+        contrast = f"{contrast} · design {params['design']}"
     methods = MethodsData(
         command=shlex.join(command) if command else "(run from Python)",
         settings=to_dict(analysis.config),
@@ -211,7 +222,7 @@ def report_data(
         checksums=dict(checksums or {}),
         notes=(_de_note(analysis),))
     return ReportData(
-        title=f"rnaheat: {contrast}" if contrast else "rnaheat report",
+        title=title,
         contrast=contrast,
         story=analysis.story.sentences,
         checks=tuple(_verdict(c) for c in analysis.checks),
