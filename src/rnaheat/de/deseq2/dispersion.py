@@ -159,68 +159,67 @@ def line_search(
         Iteration limit; genes reaching it count as not converged.
     """
     n = counts.shape[0]
-    a = np.asarray(log_alpha, dtype=float).copy()
     pm = None if prior_mean is None else np.asarray(prior_mean, dtype=float)
 
-    def lp_of(x, rows, y, m):
-        return log_posterior(x, y, m, design, prior_mean=None if pm is None else pm[rows],
-                             prior_var=prior_var)
+    def lp_of(x, y, m, mean):
+        return log_posterior(x, y, m, design, prior_mean=mean, prior_var=prior_var)
 
-    def dlp_of(x, rows, y, m):
-        return _dlog_posterior(x, y, m, design, prior_mean=None if pm is None else pm[rows],
-                               prior_var=prior_var)
+    def dlp_of(x, y, m, mean):
+        return _dlog_posterior(x, y, m, design, prior_mean=mean, prior_var=prior_var)
 
-    everyone = np.arange(n)
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        lp = lp_of(a, everyone, counts, mu)
-        dlp = dlp_of(a, everyone, counts, mu)
-    initial_lp = lp.copy()
-    kappa = np.full(n, kappa_0)
+    out_a = np.asarray(log_alpha, dtype=float).copy()
+    out_lp = np.empty(n)
     iterations = np.zeros(n, dtype=np.int64)
-    accepts = np.zeros(n, dtype=np.int64)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        lp = lp_of(out_a, counts, mu, pm)
+        dlp = dlp_of(out_a, counts, mu, pm)
+    initial_lp = lp.copy()
 
-    # The working set: rows still iterating, with their data packed contiguously. It is
-    # repacked when it has shrunk by half, so late iterations touch only the few slow genes.
-    rows = everyone
-    y_w, mu_w = counts, mu
-    live = np.ones(n, dtype=bool)
+    # The working set holds only the genes still iterating, packed contiguously, so late
+    # iterations touch only the few slow genes; each gene's own arithmetic is unchanged.
+    rows = np.arange(n)
+    y, m, a, mean = counts, mu, out_a.copy(), pm
+    kappa = np.full(n, kappa_0)
+    accepts = np.zeros(n, dtype=np.int64)
+    its = np.zeros(n, dtype=np.int64)
     for _ in range(max_iter):
-        if not live.any():
+        if rows.size == 0:
             break
-        if live.sum() * 2 < live.size:
-            y_w, mu_w, rows, live = y_w[live], mu_w[live], rows[live], live[live]
-        r = rows[live]
-        y, m = (y_w, mu_w) if live.all() else (y_w[live], mu_w[live])
-        iterations[r] += 1
-        ar, dr, kr, lr = a[r], dlp[r], kappa[r], lp[r]
-        proposal = ar + kr * dr
+        its += 1
+        proposal = a + kappa * dlp
         with np.errstate(divide="ignore", invalid="ignore"):
-            kr = np.where(proposal < _LOG_ALPHA_LOW, (_LOG_ALPHA_LOW - ar) / dr, kr)
-            kr = np.where(proposal > _LOG_ALPHA_HIGH, (_LOG_ALPHA_HIGH - ar) / dr, kr)
-        step = ar + kr * dr
+            kappa = np.where(proposal < _LOG_ALPHA_LOW, (_LOG_ALPHA_LOW - a) / dlp, kappa)
+            kappa = np.where(proposal > _LOG_ALPHA_HIGH, (_LOG_ALPHA_HIGH - a) / dlp, kappa)
+        step = a + kappa * dlp
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            lp_step = lp_of(step, r, y, m)
-        accept = -lp_step <= -lr - kr * _ARMIJO * dr**2
-        change = lp_step - lr
+            lp_step = lp_of(step, y, m, mean)
+        accept = -lp_step <= -lp - kappa * _ARMIJO * dlp**2
+        change = lp_step - lp
         small = accept & (change < tol)
         vanish = accept & ~small & (step < min_log_alpha)
         going = accept & ~small & ~vanish
 
-        a[r] = np.where(accept, step, ar)
+        a = np.where(accept, step, a)
         # A gene stopping because its dispersion vanishes keeps its previous objective value.
-        lp[r] = np.where(small | going, lp_step, lr)
-        accepts[r] += accept
-        k_new = np.where(going, np.minimum(kr * 1.1, kappa_0), kr / 2.0)
-        k_new = np.where(going & (accepts[r] % 5 == 0), k_new / 2.0, k_new)
-        kappa[r] = k_new
+        lp = np.where(small | going, lp_step, lp)
+        accepts += accept
+        kappa = np.where(going, np.minimum(kappa * 1.1, kappa_0), kappa / 2.0)
+        kappa = np.where(going & (accepts % 5 == 0), kappa / 2.0, kappa)
         if going.any():
-            g = r[going]
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                dlp[g] = dlp_of(a[g], g, y[going], m[going])
+                dlp[going] = dlp_of(a[going], y[going], m[going],
+                                    None if mean is None else mean[going])
         stopped = small | vanish
-        live_idx = np.flatnonzero(live)
-        live[live_idx[stopped]] = False
-    return LineSearch(log_alpha=a, iterations=iterations, initial_lp=initial_lp, last_lp=lp)
+        if stopped.any():
+            done = rows[stopped]
+            out_a[done], out_lp[done], iterations[done] = a[stopped], lp[stopped], its[stopped]
+            keep = ~stopped
+            rows, y, m, a, lp, dlp = rows[keep], y[keep], m[keep], a[keep], lp[keep], dlp[keep]
+            kappa, accepts, its = kappa[keep], accepts[keep], its[keep]
+            mean = None if mean is None else mean[keep]
+    out_a[rows], out_lp[rows], iterations[rows] = a, lp, its
+    return LineSearch(log_alpha=out_a, iterations=iterations, initial_lp=initial_lp,
+                      last_lp=out_lp)
 
 
 def grid_search(

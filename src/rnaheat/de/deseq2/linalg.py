@@ -13,6 +13,8 @@ import numpy as np
 
 __all__ = ["gram", "inv", "logdet", "solve", "trimmed_mean"]
 
+_FEW_SAMPLES = 16
+
 
 def gram(weights: np.ndarray, design: np.ndarray, /) -> np.ndarray:
     """``X' diag(w_g) X`` for every gene ``g``.
@@ -29,11 +31,17 @@ def gram(weights: np.ndarray, design: np.ndarray, /) -> np.ndarray:
     numpy.ndarray
         Genes × p × p.
     """
-    outer = np.einsum("sp,sq->spq", design, design).reshape(design.shape[0], -1)
-    # einsum (not a BLAS product) keeps each gene's sum over samples in one fixed order,
-    # whatever the number of genes in the chunk.
-    flat = np.einsum("gs,sk->gk", weights, outer)
-    p = design.shape[1]
+    n_samples, p = design.shape
+    outer = np.einsum("sp,sq->spq", design, design).reshape(n_samples, -1)
+    # Neither route uses a BLAS product, so each gene's sum over samples runs in one fixed
+    # order whatever the number of genes in the chunk (results do not depend on chunking).
+    if n_samples >= _FEW_SAMPLES:
+        flat = np.einsum("gs,sk->gk", weights, outer)
+    else:
+        # Few samples: accumulating sample by sample is faster than einsum's short inner loop.
+        flat = weights[:, :1] * outer[0]
+        for j in range(1, n_samples):
+            flat += weights[:, j:j + 1] * outer[j]
     return flat.reshape(-1, p, p)
 
 

@@ -11,6 +11,7 @@ shrinking a real high-dispersion gene would give false positives.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,6 +30,10 @@ __all__ = ["MAPDispersions", "log_residual_variance", "map_dispersions", "prior_
 _MAD_SCALE = 1.4826
 #: Seed of the simulation used when residual degrees of freedom are few (DESeq2 uses 2 too).
 _SIMULATION_SEED = 2
+_N_SIM = 10_000
+_N_VAR_GRID = 200
+_BREAKS = np.arange(-20, 21) / 2.0
+_BIN_WIDTH = 0.5
 
 
 def log_residual_variance(disp_gene_est: np.ndarray, disp_fit: np.ndarray, /) -> float:
@@ -43,17 +48,45 @@ def _loess_quadratic(x: np.ndarray, y: np.ndarray, at: np.ndarray, *, span: floa
                      ) -> np.ndarray:
     """Local quadratic least squares with tricube weights over ``span`` of the points."""
     k = int(np.ceil(span * x.size))
-    out = np.empty(at.size)
-    for i, x0 in enumerate(at):  # a loop over evaluation points, not genes
-        dist = np.abs(x - x0)
-        h = np.sort(dist)[k - 1]
-        u = dist / h
-        w = np.where(u < 1, (1 - u**3) ** 3, 0.0)
-        basis = np.column_stack([np.ones_like(x), x - x0, (x - x0) ** 2])
-        sw = np.sqrt(w)
-        coef, *_ = np.linalg.lstsq(basis * sw[:, None], y * sw, rcond=None)
-        out[i] = coef[0]
-    return out
+    dist = np.abs(at[:, None] - x[None, :])
+    h = np.partition(dist, k - 1, axis=1)[:, k - 1]
+    u = dist / h[:, None]
+    w = np.where(u < 1, (1 - u**3) ** 3, 0.0)
+    d = x[None, :] - at[:, None]
+    # Weighted normal equations of (1, d, d^2) for every evaluation point at once.
+    powers = [w]
+    for _ in range(4):
+        powers.append(powers[-1] * d)
+    moments = [term.sum(axis=1) for term in powers]
+    lhs = np.stack([np.stack([moments[i + j] for j in range(3)], axis=-1) for i in range(3)],
+                   axis=-2)
+    rhs = np.stack([(powers[j] * y[None, :]).sum(axis=1) for j in range(3)], axis=-1)
+    return np.linalg.solve(lhs, rhs[..., None])[:, 0, 0]
+
+
+@functools.lru_cache(maxsize=8)
+def _simulated_densities(df: int) -> np.ndarray:
+    """Histogram densities of ``log(chi2_df / df) + N(0, v)`` for DESeq2's grid of ``v``.
+
+    They depend on the degrees of freedom only, never on the data, so they are cached.
+    """
+    grid = np.linspace(0.0, 8.0, _N_VAR_GRID)
+    rng = np.random.default_rng(_SIMULATION_SEED)
+    sim = np.log(rng.chisquare(df, (grid.size, _N_SIM))) - np.log(df)
+    sim += rng.standard_normal((grid.size, _N_SIM)) * np.sqrt(grid)[:, None]
+    inside = (sim > _BREAKS[0]) & (sim < _BREAKS[-1])
+    n_bins = _BREAKS.size - 1
+    idx = _bin_index(sim) + n_bins * np.arange(grid.size)[:, None]
+    counts = np.bincount(idx[inside], minlength=grid.size * n_bins).reshape(grid.size, n_bins)
+    densities = counts / (inside.sum(axis=1, keepdims=True) * _BIN_WIDTH)
+    densities.setflags(write=False)
+    return densities
+
+
+def _bin_index(values: np.ndarray) -> np.ndarray:
+    """Bin of each value among ``_BREAKS``, right-closed like R's ``hist``."""
+    idx = np.ceil((values - _BREAKS[0]) / _BIN_WIDTH).astype(np.int64) - 1
+    return np.clip(idx, 0, _BREAKS.size - 2)
 
 
 def _simulated_prior_variance(residuals: np.ndarray, df: int) -> float:
@@ -68,27 +101,16 @@ def _simulated_prior_variance(residuals: np.ndarray, df: int) -> float:
     random stream, and the smoother is evaluated directly rather than by loess's
     interpolation; the result is floored at 0.25 as in R, which is where it usually lands.
     """
-    breaks = np.arange(-20, 21) / 2.0
-    obs = residuals[(residuals > breaks[0]) & (residuals < breaks[-1])]
-    width = breaks[1] - breaks[0]
-
-    def density(values):
-        # R's hist: right-closed bins (a, b]
-        idx = np.clip(np.searchsorted(breaks, values, side="left") - 1, 0, breaks.size - 2)
-        return np.bincount(idx, minlength=breaks.size - 1) / (values.size * width)
-
-    obs_density = density(obs)
-    grid = np.linspace(0.0, 8.0, 200)
-    rng = np.random.default_rng(_SIMULATION_SEED)
-    kl = np.empty(grid.size)
-    for i, var in enumerate(grid):  # 200 candidate variances
-        sim = (np.log(rng.chisquare(df, 10_000)) + rng.normal(0.0, np.sqrt(var), 10_000)
-               - np.log(df))
-        sim = sim[(sim > breaks[0]) & (sim < breaks[-1])]
-        sim_density = density(sim)
-        both = np.concatenate([obs_density, sim_density])
-        small = both[both > 0].min()
-        kl[i] = np.sum(obs_density * (np.log(obs_density + small) - np.log(sim_density + small)))
+    obs = residuals[(residuals > _BREAKS[0]) & (residuals < _BREAKS[-1])]
+    obs_density = np.bincount(_bin_index(obs), minlength=_BREAKS.size - 1) / (
+        obs.size * _BIN_WIDTH)
+    sim_density = _simulated_densities(df)
+    positive = np.where(sim_density > 0, sim_density, np.inf).min(axis=1)
+    smallest_obs = obs_density[obs_density > 0].min() if np.any(obs_density > 0) else np.inf
+    small = np.minimum(positive, smallest_obs)[:, None]
+    kl = np.sum(obs_density[None, :] * (np.log(obs_density[None, :] + small)
+                                        - np.log(sim_density + small)), axis=1)
+    grid = np.linspace(0.0, 8.0, _N_VAR_GRID)
     fine = np.linspace(0.0, 8.0, 1000)
     smooth = _loess_quadratic(grid, kl, fine, span=0.2)
     return float(max(fine[np.argmin(smooth)], 0.25))
