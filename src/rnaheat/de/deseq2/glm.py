@@ -174,7 +174,8 @@ def fit_nb_glm(
         big = np.any(np.abs(new_beta) > _LARGE_BETA, axis=1)
         m = sf * np.exp(new_beta @ design.T)
         np.maximum(m, min_mu, out=m)
-        mu[active] = m
+        # A gene stopped for diverging keeps the means of its last sound step (as DESeq2).
+        mu[active[~big]] = m[~big]
         with np.errstate(divide="ignore", invalid="ignore"):
             loglik = constant[active] + (
                 -(1.0 / a)[:, None] * np.log1p(a[:, None] * m)
@@ -197,6 +198,25 @@ def fit_nb_glm(
     covariance = np.einsum("gpq,gqr,grs->gps", bread, xtwx, bread)
     # diag of W^1/2 X (X'WX + ridge)^-1 X' W^1/2
     hat = w * np.einsum("sp,gpq,sq->gs", design, bread, design)
+    unstable = ~converged | np.any(np.diagonal(covariance, axis1=1, axis2=2) <= 0, axis=1)
+    unstable |= np.any(~np.isfinite(beta), axis=1)
+    if unstable.any():
+        rows = np.flatnonzero(unstable)
+        start = beta[rows]
+        bad_start = np.any(~np.isfinite(start) | (np.abs(start / np.log(2.0)) >= _LARGE_BETA),
+                           axis=1)
+        start[bad_start] = _initial_beta(counts[rows[bad_start]], design, sf)
+        new_beta, ok = _newton(counts[rows], design, sf, alpha[rows], start,
+                               penalty=penalty)
+        beta[rows] = new_beta
+        converged[rows] = ok
+        m = np.maximum(sf * np.exp(new_beta @ design.T), min_mu)
+        w = m / (1.0 + alpha[rows, None] * m)
+        xtwx = linalg.gram(w, design)
+        bread = linalg.inv(xtwx + penalty)
+        covariance[rows] = np.einsum("gpq,gqr,grs->gps", bread, xtwx, bread)
+        deviance[rows] = -2.0 * nb_log_likelihood(counts[rows], m, alpha[rows])
+        # DESeq2 keeps the hat diagonals of the abandoned IRLS fit for these genes.
     return GLMFit(
         beta=beta,
         covariance=covariance,
@@ -206,6 +226,60 @@ def fit_nb_glm(
         iterations=iterations,
         deviance=deviance,
     )
+
+
+def _newton(counts: np.ndarray, design: np.ndarray, sf: np.ndarray, alpha: np.ndarray,
+            beta: np.ndarray, *, penalty: np.ndarray, max_iter: int = 200
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """Maximise the ridge-penalised NB log-likelihood by damped Newton steps.
+
+    DESeq2 hands genes whose IRLS failed to R's ``optim`` (L-BFGS-B with the coefficients
+    bounded to ±30 on the log2 scale, means not floored). The objective is concave in the
+    coefficients, so Newton's method with step halving reaches the same maximum, for all such
+    genes at once; coefficients are kept within the same bounds.
+    """
+    bound = _LARGE_BETA * np.log(2.0)
+    size = 1.0 / alpha[:, None]
+
+    def objective(b, rows):
+        mu = sf * np.exp(b @ design.T)
+        y, r = counts[rows], size[rows]
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            ll = (np.where(y > 0, y * np.log(mu), 0.0) - (y + r) * np.log1p(mu / r)).sum(axis=1)
+        return ll - 0.5 * np.einsum("gp,pq,gq->g", b, penalty, b)
+
+    beta = beta.copy()
+    current = objective(beta, np.arange(beta.shape[0]))
+    done = np.zeros(beta.shape[0], dtype=bool)
+    converged = np.zeros(beta.shape[0], dtype=bool)
+    for _ in range(max_iter):
+        rows = np.flatnonzero(~done)
+        if rows.size == 0:
+            break
+        b, y, r = beta[rows], counts[rows], size[rows]
+        mu = sf * np.exp(b @ design.T)
+        grad = np.einsum("gs,sp->gp", (y - mu) * r / (r + mu), design) - b @ penalty
+        curvature = (y + r) * mu * r / (r + mu) ** 2
+        step = linalg.solve(linalg.gram(curvature, design) + penalty, grad)
+        scale = np.ones(rows.size)
+        accepted = np.zeros(rows.size, dtype=bool)
+        candidate, new_value = b.copy(), current[rows].copy()
+        for _ in range(40):  # step halving, vectorised over the genes still searching
+            trial = np.clip(b + scale[:, None] * step, -bound, bound)
+            value = objective(trial, rows)
+            better = ~accepted & (value >= current[rows])
+            candidate[better], new_value[better] = trial[better], value[better]
+            accepted |= better
+            if accepted.all():
+                break
+            scale = np.where(accepted, scale, scale / 2)
+        beta[rows] = candidate
+        gain = new_value - current[rows]
+        current[rows] = new_value
+        settled = accepted & (gain <= 1e-12 * (np.abs(new_value) + 0.1))
+        converged[rows[settled]] = True
+        done[rows] = settled | ~accepted
+    return beta, converged
 
 
 def _intercept_only(counts: np.ndarray, sf: np.ndarray, alpha: np.ndarray, *, min_mu: float

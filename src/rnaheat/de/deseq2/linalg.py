@@ -2,9 +2,10 @@
 
 DESeq2 solves a tiny linear system per gene (p is the number of model coefficients, usually
 2–6). Looping over genes in Python is far too slow, and LAPACK's batched routines spend most of
-their time on per-matrix overhead at this size, so the common sizes p = 1 and p = 2 use closed
-forms; larger p falls back to numpy's stacked LAPACK calls. Every routine is a pure function of
-each gene's own matrix, so results do not depend on how genes are chunked.
+their time on per-matrix overhead at this size, so these routines work on whole stacks with
+closed forms (p ≤ 3) or a Cholesky factorisation written over the stack (p ≥ 4). No BLAS
+product is involved, so every gene's arithmetic runs in one fixed order and results do not
+depend on how genes are chunked.
 """
 
 from __future__ import annotations
@@ -32,21 +33,64 @@ def gram(weights: np.ndarray, design: np.ndarray, /) -> np.ndarray:
         Genes × p × p.
     """
     n_samples, p = design.shape
-    outer = np.einsum("sp,sq->spq", design, design).reshape(n_samples, -1)
-    # Neither route uses a BLAS product, so each gene's sum over samples runs in one fixed
-    # order whatever the number of genes in the chunk (results do not depend on chunking).
+    upper_i, upper_j = np.triu_indices(p)
+    products = design[:, upper_i] * design[:, upper_j]  # samples × p(p+1)/2
     if n_samples >= _FEW_SAMPLES:
-        flat = np.einsum("gs,sk->gk", weights, outer)
+        flat = np.einsum("gs,sk->gk", weights, products)
     else:
-        # Few samples: accumulating sample by sample is faster than einsum's short inner loop.
-        flat = weights[:, :1] * outer[0]
+        # Few samples: accumulating sample by sample beats einsum's short inner loop.
+        flat = weights[:, :1] * products[0]
         for j in range(1, n_samples):
-            flat += weights[:, j:j + 1] * outer[j]
-    return flat.reshape(-1, p, p)
+            flat += weights[:, j:j + 1] * products[j]
+    position = np.zeros((p, p), dtype=np.int64)
+    position[upper_i, upper_j] = np.arange(upper_i.size)
+    position[upper_j, upper_i] = np.arange(upper_i.size)
+    return np.take(flat, position.ravel(), axis=1).reshape(-1, p, p)
+
+
+def _cholesky(matrices: np.ndarray) -> np.ndarray:
+    """Lower Cholesky factor of each matrix (NaN where not positive definite)."""
+    n, p, _ = matrices.shape
+    low = np.zeros_like(matrices)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for j in range(p):
+            diag = matrices[:, j, j] - np.sum(low[:, j, :j] ** 2, axis=1)
+            low[:, j, j] = np.sqrt(np.where(diag > 0, diag, np.nan))
+            for i in range(j + 1, p):
+                low[:, i, j] = (matrices[:, i, j]
+                                - np.sum(low[:, i, :j] * low[:, j, :j], axis=1)) / low[:, j, j]
+    return low
+
+
+def _cholesky_solve(low: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    """Solve ``L L' x = b`` for stacks; ``rhs`` is genes × p × k."""
+    p = low.shape[1]
+    z = np.empty_like(rhs)
+    for i in range(p):
+        z[:, i] = (rhs[:, i] - np.einsum("gj,gjk->gk", low[:, i, :i], z[:, :i])) / low[
+            :, i, i, None]
+    x = np.empty_like(rhs)
+    for i in range(p - 1, -1, -1):
+        x[:, i] = (z[:, i] - np.einsum("gj,gjk->gk", low[:, i + 1:, i], x[:, i + 1:])) / low[
+            :, i, i, None]
+    return x
+
+
+def _adjugate3(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Adjugate and determinant of symmetric 3 × 3 matrices."""
+    a, b, c = m[:, 0, 0], m[:, 0, 1], m[:, 0, 2]
+    d, e, f = m[:, 1, 1], m[:, 1, 2], m[:, 2, 2]
+    c00, c01, c02 = d * f - e * e, c * e - b * f, b * e - c * d
+    c11, c12, c22 = a * f - c * c, b * c - a * e, a * d - b * b
+    det = a * c00 + b * c01 + c * c02
+    adjugate = np.stack([np.stack([c00, c01, c02], axis=-1),
+                         np.stack([c01, c11, c12], axis=-1),
+                         np.stack([c02, c12, c22], axis=-1)], axis=-2)
+    return adjugate, det
 
 
 def inv(matrices: np.ndarray, /) -> np.ndarray:
-    """Inverse of each p × p matrix of a stack (closed form for p ≤ 2)."""
+    """Inverse of each symmetric positive-definite p × p matrix of a stack."""
     p = matrices.shape[-1]
     if p == 1:
         return 1.0 / matrices
@@ -60,19 +104,27 @@ def inv(matrices: np.ndarray, /) -> np.ndarray:
         out[:, 1, 0] = -c / det
         out[:, 1, 1] = a / det
         return out
-    return np.linalg.inv(matrices)
+    if p == 3:
+        adjugate, det = _adjugate3(matrices)
+        return adjugate / det[:, None, None]
+    identity = np.broadcast_to(np.eye(p), matrices.shape).copy()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return _cholesky_solve(_cholesky(matrices), identity)
 
 
 def logdet(matrices: np.ndarray, /) -> np.ndarray:
     """Log-determinant of each positive-definite p × p matrix (NaN where not positive)."""
     p = matrices.shape[-1]
+    if p > 3:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            diag = np.diagonal(_cholesky(matrices), axis1=1, axis2=2)
+            return 2.0 * np.sum(np.log(diag), axis=1)
     if p == 1:
         det = matrices[:, 0, 0]
     elif p == 2:
         det = matrices[:, 0, 0] * matrices[:, 1, 1] - matrices[:, 0, 1] * matrices[:, 1, 0]
     else:
-        sign, value = np.linalg.slogdet(matrices)
-        return np.where(sign > 0, value, np.nan)
+        det = _adjugate3(matrices)[1]
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(det > 0, np.log(np.where(det > 0, det, 1.0)), np.nan)
 
@@ -80,9 +132,10 @@ def logdet(matrices: np.ndarray, /) -> np.ndarray:
 def solve(matrices: np.ndarray, vectors: np.ndarray, /) -> np.ndarray:
     """Solve ``A_g x_g = b_g`` for every gene (``vectors`` is genes × p)."""
     p = matrices.shape[-1]
-    if p <= 2:
+    if p <= 3:
         return np.einsum("gpq,gq->gp", inv(matrices), vectors)
-    return np.linalg.solve(matrices, vectors[..., None])[..., 0]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return _cholesky_solve(_cholesky(matrices), vectors[..., None])[..., 0]
 
 
 def trimmed_mean(values: np.ndarray, /, *, trim: float) -> np.ndarray:
