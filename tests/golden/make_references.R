@@ -62,3 +62,18 @@ for (scenario in names(scenarios)) {
   write.csv(data.frame(gene_id = rownames(vsd), vsd, check.names = FALSE),
             paste0(scenario, "_r_vst_blind.csv"), row.names = FALSE)
 }
+
+# R's lowess as pvalueAdjustment() calls it (f = 1/5 over 50 filtering quantiles), on
+# rejection-count curves shaped like real ones: rising, a plateau with noise, and ties.
+theta <- seq(0.3, 0.95, length = 50)
+set.seed(11)
+curves <- list(
+  rising = round(4000 + 1500 * (1 - exp(-6 * (theta - 0.3))) + rnorm(50, 0, 40)),
+  plateau = c(rep(120, 10), round(150 + 30 * sin(1:40 / 3))),
+  steps = rep(c(5, 9, 14, 14, 20), each = 10)
+)
+lw <- do.call(rbind, lapply(names(curves), function(k) {
+  data.frame(curve = k, theta = theta, y = curves[[k]],
+             fitted = lowess(curves[[k]] ~ theta, f = 1 / 5)$y)
+}))
+write.csv(lw, "r_lowess.csv", row.names = FALSE)

@@ -326,8 +326,10 @@ def _refit(res: dict[str, np.ndarray], counts: np.ndarray, rows: np.ndarray,
            design: np.ndarray, sf: np.ndarray, contrast: np.ndarray, *,
            trend: DispersionTrend, prior_var: float, log_var: float,
            chunk_elements: int) -> None:
-    """Refit genes whose outliers were replaced, writing into ``res`` (DESeq2 keeps the
-    trend and prior from the original fit)."""
+    """Refit genes whose outliers were replaced, writing into ``res``.
+
+    As DESeq2 does, the trend and the prior come from the original fit.
+    """
     chunks = chunk_slices(rows.size, counts.shape[1], chunk_elements=chunk_elements)
     for sl in chunks:
         y = counts[sl]

@@ -50,7 +50,7 @@ def gram(weights: np.ndarray, design: np.ndarray, /) -> np.ndarray:
 
 def _cholesky(matrices: np.ndarray) -> np.ndarray:
     """Lower Cholesky factor of each matrix (NaN where not positive definite)."""
-    n, p, _ = matrices.shape
+    p = matrices.shape[1]
     low = np.zeros_like(matrices)
     with np.errstate(invalid="ignore", divide="ignore"):
         for j in range(p):
