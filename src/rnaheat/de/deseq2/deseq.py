@@ -202,16 +202,16 @@ def run_deseq2(
             f"design has {p} coefficients for {m} samples: no replicates are left to estimate "
             "the dispersion; use a simpler design"
         )
+    all_zero = counts.sum(axis=1) == 0
+    nz = np.flatnonzero(~all_zero)
+    if nz.size == 0:
+        raise ValueError("counts: every gene is zero in every sample; nothing to test")
     if size_factors is None:
         sf = median_of_ratios(counts)
     else:
         sf = np.asarray(size_factors, dtype=float)
         if sf.shape != (m,) or not np.all(np.isfinite(sf)) or np.any(sf <= 0):
             raise ValueError("size_factors must be one positive finite number per sample")
-    all_zero = counts.sum(axis=1) == 0
-    nz = np.flatnonzero(~all_zero)
-    if nz.size == 0:
-        raise ValueError("counts: every gene is zero in every sample; nothing to test")
     y_all = counts[nz].astype(np.int64)
     chunks = chunk_slices(nz.size, m, chunk_elements=chunk_elements)
 
