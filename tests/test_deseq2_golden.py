@@ -239,8 +239,11 @@ def test_results_are_bit_identical_and_chunking_changes_nothing():
         contrast[-1] = 1.0
         first = run_deseq2(counts, design, contrast)
         again = run_deseq2(counts, design, contrast)
-        chunked = run_deseq2(counts, design, contrast, chunk_elements=37 * counts.shape[1])
-        for other in (again, chunked):
+        chunked = run_deseq2(counts, design, contrast, chunk_elements=37 * counts.shape[1],
+                             n_threads=1)
+        threaded = run_deseq2(counts, design, contrast, chunk_elements=37 * counts.shape[1],
+                              n_threads=3)
+        for other in (again, chunked, threaded):
             for field in ("base_mean", "log2fc", "lfc_se", "stat", "pvalue", "padj"):
                 np.testing.assert_array_equal(getattr(first, field), getattr(other, field))
             pd.testing.assert_frame_equal(first.dispersions, other.dispersions)

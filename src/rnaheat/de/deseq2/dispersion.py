@@ -70,13 +70,15 @@ def log_posterior(
     """
     alpha = np.exp(log_alpha)
     inv_alpha = 1.0 / alpha
-    a = alpha[:, None]
-    loglik = (gammaln(counts + inv_alpha[:, None]) - counts * np.log(mu + inv_alpha[:, None])
-              - inv_alpha[:, None] * np.log1p(mu * a)).sum(axis=1)
-    loglik -= counts.shape[1] * gammaln(inv_alpha)
-    w = 1.0 / (1.0 / mu + a)
-    cox_reid = -0.5 * linalg.logdet(linalg.gram(w, design))
-    out = loglik + cox_reid
+    a, ia = alpha[:, None], inv_alpha[:, None]
+    mu_a = mu * a
+    terms = gammaln(counts + ia)
+    terms -= counts * np.log(mu + ia)
+    terms -= ia * np.log1p(mu_a)
+    loglik = terms.sum(axis=1) - counts.shape[1] * gammaln(inv_alpha)
+    # The Cox–Reid weights 1 / (1/mu + alpha), written as mu / (1 + alpha mu).
+    w = mu / (1.0 + mu_a)
+    out = loglik - 0.5 * linalg.logdet(linalg.gram(w, design))
     if prior_mean is not None:
         out -= 0.5 * (log_alpha - prior_mean) ** 2 / prior_var
     return out
@@ -94,18 +96,19 @@ def _dlog_posterior(
     """Derivative of :func:`log_posterior` with respect to ``log alpha``."""
     alpha = np.exp(log_alpha)
     inv_alpha = 1.0 / alpha
-    a = alpha[:, None]
+    a, ia = alpha[:, None], inv_alpha[:, None]
     mu_a = mu * a
-    total = (np.log1p(mu_a) - mu_a / (1.0 + mu_a) - psi(counts + inv_alpha[:, None])
-             + counts / (mu + inv_alpha[:, None])).sum(axis=1)
-    total += counts.shape[1] * psi(inv_alpha)
+    one_plus = 1.0 + mu_a
+    # y / (mu + 1/alpha) - mu alpha / (1 + mu alpha) = (y alpha - mu alpha) / (1 + mu alpha)
+    terms = np.log1p(mu_a)
+    terms += (counts * a - mu_a) / one_plus
+    terms -= psi(counts + ia)
+    total = terms.sum(axis=1) + counts.shape[1] * psi(inv_alpha)
     loglik = total / alpha**2
-    base = 1.0 / mu + a
-    w = 1.0 / base
-    dw = -1.0 / base**2
+    w = mu / one_plus
+    # d/dalpha log det B = trace(B^-1 dB) with dB = X' diag(-w^2) X
     b = linalg.gram(w, design)
-    db = linalg.gram(dw, design)
-    # d/dalpha log det B = trace(B^-1 dB)
+    db = linalg.gram(-(w * w), design)
     cox_reid = -0.5 * np.einsum("gpq,gqp->g", linalg.inv(b), db)
     out = (loglik + cox_reid) * alpha
     if prior_mean is not None:

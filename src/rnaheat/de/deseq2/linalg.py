@@ -10,6 +10,8 @@ depend on how genes are chunked.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 __all__ = ["gram", "inv", "logdet", "solve", "trimmed_mean"]
@@ -32,9 +34,9 @@ def gram(weights: np.ndarray, design: np.ndarray, /) -> np.ndarray:
     numpy.ndarray
         Genes × p × p.
     """
-    n_samples, p = design.shape
-    upper_i, upper_j = np.triu_indices(p)
-    products = design[:, upper_i] * design[:, upper_j]  # samples × p(p+1)/2
+    design = np.ascontiguousarray(design, dtype=float)
+    products, position = _design_products(design.tobytes(), design.shape)
+    n_samples = design.shape[0]
     if n_samples >= _FEW_SAMPLES:
         flat = np.einsum("gs,sk->gk", weights, products)
     else:
@@ -42,10 +44,21 @@ def gram(weights: np.ndarray, design: np.ndarray, /) -> np.ndarray:
         flat = weights[:, :1] * products[0]
         for j in range(1, n_samples):
             flat += weights[:, j:j + 1] * products[j]
+    p = design.shape[1]
+    return np.take(flat, position, axis=1).reshape(-1, p, p)
+
+
+@functools.lru_cache(maxsize=32)
+def _design_products(buffer: bytes, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct products ``x_sp x_sq`` (p ≤ q) per sample and where each lands in ``X'WX``."""
+    design = np.frombuffer(buffer, dtype=float).reshape(shape)
+    p = shape[1]
+    upper_i, upper_j = np.triu_indices(p)
+    products = design[:, upper_i] * design[:, upper_j]
     position = np.zeros((p, p), dtype=np.int64)
     position[upper_i, upper_j] = np.arange(upper_i.size)
     position[upper_j, upper_i] = np.arange(upper_i.size)
-    return np.take(flat, position.ravel(), axis=1).reshape(-1, p, p)
+    return products, position.ravel()
 
 
 def _cholesky(matrices: np.ndarray) -> np.ndarray:
