@@ -72,10 +72,13 @@ def log_posterior(
     inv_alpha = 1.0 / alpha
     a, ia = alpha[:, None], inv_alpha[:, None]
     mu_a = mu * a
+    # y log(mu + 1/alpha) = y (log1p(mu alpha) - log alpha): one logarithm per count, and the
+    # log alpha part summed per gene.
+    log1p_mu_a = np.log1p(mu_a)
     terms = gammaln(counts + ia)
-    terms -= counts * np.log(mu + ia)
-    terms -= ia * np.log1p(mu_a)
-    loglik = terms.sum(axis=1) - counts.shape[1] * gammaln(inv_alpha)
+    terms -= (counts + ia) * log1p_mu_a
+    loglik = (terms.sum(axis=1) + log_alpha * counts.sum(axis=1)
+              - counts.shape[1] * gammaln(inv_alpha))
     # The Cox–Reid weights 1 / (1/mu + alpha), written as mu / (1 + alpha mu).
     w = mu / (1.0 + mu_a)
     out = loglik - 0.5 * linalg.logdet(linalg.gram(w, design))

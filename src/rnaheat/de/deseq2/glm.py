@@ -152,12 +152,13 @@ def fit_nb_glm(
         constant = np.where(counts > 0, gammaln(np.maximum(counts, 1.0)) - betaln(
             np.maximum(counts, 1.0), size[:, None]), 0.0) - gammaln(counts + 1.0)
     constant = constant.sum(axis=1)
+    counts_times_log_a = counts.sum(axis=1) * np.log(alpha)
 
     iterations = np.zeros(n_genes, dtype=np.int64)
     deviance = np.zeros(n_genes)
     dev_old = np.zeros(n_genes)
     failed = np.zeros(n_genes, dtype=bool)
-    mu = sf * np.exp(beta @ design.T)
+    mu = sf * np.exp(linalg.linear_predictor(beta, design))
     np.maximum(mu, min_mu, out=mu)
     active = np.arange(n_genes)
     for t in range(max_iter):
@@ -172,15 +173,17 @@ def fit_nb_glm(
         new_beta = linalg.solve(lhs, rhs)
         beta[active] = new_beta
         big = np.any(np.abs(new_beta) > _LARGE_BETA, axis=1)
-        m = sf * np.exp(new_beta @ design.T)
+        m = sf * np.exp(linalg.linear_predictor(new_beta, design))
         np.maximum(m, min_mu, out=m)
         # A gene stopped for diverging keeps the means of its last sound step (as DESeq2).
         mu[active[~big]] = m[~big]
         with np.errstate(divide="ignore", invalid="ignore"):
+            # y log(mu / (mu + 1/a)) - (1/a) log(1 + a mu), with mu >= min_mu > 0
+            am = a[:, None] * m
+            log1p_am = np.log1p(am)
             loglik = constant[active] + (
-                -(1.0 / a)[:, None] * np.log1p(a[:, None] * m)
-                + np.where(y > 0, y * (np.log(m) - np.log(1.0 / a[:, None] + m)), 0.0)
-            ).sum(axis=1)
+                counts_times_log_a[active] + (y * np.log(m) - (y + 1.0 / a[:, None]) * log1p_am)
+                .sum(axis=1))
             dev = -2.0 * loglik
             change = np.abs(dev - dev_old[active]) / (np.abs(dev) + 0.1)
         deviance[active] = dev
@@ -210,7 +213,7 @@ def fit_nb_glm(
                                penalty=penalty)
         beta[rows] = new_beta
         converged[rows] = ok
-        m = np.maximum(sf * np.exp(new_beta @ design.T), min_mu)
+        m = np.maximum(sf * np.exp(linalg.linear_predictor(new_beta, design)), min_mu)
         w = m / (1.0 + alpha[rows, None] * m)
         xtwx = linalg.gram(w, design)
         bread = linalg.inv(xtwx + penalty)
@@ -221,7 +224,7 @@ def fit_nb_glm(
         beta=beta,
         covariance=covariance,
         hat=hat,
-        mu=sf * np.exp(beta @ design.T),
+        mu=sf * np.exp(linalg.linear_predictor(beta, design)),
         converged=converged,
         iterations=iterations,
         deviance=deviance,
@@ -242,7 +245,7 @@ def _newton(counts: np.ndarray, design: np.ndarray, sf: np.ndarray, alpha: np.nd
     size = 1.0 / alpha[:, None]
 
     def objective(b, rows):
-        mu = sf * np.exp(b @ design.T)
+        mu = sf * np.exp(linalg.linear_predictor(b, design))
         y, r = counts[rows], size[rows]
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             ll = (np.where(y > 0, y * np.log(mu), 0.0) - (y + r) * np.log1p(mu / r)).sum(axis=1)
@@ -257,7 +260,7 @@ def _newton(counts: np.ndarray, design: np.ndarray, sf: np.ndarray, alpha: np.nd
         if rows.size == 0:
             break
         b, y, r = beta[rows], counts[rows], size[rows]
-        mu = sf * np.exp(b @ design.T)
+        mu = sf * np.exp(linalg.linear_predictor(b, design))
         grad = np.einsum("gs,sp->gp", (y - mu) * r / (r + mu), design) - b @ penalty
         curvature = (y + r) * mu * r / (r + mu) ** 2
         step = linalg.solve(linalg.gram(curvature, design) + penalty, grad)

@@ -14,7 +14,7 @@ import functools
 
 import numpy as np
 
-__all__ = ["gram", "inv", "logdet", "solve", "trimmed_mean"]
+__all__ = ["gram", "inv", "linear_predictor", "logdet", "solve", "trimmed_mean"]
 
 _FEW_SAMPLES = 16
 
@@ -59,6 +59,18 @@ def _design_products(buffer: bytes, shape: tuple[int, int]) -> tuple[np.ndarray,
     position[upper_i, upper_j] = np.arange(upper_i.size)
     position[upper_j, upper_i] = np.arange(upper_i.size)
     return products, position.ravel()
+
+
+def linear_predictor(beta: np.ndarray, design: np.ndarray, /) -> np.ndarray:
+    """``beta_g' x_s`` for every gene and sample (genes × samples).
+
+    Summed coefficient by coefficient in a fixed order rather than by a BLAS product, whose
+    rounding can depend on the number of genes in the block.
+    """
+    out = beta[:, :1] * design[:, 0]
+    for k in range(1, design.shape[1]):
+        out += beta[:, k:k + 1] * design[:, k]
+    return out
 
 
 def _cholesky(matrices: np.ndarray) -> np.ndarray:
