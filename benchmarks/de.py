@@ -108,7 +108,7 @@ def load(name: str):
     return counts[samples.index], samples, "~ cell_line + condition", contrast
 
 
-def write_inputs(folder: Path, counts, samples, design, contrast) -> None:
+def write_inputs(folder: Path, counts, *, samples, design, contrast) -> None:
     np.save(folder / "counts.npy", counts.to_numpy())
     counts.to_csv(folder / "counts.csv")
     samples.to_csv(folder / "samples.csv")
@@ -246,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n== {name}: {counts.shape[0]} genes × {counts.shape[1]} samples, {design}")
         with tempfile.TemporaryDirectory(prefix="rnaheat-bench-") as tmp:
             folder = Path(tmp)
-            write_inputs(folder, counts, samples, design, contrast)
+            write_inputs(folder, counts, samples=samples, design=design, contrast=contrast)
             tools = ["rnaheat"]
             if not args.no_pydeseq2 and not (args.quick and name.startswith("sim")):
                 tools.append("pydeseq2")

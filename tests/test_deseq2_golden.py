@@ -237,11 +237,12 @@ def test_results_are_bit_identical_and_chunking_changes_nothing():
             (samples[c] == samples[c].iloc[-1]).to_numpy(float) for c in samples.columns])
         contrast = np.zeros(design.shape[1])
         contrast[-1] = 1.0
-        first = run_deseq2(counts, design, contrast)
-        again = run_deseq2(counts, design, contrast)
-        chunked = run_deseq2(counts, design, contrast, chunk_elements=37 * counts.shape[1],
+        first = run_deseq2(counts, design, contrast=contrast)
+        again = run_deseq2(counts, design, contrast=contrast)
+        small = 37 * counts.shape[1]
+        chunked = run_deseq2(counts, design, contrast=contrast, chunk_elements=small,
                              n_threads=1)
-        threaded = run_deseq2(counts, design, contrast, chunk_elements=37 * counts.shape[1],
+        threaded = run_deseq2(counts, design, contrast=contrast, chunk_elements=small,
                               n_threads=3)
         for other in (again, chunked, threaded):
             for field in ("base_mean", "log2fc", "lfc_se", "stat", "pvalue", "padj"):

@@ -32,7 +32,7 @@ def simulated(n_genes=300, n_per_group=3, seed=0):
 
 def test_planted_changes_are_found():
     counts, design, effect = simulated()
-    result = run_deseq2(counts, design, np.array([0.0, 1.0]))
+    result = run_deseq2(counts, design, contrast=np.array([0.0, 1.0]))
     called = result.padj < 0.05
     planted = effect != 0
     assert called[planted].mean() >= 0.8
@@ -43,7 +43,8 @@ def test_planted_changes_are_found():
 def test_user_size_factors_are_used():
     counts, design, _ = simulated()
     factors = np.array([0.8, 1.0, 1.2, 0.9, 1.1, 1.0])
-    result = run_deseq2(counts, design, np.array([0.0, 1.0]), size_factors=factors)
+    result = run_deseq2(counts, design, contrast=np.array([0.0, 1.0]),
+                        size_factors=factors)
     np.testing.assert_array_equal(result.size_factors, factors)
     np.testing.assert_allclose(result.base_mean, (counts / factors).mean(axis=1))
 
@@ -73,7 +74,7 @@ def test_bad_inputs_are_refused(change, message):
     elif change == "rows":
         design = design[:5]
     with pytest.raises(ValueError, match=message):
-        run_deseq2(counts, design, contrast, **kwargs)
+        run_deseq2(counts, design, contrast=contrast, **kwargs)
 
 
 def test_size_factors_need_a_gene_without_zeros():

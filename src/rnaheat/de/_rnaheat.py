@@ -24,8 +24,8 @@ class RnaheatEngine:
              size_factors: np.ndarray | None, filter_alpha: float) -> EngineResult:
         """Fit and test; see :class:`rnaheat.de.engine.Engine`."""
         out = deseq2.run_deseq2(np.asarray(counts), design.to_numpy(dtype=float),
-                                np.asarray(contrast, dtype=float), size_factors=size_factors,
-                                filter_alpha=filter_alpha)
+                                contrast=np.asarray(contrast, dtype=float),
+                                size_factors=size_factors, filter_alpha=filter_alpha)
         return EngineResult(
             size_factors=out.size_factors,
             base_mean=out.base_mean,

@@ -73,7 +73,7 @@ def robust_moment_dispersions(normalized: np.ndarray, design: np.ndarray, /) -> 
     return np.maximum(alpha, 0.04)
 
 
-def cooks_distances(counts: np.ndarray, mu: np.ndarray, hat: np.ndarray, /, *,
+def cooks_distances(counts: np.ndarray, mu: np.ndarray, /, *, hat: np.ndarray,
                     robust_dispersion: np.ndarray, n_coefs: int) -> np.ndarray:
     """Cook's distance of every count (genes × samples)."""
     variance = mu + robust_dispersion[:, None] * mu**2

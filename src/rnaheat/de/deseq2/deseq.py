@@ -116,7 +116,7 @@ class _Block:
     max_cooks_kept: np.ndarray | None = None
 
 
-def _gene_wise_pass(counts, design, sf, chunks, n_threads):
+def _gene_wise_pass(counts, design, *, sf, chunks, n_threads):
     parts = _map_chunks(
         lambda _k, sl: gene_wise_dispersions(counts[sl], design, size_factors=sf), chunks,
         n_threads=n_threads, desc="gene-wise dispersions")
@@ -129,15 +129,15 @@ def _gene_wise_pass(counts, design, sf, chunks, n_threads):
     }
 
 
-def _test_block(y, mu, design, sf, contrast, *, gene_est, disp_fit, prior_var, log_var,
+def _test_block(y, mu, *, design, sf, contrast, gene_est, disp_fit, prior_var, log_var,
                 replace_setup):
     """MAP dispersions, GLM, Wald test and Cook's distances for one chunk."""
-    disp = map_dispersions(y, mu, design, disp_gene_est=gene_est, disp_fit=disp_fit,
+    disp = map_dispersions(y, mu, design=design, disp_gene_est=gene_est, disp_fit=disp_fit,
                            prior_var=prior_var, log_residual_var=log_var)
     fit = fit_nb_glm(y, design, size_factors=sf, dispersions=disp.dispersion)
     log2fc, lfc_se, stat, pvalue = wald_test(fit.beta, fit.covariance, contrast=contrast)
     robust = robust_moment_dispersions(y / sf, design)
-    cooks = cooks_distances(y.astype(float), fit.mu, fit.hat, robust_dispersion=robust,
+    cooks = cooks_distances(y.astype(float), fit.mu, hat=fit.hat, robust_dispersion=robust,
                             n_coefs=design.shape[1])
     top = np.argmax(np.where(np.isnan(cooks), -np.inf, cooks), axis=1)
     out_count = y[np.arange(y.shape[0]), top]
@@ -169,9 +169,9 @@ def _test_block(y, mu, design, sf, contrast, *, gene_est, disp_fit, prior_var, l
 def run_deseq2(
     counts: np.ndarray,
     design: np.ndarray,
-    contrast: np.ndarray,
     /,
     *,
+    contrast: np.ndarray,
     size_factors: np.ndarray | None = None,
     filter_alpha: float = 0.1,
     min_replicates_for_replace: int = 7,
@@ -243,7 +243,7 @@ def run_deseq2(
         n_threads = min(2, os.cpu_count() or 1)
     chunks = chunk_slices(nz.size, m, chunk_elements=chunk_elements, min_chunks=n_threads)
 
-    gw = _gene_wise_pass(y_all, design, sf, chunks, n_threads)
+    gw = _gene_wise_pass(y_all, design, sf=sf, chunks=chunks, n_threads=n_threads)
     trend = fit_trend(gw["base_mean"], gw["disp_gene_est"], fit_type=fit_type)
     disp_fit = trend.evaluate(gw["base_mean"])
     log_var = log_residual_variance(gw["disp_gene_est"], disp_fit)
@@ -255,7 +255,7 @@ def run_deseq2(
                                                                n=min_replicates_for_replace))
     blocks = _map_chunks(
         lambda k, sl: _test_block(
-            y_all[sl], gw["mu"][k], design, sf, contrast,
+            y_all[sl], gw["mu"][k], design=design, sf=sf, contrast=contrast,
             gene_est=gw["disp_gene_est"][sl], disp_fit=disp_fit[sl], prior_var=prior_var,
             log_var=log_var, replace_setup=replace_setup),
         chunks, n_threads=n_threads, desc="MAP, GLM and Wald test")
@@ -278,7 +278,8 @@ def run_deseq2(
             n_refit = int(refit.size)
             if refit.size:
                 logger.info("replacing outlier counts and refitting %d genes", refit.size)
-                _refit(res, new_counts[refit], refit, design, sf, contrast, trend=trend,
+                _refit(res, new_counts[refit], rows=refit, design=design, sf=sf,
+                       contrast=contrast, trend=trend,
                        prior_var=prior_var, log_var=log_var, chunk_elements=chunk_elements)
             res["replaced"] = replace
             res["max_cooks"] = np.concatenate([b.max_cooks_kept for b in blocks])
@@ -350,8 +351,8 @@ def run_deseq2(
     )
 
 
-def _refit(res: dict[str, np.ndarray], counts: np.ndarray, rows: np.ndarray,
-           design: np.ndarray, sf: np.ndarray, contrast: np.ndarray, *,
+def _refit(res: dict[str, np.ndarray], counts: np.ndarray, *, rows: np.ndarray,
+           design: np.ndarray, sf: np.ndarray, contrast: np.ndarray,
            trend: DispersionTrend, prior_var: float, log_var: float,
            chunk_elements: int) -> None:
     """Refit genes whose outliers were replaced, writing into ``res``.
@@ -363,7 +364,8 @@ def _refit(res: dict[str, np.ndarray], counts: np.ndarray, rows: np.ndarray,
         y = counts[sl]
         gw = gene_wise_dispersions(y, design, size_factors=sf)
         disp_fit = trend.evaluate(gw.base_mean)
-        block = _test_block(y, gw.mu, design, sf, contrast, gene_est=gw.dispersion,
+        block = _test_block(y, gw.mu, design=design, sf=sf, contrast=contrast,
+                            gene_est=gw.dispersion,
                             disp_fit=disp_fit, prior_var=prior_var, log_var=log_var,
                             replace_setup=None)
         idx = rows[sl]

@@ -57,10 +57,10 @@ def design_groups(design: np.ndarray, /) -> np.ndarray:
 def log_posterior(
     log_alpha: np.ndarray,
     counts: np.ndarray,
-    mu: np.ndarray,
-    design: np.ndarray,
     /,
     *,
+    mu: np.ndarray,
+    design: np.ndarray,
     prior_mean: np.ndarray | None = None,
     prior_var: float = 1.0,
 ) -> np.ndarray:
@@ -90,9 +90,9 @@ def log_posterior(
 def _dlog_posterior(
     log_alpha: np.ndarray,
     counts: np.ndarray,
+    *,
     mu: np.ndarray,
     design: np.ndarray,
-    *,
     prior_mean: np.ndarray | None,
     prior_var: float,
 ) -> np.ndarray:
@@ -132,9 +132,9 @@ class LineSearch:
 def line_search(
     counts: np.ndarray,
     mu: np.ndarray,
-    design: np.ndarray,
     /,
     *,
+    design: np.ndarray,
     log_alpha: np.ndarray,
     prior_mean: np.ndarray | None = None,
     prior_var: float = 1.0,
@@ -168,10 +168,11 @@ def line_search(
     pm = None if prior_mean is None else np.asarray(prior_mean, dtype=float)
 
     def lp_of(x, y, m, mean):
-        return log_posterior(x, y, m, design, prior_mean=mean, prior_var=prior_var)
+        return log_posterior(x, y, mu=m, design=design, prior_mean=mean, prior_var=prior_var)
 
     def dlp_of(x, y, m, mean):
-        return _dlog_posterior(x, y, m, design, prior_mean=mean, prior_var=prior_var)
+        return _dlog_posterior(x, y, mu=m, design=design, prior_mean=mean,
+                               prior_var=prior_var)
 
     out_a = np.asarray(log_alpha, dtype=float).copy()
     out_lp = np.empty(n)
@@ -231,9 +232,9 @@ def line_search(
 def grid_search(
     counts: np.ndarray,
     mu: np.ndarray,
-    design: np.ndarray,
     /,
     *,
+    design: np.ndarray,
     prior_mean: np.ndarray | None = None,
     prior_var: float = 1.0,
 ) -> np.ndarray:
@@ -250,8 +251,9 @@ def grid_search(
         values = np.empty_like(points_per_gene)
         for k in range(points_per_gene.shape[1]):  # a loop over grid points, not genes
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                values[:, k] = log_posterior(points_per_gene[:, k], counts, mu, design,
-                                             prior_mean=prior_mean, prior_var=prior_var)
+                values[:, k] = log_posterior(points_per_gene[:, k], counts, mu=mu,
+                                             design=design, prior_mean=prior_mean,
+                                             prior_var=prior_var)
         values = np.where(np.isnan(values), -np.inf, values)
         return points_per_gene[np.arange(n_genes), np.argmax(values, axis=1)]
 
@@ -315,14 +317,15 @@ def gene_wise_dispersions(
                         max_iter=max_iter, min_mu=min_mu).mu
     mu = np.maximum(mu, min_mu)
 
-    search = line_search(counts, mu, design, log_alpha=np.log(alpha_init), max_iter=max_iter)
+    search = line_search(counts, mu, design=design, log_alpha=np.log(alpha_init),
+                         max_iter=max_iter)
     dispersion = np.minimum(np.exp(search.log_alpha), max_disp)
     no_increase = search.last_lp < search.initial_lp + np.abs(search.initial_lp) / 1e6
     dispersion = np.where(no_increase, alpha_init, dispersion)
     converged = (search.iterations < max_iter) & (search.iterations != 1)
     refit = ~converged & (dispersion > MIN_DISP * 10)
     if refit.any():
-        dispersion[refit] = np.exp(grid_search(counts[refit], mu[refit], design))
+        dispersion[refit] = np.exp(grid_search(counts[refit], mu[refit], design=design))
     return GeneWise(
         dispersion=np.clip(dispersion, MIN_DISP, max_disp),
         iterations=search.iterations,

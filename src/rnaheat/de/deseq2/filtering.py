@@ -32,8 +32,9 @@ def bh_adjust(pvalues: np.ndarray, /) -> np.ndarray:
     return out
 
 
-def _lowest(x, y, n, xs, nleft, nright, w, userw, rw):
+def _lowest(x, y, *, xs, nleft, nright, w, robust, rw):
     """One local linear fit at ``xs`` (the ``lowest`` routine of R's lowess)."""
+    n = x.size
     rng = x[n - 1] - x[0]
     h = max(xs - x[nleft], x[nright] - xs)
     h9, h1 = 0.999 * h, 0.001 * h
@@ -44,7 +45,7 @@ def _lowest(x, y, n, xs, nleft, nright, w, userw, rw):
         r = abs(x[j] - xs)
         if r <= h9:
             w[j] = 1.0 if r <= h1 else (1.0 - (r / h) ** 3) ** 3
-            if userw:
+            if robust:
                 w[j] *= rw[j]
             a += w[j]
         elif x[j] > xs:
@@ -91,7 +92,8 @@ def lowess(x: np.ndarray, y: np.ndarray, /, *, f: float = 2 / 3, iterations: int
                     nleft += 1
                     nright += 1
                     continue
-            fit = _lowest(x, y, n, x[i], nleft, nright, w, it > 1, rw)
+            fit = _lowest(x, y, xs=x[i], nleft=nleft, nright=nright, w=w, robust=it > 1,
+                          rw=rw)
             ys[i] = y[i] if fit is None else fit
             if last < i - 1:
                 denom = x[i] - x[last]

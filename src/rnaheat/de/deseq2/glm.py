@@ -61,7 +61,7 @@ class GLMFit:
     deviance: np.ndarray
 
 
-def nb_log_likelihood(counts: np.ndarray, mu: np.ndarray, dispersion: np.ndarray, /
+def nb_log_likelihood(counts: np.ndarray, mu: np.ndarray, /, *, dispersion: np.ndarray
                       ) -> np.ndarray:
     """Per-gene NB log-likelihood summed over samples.
 
@@ -88,7 +88,7 @@ def linear_model_mu(normalized: np.ndarray, design: np.ndarray, /) -> np.ndarray
     return np.einsum("gs,st->gt", normalized, hat)
 
 
-def _initial_beta(counts: np.ndarray, design: np.ndarray, size_factors: np.ndarray
+def _initial_beta(counts: np.ndarray, design: np.ndarray, *, size_factors: np.ndarray
                   ) -> np.ndarray:
     """Least squares on ``log(normalised + 0.1)``, DESeq2's starting point."""
     q, r = np.linalg.qr(design)
@@ -143,9 +143,9 @@ def fit_nb_glm(
     penalty = np.eye(p) * (ridge / np.log(2.0) ** 2)
 
     if p == 1 and np.all(design == 1.0):
-        return _intercept_only(counts, sf, alpha, min_mu=min_mu)
+        return _intercept_only(counts, sf, dispersions=alpha)
 
-    beta = _initial_beta(counts, design, sf)
+    beta = _initial_beta(counts, design, size_factors=sf)
     # The lgamma part of the log-likelihood does not change during IRLS: compute it once.
     size = 1.0 / alpha
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -208,9 +208,9 @@ def fit_nb_glm(
         start = beta[rows]
         bad_start = np.any(~np.isfinite(start) | (np.abs(start / np.log(2.0)) >= _LARGE_BETA),
                            axis=1)
-        start[bad_start] = _initial_beta(counts[rows[bad_start]], design, sf)
-        new_beta, ok = _newton(counts[rows], design, sf, alpha[rows], start,
-                               penalty=penalty)
+        start[bad_start] = _initial_beta(counts[rows[bad_start]], design, size_factors=sf)
+        new_beta, ok = _newton(counts[rows], design, size_factors=sf, dispersions=alpha[rows],
+                               start=start, penalty=penalty)
         beta[rows] = new_beta
         converged[rows] = ok
         m = np.maximum(sf * np.exp(linalg.linear_predictor(new_beta, design)), min_mu)
@@ -218,7 +218,7 @@ def fit_nb_glm(
         xtwx = linalg.gram(w, design)
         bread = linalg.inv(xtwx + penalty)
         covariance[rows] = np.einsum("gpq,gqr,grs->gps", bread, xtwx, bread)
-        deviance[rows] = -2.0 * nb_log_likelihood(counts[rows], m, alpha[rows])
+        deviance[rows] = -2.0 * nb_log_likelihood(counts[rows], m, dispersion=alpha[rows])
         # DESeq2 keeps the hat diagonals of the abandoned IRLS fit for these genes.
     return GLMFit(
         beta=beta,
@@ -231,9 +231,9 @@ def fit_nb_glm(
     )
 
 
-def _newton(counts: np.ndarray, design: np.ndarray, sf: np.ndarray, alpha: np.ndarray,
-            beta: np.ndarray, *, penalty: np.ndarray, max_iter: int = 200
-            ) -> tuple[np.ndarray, np.ndarray]:
+def _newton(counts: np.ndarray, design: np.ndarray, *, size_factors: np.ndarray,
+            dispersions: np.ndarray, start: np.ndarray, penalty: np.ndarray,
+            max_iter: int = 200) -> tuple[np.ndarray, np.ndarray]:
     """Maximise the ridge-penalised NB log-likelihood by damped Newton steps.
 
     DESeq2 hands genes whose IRLS failed to R's ``optim`` (L-BFGS-B with the coefficients
@@ -242,6 +242,7 @@ def _newton(counts: np.ndarray, design: np.ndarray, sf: np.ndarray, alpha: np.nd
     genes at once; coefficients are kept within the same bounds.
     """
     bound = _LARGE_BETA * np.log(2.0)
+    sf, alpha, beta = size_factors, dispersions, start
     size = 1.0 / alpha[:, None]
 
     def objective(b, rows):
@@ -285,10 +286,13 @@ def _newton(counts: np.ndarray, design: np.ndarray, sf: np.ndarray, alpha: np.nd
     return beta, converged
 
 
-def _intercept_only(counts: np.ndarray, sf: np.ndarray, alpha: np.ndarray, *, min_mu: float
+def _intercept_only(counts: np.ndarray, sf: np.ndarray, *, dispersions: np.ndarray
                     ) -> GLMFit:
-    """The closed form DESeq2 uses for ``~ 1``: the coefficient is the log mean."""
-    del min_mu  # DESeq2's closed form does not floor the means
+    """The closed form DESeq2 uses for ``~ 1``: the coefficient is the log mean.
+
+    DESeq2's closed form does not floor the means.
+    """
+    alpha = dispersions
     mean = (counts / sf).mean(axis=1)
     beta = np.log(mean)[:, None]
     mu = sf * mean[:, None]
@@ -301,5 +305,5 @@ def _intercept_only(counts: np.ndarray, sf: np.ndarray, alpha: np.ndarray, *, mi
         mu=mu,
         converged=np.ones(counts.shape[0], dtype=bool),
         iterations=np.ones(counts.shape[0], dtype=np.int64),
-        deviance=-2.0 * nb_log_likelihood(counts, mu, alpha),
+        deviance=-2.0 * nb_log_likelihood(counts, mu, dispersion=alpha),
     )

@@ -44,7 +44,7 @@ def log_residual_variance(disp_gene_est: np.ndarray, disp_fit: np.ndarray, /) ->
     return float((_MAD_SCALE * np.median(np.abs(residuals - centre))) ** 2)
 
 
-def _loess_quadratic(x: np.ndarray, y: np.ndarray, at: np.ndarray, *, span: float
+def _loess_quadratic(x: np.ndarray, y: np.ndarray, *, at: np.ndarray, span: float
                      ) -> np.ndarray:
     """Local quadratic least squares with tricube weights over ``span`` of the points."""
     k = int(np.ceil(span * x.size))
@@ -112,7 +112,7 @@ def _simulated_prior_variance(residuals: np.ndarray, df: int) -> float:
                                         - np.log(sim_density + small)), axis=1)
     grid = np.linspace(0.0, 8.0, _N_VAR_GRID)
     fine = np.linspace(0.0, 8.0, 1000)
-    smooth = _loess_quadratic(grid, kl, fine, span=0.2)
+    smooth = _loess_quadratic(grid, kl, at=fine, span=0.2)
     return float(max(fine[np.argmin(smooth)], 0.25))
 
 
@@ -148,9 +148,9 @@ class MAPDispersions:
 def map_dispersions(
     counts: np.ndarray,
     mu: np.ndarray,
-    design: np.ndarray,
     /,
     *,
+    design: np.ndarray,
     disp_gene_est: np.ndarray,
     disp_fit: np.ndarray,
     prior_var: float,
@@ -167,12 +167,12 @@ def map_dispersions(
     start = np.where(disp_gene_est > 0.1 * disp_fit, disp_gene_est, disp_fit)
     start = np.where(np.isnan(start), disp_fit, start)
     prior_mean = np.log(disp_fit)
-    search = line_search(counts, mu, design, log_alpha=np.log(start), prior_mean=prior_mean,
+    search = line_search(counts, mu, design=design, log_alpha=np.log(start), prior_mean=prior_mean,
                          prior_var=prior_var, max_iter=max_iter)
     disp_map = np.exp(search.log_alpha)
     refit = search.iterations >= max_iter
     if refit.any():
-        disp_map[refit] = np.exp(grid_search(counts[refit], mu[refit], design,
+        disp_map[refit] = np.exp(grid_search(counts[refit], mu[refit], design=design,
                                              prior_mean=prior_mean[refit],
                                              prior_var=prior_var))
     disp_map = np.clip(disp_map, MIN_DISP, max_dispersion(counts.shape[1]))

@@ -78,7 +78,7 @@ class DispersionTrend:
         return out
 
 
-def _gamma_identity_glm(y: np.ndarray, x: np.ndarray, start: np.ndarray,
+def _gamma_identity_glm(y: np.ndarray, x: np.ndarray, *, start: np.ndarray,
                         max_iter: int = 25, epsilon: float = 1e-8) -> tuple[np.ndarray, bool]:
     """R's ``glm(y ~ x, family = Gamma(link = "identity"), start = start)`` by IRLS.
 
