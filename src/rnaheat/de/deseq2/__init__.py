@@ -1,8 +1,29 @@
 """rnaheat's own implementation of DESeq2 (Love, Huber & Anders 2014), vectorised over genes.
 
-Each module holds one step of the method; :func:`run_deseq2` runs them in R DESeq2's order
-and :func:`vst` gives the variance-stabilised matrix. See the module docstrings for the
-reasoning behind each step and the few places where the numbers depart from R on purpose.
+Each module holds one step of the method, with the reasoning and the reference in its
+docstring: :mod:`.size_factors`, :mod:`.glm` (IRLS with DESeq2's ridge), :mod:`.dispersion`
+(Cox–Reid gene-wise estimates by DESeq2's line search), :mod:`.trend`, :mod:`.prior` (prior
+variance, MAP dispersions, the outlier rule), :mod:`.wald`, :mod:`.cooks`, :mod:`.filtering`
+(independent filtering and Benjamini–Hochberg) and :mod:`.vst`. :func:`run_deseq2` runs them in
+the order of R's ``DESeq()`` + ``results()`` with their defaults, over genes in chunks of
+bounded size; :func:`vst` is R's ``vst()``.
+
+Scope: Wald tests of one contrast with size factors (no observation weights, normalisation
+factor matrices, likelihood-ratio tests, t-distribution or coefficient shrinkage).
+
+Where the numbers may depart from R on purpose (each explained where it happens):
+
+- genes whose IRLS fails are refitted by damped Newton steps rather than R's ``optim``; both
+  maximise the same concave objective (:mod:`.glm`);
+- the ``local`` trend, used only when the parametric fit fails, solves locfit's local
+  quadratic fit directly on a grid rather than through locfit's kd-tree (:mod:`.trend`);
+- with three or fewer residual degrees of freedom the prior variance comes from DESeq2's
+  simulation, drawn from numpy's generator rather than R's (:mod:`.prior`);
+- R decides the Cook's-filter exception for a single two-level factor from the formula;
+  here it is read from the model matrix (:mod:`.deseq`);
+- for genes whose dispersion runs to the floor of 1e-8, rounding in ``lgamma`` at huge
+  ``1/alpha`` makes the line search take other steps than R's; such genes end at or near
+  the floor either way, and their final (MAP) dispersions agree.
 """
 
 from __future__ import annotations

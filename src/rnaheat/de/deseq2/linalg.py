@@ -16,7 +16,7 @@ import numpy as np
 
 __all__ = ["gram", "inv", "linear_predictor", "logdet", "solve", "trimmed_mean"]
 
-_FEW_SAMPLES = 16
+_FEW_SAMPLES = 32
 
 
 def gram(weights: np.ndarray, design: np.ndarray, /) -> np.ndarray:
@@ -37,13 +37,18 @@ def gram(weights: np.ndarray, design: np.ndarray, /) -> np.ndarray:
     design = np.ascontiguousarray(design, dtype=float)
     products, position = _design_products(design.tobytes(), design.shape)
     n_samples = design.shape[0]
-    if n_samples >= _FEW_SAMPLES:
+    if n_samples > _FEW_SAMPLES:
         flat = np.einsum("gs,sk->gk", weights, products)
     else:
-        # Few samples: accumulating sample by sample beats einsum's short inner loop.
-        flat = weights[:, :1] * products[0]
-        for j in range(1, n_samples):
-            flat += weights[:, j:j + 1] * products[j]
+        # Few samples: one running sum per distinct product, sample by sample, over the
+        # genes at once (einsum's inner loop is too short to be efficient here).
+        flat = np.empty((weights.shape[0], products.shape[1]))
+        columns = weights.T
+        for c in range(products.shape[1]):
+            acc = columns[0] * products[0, c]
+            for j in range(1, n_samples):
+                acc += columns[j] * products[j, c]
+            flat[:, c] = acc
     p = design.shape[1]
     return np.take(flat, position, axis=1).reshape(-1, p, p)
 
@@ -108,9 +113,10 @@ def _adjugate3(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     c00, c01, c02 = d * f - e * e, c * e - b * f, b * e - c * d
     c11, c12, c22 = a * f - c * c, b * c - a * e, a * d - b * b
     det = a * c00 + b * c01 + c * c02
-    adjugate = np.stack([np.stack([c00, c01, c02], axis=-1),
-                         np.stack([c01, c11, c12], axis=-1),
-                         np.stack([c02, c12, c22], axis=-1)], axis=-2)
+    adjugate = np.empty_like(m)
+    adjugate[:, 0, 0], adjugate[:, 0, 1], adjugate[:, 0, 2] = c00, c01, c02
+    adjugate[:, 1, 0], adjugate[:, 1, 1], adjugate[:, 1, 2] = c01, c11, c12
+    adjugate[:, 2, 0], adjugate[:, 2, 1], adjugate[:, 2, 2] = c02, c12, c22
     return adjugate, det
 
 
