@@ -50,6 +50,7 @@ logger = logging.getLogger("rnaheat")
 
 #: Counts per chunk (genes × samples); about 16 MB per float array of the chunk.
 DEFAULT_CHUNK_ELEMENTS = 1 << 21
+_PARALLEL_ELEMENTS = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -241,7 +242,9 @@ def run_deseq2(
     y_all = counts[nz].astype(np.int64)
     if n_threads is None:
         n_threads = min(2, os.cpu_count() or 1)
-    chunks = chunk_slices(nz.size, m, chunk_elements=chunk_elements, min_chunks=n_threads)
+    # Threads only pay off on large blocks; small inputs stay in one chunk.
+    parallel = n_threads if nz.size * m >= _PARALLEL_ELEMENTS else 1
+    chunks = chunk_slices(nz.size, m, chunk_elements=chunk_elements, min_chunks=parallel)
 
     gw = _gene_wise_pass(y_all, design, sf=sf, chunks=chunks, n_threads=n_threads)
     trend = fit_trend(gw["base_mean"], gw["disp_gene_est"], fit_type=fit_type)
