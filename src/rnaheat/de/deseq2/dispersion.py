@@ -71,17 +71,20 @@ def log_posterior(
     alpha = np.exp(log_alpha)
     inv_alpha = 1.0 / alpha
     a, ia = alpha[:, None], inv_alpha[:, None]
-    mu_a = mu * a
-    # y log(mu + 1/alpha) = y (log1p(mu alpha) - log alpha): one logarithm per count, and the
-    # log alpha part summed per gene.
-    log1p_mu_a = np.log1p(mu_a)
-    terms = gammaln(counts + ia)
-    terms -= (counts + ia) * log1p_mu_a
-    loglik = (terms.sum(axis=1) + log_alpha * counts.sum(axis=1)
+    one_plus = 1.0 + mu * a
+    # y log(mu + 1/alpha) = y (log(1 + mu alpha) - log alpha): one logarithm per count, and
+    # the log alpha part summed per gene. DESeq2 also writes log(1 + mu alpha), not log1p.
+    log_one_plus = np.log(one_plus)
+    ia_counts = counts + ia
+    terms = gammaln(ia_counts)
+    terms -= ia_counts * log_one_plus
+    loglik = (linalg.row_sums(terms) + log_alpha * linalg.row_sums(counts)
               - counts.shape[1] * gammaln(inv_alpha))
     # The Cox–Reid weights 1 / (1/mu + alpha), written as mu / (1 + alpha mu).
-    w = mu / (1.0 + mu_a)
-    out = loglik - 0.5 * linalg.logdet(linalg.gram(w, design))
+    w = mu / one_plus
+    structure = linalg.design_structure(design)
+    out = loglik - 0.5 * linalg.upper_logdet(structure.gram_upper(structure.sums(w)),
+                                             structure.p)
     if prior_mean is not None:
         out -= 0.5 * (log_alpha - prior_mean) ** 2 / prior_var
     return out
@@ -103,16 +106,18 @@ def _dlog_posterior(
     mu_a = mu * a
     one_plus = 1.0 + mu_a
     # y / (mu + 1/alpha) - mu alpha / (1 + mu alpha) = (y alpha - mu alpha) / (1 + mu alpha)
-    terms = np.log1p(mu_a)
+    terms = np.log(one_plus)
     terms += (counts * a - mu_a) / one_plus
     terms -= psi(counts + ia)
-    total = terms.sum(axis=1) + counts.shape[1] * psi(inv_alpha)
+    total = linalg.row_sums(terms) + counts.shape[1] * psi(inv_alpha)
     loglik = total / alpha**2
     w = mu / one_plus
-    # d/dalpha log det B = trace(B^-1 dB) with dB = X' diag(-w^2) X
-    b = linalg.gram(w, design)
-    db = linalg.gram(-(w * w), design)
-    cox_reid = -0.5 * np.einsum("gpq,gqp->g", linalg.inv(b), db)
+    # d/dalpha log det B = trace(B^-1 dB) with dB = -X' diag(w^2) X, i.e.
+    # -sum_s w_s^2 x_s' B^-1 x_s, summed over groups of samples sharing a design row.
+    structure = linalg.design_structure(design)
+    b_inv = linalg.upper_inverse(structure.gram_upper(structure.sums(w)), structure.p)
+    leverage = structure.quadratic(b_inv)
+    cox_reid = 0.5 * linalg.row_sums(structure.sums(w * w) * leverage)
     out = (loglik + cox_reid) * alpha
     if prior_mean is not None:
         out -= (log_alpha - prior_mean) / prior_var

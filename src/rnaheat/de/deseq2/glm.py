@@ -151,8 +151,8 @@ def fit_nb_glm(
     with np.errstate(divide="ignore", invalid="ignore"):
         constant = np.where(counts > 0, gammaln(np.maximum(counts, 1.0)) - betaln(
             np.maximum(counts, 1.0), size[:, None]), 0.0) - gammaln(counts + 1.0)
-    constant = constant.sum(axis=1)
-    counts_times_log_a = counts.sum(axis=1) * np.log(alpha)
+    constant = linalg.row_sums(constant)
+    counts_times_log_a = linalg.row_sums(counts) * np.log(alpha)
 
     iterations = np.zeros(n_genes, dtype=np.int64)
     deviance = np.zeros(n_genes)
@@ -160,14 +160,17 @@ def fit_nb_glm(
     failed = np.zeros(n_genes, dtype=bool)
     mu = sf * np.exp(linalg.linear_predictor(beta, design))
     np.maximum(mu, min_mu, out=mu)
+    log_mu = np.log(mu)
+    log_sf = np.log(sf)
     active = np.arange(n_genes)
     for t in range(max_iter):
         if active.size == 0:
             break
         y, m, a = counts[active], mu[active], alpha[active]
         iterations[active] += 1
+        log_m = log_mu[active]
         w = m / (1.0 + a[:, None] * m)
-        z = np.log(m / sf) + (y - m) / m
+        z = log_m - log_sf + (y - m) / m
         lhs = linalg.gram(w, design) + penalty
         rhs = np.einsum("gs,sp->gp", w * z, design)
         new_beta = linalg.solve(lhs, rhs)
@@ -179,11 +182,11 @@ def fit_nb_glm(
         mu[active[~big]] = m[~big]
         with np.errstate(divide="ignore", invalid="ignore"):
             # y log(mu / (mu + 1/a)) - (1/a) log(1 + a mu), with mu >= min_mu > 0
-            am = a[:, None] * m
-            log1p_am = np.log1p(am)
-            loglik = constant[active] + (
-                counts_times_log_a[active] + (y * np.log(m) - (y + 1.0 / a[:, None]) * log1p_am)
-                .sum(axis=1))
+            log_m = np.log(m)
+            log_mu[active[~big]] = log_m[~big]
+            log_one_plus = np.log(1.0 + a[:, None] * m)
+            loglik = constant[active] + counts_times_log_a[active] + linalg.row_sums(
+                y * log_m - (y + 1.0 / a[:, None]) * log_one_plus)
             dev = -2.0 * loglik
             change = np.abs(dev - dev_old[active]) / (np.abs(dev) + 0.1)
         deviance[active] = dev

@@ -14,13 +14,28 @@ import functools
 
 import numpy as np
 
-__all__ = ["gram", "inv", "linear_predictor", "logdet", "solve", "trimmed_mean"]
+__all__ = [
+    "DesignStructure",
+    "design_structure",
+    "gram",
+    "inv",
+    "linear_predictor",
+    "logdet",
+    "row_sums",
+    "solve",
+    "trimmed_mean",
+    "upper_inverse",
+    "upper_logdet",
+]
 
-_FEW_SAMPLES = 32
+_FEW_GROUPS = 32
 
 
 def gram(weights: np.ndarray, design: np.ndarray, /) -> np.ndarray:
     """``X' diag(w_g) X`` for every gene ``g``.
+
+    Samples sharing a design row contribute the same outer product, so the weights are
+    first summed within such groups (a factor design has far fewer groups than samples).
 
     Parameters
     ----------
@@ -34,36 +49,152 @@ def gram(weights: np.ndarray, design: np.ndarray, /) -> np.ndarray:
     numpy.ndarray
         Genes × p × p.
     """
-    design = np.ascontiguousarray(design, dtype=float)
-    products, position = _design_products(design.tobytes(), design.shape)
-    n_samples = design.shape[0]
-    if n_samples > _FEW_SAMPLES:
-        flat = np.einsum("gs,sk->gk", weights, products)
-    else:
-        # Few samples: one running sum per distinct product, sample by sample, over the
-        # genes at once (einsum's inner loop is too short to be efficient here).
-        flat = np.empty((weights.shape[0], products.shape[1]))
+    groups = design_structure(design)
+    return groups.gram(groups.sums(weights))
+
+
+class DesignStructure:
+    """The distinct rows of a design and which samples share each (cached per design).
+
+    Attributes
+    ----------
+    rows
+        Distinct design rows, k × p, in order of first appearance.
+    """
+
+    def __init__(self, design: np.ndarray) -> None:
+        self.p = design.shape[1]
+        rows, first, inverse = np.unique(design, axis=0, return_index=True, return_inverse=True)
+        order_of_rows = np.argsort(first, kind="stable")
+        rank = np.empty_like(order_of_rows)
+        rank[order_of_rows] = np.arange(order_of_rows.size)
+        self.group = rank[inverse.ravel()]
+        self.rows = rows[order_of_rows]
+        self.n_groups = self.rows.shape[0]
+        self.n_samples = design.shape[0]
+        self.order = np.argsort(self.group, kind="stable")
+        self.sorted = bool(np.all(self.order == np.arange(self.n_samples)))
+        self.starts = np.flatnonzero(np.r_[True, np.diff(self.group[self.order]) != 0])
+        upper_i, upper_j = np.triu_indices(self.p)
+        self.products = self.rows[:, upper_i] * self.rows[:, upper_j]  # k × p(p+1)/2
+        position = np.zeros((self.p, self.p), dtype=np.int64)
+        position[upper_i, upper_j] = np.arange(upper_i.size)
+        position[upper_j, upper_i] = np.arange(upper_i.size)
+        self.position = position.ravel()
+        # u' M u = sum over the upper triangle, off-diagonal entries counted twice
+        self.products_symmetric = self.products * np.where(upper_i == upper_j, 1.0, 2.0)
+
+    def sums(self, weights: np.ndarray, /) -> np.ndarray:
+        """Per gene, the weights summed within each group of samples (genes × k)."""
+        if self.n_groups == self.n_samples:
+            return weights if self.sorted else weights[:, self.order]
         columns = weights.T
-        for c in range(products.shape[1]):
-            acc = columns[0] * products[0, c]
-            for j in range(1, n_samples):
-                acc += columns[j] * products[j, c]
+        out = np.empty((self.n_groups, weights.shape[0]))
+        seen = np.zeros(self.n_groups, dtype=bool)
+        for j in range(self.n_samples):  # a loop over samples, in a fixed order
+            k = self.group[j]
+            if seen[k]:
+                out[k] += columns[j]
+            else:
+                out[k] = columns[j]
+                seen[k] = True
+        return out.T
+
+    def gram_upper(self, sums: np.ndarray, /) -> np.ndarray:
+        """The distinct entries (upper triangle, row by row) of ``sum_k W_gk u_k u_k'``."""
+        k = self.n_groups
+        if k > _FEW_GROUPS:
+            return np.einsum("gk,kc->gc", sums, self.products)
+        # One running sum per distinct product over the groups, for all genes at once
+        # (einsum's inner loop is too short to be efficient here).
+        flat = np.empty((sums.shape[0], self.products.shape[1]))
+        columns = sums.T
+        for c in range(self.products.shape[1]):
+            acc = columns[0] * self.products[0, c]
+            for j in range(1, k):
+                acc += columns[j] * self.products[j, c]
             flat[:, c] = acc
-    p = design.shape[1]
-    return np.take(flat, position, axis=1).reshape(-1, p, p)
+        return flat
+
+    def gram(self, sums: np.ndarray, /) -> np.ndarray:
+        """``sum_k W_gk u_k u_k'`` from group sums ``W`` (genes × p × p)."""
+        return self.full(self.gram_upper(sums))
+
+    def full(self, upper: np.ndarray, /) -> np.ndarray:
+        """Symmetric matrices (genes × p × p) from their upper-triangle entries."""
+        return np.take(upper, self.position, axis=1).reshape(-1, self.p, self.p)
+
+    def quadratic(self, inverse_upper: np.ndarray, /) -> np.ndarray:
+        """``u_k' M_g u_k`` for symmetric ``M_g`` given by its upper triangle (genes × k)."""
+        return np.einsum("gc,kc->gk", inverse_upper, self.products_symmetric)
+
+
+def upper_logdet(upper: np.ndarray, p: int, /) -> np.ndarray:
+    """Log-determinant of symmetric matrices given by their upper triangles (NaN if ≤ 0)."""
+    if p == 1:
+        det = upper[:, 0]
+    elif p == 2:
+        det = upper[:, 0] * upper[:, 2] - upper[:, 1] * upper[:, 1]
+    elif p == 3:
+        det = _upper_adjugate3(upper)[1]
+    else:
+        full = _full_from_upper(upper, p)
+        sign, value = np.linalg.slogdet(full)
+        return np.where(sign > 0, value, np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(det > 0, np.log(np.where(det > 0, det, 1.0)), np.nan)
+
+
+def upper_inverse(upper: np.ndarray, p: int, /) -> np.ndarray:
+    """Upper triangle of the inverse of symmetric matrices given by their upper triangles."""
+    if p == 1:
+        return 1.0 / upper
+    if p == 2:
+        a, b, d = upper[:, 0], upper[:, 1], upper[:, 2]
+        det = a * d - b * b
+        return np.column_stack([d / det, -b / det, a / det])
+    if p == 3:
+        adjugate, det = _upper_adjugate3(upper)
+        return adjugate / det[:, None]
+    iu, ju = np.triu_indices(p)
+    return inv(_full_from_upper(upper, p))[:, iu, ju]
+
+
+def _upper_adjugate3(upper: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Upper triangle of the adjugate, and the determinant, of symmetric 3 × 3 matrices."""
+    a, b, c, d, e, f = (upper[:, i] for i in range(6))
+    c00, c01, c02 = d * f - e * e, c * e - b * f, b * e - c * d
+    c11, c12, c22 = a * f - c * c, b * c - a * e, a * d - b * b
+    det = a * c00 + b * c01 + c * c02
+    return np.column_stack([c00, c01, c02, c11, c12, c22]), det
+
+
+def _full_from_upper(upper: np.ndarray, p: int) -> np.ndarray:
+    iu, ju = np.triu_indices(p)
+    out = np.empty((upper.shape[0], p, p))
+    out[:, iu, ju] = upper
+    out[:, ju, iu] = upper
+    return out
+
+
+def design_structure(design: np.ndarray, /) -> DesignStructure:
+    """The cached :class:`DesignStructure` of ``design``."""
+    design = np.ascontiguousarray(design, dtype=float)
+    return _structure(design.tobytes(), design.shape)
 
 
 @functools.lru_cache(maxsize=32)
-def _design_products(buffer: bytes, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct products ``x_sp x_sq`` (p ≤ q) per sample and where each lands in ``X'WX``."""
-    design = np.frombuffer(buffer, dtype=float).reshape(shape)
-    p = shape[1]
-    upper_i, upper_j = np.triu_indices(p)
-    products = design[:, upper_i] * design[:, upper_j]
-    position = np.zeros((p, p), dtype=np.int64)
-    position[upper_i, upper_j] = np.arange(upper_i.size)
-    position[upper_j, upper_i] = np.arange(upper_i.size)
-    return products, position.ravel()
+def _structure(buffer: bytes, shape: tuple[int, int]) -> DesignStructure:
+    return DesignStructure(np.frombuffer(buffer, dtype=float).reshape(shape))
+
+
+def row_sums(values: np.ndarray, /) -> np.ndarray:
+    """Sum of each row.
+
+    einsum is several times faster than ``sum(axis=1)`` on short rows, and adds each row in a
+    fixed order.
+    """
+    return np.einsum("gs->g", values)
 
 
 def linear_predictor(beta: np.ndarray, design: np.ndarray, /) -> np.ndarray:
