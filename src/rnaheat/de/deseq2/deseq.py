@@ -50,7 +50,7 @@ logger = logging.getLogger("rnaheat")
 
 #: Counts per chunk (genes × samples); about 16 MB per float array of the chunk.
 DEFAULT_CHUNK_ELEMENTS = 1 << 21
-_PARALLEL_ELEMENTS = 1 << 20
+_PARALLEL_ELEMENTS = 1 << 18
 
 
 @dataclass(frozen=True)

@@ -84,8 +84,8 @@ def linear_model_mu(normalized: np.ndarray, design: np.ndarray, /) -> np.ndarray
     mean, which DESeq2 uses instead of the GLM for the gene-wise dispersion step.
     """
     q, _ = np.linalg.qr(design)
-    hat = q @ q.T
-    return np.einsum("gs,st->gt", normalized, hat)
+    # (y Q) Q', never the samples × samples hat matrix itself
+    return np.einsum("gp,tp->gt", np.einsum("gs,sp->gp", normalized, q), q)
 
 
 def _initial_beta(counts: np.ndarray, design: np.ndarray, *, size_factors: np.ndarray

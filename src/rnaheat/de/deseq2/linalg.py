@@ -75,6 +75,7 @@ class DesignStructure:
         self.order = np.argsort(self.group, kind="stable")
         self.sorted = bool(np.all(self.order == np.arange(self.n_samples)))
         self.starts = np.flatnonzero(np.r_[True, np.diff(self.group[self.order]) != 0])
+        self.stops = np.r_[self.starts[1:], self.n_samples]
         upper_i, upper_j = np.triu_indices(self.p)
         self.products = self.rows[:, upper_i] * self.rows[:, upper_j]  # k × p(p+1)/2
         position = np.zeros((self.p, self.p), dtype=np.int64)
@@ -88,6 +89,13 @@ class DesignStructure:
         """Per gene, the weights summed within each group of samples (genes × k)."""
         if self.n_groups == self.n_samples:
             return weights if self.sorted else weights[:, self.order]
+        if self.n_samples > _FEW_GROUPS:
+            # Many samples: sum each group's (contiguous, once ordered) block of columns.
+            ordered = weights if self.sorted else weights[:, self.order]
+            out = np.empty((weights.shape[0], self.n_groups))
+            for k, (start, stop) in enumerate(zip(self.starts, self.stops, strict=True)):
+                out[:, k] = ordered[:, start:stop].sum(axis=1)
+            return out
         columns = weights.T
         out = np.empty((self.n_groups, weights.shape[0]))
         seen = np.zeros(self.n_groups, dtype=bool)
