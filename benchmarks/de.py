@@ -132,7 +132,11 @@ def worker_rnaheat(folder: Path, repeats: int) -> dict:
     counts = np.load(folder / "counts.npy")
     samples = pd.read_csv(folder / "samples.csv", index_col=0)
     design, contrast = (folder / "spec.txt").read_text().splitlines()
-    dm = build_design(samples, design, tuple(contrast.split(",")))
+    contrast = tuple(contrast.split(","))
+    try:  # the contrast is keyword-only in newer versions of build_design
+        dm = build_design(samples, design, contrast=contrast)
+    except TypeError:
+        dm = build_design(samples, design, contrast)
     engine = de.get_engine("rnaheat")
     t_de = cpu_de = float("inf")
     for _ in range(repeats):
