@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from rnaheat.de import _pydeseq2  # noqa: F401  (registers the engine)
+from rnaheat.de import _pydeseq2, _rnaheat  # noqa: F401  (register the engines)
 from rnaheat.de.design import Contrast, build_design, design_variables, parse_contrast
 from rnaheat.de.engine import Engine, EngineResult, engines, get_engine, register
 from rnaheat.de.result import DE_COLUMNS, DEResult

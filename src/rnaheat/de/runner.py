@@ -16,7 +16,7 @@ __all__ = ["DEFAULT_ENGINE", "canonical_order", "test"]
 
 logger = logging.getLogger("rnaheat")
 
-DEFAULT_ENGINE = "pydeseq2"
+DEFAULT_ENGINE = "rnaheat"
 
 
 def canonical_order(experiment: Experiment) -> tuple[np.ndarray, np.ndarray]:

@@ -1,0 +1,48 @@
+"""Median-of-ratios size factors (Anders & Huber 2010; DESeq2 ``estimateSizeFactorsForMatrix``).
+
+Each sample's factor is the median, over genes with no zero count, of its count divided by
+the gene's geometric mean across samples. Genes with a zero anywhere have a geometric mean of
+zero and are left out, as are the sample's own zero counts.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["median_of_ratios"]
+
+
+def median_of_ratios(counts: np.ndarray, /) -> np.ndarray:
+    """DESeq2's size factors, one per sample.
+
+    Parameters
+    ----------
+    counts
+        Genes × samples raw counts.
+
+    Returns
+    -------
+    numpy.ndarray
+        One positive factor per sample.
+
+    Raises
+    ------
+    ValueError
+        When every gene has a zero in some sample, so no geometric mean is defined.
+    """
+    counts = np.asarray(counts, dtype=float)
+    with np.errstate(divide="ignore"):
+        logs = np.log(counts)
+    log_geo_means = logs.mean(axis=1)
+    usable = np.isfinite(log_geo_means)
+    if not usable.any():
+        raise ValueError(
+            "counts: every gene has a zero count in at least one sample, so median-of-ratios "
+            "size factors are undefined; supply size factors or remove zero-heavy samples"
+        )
+    logs = logs[usable]
+    ratios = logs - log_geo_means[usable, None]
+    factors = np.empty(counts.shape[1])
+    for j in range(counts.shape[1]):  # a loop over samples, not genes
+        factors[j] = np.exp(np.median(ratios[np.isfinite(logs[:, j]), j]))
+    return factors
