@@ -215,7 +215,6 @@ def analyse(experiment: Experiment, config: RunConfig, /, *,
             controls = check_controls(read_controls(config.inputs.controls),
                                       de_table=result.table, alpha=settings.alpha,
                                       modules=modules.labels if modules is not None else None)
-            logger.info("  %s", controls.check.line)
     # The four checks and the story, written from the numbers above.
     with stage("story", timings, what="the four checks and the summary"):
         parts = {"qc": qc, "de": result, "modules": modules, "enrichment": enrichment,

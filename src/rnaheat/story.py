@@ -220,7 +220,8 @@ def _module_sentence(row: pd.Series, top: pd.DataFrame, modules: GeneModules) ->
     module = row["module"]
     head = f"{module_label(module)}, {row['module_name']} ({_number(row['n_genes'])} genes)"
     members = modules.genes[modules.genes["module"] == module]
-    ranked = members.sort_values("hub_rank", kind="mergesort")
+    # The most confidently changed members speak for the module, hubs break ties.
+    ranked = members.sort_values(["padj", "hub_rank"], kind="mergesort")
     if module in top.index:
         best = top.loc[module]
         in_set = set(str(best["genes"]).split(GENE_SEP))
