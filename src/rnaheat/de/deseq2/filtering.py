@@ -125,7 +125,10 @@ def lowess(x: np.ndarray, y: np.ndarray, /, *, f: float = 2 / 3, iterations: int
             break
         c9, c1 = 0.999 * cmad, 0.001 * cmad
         r = np.abs(res)
-        rw = np.where(r <= c1, 1.0, np.where(r <= c9, (1.0 - (r / cmad) ** 2) ** 2, 0.0))
+        # np.where evaluates every branch; with cmad = 0 (a flat curve) the division is never
+        # selected (every r <= c1), as in R's lowess, so its 0/0 is harmless.
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rw = np.where(r <= c1, 1.0, np.where(r <= c9, (1.0 - (r / cmad) ** 2) ** 2, 0.0))
     return ys
 
 
