@@ -86,7 +86,7 @@ def test_failed_control_comes_first_and_stops_the_biology(sim, tmp_path):
     validation = analysis.checks[3]
     assert validation.status == "fail"
     story = analysis.story.sentences
-    assert story[0].startswith("Caution: experimental validation:")
+    assert story[0].startswith("Caution: experimental validation: ")
     assert "0 of 3" in story[0]
     assert not any("is enriched for" in s for s in story)
 

@@ -29,9 +29,11 @@ if TYPE_CHECKING:
     from rnaheat.validate import ControlsResult
 
 __all__ = [
+    "CHECK_TITLES",
     "MIN_PATTERN_R2",
     "MIN_STABILITY",
     "Story",
+    "check_title",
     "four_checks",
     "tell_story",
 ]
@@ -41,9 +43,18 @@ MIN_STABILITY = 0.6
 #: A module whose eigengene the best design variable explains less than this does not follow
 #: the design.
 MIN_PATTERN_R2 = 0.5
+#: The four checks' titles, in order: the seed article's four questions.
+CHECK_TITLES = {"sample_clustering": "Sample check", "gene_groupings": "Gene check",
+                "interpretable_patterns": "Pattern check",
+                "experimental_validation": "Experimental validation"}
 _SAMPLE_CHECKS = ("replicates_cluster", "outliers", "label_swap", "library_size")
 _COLLECTION_PREFIX = re.compile(
     r"^(DEMO|HALLMARK|KEGG|REACTOME|GOBP|GOMF|GOCC|GO|WP|BIOCARTA|PID)_")
+
+
+def check_title(check: Check, /) -> str:
+    """A check's title for people: ``Sample check``, or its name in words."""
+    return CHECK_TITLES.get(check.name, check.name.replace("_", " ").capitalize())
 
 
 def _number(n: float) -> str:
@@ -71,14 +82,14 @@ def _sample_check(qc: QCResult) -> Check:
         worst = [c for c in parts if c.status == status]
         reason = "; ".join(c.reason for c in worst)
     evidence = {f"{c.name}": c.status for c in parts}
-    return Check("sample_clustering", status, f"clear sample clustering: {reason}", evidence)
+    return Check("sample_clustering", status, reason, evidence)
 
 
 def _gene_check(modules: GeneModules | None, enrichment: Enrichment | None,
                 n_significant: int, alpha: float) -> Check:
     if modules is None or modules.n_modules == 0:
         return Check("gene_groupings", "warn",
-                     f"meaningful gene groupings: no gene changed at padj < {alpha:g}, so there "
+                     f"no gene changed at padj < {alpha:g}, so there "
                      "is nothing to cluster into modules", {"n_significant": n_significant})
     summary = modules.summary
     incoherent = summary[summary["coherence"] <= summary["coherence_baseline"]]
@@ -100,7 +111,7 @@ def _gene_check(modules: GeneModules | None, enrichment: Enrichment | None,
     if enrichment is not None:
         facts += f", {n_enriched} of {k} enriched for a gene set"
     status = "warn" if problems else "pass"
-    reason = f"meaningful gene groupings: {facts}"
+    reason = facts
     if problems:
         reason += f"; but {'; '.join(problems)}"
     evidence = {"n_modules": k, "min_coherence": float(summary["coherence"].min()),
@@ -112,7 +123,7 @@ def _gene_check(modules: GeneModules | None, enrichment: Enrichment | None,
 def _pattern_check(modules: GeneModules | None) -> Check:
     if modules is None or modules.n_modules == 0:
         return Check("interpretable_patterns", "warn",
-                     "interpretable patterns: no modules, so no pattern to compare with the "
+                     "no modules, so no pattern to compare with the "
                      "design", {})
     summary = modules.summary
     follows = summary["r2"].fillna(0) >= MIN_PATTERN_R2
@@ -120,13 +131,13 @@ def _pattern_check(modules: GeneModules | None) -> Check:
                       zip(summary["module"], summary["module_name"], strict=True))
     if follows.all():
         return Check("interpretable_patterns", "pass",
-                     f"interpretable patterns: every module follows the design ({names})",
+                     f"every module follows the design ({names})",
                      {"n_modules": int(summary.shape[0]), "min_r2": float(summary["r2"].min())})
     loose = summary[~follows]
     listed = ", ".join(f"{module_label(m)} (R² {r:.2f})" for m, r in
                        zip(loose["module"], loose["r2"].fillna(0), strict=True))
     return Check("interpretable_patterns", "warn",
-                 f"interpretable patterns: {listed} follow{'s' if len(loose) == 1 else ''} no "
+                 f"{listed} follow{'s' if len(loose) == 1 else ''} no "
                  f"design variable (R² < {MIN_PATTERN_R2})",
                  {"n_modules": int(summary.shape[0]), "n_unexplained": int(loose.shape[0])})
 
@@ -134,11 +145,11 @@ def _pattern_check(modules: GeneModules | None) -> Check:
 def _validation_check(controls: ControlsResult | None) -> Check:
     if controls is None:
         return Check("experimental_validation", "warn",
-                     "experimental validation: no positive controls were given (--controls), so "
+                     "no positive controls were given (--controls), so "
                      "known biology was not checked", {"n_controls": 0})
     check = controls.check
     return Check("experimental_validation", check.status,
-                 f"experimental validation: {check.reason}", dict(check.evidence))
+                 check.reason, dict(check.evidence))
 
 
 def four_checks(
@@ -201,7 +212,7 @@ class Story:
     def markdown(self, *, title: str = "Summary") -> str:
         """``summary.md``: the story, then the four checks as a list."""
         lines = [f"# {title}", "", self.text, "", "## The four checks", ""]
-        lines += [f"- **{c.status}** — {c.reason}" for c in self.checks]
+        lines += [f"- **{check_title(c)}: {c.status}** — {c.reason}" for c in self.checks]
         return "\n".join(lines) + "\n"
 
 
@@ -263,7 +274,8 @@ def tell_story(
     if failed:
         # A failed check comes first and the story stays factual: no biology is told on top
         # of an experiment that did not work as designed.
-        sentences.append("Caution: " + "; ".join(c.reason for c in failed) + ".")
+        sentences.append("Caution: " + "; ".join(f"{check_title(c).lower()}: {c.reason}"
+                                                  for c in failed) + ".")
         sentences.append("Resolve this before interpreting the modules biologically.")
     contrast = de.params.get("contrast") or []
     samples = _samples_sentence(qc, contrast[0] if contrast else None)
@@ -295,5 +307,6 @@ def tell_story(
                          else controls.summary + ".")
     warned = [c for c in checks if c.status == "warn" and c.name != "experimental_validation"]
     if warned and not failed:
-        sentences.append("Note: " + "; ".join(c.reason for c in warned) + ".")
+        sentences.append("Note: " + "; ".join(f"{check_title(c).lower()}: {c.reason}"
+                                               for c in warned) + ".")
     return Story(sentences=tuple(sentences), checks=tuple(checks))

@@ -28,6 +28,7 @@ from rnaheat.report.data import (
     Verdict,
     VolcanoData,
 )
+from rnaheat.story import check_title
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure as MplFigure
@@ -77,14 +78,8 @@ def figure_png(figure: MplFigure, /, *, dpi: int = REPORT_DPI) -> bytes:
     return buffer.getvalue()
 
 
-_CHECK_TITLES = {"sample_clustering": "Sample check", "gene_groupings": "Gene check",
-                 "interpretable_patterns": "Pattern check",
-                 "experimental_validation": "Experimental validation"}
-
-
 def _verdict(check: Check) -> Verdict:
-    title = _CHECK_TITLES.get(check.name, check.name.replace("_", " ").capitalize())
-    return Verdict(name=title, status=check.status, reason=check.reason,
+    return Verdict(name=check_title(check), status=check.status, reason=check.reason,
                    evidence=dict(check.evidence))
 
 
