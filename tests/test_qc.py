@@ -366,7 +366,7 @@ def test_input_errors_name_the_problem():
     }
     with pytest.raises(ValueError, match="missing from vst: A_ctrl_1"):
         sample_qc(sim.vst.drop(columns="A_ctrl_1"), **base)
-    with pytest.raises(KeyError, match=r"'batch' is not a column.*cell_line, condition"):
+    with pytest.raises(KeyError, match=r"'batch', which is not a column.*cell_line, condition"):
         sample_qc(sim.vst, **{**base, "design_variables": ["batch"]})
     with pytest.raises(ValueError, match="contrast variable 'dose' is not a design variable"):
         sample_qc(sim.vst, **base, contrast_variable="dose")

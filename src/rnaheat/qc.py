@@ -60,6 +60,7 @@ from scipy.cluster.hierarchy import cut_tree, leaves_list, linkage, optimal_leaf
 from scipy.spatial.distance import pdist, squareform
 
 from rnaheat.checks import Check, checks_table, worst_status
+from rnaheat.de.design import design_frame
 
 __all__ = [
     "EXPLAINED_R2",
@@ -230,30 +231,13 @@ def _align(
 
 
 def _design_frame(samples: pd.DataFrame, variables: Sequence[str]) -> tuple[pd.DataFrame, dict]:
-    """Design columns typed as in the DE model: numbers stay numeric, anything else is a factor."""
-    frame = pd.DataFrame(index=samples.index)
-    kinds: dict[str, str] = {}
-    for name in variables:
-        if name not in samples.columns:
-            allowed = ", ".join(map(str, samples.columns)) or "(none)"
-            raise KeyError(
-                f"design variable {name!r} is not a column of the sample sheet; its columns "
-                f"are: {allowed}"
-            )
-        column = samples[name]
-        empty = column.isna() | (column.astype(str).str.strip() == "")
-        if empty.any():
-            raise ValueError(
-                f"sample sheet column {name!r} is empty for sample(s) "
-                f"{', '.join(map(str, column.index[empty]))}; every sample needs a value"
-            )
-        numeric = pd.to_numeric(column, errors="coerce")
-        if numeric.notna().all():
-            frame[name] = numeric.astype(float)
-            kinds[name] = "numeric"
-        else:
-            frame[name] = column.astype(str)
-            kinds[name] = "factor"
+    """Design columns typed as in the DE model, factors as plain text, and each one's kind."""
+    frame = design_frame(samples, list(variables))
+    kinds = {n: "numeric" if pd.api.types.is_float_dtype(frame[n]) else "factor"
+             for n in frame.columns}
+    for name, kind in kinds.items():
+        if kind == "factor":
+            frame[name] = frame[name].astype(str)
     return frame, kinds
 
 

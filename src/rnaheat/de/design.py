@@ -14,6 +14,7 @@ __all__ = [
     "Contrast",
     "DesignMatrix",
     "build_design",
+    "design_frame",
     "design_matrix",
     "design_variables",
     "parse_contrast",
@@ -114,6 +115,20 @@ def design_variables(formula: str) -> list[str]:
             continue
         seen.append(name)
     return seen
+
+
+def design_frame(samples: pd.DataFrame, variables: list[str], /, *,
+                 source: str = "sample sheet") -> pd.DataFrame:
+    """The design variables typed for the model: numeric columns as floats, others as factors.
+
+    Raises
+    ------
+    KeyError
+        A variable is not a column of the sheet.
+    ValueError
+        A variable is empty for some sample.
+    """
+    return _design_frame(samples, variables, None, source)
 
 
 def _design_frame(
