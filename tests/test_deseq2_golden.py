@@ -29,11 +29,10 @@ needs_gse = pytest.mark.skipif(
 )
 
 
-def report(capsys, title: str, figures: dict[str, float]) -> str:
-    """Show measured figures on the terminal whatever the capture mode; return them as text."""
+def report(measured, title: str, figures: dict[str, float]) -> str:
+    """Record measured figures for the end of the test run; return them as text."""
     text = f"{title}: " + ", ".join(f"{k}={v:.6g}" for k, v in figures.items())
-    with capsys.disabled():
-        print(f"\n[deseq2 golden] {text}")
+    measured(f"[deseq2 golden] {text}")
     return text
 
 
@@ -70,7 +69,7 @@ def gse_counts() -> pd.DataFrame:
 
 
 @needs_gse
-def test_lncap_two_group_matches_r(gse_counts, capsys):
+def test_lncap_two_group_matches_r(gse_counts, measured):
     samples = pd.read_csv(GSE / "samples.csv", index_col=0)
     samples = samples[samples["cell_line"] == "LNCaP"]
     # Shuffled sample order: the engine works in a canonical order, so nothing may change.
@@ -97,7 +96,7 @@ def test_lncap_two_group_matches_r(gse_counts, capsys):
     figures["filter_threshold_rel"] = abs(result.params["fit_filter_threshold"]
                                           / float(info["filterThreshold"]) - 1)
     figures["prior_var"] = float(result.params["fit_disp_prior_var"])
-    text = report(capsys, "GSE106305 LNCaP ~condition vs R", figures)
+    text = report(measured, "GSE106305 LNCaP ~condition vs R", figures)
     check(figures, text)
     assert sf_rel <= 1e-6, text
     assert figures["asympt_disp_rel"] < 1e-6 and figures["extra_pois_rel"] < 1e-6, text
@@ -112,7 +111,7 @@ def test_lncap_two_group_matches_r(gse_counts, capsys):
 
 
 @needs_gse
-def test_vst_all_samples_matches_r(gse_counts, capsys):
+def test_vst_all_samples_matches_r(gse_counts, measured):
     ref = pd.read_csv(GSE / "r_vst_blind_all8.csv.gz", index_col=0)
     order = sorted(ref.columns)
     engine = de.get_engine("rnaheat")
@@ -121,7 +120,7 @@ def test_vst_all_samples_matches_r(gse_counts, capsys):
     values = engine.vst(counts.to_numpy(), design, size_factors=None)
     ours = pd.DataFrame(values, index=counts.index, columns=order).loc[ref.index, ref.columns]
     diff = np.abs(ours.to_numpy() - ref.to_numpy())
-    text = report(capsys, "GSE106305 all 8, blind VST vs R",
+    text = report(measured, "GSE106305 all 8, blind VST vs R",
                   {"mean_abs_diff": float(diff.mean()), "max_abs_diff": float(diff.max())})
     assert diff.mean() <= 0.02, text
     assert diff.max() <= 0.05, text
@@ -142,7 +141,7 @@ def _scenario(name: str):
 
 
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
-def test_simulated_scenario_matches_r(name, capsys):
+def test_simulated_scenario_matches_r(name, measured):
     design, contrast = SCENARIOS[name]
     experiment, _ = _scenario(name)
     result = de.test(experiment, design=design, contrast=contrast, engine="rnaheat")
@@ -157,7 +156,7 @@ def test_simulated_scenario_matches_r(name, capsys):
     sf_ref = pd.read_csv(GOLDEN / f"{name}_r_sizefactors.csv", index_col=0)["sizeFactor"]
     figures["size_factor_max_rel"] = float(
         np.abs(result.size_factors.reindex(sf_ref.index) / sf_ref - 1).max())
-    text = report(capsys, f"simulated {name} ({design}) vs R", figures)
+    text = report(measured, f"simulated {name} ({design}) vs R", figures)
     check(figures, text)
     assert figures["size_factor_max_rel"] <= 1e-6, text
     assert figures["padj_max_abs_diff"] <= 1e-3, text
