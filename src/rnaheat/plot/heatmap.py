@@ -31,6 +31,7 @@ from rnaheat.cluster import Tree
 from rnaheat.de.design import design_variables
 from rnaheat.display import DisplayMatrix
 from rnaheat.modules import GeneModules, module_label
+from rnaheat.plot._text import literal_text
 from rnaheat.plot.colors import (
     CATEGORICAL,
     diverging_cmap,
@@ -254,6 +255,7 @@ def _choose_labels(
     return np.sort(np.asarray(chosen, dtype=int))
 
 
+@literal_text
 def heatmap(
     modules: GeneModules,
     display: DisplayMatrix,

@@ -19,6 +19,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from scipy.cluster.hierarchy import dendrogram
 
+from rnaheat.plot._text import bold_headers, literal_text
 from rnaheat.plot.colors import NEUTRAL, category_colors, continuous_cmap
 from rnaheat.qc import EXPLAINED_R2, LOW_DEPTH_FRACTION, LOW_DETECTED_FRACTION, QCResult
 
@@ -118,7 +119,7 @@ def _legend_entries(qc: QCResult, variables: Sequence[str]) -> tuple[list, list]
     handles, labels = [], []
     for name in variables:
         handles.append(Patch(visible=False))
-        labels.append(f"$\\bf{{{_tex_safe(name)}}}$")
+        labels.append(str(name))
         if name in colors:
             for level, color in colors[name].items():
                 handles.append(Patch(facecolor=color, edgecolor="none"))
@@ -130,14 +131,9 @@ def _legend_entries(qc: QCResult, variables: Sequence[str]) -> tuple[list, list]
     return handles, labels
 
 
-def _plain(label: str) -> str:
-    """A legend label as it reads, without the mathtext markup of the bold headers."""
-    return label.replace("$\\bf{", "").replace("}$", "").replace("\\", "")
-
-
-def _tex_safe(text: str) -> str:
-    # Mathtext bold needs spaces and underscores escaped to keep the variable name as typed.
-    return text.replace("\\", "").replace("_", r"\_").replace(" ", r"\ ").replace("$", "")
+def _headers(handles: Sequence[object]) -> list[int]:
+    """Positions of the section titles (drawn with an invisible handle) in a legend."""
+    return [i for i, h in enumerate(handles) if isinstance(h, Patch) and not h.get_visible()]
 
 
 # --------------------------------------------------------------------------- heatmaps
@@ -176,7 +172,7 @@ def _sample_heatmap(qc: QCResult, *, kind: str) -> Figure:
     legend_top = max(label_room + 0.3 + side - 1.9, 1.0)
     per_column = max(int((legend_top - 0.3) / (1.5 * 8 / 72)), 1)
     n_columns = max(1, math.ceil(len(labels) / per_column))
-    column_w = 0.5 + 0.6 * 8 / 72 * max((len(_plain(t)) for t in labels), default=0)
+    column_w = 0.5 + 0.6 * 8 / 72 * max((len(t) for t in labels), default=0)
     legend_w = max(n_columns * column_w, 1.6)
     width = side + label_room + legend_w + 0.6
     height = dendro_h + track_h * n_tracks + side + label_room + 0.9
@@ -267,7 +263,7 @@ def _sample_heatmap(qc: QCResult, *, kind: str) -> Figure:
     bar.ax.tick_params(labelsize=7)
     ax_legend.axis("off")
     if variables:
-        ax_legend.legend(
+        legend = ax_legend.legend(
             handles,
             labels,
             ncols=n_columns,
@@ -277,6 +273,7 @@ def _sample_heatmap(qc: QCResult, *, kind: str) -> Figure:
             handlelength=1.2,
             borderaxespad=0,
         )
+        bold_headers(legend, _headers(handles))
     note = _label_note(n, step, shown=len(ticks)) if label_room else f"{n} samples; labels omitted"
     if flagged:
         note = (note + "; " if note else "") + "labels of flagged samples coloured"
@@ -286,6 +283,7 @@ def _sample_heatmap(qc: QCResult, *, kind: str) -> Figure:
     return fig
 
 
+@literal_text
 def distance_heatmap(qc: QCResult, /) -> Figure:
     """Sample-to-sample Euclidean distances, clustered, annotated with the design variables.
 
@@ -296,6 +294,7 @@ def distance_heatmap(qc: QCResult, /) -> Figure:
     return _sample_heatmap(qc, kind="distance")
 
 
+@literal_text
 def correlation_heatmap(qc: QCResult, /) -> Figure:
     """Pearson correlations between samples, in the same order and with the same tracks."""
     return _sample_heatmap(qc, kind="correlation")
@@ -304,6 +303,7 @@ def correlation_heatmap(qc: QCResult, /) -> Figure:
 # --------------------------------------------------------------------------- PCA
 
 
+@literal_text
 def pca_plot(
     qc: QCResult,
     /,
@@ -368,7 +368,7 @@ def pca_plot(
     elif color in colors:
         point_colors = [colors[color][str(v)] for v in qc.design[color]]
         handles.append(Patch(visible=False))
-        labels.append(f"$\\bf{{{_tex_safe(color)}}}$")
+        labels.append(str(color))
         for level, c in colors[color].items():
             handles.append(Line2D([], [], ls="", marker="o", color=c, markersize=7))
             labels.append(level)
@@ -379,7 +379,7 @@ def pca_plot(
         marker_of = dict(zip(shape_levels, MARKERS, strict=False))
         markers = [marker_of[str(v)] for v in qc.design[shape]]
         handles.append(Patch(visible=False))
-        labels.append(f"$\\bf{{{_tex_safe(shape)}}}$")
+        labels.append(str(shape))
         for level in shape_levels:
             handles.append(
                 Line2D([], [], ls="", marker=marker_of[level], color="#555555", markersize=7)
@@ -454,7 +454,7 @@ def pca_plot(
         )
         bar.set_label(str(color))
     if handles:
-        ax.legend(
+        legend = ax.legend(
             handles,
             labels,
             loc="upper left",
@@ -463,9 +463,11 @@ def pca_plot(
             fontsize=8,
             borderaxespad=0,
         )
+        bold_headers(legend, _headers(handles))
     return fig
 
 
+@literal_text
 def scree_plot(qc: QCResult, /, *, n_pcs: int = 10) -> Figure:
     """Share of variance per principal component, each tested PC marked with its driver.
 
@@ -513,6 +515,7 @@ def scree_plot(qc: QCResult, /, *, n_pcs: int = 10) -> Figure:
 # --------------------------------------------------------------------------- library sizes
 
 
+@literal_text
 def library_plot(qc: QCResult, /, *, color: str | None = None) -> Figure:
     """Library size and detected genes per sample, bars coloured by a design variable.
 

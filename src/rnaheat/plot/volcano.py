@@ -17,6 +17,7 @@ from matplotlib.transforms import Bbox
 
 from rnaheat.de.result import DEResult
 from rnaheat.modules import module_label
+from rnaheat.plot._text import literal_text
 from rnaheat.plot.colors import NEUTRAL, category_colors, diverging_cmap
 
 __all__ = ["volcano"]
@@ -33,6 +34,7 @@ _LABEL_SIZE = 7.5
 _TOP_RINGS = 4
 
 
+@literal_text
 def volcano(
     de_table: pd.DataFrame | DEResult,
     /,
