@@ -49,7 +49,7 @@ __all__ = ["DEFAULT_CHUNK_ELEMENTS", "DESeq2Result", "chunk_slices", "run_deseq2
 logger = logging.getLogger("rnaheat")
 
 #: Counts per chunk (genes × samples); about 16 MB per float array of the chunk.
-DEFAULT_CHUNK_ELEMENTS = 1 << 21
+DEFAULT_CHUNK_ELEMENTS = 1 << 18
 _PARALLEL_ELEMENTS = 1 << 18
 
 
