@@ -174,3 +174,24 @@ def test_engine_is_registered_and_fills_the_interface():
         assert key in out.info
     np.testing.assert_allclose(engine.size_factors(counts), out.size_factors)
     assert "rnaheat" in set(de.engines()["name"])
+
+
+@pytest.mark.parametrize("as_integers", [True, False])
+def test_count_table_gives_the_same_numbers_as_direct_evaluation(as_integers):
+    from scipy.special import gammaln, psi
+
+    from rnaheat.de.deseq2.dispersion import CountTable
+
+    rng = np.random.default_rng(3)
+    counts = rng.negative_binomial(2, 0.3, size=(40, 9)).astype(float)
+    counts[5] = 0.0
+    if not as_integers:
+        counts[::2] += 0.25
+    inv_alpha = rng.gamma(1.0, 3.0, size=40)
+    table = CountTable(counts)
+    for function in (gammaln, psi):
+        expected = function(counts + inv_alpha[:, None])
+        assert np.array_equal(table.evaluate(function, inv_alpha), expected)
+        keep = rng.random(40) < 0.5
+        kept = table.take(keep).evaluate(function, inv_alpha[keep])
+        assert np.array_equal(kept, expected[keep])

@@ -26,6 +26,7 @@ from rnaheat.de.deseq2.glm import fit_nb_glm, linear_model_mu
 
 __all__ = [
     "MIN_DISP",
+    "CountTable",
     "GeneWise",
     "LineSearch",
     "design_groups",
@@ -54,6 +55,68 @@ def design_groups(design: np.ndarray, /) -> np.ndarray:
     return groups.ravel()
 
 
+class CountTable:
+    """Each gene's distinct counts, and where every count sits among them.
+
+    ``lgamma(y + 1/alpha)`` and ``digamma(y + 1/alpha)`` cost more than all the other
+    per-count arithmetic of the dispersion objective together, and within a gene most counts
+    repeat (zeros and small counts above all). Evaluating them once per distinct count and
+    gathering the results gives the same floating-point numbers at a fraction of the cost.
+
+    Parameters
+    ----------
+    counts
+        Genes × samples counts.
+    """
+
+    def __init__(self, counts: np.ndarray | None, /) -> None:
+        if counts is None:
+            return
+        counts = np.asarray(counts, dtype=float)
+        n_genes, n_samples = counts.shape
+        order, ordered = _row_order(counts)
+        first = np.ones((n_genes, n_samples), dtype=bool)
+        if n_samples > 1:
+            np.not_equal(ordered[:, 1:], ordered[:, :-1], out=first[:, 1:])
+        flat_first = first.ravel()
+        self.values = ordered.ravel()[flat_first]
+        self.gene = np.repeat(np.arange(n_genes), first.sum(axis=1))
+        # Position of each sorted count among all distinct values, scattered back to its sample.
+        position = np.cumsum(flat_first).reshape(n_genes, n_samples) - 1
+        self.index = np.empty((n_genes, n_samples), dtype=np.intp)
+        np.put_along_axis(self.index, order, position, axis=1)
+
+    def evaluate(self, function, inv_alpha: np.ndarray, /) -> np.ndarray:
+        """``function(counts + inv_alpha[:, None])`` for genes × samples."""
+        return function(self.values + inv_alpha[self.gene])[self.index]
+
+    def take(self, keep: np.ndarray, /) -> CountTable:
+        """The table of the genes where the boolean ``keep`` holds, in order."""
+        out = CountTable(None)
+        entries = keep[self.gene]
+        out.values = self.values[entries]
+        out.gene = (np.cumsum(keep) - 1)[self.gene[entries]]
+        out.index = (np.cumsum(entries) - 1)[self.index[keep]]
+        return out
+
+
+def _row_order(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-row sorting permutation of ``counts`` and the sorted rows."""
+    n_samples = counts.shape[1]
+    shift = max(1, int(n_samples - 1).bit_length())
+    if (counts.size and np.all(counts >= 0) and np.all(counts < 2.0 ** (62 - shift))
+            and np.array_equal(counts, np.floor(counts))):
+        # Non-negative integers: sorting (count, sample) packed into one integer is several
+        # times faster than argsort and orders equal counts by sample.
+        keys = counts.astype(np.int64) << shift
+        keys |= np.arange(n_samples, dtype=np.int64)
+        keys.sort(axis=1)
+        order = keys & ((1 << shift) - 1)
+        return order.astype(np.intp), (keys >> shift).astype(float)
+    order = np.argsort(counts, axis=1, kind="stable")
+    return order, np.take_along_axis(counts, order, axis=1)
+
+
 def log_posterior(
     log_alpha: np.ndarray,
     counts: np.ndarray,
@@ -63,10 +126,12 @@ def log_posterior(
     design: np.ndarray,
     prior_mean: np.ndarray | None = None,
     prior_var: float = 1.0,
+    table: CountTable | None = None,
 ) -> np.ndarray:
     """Cox–Reid adjusted log-likelihood of ``log alpha`` (plus a normal log prior if given).
 
-    Terms that do not depend on ``alpha`` are dropped, as DESeq2 does.
+    Terms that do not depend on ``alpha`` are dropped, as DESeq2 does. ``table``, the
+    :class:`CountTable` of ``counts`` if given, saves evaluations of ``lgamma``.
     """
     alpha = np.exp(log_alpha)
     inv_alpha = 1.0 / alpha
@@ -76,7 +141,7 @@ def log_posterior(
     # the log alpha part summed per gene. DESeq2 also writes log(1 + mu alpha), not log1p.
     log_one_plus = np.log(one_plus)
     ia_counts = counts + ia
-    terms = gammaln(ia_counts)
+    terms = gammaln(ia_counts) if table is None else table.evaluate(gammaln, inv_alpha)
     terms -= ia_counts * log_one_plus
     loglik = (linalg.row_sums(terms) + log_alpha * linalg.row_sums(counts)
               - counts.shape[1] * gammaln(inv_alpha))
@@ -98,6 +163,7 @@ def _dlog_posterior(
     design: np.ndarray,
     prior_mean: np.ndarray | None,
     prior_var: float,
+    table: CountTable | None = None,
 ) -> np.ndarray:
     """Derivative of :func:`log_posterior` with respect to ``log alpha``."""
     alpha = np.exp(log_alpha)
@@ -108,7 +174,7 @@ def _dlog_posterior(
     # y / (mu + 1/alpha) - mu alpha / (1 + mu alpha) = (y alpha - mu alpha) / (1 + mu alpha)
     terms = np.log(one_plus)
     terms += (counts * a - mu_a) / one_plus
-    terms -= psi(counts + ia)
+    terms -= psi(counts + ia) if table is None else table.evaluate(psi, inv_alpha)
     total = linalg.row_sums(terms) + counts.shape[1] * psi(inv_alpha)
     loglik = total / alpha**2
     w = mu / one_plus
@@ -172,19 +238,21 @@ def line_search(
     n = counts.shape[0]
     pm = None if prior_mean is None else np.asarray(prior_mean, dtype=float)
 
-    def lp_of(x, y, m, mean):
-        return log_posterior(x, y, mu=m, design=design, prior_mean=mean, prior_var=prior_var)
+    def lp_of(x, y, m, mean, tab):
+        return log_posterior(x, y, mu=m, design=design, prior_mean=mean, prior_var=prior_var,
+                             table=tab)
 
-    def dlp_of(x, y, m, mean):
+    def dlp_of(x, y, m, mean, tab):
         return _dlog_posterior(x, y, mu=m, design=design, prior_mean=mean,
-                               prior_var=prior_var)
+                               prior_var=prior_var, table=tab)
 
     out_a = np.asarray(log_alpha, dtype=float).copy()
     out_lp = np.empty(n)
     iterations = np.zeros(n, dtype=np.int64)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        lp = lp_of(out_a, counts, mu, pm)
-        dlp = dlp_of(out_a, counts, mu, pm)
+        table = CountTable(counts)
+        lp = lp_of(out_a, counts, mu, pm, table)
+        dlp = dlp_of(out_a, counts, mu, pm, table)
     initial_lp = lp.copy()
 
     # The working set holds only the genes still iterating, packed contiguously, so late
@@ -204,7 +272,7 @@ def line_search(
             kappa = np.where(proposal > _LOG_ALPHA_HIGH, (_LOG_ALPHA_HIGH - a) / dlp, kappa)
         step = a + kappa * dlp
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            lp_step = lp_of(step, y, m, mean)
+            lp_step = lp_of(step, y, m, mean, table)
         accept = -lp_step <= -lp - kappa * _ARMIJO * dlp**2
         change = lp_step - lp
         small = accept & (change < tol)
@@ -217,16 +285,20 @@ def line_search(
         accepts += accept
         kappa = np.where(going, np.minimum(kappa * 1.1, kappa_0), kappa / 2.0)
         kappa = np.where(going & (accepts % 5 == 0), kappa / 2.0, kappa)
-        if going.any():
+        if going.all():
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                dlp = dlp_of(a, y, m, mean, table)
+        elif going.any():
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                 dlp[going] = dlp_of(a[going], y[going], m[going],
-                                    None if mean is None else mean[going])
+                                    None if mean is None else mean[going], table.take(going))
         stopped = small | vanish
         if stopped.any():
             done = rows[stopped]
             out_a[done], out_lp[done], iterations[done] = a[stopped], lp[stopped], its[stopped]
             keep = ~stopped
             rows, y, m, a, lp, dlp = rows[keep], y[keep], m[keep], a[keep], lp[keep], dlp[keep]
+            table = table.take(keep)
             kappa, accepts, its = kappa[keep], accepts[keep], its[keep]
             mean = None if mean is None else mean[keep]
     out_a[rows], out_lp[rows], iterations[rows] = a, lp, its
@@ -252,13 +324,15 @@ def grid_search(
     coarse = np.linspace(np.log(MIN_DISP), np.log(max_dispersion(n_samples)), 20)
     delta = coarse[1] - coarse[0]
 
+    table = CountTable(counts)
+
     def best(points_per_gene):
         values = np.empty_like(points_per_gene)
         for k in range(points_per_gene.shape[1]):  # a loop over grid points, not genes
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                 values[:, k] = log_posterior(points_per_gene[:, k], counts, mu=mu,
                                              design=design, prior_mean=prior_mean,
-                                             prior_var=prior_var)
+                                             prior_var=prior_var, table=table)
         values = np.where(np.isnan(values), -np.inf, values)
         return points_per_gene[np.arange(n_genes), np.argmax(values, axis=1)]
 
