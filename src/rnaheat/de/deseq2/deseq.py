@@ -48,7 +48,8 @@ __all__ = ["DEFAULT_CHUNK_ELEMENTS", "DESeq2Result", "chunk_slices", "run_deseq2
 
 logger = logging.getLogger("rnaheat")
 
-#: Counts per chunk (genes × samples); about 16 MB per float array of the chunk.
+#: Counts per chunk (genes × samples); about 2 MB per float array of the chunk, which keeps
+#: the many passes of the dispersion search over a chunk within the processor cache.
 DEFAULT_CHUNK_ELEMENTS = 1 << 18
 _PARALLEL_ELEMENTS = 1 << 18
 

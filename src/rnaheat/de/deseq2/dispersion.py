@@ -29,6 +29,7 @@ __all__ = [
     "CountTable",
     "GeneWise",
     "LineSearch",
+    "Scratch",
     "design_groups",
     "gene_wise_dispersions",
     "grid_search",
@@ -78,26 +79,58 @@ class CountTable:
         first = np.ones((n_genes, n_samples), dtype=bool)
         if n_samples > 1:
             np.not_equal(ordered[:, 1:], ordered[:, :-1], out=first[:, 1:])
-        flat_first = first.ravel()
-        self.values = ordered.ravel()[flat_first]
-        self.gene = np.repeat(np.arange(n_genes), first.sum(axis=1))
-        # Position of each sorted count among all distinct values, scattered back to its sample.
-        position = np.cumsum(flat_first).reshape(n_genes, n_samples) - 1
-        self.index = np.empty((n_genes, n_samples), dtype=np.intp)
-        np.put_along_axis(self.index, order, position, axis=1)
+        self.values = ordered[first]
+        self.n_distinct = first.sum(axis=1)
+        self.gene = np.repeat(np.arange(n_genes), self.n_distinct)
+        # Each count's position among its own gene's distinct values, in the narrowest
+        # integer type, so that dropping genes is a cheap copy of rows.
+        local = np.cumsum(first, axis=1, dtype=np.int32)
+        local -= 1
+        self.local = np.empty((n_genes, n_samples), dtype=np.min_scalar_type(n_samples))
+        np.put_along_axis(self.local, order, local, axis=1)
+        self.offset = np.cumsum(self.n_distinct) - self.n_distinct
 
-    def evaluate(self, function, inv_alpha: np.ndarray, /) -> np.ndarray:
+    def evaluate(self, function, inv_alpha: np.ndarray, /, *,
+                 scratch: Scratch | None = None) -> np.ndarray:
         """``function(counts + inv_alpha[:, None])`` for genes × samples."""
-        return function(self.values + inv_alpha[self.gene])[self.index]
+        scratch = Scratch() if scratch is None else scratch
+        distinct = np.take(inv_alpha, self.gene, out=scratch("distinct", self.values.shape))
+        np.add(self.values, distinct, out=distinct)
+        function(distinct, out=distinct)
+        index = np.add(self.local, self.offset[:, None],
+                       out=scratch("index", self.local.shape, np.intp))
+        return np.take(distinct, index, out=scratch("gathered", self.local.shape))
 
     def take(self, keep: np.ndarray, /) -> CountTable:
         """The table of the genes where the boolean ``keep`` holds, in order."""
         out = CountTable(None)
-        entries = keep[self.gene]
-        out.values = self.values[entries]
-        out.gene = (np.cumsum(keep) - 1)[self.gene[entries]]
-        out.index = (np.cumsum(entries) - 1)[self.index[keep]]
+        out.values = self.values[keep[self.gene]]
+        out.n_distinct = self.n_distinct[keep]
+        out.gene = np.repeat(np.arange(out.n_distinct.size), out.n_distinct)
+        out.local = self.local[keep]
+        out.offset = np.cumsum(out.n_distinct) - out.n_distinct
         return out
+
+
+class Scratch:
+    """Reusable work arrays, one per name, for the many passes of the dispersion search.
+
+    Fresh temporaries the size of a chunk are mapped from the operating system and faulted in
+    page by page at every allocation, which costs more than the arithmetic done in them; a
+    search keeps its temporaries here instead and shrinks them with its working set.
+    """
+
+    def __init__(self) -> None:
+        self._buffers: dict[str, np.ndarray] = {}
+
+    def __call__(self, name: str, shape: tuple[int, ...], dtype: type = float, /
+                 ) -> np.ndarray:
+        """An uninitialised array of ``shape`` that only ``name`` uses."""
+        size = int(np.prod(shape))
+        buffer = self._buffers.get(name)
+        if buffer is None or buffer.size < size:
+            buffer = self._buffers[name] = np.empty(size, dtype=dtype)
+        return buffer[:size].reshape(shape)
 
 
 def _row_order(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -127,26 +160,34 @@ def log_posterior(
     prior_mean: np.ndarray | None = None,
     prior_var: float = 1.0,
     table: CountTable | None = None,
+    scratch: Scratch | None = None,
 ) -> np.ndarray:
     """Cox–Reid adjusted log-likelihood of ``log alpha`` (plus a normal log prior if given).
 
     Terms that do not depend on ``alpha`` are dropped, as DESeq2 does. ``table``, the
-    :class:`CountTable` of ``counts`` if given, saves evaluations of ``lgamma``.
+    :class:`CountTable` of ``counts`` if given, saves evaluations of ``lgamma``; ``scratch``
+    holds the temporaries.
     """
     alpha = np.exp(log_alpha)
     inv_alpha = 1.0 / alpha
     a, ia = alpha[:, None], inv_alpha[:, None]
-    one_plus = 1.0 + mu * a
+    scratch = Scratch() if scratch is None else scratch
+    shape = counts.shape
+    one_plus = np.multiply(mu, a, out=scratch("one_plus", shape))
+    one_plus += 1.0
     # y log(mu + 1/alpha) = y (log(1 + mu alpha) - log alpha): one logarithm per count, and
     # the log alpha part summed per gene. DESeq2 also writes log(1 + mu alpha), not log1p.
-    log_one_plus = np.log(one_plus)
-    ia_counts = counts + ia
-    terms = gammaln(ia_counts) if table is None else table.evaluate(gammaln, inv_alpha)
-    terms -= ia_counts * log_one_plus
+    log_one_plus = np.log(one_plus, out=scratch("log_one_plus", shape))
+    ia_counts = np.add(counts, ia, out=scratch("ia_counts", shape))
+    if table is None:
+        terms = gammaln(ia_counts, out=scratch("gathered", shape))
+    else:
+        terms = table.evaluate(gammaln, inv_alpha, scratch=scratch)
+    terms -= np.multiply(ia_counts, log_one_plus, out=log_one_plus)
     loglik = (linalg.row_sums(terms) + log_alpha * linalg.row_sums(counts)
               - counts.shape[1] * gammaln(inv_alpha))
     # The Cox–Reid weights 1 / (1/mu + alpha), written as mu / (1 + alpha mu).
-    w = mu / one_plus
+    w = np.divide(mu, one_plus, out=one_plus)
     structure = linalg.design_structure(design)
     out = loglik - 0.5 * linalg.upper_logdet(structure.gram_upper(structure.sums(w)),
                                              structure.p)
@@ -164,26 +205,36 @@ def _dlog_posterior(
     prior_mean: np.ndarray | None,
     prior_var: float,
     table: CountTable | None = None,
+    scratch: Scratch | None = None,
 ) -> np.ndarray:
     """Derivative of :func:`log_posterior` with respect to ``log alpha``."""
     alpha = np.exp(log_alpha)
     inv_alpha = 1.0 / alpha
     a, ia = alpha[:, None], inv_alpha[:, None]
-    mu_a = mu * a
-    one_plus = 1.0 + mu_a
+    scratch = Scratch() if scratch is None else scratch
+    shape = counts.shape
+    mu_a = np.multiply(mu, a, out=scratch("mu_a", shape))
+    one_plus = np.add(mu_a, 1.0, out=scratch("one_plus", shape))
     # y / (mu + 1/alpha) - mu alpha / (1 + mu alpha) = (y alpha - mu alpha) / (1 + mu alpha)
-    terms = np.log(one_plus)
-    terms += (counts * a - mu_a) / one_plus
-    terms -= psi(counts + ia) if table is None else table.evaluate(psi, inv_alpha)
+    terms = np.log(one_plus, out=scratch("log_one_plus", shape))
+    fraction = np.multiply(counts, a, out=scratch("ia_counts", shape))
+    fraction -= mu_a
+    fraction /= one_plus
+    terms += fraction
+    if table is None:
+        terms -= psi(np.add(counts, ia, out=mu_a), out=mu_a)
+    else:
+        terms -= table.evaluate(psi, inv_alpha, scratch=scratch)
     total = linalg.row_sums(terms) + counts.shape[1] * psi(inv_alpha)
     loglik = total / alpha**2
-    w = mu / one_plus
+    w = np.divide(mu, one_plus, out=one_plus)
     # d/dalpha log det B = trace(B^-1 dB) with dB = -X' diag(w^2) X, i.e.
     # -sum_s w_s^2 x_s' B^-1 x_s, summed over groups of samples sharing a design row.
     structure = linalg.design_structure(design)
     b_inv = linalg.upper_inverse(structure.gram_upper(structure.sums(w)), structure.p)
     leverage = structure.quadratic(b_inv)
-    cox_reid = 0.5 * linalg.row_sums(structure.sums(w * w) * leverage)
+    cox_reid = 0.5 * linalg.row_sums(
+        structure.sums(np.multiply(w, w, out=mu_a)) * leverage)
     out = (loglik + cox_reid) * alpha
     if prior_mean is not None:
         out -= (log_alpha - prior_mean) / prior_var
@@ -238,13 +289,15 @@ def line_search(
     n = counts.shape[0]
     pm = None if prior_mean is None else np.asarray(prior_mean, dtype=float)
 
+    scratch = Scratch()
+
     def lp_of(x, y, m, mean, tab):
         return log_posterior(x, y, mu=m, design=design, prior_mean=mean, prior_var=prior_var,
-                             table=tab)
+                             table=tab, scratch=scratch)
 
     def dlp_of(x, y, m, mean, tab):
         return _dlog_posterior(x, y, mu=m, design=design, prior_mean=mean,
-                               prior_var=prior_var, table=tab)
+                               prior_var=prior_var, table=tab, scratch=scratch)
 
     out_a = np.asarray(log_alpha, dtype=float).copy()
     out_lp = np.empty(n)
@@ -324,7 +377,7 @@ def grid_search(
     coarse = np.linspace(np.log(MIN_DISP), np.log(max_dispersion(n_samples)), 20)
     delta = coarse[1] - coarse[0]
 
-    table = CountTable(counts)
+    table, scratch = CountTable(counts), Scratch()
 
     def best(points_per_gene):
         values = np.empty_like(points_per_gene)
@@ -332,7 +385,8 @@ def grid_search(
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                 values[:, k] = log_posterior(points_per_gene[:, k], counts, mu=mu,
                                              design=design, prior_mean=prior_mean,
-                                             prior_var=prior_var, table=table)
+                                             prior_var=prior_var, table=table,
+                                             scratch=scratch)
         values = np.where(np.isnan(values), -np.inf, values)
         return points_per_gene[np.arange(n_genes), np.argmax(values, axis=1)]
 
