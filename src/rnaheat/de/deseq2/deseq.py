@@ -128,15 +128,16 @@ def _gene_wise_pass(counts, design, *, sf, chunks, n_threads):
         "disp_gene_est": np.concatenate([g.dispersion for g in parts]),
         "disp_gene_iter": np.concatenate([g.iterations for g in parts]),
         "mu": [g.mu for g in parts],
+        "table": [g.table for g in parts],
     }
 
 
 def _test_block(y, mu, *, design, sf, contrast, gene_est, disp_fit, prior_var, log_var,
-                replace_setup):
+                replace_setup, table):
     """MAP dispersions, GLM, Wald test and Cook's distances for one chunk."""
     disp = map_dispersions(y, mu, design=design, disp_gene_est=gene_est, disp_fit=disp_fit,
-                           prior_var=prior_var, log_residual_var=log_var)
-    fit = fit_nb_glm(y, design, size_factors=sf, dispersions=disp.dispersion)
+                           prior_var=prior_var, log_residual_var=log_var, table=table)
+    fit = fit_nb_glm(y, design, size_factors=sf, dispersions=disp.dispersion, table=table)
     log2fc, lfc_se, stat, pvalue = wald_test(fit.beta, fit.covariance, contrast=contrast)
     robust = robust_moment_dispersions(y / sf, design)
     cooks = cooks_distances(y.astype(float), fit.mu, hat=fit.hat, robust_dispersion=robust,
@@ -261,9 +262,10 @@ def run_deseq2(
         lambda k, sl: _test_block(
             y_all[sl], gw["mu"][k], design=design, sf=sf, contrast=contrast,
             gene_est=gw["disp_gene_est"][sl], disp_fit=disp_fit[sl], prior_var=prior_var,
-            log_var=log_var, replace_setup=replace_setup),
+            log_var=log_var, replace_setup=replace_setup, table=gw["table"][k]),
         chunks, n_threads=n_threads, desc="MAP, GLM and Wald test")
     gw.pop("mu")
+    gw.pop("table")
     res = {key: np.concatenate([b.values[key] for b in blocks]) for key in blocks[0].values}
     res.update(base_mean=gw["base_mean"], disp_gene_est=gw["disp_gene_est"],
                disp_gene_iter=gw["disp_gene_iter"], disp_fit=disp_fit,
@@ -371,7 +373,7 @@ def _refit(res: dict[str, np.ndarray], counts: np.ndarray, *, rows: np.ndarray,
         block = _test_block(y, gw.mu, design=design, sf=sf, contrast=contrast,
                             gene_est=gw.dispersion,
                             disp_fit=disp_fit, prior_var=prior_var, log_var=log_var,
-                            replace_setup=None)
+                            replace_setup=None, table=gw.table)
         idx = rows[sl]
         res["disp_gene_est"][idx] = gw.dispersion
         res["disp_gene_iter"][idx] = gw.iterations

@@ -101,6 +101,13 @@ class CountTable:
                        out=scratch("index", self.local.shape, np.intp))
         return np.take(distinct, index, out=scratch("gathered", self.local.shape))
 
+    def map(self, function, /) -> np.ndarray:
+        """Genes × samples ``function(value, gene)``, evaluated once per distinct count.
+
+        ``function`` takes the flat distinct values and the row of the gene each belongs to.
+        """
+        return function(self.values, self.gene)[self.local + self.offset[:, None]]
+
     def take(self, keep: np.ndarray, /) -> CountTable:
         """The table of the genes where the boolean ``keep`` holds, in order."""
         out = CountTable(None)
@@ -264,6 +271,7 @@ def line_search(
     kappa_0: float = 1.0,
     tol: float = 1e-6,
     max_iter: int = 100,
+    table: CountTable | None = None,
 ) -> LineSearch:
     """Maximise :func:`log_posterior` over ``log alpha`` by DESeq2's backtracking line search.
 
@@ -285,6 +293,8 @@ def line_search(
         Stop when an accepted step raises the objective by less than this.
     max_iter
         Iteration limit; genes reaching it count as not converged.
+    table
+        The :class:`CountTable` of ``counts``, if already built.
     """
     n = counts.shape[0]
     pm = None if prior_mean is None else np.asarray(prior_mean, dtype=float)
@@ -303,7 +313,7 @@ def line_search(
     out_lp = np.empty(n)
     iterations = np.zeros(n, dtype=np.int64)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        table = CountTable(counts)
+        table = CountTable(counts) if table is None else table
         lp = lp_of(out_a, counts, mu, pm, table)
         dlp = dlp_of(out_a, counts, mu, pm, table)
     initial_lp = lp.copy()
@@ -367,6 +377,7 @@ def grid_search(
     design: np.ndarray,
     prior_mean: np.ndarray | None = None,
     prior_var: float = 1.0,
+    table: CountTable | None = None,
 ) -> np.ndarray:
     """Log dispersion maximising :func:`log_posterior` on DESeq2's two-stage grid.
 
@@ -377,7 +388,8 @@ def grid_search(
     coarse = np.linspace(np.log(MIN_DISP), np.log(max_dispersion(n_samples)), 20)
     delta = coarse[1] - coarse[0]
 
-    table, scratch = CountTable(counts), Scratch()
+    table = CountTable(counts) if table is None else table
+    scratch = Scratch()
 
     def best(points_per_gene):
         values = np.empty_like(points_per_gene)
@@ -412,6 +424,7 @@ class GeneWise:
     mu: np.ndarray
     base_mean: np.ndarray
     base_var: np.ndarray
+    table: CountTable
 
 
 def gene_wise_dispersions(
@@ -443,26 +456,29 @@ def gene_wise_dispersions(
     rough = _rough_dispersion(normalized, design)
     alpha_init = np.clip(np.fmin(rough, moments), MIN_DISP, max_disp)
 
+    table = CountTable(counts)
     if np.unique(design_groups(design)).size == design.shape[1]:
         mu = linear_model_mu(normalized, design) * size_factors
     else:
         mu = fit_nb_glm(counts, design, size_factors=size_factors, dispersions=alpha_init,
-                        max_iter=max_iter, min_mu=min_mu).mu
+                        max_iter=max_iter, min_mu=min_mu, table=table).mu
     mu = np.maximum(mu, min_mu)
 
     search = line_search(counts, mu, design=design, log_alpha=np.log(alpha_init),
-                         max_iter=max_iter)
+                         max_iter=max_iter, table=table)
     dispersion = np.minimum(np.exp(search.log_alpha), max_disp)
     no_increase = search.last_lp < search.initial_lp + np.abs(search.initial_lp) / 1e6
     dispersion = np.where(no_increase, alpha_init, dispersion)
     converged = (search.iterations < max_iter) & (search.iterations != 1)
     refit = ~converged & (dispersion > MIN_DISP * 10)
     if refit.any():
-        dispersion[refit] = np.exp(grid_search(counts[refit], mu[refit], design=design))
+        dispersion[refit] = np.exp(grid_search(counts[refit], mu[refit], design=design,
+                                               table=table.take(refit)))
     return GeneWise(
         dispersion=np.clip(dispersion, MIN_DISP, max_disp),
         iterations=search.iterations,
         mu=mu,
         base_mean=base_mean,
         base_var=base_var,
+        table=table,
     )
