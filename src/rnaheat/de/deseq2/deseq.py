@@ -48,9 +48,9 @@ __all__ = ["DEFAULT_CHUNK_ELEMENTS", "DESeq2Result", "chunk_slices", "run_deseq2
 
 logger = logging.getLogger("rnaheat")
 
-#: Counts per chunk (genes × samples); about 2 MB per float array of the chunk, which keeps
-#: the many passes of the dispersion search over a chunk within the processor cache.
-DEFAULT_CHUNK_ELEMENTS = 1 << 18
+#: Counts per chunk (genes × samples); about 8 MB per float array of the chunk. Smaller chunks
+#: mean more of the search's per-gene bookkeeping in Python, which threads cannot overlap.
+DEFAULT_CHUNK_ELEMENTS = 1 << 20
 _PARALLEL_ELEMENTS = 1 << 18
 
 
@@ -73,10 +73,14 @@ def chunk_slices(n_genes: int, n_samples: int, /, *, chunk_elements: int,
                  min_chunks: int = 1) -> list[slice]:
     """Consecutive gene ranges holding at most about ``chunk_elements`` counts each.
 
-    At least ``min_chunks`` ranges when there are enough genes, so that every thread has work.
+    A multiple of ``min_chunks`` ranges of near-equal size when there are enough genes, so that
+    every thread has the same amount of work.
     """
     size = max(1, chunk_elements // max(n_samples, 1))
-    size = min(size, max(1, -(-n_genes // max(min_chunks, 1))))
+    n_chunks = -(-n_genes // size)
+    threads = max(min_chunks, 1)
+    n_chunks = -(-n_chunks // threads) * threads
+    size = max(1, -(-n_genes // n_chunks))
     return [slice(start, min(start + size, n_genes)) for start in range(0, n_genes, size)]
 
 
