@@ -30,6 +30,7 @@ __all__ = [
     "GeneWise",
     "LineSearch",
     "Scratch",
+    "count_table",
     "design_groups",
     "gene_wise_dispersions",
     "grid_search",
@@ -41,6 +42,8 @@ __all__ = [
 #: DESeq2's smallest dispersion.
 MIN_DISP = 1e-8
 _ARMIJO = 1e-4
+# Fewest samples for which evaluating lgamma and digamma per distinct count pays off.
+_TABLE_MIN_SAMPLES = 16
 # The line search keeps log(alpha) within these bounds (lgamma loses accuracy beyond them).
 _LOG_ALPHA_LOW, _LOG_ALPHA_HIGH = -30.0, 10.0
 
@@ -117,6 +120,22 @@ class CountTable:
         out.local = self.local[keep]
         out.offset = np.cumsum(out.n_distinct) - out.n_distinct
         return out
+
+
+def count_table(counts: np.ndarray, /) -> CountTable | None:
+    """The :class:`CountTable` of ``counts``, or ``None`` where it would not pay.
+
+    With few samples most of a gene's counts differ, and building and gathering cost more
+    than the evaluations saved. The choice depends on the number of samples only, and either
+    way gives the same numbers.
+    """
+    if counts.shape[1] < _TABLE_MIN_SAMPLES:
+        return None
+    return CountTable(counts)
+
+
+def _take(table: CountTable | None, keep: np.ndarray) -> CountTable | None:
+    return None if table is None else table.take(keep)
 
 
 class Scratch:
@@ -313,7 +332,7 @@ def line_search(
     out_lp = np.empty(n)
     iterations = np.zeros(n, dtype=np.int64)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        table = CountTable(counts) if table is None else table
+        table = count_table(counts) if table is None else table
         lp = lp_of(out_a, counts, mu, pm, table)
         dlp = dlp_of(out_a, counts, mu, pm, table)
     initial_lp = lp.copy()
@@ -354,14 +373,14 @@ def line_search(
         elif going.any():
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                 dlp[going] = dlp_of(a[going], y[going], m[going],
-                                    None if mean is None else mean[going], table.take(going))
+                                    None if mean is None else mean[going], _take(table, going))
         stopped = small | vanish
         if stopped.any():
             done = rows[stopped]
             out_a[done], out_lp[done], iterations[done] = a[stopped], lp[stopped], its[stopped]
             keep = ~stopped
             rows, y, m, a, lp, dlp = rows[keep], y[keep], m[keep], a[keep], lp[keep], dlp[keep]
-            table = table.take(keep)
+            table = _take(table, keep)
             kappa, accepts, its = kappa[keep], accepts[keep], its[keep]
             mean = None if mean is None else mean[keep]
     out_a[rows], out_lp[rows], iterations[rows] = a, lp, its
@@ -388,7 +407,7 @@ def grid_search(
     coarse = np.linspace(np.log(MIN_DISP), np.log(max_dispersion(n_samples)), 20)
     delta = coarse[1] - coarse[0]
 
-    table = CountTable(counts) if table is None else table
+    table = count_table(counts) if table is None else table
     scratch = Scratch()
 
     def best(points_per_gene):
@@ -424,7 +443,7 @@ class GeneWise:
     mu: np.ndarray
     base_mean: np.ndarray
     base_var: np.ndarray
-    table: CountTable
+    table: CountTable | None
 
 
 def gene_wise_dispersions(
@@ -456,7 +475,7 @@ def gene_wise_dispersions(
     rough = _rough_dispersion(normalized, design)
     alpha_init = np.clip(np.fmin(rough, moments), MIN_DISP, max_disp)
 
-    table = CountTable(counts)
+    table = count_table(counts)
     if np.unique(design_groups(design)).size == design.shape[1]:
         mu = linear_model_mu(normalized, design) * size_factors
     else:
@@ -473,7 +492,7 @@ def gene_wise_dispersions(
     refit = ~converged & (dispersion > MIN_DISP * 10)
     if refit.any():
         dispersion[refit] = np.exp(grid_search(counts[refit], mu[refit], design=design,
-                                               table=table.take(refit)))
+                                               table=_take(table, refit)))
     return GeneWise(
         dispersion=np.clip(dispersion, MIN_DISP, max_disp),
         iterations=search.iterations,
