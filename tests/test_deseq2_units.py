@@ -195,3 +195,16 @@ def test_count_table_gives_the_same_numbers_as_direct_evaluation(as_integers):
         keep = rng.random(40) < 0.5
         kept = table.take(keep).evaluate(function, inv_alpha[keep])
         assert np.array_equal(kept, expected[keep])
+
+
+def test_distinct_count_table_changes_no_number(monkeypatch):
+    from rnaheat.de.deseq2 import dispersion
+
+    counts, design, _ = simulated(n_genes=400, n_per_group=10, seed=5)
+    contrast = np.array([0.0, 1.0])
+    with_table = run_deseq2(counts, design, contrast=contrast)
+    monkeypatch.setattr(dispersion, "_TABLE_MIN_SAMPLES", 10**9)
+    direct = run_deseq2(counts, design, contrast=contrast)
+    for field in ("base_mean", "log2fc", "lfc_se", "stat", "pvalue", "padj"):
+        np.testing.assert_array_equal(getattr(with_table, field), getattr(direct, field))
+    pd.testing.assert_frame_equal(with_table.dispersions, direct.dispersions)
