@@ -14,6 +14,7 @@ Usage::
     python benchmarks/de.py --quick      # skip pydeseq2 on the simulated sets
     python benchmarks/de.py --sets lncap all8 --no-r
     python benchmarks/de.py --repeats 3  # best of 3 for rnaheat and R (shared machines)
+    python benchmarks/de.py --baseline ../old/src  # also time another rnaheat source tree
 """
 
 from __future__ import annotations
@@ -197,8 +198,13 @@ def worker_pydeseq2(folder: Path, repeats: int) -> dict:
             "peak_mb": peak_mb()}
 
 
-def run_worker(tool: str, folder: Path, *, repeats: int) -> dict | None:
+def run_worker(tool: str, folder: Path, *, repeats: int, baseline: Path | None = None
+               ) -> dict | None:
     start = time.perf_counter()
+    src = str(ROOT / "src")
+    if tool == "baseline":
+        # The same worker, importing rnaheat from the other source tree.
+        tool, src = "rnaheat", str(baseline)
     if tool == "r":
         script = folder / "run.R"
         script.write_text(R_SCRIPT)
@@ -207,7 +213,7 @@ def run_worker(tool: str, folder: Path, *, repeats: int) -> dict | None:
         cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", tool, str(folder),
                str(repeats)]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        [str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])}
+        [src, os.environ.get("PYTHONPATH", "")])}
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
     wall = time.perf_counter() - start
     if proc.returncode != 0:
@@ -250,6 +256,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=1,
                         help="time rnaheat and R this many times each and keep the best "
                              "(the machine may be shared)")
+    parser.add_argument("--baseline", type=Path, default=None, metavar="SRC",
+                        help="also time rnaheat imported from this source folder (e.g. an "
+                             "older checkout's src), before the current one")
     parser.add_argument("--worker", nargs=3, metavar=("TOOL", "FOLDER", "REPEATS"),
                         help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -271,20 +280,24 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="rnaheat-bench-") as tmp:
             folder = Path(tmp)
             write_inputs(folder, counts, samples=samples, design=design, contrast=contrast)
-            tools = ["rnaheat"]
+            tools = ["rnaheat"] if args.baseline is None else ["baseline", "rnaheat"]
             if not args.no_pydeseq2 and not (args.quick and name.startswith("sim")):
                 tools.append("pydeseq2")
             if have_r:
                 tools.append("r")
             times = {}
             for tool in tools:
-                res = run_worker(tool, folder, repeats=args.repeats)
+                res = run_worker(tool, folder, repeats=args.repeats, baseline=args.baseline)
                 if res is None:
                     continue
                 times[tool] = res
                 print(f"  {tool:9s} DE {res['de']:8.2f} s (CPU {res['de_cpu']:8.2f} s)   "
                       f"VST {res['vst']:6.2f} s   process wall {res['wall']:8.2f} s   "
                       f"peak {res['peak_mb']:7.0f} MB")
+            if "r" in times and "baseline" in times:
+                print(f"  baseline  R DESeq() time / DE time = "
+                      f"{times['r']['de'] / times['baseline']['de']:6.1f}× "
+                      f"(CPU {times['r']['de_cpu'] / times['baseline']['de_cpu']:5.1f}×)")
             if "r" in times:
                 for tool in ("rnaheat", "pydeseq2"):
                     if tool not in times:

@@ -174,3 +174,37 @@ def test_engine_is_registered_and_fills_the_interface():
         assert key in out.info
     np.testing.assert_allclose(engine.size_factors(counts), out.size_factors)
     assert "rnaheat" in set(de.engines()["name"])
+
+
+@pytest.mark.parametrize("as_integers", [True, False])
+def test_count_table_gives_the_same_numbers_as_direct_evaluation(as_integers):
+    from scipy.special import gammaln, psi
+
+    from rnaheat.de.deseq2.dispersion import CountTable
+
+    rng = np.random.default_rng(3)
+    counts = rng.negative_binomial(2, 0.3, size=(40, 9)).astype(float)
+    counts[5] = 0.0
+    if not as_integers:
+        counts[::2] += 0.25
+    inv_alpha = rng.gamma(1.0, 3.0, size=40)
+    table = CountTable(counts)
+    for function in (gammaln, psi):
+        expected = function(counts + inv_alpha[:, None])
+        assert np.array_equal(table.evaluate(function, inv_alpha), expected)
+        keep = rng.random(40) < 0.5
+        kept = table.take(keep).evaluate(function, inv_alpha[keep])
+        assert np.array_equal(kept, expected[keep])
+
+
+def test_distinct_count_table_changes_no_number(monkeypatch):
+    from rnaheat.de.deseq2 import dispersion
+
+    counts, design, _ = simulated(n_genes=400, n_per_group=10, seed=5)
+    contrast = np.array([0.0, 1.0])
+    with_table = run_deseq2(counts, design, contrast=contrast)
+    monkeypatch.setattr(dispersion, "_TABLE_MIN_SAMPLES", 10**9)
+    direct = run_deseq2(counts, design, contrast=contrast)
+    for field in ("base_mean", "log2fc", "lfc_se", "stat", "pvalue", "padj"):
+        np.testing.assert_array_equal(getattr(with_table, field), getattr(direct, field))
+    pd.testing.assert_frame_equal(with_table.dispersions, direct.dispersions)

@@ -48,8 +48,9 @@ __all__ = ["DEFAULT_CHUNK_ELEMENTS", "DESeq2Result", "chunk_slices", "run_deseq2
 
 logger = logging.getLogger("rnaheat")
 
-#: Counts per chunk (genes × samples); about 16 MB per float array of the chunk.
-DEFAULT_CHUNK_ELEMENTS = 1 << 21
+#: Counts per chunk (genes × samples); about 8 MB per float array of the chunk. Smaller chunks
+#: mean more of the search's per-gene bookkeeping in Python, which threads cannot overlap.
+DEFAULT_CHUNK_ELEMENTS = 1 << 20
 _PARALLEL_ELEMENTS = 1 << 18
 
 
@@ -72,10 +73,14 @@ def chunk_slices(n_genes: int, n_samples: int, /, *, chunk_elements: int,
                  min_chunks: int = 1) -> list[slice]:
     """Consecutive gene ranges holding at most about ``chunk_elements`` counts each.
 
-    At least ``min_chunks`` ranges when there are enough genes, so that every thread has work.
+    A multiple of ``min_chunks`` ranges of near-equal size when there are enough genes, so that
+    every thread has the same amount of work.
     """
     size = max(1, chunk_elements // max(n_samples, 1))
-    size = min(size, max(1, -(-n_genes // max(min_chunks, 1))))
+    n_chunks = -(-n_genes // size)
+    threads = max(min_chunks, 1)
+    n_chunks = -(-n_chunks // threads) * threads
+    size = max(1, -(-n_genes // n_chunks))
     return [slice(start, min(start + size, n_genes)) for start in range(0, n_genes, size)]
 
 
@@ -127,15 +132,16 @@ def _gene_wise_pass(counts, design, *, sf, chunks, n_threads):
         "disp_gene_est": np.concatenate([g.dispersion for g in parts]),
         "disp_gene_iter": np.concatenate([g.iterations for g in parts]),
         "mu": [g.mu for g in parts],
+        "table": [g.table for g in parts],
     }
 
 
 def _test_block(y, mu, *, design, sf, contrast, gene_est, disp_fit, prior_var, log_var,
-                replace_setup):
+                replace_setup, table):
     """MAP dispersions, GLM, Wald test and Cook's distances for one chunk."""
     disp = map_dispersions(y, mu, design=design, disp_gene_est=gene_est, disp_fit=disp_fit,
-                           prior_var=prior_var, log_residual_var=log_var)
-    fit = fit_nb_glm(y, design, size_factors=sf, dispersions=disp.dispersion)
+                           prior_var=prior_var, log_residual_var=log_var, table=table)
+    fit = fit_nb_glm(y, design, size_factors=sf, dispersions=disp.dispersion, table=table)
     log2fc, lfc_se, stat, pvalue = wald_test(fit.beta, fit.covariance, contrast=contrast)
     robust = robust_moment_dispersions(y / sf, design)
     cooks = cooks_distances(y.astype(float), fit.mu, hat=fit.hat, robust_dispersion=robust,
@@ -260,9 +266,10 @@ def run_deseq2(
         lambda k, sl: _test_block(
             y_all[sl], gw["mu"][k], design=design, sf=sf, contrast=contrast,
             gene_est=gw["disp_gene_est"][sl], disp_fit=disp_fit[sl], prior_var=prior_var,
-            log_var=log_var, replace_setup=replace_setup),
+            log_var=log_var, replace_setup=replace_setup, table=gw["table"][k]),
         chunks, n_threads=n_threads, desc="MAP, GLM and Wald test")
     gw.pop("mu")
+    gw.pop("table")
     res = {key: np.concatenate([b.values[key] for b in blocks]) for key in blocks[0].values}
     res.update(base_mean=gw["base_mean"], disp_gene_est=gw["disp_gene_est"],
                disp_gene_iter=gw["disp_gene_iter"], disp_fit=disp_fit,
@@ -370,7 +377,7 @@ def _refit(res: dict[str, np.ndarray], counts: np.ndarray, *, rows: np.ndarray,
         block = _test_block(y, gw.mu, design=design, sf=sf, contrast=contrast,
                             gene_est=gw.dispersion,
                             disp_fit=disp_fit, prior_var=prior_var, log_var=log_var,
-                            replace_setup=None)
+                            replace_setup=None, table=gw.table)
         idx = rows[sl]
         res["disp_gene_est"][idx] = gw.dispersion
         res["disp_gene_iter"][idx] = gw.iterations

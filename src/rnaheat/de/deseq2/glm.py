@@ -18,11 +18,15 @@ keep the IRLS estimate and are flagged with ``converged = False``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.special import betaln, gammaln
 
 from rnaheat.de.deseq2 import linalg
+
+if TYPE_CHECKING:
+    from rnaheat.de.deseq2.dispersion import CountTable
 
 __all__ = ["GLMFit", "fit_nb_glm", "linear_model_mu", "nb_log_likelihood"]
 
@@ -107,6 +111,7 @@ def fit_nb_glm(
     beta_tol: float = 1e-8,
     max_iter: int = 100,
     min_mu: float = 0.5,
+    table: CountTable | None = None,
 ) -> GLMFit:
     """Fit the NB GLM to every gene of a block (DESeq2 ``fitNbinomGLMs`` / ``fitBeta``).
 
@@ -128,6 +133,9 @@ def fit_nb_glm(
         Iteration limit.
     min_mu
         Floor on fitted means during the iterations.
+    table
+        The :class:`~rnaheat.de.deseq2.dispersion.CountTable` of ``counts``, if built: the
+        log-likelihood's constant part is then evaluated once per distinct count of a gene.
 
     Returns
     -------
@@ -148,9 +156,16 @@ def fit_nb_glm(
     beta = _initial_beta(counts, design, size_factors=sf)
     # The lgamma part of the log-likelihood does not change during IRLS: compute it once.
     size = 1.0 / alpha
-    with np.errstate(divide="ignore", invalid="ignore"):
-        constant = np.where(counts > 0, gammaln(np.maximum(counts, 1.0)) - betaln(
-            np.maximum(counts, 1.0), size[:, None]), 0.0) - gammaln(counts + 1.0)
+
+    def constant_terms(y, r):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(y > 0, gammaln(np.maximum(y, 1.0)) - betaln(
+                np.maximum(y, 1.0), r), 0.0) - gammaln(y + 1.0)
+
+    if table is None:
+        constant = constant_terms(counts, size[:, None])
+    else:
+        constant = table.map(lambda values, gene: constant_terms(values, size[gene]))
     constant = linalg.row_sums(constant)
     counts_times_log_a = linalg.row_sums(counts) * np.log(alpha)
 

@@ -19,6 +19,8 @@ from scipy.special import polygamma
 
 from rnaheat.de.deseq2.dispersion import (
     MIN_DISP,
+    CountTable,
+    count_table,
     grid_search,
     line_search,
     max_dispersion,
@@ -157,8 +159,12 @@ def map_dispersions(
     log_residual_var: float,
     outlier_sd: float = 2.0,
     max_iter: int = 100,
+    table: CountTable | None = None,
 ) -> MAPDispersions:
     """MAP dispersions and DESeq2's outlier rule (``estimateDispersionsMAP``).
+
+    ``table`` is the :class:`~rnaheat.de.deseq2.dispersion.CountTable` of ``counts`` when the
+    caller already has it.
 
     The search starts at the gene-wise estimate unless it is below a tenth of the trend (then
     at the trend); genes whose line search does not converge are estimated on the grid.
@@ -167,14 +173,16 @@ def map_dispersions(
     start = np.where(disp_gene_est > 0.1 * disp_fit, disp_gene_est, disp_fit)
     start = np.where(np.isnan(start), disp_fit, start)
     prior_mean = np.log(disp_fit)
+    table = count_table(counts) if table is None else table
     search = line_search(counts, mu, design=design, log_alpha=np.log(start), prior_mean=prior_mean,
-                         prior_var=prior_var, max_iter=max_iter)
+                         prior_var=prior_var, max_iter=max_iter, table=table)
     disp_map = np.exp(search.log_alpha)
     refit = search.iterations >= max_iter
     if refit.any():
         disp_map[refit] = np.exp(grid_search(counts[refit], mu[refit], design=design,
                                              prior_mean=prior_mean[refit],
-                                             prior_var=prior_var))
+                                             prior_var=prior_var,
+                                             table=None if table is None else table.take(refit)))
     disp_map = np.clip(disp_map, MIN_DISP, max_dispersion(counts.shape[1]))
     with np.errstate(invalid="ignore"):
         outlier = np.log(disp_gene_est) > np.log(disp_fit) + outlier_sd * np.sqrt(

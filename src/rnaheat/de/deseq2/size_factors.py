@@ -40,9 +40,7 @@ def median_of_ratios(counts: np.ndarray, /) -> np.ndarray:
             "counts: every gene has a zero count in at least one sample, so median-of-ratios "
             "size factors are undefined; supply size factors or remove zero-heavy samples"
         )
-    logs = logs[usable]
-    ratios = logs - log_geo_means[usable, None]
-    factors = np.empty(counts.shape[1])
-    for j in range(counts.shape[1]):  # a loop over samples, not genes
-        factors[j] = np.exp(np.median(ratios[np.isfinite(logs[:, j]), j]))
-    return factors
+    # A finite geometric mean means finite logarithms in every sample: each sample's median
+    # is over all usable genes, taken from one contiguous copy rather than column by column.
+    columns = np.ascontiguousarray((logs[usable] - log_geo_means[usable, None]).T)
+    return np.array([np.exp(np.median(column)) for column in columns])  # a loop over samples
