@@ -7,16 +7,10 @@ import pandas as pd
 
 from rnaheat.de.design import design_matrix
 from rnaheat.de.engine import get_engine
-from rnaheat.de.runner import DEFAULT_ENGINE, canonical_order
+from rnaheat.de.runner import DEFAULT_ENGINE, canonical_counts
 from rnaheat.experiment import Experiment
 
 __all__ = ["normalized_counts", "size_factors", "vst"]
-
-
-def _canonical_counts(experiment: Experiment) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    gene_pos, sample_pos = canonical_order(experiment)
-    counts = np.asarray(experiment.adata.X, dtype=np.int64).T[np.ix_(gene_pos, sample_pos)]
-    return counts, gene_pos, sample_pos
 
 
 def _restore(values: np.ndarray, experiment: Experiment, gene_pos: np.ndarray,
@@ -36,7 +30,7 @@ def size_factors(experiment: Experiment, /, *, engine: str = DEFAULT_ENGINE) -> 
     pandas.Series
         One factor per sample, indexed by sample name.
     """
-    counts, _, sample_pos = _canonical_counts(experiment)
+    counts, _, sample_pos = canonical_counts(experiment)
     factors = np.empty(experiment.n_samples)
     factors[sample_pos] = get_engine(engine).size_factors(counts)
     return pd.Series(factors, index=experiment.adata.obs_names.copy(), name="size_factor")
@@ -83,7 +77,7 @@ def vst(
     """
     if not blind and design is None:
         raise ValueError("vst(blind=False) needs the design formula")
-    counts, gene_pos, sample_pos = _canonical_counts(experiment)
+    counts, gene_pos, sample_pos = canonical_counts(experiment)
     samples = experiment.samples.iloc[sample_pos]
     if blind:
         matrix = pd.DataFrame({"Intercept": 1.0}, index=samples.index)

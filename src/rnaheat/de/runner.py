@@ -12,15 +12,15 @@ from rnaheat.de.engine import get_engine
 from rnaheat.de.result import DE_COLUMNS, DEResult, sort_de_table
 from rnaheat.experiment import Experiment
 
-__all__ = ["DEFAULT_ENGINE", "canonical_order", "test"]
+__all__ = ["DEFAULT_ENGINE", "canonical_counts", "test"]
 
 logger = logging.getLogger("rnaheat")
 
 DEFAULT_ENGINE = "rnaheat"
 
 
-def canonical_order(experiment: Experiment) -> tuple[np.ndarray, np.ndarray]:
-    """Positions that sort genes by id and samples by name.
+def canonical_counts(experiment: Experiment) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Counts (genes × samples) with genes sorted by id and samples by name, and the positions.
 
     Engines compute in this order so that no number depends on the order of rows or columns
     in the input files (sums over genes, such as the dispersion trend, are order-sensitive
@@ -28,7 +28,8 @@ def canonical_order(experiment: Experiment) -> tuple[np.ndarray, np.ndarray]:
     """
     genes = np.argsort(np.asarray(experiment.adata.var_names, dtype=str), kind="stable")
     samples = np.argsort(np.asarray(experiment.adata.obs_names, dtype=str), kind="stable")
-    return genes, samples
+    counts = np.asarray(experiment.adata.X, dtype=np.int64).T[np.ix_(genes, samples)]
+    return counts, genes, samples
 
 
 def test(
@@ -70,8 +71,7 @@ def test(
     source = experiment.sources.get("samples", "sample sheet")
     source = getattr(source, "name", source)
     dm = build_design(experiment.samples, design, contrast=contrast, source=str(source))
-    gene_pos, sample_pos = canonical_order(experiment)
-    counts = np.asarray(experiment.adata.X, dtype=np.int64).T[np.ix_(gene_pos, sample_pos)]
+    counts, gene_pos, sample_pos = canonical_counts(experiment)
     sf = None
     if size_factors is not None:
         sf = size_factors.reindex(experiment.adata.obs_names).to_numpy(float)[sample_pos]

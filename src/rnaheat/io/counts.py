@@ -91,7 +91,7 @@ def parse_counts(table: pd.DataFrame, /, *, source: str | Path) -> pd.DataFrame:
             logger.info("%s: column %r is gene annotation, not a sample; skipped", name, column)
         else:
             keep.append(column)
-    data = data[keep] if symbols is not None or len(keep) != data.shape[1] else data
+    data = data[keep]
     if data.shape[1] == 0:
         raise ValueError(f"{name}: no sample columns after the gene id column")
     if data.shape[0] == 0:
