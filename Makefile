@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint browser
+.PHONY: demo test test-slow lint browser
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,9 +16,15 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/rnaheat demo --out demo --force
 
+# `make test` stays within minutes on 2 cores; the slow set (minutes of work each) runs in CI
+# through `make test-slow`.
 test: $(STAMP) browser
 	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/python -m pytest
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/python -m pytest -m "not slow"
+
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -m slow
 
 # The report's browser tests drive Debian's Chromium (a browser cannot be downloaded by a
 # test tool here). Installed when missing and possible; without it those tests skip.

@@ -142,17 +142,23 @@ def worker_rnaheat(folder: Path, repeats: int) -> dict:
     t_de = cpu_de = float("inf")
     for _ in range(repeats):
         start, cpu = time.perf_counter(), time.process_time()
-        out = engine.test(counts, dm.matrix, dm.contrast_vector, size_factors=None,
-                          filter_alpha=0.1)
+        out = engine.test(
+            counts, dm.matrix, dm.contrast_vector, size_factors=None, filter_alpha=0.1
+        )
         t_de = min(t_de, time.perf_counter() - start)
         cpu_de = min(cpu_de, time.process_time() - cpu)
     blind = pd.DataFrame({"Intercept": np.ones(len(samples))}, index=samples.index)
     start = time.perf_counter()
     values = engine.vst(counts, blind, size_factors=None)
     t_vst = time.perf_counter() - start
-    pd.DataFrame({"base_mean": out.base_mean, "log2fc": out.log2fc, "padj": out.padj,
-                  "dispersion": out.dispersions["dispersion"].to_numpy()}).to_csv(
-        folder / "rnaheat_results.csv", index=False)
+    pd.DataFrame(
+        {
+            "base_mean": out.base_mean,
+            "log2fc": out.log2fc,
+            "padj": out.padj,
+            "dispersion": out.dispersions["dispersion"].to_numpy(),
+        }
+    ).to_csv(folder / "rnaheat_results.csv", index=False)
     np.save(folder / "rnaheat_vst.npy", values)
     return {"de": t_de, "de_cpu": cpu_de, "vst": t_vst, "peak_mb": peak_mb()}
 
@@ -168,17 +174,30 @@ def worker_pydeseq2(folder: Path, repeats: int) -> dict:
     counts = np.load(folder / "counts.npy")
     samples = pd.read_csv(folder / "samples.csv", index_col=0)
     design, contrast = (folder / "spec.txt").read_text().splitlines()
-    frame = pd.DataFrame(counts.T, index=samples.index,
-                         columns=[f"g{i}" for i in range(counts.shape[0])])
+    frame = pd.DataFrame(
+        counts.T, index=samples.index, columns=[f"g{i}" for i in range(counts.shape[0])]
+    )
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
         warnings.simplefilter("ignore")
         del repeats  # minutes per run already; once is enough to see the scale
         start, cpu = time.perf_counter(), time.process_time()
-        dds = DeseqDataSet(counts=frame, metadata=samples, design=design, refit_cooks=True,
-                           quiet=True, n_cpus=os.cpu_count() or 1)
+        dds = DeseqDataSet(
+            counts=frame,
+            metadata=samples,
+            design=design,
+            refit_cooks=True,
+            quiet=True,
+            n_cpus=os.cpu_count() or 1,
+        )
         dds.deseq2()
-        stats = DeseqStats(dds, contrast=contrast.split(","), alpha=0.1, cooks_filter=True,
-                           independent_filter=True, quiet=True)
+        stats = DeseqStats(
+            dds,
+            contrast=contrast.split(","),
+            alpha=0.1,
+            cooks_filter=True,
+            independent_filter=True,
+            quiet=True,
+        )
         stats.summary()
         t_de, cpu_de = time.perf_counter() - start, time.process_time() - cpu
         start = time.perf_counter()
@@ -189,17 +208,27 @@ def worker_pydeseq2(folder: Path, repeats: int) -> dict:
     disp_values = dds.var.get("dispersions")
     if disp_values is not None:
         disp = np.asarray(disp_values, dtype=float)
-    pd.DataFrame({"base_mean": res["baseMean"].to_numpy(), "log2fc":
-                  res["log2FoldChange"].to_numpy(), "padj": res["padj"].to_numpy(),
-                  "dispersion": disp}).to_csv(folder / "pydeseq2_results.csv", index=False)
+    pd.DataFrame(
+        {
+            "base_mean": res["baseMean"].to_numpy(),
+            "log2fc": res["log2FoldChange"].to_numpy(),
+            "padj": res["padj"].to_numpy(),
+            "dispersion": disp,
+        }
+    ).to_csv(folder / "pydeseq2_results.csv", index=False)
     np.save(folder / "pydeseq2_vst.npy", np.asarray(dds.layers["vst_counts"], dtype=float).T)
     # pydeseq2 computes in worker processes, whose CPU time process_time() does not see.
-    return {"de": t_de, "de_cpu": float("nan") if cpu_de < t_de / 4 else cpu_de, "vst": t_vst,
-            "peak_mb": peak_mb()}
+    return {
+        "de": t_de,
+        "de_cpu": float("nan") if cpu_de < t_de / 4 else cpu_de,
+        "vst": t_vst,
+        "peak_mb": peak_mb(),
+    }
 
 
-def run_worker(tool: str, folder: Path, *, repeats: int, baseline: Path | None = None
-               ) -> dict | None:
+def run_worker(
+    tool: str, folder: Path, *, repeats: int, baseline: Path | None = None
+) -> dict | None:
     start = time.perf_counter()
     src = str(ROOT / "src")
     if tool == "baseline":
@@ -210,10 +239,15 @@ def run_worker(tool: str, folder: Path, *, repeats: int, baseline: Path | None =
         script.write_text(R_SCRIPT)
         cmd = ["Rscript", str(script), str(folder), str(repeats)]
     else:
-        cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", tool, str(folder),
-               str(repeats)]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        [src, os.environ.get("PYTHONPATH", "")])}
+        cmd = [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--worker",
+            tool,
+            str(folder),
+            str(repeats),
+        ]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
     wall = time.perf_counter() - start
     if proc.returncode != 0:
@@ -249,23 +283,35 @@ def agreement(folder: Path, tool: str) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sets", nargs="+", choices=SETS, default=list(SETS))
-    parser.add_argument("--quick", action="store_true",
-                        help="skip pydeseq2 on the simulated 60,000-gene sets")
+    parser.add_argument(
+        "--quick", action="store_true", help="skip pydeseq2 on the simulated 60,000-gene sets"
+    )
     parser.add_argument("--no-r", action="store_true", help="skip R DESeq2")
     parser.add_argument("--no-pydeseq2", action="store_true", help="skip pydeseq2 entirely")
-    parser.add_argument("--repeats", type=int, default=1,
-                        help="time rnaheat and R this many times each and keep the best "
-                             "(the machine may be shared)")
-    parser.add_argument("--baseline", type=Path, default=None, metavar="SRC",
-                        help="also time rnaheat imported from this source folder (e.g. an "
-                             "older checkout's src), before the current one")
-    parser.add_argument("--worker", nargs=3, metavar=("TOOL", "FOLDER", "REPEATS"),
-                        help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=1,
+        help="time rnaheat and R this many times each and keep the best "
+        "(the machine may be shared)",
+    )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        default=None,
+        metavar="SRC",
+        help="also time rnaheat imported from this source folder (e.g. an "
+        "older checkout's src), before the current one",
+    )
+    parser.add_argument(
+        "--worker", nargs=3, metavar=("TOOL", "FOLDER", "REPEATS"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args(argv)
     if args.worker:
         tool, folder, repeats = args.worker
         result = {"rnaheat": worker_rnaheat, "pydeseq2": worker_pydeseq2}[tool](
-            Path(folder), int(repeats))
+            Path(folder), int(repeats)
+        )
         print(json.dumps(result))
         return 0
 
@@ -291,13 +337,17 @@ def main(argv: list[str] | None = None) -> int:
                 if res is None:
                     continue
                 times[tool] = res
-                print(f"  {tool:9s} DE {res['de']:8.2f} s (CPU {res['de_cpu']:8.2f} s)   "
-                      f"VST {res['vst']:6.2f} s   process wall {res['wall']:8.2f} s   "
-                      f"peak {res['peak_mb']:7.0f} MB")
+                print(
+                    f"  {tool:9s} DE {res['de']:8.2f} s (CPU {res['de_cpu']:8.2f} s)   "
+                    f"VST {res['vst']:6.2f} s   process wall {res['wall']:8.2f} s   "
+                    f"peak {res['peak_mb']:7.0f} MB"
+                )
             if "r" in times and "baseline" in times:
-                print(f"  baseline  R DESeq() time / DE time = "
-                      f"{times['r']['de'] / times['baseline']['de']:6.1f}× "
-                      f"(CPU {times['r']['de_cpu'] / times['baseline']['de_cpu']:5.1f}×)")
+                print(
+                    f"  baseline  R DESeq() time / DE time = "
+                    f"{times['r']['de'] / times['baseline']['de']:6.1f}× "
+                    f"(CPU {times['r']['de_cpu'] / times['baseline']['de_cpu']:5.1f}×)"
+                )
             if "r" in times:
                 for tool in ("rnaheat", "pydeseq2"):
                     if tool not in times:
@@ -305,20 +355,34 @@ def main(argv: list[str] | None = None) -> int:
                     fig = agreement(folder, tool)
                     ratio = times["r"]["de"] / times[tool]["de"]
                     cpu_ratio = times["r"]["de_cpu"] / times[tool]["de_cpu"]
-                    print(f"  {tool:9s} R DESeq() time / DE time = {ratio:6.1f}× "
-                          f"(CPU {cpu_ratio:5.1f}×)   agreement with R: "
-                          + ", ".join(f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v}"
-                                      for k, v in fig.items()))
-                    rows.append({"set": name, "tool": tool, "ratio_vs_r": ratio,
-                                 "cpu_ratio_vs_r": cpu_ratio,
-                                 **times[tool], **fig})
+                    print(
+                        f"  {tool:9s} R DESeq() time / DE time = {ratio:6.1f}× "
+                        f"(CPU {cpu_ratio:5.1f}×)   agreement with R: "
+                        + ", ".join(
+                            f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v}"
+                            for k, v in fig.items()
+                        )
+                    )
+                    rows.append(
+                        {
+                            "set": name,
+                            "tool": tool,
+                            "ratio_vs_r": ratio,
+                            "cpu_ratio_vs_r": cpu_ratio,
+                            **times[tool],
+                            **fig,
+                        }
+                    )
             if "pydeseq2" in times:
-                print(f"  pydeseq2/rnaheat DE time = "
-                      f"{times['pydeseq2']['de'] / times['rnaheat']['de']:.1f}×")
+                print(
+                    f"  pydeseq2/rnaheat DE time = "
+                    f"{times['pydeseq2']['de'] / times['rnaheat']['de']:.1f}×"
+                )
     if rows:
         print("\nsummary")
-        print(pd.DataFrame(rows).drop(columns=["n_sig"]).to_string(index=False,
-                                                                 float_format="%.4g"))
+        print(
+            pd.DataFrame(rows).drop(columns=["n_sig"]).to_string(index=False, float_format="%.4g")
+        )
     return 0
 
 

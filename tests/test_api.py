@@ -24,8 +24,11 @@ def test_at_most_two_positional_arguments_and_no_positional_booleans():
         positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
         if len(positional) > 2:
             offenders.append(f"{name}: {len(positional)} positional arguments")
-        offenders += [f"{name}: positional boolean {p.name}" for p in positional
-                      if p.annotation in (bool, "bool")]
+        offenders += [
+            f"{name}: positional boolean {p.name}"
+            for p in positional
+            if p.annotation in (bool, "bool")
+        ]
     assert offenders == []
 
 

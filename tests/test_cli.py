@@ -23,15 +23,38 @@ def inputs(small_sim, tmp_path_factory):
 def result(inputs, tmp_path_factory):
     counts, samples, genes = inputs
     out = tmp_path_factory.mktemp("runs") / "results"
-    assert main(["run", "--counts", str(counts), "--samples", str(samples), "--genes", str(genes),
-                 *ARGS, "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--counts",
+                str(counts),
+                "--samples",
+                str(samples),
+                "--genes",
+                str(genes),
+                *ARGS,
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     return out
 
 
 def test_outputs(result, small_sim):
     de = read_tsv(result / "tables" / "de.tsv")
-    assert list(de.columns) == ["gene_id", "symbol", "base_mean", "log2fc", "lfc_se", "stat",
-                                "pvalue", "padj"]
+    assert list(de.columns) == [
+        "gene_id",
+        "symbol",
+        "base_mean",
+        "log2fc",
+        "lfc_se",
+        "stat",
+        "pvalue",
+        "padj",
+    ]
     assert de["padj"].dropna().is_monotonic_increasing
     assert de["symbol"].notna().all()
     vst = read_tsv(result / "tables" / "vst.tsv", "gene_id")
@@ -41,8 +64,9 @@ def test_outputs(result, small_sim):
     assert {"condition", "size_factor", "library_size", "detected_genes"} <= set(samples.columns)
     norm = read_tsv(result / "tables" / "normalized_counts.tsv", "gene_id")
     counts = small_sim.experiment.counts
-    np.testing.assert_allclose(norm.to_numpy(), counts.to_numpy() / samples["size_factor"].
-                               to_numpy())
+    np.testing.assert_allclose(
+        norm.to_numpy(), counts.to_numpy() / samples["size_factor"].to_numpy()
+    )
     checks = read_tsv(result / "tables" / "qc_checks.tsv")
     assert set(checks["status"]) <= {"pass", "warn", "fail"}
     assert "replicates_cluster" in set(checks["check"])
@@ -63,11 +87,13 @@ def test_toml_config_gives_the_same_tables(inputs, result, tmp_path):
     config.write_text(
         f'out = "from_toml"\n[inputs]\ncounts = "{counts}"\nsamples = "{samples}"\n'
         f'genes = "{genes}"\n[de]\ndesign = "~ condition"\n'
-        'contrast = ["condition", "Hypoxia", "Normoxia"]\n')
+        'contrast = ["condition", "Hypoxia", "Normoxia"]\n'
+    )
     assert main(["run", "--config", str(config)]) == 0
     for table in ("de.tsv", "vst.tsv", "samples.tsv"):
-        assert (tmp_path / "from_toml" / "tables" / table).read_bytes() == \
-            (result / "tables" / table).read_bytes()
+        assert (tmp_path / "from_toml" / "tables" / table).read_bytes() == (
+            result / "tables" / table
+        ).read_bytes()
 
 
 def test_reordered_inputs_change_no_number(small_sim, result, tmp_path):
@@ -79,11 +105,29 @@ def test_reordered_inputs_change_no_number(small_sim, result, tmp_path):
     exp.samples.iloc[rng.permutation(exp.n_samples)].to_csv(tmp_path / "samples.csv")
     exp.genes.to_csv(tmp_path / "genes.csv")
     out = tmp_path / "shuffled"
-    assert main(["run", "--counts", str(tmp_path / "counts.csv"), "--samples",
-                 str(tmp_path / "samples.csv"), "--genes", str(tmp_path / "genes.csv"), *ARGS,
-                 "--out", str(out)]) == 0
-    for table, key in (("de.tsv", "gene_id"), ("vst.tsv", "gene_id"),
-                       ("normalized_counts.tsv", "gene_id"), ("samples.tsv", "sample")):
+    assert (
+        main(
+            [
+                "run",
+                "--counts",
+                str(tmp_path / "counts.csv"),
+                "--samples",
+                str(tmp_path / "samples.csv"),
+                "--genes",
+                str(tmp_path / "genes.csv"),
+                *ARGS,
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    for table, key in (
+        ("de.tsv", "gene_id"),
+        ("vst.tsv", "gene_id"),
+        ("normalized_counts.tsv", "gene_id"),
+        ("samples.tsv", "sample"),
+    ):
         a = read_tsv(result / "tables" / table, key)
         b = read_tsv(out / "tables" / table, key).reindex(index=a.index, columns=a.columns)
         pd.testing.assert_frame_equal(a, b, check_exact=True)
@@ -92,24 +136,54 @@ def test_reordered_inputs_change_no_number(small_sim, result, tmp_path):
 def _bad_run(tmp_path, inputs, capsys, *extra):
     counts, samples, _ = inputs
     out = tmp_path / "out"
-    code = main(["run", "--counts", str(counts), "--samples", str(samples), "--out", str(out),
-                 *extra])
+    code = main(
+        ["run", "--counts", str(counts), "--samples", str(samples), "--out", str(out), *extra]
+    )
     err = capsys.readouterr().err
     assert "Traceback" not in err
     return code, [line for line in err.splitlines() if line.startswith("rnaheat: error")], out
 
 
-@pytest.mark.parametrize(("extra", "fragment"), [
-    (["--design", "~ genotype", "--contrast", "genotype", "a", "b"],
-     "the design uses 'genotype', which is not a column"),
-    (["--design", "~ condition", "--contrast", "condition", "Hypoxia", "Anoxia"],
-     "contrast level 'Anoxia' does not exist in column 'condition'"),
-    (["--design", "~ condition"], "no contrast given"),
-    (["--design", "~ condition", "--contrast", "condition", "Hypoxia", "Normoxia",
-      "--alpha", "2"], "alpha = 2.0: must be between 0 and 1"),
-    (["--design", "~ condition", "--contrast", "condition", "Hypoxia", "Normoxia",
-      "--engine", "edger"], "unknown DE engine 'edger'"),
-])
+@pytest.mark.parametrize(
+    ("extra", "fragment"),
+    [
+        (
+            ["--design", "~ genotype", "--contrast", "genotype", "a", "b"],
+            "the design uses 'genotype', which is not a column",
+        ),
+        (
+            ["--design", "~ condition", "--contrast", "condition", "Hypoxia", "Anoxia"],
+            "contrast level 'Anoxia' does not exist in column 'condition'",
+        ),
+        (["--design", "~ condition"], "no contrast given"),
+        (
+            [
+                "--design",
+                "~ condition",
+                "--contrast",
+                "condition",
+                "Hypoxia",
+                "Normoxia",
+                "--alpha",
+                "2",
+            ],
+            "alpha = 2.0: must be between 0 and 1",
+        ),
+        (
+            [
+                "--design",
+                "~ condition",
+                "--contrast",
+                "condition",
+                "Hypoxia",
+                "Normoxia",
+                "--engine",
+                "edger",
+            ],
+            "unknown DE engine 'edger'",
+        ),
+    ],
+)
 def test_bad_settings_give_one_line_and_write_nothing(tmp_path, inputs, capsys, extra, fragment):
     code, err, out = _bad_run(tmp_path, inputs, capsys, *extra)
     assert code == 2
@@ -122,8 +196,18 @@ def test_bad_counts_file_writes_nothing(tmp_path, capsys):
     (tmp_path / "counts.csv").write_text("gene_id,A,B\nG1,1,-2\n")
     (tmp_path / "samples.csv").write_text("sample,condition\nA,x\nB,y\n")
     out = tmp_path / "out"
-    code = main(["run", "--counts", str(tmp_path / "counts.csv"), "--samples",
-                 str(tmp_path / "samples.csv"), *ARGS, "--out", str(out)])
+    code = main(
+        [
+            "run",
+            "--counts",
+            str(tmp_path / "counts.csv"),
+            "--samples",
+            str(tmp_path / "samples.csv"),
+            *ARGS,
+            "--out",
+            str(out),
+        ]
+    )
     err = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
     assert code == 2 and len(err) == 1 and "negative count" in err[0]
     assert not out.exists()
@@ -138,8 +222,12 @@ def test_existing_output_is_refused_then_replaced_with_force(tmp_path, inputs, c
     assert main(base) == 2
     assert "use --force" in capsys.readouterr().err
     # A failing forced run leaves the previous result as it was.
-    assert main([*base[:-4], "--contrast", "condition", "Hypoxia", "Nope", "--out", str(out),
-                 "--force"]) == 2
+    assert (
+        main(
+            [*base[:-4], "--contrast", "condition", "Hypoxia", "Nope", "--out", str(out), "--force"]
+        )
+        == 2
+    )
     assert (out / "keep.txt").read_text() == "previous result"
     assert main([*base, "--force"]) == 0
     assert not (out / "keep.txt").exists() and (out / "tables" / "de.tsv").is_file()
@@ -150,16 +238,37 @@ def test_demo_command(tmp_path, capsys):
     out = tmp_path / "demo"
     assert main(["demo", "--out", str(out), "--n-genes", "600", "-q"]) == 0
     assert f"open {out}/report.html" in capsys.readouterr().out
-    for name in ("report.html", "summary.md", "run.json", "tables/de.tsv", "tables/modules.tsv",
-                 "tables/module_summary.tsv", "tables/enrichment_modules.tsv",
-                 "tables/controls.tsv", "tables/checks.tsv", "figures/heatmap.png",
-                 "figures/volcano.svg", "inputs/demo_sets.gmt"):
+    for name in (
+        "report.html",
+        "summary.md",
+        "run.json",
+        "tables/de.tsv",
+        "tables/modules.tsv",
+        "tables/module_summary.tsv",
+        "tables/enrichment_modules.tsv",
+        "tables/controls.tsv",
+        "tables/checks.tsv",
+        "figures/heatmap.png",
+        "figures/volcano.svg",
+        "inputs/demo_sets.gmt",
+    ):
         assert (out / name).is_file(), name
     record = json.loads((out / "run.json").read_text())
     assert record["config"]["inputs"]["counts"] == str(out / "inputs" / "counts.csv")
     assert record["inputs"]["counts"]["path"] == str(out / "inputs" / "counts.csv")
-    assert set(record["timings"]) >= {"read", "de", "vst", "qc", "modules", "enrich",
-                                      "controls", "story", "tables", "figures", "report"}
+    assert set(record["timings"]) >= {
+        "read",
+        "de",
+        "vst",
+        "qc",
+        "modules",
+        "enrich",
+        "controls",
+        "story",
+        "tables",
+        "figures",
+        "report",
+    }
     truth = pd.read_csv(out / "inputs" / "truth.tsv", sep="\t")
     assert set(truth["planted"]) == {"up", "down", "none"}
 
@@ -171,8 +280,21 @@ def test_single_sample_group_warns_and_runs(small_sim, tmp_path, capsys):
     exp.counts[keep].rename_axis("gene_id").to_csv(tmp_path / "counts.csv")
     exp.samples.loc[keep].to_csv(tmp_path / "samples.csv")
     out = tmp_path / "out"
-    assert main(["run", "--counts", str(tmp_path / "counts.csv"), "--samples",
-                 str(tmp_path / "samples.csv"), *ARGS, "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--counts",
+                str(tmp_path / "counts.csv"),
+                "--samples",
+                str(tmp_path / "samples.csv"),
+                *ARGS,
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert capsys.readouterr().err.count("condition level(s) Hypoxia have a single sample") == 1
     assert (out / "tables" / "de.tsv").is_file()
 
@@ -183,11 +305,30 @@ def test_positive_controls(inputs, small_sim, tmp_path):
     up = truth.index[truth["planted"] == "up"][0]
     down = truth.index[truth["planted"] == "down"][0]
     controls = tmp_path / "controls.tsv"
-    controls.write_text(f"gene\texpected\tnote\n{up}\tup\tplanted\n{down}\tup\twrong on "
-                        "purpose\nNOTAGENE\tdown\t\n")
+    controls.write_text(
+        f"gene\texpected\tnote\n{up}\tup\tplanted\n{down}\tup\twrong on purpose\nNOTAGENE\tdown\t\n"
+    )
     out = tmp_path / "out"
-    assert main(["run", "--counts", str(counts), "--samples", str(samples), "--genes", str(genes),
-                 *ARGS, "--controls", str(controls), "--out", str(out), "-q"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--counts",
+                str(counts),
+                "--samples",
+                str(samples),
+                "--genes",
+                str(genes),
+                *ARGS,
+                "--controls",
+                str(controls),
+                "--out",
+                str(out),
+                "-q",
+            ]
+        )
+        == 0
+    )
     table = read_tsv(out / "tables" / "controls.tsv", "gene")
     assert table.loc[up, "result"] == "pass"
     assert table.loc[down, "result"] == "wrong direction"
@@ -197,13 +338,32 @@ def test_positive_controls(inputs, small_sim, tmp_path):
 def test_finished_de_table_skips_the_de_step(inputs, result, tmp_path):
     counts, samples, genes = inputs
     de = read_tsv(result / "tables" / "de.tsv")
-    deseq2_style = de.rename(columns={"base_mean": "baseMean", "log2fc": "log2FoldChange",
-                                      "lfc_se": "lfcSE"}).drop(columns="symbol")
+    deseq2_style = de.rename(
+        columns={"base_mean": "baseMean", "log2fc": "log2FoldChange", "lfc_se": "lfcSE"}
+    ).drop(columns="symbol")
     deseq2_style.to_csv(tmp_path / "deseq2.csv", index=False)
     out = tmp_path / "out"
-    assert main(["run", "--counts", str(counts), "--samples", str(samples), "--genes", str(genes),
-                 "--de-table", str(tmp_path / "deseq2.csv"), "--design", "~ condition",
-                 "--out", str(out), "-q"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--counts",
+                str(counts),
+                "--samples",
+                str(samples),
+                "--genes",
+                str(genes),
+                "--de-table",
+                str(tmp_path / "deseq2.csv"),
+                "--design",
+                "~ condition",
+                "--out",
+                str(out),
+                "-q",
+            ]
+        )
+        == 0
+    )
     imported = read_tsv(out / "tables" / "de.tsv", "gene_id")
     original = de.set_index("gene_id")
     np.testing.assert_allclose(imported.loc[original.index, "log2fc"], original["log2fc"])

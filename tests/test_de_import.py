@@ -9,15 +9,26 @@ from rnaheat.de import DE_COLUMNS
 from rnaheat.io import read_de_table
 
 
-@pytest.mark.parametrize(("text", "tool"), [
-    ('"","baseMean","log2FoldChange","lfcSE","stat","pvalue","padj"\n'
-     '"G1",100,2,0.5,4,1e-4,1e-3\n"G2",0,NA,NA,NA,NA,NA\n"G3",50,-1,0.4,-2.5,0.01,0.05\n',
-     "DESeq2"),
-    ("gene\tlogFC\tlogCPM\tLR\tPValue\tFDR\nG1\t2\t5\t16\t1e-4\t1e-3\nG3\t-1\t3\t6.25\t0.01\t"
-     "0.05\n", "edgeR"),
-    ("\tlogFC\tAveExpr\tt\tP.Value\tadj.P.Val\tB\nG3\t-1\t3\t-2.5\t0.01\t0.05\t1\nG1\t2\t5\t4\t"
-     "1e-4\t1e-3\t3\n", "limma"),
-])
+@pytest.mark.parametrize(
+    ("text", "tool"),
+    [
+        (
+            '"","baseMean","log2FoldChange","lfcSE","stat","pvalue","padj"\n'
+            '"G1",100,2,0.5,4,1e-4,1e-3\n"G2",0,NA,NA,NA,NA,NA\n"G3",50,-1,0.4,-2.5,0.01,0.05\n',
+            "DESeq2",
+        ),
+        (
+            "gene\tlogFC\tlogCPM\tLR\tPValue\tFDR\nG1\t2\t5\t16\t1e-4\t1e-3\nG3\t-1\t3\t6.25\t0.01\t"
+            "0.05\n",
+            "edgeR",
+        ),
+        (
+            "\tlogFC\tAveExpr\tt\tP.Value\tadj.P.Val\tB\nG3\t-1\t3\t-2.5\t0.01\t0.05\t1\nG1\t2\t5\t4\t"
+            "1e-4\t1e-3\t3\n",
+            "limma",
+        ),
+    ],
+)
 def test_tool_tables(tmp_path, text, tool):
     path = tmp_path / "de.txt"
     path.write_text(text)

@@ -32,8 +32,10 @@ def test_planted_genes_are_recovered(seed, measured):
     planted = table["planted"] != "none"
     recall = (called & planted).sum() / planted.sum()
     false_share = (called & ~planted).sum() / called.sum()
-    measured(f"demo seed {seed}: {recall:.1%} of planted genes called at padj < 0.05; "
-             f"{false_share:.1%} of calls not planted")
+    measured(
+        f"demo seed {seed}: {recall:.1%} of planted genes called at padj < 0.05; "
+        f"{false_share:.1%} of calls not planted"
+    )
     assert recall >= 0.9
     assert false_share <= 0.1
     # Directions agree with the truth for every called planted gene.

@@ -36,8 +36,9 @@ def report(measured, title: str, figures: dict[str, float]) -> str:
     return text
 
 
-def agreement(ours: pd.DataFrame, ref: pd.DataFrame, ours_disp: pd.Series,
-              ref_disp: pd.Series) -> dict[str, float]:
+def agreement(
+    ours: pd.DataFrame, ref: pd.DataFrame, ours_disp: pd.Series, ref_disp: pd.Series
+) -> dict[str, float]:
     """The acceptance figures of the engine against R, over genes with base_mean >= 10."""
     keep = (ref["baseMean"] >= 10).to_numpy()
     rel = np.abs(ours_disp.to_numpy() / ref_disp.to_numpy() - 1)[keep]
@@ -75,8 +76,12 @@ def test_lncap_two_group_matches_r(gse_counts, measured):
     # Shuffled sample order: the engine works in a canonical order, so nothing may change.
     samples = samples.iloc[[2, 0, 3, 1]]
     experiment = Experiment.from_frames(gse_counts[samples.index], samples)
-    result = de.test(experiment, design="~ condition",
-                     contrast=("condition", "Hypoxia", "Normoxia"), engine="rnaheat")
+    result = de.test(
+        experiment,
+        design="~ condition",
+        contrast=("condition", "Hypoxia", "Normoxia"),
+        engine="rnaheat",
+    )
     table = result.table.set_index("gene_id")
     ref = pd.read_csv(GSE / "r_deseq2_lncap_results.csv.gz", index_col=0)
     ref_disp = pd.read_csv(GSE / "r_deseq2_lncap_dispersions.csv.gz", index_col=0)
@@ -86,15 +91,23 @@ def test_lncap_two_group_matches_r(gse_counts, measured):
 
     sf_ref = pd.read_csv(GSE / "r_deseq2_lncap_sizefactors.csv", index_col=0)["sizeFactor"]
     sf_rel = np.abs(result.size_factors.reindex(sf_ref.index) / sf_ref - 1).max()
-    info = dict(line.split("=", 1) for line in (GSE / "r_deseq2_lncap_fitinfo.txt").read_text()
-                .replace("coefficients ", "").replace("independentFiltering ", "").split()
-                if "=" in line)
+    info = dict(
+        line.split("=", 1)
+        for line in (GSE / "r_deseq2_lncap_fitinfo.txt")
+        .read_text()
+        .replace("coefficients ", "")
+        .replace("independentFiltering ", "")
+        .split()
+        if "=" in line
+    )
     figures["size_factor_max_rel"] = float(sf_rel)
-    figures["asympt_disp_rel"] = abs(result.params["fit_asympt_disp"]
-                                     / float(info["asymptDisp"]) - 1)
+    figures["asympt_disp_rel"] = abs(
+        result.params["fit_asympt_disp"] / float(info["asymptDisp"]) - 1
+    )
     figures["extra_pois_rel"] = abs(result.params["fit_extra_pois"] / float(info["extraPois"]) - 1)
-    figures["filter_threshold_rel"] = abs(result.params["fit_filter_threshold"]
-                                          / float(info["filterThreshold"]) - 1)
+    figures["filter_threshold_rel"] = abs(
+        result.params["fit_filter_threshold"] / float(info["filterThreshold"]) - 1
+    )
     figures["prior_var"] = float(result.params["fit_disp_prior_var"])
     text = report(measured, "GSE106305 LNCaP ~condition vs R", figures)
     check(figures, text)
@@ -106,8 +119,9 @@ def test_lncap_two_group_matches_r(gse_counts, measured):
     assert (table["pvalue"].isna() == ref["pvalue"].isna()).all(), text
     assert (table["padj"].isna() == ref["padj"].isna()).all(), text
     outlier = disp["disp_outlier"].astype(bool)
-    assert (outlier[ref_disp["dispOutlier"].notna()] ==
-            ref_disp["dispOutlier"].dropna().astype(bool)).all(), text
+    assert (
+        outlier[ref_disp["dispOutlier"].notna()] == ref_disp["dispOutlier"].dropna().astype(bool)
+    ).all(), text
 
 
 @needs_gse
@@ -120,8 +134,11 @@ def test_vst_all_samples_matches_r(gse_counts, measured):
     values = engine.vst(counts.to_numpy(), design, size_factors=None)
     ours = pd.DataFrame(values, index=counts.index, columns=order).loc[ref.index, ref.columns]
     diff = np.abs(ours.to_numpy() - ref.to_numpy())
-    text = report(measured, "GSE106305 all 8, blind VST vs R",
-                  {"mean_abs_diff": float(diff.mean()), "max_abs_diff": float(diff.max())})
+    text = report(
+        measured,
+        "GSE106305 all 8, blind VST vs R",
+        {"mean_abs_diff": float(diff.mean()), "max_abs_diff": float(diff.max())},
+    )
     assert diff.mean() <= 0.02, text
     assert diff.max() <= 0.05, text
 
@@ -151,11 +168,13 @@ def test_simulated_scenario_matches_r(name, measured):
     disp = result.dispersions.reindex(ref.index)
     figures = agreement(table, ref, disp["dispersion"], ref_disp["dispersion"])
     tested = ref["padj"].notna().to_numpy()
-    figures["padj_max_abs_diff"] = float(np.max(np.abs(table["padj"].to_numpy()[tested]
-                                                       - ref["padj"].to_numpy()[tested])))
+    figures["padj_max_abs_diff"] = float(
+        np.max(np.abs(table["padj"].to_numpy()[tested] - ref["padj"].to_numpy()[tested]))
+    )
     sf_ref = pd.read_csv(GOLDEN / f"{name}_r_sizefactors.csv", index_col=0)["sizeFactor"]
     figures["size_factor_max_rel"] = float(
-        np.abs(result.size_factors.reindex(sf_ref.index) / sf_ref - 1).max())
+        np.abs(result.size_factors.reindex(sf_ref.index) / sf_ref - 1).max()
+    )
     text = report(measured, f"simulated {name} ({design}) vs R", figures)
     check(figures, text)
     assert figures["size_factor_max_rel"] <= 1e-6, text
@@ -164,8 +183,9 @@ def test_simulated_scenario_matches_r(name, measured):
     assert (table["padj"].isna() == ref["padj"].isna()).all(), text
     if ref_disp["maxCooks"].notna().any():
         both = ref_disp["maxCooks"].notna()
-        np.testing.assert_allclose(disp["max_cooks"][both], ref_disp["maxCooks"][both],
-                                   rtol=1e-3, err_msg=text)
+        np.testing.assert_allclose(
+            disp["max_cooks"][both], ref_disp["maxCooks"][both], rtol=1e-3, err_msg=text
+        )
     else:
         assert disp["max_cooks"].isna().all(), text
     replaced = ref_disp["replace"].astype("boolean").fillna(False).astype(bool)
@@ -174,16 +194,24 @@ def test_simulated_scenario_matches_r(name, measured):
 
 def test_outlier_scenario_takes_the_replacement_path():
     experiment, _ = _scenario("outliers")
-    result = de.test(experiment, design="~ condition",
-                     contrast=("condition", "treated", "control"), engine="rnaheat")
+    result = de.test(
+        experiment,
+        design="~ condition",
+        contrast=("condition", "treated", "control"),
+        engine="rnaheat",
+    )
     assert result.params["fit_n_refit"] > 0
     assert result.dispersions["replaced"].sum() == result.params["fit_n_refit"]
 
 
 def test_zero_and_spike_genes_are_handled_like_r():
     experiment, counts = _scenario("zeros_spike")
-    result = de.test(experiment, design="~ condition",
-                     contrast=("condition", "treated", "control"), engine="rnaheat")
+    result = de.test(
+        experiment,
+        design="~ condition",
+        contrast=("condition", "treated", "control"),
+        engine="rnaheat",
+    )
     table = result.table.set_index("gene_id")
     all_zero = counts.index[(counts == 0).all(axis=1)]
     assert len(all_zero) > 0
@@ -201,8 +229,7 @@ def test_blind_vst_on_few_genes_matches_r(name):
     ref = pd.read_csv(GOLDEN / f"{name}_r_vst_blind.csv", index_col=0)
     design = pd.DataFrame({"Intercept": np.ones(counts.shape[1])}, index=counts.columns)
     values = de.get_engine("rnaheat").vst(counts.to_numpy(), design, size_factors=None)
-    np.testing.assert_allclose(values, ref.loc[counts.index, counts.columns].to_numpy(),
-                               atol=1e-6)
+    np.testing.assert_allclose(values, ref.loc[counts.index, counts.columns].to_numpy(), atol=1e-6)
 
 
 def test_lowess_matches_r():
@@ -232,17 +259,17 @@ def test_results_are_bit_identical_and_chunking_changes_nothing():
     for name in ("multifactor", "outliers"):  # few samples and ≥ 16 samples take different paths
         counts = pd.read_csv(GOLDEN / f"{name}_counts.csv", index_col=0).to_numpy()
         samples = pd.read_csv(GOLDEN / f"{name}_samples.csv", index_col=0)
-        design = np.column_stack([np.ones(len(samples))] + [
-            (samples[c] == samples[c].iloc[-1]).to_numpy(float) for c in samples.columns])
+        design = np.column_stack(
+            [np.ones(len(samples))]
+            + [(samples[c] == samples[c].iloc[-1]).to_numpy(float) for c in samples.columns]
+        )
         contrast = np.zeros(design.shape[1])
         contrast[-1] = 1.0
         first = run_deseq2(counts, design, contrast=contrast)
         again = run_deseq2(counts, design, contrast=contrast)
         small = 37 * counts.shape[1]
-        chunked = run_deseq2(counts, design, contrast=contrast, chunk_elements=small,
-                             n_threads=1)
-        threaded = run_deseq2(counts, design, contrast=contrast, chunk_elements=small,
-                              n_threads=3)
+        chunked = run_deseq2(counts, design, contrast=contrast, chunk_elements=small, n_threads=1)
+        threaded = run_deseq2(counts, design, contrast=contrast, chunk_elements=small, n_threads=3)
         for other in (again, chunked, threaded):
             for field in ("base_mean", "log2fc", "lfc_se", "stat", "pvalue", "padj"):
                 np.testing.assert_array_equal(getattr(first, field), getattr(other, field))

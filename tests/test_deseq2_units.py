@@ -43,8 +43,7 @@ def test_planted_changes_are_found():
 def test_user_size_factors_are_used():
     counts, design, _ = simulated()
     factors = np.array([0.8, 1.0, 1.2, 0.9, 1.1, 1.0])
-    result = run_deseq2(counts, design, contrast=np.array([0.0, 1.0]),
-                        size_factors=factors)
+    result = run_deseq2(counts, design, contrast=np.array([0.0, 1.0]), size_factors=factors)
     np.testing.assert_array_equal(result.size_factors, factors)
     np.testing.assert_allclose(result.base_mean, (counts / factors).mean(axis=1))
 
@@ -167,8 +166,14 @@ def test_engine_is_registered_and_fills_the_interface():
     counts, design, _ = simulated()
     frame = pd.DataFrame(design, columns=["Intercept", "group"])
     out = engine.test(counts, frame, np.array([0.0, 1.0]), size_factors=None, filter_alpha=0.1)
-    for column in ("disp_gene_est", "disp_fit", "disp_map", "dispersion", "disp_outlier",
-                   "max_cooks"):
+    for column in (
+        "disp_gene_est",
+        "disp_fit",
+        "disp_map",
+        "dispersion",
+        "disp_outlier",
+        "max_cooks",
+    ):
         assert column in out.dispersions.columns
     for key in ("asympt_disp", "extra_pois", "disp_prior_var", "filter_threshold", "fit_type"):
         assert key in out.info

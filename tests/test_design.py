@@ -11,10 +11,12 @@ import pytest
 from rnaheat.de import build_design, design_variables, parse_contrast
 
 SHEET = pd.DataFrame(
-    {"condition": ["N", "N", "H", "H", "N", "N", "H", "H"],
-     "cell_line": ["L", "L", "L", "L", "P", "P", "P", "P"],
-     "dose": ["0", "0.5", "1", "2", "0", "0.5", "1", "2"],
-     "batch": ["b1", "b1", "b2", "b2", "b1", "b1", "b2", "b2"]},
+    {
+        "condition": ["N", "N", "H", "H", "N", "N", "H", "H"],
+        "cell_line": ["L", "L", "L", "L", "P", "P", "P", "P"],
+        "dose": ["0", "0.5", "1", "2", "0", "0.5", "1", "2"],
+        "batch": ["b1", "b1", "b2", "b2", "b1", "b1", "b2", "b2"],
+    },
     index=[f"s{i}" for i in range(8)],
 )
 
@@ -39,14 +41,19 @@ def test_numeric_contrast_is_a_slope():
 
 
 def test_missing_design_variable():
-    with pytest.raises(KeyError, match="'genotype', which is not a column of the sample sheet; "
-                                       "its columns are: condition, cell_line, dose, batch"):
+    with pytest.raises(
+        KeyError,
+        match="'genotype', which is not a column of the sample sheet; "
+        "its columns are: condition, cell_line, dose, batch",
+    ):
         build_design(SHEET, "~ genotype", contrast=("genotype", "a", "b"))
 
 
 def test_unknown_contrast_level():
-    with pytest.raises(ValueError, match="contrast level 'Hypoxia' does not exist in column "
-                                         "'condition'; its levels are: H, N"):
+    with pytest.raises(
+        ValueError,
+        match="contrast level 'Hypoxia' does not exist in column 'condition'; its levels are: H, N",
+    ):
         build_design(SHEET, "~ condition", contrast=("condition", "Hypoxia", "N"))
 
 

@@ -18,8 +18,10 @@ from rnaheat.io import GeneSets, read_genes, read_gmt
 def exact_upper_tail(x: int, n_background: int, set_size: int, module_size: int) -> float:
     """P(X >= x) for X ~ Hypergeom, in exact rational arithmetic."""
     total = comb(n_background, module_size)
-    hits = sum(comb(set_size, k) * comb(n_background - set_size, module_size - k)
-               for k in range(max(x, 0), min(set_size, module_size) + 1))
+    hits = sum(
+        comb(set_size, k) * comb(n_background - set_size, module_size - k)
+        for k in range(max(x, 0), min(set_size, module_size) + 1)
+    )
     return float(Fraction(hits, total))
 
 
@@ -27,11 +29,18 @@ def de_table(n_genes: int, *, stat=None, versions: bool = False) -> pd.DataFrame
     """A DE table of ``n_genes`` tested genes, G0 most significant."""
     ids = [f"ENSG{i:011d}" + (f".{i % 7 + 1}" if versions else "") for i in range(n_genes)]
     stat = np.linspace(5, -5, n_genes) if stat is None else np.asarray(stat)
-    return pd.DataFrame({
-        "gene_id": ids, "symbol": [f"G{i}" for i in range(n_genes)],
-        "base_mean": 100.0, "log2fc": stat / 2, "lfc_se": 0.5, "stat": stat,
-        "pvalue": np.linspace(1e-6, 1, n_genes), "padj": np.linspace(1e-5, 1, n_genes),
-    })
+    return pd.DataFrame(
+        {
+            "gene_id": ids,
+            "symbol": [f"G{i}" for i in range(n_genes)],
+            "base_mean": 100.0,
+            "log2fc": stat / 2,
+            "lfc_se": 0.5,
+            "stat": stat,
+            "pvalue": np.linspace(1e-6, 1, n_genes),
+            "padj": np.linspace(1e-5, 1, n_genes),
+        }
+    )
 
 
 def planted(n_background: int, module_size: int, cases: dict[str, tuple[int, int]]):
@@ -48,15 +57,21 @@ def planted(n_background: int, module_size: int, cases: dict[str, tuple[int, int
 
 # (set size, overlap) in a background of 200 genes with a 30-gene module.
 CASES = {
-    "MODEST": (20, 5), "STRONG": (25, 20), "ALL_IN": (30, 30), "ONE": (12, 1),
-    "NONE": (40, 0), "AT_EXPECTATION": (60, 9), "HALF": (100, 15),
+    "MODEST": (20, 5),
+    "STRONG": (25, 20),
+    "ALL_IN": (30, 30),
+    "ONE": (12, 1),
+    "NONE": (40, 0),
+    "AT_EXPECTATION": (60, 9),
+    "HALF": (100, 15),
 }
 
 
 def test_pvalues_agree_with_scipy_and_exact_arithmetic(measured):
     table, module, sets = planted(200, 30, CASES)
-    result = enrich(table, modules=module, gene_sets=sets, min_set_size=1, max_set_size=500,
-                    ranked=False)
+    result = enrich(
+        table, modules=module, gene_sets=sets, min_set_size=1, max_set_size=500, ranked=False
+    )
     got = result.modules.set_index("gene_set")
     worst = 0.0
     for name, (size, overlap) in CASES.items():
@@ -69,8 +84,10 @@ def test_pvalues_agree_with_scipy_and_exact_arithmetic(measured):
         assert got.loc[name, "pvalue"] == pytest.approx(scipy_p, rel=1e-10, abs=1e-10)
         assert got.loc[name, "pvalue"] == pytest.approx(exact_p, rel=1e-10, abs=1e-10)
         worst = max(worst, abs(got.loc[name, "pvalue"] - exact_p) / exact_p)
-    measured(f"hypergeometric upper tail vs exact rational arithmetic: max rel. diff "
-             f"{worst:.1e} over {len(CASES) - 1} planted cases")
+    measured(
+        f"hypergeometric upper tail vs exact rational arithmetic: max rel. diff "
+        f"{worst:.1e} over {len(CASES) - 1} planted cases"
+    )
     # No overlap: not listed, but still one of the tests BH corrects for.
     assert "NONE" not in got.index
     p_all = [hypergeom.sf(x - 1, 200, k, 30) for k, x in CASES.values()]
@@ -81,13 +98,16 @@ def test_pvalues_agree_with_scipy_and_exact_arithmetic(measured):
     assert got.loc["STRONG", "genes"].split(",") == [f"G{i}" for i in range(20)]
 
 
-@pytest.mark.parametrize(("args", "r_phyper"), [
-    # R 4.2.2: phyper(x - 1, K, N - K, n, lower.tail = FALSE), printed with 17 digits.
-    ((3, 20, 5, 6), 1.3132094943240458e-01),
-    ((94, 32124, 195, 3208), 2.3319103293560360e-42),
-    ((10, 1000, 50, 40), 1.0652378031481478e-05),
-    ((1, 10, 3, 4), 8.3333333333333326e-01),
-])
+@pytest.mark.parametrize(
+    ("args", "r_phyper"),
+    [
+        # R 4.2.2: phyper(x - 1, K, N - K, n, lower.tail = FALSE), printed with 17 digits.
+        ((3, 20, 5, 6), 1.3132094943240458e-01),
+        ((94, 32124, 195, 3208), 2.3319103293560360e-42),
+        ((10, 1000, 50, 40), 1.0652378031481478e-05),
+        ((1, 10, 3, 4), 8.3333333333333326e-01),
+    ],
+)
 def test_pvalues_agree_with_r_phyper(args, r_phyper):
     overlap, n_background, size, module_size = args
     table, module, sets = planted(n_background, module_size, {"S": (size, overlap)})
@@ -97,15 +117,19 @@ def test_pvalues_agree_with_r_phyper(args, r_phyper):
 
 def test_set_larger_than_background_and_size_filters():
     table, module, _ = planted(50, 10, {})
-    sets = GeneSets.from_dict({
-        # 50 tested genes plus 30 the experiment never measured.
-        "HUGE": [f"G{i}" for i in range(50)] + [f"UNMEASURED{i}" for i in range(30)],
-        # 12 genes listed, only 8 measured: too small after matching.
-        "SHRINKS": [f"G{i}" for i in range(8)] + [f"UNMEASURED{i}" for i in range(4)],
-        "FITS": [f"G{i}" for i in range(12)],
-    }, collection="c")
-    got = enrich(table, modules=module, gene_sets=sets, min_set_size=10, max_set_size=60,
-                 ranked=False)
+    sets = GeneSets.from_dict(
+        {
+            # 50 tested genes plus 30 the experiment never measured.
+            "HUGE": [f"G{i}" for i in range(50)] + [f"UNMEASURED{i}" for i in range(30)],
+            # 12 genes listed, only 8 measured: too small after matching.
+            "SHRINKS": [f"G{i}" for i in range(8)] + [f"UNMEASURED{i}" for i in range(4)],
+            "FITS": [f"G{i}" for i in range(12)],
+        },
+        collection="c",
+    )
+    got = enrich(
+        table, modules=module, gene_sets=sets, min_set_size=10, max_set_size=60, ranked=False
+    )
     rows = got.modules.set_index("gene_set")
     assert set(rows.index) == {"HUGE", "FITS"}
     assert rows.loc["HUGE", "set_size"] == 50
@@ -115,8 +139,9 @@ def test_set_larger_than_background_and_size_filters():
     matching = got.matching.iloc[0]
     assert (matching["sets"], matching["sets_tested"], matching["sets_too_small"]) == (3, 2, 1)
     assert matching["set_genes"] == 80 and matching["matched_genes"] == 50
-    small = enrich(table, modules=module, gene_sets=sets, min_set_size=10, max_set_size=20,
-                   ranked=False)
+    small = enrich(
+        table, modules=module, gene_sets=sets, min_set_size=10, max_set_size=20, ranked=False
+    )
     assert set(small.modules["gene_set"]) == {"FITS"}
     assert small.matching.iloc[0]["sets_too_large"] == 1
 
@@ -125,8 +150,13 @@ def test_empty_module_after_matching_is_reported_not_tested(caplog):
     table, module, sets = planted(100, 10, {"S": (10, 5)})
     untested = pd.Series("M2", index=["ENSG99999999999", "ENSG99999999998"])
     with caplog.at_level(logging.WARNING, logger="rnaheat"):
-        result = enrich(table, modules=pd.concat([module, untested]), gene_sets=sets,
-                        min_set_size=1, ranked=False)
+        result = enrich(
+            table,
+            modules=pd.concat([module, untested]),
+            gene_sets=sets,
+            min_set_size=1,
+            ranked=False,
+        )
     assert set(result.modules["module"]) == {"M1"}
     assert result.params["empty_modules"] == ["M2"]
     assert result.params["module_genes_not_tested"] == 2
@@ -145,13 +175,15 @@ def test_background_is_the_genes_that_could_have_been_called_significant():
     assert row["pvalue"] == pytest.approx(hypergeom.sf(5, 70, in_background, 10), rel=1e-10)
     assert result.params["background"].startswith("genes with a DE adjusted p-value")
     # Without padj, every gene with a p-value is in the background.
-    no_padj = enrich(table.drop(columns="padj"), modules=module, gene_sets=sets, min_set_size=1,
-                     ranked=False)
+    no_padj = enrich(
+        table.drop(columns="padj"), modules=module, gene_sets=sets, min_set_size=1, ranked=False
+    )
     assert no_padj.modules.iloc[0]["background_size"] == 100
     # An explicit background wins (ids with or without versions).
     given = [f"ENSG{i:011d}.3" for i in range(50)]
-    explicit = enrich(table, modules=module, gene_sets=sets, min_set_size=1, ranked=False,
-                      background=given)
+    explicit = enrich(
+        table, modules=module, gene_sets=sets, min_set_size=1, ranked=False, background=given
+    )
     assert explicit.modules.iloc[0]["background_size"] == 50
 
 
@@ -161,8 +193,7 @@ def test_benjamini_hochberg_matches_its_definition():
     m = len(p)
     # Definition: padj_i = min over p_j >= p_i of p_j * m / rank_j, capped at 1.
     ranks = np.array([np.sum(p <= v) for v in p])
-    brute = np.array([min(1.0, min(p[j] * m / ranks[j] for j in range(m) if p[j] >= v))
-                      for v in p])
+    brute = np.array([min(1.0, min(p[j] * m / ranks[j] for j in range(m) if p[j] >= v)) for v in p])
     assert np.allclose(benjamini_hochberg(p), brute, rtol=1e-12)
     with_nan = benjamini_hochberg(np.array([0.01, np.nan, 0.04]))
     assert np.isnan(with_nan[1])
@@ -174,18 +205,29 @@ def test_bh_is_within_each_module_and_collection():
     table, module, sets = planted(200, 30, CASES)
     other = GeneSets.from_dict({"ONLY": sets.sets["STRONG"]}, collection="other")
     module2 = pd.Series("M2", index=table["gene_id"][100:130])
-    result = enrich(table, modules=pd.concat([module, module2]), gene_sets=[sets, other],
-                    min_set_size=1, ranked=False)
+    result = enrich(
+        table,
+        modules=pd.concat([module, module2]),
+        gene_sets=[sets, other],
+        min_set_size=1,
+        ranked=False,
+    )
     tab = result.modules
     for (mod, coll), rows in tab.groupby(["module", "collection"]):
         n_tests = len(CASES) if coll == "planted" else 1
         size = {"M1": 30, "M2": 30}[mod]
-        overlaps = {name: len(set(genes) & set(table["symbol"][
-            (0 if mod == "M1" else 100):(30 if mod == "M1" else 130)]))
-            for name, genes in (sets.sets | other.sets).items()}
+        overlaps = {
+            name: len(
+                set(genes)
+                & set(table["symbol"][(0 if mod == "M1" else 100) : (30 if mod == "M1" else 130)])
+            )
+            for name, genes in (sets.sets | other.sets).items()
+        }
         names = list(CASES) if coll == "planted" else ["ONLY"]
-        p_all = [hypergeom.sf(overlaps[n] - 1, 200, len(sets.sets.get(n, other.sets.get(n))),
-                              size) for n in names]
+        p_all = [
+            hypergeom.sf(overlaps[n] - 1, 200, len(sets.sets.get(n, other.sets.get(n))), size)
+            for n in names
+        ]
         assert len(p_all) == n_tests
         expected = dict(zip(names, benjamini_hochberg(p_all), strict=True))
         for row in rows.itertuples():
@@ -199,17 +241,28 @@ def test_bh_is_within_each_module_and_collection():
 
 def test_ids_with_version_suffixes_match_through_the_annotation():
     table = de_table(120, versions=True).assign(symbol="")
-    annotation = pd.DataFrame({"symbol": [f"G{i}" for i in range(120)], "biotype": ""},
-                              index=pd.Index([f"ENSG{i:011d}" for i in range(120)],
-                                             name="gene_id"))
+    annotation = pd.DataFrame(
+        {"symbol": [f"G{i}" for i in range(120)], "biotype": ""},
+        index=pd.Index([f"ENSG{i:011d}" for i in range(120)], name="gene_id"),
+    )
     # Module ids without versions, sets in symbols and in (differently versioned) Ensembl ids.
     module = pd.Series("up", index=[f"ENSG{i:011d}" for i in range(20)])
-    sets = GeneSets.from_dict({
-        "BY_SYMBOL": [f"G{i}" for i in range(15)] + ["NOT_A_GENE"],
-        "BY_ID": [f"ENSG{i:011d}.99" for i in range(10, 25)],
-    }, collection="mixed")
-    result = enrich(table, modules=module, gene_sets=sets, annotation=annotation, min_set_size=5,
-                    ranked=False, module_names={"up": "up in Hypoxia"})
+    sets = GeneSets.from_dict(
+        {
+            "BY_SYMBOL": [f"G{i}" for i in range(15)] + ["NOT_A_GENE"],
+            "BY_ID": [f"ENSG{i:011d}.99" for i in range(10, 25)],
+        },
+        collection="mixed",
+    )
+    result = enrich(
+        table,
+        modules=module,
+        gene_sets=sets,
+        annotation=annotation,
+        min_set_size=5,
+        ranked=False,
+        module_names={"up": "up in Hypoxia"},
+    )
     rows = result.modules.set_index("gene_set")
     assert rows.loc["BY_SYMBOL", ["overlap", "set_size"]].tolist() == [15, 15]
     assert rows.loc["BY_ID", ["overlap", "set_size"]].tolist() == [10, 15]
@@ -234,7 +287,11 @@ def test_genes_sharing_a_symbol_count_once():
     result = enrich(table, modules=module, gene_sets=sets, min_set_size=1, ranked=False)
     row = result.modules.iloc[0]
     assert (row["overlap"], row["set_size"], row["module_size"], row["background_size"]) == (
-        9, 11, 9, 59)
+        9,
+        11,
+        9,
+        59,
+    )
     assert row["pvalue"] == pytest.approx(hypergeom.sf(8, 59, 11, 9), rel=1e-10)
 
 
@@ -276,8 +333,9 @@ def naive_walk(ranked_symbols: list[str], stat: np.ndarray, members: set[str]):
     top, bottom = max(walk.max(), 0), min(walk.min(), 0)
     i_top, i_bottom = int(walk.argmax()), int(walk.argmin())
     up = [s for s, h in zip(ranked_symbols[: i_top + 1], hits, strict=False) if h]
-    down = [s for s, h in zip(ranked_symbols[i_bottom + 1:], hits[i_bottom + 1:],
-                              strict=True) if h]
+    down = [
+        s for s, h in zip(ranked_symbols[i_bottom + 1 :], hits[i_bottom + 1 :], strict=True) if h
+    ]
     return top, bottom, up, down[::-1]
 
 
@@ -293,7 +351,7 @@ def ranked_case():
         "BOTTOM": [f"G{i}" for i in n - 1 - rng.choice(100, 30, replace=False)],
     }
     for j in range(20):
-        sets[f"RANDOM_{j:02d}"] = [f"G{i}" for i in picks[j * 40:(j + 1) * 40]]
+        sets[f"RANDOM_{j:02d}"] = [f"G{i}" for i in picks[j * 40 : (j + 1) * 40]]
     gene_sets = GeneSets.from_dict(sets, collection="planted")
     result = enrich(table, gene_sets=gene_sets, n_perm=1000, random_state=5)
     return table, gene_sets, result
@@ -315,9 +373,11 @@ def test_ranked_test_finds_planted_sets_on_their_side(ranked_case, measured):
     assert wrong_side.loc[("BOTTOM", "up"), "pvalue"] > 0.5
     random = ranked[ranked["gene_set"].str.startswith("RANDOM")]
     assert (random["padj"] > 0.05).all()
-    measured(f"ranked test, planted: TOP up NES {up.loc[0, 'nes']:.2f} padj "
-             f"{up.loc[0, 'padj']:.1e}; BOTTOM down NES {down.loc[0, 'nes']:.2f}; smallest "
-             f"random-set padj {random['padj'].min():.2f}")
+    measured(
+        f"ranked test, planted: TOP up NES {up.loc[0, 'nes']:.2f} padj "
+        f"{up.loc[0, 'padj']:.1e}; BOTTOM down NES {down.loc[0, 'nes']:.2f}; smallest "
+        f"random-set padj {random['padj'].min():.2f}"
+    )
 
 
 def test_ranked_scores_and_leading_edges_match_the_step_by_step_walk(ranked_case):
@@ -338,8 +398,9 @@ def test_ranked_test_without_statistics_uses_signed_significance(ranked_case):
     # p-values falling from the top and the bottom of the ranking towards its middle.
     n = len(table)
     middle = np.abs(np.arange(n) - (n - 1) / 2)
-    no_stat = table.assign(stat=np.nan, log2fc=np.linspace(3, -3, n),
-                           pvalue=10 ** -(middle / 100), padj=0.5)
+    no_stat = table.assign(
+        stat=np.nan, log2fc=np.linspace(3, -3, n), pvalue=10 ** -(middle / 100), padj=0.5
+    )
     result = enrich(no_stat, gene_sets=gene_sets, n_perm=200)
     assert result.params["ranked_by"].startswith("sign(log2fc)")
     up = result.ranked[result.ranked["direction"] == "up"]
@@ -354,8 +415,9 @@ def test_ranked_test_is_deterministic_for_a_seed(ranked_case):
     other = enrich(table, gene_sets=gene_sets, n_perm=1000, random_state=6)
     assert not np.array_equal(result.ranked["pvalue"], other.ranked["pvalue"])
     # Input order does not matter.
-    shuffled = enrich(table.sample(frac=1, random_state=1), gene_sets=gene_sets,
-                      n_perm=1000, random_state=5)
+    shuffled = enrich(
+        table.sample(frac=1, random_state=1), gene_sets=gene_sets, n_perm=1000, random_state=5
+    )
     pd.testing.assert_frame_equal(result.ranked, shuffled.ranked)
 
 
@@ -364,18 +426,26 @@ def test_ranked_test_is_deterministic_for_a_seed(ranked_case):
 
 def test_gse106305_lncap_hypoxia(gse106305, measured):
     ref = pd.read_csv(gse106305 / "r_deseq2_lncap_results.csv.gz")
-    table = ref.rename(columns={"baseMean": "base_mean", "log2FoldChange": "log2fc",
-                                "lfcSE": "lfc_se"}).assign(symbol="")
+    table = ref.rename(
+        columns={"baseMean": "base_mean", "log2FoldChange": "log2fc", "lfcSE": "lfc_se"}
+    ).assign(symbol="")
     annotation = read_genes(gse106305 / "genes.csv.gz")
     significant = table["padj"] < 0.05
     # Stand-ins for the heatmap's modules: the significant up and down genes.
-    modules = pd.concat([
-        pd.Series("M1", index=table.loc[significant & (table["log2fc"] > 0), "gene_id"]),
-        pd.Series("M2", index=table.loc[significant & (table["log2fc"] < 0), "gene_id"]),
-    ])
+    modules = pd.concat(
+        [
+            pd.Series("M1", index=table.loc[significant & (table["log2fc"] > 0), "gene_id"]),
+            pd.Series("M2", index=table.loc[significant & (table["log2fc"] < 0), "gene_id"]),
+        ]
+    )
     hallmark = read_gmt(gse106305 / "h.all.v7.0.symbols.gmt")
-    result = enrich(table, modules=modules, gene_sets=hallmark, annotation=annotation,
-                    module_names={"M1": "up in Hypoxia", "M2": "down in Hypoxia"})
+    result = enrich(
+        table,
+        modules=modules,
+        gene_sets=hallmark,
+        annotation=annotation,
+        module_names={"M1": "up in Hypoxia", "M2": "down in Hypoxia"},
+    )
     top = result.top_sets()
     assert top.loc["M1", "gene_set"] == "HALLMARK_HYPOXIA"
     assert top.loc["M1", "padj"] < 1e-10
@@ -408,8 +478,9 @@ def test_gse106305_lncap_hypoxia(gse106305, measured):
 
 def test_sets_for_another_organism_are_warned_about(caplog):
     table, module, _ = planted(100, 10, {})
-    mouse = GeneSets.from_dict({"S": [f"Gm{i}" for i in range(30)] + ["G1", "G2"]},
-                               collection="mouse")
+    mouse = GeneSets.from_dict(
+        {"S": [f"Gm{i}" for i in range(30)] + ["G1", "G2"]}, collection="mouse"
+    )
     with caplog.at_level(logging.WARNING, logger="rnaheat"):
         result = enrich(table, modules=module, gene_sets=mouse, min_set_size=1, ranked=False)
     assert result.matching.iloc[0]["matched_genes"] == 2

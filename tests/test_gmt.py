@@ -16,12 +16,15 @@ def _write(path, lines, *, newline="\n"):
 
 
 def test_reads_sets_in_order_with_descriptions(tmp_path):
-    path = _write(tmp_path / "my_sets.gmt", [
-        "SET_A\thttp://example.org/a\tTP53\tMDM2\tCDKN1A",
-        "# a comment line",
-        "",
-        "SET_B\t\tVEGFA\tBNIP3\t\t",  # empty description, trailing tabs
-    ])
+    path = _write(
+        tmp_path / "my_sets.gmt",
+        [
+            "SET_A\thttp://example.org/a\tTP53\tMDM2\tCDKN1A",
+            "# a comment line",
+            "",
+            "SET_B\t\tVEGFA\tBNIP3\t\t",  # empty description, trailing tabs
+        ],
+    )
     sets = read_gmt(path)
     assert sets.collection == "my_sets"
     assert list(sets) == ["SET_A", "SET_B"]
@@ -43,13 +46,16 @@ def test_gzip_windows_line_endings_and_collection_name(tmp_path):
 
 
 def test_empty_sets_duplicates_and_repeats_are_repaired_and_reported(tmp_path, caplog):
-    path = _write(tmp_path / "messy.gmt", [
-        "EMPTY\tnothing here",
-        "S1\td\tA\tB\tA",
-        "S1\td\tA\tB",
-        "S1\td\tX\tY",
-        "S2\td\tC",
-    ])
+    path = _write(
+        tmp_path / "messy.gmt",
+        [
+            "EMPTY\tnothing here",
+            "S1\td\tA\tB\tA",
+            "S1\td\tA\tB",
+            "S1\td\tX\tY",
+            "S2\td\tC",
+        ],
+    )
     with caplog.at_level(logging.WARNING, logger="rnaheat"):
         sets = read_gmt(path)
     assert list(sets) == ["S1", "S2"]
@@ -63,11 +69,14 @@ def test_empty_sets_duplicates_and_repeats_are_repaired_and_reported(tmp_path, c
     assert all(issue in caplog.text for issue in sets.issues)
 
 
-@pytest.mark.parametrize(("lines", "message"), [
-    (["S1 A B C"], r"bad\.gmt, line 1: expected tab-separated fields"),
-    (["S1\td\tA", "\td\tB"], r"bad\.gmt, line 2: the gene set name"),
-    (["S1\td", "S2\td\t"], r"bad\.gmt: no gene set with at least one gene"),
-])
+@pytest.mark.parametrize(
+    ("lines", "message"),
+    [
+        (["S1 A B C"], r"bad\.gmt, line 1: expected tab-separated fields"),
+        (["S1\td\tA", "\td\tB"], r"bad\.gmt, line 2: the gene set name"),
+        (["S1\td", "S2\td\t"], r"bad\.gmt: no gene set with at least one gene"),
+    ],
+)
 def test_malformed_files_name_file_and_line(tmp_path, lines, message):
     path = _write(tmp_path / "bad.gmt", lines)
     with pytest.raises(ValueError, match=message):

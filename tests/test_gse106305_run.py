@@ -14,11 +14,32 @@ HIF_TARGETS = ("BNIP3", "PDK1", "CA9", "NDRG1", "VEGFA", "P4HA1")
 
 
 def _run(gse, out, *, sheet, design, extra=()):
-    assert main(["run", "--counts", str(gse / "counts.csv.gz"), "--samples", str(sheet),
-                 "--genes", str(gse / "genes.csv.gz"), "--design", design,
-                 "--contrast", "condition", "Hypoxia", "Normoxia",
-                 "--gene-sets", str(gse / "h.all.v7.0.symbols.gmt"), *extra,
-                 "--out", str(out), "-q"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--counts",
+                str(gse / "counts.csv.gz"),
+                "--samples",
+                str(sheet),
+                "--genes",
+                str(gse / "genes.csv.gz"),
+                "--design",
+                design,
+                "--contrast",
+                "condition",
+                "Hypoxia",
+                "Normoxia",
+                "--gene-sets",
+                str(gse / "h.all.v7.0.symbols.gmt"),
+                *extra,
+                "--out",
+                str(out),
+                "-q",
+            ]
+        )
+        == 0
+    )
     return out
 
 
@@ -29,14 +50,23 @@ def lncap(gse106305, tmp_path_factory):
     sheet[sheet["cell_line"] == "LNCaP"].to_csv(folder / "samples.csv", index=False)
     controls = folder / "controls.tsv"
     controls.write_text("gene\texpected\n" + "".join(f"{g}\tup\n" for g in HIF_TARGETS))
-    return _run(gse106305, folder / "out", sheet=folder / "samples.csv", design="~ condition",
-                extra=["--controls", str(controls)])
+    return _run(
+        gse106305,
+        folder / "out",
+        sheet=folder / "samples.csv",
+        design="~ condition",
+        extra=["--controls", str(controls)],
+    )
 
 
 @pytest.fixture(scope="module")
 def all8(gse106305, tmp_path_factory):
-    return _run(gse106305, tmp_path_factory.mktemp("all8") / "out",
-                sheet=gse106305 / "samples.csv", design="~ cell_line + condition")
+    return _run(
+        gse106305,
+        tmp_path_factory.mktemp("all8") / "out",
+        sheet=gse106305 / "samples.csv",
+        design="~ cell_line + condition",
+    )
 
 
 def test_lncap_modules_and_markers(lncap, measured):
@@ -46,8 +76,10 @@ def test_lncap_modules_and_markers(lncap, measured):
     de = read_tsv(lncap / "tables" / "de.tsv").set_index("symbol")
     modules = read_tsv(lncap / "tables" / "modules.tsv").set_index("symbol")
     significant = [g for g in HIF_TARGETS if de.loc[g, "padj"] < 0.05]
-    measured(f"GSE106305 LNCaP: significant HIF targets {', '.join(significant)}; modules "
-             + "; ".join(f"M{m} {r.module_name} ({r.n_genes})" for m, r in summary.iterrows()))
+    measured(
+        f"GSE106305 LNCaP: significant HIF targets {', '.join(significant)}; modules "
+        + "; ".join(f"M{m} {r.module_name} ({r.n_genes})" for m, r in summary.iterrows())
+    )
     assert len(significant) >= 5
     in_selection = [g for g in significant if g in modules.index]
     assert in_selection, "no significant HIF target in the heatmap"
@@ -68,11 +100,16 @@ def test_lncap_meaning_and_story(lncap, measured):
     up = int(summary.loc[summary["module_name"] == "up in Hypoxia", "module"].iloc[0])
     best = enrichment[enrichment["module"] == up].sort_values("padj").iloc[0]
     ranked = read_tsv(lncap / "tables" / "enrichment_ranked.tsv")
-    top_up = ranked[ranked["direction"] == "up"].sort_values(["padj", "nes"],
-                                                             ascending=[True, False]).iloc[0]
-    measured(f"GSE106305 LNCaP: up module's top set {best['gene_set']} (padj "
-             f"{best['padj']:.1e}); ranked test top up set {top_up['gene_set']} (NES "
-             f"{top_up['nes']:.2f})")
+    top_up = (
+        ranked[ranked["direction"] == "up"]
+        .sort_values(["padj", "nes"], ascending=[True, False])
+        .iloc[0]
+    )
+    measured(
+        f"GSE106305 LNCaP: up module's top set {best['gene_set']} (padj "
+        f"{best['padj']:.1e}); ranked test top up set {top_up['gene_set']} (NES "
+        f"{top_up['nes']:.2f})"
+    )
     assert best["gene_set"] == "HALLMARK_HYPOXIA" and best["padj"] < 1e-10
     assert top_up["gene_set"] == "HALLMARK_HYPOXIA"
     story = (lncap / "summary.md").read_text()
@@ -85,8 +122,7 @@ def test_lncap_meaning_and_story(lncap, measured):
 
 def test_all_samples_two_factor_design(all8):
     record = json.loads((all8 / "run.json").read_text())
-    assert record["de"]["coefficients"] == ["Intercept", "cell_line[T.PC3]",
-                                            "condition[T.Hypoxia]"]
+    assert record["de"]["coefficients"] == ["Intercept", "cell_line[T.PC3]", "condition[T.Hypoxia]"]
     de = read_tsv(all8 / "tables" / "de.tsv").set_index("symbol")
     assert (de["padj"] < 0.05).sum() > 1000
     for gene in ("BNIP3", "PDK1", "NDRG1"):
@@ -105,8 +141,10 @@ def test_all_samples_qc(all8, measured):
     pcs = read_tsv(all8 / "tables" / "qc_pcs.tsv")
     pc1 = pcs[pcs["pc"] == "PC1"].sort_values("r2", ascending=False).iloc[0]
     checks = read_tsv(all8 / "tables" / "qc_checks.tsv").set_index("check")
-    measured(f"GSE106305 all 8 QC: PC1 follows {pc1['variable']} (R² {pc1['r2']:.2f}); "
-             + "; ".join(f"{c} {s}" for c, s in checks["status"].items()))
+    measured(
+        f"GSE106305 all 8 QC: PC1 follows {pc1['variable']} (R² {pc1['r2']:.2f}); "
+        + "; ".join(f"{c} {s}" for c, s in checks["status"].items())
+    )
     assert pc1["variable"] == "cell_line"
     assert checks.loc["replicates_cluster", "status"] == "pass"
     for check in ("outliers", "label_swap"):

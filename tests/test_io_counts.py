@@ -13,8 +13,10 @@ import pytest
 from rnaheat.io import read_counts
 
 GOOD = "gene_id,A,B,C\nG1,1,0,5\nG2,10,20,30\nG3,0,0,7\n"
-EXPECTED = pd.DataFrame({"A": [1, 10, 0], "B": [0, 20, 0], "C": [5, 30, 7]},
-                        index=pd.Index(["G1", "G2", "G3"], name="gene_id"))
+EXPECTED = pd.DataFrame(
+    {"A": [1, 10, 0], "B": [0, 20, 0], "C": [5, 30, 7]},
+    index=pd.Index(["G1", "G2", "G3"], name="gene_id"),
+)
 
 
 def _check(frame: pd.DataFrame) -> None:
@@ -42,11 +44,13 @@ def test_bom_and_windows_line_endings(tmp_path):
 
 def test_featurecounts(tmp_path):
     path = tmp_path / "fc.txt"
-    lines = ["# Program:featureCounts v2.0.3; Command:...",
-             "Geneid\tChr\tStart\tEnd\tStrand\tLength\t/data/A.bam\t/data/B.bam\t/data/C.bam",
-             "G1\tchr1\t1\t100\t+\t100\t1\t0\t5",
-             "G2\tchr1\t200\t300\t-\t100\t10\t20\t30",
-             "G3\tchr2\t1\t50\t+\t50\t0\t0\t7"]
+    lines = [
+        "# Program:featureCounts v2.0.3; Command:...",
+        "Geneid\tChr\tStart\tEnd\tStrand\tLength\t/data/A.bam\t/data/B.bam\t/data/C.bam",
+        "G1\tchr1\t1\t100\t+\t100\t1\t0\t5",
+        "G2\tchr1\t200\t300\t-\t100\t10\t20\t30",
+        "G3\tchr2\t1\t50\t+\t50\t0\t0\t7",
+    ]
     path.write_text("\n".join(lines) + "\n")
     _check(read_counts(path))
 
@@ -64,9 +68,11 @@ def test_htseq_folder_drops_counters(tmp_path, caplog):
 
 
 def test_h5ad(tmp_path):
-    adata = ad.AnnData(X=EXPECTED.to_numpy().T.astype(np.float32),
-                       obs=pd.DataFrame(index=list(EXPECTED.columns)),
-                       var=pd.DataFrame({"symbol": ["S1", "S2", "S3"]}, index=EXPECTED.index))
+    adata = ad.AnnData(
+        X=EXPECTED.to_numpy().T.astype(np.float32),
+        obs=pd.DataFrame(index=list(EXPECTED.columns)),
+        var=pd.DataFrame({"symbol": ["S1", "S2", "S3"]}, index=EXPECTED.index),
+    )
     path = tmp_path / "c.h5ad"
     adata.write_h5ad(path)
     counts = read_counts(path)
@@ -82,19 +88,22 @@ def test_symbol_column_kept_as_annotation(tmp_path):
     assert counts.attrs["symbols"]["G2"] == "MYC"
 
 
-@pytest.mark.parametrize(("text", "fragments"), [
-    ("gene_id,A,B\nG1,1,-3\n", ["negative count", "'G1'", "'B'"]),
-    ("gene_id,A,B\nG1,1,2.5\n", ["not a whole number", "'G1'", "'B'"]),
-    ("gene_id,A,B\nG1,1,\nG2,3,4\n", ["missing count", "'G1'", "'B'"]),
-    ("gene_id,A,B\nG1,1,2\nG2,NaN,4\n", ["missing count", "'G2'", "'A'"]),
-    ("gene_id,A,B\nG1,1,2\nG2,abc,4\n", ["'abc' is not a number", "'G2'", "line 3"]),
-    ("gene_id,A,B\nG1,1,2\nG1,3,4\n", ["duplicate gene id 'G1'", "lines 2, 3"]),
-    ("gene_id,A,A\nG1,1,2\n", ["duplicate sample column", "'A'"]),
-    ("gene_id,A,B\nG1,0,0\nG2,0,0\n", ["every count is zero"]),
-    ("gene_id,A,B\n", ["no genes"]),
-    ("", ["empty"]),
-    ("   \n\n", ["empty"]),
-])
+@pytest.mark.parametrize(
+    ("text", "fragments"),
+    [
+        ("gene_id,A,B\nG1,1,-3\n", ["negative count", "'G1'", "'B'"]),
+        ("gene_id,A,B\nG1,1,2.5\n", ["not a whole number", "'G1'", "'B'"]),
+        ("gene_id,A,B\nG1,1,\nG2,3,4\n", ["missing count", "'G1'", "'B'"]),
+        ("gene_id,A,B\nG1,1,2\nG2,NaN,4\n", ["missing count", "'G2'", "'A'"]),
+        ("gene_id,A,B\nG1,1,2\nG2,abc,4\n", ["'abc' is not a number", "'G2'", "line 3"]),
+        ("gene_id,A,B\nG1,1,2\nG1,3,4\n", ["duplicate gene id 'G1'", "lines 2, 3"]),
+        ("gene_id,A,A\nG1,1,2\n", ["duplicate sample column", "'A'"]),
+        ("gene_id,A,B\nG1,0,0\nG2,0,0\n", ["every count is zero"]),
+        ("gene_id,A,B\n", ["no genes"]),
+        ("", ["empty"]),
+        ("   \n\n", ["empty"]),
+    ],
+)
 def test_bad_counts(tmp_path, text, fragments):
     path = tmp_path / "counts.csv"
     path.write_text(text)
@@ -117,8 +126,11 @@ def test_missing_file(tmp_path):
 
 
 def test_h5ad_non_integer(tmp_path):
-    adata = ad.AnnData(X=np.array([[1.5, 2.0]]), obs=pd.DataFrame(index=["A"]),
-                       var=pd.DataFrame(index=["G1", "G2"]))
+    adata = ad.AnnData(
+        X=np.array([[1.5, 2.0]]),
+        obs=pd.DataFrame(index=["A"]),
+        var=pd.DataFrame(index=["G1", "G2"]),
+    )
     path = tmp_path / "c.h5ad"
     adata.write_h5ad(path)
     with pytest.raises(ValueError, match=r"not a whole number.*'G1'.*'A'"):

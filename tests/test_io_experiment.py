@@ -18,7 +18,8 @@ def files(tmp_path):
     (tmp_path / "samples.csv").write_text(SHEET)
     (tmp_path / "genes.csv").write_text(
         "Gene stable ID,Gene name,Gene type\nENSG01,TP53,protein_coding\nENSG02,MYC,"
-        "protein_coding\n")
+        "protein_coding\n"
+    )
     return tmp_path
 
 
@@ -38,8 +39,9 @@ def test_sheet_order_defines_sample_order(files):
 
 
 def test_sample_column_named_sample_anywhere(files):
-    (files / "samples.csv").write_text("condition\tsample\nctrl\tA1\nctrl\tA2\ntreat\tB1\n"
-                                       "treat\tB2\n")
+    (files / "samples.csv").write_text(
+        "condition\tsample\nctrl\tA1\nctrl\tA2\ntreat\tB1\ntreat\tB2\n"
+    )
     sheet = read_samples(files / "samples.csv")
     assert list(sheet.index) == ["A1", "A2", "B1", "B2"]
     assert list(sheet.columns) == ["condition"]
@@ -55,16 +57,22 @@ def test_count_columns_not_in_sheet_are_left_out_with_a_warning(files, caplog):
 
 def test_sheet_samples_missing_from_counts(files):
     (files / "samples.csv").write_text(SHEET + "C1,treat\nC2,treat\n")
-    with pytest.raises(ValueError, match=r"samples.csv: 2 sample\(s\) are not columns of "
-                                         r"counts.csv: 'C1', 'C2'"):
+    with pytest.raises(
+        ValueError,
+        match=r"samples.csv: 2 sample\(s\) are not columns of "
+        r"counts.csv: 'C1', 'C2'",
+    ):
         read_experiment(files / "counts.csv", files / "samples.csv")
 
 
-@pytest.mark.parametrize(("sheet_names", "kind"), [
-    ([" A1", "A2 ", "B1", "B2"], "surrounding whitespace"),
-    (["a1", "a2", "b1", "b2"], "letter case"),
-    (["A1_counts", "A2_counts", "B1_counts", "B2_counts"], "a suffix"),
-])
+@pytest.mark.parametrize(
+    ("sheet_names", "kind"),
+    [
+        ([" A1", "A2 ", "B1", "B2"], "surrounding whitespace"),
+        (["a1", "a2", "b1", "b2"], "letter case"),
+        (["A1_counts", "A2_counts", "B1_counts", "B2_counts"], "a suffix"),
+    ],
+)
 def test_near_matching_names_are_explained(files, sheet_names, kind):
     rows = "".join(f"{n},{c}\n" for n, c in zip(sheet_names, ["x", "x", "y", "y"], strict=True))
     (files / "samples.csv").write_text("sample,condition\n" + rows)
@@ -74,18 +82,22 @@ def test_near_matching_names_are_explained(files, sheet_names, kind):
 
 
 def test_counts_with_tool_suffix(files):
-    (files / "counts.csv").write_text(COUNTS.replace("A1,A2,B1,B2", "A1.sorted.bam,A2.sorted.bam,"
-                                                      "B1.sorted.bam,B2.sorted.bam"))
+    (files / "counts.csv").write_text(
+        COUNTS.replace("A1,A2,B1,B2", "A1.sorted.bam,A2.sorted.bam,B1.sorted.bam,B2.sorted.bam")
+    )
     with pytest.raises(ValueError, match="ignoring a suffix: 'A1' ~ 'A1.sorted.bam'"):
         read_experiment(files / "counts.csv", files / "samples.csv")
 
 
-@pytest.mark.parametrize(("text", "fragment"), [
-    ("sample,condition\nA1,x\nA1,y\n", "duplicate sample name(s) in column 'sample': 'A1'"),
-    ("sample,condition\nA1,x\n,y\n", "line 3 has no sample name"),
-    ("sample,condition\n", "no samples"),
-    ("sample,condition,condition\nA1,x,y\n", "duplicate column name(s): 'condition'"),
-])
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("sample,condition\nA1,x\nA1,y\n", "duplicate sample name(s) in column 'sample': 'A1'"),
+        ("sample,condition\nA1,x\n,y\n", "line 3 has no sample name"),
+        ("sample,condition\n", "no samples"),
+        ("sample,condition,condition\nA1,x,y\n", "duplicate column name(s): 'condition'"),
+    ],
+)
 def test_bad_sheets(tmp_path, text, fragment):
     path = tmp_path / "sheet.csv"
     path.write_text(text)
@@ -113,9 +125,11 @@ def test_h5ad_obs_is_the_sheet(tmp_path):
     import numpy as np
     import pandas as pd
 
-    adata = ad.AnnData(X=np.array([[1, 2], [3, 4], [5, 0]]),
-                       obs=pd.DataFrame({"condition": ["a", "b", "b"]}, index=["S1", "S2", "S3"]),
-                       var=pd.DataFrame(index=["G1", "G2"]))
+    adata = ad.AnnData(
+        X=np.array([[1, 2], [3, 4], [5, 0]]),
+        obs=pd.DataFrame({"condition": ["a", "b", "b"]}, index=["S1", "S2", "S3"]),
+        var=pd.DataFrame(index=["G1", "G2"]),
+    )
     path = tmp_path / "x.h5ad"
     adata.write_h5ad(path)
     exp = read_experiment(path)

@@ -211,9 +211,12 @@ def test_user_text_is_drawn_as_typed():
     # Dollar signs in names must not switch matplotlib into mathtext.
     sim = simulate(seed=0)
     renamed = {s: f"${s}$" for s in sim.vst.columns}
-    qc = sample_qc(sim.vst.rename(columns=renamed), counts=None,
-                   samples=sim.samples.rename(index=renamed),
-                   design_variables=["cell_line", "condition"])
+    qc = sample_qc(
+        sim.vst.rename(columns=renamed),
+        counts=None,
+        samples=sim.samples.rename(index=renamed),
+        design_variables=["cell_line", "condition"],
+    )
     fig = distance_heatmap(qc)
     labels = axes_named(fig, "heatmap").get_xticklabels()
     assert {t.get_text() for t in labels} <= set(renamed.values())

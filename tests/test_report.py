@@ -37,8 +37,9 @@ from rnaheat.report.build import script_json
 
 
 def _payload(page: str) -> dict:
-    match = re.search(r'<script type="application/json" id="report-data">(.*?)</script>', page,
-                      flags=re.S)
+    match = re.search(
+        r'<script type="application/json" id="report-data">(.*?)</script>', page, flags=re.S
+    )
     assert match is not None
     return json.loads(match.group(1))
 
@@ -51,25 +52,39 @@ def _carried(heatmap: dict) -> list[str]:
 
 def _small_heatmap(**changes) -> HeatmapData:
     values = np.arange(12, dtype=float).reshape(4, 3)
-    genes = pd.DataFrame({"gene_id": ["a", "b", "c", "d"], "symbol": ["A", "B", "C", "D"],
-                          "module": [1, 1, 2, 2], "log2fc": [1.0, 2.0, -1.0, -2.0],
-                          "padj": [0.01, 0.001, 0.02, np.nan]})
+    genes = pd.DataFrame(
+        {
+            "gene_id": ["a", "b", "c", "d"],
+            "symbol": ["A", "B", "C", "D"],
+            "module": [1, 1, 2, 2],
+            "log2fc": [1.0, 2.0, -1.0, -2.0],
+            "padj": [0.01, 0.001, 0.02, np.nan],
+        }
+    )
     fields = {"values": values, "genes": genes, "samples": ("s1", "s2", "s3")}
     fields.update(changes)
     return HeatmapData(**fields)
 
 
 def _modules(sizes=(2, 2)) -> tuple[Module, ...]:
-    return tuple(Module(id=i + 1, name=f"module {i + 1}", color="#332288", size=n)
-                 for i, n in enumerate(sizes))
+    return tuple(
+        Module(id=i + 1, name=f"module {i + 1}", color="#332288", size=n)
+        for i, n in enumerate(sizes)
+    )
 
 
 def _report(**changes) -> ReportData:
     from rnaheat.report import MethodsData
 
-    fields = {"title": "t", "contrast": "c", "story": ("s",), "checks": (),
-              "heatmap": _small_heatmap(), "modules": _modules(),
-              "methods": MethodsData(command="rnaheat run")}
+    fields = {
+        "title": "t",
+        "contrast": "c",
+        "story": ("s",),
+        "checks": (),
+        "heatmap": _small_heatmap(),
+        "modules": _modules(),
+        "methods": MethodsData(command="rnaheat run"),
+    }
     fields.update(changes)
     return ReportData(**fields)
 
@@ -78,8 +93,13 @@ def _report(**changes) -> ReportData:
 
 
 def test_script_json_cannot_end_the_script_element_and_round_trips():
-    value = {"name": "</script><script>alert(1)</script>", "comment": "<!-- x -->",
-             "amp": "a & b", "separators": "line\u2028para\u2029end", "quote": "\"'"}
+    value = {
+        "name": "</script><script>alert(1)</script>",
+        "comment": "<!-- x -->",
+        "amp": "a & b",
+        "separators": "line\u2028para\u2029end",
+        "quote": "\"'",
+    }
     text = script_json(value)
     for raw in ("<", ">", "&", "\u2028", "\u2029"):
         assert raw not in text
@@ -187,8 +207,10 @@ def test_volcano_links_genes_to_heatmap_rows():
     for gene, row in zip(volcano["ids"], volcano["row"], strict=True):
         assert row == (carried.index(gene) if gene in carried else -1)
     colour_of = dict(zip(points["gene_id"], points["color"], strict=True))
-    assert all(volcano["colors"][c] == colour_of[g]
-               for g, c in zip(volcano["ids"], volcano["color"], strict=True))
+    assert all(
+        volcano["colors"][c] == colour_of[g]
+        for g, c in zip(volcano["ids"], volcano["color"], strict=True)
+    )
 
 
 def test_a_run_without_a_heatmap_still_gets_a_page():
@@ -200,20 +222,29 @@ def test_a_run_without_a_heatmap_still_gets_a_page():
     assert "No gene was selected for the heatmap" in page
     assert 'id="heatmap-canvas"' not in page and 'id="volcano-canvas"' in page
     # A heatmap of no rows is the same as none.
-    empty = _small_heatmap(values=np.empty((0, 3)), genes=pd.DataFrame(
-        columns=["gene_id", "symbol", "module", "log2fc", "padj"]))
+    empty = _small_heatmap(
+        values=np.empty((0, 3)),
+        genes=pd.DataFrame(columns=["gene_id", "symbol", "module", "log2fc", "padj"]),
+    )
     assert _payload(build_report(_report(heatmap=empty, modules=())))["heatmap"] is None
 
 
 def test_shown_tables_format_numbers_missing_values_and_lists():
     from rnaheat.report import ControlsData
 
-    table = pd.DataFrame({"gene": ["<b>X</b>", "Y"], "padj": [1.234e-12, np.nan],
-                          "log2fc": [2.3456, -0.5], "hits": [["a", "b"], []],
-                          "passed": [True, False]})
-    page = build_report(_report(controls=ControlsData(summary="1 of 2", table=table,
-                                                      status="warn")))
-    section = page[page.index('<section id="controls">'):page.index('<section id="methods">')]
+    table = pd.DataFrame(
+        {
+            "gene": ["<b>X</b>", "Y"],
+            "padj": [1.234e-12, np.nan],
+            "log2fc": [2.3456, -0.5],
+            "hits": [["a", "b"], []],
+            "passed": [True, False],
+        }
+    )
+    page = build_report(
+        _report(controls=ControlsData(summary="1 of 2", table=table, status="warn"))
+    )
+    section = page[page.index('<section id="controls">') : page.index('<section id="methods">')]
     assert "&lt;b&gt;X&lt;/b&gt;" in section and "<b>X" not in section
     for shown in ("1.2e-12", "2.35", "—", "a, b", "yes", "no", 'data-sort="-0.5"'):
         assert shown in section
@@ -232,22 +263,49 @@ def test_report_data_is_frozen():
 @pytest.mark.parametrize(
     ("make", "error", "message"),
     [
-        (lambda: Verdict(name="Sample check", status="ok", reason="r"), ValueError,
-         "Sample check.*'ok'"),
+        (
+            lambda: Verdict(name="Sample check", status="ok", reason="r"),
+            ValueError,
+            "Sample check.*'ok'",
+        ),
         (lambda: _small_heatmap(values=np.zeros((3, 3))), ValueError, "3 matrix rows but 4"),
         (lambda: _small_heatmap(samples=("s1", "s1", "s3")), ValueError, "'s1' appears twice"),
         (lambda: _small_heatmap(samples=("s1", "s2")), ValueError, "3 matrix columns but 2"),
-        (lambda: _small_heatmap(genes=pd.DataFrame({"gene_id": list("abcd")})), KeyError,
-         "symbol, module, log2fc, padj"),
-        (lambda: _small_heatmap(genes=pd.DataFrame(
-            {"gene_id": list("abcd"), "symbol": list("ABCD"), "module": [1, 2, 1, 2],
-             "log2fc": 0.0, "padj": 0.1})), ValueError, "contiguous"),
+        (
+            lambda: _small_heatmap(genes=pd.DataFrame({"gene_id": list("abcd")})),
+            KeyError,
+            "symbol, module, log2fc, padj",
+        ),
+        (
+            lambda: _small_heatmap(
+                genes=pd.DataFrame(
+                    {
+                        "gene_id": list("abcd"),
+                        "symbol": list("ABCD"),
+                        "module": [1, 2, 1, 2],
+                        "log2fc": 0.0,
+                        "padj": 0.1,
+                    }
+                )
+            ),
+            ValueError,
+            "contiguous",
+        ),
         (lambda: _small_heatmap(clip=0), ValueError, "clip"),
-        (lambda: _small_heatmap(annotations=(Annotation(
-            name="condition", values=("a", "b"), colors=("#000000", "#ffffff")),)), ValueError,
-         "'condition': 2 values for 3 samples"),
-        (lambda: Annotation(name="condition", values=("a",), colors=("red",)), ValueError,
-         "'red' is not a colour"),
+        (
+            lambda: _small_heatmap(
+                annotations=(
+                    Annotation(name="condition", values=("a", "b"), colors=("#000000", "#ffffff")),
+                )
+            ),
+            ValueError,
+            "'condition': 2 values for 3 samples",
+        ),
+        (
+            lambda: Annotation(name="condition", values=("a",), colors=("red",)),
+            ValueError,
+            "'red' is not a colour",
+        ),
         (lambda: Module(id=0, name="x", color="#000000", size=1), ValueError, "module id"),
         (lambda: _report(modules=_modules((2, 3))), ValueError, "module 2: size 3 .* 2"),
         (lambda: _report(modules=_modules((2,))), KeyError, "module 2"),
@@ -255,9 +313,22 @@ def test_report_data_is_frozen():
         (lambda: Download(path="../secret.tsv"), ValueError, "relative path"),
         (lambda: Download(path="/etc/passwd"), ValueError, "relative path"),
         (lambda: Figure(png=b"GIF89a", alt="x"), ValueError, "PNG"),
-        (lambda: VolcanoData(points=pd.DataFrame(
-            {"gene_id": ["a"], "symbol": ["A"], "log2fc": [1.0], "neglog10_padj": [2.0],
-             "module": [1], "color": ["url(x)"]})), ValueError, "'url\\(x\\)' is not #RRGGBB"),
+        (
+            lambda: VolcanoData(
+                points=pd.DataFrame(
+                    {
+                        "gene_id": ["a"],
+                        "symbol": ["A"],
+                        "log2fc": [1.0],
+                        "neglog10_padj": [2.0],
+                        "module": [1],
+                        "color": ["url(x)"],
+                    }
+                )
+            ),
+            ValueError,
+            "'url\\(x\\)' is not #RRGGBB",
+        ),
         (lambda: _report(title=" "), ValueError, "title"),
         (lambda: _report(checks=({"name": "x"},)), TypeError, "checks must be Verdict"),
         (lambda: _report(methods={"command": ""}), TypeError, "methods must be MethodsData"),
@@ -271,13 +342,21 @@ def test_invalid_report_data_is_refused_with_a_named_reason(make, error, message
 def test_methods_show_nested_settings_and_checksums_flat():
     from rnaheat.report import MethodsData
 
-    methods = MethodsData(command="rnaheat run --out 'a b'",
-                          settings={"de": {"alpha": 0.05, "contrast": ["condition", "B", "A"]}},
-                          checksums={"counts": "sha256:aa", "folder": {"x.tsv": "sha256:bb"}})
+    methods = MethodsData(
+        command="rnaheat run --out 'a b'",
+        settings={"de": {"alpha": 0.05, "contrast": ["condition", "B", "A"]}},
+        checksums={"counts": "sha256:aa", "folder": {"x.tsv": "sha256:bb"}},
+    )
     page = build_report(_report(methods=methods))
-    section = page[page.index('<section id="methods">'):page.index('<section id="downloads">')]
-    for shown in ("de.alpha", "0.05", "condition, B, A", "folder.x.tsv", "sha256:bb",
-                  "rnaheat run --out &#x27;a b&#x27;"):
+    section = page[page.index('<section id="methods">') : page.index('<section id="downloads">')]
+    for shown in (
+        "de.alpha",
+        "0.05",
+        "condition, B, A",
+        "folder.x.tsv",
+        "sha256:bb",
+        "rnaheat run --out &#x27;a b&#x27;",
+    ):
         assert shown in section
 
 

@@ -14,9 +14,10 @@ from rnaheat.pipeline import analyse, write_results
 
 
 def _config(files, **de):
-    return RunConfig(inputs=Inputs(gene_sets=(files["gene_sets"],), controls=files["controls"]),
-                     de=DESettings(design="~ condition",
-                                   contrast=("condition", "Hypoxia", "Normoxia"), **de))
+    return RunConfig(
+        inputs=Inputs(gene_sets=(files["gene_sets"],), controls=files["controls"]),
+        de=DESettings(design="~ condition", contrast=("condition", "Hypoxia", "Normoxia"), **de),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -44,8 +45,10 @@ def test_clean_experiment_story_matches_the_numbers(clean):
     table = clean.de.table
     significant = table[table["padj"] < 0.05]
     n_up, n_down = int((significant["log2fc"] > 0).sum()), int((significant["log2fc"] < 0).sum())
-    assert story[1] == (f"{len(significant):,} genes change (padj < 0.05): {n_up:,} up and "
-                        f"{n_down:,} down in Hypoxia.")
+    assert story[1] == (
+        f"{len(significant):,} genes change (padj < 0.05): {n_up:,} up and "
+        f"{n_down:,} down in Hypoxia."
+    )
     summary = clean.modules.summary.set_index("module")
     top = clean.enrichment.top_sets()
     for module, row in summary.iterrows():
@@ -64,8 +67,9 @@ def test_outlier_sample_is_told(sim):
     rng = np.random.default_rng(0)
     # A degraded library: a third of the genes off by up to eightfold in one sample.
     hit = rng.random(counts.shape[0]) < 0.33
-    counts.loc[hit, "HYPO_2"] = (counts.loc[hit, "HYPO_2"] *
-                                 2.0 ** rng.uniform(-3, 3, hit.sum())).round().astype(int)
+    counts.loc[hit, "HYPO_2"] = (
+        (counts.loc[hit, "HYPO_2"] * 2.0 ** rng.uniform(-3, 3, hit.sum())).round().astype(int)
+    )
     broken = Experiment.from_frames(counts, sim.experiment.samples, genes=sim.experiment.genes)
     analysis = analyse(broken, _config(files))
     sample_check = analysis.checks[0]
@@ -80,8 +84,9 @@ def test_failed_control_comes_first_and_stops_the_biology(sim, tmp_path):
     wrong = tmp_path / "controls.tsv"
     wrong.write_text("gene\texpected\nBNIP3\tdown\nCA9\tdown\nNDUFA4\tup\n")
     config = _config(files)
-    config = RunConfig(inputs=Inputs(gene_sets=config.inputs.gene_sets, controls=wrong),
-                       de=config.de)
+    config = RunConfig(
+        inputs=Inputs(gene_sets=config.inputs.gene_sets, controls=wrong), de=config.de
+    )
     analysis = analyse(sim.experiment, config)
     validation = analysis.checks[3]
     assert validation.status == "fail"
@@ -99,8 +104,7 @@ def test_no_significant_gene_still_gives_qc_and_a_report(tmp_path):
     config = RunConfig(inputs=Inputs(gene_sets=config.inputs.gene_sets), de=config.de)
     analysis = analyse(null.experiment, config)
     assert analysis.modules is None
-    assert "No gene changes at padj < 1e-12, so there is nothing to cluster" in \
-        analysis.story.text
+    assert "No gene changes at padj < 1e-12, so there is nothing to cluster" in analysis.story.text
     assert analysis.checks[1].status == "warn"
     assert analysis.qc.checks
     out = write_results(analysis, tmp_path / "out")

@@ -30,23 +30,31 @@ def simulated_table(n_genes: int = 4000, *, seed: int = 0) -> pd.DataFrame:
     pvalue[changed[:3]] = 0.0  # a few p-values underflow to exactly 0, as in real tables
     order = np.argsort(pvalue)
     padj = np.empty(n_genes)
-    padj[order] = np.minimum.accumulate((pvalue[order] * n_genes / np.arange(1, n_genes + 1))
-                                        [::-1])[::-1]
-    table = pd.DataFrame({
-        "gene_id": [f"ENSG{i:011d}" for i in range(n_genes)],
-        "symbol": [f"GENE{i}" for i in range(n_genes)], "log2fc": lfc, "stat": z,
-        "pvalue": pvalue, "padj": np.minimum(padj, 1),
-    })
+    padj[order] = np.minimum.accumulate(
+        (pvalue[order] * n_genes / np.arange(1, n_genes + 1))[::-1]
+    )[::-1]
+    table = pd.DataFrame(
+        {
+            "gene_id": [f"ENSG{i:011d}" for i in range(n_genes)],
+            "symbol": [f"GENE{i}" for i in range(n_genes)],
+            "log2fc": lfc,
+            "stat": z,
+            "pvalue": pvalue,
+            "padj": np.minimum(padj, 1),
+        }
+    )
     table.loc[5, ["pvalue", "padj", "stat"]] = np.nan  # not tested: not drawn
     return table
 
 
 def modules_of(table: pd.DataFrame) -> pd.Series:
     significant = table["padj"] < 0.05
-    return pd.concat([
-        pd.Series("M1", index=table.loc[significant & (table["log2fc"] > 0), "gene_id"]),
-        pd.Series("M2", index=table.loc[significant & (table["log2fc"] < 0), "gene_id"]),
-    ])
+    return pd.concat(
+        [
+            pd.Series("M1", index=table.loc[significant & (table["log2fc"] > 0), "gene_id"]),
+            pd.Series("M2", index=table.loc[significant & (table["log2fc"] < 0), "gene_id"]),
+        ]
+    )
 
 
 def label_texts(ax):
@@ -63,8 +71,11 @@ def assert_no_overlaps(ax):
         boxes.append(("legend", legend.get_window_extent(renderer)))
     if ax.get_title():
         boxes.append(("title", ax.title.get_window_extent(renderer)))
-    overlapping = [(a, b) for (a, box_a), (b, box_b) in itertools.combinations(boxes, 2)
-                   if box_a.overlaps(box_b)]
+    overlapping = [
+        (a, b)
+        for (a, box_a), (b, box_b) in itertools.combinations(boxes, 2)
+        if box_a.overlaps(box_b)
+    ]
     assert overlapping == []
     area = ax.get_window_extent(renderer)
     for text in label_texts(ax):
@@ -107,15 +118,19 @@ def test_points_take_the_module_colours_given():
         mismatches += not np.allclose(got, expected, atol=1e-6)
     assert mismatches == 0
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert legend == [f"M1 ({(modules == 'M1').sum():,})", f"M2 ({(modules == 'M2').sum():,})",
-                      "not in a module"]
+    assert legend == [
+        f"M1 ({(modules == 'M1').sum():,})",
+        f"M2 ({(modules == 'M2').sum():,})",
+        "not in a module",
+    ]
 
 
 def test_legend_follows_the_module_order():
     table = simulated_table(2000)
     significant = table.index[table["padj"] < 0.05]
-    labels = pd.Series([f"M{i % 11 + 1}" for i in range(len(significant))],
-                       index=table.loc[significant, "gene_id"])
+    labels = pd.Series(
+        [f"M{i % 11 + 1}" for i in range(len(significant))], index=table.loc[significant, "gene_id"]
+    )
     ax = volcano(table, modules=labels)
     legend = [t.get_text().split(" ")[0] for t in ax.get_legend().get_texts()]
     assert legend[:-1] == [f"M{i}" for i in range(1, 12)]
@@ -144,17 +159,22 @@ def test_counts_thresholds_and_labels_follow_the_table():
     n_down = int((significant & (table["log2fc"] <= -lfc_threshold)).sum())
     controls = ["GENE5", "GENE7", table.loc[10, "gene_id"], "NOT_MEASURED"]
     _, ax = plt.subplots(figsize=(6, 5))
-    volcano(table, ax=ax, alpha=alpha, lfc_threshold=lfc_threshold, label_genes=controls,
-            n_labels=12)
+    volcano(
+        table, ax=ax, alpha=alpha, lfc_threshold=lfc_threshold, label_genes=controls, n_labels=12
+    )
     header = [t.get_text() for t in ax.texts if t.get_gid() == "volcano-header"]
     assert f"◀ {n_down:,} down" in header
     assert f"{n_up:,} up ▶" in header
-    vertical = sorted(line.get_xdata()[0] for line in ax.lines if line.get_xdata()[0] ==
-                      line.get_xdata()[1] and line.get_xdata()[0] != 0)
+    vertical = sorted(
+        line.get_xdata()[0]
+        for line in ax.lines
+        if line.get_xdata()[0] == line.get_xdata()[1] and line.get_xdata()[0] != 0
+    )
     assert vertical == [-lfc_threshold, lfc_threshold]
     # The dashed line sits at the largest p-value still under the padj threshold.
-    horizontal = [line.get_ydata()[0] for line in ax.lines if line.get_ydata()[0] ==
-                  line.get_ydata()[1]]
+    horizontal = [
+        line.get_ydata()[0] for line in ax.lines if line.get_ydata()[0] == line.get_ydata()[1]
+    ]
     assert horizontal == [pytest.approx(-np.log10(table.loc[significant, "pvalue"].max()))]
     labels = {t.get_text() for t in label_texts(ax)}
     # GENE5 was not tested and is not drawn; the other controls are labelled.
@@ -184,8 +204,14 @@ def test_the_legend_hides_few_genes(seed):
     hidden = 0
     for collection in ax.collections:
         xy = ax.transData.transform(collection.get_offsets())
-        hidden += int(((xy[:, 0] >= box.x0) & (xy[:, 0] <= box.x1)
-                       & (xy[:, 1] >= box.y0) & (xy[:, 1] <= box.y1)).sum())
+        hidden += int(
+            (
+                (xy[:, 0] >= box.x0)
+                & (xy[:, 0] <= box.x1)
+                & (xy[:, 1] >= box.y0)
+                & (xy[:, 1] <= box.y1)
+            ).sum()
+        )
     assert hidden <= max(20, 0.01 * len(table))
 
 
@@ -235,16 +261,20 @@ def test_gse106305_volcano(gse106305, tmp_path, measured):
     table["symbol"] = symbols.reindex(table["gene_id"]).fillna("").to_numpy()
     modules = modules_of(table)
     controls = ["BNIP3", "PDK1", "CA9", "NDRG1", "VEGFA", "P4HA1"]
-    ax = volcano(table, modules=modules, module_colors=category_colors(["M1", "M2"]),
-                 module_names={"M1": "up in Hypoxia", "M2": "down in Hypoxia"},
-                 label_genes=controls, title="LNCaP: Hypoxia vs Normoxia")
+    ax = volcano(
+        table,
+        modules=modules,
+        module_colors=category_colors(["M1", "M2"]),
+        module_names={"M1": "up in Hypoxia", "M2": "down in Hypoxia"},
+        label_genes=controls,
+        title="LNCaP: Hypoxia vs Normoxia",
+    )
     n_boxes = assert_no_overlaps(ax)
     labels = {t.get_text() for t in label_texts(ax)}
     assert set(controls) <= labels
     ax.figure.savefig(tmp_path / "volcano.png", dpi=80)
     assert (tmp_path / "volcano.png").stat().st_size > 10_000
-    measured(f"GSE106305 volcano: {len(labels)} labels placed, {n_boxes} text boxes, "
-             "no overlaps")
+    measured(f"GSE106305 volcano: {len(labels)} labels placed, {n_boxes} text boxes, no overlaps")
 
 
 def test_nothing_significant_still_draws_with_zero_counts():

@@ -257,19 +257,28 @@ class RunConfig:
         if not self.de.contrast and self.inputs.de_table is None:
             raise ValueError("no contrast given: set --contrast VARIABLE NUMERATOR DENOMINATOR")
         if len(self.de.contrast) not in (0, 1, 3):
-            raise ValueError(f"contrast {list(self.de.contrast)}: give VARIABLE NUMERATOR "
-                             "DENOMINATOR, or one numeric VARIABLE")
+            raise ValueError(
+                f"contrast {list(self.de.contrast)}: give VARIABLE NUMERATOR "
+                "DENOMINATOR, or one numeric VARIABLE"
+            )
         get_engine(self.de.engine)
-        choices = {"modules.metric": (self.modules.metric, ("correlation", "spearman",
-                                                            "euclidean", "cosine")),
-                   "modules.linkage": (self.modules.linkage, ("average", "complete", "ward")),
-                   "heatmap.scale": (self.heatmap.scale, ("zscore", "center", "none"))}
+        choices = {
+            "modules.metric": (
+                self.modules.metric,
+                ("correlation", "spearman", "euclidean", "cosine"),
+            ),
+            "modules.linkage": (self.modules.linkage, ("average", "complete", "ward")),
+            "heatmap.scale": (self.heatmap.scale, ("zscore", "center", "none")),
+        }
         for key, (value, allowed) in choices.items():
             if value not in allowed:
                 raise ValueError(f"{key} = {value!r}: allowed are {', '.join(allowed)}")
-        positive = {"select.max_genes": self.select.max_genes, "heatmap.clip": self.heatmap.clip,
-                    "enrich.permutations": self.enrich.permutations,
-                    "modules.n_bootstrap": self.modules.n_bootstrap + 1}
+        positive = {
+            "select.max_genes": self.select.max_genes,
+            "heatmap.clip": self.heatmap.clip,
+            "enrich.permutations": self.enrich.permutations,
+            "modules.n_bootstrap": self.modules.n_bootstrap + 1,
+        }
         for key, value in positive.items():
             if value <= 0:
                 raise ValueError(f"{key} = {value}: must be positive")
@@ -330,10 +339,13 @@ def _build(cls: type, values: dict[str, Any], *, prefix: str = "", base: Path | 
     unknown = [k for k in values if k not in names]
     if unknown:
         where = f"[{prefix}]" if prefix else "the top level"
-        raise ValueError(f"config: unknown setting {unknown[0]!r} in {where}; allowed: "
-                         f"{', '.join(names)}")
-    kwargs = {k: _coerce(v, hints[k], key=f"{prefix}.{k}" if prefix else k, base=base)
-              for k, v in values.items()}
+        raise ValueError(
+            f"config: unknown setting {unknown[0]!r} in {where}; allowed: {', '.join(names)}"
+        )
+    kwargs = {
+        k: _coerce(v, hints[k], key=f"{prefix}.{k}" if prefix else k, base=base)
+        for k, v in values.items()
+    }
     return cls(**kwargs)
 
 

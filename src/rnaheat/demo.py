@@ -23,21 +23,120 @@ __all__ = ["DEMO_FILES", "SimulatedExperiment", "simulate_experiment", "write_de
 # Known hypoxia-induced (HIF target) and oxidative-phosphorylation genes: facts of biology
 # used only as names for the planted groups.
 _UP_NAMES = (
-    "BNIP3", "CA9", "VEGFA", "PDK1", "NDRG1", "P4HA1", "EGLN3", "SLC2A1", "PGK1", "LDHA",
-    "ADM", "ANKRD37", "BHLHE40", "ALDOC", "ERO1A", "KDM3A", "PFKFB3", "PFKFB4", "BNIP3L",
-    "HK2", "ENO2", "LOX", "ANGPTL4", "STC2", "INSIG2", "FAM162A", "MXI1", "P4HA2", "PLOD2",
-    "DDIT4", "EGLN1", "ALDOA", "GPI", "PFKP", "TPI1", "ENO1", "PGAM1", "NDUFA4L2", "KDM4B",
-    "ADM2", "CITED2", "HILPDA", "MT1X", "RORA", "ZNF395", "WSB1", "SLC16A3", "PPFIA4",
+    "BNIP3",
+    "CA9",
+    "VEGFA",
+    "PDK1",
+    "NDRG1",
+    "P4HA1",
+    "EGLN3",
+    "SLC2A1",
+    "PGK1",
+    "LDHA",
+    "ADM",
+    "ANKRD37",
+    "BHLHE40",
+    "ALDOC",
+    "ERO1A",
+    "KDM3A",
+    "PFKFB3",
+    "PFKFB4",
+    "BNIP3L",
+    "HK2",
+    "ENO2",
+    "LOX",
+    "ANGPTL4",
+    "STC2",
+    "INSIG2",
+    "FAM162A",
+    "MXI1",
+    "P4HA2",
+    "PLOD2",
+    "DDIT4",
+    "EGLN1",
+    "ALDOA",
+    "GPI",
+    "PFKP",
+    "TPI1",
+    "ENO1",
+    "PGAM1",
+    "NDUFA4L2",
+    "KDM4B",
+    "ADM2",
+    "CITED2",
+    "HILPDA",
+    "MT1X",
+    "RORA",
+    "ZNF395",
+    "WSB1",
+    "SLC16A3",
+    "PPFIA4",
 )
 _DOWN_NAMES = (
-    "NDUFA4", "NDUFB8", "NDUFS1", "NDUFV1", "SDHB", "SDHC", "UQCRC1", "UQCRFS1", "COX5A",
-    "COX6C", "COX7A2", "COX4I1", "ATP5F1A", "ATP5F1B", "ATP5MC3", "CYCS", "MDH2", "IDH3A",
-    "ACO2", "CS", "FH", "OGDH", "SUCLG1", "DLD", "NDUFA9", "NDUFC2", "UQCRH", "COX6A1",
+    "NDUFA4",
+    "NDUFB8",
+    "NDUFS1",
+    "NDUFV1",
+    "SDHB",
+    "SDHC",
+    "UQCRC1",
+    "UQCRFS1",
+    "COX5A",
+    "COX6C",
+    "COX7A2",
+    "COX4I1",
+    "ATP5F1A",
+    "ATP5F1B",
+    "ATP5MC3",
+    "CYCS",
+    "MDH2",
+    "IDH3A",
+    "ACO2",
+    "CS",
+    "FH",
+    "OGDH",
+    "SUCLG1",
+    "DLD",
+    "NDUFA9",
+    "NDUFC2",
+    "UQCRH",
+    "COX6A1",
 )
 _FAMILIES = (
-    "ZNF", "SLC", "TMEM", "FAM", "CCDC", "KLHL", "LRRC", "ANKRD", "ARHGAP", "TRIM", "RNF",
-    "WDR", "ZBTB", "PCDH", "RAB", "RBM", "USP", "TBC1D", "PPP1R", "SPATA", "DNAH", "KIAA",
-    "MYO", "NUP", "SEC", "CDH", "COL", "KRT", "ADAM", "PLEKH", "ABC", "GPR", "OR", "TTC",
+    "ZNF",
+    "SLC",
+    "TMEM",
+    "FAM",
+    "CCDC",
+    "KLHL",
+    "LRRC",
+    "ANKRD",
+    "ARHGAP",
+    "TRIM",
+    "RNF",
+    "WDR",
+    "ZBTB",
+    "PCDH",
+    "RAB",
+    "RBM",
+    "USP",
+    "TBC1D",
+    "PPP1R",
+    "SPATA",
+    "DNAH",
+    "KIAA",
+    "MYO",
+    "NUP",
+    "SEC",
+    "CDH",
+    "COL",
+    "KRT",
+    "ADAM",
+    "PLEKH",
+    "ABC",
+    "GPR",
+    "OR",
+    "TTC",
 )
 
 
@@ -144,22 +243,36 @@ def simulate_experiment(
         strongest = group[np.argsort(-np.abs(lfc[group]), kind="stable")][: len(names)]
         symbols[strongest] = names[: strongest.size]
     gene_ids = [f"ENSG9{i:010d}" for i in range(n_genes)]
-    samples = [f"{c[:4].upper()}_{r + 1}" for c, r in
-               zip(conditions, np.tile(np.arange(n_replicates), 2), strict=True)]
+    samples = [
+        f"{c[:4].upper()}_{r + 1}"
+        for c, r in zip(conditions, np.tile(np.arange(n_replicates), 2), strict=True)
+    ]
 
-    sheet = pd.DataFrame({"condition": conditions,
-                          "replicate": [f"R{i % n_replicates + 1}" for i in range(len(samples))]},
-                         index=pd.Index(samples, name="sample"))
-    genes = pd.DataFrame({"symbol": symbols.astype(str), "biotype": "protein_coding"},
-                         index=pd.Index(gene_ids, name="gene_id"))
+    sheet = pd.DataFrame(
+        {
+            "condition": conditions,
+            "replicate": [f"R{i % n_replicates + 1}" for i in range(len(samples))],
+        },
+        index=pd.Index(samples, name="sample"),
+    )
+    genes = pd.DataFrame(
+        {"symbol": symbols.astype(str), "biotype": "protein_coding"},
+        index=pd.Index(gene_ids, name="gene_id"),
+    )
     frame = pd.DataFrame(counts, index=genes.index, columns=sheet.index)
     planted_label = np.full(n_genes, "none", dtype=object)
     planted_label[up] = "up"
     planted_label[down] = "down"
-    truth = pd.DataFrame({
-        "gene_id": gene_ids, "symbol": genes["symbol"].to_numpy(), "planted": planted_label,
-        "true_log2fc": lfc, "true_mean": mean, "true_dispersion": dispersion,
-    })
+    truth = pd.DataFrame(
+        {
+            "gene_id": gene_ids,
+            "symbol": genes["symbol"].to_numpy(),
+            "planted": planted_label,
+            "true_log2fc": lfc,
+            "true_mean": mean,
+            "true_dispersion": dispersion,
+        }
+    )
     named_up = [n for n in _UP_NAMES if n in set(symbols)]
     named_down = [n for n in _DOWN_NAMES if n in set(symbols)]
     others = np.asarray(symbols[planted_label == "none"], dtype=str)
@@ -170,23 +283,34 @@ def simulate_experiment(
     }
     for i in range(30):
         size = int(rng.integers(15, 80))
-        gene_sets[f"DEMO_RANDOM_SET_{i + 1:02d}"] = tuple(rng.choice(symbols.astype(str), size,
-                                                                     replace=False))
-    controls = pd.DataFrame({
-        "gene": ["BNIP3", "CA9", "VEGFA", "PDK1", "NDUFA4", "COX7A2"],
-        "expected": ["up", "up", "up", "up", "down", "down"],
-        "note": ["HIF target", "HIF target", "HIF target", "HIF target", "OXPHOS", "OXPHOS"],
-    })
+        gene_sets[f"DEMO_RANDOM_SET_{i + 1:02d}"] = tuple(
+            rng.choice(symbols.astype(str), size, replace=False)
+        )
+    controls = pd.DataFrame(
+        {
+            "gene": ["BNIP3", "CA9", "VEGFA", "PDK1", "NDUFA4", "COX7A2"],
+            "expected": ["up", "up", "up", "up", "down", "down"],
+            "note": ["HIF target", "HIF target", "HIF target", "HIF target", "OXPHOS", "OXPHOS"],
+        }
+    )
     controls = controls[controls["gene"].isin(set(symbols))].reset_index(drop=True)
     return SimulatedExperiment(
-        experiment=Experiment.from_frames(frame, sheet, genes=genes), truth=truth,
-        gene_sets=gene_sets, controls=controls,
+        experiment=Experiment.from_frames(frame, sheet, genes=genes),
+        truth=truth,
+        gene_sets=gene_sets,
+        controls=controls,
     )
 
 
 #: The demo's input files, as written by :func:`write_demo_inputs`.
-DEMO_FILES = {"counts": "counts.csv", "samples": "samples.csv", "genes": "genes.csv",
-              "gene_sets": "demo_sets.gmt", "controls": "controls.tsv", "truth": "truth.tsv"}
+DEMO_FILES = {
+    "counts": "counts.csv",
+    "samples": "samples.csv",
+    "genes": "genes.csv",
+    "gene_sets": "demo_sets.gmt",
+    "controls": "controls.tsv",
+    "truth": "truth.tsv",
+}
 
 
 def write_demo_inputs(simulated: SimulatedExperiment, folder: Path, /) -> dict[str, Path]:
@@ -204,9 +328,12 @@ def write_demo_inputs(simulated: SimulatedExperiment, folder: Path, /) -> dict[s
     experiment.samples.to_csv(folder / "samples.csv", lineterminator="\n")
     experiment.genes.to_csv(folder / "genes.csv", lineterminator="\n")
     simulated.truth.to_csv(folder / "truth.tsv", sep="\t", index=False, lineterminator="\n")
-    lines = [f"{name}\tsimulated demo set\t" + "\t".join(genes)
-             for name, genes in simulated.gene_sets.items()]
+    lines = [
+        f"{name}\tsimulated demo set\t" + "\t".join(genes)
+        for name, genes in simulated.gene_sets.items()
+    ]
     (folder / DEMO_FILES["gene_sets"]).write_text("\n".join(lines) + "\n", encoding="utf-8")
-    simulated.controls.to_csv(folder / DEMO_FILES["controls"], sep="\t", index=False,
-                              lineterminator="\n")
+    simulated.controls.to_csv(
+        folder / DEMO_FILES["controls"], sep="\t", index=False, lineterminator="\n"
+    )
     return {role: folder / name for role, name in DEMO_FILES.items()}

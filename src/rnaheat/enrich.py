@@ -47,13 +47,33 @@ log = logging.getLogger("rnaheat")
 
 #: Columns of the per-module over-representation table, in order.
 MODULE_COLUMNS = [
-    "module", "gene_set", "collection", "overlap", "set_size", "pvalue", "padj", "genes",
-    "module_name", "module_size", "background_size", "set_size_listed", "fold_enrichment",
+    "module",
+    "gene_set",
+    "collection",
+    "overlap",
+    "set_size",
+    "pvalue",
+    "padj",
+    "genes",
+    "module_name",
+    "module_size",
+    "background_size",
+    "set_size_listed",
+    "fold_enrichment",
 ]
 #: Columns of the ranked (whole-contrast) table, in order.
 RANKED_COLUMNS = [
-    "gene_set", "collection", "direction", "set_size", "es", "nes", "pvalue", "padj",
-    "leading_edge_size", "leading_edge", "set_size_listed",
+    "gene_set",
+    "collection",
+    "direction",
+    "set_size",
+    "es",
+    "nes",
+    "pvalue",
+    "padj",
+    "leading_edge_size",
+    "leading_edge",
+    "set_size_listed",
 ]
 _VERSION = r"^(ENS[A-Z]*G\d+)\.\d+(_PAR_Y)?$"
 #: Separator of gene lists inside one table cell.
@@ -110,8 +130,11 @@ class Enrichment:
         """
         alpha = float(self.params.get("alpha", 0.05)) if alpha is None else alpha
         table = self.modules[self.modules["padj"] < alpha]
-        ordered = table.sort_values(["padj", "pvalue", "overlap", "gene_set"],
-                                    ascending=[True, True, False, True], kind="mergesort")
+        ordered = table.sort_values(
+            ["padj", "pvalue", "overlap", "gene_set"],
+            ascending=[True, True, False, True],
+            kind="mergesort",
+        )
         best = ordered.drop_duplicates("module")
         order = {m: i for i, m in enumerate(self.params.get("module_order", []))}
         best = best.sort_values("module", key=lambda s: s.map(order), kind="mergesort")
@@ -229,8 +252,10 @@ def enrich(
     if not (isinstance(min_set_size, int | np.integer) and min_set_size >= 1):
         raise ValueError(f"min_set_size must be a whole number >= 1, got {min_set_size!r}")
     if not (isinstance(max_set_size, int | np.integer) and max_set_size >= min_set_size):
-        raise ValueError(f"max_set_size must be a whole number >= min_set_size "
-                         f"({min_set_size}), got {max_set_size!r}")
+        raise ValueError(
+            f"max_set_size must be a whole number >= min_set_size "
+            f"({min_set_size}), got {max_set_size!r}"
+        )
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must lie between 0 and 1, got {alpha!r}")
     if not (isinstance(n_perm, int | np.integer) and n_perm >= 100):
@@ -239,36 +264,61 @@ def enrich(
     universe = _Universe.build(table, annotation=annotation, background=background)
     names = dict(module_names or {})
     params: dict[str, object] = {
-        "min_set_size": int(min_set_size), "max_set_size": int(max_set_size),
-        "alpha": float(alpha), "ranked": bool(ranked), "n_perm": int(n_perm),
-        "random_state": int(random_state), "background_size": universe.n_items,
-        "background": universe.rule, "ranked_by": universe.ranked_by,
-        "collections": [c.collection for c in collections], "module_names": names,
+        "min_set_size": int(min_set_size),
+        "max_set_size": int(max_set_size),
+        "alpha": float(alpha),
+        "ranked": bool(ranked),
+        "n_perm": int(n_perm),
+        "random_state": int(random_state),
+        "background_size": universe.n_items,
+        "background": universe.rule,
+        "ranked_by": universe.ranked_by,
+        "collections": [c.collection for c in collections],
+        "module_names": names,
     }
     matched = [universe.match(c) for c in collections]
     matching = _matching_table(collections, matched, universe, min_set_size, max_set_size)
     for row in matching.itertuples():
-        log.info("%s: %d of %d set genes matched to the %d background genes (%s); %d of %d "
-                 "sets have %d–%d background genes and are tested", row.collection,
-                 row.matched_genes, row.set_genes, universe.n_items, universe.rule,
-                 row.sets_tested, row.sets, min_set_size, max_set_size)
+        log.info(
+            "%s: %d of %d set genes matched to the %d background genes (%s); %d of %d "
+            "sets have %d–%d background genes and are tested",
+            row.collection,
+            row.matched_genes,
+            row.set_genes,
+            universe.n_items,
+            universe.rule,
+            row.sets_tested,
+            row.sets,
+            min_set_size,
+            max_set_size,
+        )
         if row.set_genes and row.matched_fraction < 0.5:
-            log.warning("%s: only %d of %d set genes match a background gene; are the sets for "
-                        "this organism and written in symbols or Ensembl ids?", row.collection,
-                        row.matched_genes, row.set_genes)
+            log.warning(
+                "%s: only %d of %d set genes match a background gene; are the sets for "
+                "this organism and written in symbols or Ensembl ids?",
+                row.collection,
+                row.matched_genes,
+                row.set_genes,
+            )
     if modules is not None:
         membership, order, module_info = universe.modules(modules)
         params.update(module_order=order, **module_info)
-        ora = _over_representation(universe, collections, matched, membership, order, names,
-                                   min_set_size, max_set_size)
+        ora = _over_representation(
+            universe, collections, matched, membership, order, names, min_set_size, max_set_size
+        )
     else:
         params["module_order"] = []
         ora = pd.DataFrame({c: pd.Series(dtype=object) for c in MODULE_COLUMNS})
     if ranked:
-        log.info("ranked test: %d genes ranked by %s, %d random sets per set size",
-                 int((~np.isnan(universe.item_stat)).sum()), universe.ranked_by, n_perm)
-        ranked_table = _ranked(universe, collections, matched, min_set_size, max_set_size,
-                               n_perm, random_state)
+        log.info(
+            "ranked test: %d genes ranked by %s, %d random sets per set size",
+            int((~np.isnan(universe.item_stat)).sum()),
+            universe.ranked_by,
+            n_perm,
+        )
+        ranked_table = _ranked(
+            universe, collections, matched, min_set_size, max_set_size, n_perm, random_state
+        )
     else:
         ranked_table = pd.DataFrame({c: pd.Series(dtype=object) for c in RANKED_COLUMNS})
     return Enrichment(modules=ora, ranked=ranked_table, matching=matching, params=params)
@@ -281,33 +331,40 @@ def enrich(
 class _Universe:
     """The tested genes collapsed to one item per symbol (or per id when there is none)."""
 
-    labels: np.ndarray          # item → the name shown in tables (symbol, else gene id)
-    lookup: pd.Series           # matching key (symbol or version-free id) → item
-    gene_ids: pd.Index          # tested gene ids
-    gene_item: np.ndarray       # tested gene → item
-    item_rank: np.ndarray       # item → rank by DE significance (0 = most significant)
-    item_stat: np.ndarray       # item → DE statistic (largest |stat| among its genes)
-    rule: str                   # how the background was chosen, for the log and params
-    ranked_by: str              # what the ranked test orders genes by
+    labels: np.ndarray  # item → the name shown in tables (symbol, else gene id)
+    lookup: pd.Series  # matching key (symbol or version-free id) → item
+    gene_ids: pd.Index  # tested gene ids
+    gene_item: np.ndarray  # tested gene → item
+    item_rank: np.ndarray  # item → rank by DE significance (0 = most significant)
+    item_stat: np.ndarray  # item → DE statistic (largest |stat| among its genes)
+    rule: str  # how the background was chosen, for the log and params
+    ranked_by: str  # what the ranked test orders genes by
 
     @property
     def n_items(self) -> int:
         return len(self.labels)
 
     @classmethod
-    def build(cls, table: pd.DataFrame, *, annotation: pd.DataFrame | None,
-              background: Iterable[str] | None) -> _Universe:
+    def build(
+        cls,
+        table: pd.DataFrame,
+        *,
+        annotation: pd.DataFrame | None,
+        background: Iterable[str] | None,
+    ) -> _Universe:
         for column in ("gene_id", "pvalue"):
             if column not in table.columns:
-                raise KeyError(f"the DE table has no {column!r} column (columns: "
-                               f"{', '.join(map(str, table.columns))})")
+                raise KeyError(
+                    f"the DE table has no {column!r} column (columns: "
+                    f"{', '.join(map(str, table.columns))})"
+                )
         has_p = table["pvalue"].notna()
         if background is not None:
             wanted = pd.Index([str(g).strip() for g in background])
             ids_all = table["gene_id"].astype(str).str.strip()
-            inside = ids_all.isin(wanted) | ids_all.str.replace(_VERSION, r"\1\2",
-                                                                regex=True).isin(
-                wanted.str.replace(_VERSION, r"\1\2", regex=True))
+            inside = ids_all.isin(wanted) | ids_all.str.replace(_VERSION, r"\1\2", regex=True).isin(
+                wanted.str.replace(_VERSION, r"\1\2", regex=True)
+            )
             rule = "the given background genes that have a DE p-value"
             keep = inside & has_p
         elif "padj" in table.columns and table["padj"].notna().any():
@@ -318,38 +375,48 @@ class _Universe:
             keep = has_p
         tested = table[keep]
         if tested.empty:
-            raise ValueError(f"no gene qualifies as background ({rule}), so there is nothing "
-                             "to test enrichment against")
+            raise ValueError(
+                f"no gene qualifies as background ({rule}), so there is nothing "
+                "to test enrichment against"
+            )
         ids = pd.Index(tested["gene_id"].astype(str).str.strip())
         if ids.has_duplicates:
-            raise ValueError(f"the DE table lists gene {ids[ids.duplicated()][0]!r} more than "
-                             "once")
-        symbols = (tested["symbol"] if "symbol" in tested.columns
-                   else pd.Series("", index=tested.index))
+            raise ValueError(f"the DE table lists gene {ids[ids.duplicated()][0]!r} more than once")
+        symbols = (
+            tested["symbol"] if "symbol" in tested.columns else pd.Series("", index=tested.index)
+        )
         symbols = pd.Series(symbols.fillna("").astype(str).str.strip().to_numpy(), index=ids)
         if annotation is not None:
             if "symbol" not in annotation.columns:
-                raise KeyError("the annotation table has no 'symbol' column "
-                               "(read it with rnaheat.io.read_genes)")
+                raise KeyError(
+                    "the annotation table has no 'symbol' column "
+                    "(read it with rnaheat.io.read_genes)"
+                )
             found = match_gene_ids(ids, annotation)["symbol"].astype(str).str.strip()
             symbols = symbols.where(symbols != "", found.to_numpy())
         base = pd.Series(ids, index=ids).str.replace(_VERSION, r"\1\2", regex=True)
         key = symbols.where(symbols != "", base)
         gene_item, labels = pd.factorize(key.to_numpy())
         # Symbols match first; version-free ids second, so a set written in Ensembl ids works.
-        lookup = pd.concat([
-            pd.Series(gene_item, index=symbols.to_numpy())[symbols.to_numpy() != ""],
-            pd.Series(gene_item, index=base.to_numpy()),
-        ])
+        lookup = pd.concat(
+            [
+                pd.Series(gene_item, index=symbols.to_numpy())[symbols.to_numpy() != ""],
+                pd.Series(gene_item, index=base.to_numpy()),
+            ]
+        )
         lookup = lookup[~lookup.index.duplicated()]
         pvalue = tested["pvalue"].to_numpy(dtype=float)
-        stat = (tested["stat"].to_numpy(dtype=float) if "stat" in tested.columns
-                else np.full(len(tested), np.nan))
+        stat = (
+            tested["stat"].to_numpy(dtype=float)
+            if "stat" in tested.columns
+            else np.full(len(tested), np.nan)
+        )
         ranked_by = "stat"
         if np.isnan(stat).all() and "log2fc" in tested.columns:
             # Tables imported without a test statistic still rank: by signed significance.
-            stat = (np.sign(tested["log2fc"].to_numpy(dtype=float))
-                    * -np.log10(np.clip(pvalue, 1e-300, 1.0)))
+            stat = np.sign(tested["log2fc"].to_numpy(dtype=float)) * -np.log10(
+                np.clip(pvalue, 1e-300, 1.0)
+            )
             ranked_by = "sign(log2fc) × −log10(pvalue)"
         # Rank genes by significance (|stat| breaks ties), then keep each item's best gene.
         order = np.lexsort((-np.nan_to_num(np.abs(stat), nan=-1.0), pvalue))
@@ -362,9 +429,16 @@ class _Universe:
         best = pd.Series(abs_stat).groupby(gene_item).idxmax().to_numpy()
         item_stat = np.full(n_items, np.nan)
         item_stat[gene_item[best]] = stat[best]
-        return cls(labels=np.asarray(labels, dtype=object), lookup=lookup, gene_ids=ids,
-                   gene_item=gene_item, item_rank=item_rank, item_stat=item_stat,
-                   rule=f"{rule}, one per symbol", ranked_by=ranked_by)
+        return cls(
+            labels=np.asarray(labels, dtype=object),
+            lookup=lookup,
+            gene_ids=ids,
+            gene_item=gene_item,
+            item_rank=item_rank,
+            item_stat=item_stat,
+            rule=f"{rule}, one per symbol",
+            ranked_by=ranked_by,
+        )
 
     def match(self, collection: GeneSets) -> list[np.ndarray]:
         """Each set's items among the tested genes (unique, sorted)."""
@@ -400,16 +474,23 @@ class _Universe:
         membership = np.zeros((self.n_items, len(order)), dtype=bool)
         found = ~missing
         membership[self.gene_item[position[found]], codes[found]] = True
-        info: dict[str, object] = {"module_genes": len(labels),
-                                   "module_genes_not_tested": int(missing.sum())}
+        info: dict[str, object] = {
+            "module_genes": len(labels),
+            "module_genes_not_tested": int(missing.sum()),
+        }
         if missing.any():
-            log.warning("%d module gene(s) are not among the background genes and are left out "
-                        "of the enrichment (e.g. %s)", int(missing.sum()),
-                        ", ".join(ids[missing][:3]))
+            log.warning(
+                "%d module gene(s) are not among the background genes and are left out "
+                "of the enrichment (e.g. %s)",
+                int(missing.sum()),
+                ", ".join(ids[missing][:3]),
+            )
         empty = [m for m, n in zip(order, membership.sum(axis=0), strict=True) if n == 0]
         if empty:
-            log.warning("module(s) %s have no tested gene after matching; not tested",
-                        ", ".join(map(str, empty)))
+            log.warning(
+                "module(s) %s have no tested gene after matching; not tested",
+                ", ".join(map(str, empty)),
+            )
         info["empty_modules"] = empty
         return membership, order, info
 
@@ -420,13 +501,16 @@ def _collections(gene_sets: GeneSets | Sequence[GeneSets]) -> list[GeneSets]:
         raise ValueError("no gene set collection given")
     for c in collections:
         if not isinstance(c, GeneSets):
-            raise TypeError(f"gene_sets must be GeneSets (see rnaheat.io.read_gmt), got "
-                            f"{type(c).__name__}")
+            raise TypeError(
+                f"gene_sets must be GeneSets (see rnaheat.io.read_gmt), got {type(c).__name__}"
+            )
     names = [c.collection for c in collections]
     dup = {n for n in names if names.count(n) > 1}
     if dup:
-        raise ValueError(f"gene set collection name(s) {', '.join(sorted(dup))} given more than "
-                         "once; name each collection differently")
+        raise ValueError(
+            f"gene set collection name(s) {', '.join(sorted(dup))} given more than "
+            "once; name each collection differently"
+        )
     return collections
 
 
@@ -448,18 +532,22 @@ def _matching_table(collections, matched, universe, min_size, max_size) -> pd.Da
     for c, items in zip(collections, matched, strict=True):
         sizes = np.array([len(i) for i in items])
         all_genes = c.genes
-        keys = pd.Series(sorted(all_genes), dtype=object).str.replace(_VERSION, r"\1\2",
-                                                                       regex=True)
+        keys = pd.Series(sorted(all_genes), dtype=object).str.replace(_VERSION, r"\1\2", regex=True)
         n_matched = int(keys.isin(universe.lookup.index).sum())
-        rows.append({
-            "collection": c.collection, "source": c.source, "sets": len(c),
-            "set_genes": len(all_genes), "matched_genes": n_matched,
-            "matched_fraction": n_matched / len(all_genes) if all_genes else np.nan,
-            "sets_tested": int(((sizes >= min_size) & (sizes <= max_size)).sum()),
-            "sets_too_small": int((sizes < min_size).sum()),
-            "sets_too_large": int((sizes > max_size).sum()),
-            "background_size": universe.n_items,
-        })
+        rows.append(
+            {
+                "collection": c.collection,
+                "source": c.source,
+                "sets": len(c),
+                "set_genes": len(all_genes),
+                "matched_genes": n_matched,
+                "matched_fraction": n_matched / len(all_genes) if all_genes else np.nan,
+                "sets_tested": int(((sizes >= min_size) & (sizes <= max_size)).sum()),
+                "sets_too_small": int((sizes < min_size).sum()),
+                "sets_too_large": int((sizes > max_size).sum()),
+                "background_size": universe.n_items,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -473,8 +561,9 @@ def _incidence(items: list[np.ndarray], n_items: int) -> sparse.csr_matrix:
     return sparse.csr_matrix((data, indices, indptr), shape=(len(items), n_items))
 
 
-def _over_representation(universe, collections, matched, membership, order, names,
-                         min_size, max_size) -> pd.DataFrame:
+def _over_representation(
+    universe, collections, matched, membership, order, names, min_size, max_size
+) -> pd.DataFrame:
     n_background = universe.n_items
     module_size = membership.sum(axis=0)
     frames = []
@@ -496,8 +585,11 @@ def _over_representation(universe, collections, matched, membership, order, name
         some = overlap > 0
         sizes_2d = np.broadcast_to(set_size, overlap.shape)
         modules_2d = np.broadcast_to(module_size[None, :], overlap.shape)
-        pvalue[some] = np.clip(hypergeom.sf(overlap[some] - 1, n_background, sizes_2d[some],
-                                            modules_2d[some]), 0.0, 1.0)
+        pvalue[some] = np.clip(
+            hypergeom.sf(overlap[some] - 1, n_background, sizes_2d[some], modules_2d[some]),
+            0.0,
+            1.0,
+        )
         for j, module in enumerate(order):
             if module_size[j] == 0:
                 continue
@@ -510,20 +602,32 @@ def _over_representation(universe, collections, matched, membership, order, name
                 shared = shared[np.argsort(universe.item_rank[shared], kind="mergesort")]
                 genes.append(GENE_SEP.join(universe.labels[shared]))
             expected = set_size[hit, 0] * module_size[j] / n_background
-            frames.append(pd.DataFrame({
-                "module": module, "gene_set": set_names[keep][hit], "collection": c.collection,
-                "overlap": overlap[hit, j], "set_size": set_size[hit, 0],
-                "pvalue": pvalue[hit, j], "padj": padj[hit], "genes": genes,
-                "module_name": names.get(module, ""), "module_size": int(module_size[j]),
-                "background_size": n_background, "set_size_listed": listed[keep][hit],
-                "fold_enrichment": overlap[hit, j] / expected,
-            }))
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "module": module,
+                        "gene_set": set_names[keep][hit],
+                        "collection": c.collection,
+                        "overlap": overlap[hit, j],
+                        "set_size": set_size[hit, 0],
+                        "pvalue": pvalue[hit, j],
+                        "padj": padj[hit],
+                        "genes": genes,
+                        "module_name": names.get(module, ""),
+                        "module_size": int(module_size[j]),
+                        "background_size": n_background,
+                        "set_size_listed": listed[keep][hit],
+                        "fold_enrichment": overlap[hit, j] / expected,
+                    }
+                )
+            )
     if not frames:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in MODULE_COLUMNS})
     table = pd.concat(frames, ignore_index=True)
     rank = {m: i for i, m in enumerate(order)}
     table = table.assign(_m=table["module"].map(rank)).sort_values(
-        ["_m", "pvalue", "gene_set", "collection"], kind="mergesort")
+        ["_m", "pvalue", "gene_set", "collection"], kind="mergesort"
+    )
     return table.drop(columns="_m").reset_index(drop=True)[MODULE_COLUMNS]
 
 
@@ -559,13 +663,15 @@ def _walk(pos: np.ndarray, weight: np.ndarray, n: int) -> tuple[np.ndarray, ...]
     return top, bottom, top_at, bottom_at
 
 
-def _ranked(universe, collections, matched, min_size, max_size, n_perm,
-            random_state) -> pd.DataFrame:
+def _ranked(
+    universe, collections, matched, min_size, max_size, n_perm, random_state
+) -> pd.DataFrame:
     stat = universe.item_stat
     ranked_items = np.flatnonzero(~np.isnan(stat))
     # Highest statistic first; ties broken by name so the ranking never depends on input order.
-    order = ranked_items[np.lexsort((universe.labels[ranked_items].astype(str),
-                                     -stat[ranked_items]))]
+    order = ranked_items[
+        np.lexsort((universe.labels[ranked_items].astype(str), -stat[ranked_items]))
+    ]
     n = len(order)
     position = np.full(universe.n_items, -1, dtype=np.int64)
     position[order] = np.arange(n)
@@ -592,8 +698,9 @@ def _ranked(universe, collections, matched, min_size, max_size, n_perm,
     rows = []
     for collection, name, pos, n_listed in sets:
         k = len(pos)
-        top, bottom, top_at, bottom_at = (v[0] for v in _walk(pos[None, :], weight[pos][None, :],
-                                                               n))
+        top, bottom, top_at, bottom_at = (
+            v[0] for v in _walk(pos[None, :], weight[pos][None, :], n)
+        )
         null_top, null_bottom = null[k]
         for direction, score, null_scores, edge in (
             ("up", top, null_top, pos[: top_at + 1]),
@@ -608,14 +715,20 @@ def _ranked(universe, collections, matched, min_size, max_size, n_perm,
             if score == 0:
                 # The walk never left zero on this side: there is no leading edge.
                 edge = edge[:0]
-            rows.append({
-                "gene_set": name, "collection": collection, "direction": direction,
-                "set_size": k, "es": score, "nes": score / scale if scale > 0 else np.nan,
-                "pvalue": (exceed + 1) / (n_perm + 1),
-                "leading_edge_size": len(edge),
-                "leading_edge": GENE_SEP.join(universe.labels[order[edge]]),
-                "set_size_listed": n_listed,
-            })
+            rows.append(
+                {
+                    "gene_set": name,
+                    "collection": collection,
+                    "direction": direction,
+                    "set_size": k,
+                    "es": score,
+                    "nes": score / scale if scale > 0 else np.nan,
+                    "pvalue": (exceed + 1) / (n_perm + 1),
+                    "leading_edge_size": len(edge),
+                    "leading_edge": GENE_SEP.join(universe.labels[order[edge]]),
+                    "set_size_listed": n_listed,
+                }
+            )
     table = pd.DataFrame(rows)
     table["padj"] = np.nan
     # Both directions of every set in a collection form one family of tests.

@@ -149,20 +149,26 @@ def _imported_de(config: RunConfig, experiment: Experiment) -> DEResult:
     table = result.table
     known = table["gene_id"].isin(experiment.adata.var_names)
     if not known.any():
-        raise ValueError(f"{config.inputs.de_table}: none of its gene ids are in the counts "
-                         f"(e.g. {table['gene_id'].iloc[0]!r})")
+        raise ValueError(
+            f"{config.inputs.de_table}: none of its gene ids are in the counts "
+            f"(e.g. {table['gene_id'].iloc[0]!r})"
+        )
     if not known.all():
-        logger.warning("%s: %d gene(s) not in the counts are left out (e.g. %s)",
-                       Path(config.inputs.de_table).name, int((~known).sum()),
-                       table.loc[~known, "gene_id"].iloc[0])
+        logger.warning(
+            "%s: %d gene(s) not in the counts are left out (e.g. %s)",
+            Path(config.inputs.de_table).name,
+            int((~known).sum()),
+            table.loc[~known, "gene_id"].iloc[0],
+        )
     table = table[known].copy()
     symbols = experiment.genes["symbol"].reindex(table["gene_id"]).to_numpy()
     table["symbol"] = np.where(table["symbol"].astype(str) != "", table["symbol"], symbols)
     return DEResult(table=table.reset_index(drop=True), params=dict(result.params))
 
 
-def analyse(experiment: Experiment, config: RunConfig, /, *,
-            timings: dict[str, float] | None = None) -> Analysis:
+def analyse(
+    experiment: Experiment, config: RunConfig, /, *, timings: dict[str, float] | None = None
+) -> Analysis:
     """Run every compute stage on a validated experiment (nothing is written).
 
     Parameters
@@ -181,26 +187,48 @@ def analyse(experiment: Experiment, config: RunConfig, /, *,
         with stage("de", timings, what=f"importing {Path(config.inputs.de_table).name}"):
             result = _imported_de(config, experiment)
     else:
-        with stage("de", timings, what=f"{settings.design}, "
-                                       f"{' '.join(settings.contrast)} ({settings.engine})"):
-            result = de_module.test(experiment, design=settings.design,
-                                    contrast=settings.contrast, engine=settings.engine,
-                                    filter_alpha=settings.filter_alpha)
+        with stage(
+            "de",
+            timings,
+            what=f"{settings.design}, {' '.join(settings.contrast)} ({settings.engine})",
+        ):
+            result = de_module.test(
+                experiment,
+                design=settings.design,
+                contrast=settings.contrast,
+                engine=settings.engine,
+                filter_alpha=settings.filter_alpha,
+            )
     # VST: blind by default, as DESeq2's vst(); the sample QC and heatmaps draw from it.
     with stage("vst", timings, what="variance-stabilising transformation"):
-        factors = (result.size_factors if result.size_factors is not None
-                   else transform.size_factors(experiment, engine=settings.engine))
+        factors = (
+            result.size_factors
+            if result.size_factors is not None
+            else transform.size_factors(experiment, engine=settings.engine)
+        )
         blind = config.vst.blind or not settings.design
-        vst = transform.vst(experiment, blind=blind, design=settings.design or None,
-                            size_factors=factors, engine=settings.engine)
+        vst = transform.vst(
+            experiment,
+            blind=blind,
+            design=settings.design or None,
+            size_factors=factors,
+            engine=settings.engine,
+        )
     # Sample QC on the blind VST: do replicates cluster, is any sample an outlier or swapped?
     with stage("qc", timings, what="sample distances, PCA and verdicts"):
-        variables = design_variables(settings.design) if settings.design else \
-            [c for c in experiment.samples.columns if experiment.samples[c].nunique() > 1]
-        qc = sample_qc(vst, counts=experiment.counts, samples=experiment.samples,
-                       design_variables=variables,
-                       contrast_variable=settings.contrast[0] if settings.contrast else None,
-                       n_top=config.qc.top_genes)
+        variables = (
+            design_variables(settings.design)
+            if settings.design
+            else [c for c in experiment.samples.columns if experiment.samples[c].nunique() > 1]
+        )
+        qc = sample_qc(
+            vst,
+            counts=experiment.counts,
+            samples=experiment.samples,
+            design_variables=variables,
+            contrast_variable=settings.contrast[0] if settings.contrast else None,
+            n_top=config.qc.top_genes,
+        )
     # Modules: select genes, scale them for display, cluster, cut and name the modules.
     with stage("modules", timings, what="gene selection, clustering and named modules"):
         selection, display, modules = _modules(experiment, vst, result, config)
@@ -212,21 +240,42 @@ def analyse(experiment: Experiment, config: RunConfig, /, *,
     controls = None
     if config.inputs.controls is not None:
         with stage("controls", timings, what=f"{Path(config.inputs.controls).name}"):
-            controls = check_controls(read_controls(config.inputs.controls),
-                                      de_table=result.table, alpha=settings.alpha,
-                                      modules=modules.labels if modules is not None else None)
+            controls = check_controls(
+                read_controls(config.inputs.controls),
+                de_table=result.table,
+                alpha=settings.alpha,
+                modules=modules.labels if modules is not None else None,
+            )
     # The four checks and the story, written from the numbers above.
     with stage("story", timings, what="the four checks and the summary"):
-        parts = {"qc": qc, "de": result, "modules": modules, "enrichment": enrichment,
-                 "controls": controls, "alpha": settings.alpha}
+        parts = {
+            "qc": qc,
+            "de": result,
+            "modules": modules,
+            "enrichment": enrichment,
+            "controls": controls,
+            "alpha": settings.alpha,
+        }
         checks = four_checks(**parts)
         story = tell_story(checks, **parts)
         for check in checks:
             logger.info("  %s", check.line)
-    return Analysis(config=config, experiment=experiment, de=result, size_factors=factors,
-                    vst=vst, qc=qc, selection=selection, display=display, modules=modules,
-                    enrichment=enrichment, controls=controls, checks=tuple(checks), story=story,
-                    timings=timings)
+    return Analysis(
+        config=config,
+        experiment=experiment,
+        de=result,
+        size_factors=factors,
+        vst=vst,
+        qc=qc,
+        selection=selection,
+        display=display,
+        modules=modules,
+        enrichment=enrichment,
+        controls=controls,
+        checks=tuple(checks),
+        story=story,
+        timings=timings,
+    )
 
 
 def _read_gene_list(path: Path) -> list[str]:
@@ -235,43 +284,75 @@ def _read_gene_list(path: Path) -> list[str]:
     return [g for g in genes if g and not g.startswith("#")]
 
 
-def _modules(experiment: Experiment, vst: pd.DataFrame, result: DEResult,
-             config: RunConfig) -> tuple[GeneSelection, DisplayMatrix | None,
-                                         GeneModules | None]:
+def _modules(
+    experiment: Experiment, vst: pd.DataFrame, result: DEResult, config: RunConfig
+) -> tuple[GeneSelection, DisplayMatrix | None, GeneModules | None]:
     s, h, m = config.select, config.heatmap, config.modules
     design = config.de.design or None
     gene_list = _read_gene_list(config.inputs.gene_list) if config.inputs.gene_list else None
-    selection = select_genes(vst, de_table=result.table, significant=s.significant,
-                             alpha=config.de.alpha, lfc_threshold=s.lfc_threshold,
-                             max_genes=s.max_genes, top_variance=s.top_variance,
-                             gene_list=gene_list, symbols=experiment.genes["symbol"])
+    selection = select_genes(
+        vst,
+        de_table=result.table,
+        significant=s.significant,
+        alpha=config.de.alpha,
+        lfc_threshold=s.lfc_threshold,
+        max_genes=s.max_genes,
+        top_variance=s.top_variance,
+        gene_list=gene_list,
+        symbols=experiment.genes["symbol"],
+    )
     if len(selection.genes) < MIN_GENES_TO_CLUSTER:
-        logger.warning("only %d gene(s) selected: too few to cluster into modules; the heatmap "
-                       "and modules are left out", len(selection.genes))
+        logger.warning(
+            "only %d gene(s) selected: too few to cluster into modules; the heatmap "
+            "and modules are left out",
+            len(selection.genes),
+        )
         return selection, None, None
-    display = display_matrix(vst, genes=selection.genes, scale=h.scale, clip=h.clip,
-                             remove=list(h.display_remove) or None, samples=experiment.samples,
-                             design=design)
+    display = display_matrix(
+        vst,
+        genes=selection.genes,
+        scale=h.scale,
+        clip=h.clip,
+        remove=list(h.display_remove) or None,
+        samples=experiment.samples,
+        design=design,
+    )
     contrast = tuple(config.de.contrast) or None
-    modules = find_modules(display, samples=experiment.samples, design=design,
-                           contrast=contrast, de_table=result.table,
-                           symbols=experiment.genes["symbol"], n_modules=m.n_modules,
-                           metric=m.metric, linkage=m.linkage, group_samples=h.group_samples,
-                           n_bootstrap=m.n_bootstrap, random_state=config.random_state)
+    modules = find_modules(
+        display,
+        samples=experiment.samples,
+        design=design,
+        contrast=contrast,
+        de_table=result.table,
+        symbols=experiment.genes["symbol"],
+        n_modules=m.n_modules,
+        metric=m.metric,
+        linkage=m.linkage,
+        group_samples=h.group_samples,
+        n_bootstrap=m.n_bootstrap,
+        random_state=config.random_state,
+    )
     return selection, display, modules
 
 
-def _enrich(experiment: Experiment, result: DEResult, modules: GeneModules | None,
-            config: RunConfig) -> Enrichment:
+def _enrich(
+    experiment: Experiment, result: DEResult, modules: GeneModules | None, config: RunConfig
+) -> Enrichment:
     e = config.enrich
     sets = [read_gmt(path) for path in config.inputs.gene_sets]
-    return enrich(result.table, gene_sets=sets,
-                  modules=modules.labels if modules is not None else None,
-                  annotation=experiment.genes,
-                  module_names=modules.names() if modules is not None else None,
-                  min_set_size=e.min_set_size, max_set_size=e.max_set_size,
-                  alpha=config.de.alpha, ranked=e.ranked, n_perm=e.permutations,
-                  random_state=config.random_state)
+    return enrich(
+        result.table,
+        gene_sets=sets,
+        modules=modules.labels if modules is not None else None,
+        annotation=experiment.genes,
+        module_names=modules.names() if modules is not None else None,
+        min_set_size=e.min_set_size,
+        max_set_size=e.max_set_size,
+        alpha=config.de.alpha,
+        ranked=e.ranked,
+        n_perm=e.permutations,
+        random_state=config.random_state,
+    )
 
 
 def input_files(config: RunConfig, experiment: Experiment, /) -> dict[str, Path]:
@@ -339,8 +420,12 @@ def write_results(
                 checksums = file_checksums(input_files(analysis.config, experiment))
             for name, table in analysis.tables().items():
                 write_table(table, tmp / "tables" / f"{name}.tsv")
-            (tmp / "summary.md").write_text(analysis.story.markdown(
-                title=f"rnaheat: {analysis.de.contrast_label or 'analysis'}"), encoding="utf-8")
+            (tmp / "summary.md").write_text(
+                analysis.story.markdown(
+                    title=f"rnaheat: {analysis.de.contrast_label or 'analysis'}"
+                ),
+                encoding="utf-8",
+            )
             if extra is not None:
                 extra(tmp)
         with stage("figures", timings, what="PNG (300 dpi), PDF and SVG"):
@@ -350,20 +435,26 @@ def write_results(
                 embedded[stem] = figure_png(figure, dpi=REPORT_DPI)
                 save_figure(figure, tmp / "figures" / stem)
         with stage("report", timings, what="report.html"):
-            page = build_report(report_data(analysis, figures=embedded, folder=tmp,
-                                            command=command, checksums=checksums))
+            page = build_report(
+                report_data(
+                    analysis, figures=embedded, folder=tmp, command=command, checksums=checksums
+                )
+            )
             (tmp / "report.html").write_text(page, encoding="utf-8")
         # Written last so that it holds every stage's time.
-        write_json({
-            "format_version": FORMAT_VERSION,
-            "command": command,
-            "config": to_dict(analysis.config),
-            "versions": package_versions(),
-            "inputs": checksums,
-            "experiment": {"genes": experiment.n_genes, "samples": experiment.n_samples},
-            "de": dict(analysis.de.params.items()),
-            "timings": timings,
-        }, tmp / "run.json")
+        write_json(
+            {
+                "format_version": FORMAT_VERSION,
+                "command": command,
+                "config": to_dict(analysis.config),
+                "versions": package_versions(),
+                "inputs": checksums,
+                "experiment": {"genes": experiment.n_genes, "samples": experiment.n_samples},
+                "de": dict(analysis.de.params.items()),
+                "timings": timings,
+            },
+            tmp / "run.json",
+        )
     return Path(out)
 
 
@@ -384,9 +475,13 @@ def run(config: RunConfig, /, *, command: list[str] | None = None) -> Analysis:
         logger.info("  %d genes × %d samples", experiment.n_genes, experiment.n_samples)
         if inputs.de_table is None:
             # Check the design against the sheet now, before any slow stage runs.
-            build_design(experiment.samples, config.de.design, contrast=config.de.contrast,
-                         source=Path(inputs.samples or inputs.counts).name,
-                         warn_small_groups=False)
+            build_design(
+                experiment.samples,
+                config.de.design,
+                contrast=config.de.contrast,
+                source=Path(inputs.samples or inputs.counts).name,
+                warn_small_groups=False,
+            )
     analysis = analyse(experiment, config, timings=timings)
     write_results(analysis, config.out, force=config.force, command=command)
     return analysis

@@ -233,8 +233,9 @@ def _align(
 def _design_frame(samples: pd.DataFrame, variables: Sequence[str]) -> tuple[pd.DataFrame, dict]:
     """Design columns typed as in the DE model, factors as plain text, and each one's kind."""
     frame = design_frame(samples, list(variables))
-    kinds = {n: "numeric" if pd.api.types.is_float_dtype(frame[n]) else "factor"
-             for n in frame.columns}
+    kinds = {
+        n: "numeric" if pd.api.types.is_float_dtype(frame[n]) else "factor" for n in frame.columns
+    }
     for name, kind in kinds.items():
         if kind == "factor":
             frame[name] = frame[name].astype(str)

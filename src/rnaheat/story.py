@@ -44,12 +44,16 @@ MIN_STABILITY = 0.6
 #: the design.
 MIN_PATTERN_R2 = 0.5
 #: The four checks' titles, in order: the seed article's four questions.
-CHECK_TITLES = {"sample_clustering": "Sample check", "gene_groupings": "Gene check",
-                "interpretable_patterns": "Pattern check",
-                "experimental_validation": "Experimental validation"}
+CHECK_TITLES = {
+    "sample_clustering": "Sample check",
+    "gene_groupings": "Gene check",
+    "interpretable_patterns": "Pattern check",
+    "experimental_validation": "Experimental validation",
+}
 _SAMPLE_CHECKS = ("replicates_cluster", "outliers", "label_swap", "library_size")
 _COLLECTION_PREFIX = re.compile(
-    r"^(DEMO|HALLMARK|KEGG|REACTOME|GOBP|GOMF|GOCC|GO|WP|BIOCARTA|PID)_")
+    r"^(DEMO|HALLMARK|KEGG|REACTOME|GOBP|GOMF|GOCC|GO|WP|BIOCARTA|PID)_"
+)
 
 
 def check_title(check: Check, /) -> str:
@@ -85,12 +89,16 @@ def _sample_check(qc: QCResult) -> Check:
     return Check("sample_clustering", status, reason, evidence)
 
 
-def _gene_check(modules: GeneModules | None, enrichment: Enrichment | None,
-                n_significant: int, alpha: float) -> Check:
+def _gene_check(
+    modules: GeneModules | None, enrichment: Enrichment | None, n_significant: int, alpha: float
+) -> Check:
     if modules is None or modules.n_modules == 0:
-        return Check("gene_groupings", "warn",
-                     f"no gene changed at padj < {alpha:g}, so there "
-                     "is nothing to cluster into modules", {"n_significant": n_significant})
+        return Check(
+            "gene_groupings",
+            "warn",
+            f"no gene changed at padj < {alpha:g}, so there is nothing to cluster into modules",
+            {"n_significant": n_significant},
+        )
     summary = modules.summary
     incoherent = summary[summary["coherence"] <= summary["coherence_baseline"]]
     unstable = summary[summary["stability"] < MIN_STABILITY]
@@ -98,58 +106,82 @@ def _gene_check(modules: GeneModules | None, enrichment: Enrichment | None,
     n_enriched = int(top.shape[0])
     problems = []
     if not incoherent.empty:
-        problems.append(f"{', '.join(map(module_label, incoherent['module']))} no more coherent "
-                        "than random genes")
+        problems.append(
+            f"{', '.join(map(module_label, incoherent['module']))} no more coherent "
+            "than random genes"
+        )
     if not unstable.empty:
-        problems.append(f"{', '.join(map(module_label, unstable['module']))} unstable under "
-                        f"resampling (stability < {MIN_STABILITY})")
+        problems.append(
+            f"{', '.join(map(module_label, unstable['module']))} unstable under "
+            f"resampling (stability < {MIN_STABILITY})"
+        )
     k = modules.n_modules
-    facts = (f"{k} module{'s' if k != 1 else ''}, coherence {summary['coherence'].min():.2f}–"
-             f"{summary['coherence'].max():.2f} (random genes "
-             f"{summary['coherence_baseline'].mean():.2f}), stability "
-             f"{summary['stability'].min():.2f}–{summary['stability'].max():.2f}")
+    facts = (
+        f"{k} module{'s' if k != 1 else ''}, coherence {summary['coherence'].min():.2f}–"
+        f"{summary['coherence'].max():.2f} (random genes "
+        f"{summary['coherence_baseline'].mean():.2f}), stability "
+        f"{summary['stability'].min():.2f}–{summary['stability'].max():.2f}"
+    )
     if enrichment is not None:
         facts += f", {n_enriched} of {k} enriched for a gene set"
     status = "warn" if problems else "pass"
     reason = facts
     if problems:
         reason += f"; but {'; '.join(problems)}"
-    evidence = {"n_modules": k, "min_coherence": float(summary["coherence"].min()),
-                "min_stability": float(summary["stability"].min()),
-                "n_enriched": n_enriched if enrichment is not None else None}
+    evidence = {
+        "n_modules": k,
+        "min_coherence": float(summary["coherence"].min()),
+        "min_stability": float(summary["stability"].min()),
+        "n_enriched": n_enriched if enrichment is not None else None,
+    }
     return Check("gene_groupings", status, reason, evidence)
 
 
 def _pattern_check(modules: GeneModules | None) -> Check:
     if modules is None or modules.n_modules == 0:
-        return Check("interpretable_patterns", "warn",
-                     "no modules, so no pattern to compare with the "
-                     "design", {})
+        return Check(
+            "interpretable_patterns",
+            "warn",
+            "no modules, so no pattern to compare with the design",
+            {},
+        )
     summary = modules.summary
     follows = summary["r2"].fillna(0) >= MIN_PATTERN_R2
-    names = "; ".join(f"{module_label(m)} {n}" for m, n in
-                      zip(summary["module"], summary["module_name"], strict=True))
+    names = "; ".join(
+        f"{module_label(m)} {n}"
+        for m, n in zip(summary["module"], summary["module_name"], strict=True)
+    )
     if follows.all():
-        return Check("interpretable_patterns", "pass",
-                     f"every module follows the design ({names})",
-                     {"n_modules": int(summary.shape[0]), "min_r2": float(summary["r2"].min())})
+        return Check(
+            "interpretable_patterns",
+            "pass",
+            f"every module follows the design ({names})",
+            {"n_modules": int(summary.shape[0]), "min_r2": float(summary["r2"].min())},
+        )
     loose = summary[~follows]
-    listed = ", ".join(f"{module_label(m)} (R² {r:.2f})" for m, r in
-                       zip(loose["module"], loose["r2"].fillna(0), strict=True))
-    return Check("interpretable_patterns", "warn",
-                 f"{listed} follow{'s' if len(loose) == 1 else ''} no "
-                 f"design variable (R² < {MIN_PATTERN_R2})",
-                 {"n_modules": int(summary.shape[0]), "n_unexplained": int(loose.shape[0])})
+    listed = ", ".join(
+        f"{module_label(m)} (R² {r:.2f})"
+        for m, r in zip(loose["module"], loose["r2"].fillna(0), strict=True)
+    )
+    return Check(
+        "interpretable_patterns",
+        "warn",
+        f"{listed} follow{'s' if len(loose) == 1 else ''} no "
+        f"design variable (R² < {MIN_PATTERN_R2})",
+        {"n_modules": int(summary.shape[0]), "n_unexplained": int(loose.shape[0])},
+    )
 
 
 def _validation_check(controls: ControlsResult | None) -> Check:
     if controls is None:
-        return Check("experimental_validation", "warn",
-                     "no positive controls were given (--controls), so "
-                     "known biology was not checked", {"n_controls": 0})
+        return Check(
+            "experimental_validation",
+            "warn",
+            "no positive controls were given (--controls), so known biology was not checked",
+            {"n_controls": 0},
+        )
     check = controls.check
-    return Check("experimental_validation", check.status,
-                 check.reason, dict(check.evidence))
+    return Check("experimental_validation", check.status, check.reason, dict(check.evidence))
 
 
 def four_checks(
@@ -185,8 +217,12 @@ def four_checks(
         ``experimental_validation``.
     """
     n_sig = int((de.table["padj"] < alpha).sum())
-    return [_sample_check(qc), _gene_check(modules, enrichment, n_sig, alpha),
-            _pattern_check(modules), _validation_check(controls)]
+    return [
+        _sample_check(qc),
+        _gene_check(modules, enrichment, n_sig, alpha),
+        _pattern_check(modules),
+        _validation_check(controls),
+    ]
 
 
 @dataclass(frozen=True)
@@ -237,9 +273,11 @@ def _module_sentence(row: pd.Series, top: pd.DataFrame, modules: GeneModules) ->
         best = top.loc[module]
         in_set = set(str(best["genes"]).split(GENE_SEP))
         shown = [s for s in ranked["symbol"] if s in in_set][:3] or list(ranked["symbol"][:3])
-        return (f"{head}, is enriched for {_set_phrase(str(best['gene_set']))} "
-                f"({best['gene_set']}, padj {_p(float(best['padj']))}; "
-                f"{', '.join(map(str, shown))}).")
+        return (
+            f"{head}, is enriched for {_set_phrase(str(best['gene_set']))} "
+            f"({best['gene_set']}, padj {_p(float(best['padj']))}; "
+            f"{', '.join(map(str, shown))})."
+        )
     shown = [s for s in ranked["symbol"] if s][:3]
     return f"{head}; hub genes {', '.join(map(str, shown))}." if shown else f"{head}."
 
@@ -274,8 +312,9 @@ def tell_story(
     if failed:
         # A failed check comes first and the story stays factual: no biology is told on top
         # of an experiment that did not work as designed.
-        sentences.append("Caution: " + "; ".join(f"{check_title(c).lower()}: {c.reason}"
-                                                  for c in failed) + ".")
+        sentences.append(
+            "Caution: " + "; ".join(f"{check_title(c).lower()}: {c.reason}" for c in failed) + "."
+        )
         sentences.append("Resolve this before interpreting the modules biologically.")
     contrast = de.params.get("contrast") or []
     samples = _samples_sentence(qc, contrast[0] if contrast else None)
@@ -286,12 +325,16 @@ def tell_story(
     n_up = int((significant["log2fc"] > 0).sum())
     n_down = int((significant["log2fc"] < 0).sum())
     if significant.empty:
-        sentences.append(f"No gene changes at padj < {alpha:g}, so there is nothing to cluster "
-                         "into modules; the sample QC still applies.")
+        sentences.append(
+            f"No gene changes at padj < {alpha:g}, so there is nothing to cluster "
+            "into modules; the sample QC still applies."
+        )
     else:
         where = f" in {contrast[1]}" if len(contrast) == 3 else ""
-        sentences.append(f"{_number(len(significant))} genes change (padj < {alpha:g}): "
-                         f"{_number(n_up)} up and {_number(n_down)} down{where}.")
+        sentences.append(
+            f"{_number(len(significant))} genes change (padj < {alpha:g}): "
+            f"{_number(n_up)} up and {_number(n_down)} down{where}."
+        )
     if modules is not None and modules.n_modules and not failed:
         top = enrichment.top_sets() if enrichment is not None else pd.DataFrame()
         summary = modules.summary
@@ -300,13 +343,17 @@ def tell_story(
             sentences.append(_module_sentence(row, top, modules))
         rest = modules.n_modules - len(shown)
         if rest > 0:
-            sentences.append(f"{rest} smaller module{'s' if rest > 1 else ''} "
-                             f"{'are' if rest > 1 else 'is'} listed in the module table.")
+            sentences.append(
+                f"{rest} smaller module{'s' if rest > 1 else ''} "
+                f"{'are' if rest > 1 else 'is'} listed in the module table."
+            )
     if controls is not None:
-        sentences.append(controls.summary if controls.summary.endswith(".")
-                         else controls.summary + ".")
+        sentences.append(
+            controls.summary if controls.summary.endswith(".") else controls.summary + "."
+        )
     warned = [c for c in checks if c.status == "warn" and c.name != "experimental_validation"]
     if warned and not failed:
-        sentences.append("Note: " + "; ".join(f"{check_title(c).lower()}: {c.reason}"
-                                               for c in warned) + ".")
+        sentences.append(
+            "Note: " + "; ".join(f"{check_title(c).lower()}: {c.reason}" for c in warned) + "."
+        )
     return Story(sentences=tuple(sentences), checks=tuple(checks))

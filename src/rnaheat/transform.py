@@ -13,13 +13,15 @@ from rnaheat.experiment import Experiment
 __all__ = ["normalized_counts", "size_factors", "vst"]
 
 
-def _restore(values: np.ndarray, experiment: Experiment, gene_pos: np.ndarray,
-             sample_pos: np.ndarray) -> pd.DataFrame:
+def _restore(
+    values: np.ndarray, experiment: Experiment, gene_pos: np.ndarray, sample_pos: np.ndarray
+) -> pd.DataFrame:
     """Put a canonical-order genes × samples array back into the experiment's order."""
     out = np.empty_like(values)
     out[np.ix_(gene_pos, sample_pos)] = values
-    return pd.DataFrame(out, index=experiment.adata.var_names.copy(),
-                        columns=experiment.adata.obs_names.copy())
+    return pd.DataFrame(
+        out, index=experiment.adata.var_names.copy(), columns=experiment.adata.obs_names.copy()
+    )
 
 
 def size_factors(experiment: Experiment, /, *, engine: str = DEFAULT_ENGINE) -> pd.Series:

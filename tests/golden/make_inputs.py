@@ -38,14 +38,20 @@ def _write(name: str, counts: np.ndarray, samples: pd.DataFrame) -> None:
 def multi_factor(rng: np.random.Generator) -> None:
     """``~ cell_line + condition``: 2 cell lines × 2 conditions × 3 replicates."""
     mean, disp = _base(rng, N_GENES)
-    samples = pd.DataFrame({
-        "cell_line": np.repeat(["A", "B"], 6),
-        "condition": np.tile(np.repeat(["control", "treated"], 3), 2),
-    }, index=pd.Index([f"s{i:02d}" for i in range(12)], name="sample"))
+    samples = pd.DataFrame(
+        {
+            "cell_line": np.repeat(["A", "B"], 6),
+            "condition": np.tile(np.repeat(["control", "treated"], 3), 2),
+        },
+        index=pd.Index([f"s{i:02d}" for i in range(12)], name="sample"),
+    )
     line_effect = rng.normal(0, 0.7, N_GENES)
     effect = np.where(rng.random(N_GENES) < 0.2, rng.normal(0, 1.5, N_GENES), 0.0)
-    log_mu = (np.log(mean)[:, None] + line_effect[:, None] * (samples.cell_line == "B").to_numpy()
-              + effect[:, None] * (samples.condition == "treated").to_numpy())
+    log_mu = (
+        np.log(mean)[:, None]
+        + line_effect[:, None] * (samples.cell_line == "B").to_numpy()
+        + effect[:, None] * (samples.condition == "treated").to_numpy()
+    )
     sf = np.exp(rng.normal(0, 0.2, 12))
     _write("multifactor", _draw(rng, np.exp(log_mu) * sf, disp), samples)
 
@@ -54,8 +60,9 @@ def continuous(rng: np.random.Generator) -> None:
     """``~ dose``: a numeric covariate over 10 samples."""
     mean, disp = _base(rng, N_GENES)
     dose = np.array([0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 5.0])
-    samples = pd.DataFrame({"dose": dose},
-                           index=pd.Index([f"s{i:02d}" for i in range(10)], name="sample"))
+    samples = pd.DataFrame(
+        {"dose": dose}, index=pd.Index([f"s{i:02d}" for i in range(10)], name="sample")
+    )
     slope = np.where(rng.random(N_GENES) < 0.25, rng.normal(0, 0.4, N_GENES), 0.0)
     log_mu = np.log(mean)[:, None] + slope[:, None] * (dose - dose.mean())
     sf = np.exp(rng.normal(0, 0.2, 10))
@@ -65,8 +72,10 @@ def continuous(rng: np.random.Generator) -> None:
 def outliers(rng: np.random.Generator) -> None:
     """Two groups of 8 with outlier counts injected (Cook's replacement and refit)."""
     mean, disp = _base(rng, N_GENES)
-    samples = pd.DataFrame({"condition": np.repeat(["control", "treated"], 8)},
-                           index=pd.Index([f"s{i:02d}" for i in range(16)], name="sample"))
+    samples = pd.DataFrame(
+        {"condition": np.repeat(["control", "treated"], 8)},
+        index=pd.Index([f"s{i:02d}" for i in range(16)], name="sample"),
+    )
     effect = np.where(rng.random(N_GENES) < 0.2, rng.normal(0, 1.5, N_GENES), 0.0)
     log_mu = np.log(mean)[:, None] + effect[:, None] * (samples.condition == "treated").to_numpy()
     sf = np.exp(rng.normal(0, 0.2, 16))
@@ -81,16 +90,18 @@ def outliers(rng: np.random.Generator) -> None:
 def zeros_and_spike(rng: np.random.Generator) -> None:
     """Two groups of 3 with all-zero genes, near-zero genes and one gene with one huge count."""
     mean, disp = _base(rng, N_GENES)
-    samples = pd.DataFrame({"condition": np.repeat(["control", "treated"], 3)},
-                           index=pd.Index([f"s{i:02d}" for i in range(6)], name="sample"))
+    samples = pd.DataFrame(
+        {"condition": np.repeat(["control", "treated"], 3)},
+        index=pd.Index([f"s{i:02d}" for i in range(6)], name="sample"),
+    )
     effect = np.where(rng.random(N_GENES) < 0.2, rng.normal(0, 1.5, N_GENES), 0.0)
     log_mu = np.log(mean)[:, None] + effect[:, None] * (samples.condition == "treated").to_numpy()
     sf = np.exp(rng.normal(0, 0.2, 6))
     counts = _draw(rng, np.exp(log_mu) * sf, disp)
-    counts[:20] = 0                      # all-zero genes
+    counts[:20] = 0  # all-zero genes
     counts[20:30] = 0
-    counts[20:30, 0] = 1                 # a single count
-    counts[30, 4] = 250_000              # one huge count in an otherwise ordinary gene
+    counts[20:30, 0] = 1  # a single count
+    counts[30, 4] = 250_000  # one huge count in an otherwise ordinary gene
     counts[30, [0, 1, 2, 3, 5]] = [40, 55, 38, 47, 51]
     _write("zeros_spike", counts, samples)
 

@@ -20,12 +20,24 @@ class RnaheatEngine:
     name = "rnaheat"
     description = "DESeq2's method, vectorised over genes (matches R DESeq2 1.38; fast)"
 
-    def test(self, counts: np.ndarray, design: pd.DataFrame, contrast: np.ndarray, /, *,
-             size_factors: np.ndarray | None, filter_alpha: float) -> EngineResult:
+    def test(
+        self,
+        counts: np.ndarray,
+        design: pd.DataFrame,
+        contrast: np.ndarray,
+        /,
+        *,
+        size_factors: np.ndarray | None,
+        filter_alpha: float,
+    ) -> EngineResult:
         """Fit and test; see :class:`rnaheat.de.engine.Engine`."""
-        out = deseq2.run_deseq2(np.asarray(counts), design.to_numpy(dtype=float),
-                                contrast=np.asarray(contrast, dtype=float),
-                                size_factors=size_factors, filter_alpha=filter_alpha)
+        out = deseq2.run_deseq2(
+            np.asarray(counts),
+            design.to_numpy(dtype=float),
+            contrast=np.asarray(contrast, dtype=float),
+            size_factors=size_factors,
+            filter_alpha=filter_alpha,
+        )
         return EngineResult(
             size_factors=out.size_factors,
             base_mean=out.base_mean,
@@ -42,11 +54,13 @@ class RnaheatEngine:
         """Median-of-ratios size factors."""
         return deseq2.median_of_ratios(np.asarray(counts))
 
-    def vst(self, counts: np.ndarray, design: pd.DataFrame, /, *,
-            size_factors: np.ndarray | None) -> np.ndarray:
+    def vst(
+        self, counts: np.ndarray, design: pd.DataFrame, /, *, size_factors: np.ndarray | None
+    ) -> np.ndarray:
         """DESeq2's ``vst()``: blind for an intercept-only design, else design-aware."""
-        return deseq2.vst(np.asarray(counts), design.to_numpy(dtype=float),
-                          size_factors=size_factors)
+        return deseq2.vst(
+            np.asarray(counts), design.to_numpy(dtype=float), size_factors=size_factors
+        )
 
 
 register(RnaheatEngine())

@@ -117,8 +117,9 @@ def design_variables(formula: str) -> list[str]:
     return seen
 
 
-def design_frame(samples: pd.DataFrame, variables: list[str], /, *,
-                 source: str = "sample sheet") -> pd.DataFrame:
+def design_frame(
+    samples: pd.DataFrame, variables: list[str], /, *, source: str = "sample sheet"
+) -> pd.DataFrame:
     """The design variables typed for the model: numeric columns as floats, others as factors.
 
     Raises
@@ -219,8 +220,9 @@ def _check_rank(matrix: pd.DataFrame, formula: str) -> None:
     )
 
 
-def design_matrix(samples: pd.DataFrame, formula: str, /, *,
-                  source: str = "sample sheet") -> pd.DataFrame:
+def design_matrix(
+    samples: pd.DataFrame, formula: str, /, *, source: str = "sample sheet"
+) -> pd.DataFrame:
     """The model matrix of ``formula`` (no contrast), for design-aware transformations."""
     frame = _design_frame(samples, design_variables(formula), contrast=None, source=source)
     matrix = pd.DataFrame(model_matrix(formula.split("~", 1)[1], frame))

@@ -18,8 +18,19 @@ __all__ = ["align", "read_experiment"]
 logger = logging.getLogger("rnaheat")
 
 # Endings that alignment and counting tools add to sample names.
-_TOOL_SUFFIXES = (".bam", ".sam", ".sorted", "Aligned.sortedByCoord.out", "Aligned.out",
-                  ".counts", ".count", ".txt", "_counts", "_count", ".htseq")
+_TOOL_SUFFIXES = (
+    ".bam",
+    ".sam",
+    ".sorted",
+    "Aligned.sortedByCoord.out",
+    "Aligned.out",
+    ".counts",
+    ".count",
+    ".txt",
+    "_counts",
+    "_count",
+    ".htseq",
+)
 
 
 def _common_suffix(names: list[str]) -> str:
@@ -54,16 +65,25 @@ def _near_matches(missing: list[str], available: list[str]) -> list[tuple[str, s
     for sheet_name in missing:
         for how, norm in rules:
             target = norm(sheet_name.removesuffix(suffix_m) if how == "a suffix" else sheet_name)
-            hits = [c for c in available
-                    if norm(c.removesuffix(suffix_a) if how == "a suffix" else c) == target]
+            hits = [
+                c
+                for c in available
+                if norm(c.removesuffix(suffix_a) if how == "a suffix" else c) == target
+            ]
             if len(hits) == 1:
                 found.append((sheet_name, hits[0], how))
                 break
     return found
 
 
-def align(counts: pd.DataFrame, samples: pd.DataFrame, /, *, counts_source: str = "counts",
-          samples_source: str = "sample sheet") -> tuple[pd.DataFrame, pd.DataFrame]:
+def align(
+    counts: pd.DataFrame,
+    samples: pd.DataFrame,
+    /,
+    *,
+    counts_source: str = "counts",
+    samples_source: str = "sample sheet",
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Match count columns to sheet rows; the sheet defines the analysis.
 
     Count columns that the sheet does not list are left out with a warning naming them.
@@ -102,8 +122,11 @@ def align(counts: pd.DataFrame, samples: pd.DataFrame, /, *, counts_source: str 
     extra = [c for c in columns if c not in set(sheet)]
     if extra:
         logger.warning(
-            "%s: %d count column(s) not in %s are left out: %s", counts_source, len(extra),
-            samples_source, ", ".join(extra),
+            "%s: %d count column(s) not in %s are left out: %s",
+            counts_source,
+            len(extra),
+            samples_source,
+            ", ".join(extra),
         )
     return counts[sheet], samples
 
@@ -136,16 +159,19 @@ def read_experiment(
     matrix = read_counts(counts_path)
     if samples is None:
         if "obs" not in matrix.attrs:
-            raise ValueError("a sample sheet is required (--samples) unless the counts are an "
-                             ".h5ad file that carries one")
+            raise ValueError(
+                "a sample sheet is required (--samples) unless the counts are an "
+                ".h5ad file that carries one"
+            )
         sheet = matrix.attrs["obs"].astype(str)
         sheet.index = sheet.index.astype(str)
         samples_source = f"{counts_path.name} (obs)"
     else:
         sheet = read_samples(samples)
         samples_source = Path(samples).name
-    aligned, sheet = align(matrix, sheet, counts_source=counts_path.name,
-                           samples_source=samples_source)
+    aligned, sheet = align(
+        matrix, sheet, counts_source=counts_path.name, samples_source=samples_source
+    )
     annotation = None
     if genes is not None:
         annotation = match_gene_ids(aligned.index, read_genes(genes))

@@ -19,12 +19,21 @@ _FEATURECOUNTS_ANNOTATION = ["Chr", "Start", "End", "Strand", "Length"]
 # Annotation columns that some count tables carry beside the samples. Symbols are kept,
 # the rest is skipped.
 _SYMBOL_COLUMNS = {"symbol", "gene_name", "gene_symbol", "genename", "name"}
-_SKIPPED_COLUMNS = {"length", "chr", "start", "end", "strand", "biotype", "gene_biotype",
-                    "gene_type", "description"}
+_SKIPPED_COLUMNS = {
+    "length",
+    "chr",
+    "start",
+    "end",
+    "strand",
+    "biotype",
+    "gene_biotype",
+    "gene_type",
+    "description",
+}
 # File-name endings of HTSeq-count outputs, removed to get the sample name.
-_HTSEQ_SUFFIX = re.compile(r"(\.(gz|txt|tsv|csv|tab|counts?|htseq|htseq-count|htseq_counts))+$",
-                           re.IGNORECASE)
-
+_HTSEQ_SUFFIX = re.compile(
+    r"(\.(gz|txt|tsv|csv|tab|counts?|htseq|htseq-count|htseq_counts))+$", re.IGNORECASE
+)
 
 
 def read_counts(path: str | Path, /) -> pd.DataFrame:
@@ -153,37 +162,48 @@ def _to_integers(data: pd.DataFrame, *, ids: pd.Series, source: str, line0: int)
     missing = text.isin(["", "NA", "NaN", "nan", "N/A", "NULL", "null", "-"]).to_numpy()
     hit = _first(missing)
     if hit:
-        raise ValueError(f"{source}: missing count for {_cell(ids, samples, line0, *hit)}; "
-                         "every gene needs a count in every sample (use 0 for none)")
+        raise ValueError(
+            f"{source}: missing count for {_cell(ids, samples, line0, *hit)}; "
+            "every gene needs a count in every sample (use 0 for none)"
+        )
     hit = _first(np.isnan(numbers))
     if hit:
-        raise ValueError(f"{source}: {text.iat[hit]!r} is not a number, for "
-                         f"{_cell(ids, samples, line0, *hit)}; counts must be whole numbers ≥ 0")
-    return pd.DataFrame(_check_counts(numbers, ids=ids, samples=samples, source=source,
-                                      line0=line0))
+        raise ValueError(
+            f"{source}: {text.iat[hit]!r} is not a number, for "
+            f"{_cell(ids, samples, line0, *hit)}; counts must be whole numbers ≥ 0"
+        )
+    return pd.DataFrame(
+        _check_counts(numbers, ids=ids, samples=samples, source=source, line0=line0)
+    )
 
 
 def _cell(ids: pd.Series, samples: list[str], line0: int, row: int, col: int) -> str:
     return f"gene {ids.iloc[row]!r} (line {line0 + row}), sample {samples[col]!r}"
 
 
-def _check_counts(numbers: np.ndarray, *, ids: pd.Series, samples: list[str], source: str,
-                  line0: int) -> np.ndarray:
+def _check_counts(
+    numbers: np.ndarray, *, ids: pd.Series, samples: list[str], source: str, line0: int
+) -> np.ndarray:
     """Return ``numbers`` as int64 after checking each is a finite whole number ≥ 0."""
     checks = [
         (np.isnan(numbers), "missing count", "every gene needs a count in every sample"),
         (np.isinf(numbers), "infinite count", "counts must be whole numbers ≥ 0"),
         (numbers < 0, "negative count", "counts must be whole numbers ≥ 0"),
-        (numbers != np.floor(numbers), "count that is not a whole number",
-         "the DESeq2 model needs raw read counts (estimated counts from salmon/kallisto must "
-         "be rounded, as tximport does)"),
+        (
+            numbers != np.floor(numbers),
+            "count that is not a whole number",
+            "the DESeq2 model needs raw read counts (estimated counts from salmon/kallisto must "
+            "be rounded, as tximport does)",
+        ),
     ]
     with np.errstate(invalid="ignore"):
         for mask, what, allowed in checks:
             hit = _first(mask)
             if hit:
-                raise ValueError(f"{source}: {what} ({numbers[hit]:g}) for "
-                                 f"{_cell(ids, samples, line0, *hit)}; {allowed}")
+                raise ValueError(
+                    f"{source}: {what} ({numbers[hit]:g}) for "
+                    f"{_cell(ids, samples, line0, *hit)}; {allowed}"
+                )
     return numbers.astype(np.int64)
 
 
@@ -196,16 +216,18 @@ def _read_htseq_folder(folder: Path) -> pd.DataFrame:
     for file in files:
         sample = _HTSEQ_SUFFIX.sub("", file.name)
         if sample in columns:
-            raise ValueError(f"{folder}: files {file.name!r} and another both give sample name "
-                             f"{sample!r}")
+            raise ValueError(
+                f"{folder}: files {file.name!r} and another both give sample name {sample!r}"
+            )
         table = read_table_text(file)
         # HTSeq-count files have no header: the first line is a gene.
         first = pd.DataFrame([table.columns], columns=range(table.shape[1]))
         table.columns = range(table.shape[1])
         table = pd.concat([first, table], ignore_index=True)
         if table.shape[1] != 2:
-            raise ValueError(f"{file}: expected two tab-separated columns (gene, count), found "
-                             f"{table.shape[1]}")
+            raise ValueError(
+                f"{file}: expected two tab-separated columns (gene, count), found {table.shape[1]}"
+            )
         counter = table[0].str.startswith("__")
         if counter.any():
             totals = ", ".join(f"{g} {c}" for g, c in table.loc[counter, [0, 1]].to_numpy())
@@ -240,12 +262,14 @@ def _read_h5ad(path: Path) -> pd.DataFrame:
     samples = list(map(str, adata.obs_names))
     _check_names(samples, what="sample (obs name)", source=str(path))
     _check_gene_ids(ids, source=str(path), line0=1)
-    values = _check_counts(np.asarray(matrix, dtype=float).T, ids=ids, samples=samples,
-                           source=str(path), line0=1)
+    values = _check_counts(
+        np.asarray(matrix, dtype=float).T, ids=ids, samples=samples, source=str(path), line0=1
+    )
     if not values.any():
         raise ValueError(f"{path}: every count is zero; there is nothing to analyse")
-    counts = pd.DataFrame(values, index=pd.Index(ids, name="gene_id"),
-                          columns=pd.Index(samples, name="sample"))
+    counts = pd.DataFrame(
+        values, index=pd.Index(ids, name="gene_id"), columns=pd.Index(samples, name="sample")
+    )
     for column in ("symbol", "gene_symbol", "gene_name"):
         if column in adata.var:
             counts.attrs["symbols"] = adata.var[column].astype(str).set_axis(counts.index)

@@ -15,8 +15,14 @@ __all__ = ["read_de_table"]
 # Each tool's column names mapped once onto rnaheat's. limma's AveExpr and edgeR's logCPM
 # are log-scale averages, not DESeq2's base mean, so they are not mapped onto base_mean.
 _TOOLS = {
-    "DESeq2": {"baseMean": "base_mean", "log2FoldChange": "log2fc", "lfcSE": "lfc_se",
-               "stat": "stat", "pvalue": "pvalue", "padj": "padj"},
+    "DESeq2": {
+        "baseMean": "base_mean",
+        "log2FoldChange": "log2fc",
+        "lfcSE": "lfc_se",
+        "stat": "stat",
+        "pvalue": "pvalue",
+        "padj": "padj",
+    },
     "edgeR": {"logFC": "log2fc", "LR": "stat", "F": "stat", "PValue": "pvalue", "FDR": "padj"},
     "limma": {"logFC": "log2fc", "t": "stat", "P.Value": "pvalue", "adj.P.Val": "padj"},
     "rnaheat": {c: c for c in DE_COLUMNS if c not in ("gene_id", "symbol")},
@@ -81,7 +87,10 @@ def read_de_table(path: str | Path, /) -> DEResult:
             out[column] = np.nan
     duplicated = out["gene_id"].duplicated()
     if duplicated.any():
-        raise ValueError(f"{path}: gene {out['gene_id'][duplicated].iloc[0]!r} appears more "
-                         "than once")
-    return DEResult(table=sort_de_table(out[DE_COLUMNS]),
-                    params={"engine": f"imported:{tool}", "source": str(path)})
+        raise ValueError(
+            f"{path}: gene {out['gene_id'][duplicated].iloc[0]!r} appears more than once"
+        )
+    return DEResult(
+        table=sort_de_table(out[DE_COLUMNS]),
+        params={"engine": f"imported:{tool}", "source": str(path)},
+    )

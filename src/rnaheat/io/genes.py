@@ -11,10 +11,16 @@ from rnaheat.io.text import read_table_text
 
 __all__ = ["match_gene_ids", "read_genes", "strip_version"]
 
-_ID_NAMES = ("gene_id", "gene stable id", "ensembl_id", "ensembl_gene_id", "geneid", "id",
-             "gene")
-_SYMBOL_NAMES = ("symbol", "gene name", "gene_name", "gene_symbol", "hgnc_symbol",
-                 "external_gene_name", "name")
+_ID_NAMES = ("gene_id", "gene stable id", "ensembl_id", "ensembl_gene_id", "geneid", "id", "gene")
+_SYMBOL_NAMES = (
+    "symbol",
+    "gene name",
+    "gene_name",
+    "gene_symbol",
+    "hgnc_symbol",
+    "external_gene_name",
+    "name",
+)
 _BIOTYPE_NAMES = ("biotype", "gene type", "gene_type", "gene_biotype", "type")
 _VERSION = re.compile(r"^(ENS[A-Z]*G\d+)\.\d+(_PAR_Y)?$")
 
@@ -58,10 +64,13 @@ def read_genes(path: str | Path, /) -> pd.DataFrame:
             f"(columns found: {', '.join(columns)})"
         )
     biotype_col = _pick(columns, _BIOTYPE_NAMES)
-    genes = pd.DataFrame({
-        "symbol": table[symbol_col].str.strip().to_numpy(),
-        "biotype": table[biotype_col].str.strip().to_numpy() if biotype_col else "",
-    }, index=pd.Index(table[id_col].str.strip().to_numpy(), name="gene_id"))
+    genes = pd.DataFrame(
+        {
+            "symbol": table[symbol_col].str.strip().to_numpy(),
+            "biotype": table[biotype_col].str.strip().to_numpy() if biotype_col else "",
+        },
+        index=pd.Index(table[id_col].str.strip().to_numpy(), name="gene_id"),
+    )
     return genes[~genes.index.duplicated()]
 
 

@@ -45,8 +45,9 @@ class GeneSets:
             raise ValueError("a gene set collection needs a non-empty name")
         for name, genes in self.sets.items():
             if isinstance(genes, str):
-                raise TypeError(f"gene set {name!r}: genes must be a sequence of names, "
-                                "not one string")
+                raise TypeError(
+                    f"gene set {name!r}: genes must be a sequence of names, not one string"
+                )
 
     def __len__(self) -> int:
         return len(self.sets)
@@ -65,8 +66,10 @@ class GeneSets:
 
         Genes are stripped of surrounding white space; repeats within a set are kept once.
         """
-        clean = {str(name): tuple(dict.fromkeys(str(g).strip() for g in genes if str(g).strip()))
-                 for name, genes in sets.items()}
+        clean = {
+            str(name): tuple(dict.fromkeys(str(g).strip() for g in genes if str(g).strip()))
+            for name, genes in sets.items()
+        }
         return cls(collection=collection, sets=clean)
 
 
@@ -122,18 +125,22 @@ def read_gmt(path: str | Path, /, *, collection: str | None = None) -> GeneSets:
         genes = tuple(dict.fromkeys(g.strip() for g in fields[2:] if g.strip()))
         n_listed = sum(1 for g in fields[2:] if g.strip())
         if n_listed > len(genes):
-            issues.append(f"{set_name} (line {number}): {n_listed - len(genes)} repeated "
-                          "gene(s) kept once")
+            issues.append(
+                f"{set_name} (line {number}): {n_listed - len(genes)} repeated gene(s) kept once"
+            )
         if not genes:
             issues.append(f"{set_name} (line {number}): no genes; dropped")
             continue
         if set_name in sets:
             if set(sets[set_name]) != set(genes):
-                issues.append(f"{set_name} (line {number}): name already used on line "
-                              f"{first_line[set_name]} with other genes; kept the first")
+                issues.append(
+                    f"{set_name} (line {number}): name already used on line "
+                    f"{first_line[set_name]} with other genes; kept the first"
+                )
             else:
-                issues.append(f"{set_name} (line {number}): repeats line "
-                              f"{first_line[set_name]}; kept once")
+                issues.append(
+                    f"{set_name} (line {number}): repeats line {first_line[set_name]}; kept once"
+                )
             continue
         sets[set_name] = genes
         descriptions[set_name] = fields[1].strip()
@@ -142,10 +149,20 @@ def read_gmt(path: str | Path, /, *, collection: str | None = None) -> GeneSets:
         raise ValueError(f"{path}: no gene set with at least one gene (is this a GMT file?)")
     for issue in issues:
         log.warning("%s: %s", path.name, issue)
-    log.info("%s: %d gene sets, %d distinct genes (collection %r)", path.name, len(sets),
-             len({g for genes in sets.values() for g in genes}), name)
-    return GeneSets(collection=name, sets=sets, descriptions=descriptions, source=str(path),
-                    issues=tuple(issues))
+    log.info(
+        "%s: %d gene sets, %d distinct genes (collection %r)",
+        path.name,
+        len(sets),
+        len({g for genes in sets.values() for g in genes}),
+        name,
+    )
+    return GeneSets(
+        collection=name,
+        sets=sets,
+        descriptions=descriptions,
+        source=str(path),
+        issues=tuple(issues),
+    )
 
 
 def _stem(path: Path) -> str:

@@ -31,8 +31,16 @@ logger = logging.getLogger("rnaheat")
 #: Version of the output layout (tables, columns, run.json keys); bumped on any change.
 FORMAT_VERSION = "1"
 
-_PACKAGES = ("rnaheat", "numpy", "scipy", "pandas", "anndata", "pydeseq2", "formulaic",
-             "matplotlib")
+_PACKAGES = (
+    "rnaheat",
+    "numpy",
+    "scipy",
+    "pandas",
+    "anndata",
+    "pydeseq2",
+    "formulaic",
+    "matplotlib",
+)
 
 
 def check_output_folder(out: Path, /, *, force: bool) -> None:
@@ -41,8 +49,10 @@ def check_output_folder(out: Path, /, *, force: bool) -> None:
     if out.exists() and not out.is_dir():
         raise ValueError(f"{out}: exists and is not a folder; choose another --out")
     if out.is_dir() and any(out.iterdir()) and not force:
-        raise ValueError(f"{out}: output folder exists and is not empty; use --force to "
-                         "replace it, or choose another --out")
+        raise ValueError(
+            f"{out}: output folder exists and is not empty; use --force to "
+            "replace it, or choose another --out"
+        )
 
 
 @contextlib.contextmanager
@@ -81,8 +91,9 @@ def write_table(table: pd.DataFrame, path: Path, /, *, index: bool = False) -> N
     table.to_csv(path, sep="\t", index=index, na_rep="NA", lineterminator="\n")
 
 
-def save_figure(figure: Any, stem: Path, /, *, formats: tuple[str, ...] = ("png", "pdf", "svg"),
-                dpi: int = 300) -> list[Path]:
+def save_figure(
+    figure: Any, stem: Path, /, *, formats: tuple[str, ...] = ("png", "pdf", "svg"), dpi: int = 300
+) -> list[Path]:
     """Save a matplotlib figure as ``stem.png`` (at ``dpi``), ``.pdf`` and ``.svg``.
 
     Metadata that would change between runs (creation dates, software strings) is left out,
@@ -94,8 +105,11 @@ def save_figure(figure: Any, stem: Path, /, *, formats: tuple[str, ...] = ("png"
     paths = []
     for fmt in formats:
         path = stem.with_suffix(f".{fmt}")
-        meta = {"png": {"Software": None}, "pdf": {"CreationDate": None, "Producer": None},
-                "svg": {"Date": None}}[fmt]
+        meta = {
+            "png": {"Software": None},
+            "pdf": {"CreationDate": None, "Producer": None},
+            "svg": {"Date": None},
+        }[fmt]
         figure.savefig(path, dpi=dpi, format=fmt, metadata=meta)
         paths.append(path)
     plt.close(figure)
@@ -118,8 +132,10 @@ def file_checksums(paths: dict[str, Path | None], /) -> dict[str, Any]:
             continue
         path = Path(path)
         if path.is_dir():
-            out[role] = {"path": str(path), "files": {
-                p.name: _sha256(p) for p in sorted(path.iterdir()) if p.is_file()}}
+            out[role] = {
+                "path": str(path),
+                "files": {p.name: _sha256(p) for p in sorted(path.iterdir()) if p.is_file()},
+            }
         else:
             out[role] = {"path": str(path), "sha256": _sha256(path)}
     return out
@@ -140,5 +156,6 @@ def package_versions() -> dict[str, str]:
 
 def write_json(data: dict[str, Any], path: Path, /) -> None:
     """Write ``data`` as indented JSON."""
-    path.write_text(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n",
-                    encoding="utf-8")
+    path.write_text(
+        json.dumps(data, indent=2, sort_keys=False, default=str) + "\n", encoding="utf-8"
+    )

@@ -88,12 +88,19 @@ def read_table_text(path: Path, /, *, comment: str | None = None) -> pd.DataFram
     sep = _delimiter(lines[skipped])
     try:
         frame = pd.read_csv(
-            io.StringIO(body), sep=sep, header=None, dtype=str, keep_default_na=False,
-            na_filter=False, skip_blank_lines=True, engine="c",
+            io.StringIO(body),
+            sep=sep,
+            header=None,
+            dtype=str,
+            keep_default_na=False,
+            na_filter=False,
+            skip_blank_lines=True,
+            engine="c",
         )
     except pd.errors.ParserError as err:
-        raise ValueError(f"{path}: cannot be read as a {'TSV' if sep == chr(9) else 'CSV'} "
-                         f"table ({err})") from None
+        raise ValueError(
+            f"{path}: cannot be read as a {'TSV' if sep == chr(9) else 'CSV'} table ({err})"
+        ) from None
     header = [str(h) for h in frame.iloc[0]]
     frame = frame.iloc[1:].reset_index(drop=True)
     frame.columns = header

@@ -92,8 +92,10 @@ def track_palettes(samples: pd.DataFrame, columns: Sequence[str], /) -> dict[str
         raw = samples[column]
         numeric = pd.to_numeric(raw, errors="coerce")
         if numeric.notna().all() and raw.astype(str).nunique() > 6:
-            palettes[column] = (continuous_cmap(), Normalize(float(numeric.min()),
-                                                             float(numeric.max())))
+            palettes[column] = (
+                continuous_cmap(),
+                Normalize(float(numeric.min()), float(numeric.max())),
+            )
             continue
         levels = raw.astype(str).where(raw.notna(), "NA")
         palette = category_colors(levels[levels != "NA"].unique(), offset=offset)

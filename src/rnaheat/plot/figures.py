@@ -41,18 +41,31 @@ def analysis_figures(analysis: Analysis, /) -> Iterator[tuple[str, Figure]]:
         found = analysis.controls.table["gene_id"].astype(str)
         controls = [g for g in found if g and g != "nan"]
     if modules is not None and analysis.display is not None:
-        yield "heatmap", heatmap(
-            modules, analysis.display, samples=analysis.experiment.samples,
-            annotate=list(config.heatmap.annotate) or None,
-            markers=[*config.heatmap.markers, *controls] or None, title=title,
-            note=analysis.selection.shown_note(), subtitles=module_subtitles(analysis))
+        yield (
+            "heatmap",
+            heatmap(
+                modules,
+                analysis.display,
+                samples=analysis.experiment.samples,
+                annotate=list(config.heatmap.annotate) or None,
+                markers=[*config.heatmap.markers, *controls] or None,
+                title=title,
+                note=analysis.selection.shown_note(),
+                subtitles=module_subtitles(analysis),
+            ),
+        )
     if analysis.de.table["pvalue"].notna().any():
         fig, ax = plt.subplots(figsize=(7.5, 6.0), layout="constrained")
-        volcano(analysis.de, ax=ax,
-                modules=modules.labels if modules is not None else None,
-                module_colors=module_colors(modules) if modules is not None else None,
-                module_names=modules.names() if modules is not None else None,
-                alpha=config.de.alpha, lfc_threshold=config.select.lfc_threshold,
-                label_genes=[*config.heatmap.markers, *controls] or None, title=title)
+        volcano(
+            analysis.de,
+            ax=ax,
+            modules=modules.labels if modules is not None else None,
+            module_colors=module_colors(modules) if modules is not None else None,
+            module_names=modules.names() if modules is not None else None,
+            alpha=config.de.alpha,
+            lfc_threshold=config.select.lfc_threshold,
+            label_genes=[*config.heatmap.markers, *controls] or None,
+            title=title,
+        )
         yield "volcano", fig
     yield from qc_figures(analysis.qc).items()

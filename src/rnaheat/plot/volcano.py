@@ -100,8 +100,10 @@ def volcano(
         table = de_table
     missing = [c for c in ("gene_id", "log2fc", "pvalue", "padj") if c not in table.columns]
     if missing:
-        raise KeyError(f"the DE table has no {', '.join(map(repr, missing))} column(s) "
-                       f"(columns: {', '.join(map(str, table.columns))})")
+        raise KeyError(
+            f"the DE table has no {', '.join(map(repr, missing))} column(s) "
+            f"(columns: {', '.join(map(str, table.columns))})"
+        )
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must lie between 0 and 1, got {alpha!r}")
     if lfc_threshold < 0:
@@ -113,8 +115,7 @@ def volcano(
     if ax is None:
         fig = plt.figure(figsize=(6.4, 5.2))
         ax = fig.add_axes((0.11, 0.1, 0.85, 0.78))
-    colours, legend = _colours(genes, modules, module_colors, module_names, alpha,
-                               lfc_threshold)
+    colours, legend = _colours(genes, modules, module_colors, module_names, alpha, lfc_threshold)
     _scatter(ax, genes, colours)
     _frame(ax, genes)
     n_up, n_down, dashed = _thresholds(ax, genes, alpha, lfc_threshold)
@@ -128,11 +129,15 @@ def volcano(
 
 def _drawable(table: pd.DataFrame) -> pd.DataFrame:
     keep = table["pvalue"].notna() & table["log2fc"].notna()
-    genes = table.loc[keep, [c for c in ("gene_id", "symbol", "log2fc", "pvalue", "padj")
-                             if c in table.columns]].copy()
+    genes = table.loc[
+        keep, [c for c in ("gene_id", "symbol", "log2fc", "pvalue", "padj") if c in table.columns]
+    ].copy()
     genes["gene_id"] = genes["gene_id"].astype(str)
-    symbol = (genes["symbol"].fillna("").astype(str) if "symbol" in genes
-              else pd.Series("", index=genes.index))
+    symbol = (
+        genes["symbol"].fillna("").astype(str)
+        if "symbol" in genes
+        else pd.Series("", index=genes.index)
+    )
     genes["label"] = symbol.where(symbol.str.strip() != "", genes["gene_id"])
     positive = genes["pvalue"][genes["pvalue"] > 0]
     floor = positive.min() if len(positive) else 1e-300
@@ -162,15 +167,20 @@ def _colours(genes, modules, module_colors, module_names, alpha, lfc_threshold):
             palette = {m: palette[str(m)] for m in levels}
         lacking = [m for m in levels if m not in palette]
         if lacking:
-            raise KeyError(f"no colour for module(s) {', '.join(map(str, lacking))} in "
-                           f"module_colors (it has: {', '.join(map(str, palette))})")
+            raise KeyError(
+                f"no colour for module(s) {', '.join(map(str, lacking))} in "
+                f"module_colors (it has: {', '.join(map(str, palette))})"
+            )
         module_of = pd.Series(modules.to_numpy(), index=modules.index.astype(str))
         module_of = module_of[~module_of.index.duplicated()]
         group = genes["gene_id"].map(module_of)
         colour = group.map(palette).fillna(NEUTRAL)
         sizes = group.value_counts()
-        legend = [_handle(palette[m], _legend_label(m, names, int(sizes.get(m, 0))))
-                  for m in levels if m in sizes.index]
+        legend = [
+            _handle(palette[m], _legend_label(m, names, int(sizes.get(m, 0))))
+            for m in levels
+            if m in sizes.index
+        ]
         legend.append(_handle(NEUTRAL, "not in a module"))
         order = {m: i + 1 for i, m in enumerate(levels)}
         rank = group.map(order).fillna(0).astype(int)
@@ -178,11 +188,13 @@ def _colours(genes, modules, module_colors, module_names, alpha, lfc_threshold):
         cmap = diverging_cmap()
         up_colour, down_colour = to_hex(cmap(0.88)), to_hex(cmap(0.12))
         up, down = _changed(genes, alpha, lfc_threshold)
-        colour = pd.Series(NEUTRAL, index=genes.index).mask(up, up_colour).mask(down,
-                                                                               down_colour)
+        colour = pd.Series(NEUTRAL, index=genes.index).mask(up, up_colour).mask(down, down_colour)
         rank = (up | down).astype(int)
-        legend = [_handle(up_colour, "up"), _handle(down_colour, "down"),
-                  _handle(NEUTRAL, "not significant")]
+        legend = [
+            _handle(up_colour, "up"),
+            _handle(down_colour, "down"),
+            _handle(NEUTRAL, "not significant"),
+        ]
     return pd.DataFrame({"colour": colour, "rank": rank}), legend
 
 
@@ -198,8 +210,16 @@ def _legend_label(module, names, size) -> str:
 
 
 def _handle(colour: str, label: str) -> Line2D:
-    return Line2D([], [], marker="o", linestyle="", markersize=5, markerfacecolor=colour,
-                  markeredgewidth=0, label=label)
+    return Line2D(
+        [],
+        [],
+        marker="o",
+        linestyle="",
+        markersize=5,
+        markerfacecolor=colour,
+        markeredgewidth=0,
+        label=label,
+    )
 
 
 def _changed(genes, alpha, lfc_threshold):
@@ -219,10 +239,17 @@ def _scatter(ax, genes, colours) -> None:
             rows = part & (genes["at_floor"] == at_floor)
             if not rows.any():
                 continue
-            ax.scatter(genes.loc[rows, "log2fc"], genes.loc[rows, "y"],
-                       c=colours.loc[rows, "colour"].tolist(), s=size * (3 if at_floor else 1),
-                       marker=marker, linewidths=0, alpha=0.75 if rank == 0 else 0.9,
-                       rasterized=rasterise, zorder=1 + rank / (1 + colours["rank"].max()))
+            ax.scatter(
+                genes.loc[rows, "log2fc"],
+                genes.loc[rows, "y"],
+                c=colours.loc[rows, "colour"].tolist(),
+                s=size * (3 if at_floor else 1),
+                marker=marker,
+                linewidths=0,
+                alpha=0.75 if rank == 0 else 0.9,
+                rasterized=rasterise,
+                zorder=1 + rank / (1 + colours["rank"].max()),
+            )
 
 
 def _frame(ax, genes) -> None:
@@ -252,17 +279,39 @@ def _thresholds(ax, genes, alpha, lfc_threshold) -> tuple[int, int, bool]:
 
 def _counts(ax, n_up, n_down, alpha, lfc_threshold, title, *, dashed: bool) -> None:
     cmap = diverging_cmap()
-    rule = (f"padj < {alpha:g}" + (f", |log2fc| ≥ {lfc_threshold:g}" if lfc_threshold else "")
-            + (" (dashed)" if dashed else ""))
-    header = {"xycoords": "axes fraction", "textcoords": "offset points", "va": "bottom",
-              "gid": "volcano-header"}
-    ax.annotate(f"◀ {n_down:,} down", xy=(0, 1), xytext=(0, 3), ha="left", fontsize=9,
-                fontweight="bold", color=to_hex(cmap(0.1)), **header)
-    ax.annotate(f"{n_up:,} up ▶", xy=(1, 1), xytext=(0, 3), ha="right", fontsize=9,
-                fontweight="bold", color=to_hex(cmap(0.9)), **header)
+    rule = (
+        f"padj < {alpha:g}"
+        + (f", |log2fc| ≥ {lfc_threshold:g}" if lfc_threshold else "")
+        + (" (dashed)" if dashed else "")
+    )
+    header = {
+        "xycoords": "axes fraction",
+        "textcoords": "offset points",
+        "va": "bottom",
+        "gid": "volcano-header",
+    }
+    ax.annotate(
+        f"◀ {n_down:,} down",
+        xy=(0, 1),
+        xytext=(0, 3),
+        ha="left",
+        fontsize=9,
+        fontweight="bold",
+        color=to_hex(cmap(0.1)),
+        **header,
+    )
+    ax.annotate(
+        f"{n_up:,} up ▶",
+        xy=(1, 1),
+        xytext=(0, 3),
+        ha="right",
+        fontsize=9,
+        fontweight="bold",
+        color=to_hex(cmap(0.9)),
+        **header,
+    )
     # The rule sits on its own line above the counts, so narrow axes never squeeze them.
-    ax.annotate(rule, xy=(0.5, 1), xytext=(0, 17), ha="center", fontsize=8, color="0.35",
-                **header)
+    ax.annotate(rule, xy=(0.5, 1), xytext=(0, 17), ha="center", fontsize=8, color="0.35", **header)
     if title:
         ax.set_title(title, pad=30, fontsize=10)
 
@@ -273,31 +322,57 @@ def _legend(ax, genes, handles, *, title) -> None:
     points_px = ax.transData.transform(genes[["log2fc", "y"]].to_numpy())
     best = None
     for loc in ("upper left", "upper right", "center left", "center right", "upper center"):
-        legend = ax.legend(handles=handles, loc=loc, frameon=True, framealpha=0.85,
-                           edgecolor="none", fontsize=7.5, title=title, title_fontsize=7.5,
-                           alignment="left", borderaxespad=0.3, handletextpad=0.2)
+        legend = ax.legend(
+            handles=handles,
+            loc=loc,
+            frameon=True,
+            framealpha=0.85,
+            edgecolor="none",
+            fontsize=7.5,
+            title=title,
+            title_fontsize=7.5,
+            alignment="left",
+            borderaxespad=0.3,
+            handletextpad=0.2,
+        )
         box = legend.get_window_extent(renderer)
-        hidden = int(((points_px[:, 0] >= box.x0) & (points_px[:, 0] <= box.x1)
-                      & (points_px[:, 1] >= box.y0) & (points_px[:, 1] <= box.y1)).sum())
+        hidden = int(
+            (
+                (points_px[:, 0] >= box.x0)
+                & (points_px[:, 0] <= box.x1)
+                & (points_px[:, 1] >= box.y0)
+                & (points_px[:, 1] <= box.y1)
+            ).sum()
+        )
         if best is None or hidden < best[0]:
             best = (hidden, loc)
-    style = {"frameon": True, "framealpha": 0.85, "edgecolor": "none", "fontsize": 7.5,
-             "title": title, "title_fontsize": 7.5, "alignment": "left",
-             "handletextpad": 0.2}
+    style = {
+        "frameon": True,
+        "framealpha": 0.85,
+        "edgecolor": "none",
+        "fontsize": 7.5,
+        "title": title,
+        "title_fontsize": 7.5,
+        "alignment": "left",
+        "handletextpad": 0.2,
+    }
     if best[0] > max(20, 0.01 * len(genes)):
         # Every inner corner would hide genes: the legend goes beside the axes instead.
-        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0),
-                  borderaxespad=0.0, **style)
+        ax.legend(
+            handles=handles,
+            loc="upper left",
+            bbox_to_anchor=(1.01, 1.0),
+            borderaxespad=0.0,
+            **style,
+        )
     else:
         ax.legend(handles=handles, loc=best[1], borderaxespad=0.3, **style)
 
 
-def _label_choice(genes, alpha, lfc_threshold, n_labels,
-                  label_genes) -> tuple[list[int], set[int]]:
+def _label_choice(genes, alpha, lfc_threshold, n_labels, label_genes) -> tuple[list[int], set[int]]:
     up, down = _changed(genes, alpha, lfc_threshold)
     # Most significant first; the larger fold change breaks ties (p-values often tie at 0).
-    by_p = genes.index[np.lexsort((-genes["log2fc"].abs().to_numpy(),
-                                   genes["pvalue"].to_numpy()))]
+    by_p = genes.index[np.lexsort((-genes["log2fc"].abs().to_numpy(), genes["pvalue"].to_numpy()))]
     up_rows = list(by_p[up[by_p].to_numpy()])
     down_rows = list(by_p[down[by_p].to_numpy()])
     n_up = min(len(up_rows), max(n_labels - min(len(down_rows), n_labels // 2), 0))
@@ -310,8 +385,9 @@ def _label_choice(genes, alpha, lfc_threshold, n_labels,
         found = set(genes.loc[hit, "label"]) | set(genes.loc[hit, "gene_id"])
         absent = [g for g in wanted if g not in found]
         if absent:
-            log.warning("volcano: gene(s) to label not among the tested genes: %s",
-                        ", ".join(absent))
+            log.warning(
+                "volcano: gene(s) to label not among the tested genes: %s", ", ".join(absent)
+            )
         # Genes the user asked for come first: they are placed before the top genes.
         chosen = list(dict.fromkeys([*hit, *chosen]))
     return chosen, set(hit)
@@ -336,8 +412,7 @@ def _place_labels(ax, genes, chosen, *, bold: set[int]) -> None:
     scale = fig.dpi / 72.0
     pad, gap = 2.5 * scale, 2.5 * scale
     # Obstacles for label boxes; leader lines only have to avoid labels and the legend.
-    markers = [Bbox.from_extents(x - pad, y - pad, x + pad, y + pad)
-               for x, y in points_px[chosen]]
+    markers = [Bbox.from_extents(x - pad, y - pad, x + pad, y + pad) for x, y in points_px[chosen]]
     fixed = [t.get_window_extent(renderer) for t in ax.texts if t.get_text()]
     legend = ax.get_legend()
     if legend is not None:
@@ -346,13 +421,22 @@ def _place_labels(ax, genes, chosen, *, bold: set[int]) -> None:
     lines: list[Path] = []
     for row in chosen:
         x, y = points_px[row]
-        text = ax.annotate(genes.at[row, "label"], xy=(genes.at[row, "log2fc"],
-                                                       genes.at[row, "y"]),
-                           xytext=(0, 0), textcoords="offset points", fontsize=_LABEL_SIZE,
-                           fontweight="bold" if row in bold else "normal", zorder=5,
-                           gid="volcano-label",
-                           bbox={"boxstyle": "square,pad=0.05", "facecolor": "white",
-                                 "alpha": 0.6, "edgecolor": "none"})
+        text = ax.annotate(
+            genes.at[row, "label"],
+            xy=(genes.at[row, "log2fc"], genes.at[row, "y"]),
+            xytext=(0, 0),
+            textcoords="offset points",
+            fontsize=_LABEL_SIZE,
+            fontweight="bold" if row in bold else "normal",
+            zorder=5,
+            gid="volcano-label",
+            bbox={
+                "boxstyle": "square,pad=0.05",
+                "facecolor": "white",
+                "alpha": 0.6,
+                "edgecolor": "none",
+            },
+        )
         box = text.get_window_extent(renderer)
         width, height = box.width, box.height
         rings = _RADII if row in bold else _RADII[:_TOP_RINGS]
@@ -365,8 +449,12 @@ def _place_labels(ax, genes, chosen, *, bold: set[int]) -> None:
                 left = x + dx * scale - {"left": 0, "right": width, "center": width / 2}[ha]
                 bottom = y + dy * scale - {"bottom": 0, "top": height, "center": height / 2}[va]
                 cand = Bbox.from_bounds(left, bottom, width, height)
-                if not (area.x0 <= cand.x0 and cand.x1 <= area.x1 and area.y0 <= cand.y0
-                        and cand.y1 <= area.y1):
+                if not (
+                    area.x0 <= cand.x0
+                    and cand.x1 <= area.x1
+                    and area.y0 <= cand.y0
+                    and cand.y1 <= area.y1
+                ):
                     continue
                 # A small gap keeps neighbouring labels from reading as one word.
                 spaced = cand.expanded(1.0 + 2 * gap / width, 1.0 + 2 * gap / height)
@@ -375,11 +463,16 @@ def _place_labels(ax, genes, chosen, *, bold: set[int]) -> None:
                 if any(line.intersects_bbox(spaced, filled=True) for line in lines):
                     continue
                 leader = Path([(x, y), (x + dx * scale, y + dy * scale)])
-                if ring > 0 and any(leader.intersects_bbox(other, filled=True)
-                                    for other in (*labels, *fixed)):
+                if ring > 0 and any(
+                    leader.intersects_bbox(other, filled=True) for other in (*labels, *fixed)
+                ):
                     continue
-                inside = ((points_px[:, 0] >= cand.x0) & (points_px[:, 0] <= cand.x1)
-                          & (points_px[:, 1] >= cand.y0) & (points_px[:, 1] <= cand.y1))
+                inside = (
+                    (points_px[:, 0] >= cand.x0)
+                    & (points_px[:, 0] <= cand.x1)
+                    & (points_px[:, 1] >= cand.y0)
+                    & (points_px[:, 1] <= cand.y1)
+                )
                 # Prefer the nearest spot that hides few genes; each ring costs a few genes.
                 cost = int(inside.sum()) + 4 * ring
                 if best is None or cost < best[0]:
@@ -388,17 +481,28 @@ def _place_labels(ax, genes, chosen, *, bold: set[int]) -> None:
                 break
         if best is None:
             text.remove()
-            log.info("volcano: no free place near %s; its label is left out",
-                     genes.at[row, "label"])
+            log.info(
+                "volcano: no free place near %s; its label is left out", genes.at[row, "label"]
+            )
             continue
         _, dx, dy, ha, va, cand, ring, leader = best
         text.set_position((dx, dy))
         text.set_horizontalalignment(ha)
         text.set_verticalalignment(va)
         if ring > 0:
-            ax.annotate("", xy=(genes.at[row, "log2fc"], genes.at[row, "y"]),
-                        xytext=(dx, dy), textcoords="offset points",
-                        arrowprops={"arrowstyle": "-", "color": "0.4", "linewidth": 0.5,
-                                    "shrinkA": 0, "shrinkB": 2}, zorder=4)
+            ax.annotate(
+                "",
+                xy=(genes.at[row, "log2fc"], genes.at[row, "y"]),
+                xytext=(dx, dy),
+                textcoords="offset points",
+                arrowprops={
+                    "arrowstyle": "-",
+                    "color": "0.4",
+                    "linewidth": 0.5,
+                    "shrinkA": 0,
+                    "shrinkB": 2,
+                },
+                zorder=4,
+            )
             lines.append(leader)
         labels.append(cand)

@@ -91,8 +91,13 @@ def script_json(value: object, /) -> str:
         JavaScript parsers treat them as line ends.
     """
     text = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-    return (text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
-            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
+    return (
+        text.replace("&", "\\u0026")
+        .replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("\u2028", "\\u2028")
+        .replace("\u2029", "\\u2029")
+    )
 
 
 def _asset(name: str) -> str:
@@ -180,13 +185,17 @@ def _table(frame: pd.DataFrame, /, *, caption: str = "", sortable: bool = False)
         rows.append("<tr>" + "".join(cells) + "</tr>")
     cap = f"<caption>{_e(caption)}</caption>" if caption else ""
     cls = ' class="data sortable"' if sortable else ' class="data"'
-    return (f'<div class="table-wrap"><table{cls}>{cap}<thead><tr>{head}</tr></thead>'
-            f'<tbody>{"".join(rows)}</tbody></table></div>')
+    return (
+        f'<div class="table-wrap"><table{cls}>{cap}<thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table></div>"
+    )
 
 
 def _badge(status: str) -> str:
-    return (f'<span class="badge {status}"><span aria-hidden="true">{_STATUS_MARK[status]}'
-            f"</span> {status}</span>")
+    return (
+        f'<span class="badge {status}"><span aria-hidden="true">{_STATUS_MARK[status]}'
+        f"</span> {status}</span>"
+    )
 
 
 def _evidence(evidence: Mapping[str, object]) -> str:
@@ -200,15 +209,19 @@ def _evidence(evidence: Mapping[str, object]) -> str:
 
 
 def _verdict(item: Verdict, /, *, tag: str = "article") -> str:
-    return (f'<{tag} class="verdict {item.status}" data-status="{item.status}">'
-            f'<h3>{_badge(item.status)} {_e(item.name)}</h3>'
-            f"<p>{_e(item.reason)}</p>{_evidence(item.evidence)}</{tag}>")
+    return (
+        f'<{tag} class="verdict {item.status}" data-status="{item.status}">'
+        f"<h3>{_badge(item.status)} {_e(item.name)}</h3>"
+        f"<p>{_e(item.reason)}</p>{_evidence(item.evidence)}</{tag}>"
+    )
 
 
 def _figure(figure: Figure, /, *, cls: str = "") -> str:
     caption = f"<figcaption>{_e(figure.caption)}</figcaption>" if figure.caption else ""
-    return (f'<figure class="{cls}"><img src="{_png_src(figure.png)}" alt="{_e(figure.alt)}" '
-            f'decoding="async">{caption}</figure>')
+    return (
+        f'<figure class="{cls}"><img src="{_png_src(figure.png)}" alt="{_e(figure.alt)}" '
+        f'decoding="async">{caption}</figure>'
+    )
 
 
 def _swatch(color: str) -> str:
@@ -261,8 +274,9 @@ def _significant(values: Iterable[float]) -> list[float | None]:
     return [None if not math.isfinite(v) else float(f"{v:.3g}") for v in values]
 
 
-def _heatmap_payload(heatmap: HeatmapData | None, modules: tuple[Module, ...], *,
-                     max_cells: int) -> dict[str, object] | None:
+def _heatmap_payload(
+    heatmap: HeatmapData | None, modules: tuple[Module, ...], *, max_cells: int
+) -> dict[str, object] | None:
     if heatmap is None or heatmap.values.size == 0:
         return None
     values = heatmap.values
@@ -291,10 +305,22 @@ def _heatmap_payload(heatmap: HeatmapData | None, modules: tuple[Module, ...], *
         },
         "rows": None if len(rows) == len(genes) else rows.tolist(),
         "samples": list(heatmap.samples),
-        "tracks": [{"name": t.name, "values": list(t.values), "colors": list(t.colors)}
-                   for t in heatmap.annotations],
-        "modules": [{"id": m.id, "label": m.label, "name": m.name, "subtitle": m.subtitle,
-                     "title": m.title, "color": m.color, "size": m.size} for m in modules],
+        "tracks": [
+            {"name": t.name, "values": list(t.values), "colors": list(t.colors)}
+            for t in heatmap.annotations
+        ],
+        "modules": [
+            {
+                "id": m.id,
+                "label": m.label,
+                "name": m.name,
+                "subtitle": m.subtitle,
+                "title": m.title,
+                "color": m.color,
+                "size": m.size,
+            }
+            for m in modules
+        ],
     }
 
 
@@ -335,10 +361,13 @@ def _volcano_payload(volcano: VolcanoData, heatmap_ids: list[str]) -> dict[str, 
 def _summary(data: ReportData) -> str:
     story = "".join(f"<p>{_e(p)}</p>" for p in data.story) or "<p>No summary was written.</p>"
     cards = "".join(_verdict(c) for c in data.checks)
-    card_block = (f'<div class="scorecard" aria-label="The four checks">{cards}</div>'
-                  if cards else "")
-    return (f'<section id="summary"><h2>Summary</h2><div class="story">{story}</div>'
-            f"{card_block}</section>")
+    card_block = (
+        f'<div class="scorecard" aria-label="The four checks">{cards}</div>' if cards else ""
+    )
+    return (
+        f'<section id="summary"><h2>Summary</h2><div class="story">{story}</div>'
+        f"{card_block}</section>"
+    )
 
 
 def _legend_tracks(heatmap: HeatmapData) -> str:
@@ -361,41 +390,53 @@ def _colorbar(heatmap: HeatmapData) -> str:
         stops = (*stops, heatmap.palette[-1])
     gradient = ", ".join(stops)
     clip = _number(heatmap.clip)
-    return (f'<div class="legend colorbar"><h4>{_e(heatmap.label)}</h4>'
-            f'<div class="bar" style="background:linear-gradient(to right, {gradient})"></div>'
-            f'<div class="ticks"><span>−{_e(clip)}</span><span>0</span><span>+{_e(clip)}</span>'
-            f"</div></div>")
+    return (
+        f'<div class="legend colorbar"><h4>{_e(heatmap.label)}</h4>'
+        f'<div class="bar" style="background:linear-gradient(to right, {gradient})"></div>'
+        f'<div class="ticks"><span>−{_e(clip)}</span><span>0</span><span>+{_e(clip)}</span>'
+        f"</div></div>"
+    )
 
 
 def _heatmap(data: ReportData, payload: Mapping[str, object] | None) -> str:
     heatmap = data.heatmap
     if heatmap is None or payload is None:
-        return ('<section id="heatmap"><h2>Main heatmap</h2><p class="note">No gene was '
-                "selected for the heatmap, so there is nothing to cluster; the volcano, sample "
-                "QC and methods below still describe the run.</p></section>")
+        return (
+            '<section id="heatmap"><h2>Main heatmap</h2><p class="note">No gene was '
+            "selected for the heatmap, so there is nothing to cluster; the volcano, sample "
+            "QC and methods below still describe the run.</p></section>"
+        )
     n_rows = int(payload["nRows"])  # type: ignore[call-overload]
     n_all = int(payload["nAll"])  # type: ignore[call-overload]
     subset = ""
     if n_rows < n_all:
-        subset = (f'<p class="note" id="subset-note">The interactive view shows {n_rows:,} of '
-                  f"these {n_all:,} genes (evenly spaced rows, same order, every module) to stay "
-                  "small and fast; the publication figure and the module tables have all of "
-                  "them.</p>")
+        subset = (
+            f'<p class="note" id="subset-note">The interactive view shows {n_rows:,} of '
+            f"these {n_all:,} genes (evenly spaced rows, same order, every module) to stay "
+            "small and fast; the publication figure and the module tables have all of "
+            "them.</p>"
+        )
     modules = "".join(
         f'<li><button type="button" class="module-chip" data-module="{m.id}">'
         f"{_swatch(m.color)}{_e(m.title)} <span class=muted>({_genes(m.size)})</span></button></li>"
         for m in data.modules
     )
     # Without a publication figure there is nothing to switch to: no tabs.
-    static = ("" if heatmap.figure is None else
-              f'<div id="hm-static" role="tabpanel" aria-labelledby="tab-static">'
-              f'{_figure(heatmap.figure, cls="publication")}</div>')
-    tabs = ("" if heatmap.figure is None else
-            '<div class="tabs" role="tablist" aria-label="Heatmap view">'
-            '<button type="button" role="tab" id="tab-interactive" aria-controls="hm-interactive"'
-            ' aria-selected="true">Interactive</button>'
-            '<button type="button" role="tab" id="tab-static" aria-controls="hm-static"'
-            ' aria-selected="false" tabindex="-1">Publication figure</button></div>')
+    static = (
+        ""
+        if heatmap.figure is None
+        else f'<div id="hm-static" role="tabpanel" aria-labelledby="tab-static">'
+        f"{_figure(heatmap.figure, cls='publication')}</div>"
+    )
+    tabs = (
+        ""
+        if heatmap.figure is None
+        else '<div class="tabs" role="tablist" aria-label="Heatmap view">'
+        '<button type="button" role="tab" id="tab-interactive" aria-controls="hm-interactive"'
+        ' aria-selected="true">Interactive</button>'
+        '<button type="button" role="tab" id="tab-static" aria-controls="hm-static"'
+        ' aria-selected="false" tabindex="-1">Publication figure</button></div>'
+    )
     return f"""<section id="heatmap"><h2>Main heatmap</h2>
 <p class="lede">{_e(heatmap.shown_note)}, {len(heatmap.samples):,} samples, {len(data.modules)}
 {"module" if len(data.modules) == 1 else "modules"}. Colour: {_e(heatmap.label)}.</p>
@@ -432,9 +473,11 @@ or a module below to highlight it; Esc clears.</p>
 def _module_table(modules: tuple[Module, ...]) -> str:
     rows = []
     for m in modules:
-        sets = ('<ul class="sets">' + "".join(f"<li>{_breakable(s)}</li>" for s in m.top_sets)
-                + "</ul>"
-                if m.top_sets else "—")
+        sets = (
+            '<ul class="sets">' + "".join(f"<li>{_breakable(s)}</li>" for s in m.top_sets) + "</ul>"
+            if m.top_sets
+            else "—"
+        )
         hubs = _e(", ".join(m.hub_genes)) if m.hub_genes else "—"
         subtitle = f'<span class="subtitle">{_breakable(m.subtitle)}</span>' if m.subtitle else ""
         coherence = "" if m.coherence is None else f' data-sort="{m.coherence!r}"'
@@ -450,12 +493,20 @@ def _module_table(modules: tuple[Module, ...]) -> str:
         )
     head = "".join(
         f'<th scope="col"{cls}><button type="button" class="sort">{name}</button></th>'
-        for name, cls in (("Module", ""), ("Genes", " class=num"), ("Direction", ""),
-                          ("Coherence", " class=num"), ("Stability", " class=num"),
-                          ("Top gene sets", ""), ("Hub genes", ""))
+        for name, cls in (
+            ("Module", ""),
+            ("Genes", " class=num"),
+            ("Direction", ""),
+            ("Coherence", " class=num"),
+            ("Stability", " class=num"),
+            ("Top gene sets", ""),
+            ("Hub genes", ""),
+        )
     )
-    return (f'<div class="table-wrap"><table class="data sortable" id="module-table">'
-            f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>")
+    return (
+        f'<div class="table-wrap"><table class="data sortable" id="module-table">'
+        f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
+    )
 
 
 def _gene_lists(data: ReportData) -> str:
@@ -470,36 +521,55 @@ def _gene_lists(data: ReportData) -> str:
 
 def _modules(data: ReportData) -> str:
     if not data.modules:
-        return ('<section id="modules"><h2>Modules</h2><p class="muted">No modules: no gene '
-                "was selected for the heatmap.</p></section>")
-    return (f'<section id="modules"><h2>Modules</h2><p class="lede">Each module is a block of '
-            f"rows in the heatmap, in the same order. Click a module to highlight it; sort by "
-            f"any column.</p>{_module_table(data.modules)}<h3>Genes of each module</h3>"
-            f"<p class=muted>In heatmap order, top to bottom. Click a gene to find it in the "
-            f"heatmap and the volcano.</p>"
-            f"{_gene_lists(data)}</section>")
+        return (
+            '<section id="modules"><h2>Modules</h2><p class="muted">No modules: no gene '
+            "was selected for the heatmap.</p></section>"
+        )
+    return (
+        f'<section id="modules"><h2>Modules</h2><p class="lede">Each module is a block of '
+        f"rows in the heatmap, in the same order. Click a module to highlight it; sort by "
+        f"any column.</p>{_module_table(data.modules)}<h3>Genes of each module</h3>"
+        f"<p class=muted>In heatmap order, top to bottom. Click a gene to find it in the "
+        f"heatmap and the volcano.</p>"
+        f"{_gene_lists(data)}</section>"
+    )
 
 
-def _volcano(volcano: VolcanoData | None, payload: Mapping[str, object] | None,
-             modules: tuple[Module, ...]) -> str:
+def _volcano(
+    volcano: VolcanoData | None, payload: Mapping[str, object] | None, modules: tuple[Module, ...]
+) -> str:
     if volcano is None or payload is None:
-        return ('<section id="volcano"><h2>Volcano</h2><p class="muted">No volcano plot for '
-                "this run.</p></section>")
+        return (
+            '<section id="volcano"><h2>Volcano</h2><p class="muted">No volcano plot for '
+            "this run.</p></section>"
+        )
     not_drawn = int(payload["notDrawn"])  # type: ignore[call-overload]
-    missing = ("" if not not_drawn else
-               " 1 gene without an adjusted p-value is not drawn." if not_drawn == 1 else
-               f" {not_drawn:,} genes without an adjusted p-value are not drawn.")
-    static = ("" if volcano.figure is None else
-              f"<details><summary>Publication figure</summary>"
-              f"{_figure(volcano.figure, cls='publication')}</details>")
+    missing = (
+        ""
+        if not not_drawn
+        else " 1 gene without an adjusted p-value is not drawn."
+        if not_drawn == 1
+        else f" {not_drawn:,} genes without an adjusted p-value are not drawn."
+    )
+    static = (
+        ""
+        if volcano.figure is None
+        else f"<details><summary>Publication figure</summary>"
+        f"{_figure(volcano.figure, cls='publication')}</details>"
+    )
     n = len(payload["ids"])  # type: ignore[arg-type]
-    legend = "".join(f'<li><button type="button" class="module-chip" data-module="{m.id}">'
-                     f"{_swatch(m.color)}{_e(m.label)} · {_e(m.name)}</button></li>"
-                     for m in modules)
+    legend = "".join(
+        f'<li><button type="button" class="module-chip" data-module="{m.id}">'
+        f"{_swatch(m.color)}{_e(m.label)} · {_e(m.name)}</button></li>"
+        for m in modules
+    )
     legend += f"<li>{_swatch(NEUTRAL)}in no module</li>"
-    lede = (f"{n:,} tested genes, coloured by their heatmap module (grey: in no module). Hover "
-            "or click a point to find its row in the heatmap." if modules else
-            f"{n:,} tested genes; none was selected for a heatmap.")
+    lede = (
+        f"{n:,} tested genes, coloured by their heatmap module (grey: in no module). Hover "
+        "or click a point to find its row in the heatmap."
+        if modules
+        else f"{n:,} tested genes; none was selected for a heatmap."
+    )
     return f"""<section id="volcano"><h2>Volcano</h2>
 <p class="lede">{_e(lede)}{_e(missing)}</p>
 <div id="volcano-view" class="canvas-wrap" data-selected-gene="" data-selected-module=""
@@ -515,57 +585,75 @@ def _volcano(volcano: VolcanoData | None, payload: Mapping[str, object] | None,
 
 def _qc(qc: QCData | None) -> str:
     if qc is None:
-        return ('<section id="qc"><h2>Sample QC</h2><p class="muted">Sample QC was not run.</p>'
-                "</section>")
+        return (
+            '<section id="qc"><h2>Sample QC</h2><p class="muted">Sample QC was not run.</p>'
+            "</section>"
+        )
     verdicts = "".join(_verdict(v, tag="li") for v in qc.verdicts)
     figures = "".join(_figure(f) for f in qc.figures)
-    table = ("" if qc.samples is None else
-             f"<h3>Per sample</h3>{_table(qc.samples, sortable=True)}")
-    return (f'<section id="qc"><h2>Sample QC</h2><ul class="verdicts">{verdicts}</ul>'
-            f'<div class="figure-grid">{figures}</div>{table}</section>')
+    table = "" if qc.samples is None else f"<h3>Per sample</h3>{_table(qc.samples, sortable=True)}"
+    return (
+        f'<section id="qc"><h2>Sample QC</h2><ul class="verdicts">{verdicts}</ul>'
+        f'<div class="figure-grid">{figures}</div>{table}</section>'
+    )
 
 
 def _controls(controls: ControlsData | None) -> str:
     if controls is None:
         return ""
-    return (f'<section id="controls"><h2>Positive controls</h2><p class="lede">'
-            f"{_badge(controls.status)} {_e(controls.summary)}</p>"
-            f"{_table(controls.table, sortable=True)}</section>")
+    return (
+        f'<section id="controls"><h2>Positive controls</h2><p class="lede">'
+        f"{_badge(controls.status)} {_e(controls.summary)}</p>"
+        f"{_table(controls.table, sortable=True)}</section>"
+    )
 
 
 def _pairs(rows: Iterable[tuple[str, object]], caption: str) -> str:
-    body = "".join(f"<tr><th scope=row>{_e(k)}</th><td>{_e(_cell(v, k))}</td></tr>"
-                   for k, v in rows)
+    body = "".join(
+        f"<tr><th scope=row>{_e(k)}</th><td>{_e(_cell(v, k))}</td></tr>" for k, v in rows
+    )
     if not body:
         return ""
-    return (f'<div class="table-wrap"><table class="data pairs"><caption>{_e(caption)}'
-            f"</caption><tbody>{body}</tbody></table></div>")
+    return (
+        f'<div class="table-wrap"><table class="data pairs"><caption>{_e(caption)}'
+        f"</caption><tbody>{body}</tbody></table></div>"
+    )
 
 
 def _methods(methods: MethodsData) -> str:
     notes = "".join(f"<p>{_e(n)}</p>" for n in methods.notes)
-    command = (f'<h3>Reproduce this run</h3><div class="command"><pre><code id="command">'
-               f'{_e(methods.command)}</code></pre>'
-               f'<button type="button" id="copy-command">Copy</button></div>'
-               if methods.command else "")
-    return (f'<section id="methods"><h2>Methods</h2>{notes}'
-            f"{command}<div class=columns>"
-            f"{_pairs(_flatten(methods.settings), 'Settings')}"
-            f"{_pairs(methods.versions.items(), 'Versions')}</div>"
-            f"{_pairs(_flatten(methods.checksums), 'Input checksums')}</section>")
+    command = (
+        f'<h3>Reproduce this run</h3><div class="command"><pre><code id="command">'
+        f"{_e(methods.command)}</code></pre>"
+        f'<button type="button" id="copy-command">Copy</button></div>'
+        if methods.command
+        else ""
+    )
+    return (
+        f'<section id="methods"><h2>Methods</h2>{notes}'
+        f"{command}<div class=columns>"
+        f"{_pairs(_flatten(methods.settings), 'Settings')}"
+        f"{_pairs(methods.versions.items(), 'Versions')}</div>"
+        f"{_pairs(_flatten(methods.checksums), 'Input checksums')}</section>"
+    )
 
 
 def _downloads(data: ReportData) -> str:
-    items = "".join(
-        f'<li><a href="{_e(d.path)}">{_e(d.path)}</a>'
-        f"{' — ' + _e(d.description) if d.description else ''}</li>"
-        for d in data.downloads
-    ) or "<li class=muted>No files were written beside this report.</li>"
+    items = (
+        "".join(
+            f'<li><a href="{_e(d.path)}">{_e(d.path)}</a>'
+            f"{' — ' + _e(d.description) if d.description else ''}</li>"
+            for d in data.downloads
+        )
+        or "<li class=muted>No files were written beside this report.</li>"
+    )
     extra = "".join(_figure(f) for f in data.figures)
     more = f'<h3>More figures</h3><div class="figure-grid">{extra}</div>' if extra else ""
-    return (f'<section id="downloads"><h2>Downloads</h2><p class="muted">Files beside this '
-            f'report (the links work while they stay in the same folder).</p>'
-            f'<ul class="downloads">{items}</ul>{more}</section>')
+    return (
+        f'<section id="downloads"><h2>Downloads</h2><p class="muted">Files beside this '
+        f"report (the links work while they stay in the same folder).</p>"
+        f'<ul class="downloads">{items}</ul>{more}</section>'
+    )
 
 
 # ------------------------------------------------------------------------------ the page
@@ -592,24 +680,40 @@ def build_report(data: ReportData, /, *, max_cells: int = MAX_INTERACTIVE_CELLS)
     if max_cells < 1:
         raise ValueError(f"max_cells must be at least 1, got {max_cells}")
     heatmap = _heatmap_payload(data.heatmap, data.modules, max_cells=max_cells)
-    volcano = (None if data.volcano is None else
-               _volcano_payload(data.volcano, _interactive_ids(heatmap)))
+    volcano = (
+        None if data.volcano is None else _volcano_payload(data.volcano, _interactive_ids(heatmap))
+    )
     if heatmap is not None and heatmap["nRows"] != heatmap["nAll"]:
-        logger.info("report: the interactive heatmap shows %d of %d genes",
-                    heatmap["nRows"], heatmap["nAll"])
+        logger.info(
+            "report: the interactive heatmap shows %d of %d genes",
+            heatmap["nRows"],
+            heatmap["nAll"],
+        )
     payload = script_json({"heatmap": heatmap, "volcano": volcano})
     script = _asset("report.js")
     digest = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii")
     # The policy is the second line of defence after escaping: no request of any kind, and
     # only this page's own script (by hash) may run, never an inline handler.
-    policy = ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
-              f"script-src 'sha256-{digest}'; base-uri 'none'; form-action 'none'")
-    sections = [_summary(data), _heatmap(data, heatmap), _modules(data),
-                _volcano(data.volcano, volcano, data.modules), _qc(data.qc),
-                _controls(data.controls), _methods(data.methods), _downloads(data)]
+    policy = (
+        "default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
+        f"script-src 'sha256-{digest}'; base-uri 'none'; form-action 'none'"
+    )
+    sections = [
+        _summary(data),
+        _heatmap(data, heatmap),
+        _modules(data),
+        _volcano(data.volcano, volcano, data.modules),
+        _qc(data.qc),
+        _controls(data.controls),
+        _methods(data.methods),
+        _downloads(data),
+    ]
     present = {"controls"} if data.controls is not None else set()
-    nav = "".join(f'<a href="#{key}">{name}</a>' for key, name in _SECTIONS
-                  if key != "controls" or key in present)
+    nav = "".join(
+        f'<a href="#{key}">{name}</a>'
+        for key, name in _SECTIONS
+        if key != "controls" or key in present
+    )
     meta = [data.contrast] if data.contrast else []
     if data.generated:
         meta.append(f"generated {data.generated}")

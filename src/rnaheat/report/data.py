@@ -120,8 +120,9 @@ def _columns(table: object, columns: Sequence[str], what: str) -> pd.DataFrame:
         raise TypeError(f"{what} must be a pandas DataFrame, got {type(table).__name__}")
     missing = [c for c in columns if c not in table.columns]
     if missing:
-        raise KeyError(f"{what} lacks column(s) {', '.join(missing)}; "
-                       f"it needs {', '.join(columns)}")
+        raise KeyError(
+            f"{what} lacks column(s) {', '.join(missing)}; it needs {', '.join(columns)}"
+        )
     return table.reset_index(drop=True).copy()
 
 
@@ -166,8 +167,9 @@ class Verdict:
     def __post_init__(self) -> None:
         _nonempty(self.name, "verdict name")
         if self.status not in STATUSES:
-            raise ValueError(f"verdict {self.name!r}: status {self.status!r} is not one of "
-                             f"{', '.join(STATUSES)}")
+            raise ValueError(
+                f"verdict {self.name!r}: status {self.status!r} is not one of {', '.join(STATUSES)}"
+            )
         _text(self.reason, f"verdict {self.name!r} reason")
         _set(self, "evidence", MappingProxyType(dict(self.evidence)))
 
@@ -220,11 +222,14 @@ class Annotation:
     def __post_init__(self) -> None:
         _nonempty(self.name, "annotation name")
         _set(self, "values", _texts(self.values, f"annotation {self.name!r} values"))
-        colors = tuple(_color(c, f"annotation {self.name!r} colour")
-                       for c in _texts(self.colors, f"annotation {self.name!r} colours"))
+        colors = tuple(
+            _color(c, f"annotation {self.name!r} colour")
+            for c in _texts(self.colors, f"annotation {self.name!r} colours")
+        )
         if len(colors) != len(self.values):
-            raise ValueError(f"annotation {self.name!r}: {len(self.values)} values but "
-                             f"{len(colors)} colours")
+            raise ValueError(
+                f"annotation {self.name!r}: {len(self.values)} values but {len(colors)} colours"
+            )
         _set(self, "colors", colors)
 
 
@@ -343,14 +348,16 @@ class HeatmapData:
         _color(self.missing_color, "heatmap missing_color")
         values = np.array(self.values, dtype=float)
         if values.ndim != 2:
-            raise ValueError(f"heatmap values must be a genes × samples matrix, got "
-                             f"{values.ndim} dimension(s)")
+            raise ValueError(
+                f"heatmap values must be a genes × samples matrix, got {values.ndim} dimension(s)"
+            )
         values.setflags(write=False)
         _set(self, "values", values)
         genes = _columns(self.genes, GENE_COLUMNS, "heatmap genes")
         if len(genes) != values.shape[0]:
-            raise ValueError(f"heatmap: {values.shape[0]} matrix rows but {len(genes)} rows "
-                             "in the genes table")
+            raise ValueError(
+                f"heatmap: {values.shape[0]} matrix rows but {len(genes)} rows in the genes table"
+            )
         genes["gene_id"] = genes["gene_id"].astype(str)
         genes["symbol"] = genes["symbol"].fillna("").astype(str)
         duplicated = genes["gene_id"][genes["gene_id"].duplicated()]
@@ -370,8 +377,9 @@ class HeatmapData:
         _set(self, "genes", genes)
         samples = _texts(self.samples, "heatmap samples")
         if len(samples) != values.shape[1]:
-            raise ValueError(f"heatmap: {values.shape[1]} matrix columns but {len(samples)} "
-                             "sample names")
+            raise ValueError(
+                f"heatmap: {values.shape[1]} matrix columns but {len(samples)} sample names"
+            )
         if len(set(samples)) != len(samples):
             seen: set[str] = set()
             twice = next(s for s in samples if s in seen or seen.add(s))
@@ -380,11 +388,14 @@ class HeatmapData:
         annotations = tuple(self.annotations)
         for track in annotations:
             if not isinstance(track, Annotation):
-                raise TypeError(f"heatmap annotations must be Annotation, got "
-                                f"{type(track).__name__}")
+                raise TypeError(
+                    f"heatmap annotations must be Annotation, got {type(track).__name__}"
+                )
             if len(track.values) != len(samples):
-                raise ValueError(f"annotation {track.name!r}: {len(track.values)} values for "
-                                 f"{len(samples)} samples")
+                raise ValueError(
+                    f"annotation {track.name!r}: {len(track.values)} values for "
+                    f"{len(samples)} samples"
+                )
         _set(self, "annotations", annotations)
         clip = float(self.clip)
         if not math.isfinite(clip) or clip <= 0:
@@ -397,8 +408,10 @@ class HeatmapData:
         _set(self, "palette", palette)
         if self.n_candidates is not None:
             if int(self.n_candidates) < len(genes):
-                raise ValueError(f"heatmap: n_candidates {self.n_candidates} is less than the "
-                                 f"{len(genes)} genes shown")
+                raise ValueError(
+                    f"heatmap: n_candidates {self.n_candidates} is less than the "
+                    f"{len(genes)} genes shown"
+                )
             _set(self, "n_candidates", int(self.n_candidates))
 
     @property
@@ -498,8 +511,7 @@ class ControlsData:
         _text(self.summary, "controls summary")
         _set(self, "table", _columns(self.table, (), "controls table"))
         if self.status not in STATUSES:
-            raise ValueError(f"controls status {self.status!r} is not one of "
-                             f"{', '.join(STATUSES)}")
+            raise ValueError(f"controls status {self.status!r} is not one of {', '.join(STATUSES)}")
 
 
 @dataclass(frozen=True)
@@ -530,8 +542,7 @@ class MethodsData:
     def __post_init__(self) -> None:
         _text(self.command, "methods command")
         _set(self, "settings", MappingProxyType(dict(self.settings)))
-        _set(self, "versions", MappingProxyType({str(k): str(v)
-                                                 for k, v in self.versions.items()}))
+        _set(self, "versions", MappingProxyType({str(k): str(v) for k, v in self.versions.items()}))
         _set(self, "checksums", MappingProxyType(dict(self.checksums)))
         _set(self, "notes", _texts(self.notes, "methods notes"))
 
@@ -555,8 +566,10 @@ class Download:
         path = _nonempty(self.path, "download path")
         parts = path.replace("\\", "/").split("/")
         if _SCHEME.match(path) or path.startswith(("/", "\\")) or ".." in parts:
-            raise ValueError(f"download {path!r}: must be a relative path inside the output "
-                             "folder (no scheme, no leading /, no ..)")
+            raise ValueError(
+                f"download {path!r}: must be a relative path inside the output "
+                "folder (no scheme, no leading /, no ..)"
+            )
         _text(self.description, f"download {path!r} description")
 
 
@@ -613,38 +626,55 @@ class ReportData:
         _nonempty(self.title, "report title")
         _text(self.contrast, "report contrast")
         _set(self, "story", _texts(self.story, "report story"))
-        for name, kind in (("checks", Verdict), ("modules", Module), ("downloads", Download),
-                           ("figures", Figure)):
+        for name, kind in (
+            ("checks", Verdict),
+            ("modules", Module),
+            ("downloads", Download),
+            ("figures", Figure),
+        ):
             items = tuple(getattr(self, name))
             for item in items:
                 if not isinstance(item, kind):
-                    raise TypeError(f"report {name} must be {kind.__name__} objects, got "
-                                    f"{type(item).__name__}")
+                    raise TypeError(
+                        f"report {name} must be {kind.__name__} objects, got {type(item).__name__}"
+                    )
             _set(self, name, items)
         if self.heatmap is not None and not isinstance(self.heatmap, HeatmapData):
-            raise TypeError(f"report heatmap must be HeatmapData or None, got "
-                            f"{type(self.heatmap).__name__}")
+            raise TypeError(
+                f"report heatmap must be HeatmapData or None, got {type(self.heatmap).__name__}"
+            )
         modules = tuple(self.modules)
         ids = [m.id for m in modules]
         if len(set(ids)) != len(ids):
             raise ValueError(f"report modules: a module id appears twice in {ids}")
-        counts = (self.heatmap.genes["module"].value_counts() if self.heatmap is not None
-                  else pd.Series(dtype=int))
+        counts = (
+            self.heatmap.genes["module"].value_counts()
+            if self.heatmap is not None
+            else pd.Series(dtype=int)
+        )
         for number in counts.index:
             if number not in ids:
-                raise KeyError(f"heatmap genes use module {number}, which is not among the "
-                               f"report modules {ids}")
+                raise KeyError(
+                    f"heatmap genes use module {number}, which is not among the "
+                    f"report modules {ids}"
+                )
         for module in modules:
             n = int(counts.get(module.id, 0))
             if module.size != n:
-                raise ValueError(f"module {module.id}: size {module.size} but the heatmap has "
-                                 f"{n} of its genes")
-        for part, kind in (("volcano", VolcanoData), ("qc", QCData), ("controls", ControlsData),
-                           ("methods", MethodsData)):
+                raise ValueError(
+                    f"module {module.id}: size {module.size} but the heatmap has {n} of its genes"
+                )
+        for part, kind in (
+            ("volcano", VolcanoData),
+            ("qc", QCData),
+            ("controls", ControlsData),
+            ("methods", MethodsData),
+        ):
             value = getattr(self, part)
             if (value is not None or part == "methods") and not isinstance(value, kind):
-                raise TypeError(f"report {part} must be {kind.__name__}, got "
-                                f"{type(value).__name__}")
+                raise TypeError(
+                    f"report {part} must be {kind.__name__}, got {type(value).__name__}"
+                )
         _text(self.generated, "report generated")
 
     def module(self, number: int, /) -> Module:

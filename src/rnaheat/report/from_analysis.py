@@ -42,14 +42,22 @@ __all__ = ["REPORT_DPI", "figure_png", "report_data"]
 REPORT_DPI = 110
 
 _FIGURE_TEXT = {
-    "heatmap": ("Clustered heatmap of the selected genes, rows split into modules",
-                "The publication figure (300 dpi PNG, PDF and SVG in figures/)."),
-    "volcano": ("Volcano plot: log2 fold change against adjusted p-value, coloured by module",
-                "Genes coloured by their heatmap module; grey genes are in no module."),
-    "qc_distances": ("Sample-to-sample Euclidean distances on VST, clustered",
-                     "Euclidean distances on the blind VST of the most variable genes."),
-    "qc_correlations": ("Sample-to-sample correlation heatmap", "Pearson correlation of "
-                        "samples on the most variable genes."),
+    "heatmap": (
+        "Clustered heatmap of the selected genes, rows split into modules",
+        "The publication figure (300 dpi PNG, PDF and SVG in figures/).",
+    ),
+    "volcano": (
+        "Volcano plot: log2 fold change against adjusted p-value, coloured by module",
+        "Genes coloured by their heatmap module; grey genes are in no module.",
+    ),
+    "qc_distances": (
+        "Sample-to-sample Euclidean distances on VST, clustered",
+        "Euclidean distances on the blind VST of the most variable genes.",
+    ),
+    "qc_correlations": (
+        "Sample-to-sample correlation heatmap",
+        "Pearson correlation of samples on the most variable genes.",
+    ),
     "qc_pca": ("PCA of the samples", "Principal components of the most variable genes."),
     "qc_scree": ("Variance explained by each principal component", "Scree plot."),
     "qc_library": ("Library size and detected genes per sample", "Reads and detected genes."),
@@ -79,8 +87,12 @@ def figure_png(figure: MplFigure, /, *, dpi: int = REPORT_DPI) -> bytes:
 
 
 def _verdict(check: Check) -> Verdict:
-    return Verdict(name=check_title(check), status=check.status, reason=check.reason,
-                   evidence=dict(check.evidence))
+    return Verdict(
+        name=check_title(check),
+        status=check.status,
+        reason=check.reason,
+        evidence=dict(check.evidence),
+    )
 
 
 def _figure(figures: Mapping[str, bytes], stem: str) -> Figure | None:
@@ -99,18 +111,26 @@ def _heatmap(analysis: Analysis, figures: Mapping[str, bytes]) -> HeatmapData | 
     columns = track_columns(modules, list(analysis.config.heatmap.annotate) or None)
     palettes = track_palettes(sheet, columns)
     annotations = tuple(
-        Annotation(name=c, values=tuple(sheet[c].astype(str)),
-                   colors=tuple(sample_track_colors(sheet, c, palettes[c])))
-        for c in columns)
+        Annotation(
+            name=c,
+            values=tuple(sheet[c].astype(str)),
+            colors=tuple(sample_track_colors(sheet, c, palettes[c])),
+        )
+        for c in columns
+    )
     n_candidates = analysis.selection.n_candidates
     return HeatmapData(
         values=display.values.loc[modules.order, modules.sample_order].to_numpy(),
-        genes=genes, samples=tuple(map(str, modules.sample_order)), annotations=annotations,
-        clip=display.color_limit, label=display.label,
+        genes=genes,
+        samples=tuple(map(str, modules.sample_order)),
+        annotations=annotations,
+        clip=display.color_limit,
+        label=display.label,
         n_candidates=n_candidates if n_candidates > len(genes) else None,
         figure=_figure(figures, "heatmap"),
         # The publication figure leaves missing cells blank.
-        missing_color="#FFFFFF")
+        missing_color="#FFFFFF",
+    )
 
 
 def _modules(analysis: Analysis) -> tuple[Module, ...]:
@@ -118,9 +138,11 @@ def _modules(analysis: Analysis) -> tuple[Module, ...]:
     if modules is None:
         return ()
     colors = module_colors(modules)
-    table = (analysis.enrichment.tables()["enrichment_modules"]
-             if analysis.enrichment is not None
-             else pd.DataFrame(columns=["module", "gene_set", "padj"]))
+    table = (
+        analysis.enrichment.tables()["enrichment_modules"]
+        if analysis.enrichment is not None
+        else pd.DataFrame(columns=["module", "gene_set", "padj"])
+    )
     alpha = analysis.config.de.alpha
     out = []
     for row in modules.summary.itertuples():
@@ -128,11 +150,20 @@ def _modules(analysis: Analysis) -> tuple[Module, ...]:
         sets = sets.sort_values(["padj", "gene_set"], kind="mergesort")[:3]
         top = tuple(f"{r.gene_set} (padj {r.padj:.1e})" for r in sets.itertuples())
         hubs = tuple(h for h in str(row.hub_genes).split(", ") if h and h != "nan")
-        out.append(Module(
-            id=int(row.module), name=str(row.module_name), color=colors[int(row.module)],
-            size=int(row.n_genes), subtitle=sets["gene_set"].iloc[0] if len(sets) else "",
-            direction=str(row.direction), coherence=float(row.coherence),
-            stability=float(row.stability), top_sets=top, hub_genes=hubs))
+        out.append(
+            Module(
+                id=int(row.module),
+                name=str(row.module_name),
+                color=colors[int(row.module)],
+                size=int(row.n_genes),
+                subtitle=sets["gene_set"].iloc[0] if len(sets) else "",
+                direction=str(row.direction),
+                coherence=float(row.coherence),
+                stability=float(row.stability),
+                top_sets=top,
+                hub_genes=hubs,
+            )
+        )
     return tuple(out)
 
 
@@ -150,24 +181,34 @@ def _volcano(analysis: Analysis, figures: Mapping[str, bytes]) -> VolcanoData | 
         colors = module.map(palette).fillna(NEUTRAL)
     with np.errstate(divide="ignore"):
         neglog = -np.log10(table["padj"].clip(lower=np.finfo(float).tiny))
-    points = pd.DataFrame({"gene_id": table["gene_id"], "symbol": table["symbol"],
-                           "log2fc": table["log2fc"], "neglog10_padj": neglog,
-                           "module": module, "color": colors})
-    return VolcanoData(points=points, alpha=analysis.config.de.alpha,
-                       lfc_threshold=analysis.config.select.lfc_threshold,
-                       figure=_figure(figures, "volcano"))
+    points = pd.DataFrame(
+        {
+            "gene_id": table["gene_id"],
+            "symbol": table["symbol"],
+            "log2fc": table["log2fc"],
+            "neglog10_padj": neglog,
+            "module": module,
+            "color": colors,
+        }
+    )
+    return VolcanoData(
+        points=points,
+        alpha=analysis.config.de.alpha,
+        lfc_threshold=analysis.config.select.lfc_threshold,
+        figure=_figure(figures, "volcano"),
+    )
 
 
 def _downloads(folder: Path) -> tuple[Download, ...]:
     out = []
     for path in sorted((folder / "tables").glob("*.tsv")):
-        out.append(Download(path=f"tables/{path.name}",
-                            description=_TABLE_TEXT.get(path.stem, "")))
+        out.append(Download(path=f"tables/{path.name}", description=_TABLE_TEXT.get(path.stem, "")))
     for path in sorted((folder / "figures").glob("*.pdf")):
-        out.append(Download(path=f"figures/{path.name}",
-                            description="figure (also .png and .svg)"))
-    for name, text in (("summary.md", "the summary and the four checks"),
-                       ("run.json", "settings, versions, input checksums, timings")):
+        out.append(Download(path=f"figures/{path.name}", description="figure (also .png and .svg)"))
+    for name, text in (
+        ("summary.md", "the summary and the four checks"),
+        ("run.json", "settings, versions, input checksums, timings"),
+    ):
         if (folder / name).exists():
             out.append(Download(path=name, description=text))
     return tuple(out)
@@ -198,8 +239,11 @@ def report_data(
         SHA-256 of the input files, as the run record holds them.
     """
     qc = analysis.qc
-    qc_figures = tuple(f for stem in ("qc_pca", "qc_distances", "qc_correlations", "qc_scree",
-                                      "qc_library") if (f := _figure(figures, stem)) is not None)
+    qc_figures = tuple(
+        f
+        for stem in ("qc_pca", "qc_distances", "qc_correlations", "qc_scree", "qc_library")
+        if (f := _figure(figures, stem)) is not None
+    )
     controls = None
     if analysis.controls is not None:
         c = analysis.controls
@@ -215,7 +259,8 @@ def report_data(
         settings=to_dict(analysis.config),
         versions=package_versions(),
         checksums=dict(checksums or {}),
-        notes=(_de_note(analysis),))
+        notes=(_de_note(analysis),),
+    )
     return ReportData(
         title=title,
         contrast=contrast,
@@ -225,8 +270,11 @@ def report_data(
         modules=_modules(analysis),
         methods=methods,
         volcano=_volcano(analysis, figures),
-        qc=QCData(verdicts=tuple(_verdict(c) for c in qc.checks),
-                  samples=qc.samples.reset_index(), figures=qc_figures),
+        qc=QCData(
+            verdicts=tuple(_verdict(c) for c in qc.checks),
+            samples=qc.samples.reset_index(),
+            figures=qc_figures,
+        ),
         controls=controls,
         downloads=_downloads(folder),
     )
@@ -237,7 +285,9 @@ def _de_note(analysis: Analysis) -> str:
     engine = params.get("engine", "")
     if str(engine).startswith("imported"):
         return f"Differential expression imported from {params.get('source', 'a table')}."
-    return (f"Differential expression: the DESeq2 model ({engine} engine), design "
-            f"{params.get('design')}, Wald test of {params.get('contrast_label')}; independent "
-            f"filtering at FDR {params.get('filter_alpha')}; genes called at padj < "
-            f"{analysis.config.de.alpha}.")
+    return (
+        f"Differential expression: the DESeq2 model ({engine} engine), design "
+        f"{params.get('design')}, Wald test of {params.get('contrast_label')}; independent "
+        f"filtering at FDR {params.get('filter_alpha')}; genes called at padj < "
+        f"{analysis.config.de.alpha}."
+    )

@@ -37,8 +37,14 @@ from rnaheat.de.deseq2.vst import fit_vst_trend, vst_transform
 __all__ = ["DESeq2Result", "median_of_ratios", "run_deseq2", "vst"]
 
 
-def vst(counts: np.ndarray, design: np.ndarray, /, *, size_factors: np.ndarray | None = None,
-        nsub: int = 1000) -> np.ndarray:
+def vst(
+    counts: np.ndarray,
+    design: np.ndarray,
+    /,
+    *,
+    size_factors: np.ndarray | None = None,
+    nsub: int = 1000,
+) -> np.ndarray:
     """DESeq2's ``vst()`` with the parametric trend (genes × samples, log2-like scale).
 
     Parameters

@@ -73,8 +73,15 @@ def robust_moment_dispersions(normalized: np.ndarray, design: np.ndarray, /) -> 
     return np.maximum(alpha, 0.04)
 
 
-def cooks_distances(counts: np.ndarray, mu: np.ndarray, /, *, hat: np.ndarray,
-                    robust_dispersion: np.ndarray, n_coefs: int) -> np.ndarray:
+def cooks_distances(
+    counts: np.ndarray,
+    mu: np.ndarray,
+    /,
+    *,
+    hat: np.ndarray,
+    robust_dispersion: np.ndarray,
+    n_coefs: int,
+) -> np.ndarray:
     """Cook's distance of every count (genes × samples)."""
     variance = mu + robust_dispersion[:, None] * mu**2
     pearson_sq = (counts - mu) ** 2 / variance
@@ -90,9 +97,15 @@ def max_cooks(cooks: np.ndarray, design: np.ndarray, /) -> np.ndarray:
     return cooks[:, eligible].max(axis=1)
 
 
-def replace_outliers(counts: np.ndarray, cooks: np.ndarray, /, *, size_factors: np.ndarray,
-                     cutoff: float, replaceable: np.ndarray
-                     ) -> tuple[np.ndarray, np.ndarray]:
+def replace_outliers(
+    counts: np.ndarray,
+    cooks: np.ndarray,
+    /,
+    *,
+    size_factors: np.ndarray,
+    cutoff: float,
+    replaceable: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
     """Counts with flagged outliers in replaceable samples set to the 20 %-trimmed mean.
 
     Returns

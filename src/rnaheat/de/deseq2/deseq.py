@@ -69,8 +69,9 @@ class DESeq2Result:
     info: dict[str, object] = field(default_factory=dict)
 
 
-def chunk_slices(n_genes: int, n_samples: int, /, *, chunk_elements: int,
-                 min_chunks: int = 1) -> list[slice]:
+def chunk_slices(
+    n_genes: int, n_samples: int, /, *, chunk_elements: int, min_chunks: int = 1
+) -> list[slice]:
     """Consecutive gene ranges holding at most about ``chunk_elements`` counts each.
 
     A multiple of ``min_chunks`` ranges of near-equal size when there are enough genes, so that
@@ -106,8 +107,11 @@ def _two_level_factor(design: np.ndarray) -> bool:
     counts exceed the outlying one. R decides from the formula; here it is read from the
     matrix, so a numeric covariate taking only the values 0 and 1 is treated as a factor.
     """
-    return (design.shape[1] == 2 and bool(np.all(design[:, 0] == 1.0))
-            and set(np.unique(design[:, 1]).tolist()) == {0.0, 1.0})
+    return (
+        design.shape[1] == 2
+        and bool(np.all(design[:, 0] == 1.0))
+        and set(np.unique(design[:, 1]).tolist()) == {0.0, 1.0}
+    )
 
 
 @dataclass
@@ -124,8 +128,11 @@ class _Block:
 
 def _gene_wise_pass(counts, design, *, sf, chunks, n_threads):
     parts = _map_chunks(
-        lambda _k, sl: gene_wise_dispersions(counts[sl], design, size_factors=sf), chunks,
-        n_threads=n_threads, desc="gene-wise dispersions")
+        lambda _k, sl: gene_wise_dispersions(counts[sl], design, size_factors=sf),
+        chunks,
+        n_threads=n_threads,
+        desc="gene-wise dispersions",
+    )
     return {
         "base_mean": np.concatenate([g.base_mean for g in parts]),
         "base_var": np.concatenate([g.base_var for g in parts]),
@@ -136,33 +143,51 @@ def _gene_wise_pass(counts, design, *, sf, chunks, n_threads):
     }
 
 
-def _test_block(y, mu, *, design, sf, contrast, gene_est, disp_fit, prior_var, log_var,
-                replace_setup, table):
+def _test_block(
+    y, mu, *, design, sf, contrast, gene_est, disp_fit, prior_var, log_var, replace_setup, table
+):
     """MAP dispersions, GLM, Wald test and Cook's distances for one chunk."""
-    disp = map_dispersions(y, mu, design=design, disp_gene_est=gene_est, disp_fit=disp_fit,
-                           prior_var=prior_var, log_residual_var=log_var, table=table)
+    disp = map_dispersions(
+        y,
+        mu,
+        design=design,
+        disp_gene_est=gene_est,
+        disp_fit=disp_fit,
+        prior_var=prior_var,
+        log_residual_var=log_var,
+        table=table,
+    )
     fit = fit_nb_glm(y, design, size_factors=sf, dispersions=disp.dispersion, table=table)
     log2fc, lfc_se, stat, pvalue = wald_test(fit.beta, fit.covariance, contrast=contrast)
     robust = robust_moment_dispersions(y / sf, design)
-    cooks = cooks_distances(y.astype(float), fit.mu, hat=fit.hat, robust_dispersion=robust,
-                            n_coefs=design.shape[1])
+    cooks = cooks_distances(
+        y.astype(float), fit.mu, hat=fit.hat, robust_dispersion=robust, n_coefs=design.shape[1]
+    )
     top = np.argmax(np.where(np.isnan(cooks), -np.inf, cooks), axis=1)
     out_count = y[np.arange(y.shape[0]), top]
     block = _Block(
         values={
-            "disp_map": disp.disp_map, "dispersion": disp.dispersion,
-            "disp_outlier": disp.outlier, "disp_iter": disp.iterations,
-            "log2fc": log2fc, "lfc_se": lfc_se, "stat": stat, "pvalue": pvalue,
-            "max_cooks": max_cooks(cooks, design), "beta_conv": fit.converged,
-            "beta_iter": fit.iterations, "deviance": fit.deviance,
+            "disp_map": disp.disp_map,
+            "dispersion": disp.dispersion,
+            "disp_outlier": disp.outlier,
+            "disp_iter": disp.iterations,
+            "log2fc": log2fc,
+            "lfc_se": lfc_se,
+            "stat": stat,
+            "pvalue": pvalue,
+            "max_cooks": max_cooks(cooks, design),
+            "beta_conv": fit.converged,
+            "beta_iter": fit.iterations,
+            "deviance": fit.deviance,
         },
         cooks_argmax_count=out_count,
         n_above_outlier=(y > out_count[:, None]).sum(axis=1),
     )
     if replace_setup is not None:
         cutoff, replaceable = replace_setup
-        new_counts, replace = replace_outliers(y, cooks, size_factors=sf, cutoff=cutoff,
-                                               replaceable=replaceable)
+        new_counts, replace = replace_outliers(
+            y, cooks, size_factors=sf, cutoff=cutoff, replaceable=replaceable
+        )
         block.replaced_counts, block.replace = new_counts, replace
         if replaceable.all():
             block.max_cooks_kept = np.full(y.shape[0], np.nan)
@@ -260,20 +285,38 @@ def run_deseq2(
 
     replace_setup = None
     if n_or_more_in_cell(design, n=min_replicates_for_replace).any():
-        replace_setup = (cooks_cutoff(m, p), n_or_more_in_cell(design,
-                                                               n=min_replicates_for_replace))
+        replace_setup = (
+            cooks_cutoff(m, p),
+            n_or_more_in_cell(design, n=min_replicates_for_replace),
+        )
     blocks = _map_chunks(
         lambda k, sl: _test_block(
-            y_all[sl], gw["mu"][k], design=design, sf=sf, contrast=contrast,
-            gene_est=gw["disp_gene_est"][sl], disp_fit=disp_fit[sl], prior_var=prior_var,
-            log_var=log_var, replace_setup=replace_setup, table=gw["table"][k]),
-        chunks, n_threads=n_threads, desc="MAP, GLM and Wald test")
+            y_all[sl],
+            gw["mu"][k],
+            design=design,
+            sf=sf,
+            contrast=contrast,
+            gene_est=gw["disp_gene_est"][sl],
+            disp_fit=disp_fit[sl],
+            prior_var=prior_var,
+            log_var=log_var,
+            replace_setup=replace_setup,
+            table=gw["table"][k],
+        ),
+        chunks,
+        n_threads=n_threads,
+        desc="MAP, GLM and Wald test",
+    )
     gw.pop("mu")
     gw.pop("table")
     res = {key: np.concatenate([b.values[key] for b in blocks]) for key in blocks[0].values}
-    res.update(base_mean=gw["base_mean"], disp_gene_est=gw["disp_gene_est"],
-               disp_gene_iter=gw["disp_gene_iter"], disp_fit=disp_fit,
-               replaced=np.zeros(nz.size, dtype=bool))
+    res.update(
+        base_mean=gw["base_mean"],
+        disp_gene_est=gw["disp_gene_est"],
+        disp_gene_iter=gw["disp_gene_iter"],
+        disp_fit=disp_fit,
+        replaced=np.zeros(nz.size, dtype=bool),
+    )
     out_count_above = np.concatenate([b.n_above_outlier for b in blocks])
 
     now_zero = np.zeros(nz.size, dtype=bool)
@@ -288,9 +331,18 @@ def run_deseq2(
             n_refit = int(refit.size)
             if refit.size:
                 logger.info("replacing outlier counts and refitting %d genes", refit.size)
-                _refit(res, new_counts[refit], rows=refit, design=design, sf=sf,
-                       contrast=contrast, trend=trend,
-                       prior_var=prior_var, log_var=log_var, chunk_elements=chunk_elements)
+                _refit(
+                    res,
+                    new_counts[refit],
+                    rows=refit,
+                    design=design,
+                    sf=sf,
+                    contrast=contrast,
+                    trend=trend,
+                    prior_var=prior_var,
+                    log_var=log_var,
+                    chunk_elements=chunk_elements,
+                )
             res["replaced"] = replace
             res["max_cooks"] = np.concatenate([b.max_cooks_kept for b in blocks])
             for key in ("log2fc", "lfc_se", "stat", "pvalue"):
@@ -322,21 +374,23 @@ def run_deseq2(
         out[nz] = values
         return out
 
-    dispersions = pd.DataFrame({
-        "disp_gene_est": full(res["disp_gene_est"]),
-        "disp_gene_iter": full(res["disp_gene_iter"]),
-        "disp_fit": full(res["disp_fit"]),
-        "disp_map": full(res["disp_map"]),
-        "dispersion": full(res["dispersion"]),
-        "disp_outlier": flag(res["disp_outlier"]),
-        "max_cooks": full(res["max_cooks"]),
-        "cooks_outlier": flag(outlier),
-        "replaced": flag(res["replaced"]),
-        "beta_conv": flag(res["beta_conv"]),
-        "beta_iter": full(res["beta_iter"]),
-        "deviance": full(res["deviance"]),
-        "all_zero": all_zero,
-    })
+    dispersions = pd.DataFrame(
+        {
+            "disp_gene_est": full(res["disp_gene_est"]),
+            "disp_gene_iter": full(res["disp_gene_iter"]),
+            "disp_fit": full(res["disp_fit"]),
+            "disp_map": full(res["disp_map"]),
+            "dispersion": full(res["dispersion"]),
+            "disp_outlier": flag(res["disp_outlier"]),
+            "max_cooks": full(res["max_cooks"]),
+            "cooks_outlier": flag(outlier),
+            "replaced": flag(res["replaced"]),
+            "beta_conv": flag(res["beta_conv"]),
+            "beta_iter": full(res["beta_iter"]),
+            "deviance": full(res["deviance"]),
+            "all_zero": all_zero,
+        }
+    )
     info = {
         **trend.info(),
         "disp_prior_var": prior_var,
@@ -361,10 +415,19 @@ def run_deseq2(
     )
 
 
-def _refit(res: dict[str, np.ndarray], counts: np.ndarray, *, rows: np.ndarray,
-           design: np.ndarray, sf: np.ndarray, contrast: np.ndarray,
-           trend: DispersionTrend, prior_var: float, log_var: float,
-           chunk_elements: int) -> None:
+def _refit(
+    res: dict[str, np.ndarray],
+    counts: np.ndarray,
+    *,
+    rows: np.ndarray,
+    design: np.ndarray,
+    sf: np.ndarray,
+    contrast: np.ndarray,
+    trend: DispersionTrend,
+    prior_var: float,
+    log_var: float,
+    chunk_elements: int,
+) -> None:
     """Refit genes whose outliers were replaced, writing into ``res``.
 
     As DESeq2 does, the trend and the prior come from the original fit.
@@ -374,10 +437,19 @@ def _refit(res: dict[str, np.ndarray], counts: np.ndarray, *, rows: np.ndarray,
         y = counts[sl]
         gw = gene_wise_dispersions(y, design, size_factors=sf)
         disp_fit = trend.evaluate(gw.base_mean)
-        block = _test_block(y, gw.mu, design=design, sf=sf, contrast=contrast,
-                            gene_est=gw.dispersion,
-                            disp_fit=disp_fit, prior_var=prior_var, log_var=log_var,
-                            replace_setup=None, table=gw.table)
+        block = _test_block(
+            y,
+            gw.mu,
+            design=design,
+            sf=sf,
+            contrast=contrast,
+            gene_est=gw.dispersion,
+            disp_fit=disp_fit,
+            prior_var=prior_var,
+            log_var=log_var,
+            replace_setup=None,
+            table=gw.table,
+        )
         idx = rows[sl]
         res["disp_gene_est"][idx] = gw.dispersion
         res["disp_gene_iter"][idx] = gw.iterations

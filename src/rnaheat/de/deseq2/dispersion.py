@@ -93,17 +93,20 @@ class CountTable:
         np.put_along_axis(self.local, order, local, axis=1)
         self.offset = np.cumsum(self.n_distinct) - self.n_distinct
 
-    def evaluate(self, function, inv_alpha: np.ndarray, /, *,
-                 scratch: Scratch | None = None) -> np.ndarray:
+    def evaluate(
+        self, function, inv_alpha: np.ndarray, /, *, scratch: Scratch | None = None
+    ) -> np.ndarray:
         """``function(counts + inv_alpha[:, None])`` for genes × samples."""
         scratch = Scratch() if scratch is None else scratch
         # Every index is in range: "wrap" spares numpy's bounds checks and output buffering.
-        distinct = np.take(inv_alpha, self.gene, out=scratch("distinct", self.values.shape),
-                           mode="wrap")
+        distinct = np.take(
+            inv_alpha, self.gene, out=scratch("distinct", self.values.shape), mode="wrap"
+        )
         np.add(self.values, distinct, out=distinct)
         function(distinct, out=distinct)
-        index = np.add(self.local, self.offset[:, None],
-                       out=scratch("index", self.local.shape, np.intp))
+        index = np.add(
+            self.local, self.offset[:, None], out=scratch("index", self.local.shape, np.intp)
+        )
         return np.take(distinct, index, out=scratch("gathered", self.local.shape), mode="wrap")
 
     def map(self, function, /) -> np.ndarray:
@@ -151,8 +154,7 @@ class Scratch:
     def __init__(self) -> None:
         self._buffers: dict[str, np.ndarray] = {}
 
-    def __call__(self, name: str, shape: tuple[int, ...], dtype: type = float, /
-                 ) -> np.ndarray:
+    def __call__(self, name: str, shape: tuple[int, ...], dtype: type = float, /) -> np.ndarray:
         """An uninitialised array of ``shape`` that only ``name`` uses."""
         size = int(np.prod(shape))
         buffer = self._buffers.get(name)
@@ -165,8 +167,12 @@ def _row_order(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per-row sorting permutation of ``counts`` and the sorted rows."""
     n_samples = counts.shape[1]
     shift = max(1, int(n_samples - 1).bit_length())
-    if (counts.size and np.all(counts >= 0) and np.all(counts < 2.0 ** (62 - shift))
-            and np.array_equal(counts, np.floor(counts))):
+    if (
+        counts.size
+        and np.all(counts >= 0)
+        and np.all(counts < 2.0 ** (62 - shift))
+        and np.array_equal(counts, np.floor(counts))
+    ):
         # Non-negative integers: sorting (count, sample) packed into one integer is several
         # times faster than argsort and orders equal counts by sample.
         keys = counts.astype(np.int64) << shift
@@ -212,13 +218,15 @@ def log_posterior(
     else:
         terms = table.evaluate(gammaln, inv_alpha, scratch=scratch)
     terms -= np.multiply(ia_counts, log_one_plus, out=log_one_plus)
-    loglik = (linalg.row_sums(terms) + log_alpha * linalg.row_sums(counts)
-              - counts.shape[1] * gammaln(inv_alpha))
+    loglik = (
+        linalg.row_sums(terms)
+        + log_alpha * linalg.row_sums(counts)
+        - counts.shape[1] * gammaln(inv_alpha)
+    )
     # The Cox–Reid weights 1 / (1/mu + alpha), written as mu / (1 + alpha mu).
     w = np.divide(mu, one_plus, out=one_plus)
     structure = linalg.design_structure(design)
-    out = loglik - 0.5 * linalg.upper_logdet(structure.gram_upper(structure.sums(w)),
-                                             structure.p)
+    out = loglik - 0.5 * linalg.upper_logdet(structure.gram_upper(structure.sums(w)), structure.p)
     if prior_mean is not None:
         out -= 0.5 * (log_alpha - prior_mean) ** 2 / prior_var
     return out
@@ -261,8 +269,7 @@ def _dlog_posterior(
     structure = linalg.design_structure(design)
     b_inv = linalg.upper_inverse(structure.gram_upper(structure.sums(w)), structure.p)
     leverage = structure.quadratic(b_inv)
-    cox_reid = 0.5 * linalg.row_sums(
-        structure.sums(np.multiply(w, w, out=mu_a)) * leverage)
+    cox_reid = 0.5 * linalg.row_sums(structure.sums(np.multiply(w, w, out=mu_a)) * leverage)
     out = (loglik + cox_reid) * alpha
     if prior_mean is not None:
         out -= (log_alpha - prior_mean) / prior_var
@@ -323,12 +330,28 @@ def line_search(
     scratch = Scratch()
 
     def lp_of(x, y, m, mean, tab):
-        return log_posterior(x, y, mu=m, design=design, prior_mean=mean, prior_var=prior_var,
-                             table=tab, scratch=scratch)
+        return log_posterior(
+            x,
+            y,
+            mu=m,
+            design=design,
+            prior_mean=mean,
+            prior_var=prior_var,
+            table=tab,
+            scratch=scratch,
+        )
 
     def dlp_of(x, y, m, mean, tab):
-        return _dlog_posterior(x, y, mu=m, design=design, prior_mean=mean,
-                               prior_var=prior_var, table=tab, scratch=scratch)
+        return _dlog_posterior(
+            x,
+            y,
+            mu=m,
+            design=design,
+            prior_mean=mean,
+            prior_var=prior_var,
+            table=tab,
+            scratch=scratch,
+        )
 
     out_a = np.asarray(log_alpha, dtype=float).copy()
     out_lp = np.empty(n)
@@ -374,8 +397,13 @@ def line_search(
                 dlp = dlp_of(a, y, m, mean, table)
         elif going.any():
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                dlp[going] = dlp_of(a[going], y[going], m[going],
-                                    None if mean is None else mean[going], _take(table, going))
+                dlp[going] = dlp_of(
+                    a[going],
+                    y[going],
+                    m[going],
+                    None if mean is None else mean[going],
+                    _take(table, going),
+                )
         stopped = small | vanish
         if stopped.any():
             done = rows[stopped]
@@ -386,8 +414,7 @@ def line_search(
             kappa, accepts, its = kappa[keep], accepts[keep], its[keep]
             mean = None if mean is None else mean[keep]
     out_a[rows], out_lp[rows], iterations[rows] = a, lp, its
-    return LineSearch(log_alpha=out_a, iterations=iterations, initial_lp=initial_lp,
-                      last_lp=out_lp)
+    return LineSearch(log_alpha=out_a, iterations=iterations, initial_lp=initial_lp, last_lp=out_lp)
 
 
 def grid_search(
@@ -416,10 +443,16 @@ def grid_search(
         values = np.empty_like(points_per_gene)
         for k in range(points_per_gene.shape[1]):  # a loop over grid points, not genes
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                values[:, k] = log_posterior(points_per_gene[:, k], counts, mu=mu,
-                                             design=design, prior_mean=prior_mean,
-                                             prior_var=prior_var, table=table,
-                                             scratch=scratch)
+                values[:, k] = log_posterior(
+                    points_per_gene[:, k],
+                    counts,
+                    mu=mu,
+                    design=design,
+                    prior_mean=prior_mean,
+                    prior_var=prior_var,
+                    table=table,
+                    scratch=scratch,
+                )
         values = np.where(np.isnan(values), -np.inf, values)
         return points_per_gene[np.arange(n_genes), np.argmax(values, axis=1)]
 
@@ -481,20 +514,29 @@ def gene_wise_dispersions(
     if np.unique(design_groups(design)).size == design.shape[1]:
         mu = linear_model_mu(normalized, design) * size_factors
     else:
-        mu = fit_nb_glm(counts, design, size_factors=size_factors, dispersions=alpha_init,
-                        max_iter=max_iter, min_mu=min_mu, table=table).mu
+        mu = fit_nb_glm(
+            counts,
+            design,
+            size_factors=size_factors,
+            dispersions=alpha_init,
+            max_iter=max_iter,
+            min_mu=min_mu,
+            table=table,
+        ).mu
     mu = np.maximum(mu, min_mu)
 
-    search = line_search(counts, mu, design=design, log_alpha=np.log(alpha_init),
-                         max_iter=max_iter, table=table)
+    search = line_search(
+        counts, mu, design=design, log_alpha=np.log(alpha_init), max_iter=max_iter, table=table
+    )
     dispersion = np.minimum(np.exp(search.log_alpha), max_disp)
     no_increase = search.last_lp < search.initial_lp + np.abs(search.initial_lp) / 1e6
     dispersion = np.where(no_increase, alpha_init, dispersion)
     converged = (search.iterations < max_iter) & (search.iterations != 1)
     refit = ~converged & (dispersion > MIN_DISP * 10)
     if refit.any():
-        dispersion[refit] = np.exp(grid_search(counts[refit], mu[refit], design=design,
-                                               table=_take(table, refit)))
+        dispersion[refit] = np.exp(
+            grid_search(counts[refit], mu[refit], design=design, table=_take(table, refit))
+        )
     return GeneWise(
         dispersion=np.clip(dispersion, MIN_DISP, max_disp),
         iterations=search.iterations,

@@ -54,19 +54,18 @@ def _lowest(x, y, *, xs, nleft, nright, w, robust, rw):
     nrt = j - 1
     if a <= 0.0:
         return None
-    w[nleft:nrt + 1] /= a
+    w[nleft : nrt + 1] /= a
     if h > 0.0:
-        a = float(np.sum(w[nleft:nrt + 1] * x[nleft:nrt + 1]))
+        a = float(np.sum(w[nleft : nrt + 1] * x[nleft : nrt + 1]))
         b = xs - a
-        c = float(np.sum(w[nleft:nrt + 1] * (x[nleft:nrt + 1] - a) ** 2))
+        c = float(np.sum(w[nleft : nrt + 1] * (x[nleft : nrt + 1] - a) ** 2))
         if np.sqrt(c) > 0.001 * rng:
             b /= c
-            w[nleft:nrt + 1] *= b * (x[nleft:nrt + 1] - a) + 1.0
-    return float(np.sum(w[nleft:nrt + 1] * y[nleft:nrt + 1]))
+            w[nleft : nrt + 1] *= b * (x[nleft : nrt + 1] - a) + 1.0
+    return float(np.sum(w[nleft : nrt + 1] * y[nleft : nrt + 1]))
 
 
-def lowess(x: np.ndarray, y: np.ndarray, /, *, f: float = 2 / 3, iterations: int = 3
-           ) -> np.ndarray:
+def lowess(x: np.ndarray, y: np.ndarray, /, *, f: float = 2 / 3, iterations: int = 3) -> np.ndarray:
     """R's ``lowess(x, y, f, iter)`` fitted values for ``x`` sorted increasingly.
 
     ``delta`` is R's default, 1 % of the range of ``x``.
@@ -92,8 +91,7 @@ def lowess(x: np.ndarray, y: np.ndarray, /, *, f: float = 2 / 3, iterations: int
                     nleft += 1
                     nright += 1
                     continue
-            fit = _lowest(x, y, xs=x[i], nleft=nleft, nright=nright, w=w, robust=it > 1,
-                          rw=rw)
+            fit = _lowest(x, y, xs=x[i], nleft=nleft, nright=nright, w=w, robust=it > 1, rw=rw)
             ys[i] = y[i] if fit is None else fit
             if last < i - 1:
                 denom = x[i] - x[last]
@@ -143,8 +141,9 @@ class FilterResult:
     thetas: np.ndarray
 
 
-def independent_filter(pvalues: np.ndarray, base_mean: np.ndarray, /, *, alpha: float
-                       ) -> FilterResult:
+def independent_filter(
+    pvalues: np.ndarray, base_mean: np.ndarray, /, *, alpha: float
+) -> FilterResult:
     """Adjusted p-values after DESeq2's independent filtering on ``base_mean``.
 
     Parameters
@@ -187,5 +186,10 @@ def independent_filter(pvalues: np.ndarray, base_mean: np.ndarray, /, *, alpha: 
     keep, values = adjusted(cutoffs[j])
     padj = np.full(pvalues.shape, np.nan)
     padj[present[order[keep]]] = values
-    return FilterResult(padj=padj, threshold=float(cutoffs[j]), theta=float(thetas[j]),
-                        n_rejections=n_rej, thetas=thetas)
+    return FilterResult(
+        padj=padj,
+        threshold=float(cutoffs[j]),
+        theta=float(thetas[j]),
+        n_rejections=n_rej,
+        thetas=thetas,
+    )

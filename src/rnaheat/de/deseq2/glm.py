@@ -65,8 +65,9 @@ class GLMFit:
     deviance: np.ndarray
 
 
-def nb_log_likelihood(counts: np.ndarray, mu: np.ndarray, /, *, dispersion: np.ndarray
-                      ) -> np.ndarray:
+def nb_log_likelihood(
+    counts: np.ndarray, mu: np.ndarray, /, *, dispersion: np.ndarray
+) -> np.ndarray:
     """Per-gene NB log-likelihood summed over samples.
 
     ``lgamma(y + r) - lgamma(r)`` is written as ``lgamma(y) - lbeta(y, r)``, which stays
@@ -74,10 +75,15 @@ def nb_log_likelihood(counts: np.ndarray, mu: np.ndarray, /, *, dispersion: np.n
     """
     size = 1.0 / dispersion[:, None]
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(counts > 0, gammaln(np.maximum(counts, 1)) - betaln(
-            np.maximum(counts, 1), size), 0.0)
-        terms = (ratio - gammaln(counts + 1.0) - size * np.log1p(mu / size)
-                 + np.where(counts > 0, counts * (np.log(mu) - np.log(size + mu)), 0.0))
+        ratio = np.where(
+            counts > 0, gammaln(np.maximum(counts, 1)) - betaln(np.maximum(counts, 1), size), 0.0
+        )
+        terms = (
+            ratio
+            - gammaln(counts + 1.0)
+            - size * np.log1p(mu / size)
+            + np.where(counts > 0, counts * (np.log(mu) - np.log(size + mu)), 0.0)
+        )
     return terms.sum(axis=1)
 
 
@@ -92,8 +98,9 @@ def linear_model_mu(normalized: np.ndarray, design: np.ndarray, /) -> np.ndarray
     return np.einsum("gp,tp->gt", np.einsum("gs,sp->gp", normalized, q), q)
 
 
-def _initial_beta(counts: np.ndarray, design: np.ndarray, *, size_factors: np.ndarray
-                  ) -> np.ndarray:
+def _initial_beta(
+    counts: np.ndarray, design: np.ndarray, *, size_factors: np.ndarray
+) -> np.ndarray:
     """Least squares on ``log(normalised + 0.1)``, DESeq2's starting point."""
     q, r = np.linalg.qr(design)
     logs = np.log(counts / size_factors + 0.1)
@@ -159,8 +166,9 @@ def fit_nb_glm(
 
     def constant_terms(y, r):
         with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(y > 0, gammaln(np.maximum(y, 1.0)) - betaln(
-                np.maximum(y, 1.0), r), 0.0) - gammaln(y + 1.0)
+            return np.where(
+                y > 0, gammaln(np.maximum(y, 1.0)) - betaln(np.maximum(y, 1.0), r), 0.0
+            ) - gammaln(y + 1.0)
 
     if table is None:
         constant = constant_terms(counts, size[:, None])
@@ -200,8 +208,11 @@ def fit_nb_glm(
             log_m = np.log(m)
             log_mu[active[~big]] = log_m[~big]
             log_one_plus = np.log(1.0 + a[:, None] * m)
-            loglik = constant[active] + counts_times_log_a[active] + linalg.row_sums(
-                y * log_m - (y + 1.0 / a[:, None]) * log_one_plus)
+            loglik = (
+                constant[active]
+                + counts_times_log_a[active]
+                + linalg.row_sums(y * log_m - (y + 1.0 / a[:, None]) * log_one_plus)
+            )
             dev = -2.0 * loglik
             change = np.abs(dev - dev_old[active]) / (np.abs(dev) + 0.1)
         deviance[active] = dev
@@ -224,11 +235,18 @@ def fit_nb_glm(
     if unstable.any():
         rows = np.flatnonzero(unstable)
         start = beta[rows]
-        bad_start = np.any(~np.isfinite(start) | (np.abs(start / np.log(2.0)) >= _LARGE_BETA),
-                           axis=1)
+        bad_start = np.any(
+            ~np.isfinite(start) | (np.abs(start / np.log(2.0)) >= _LARGE_BETA), axis=1
+        )
         start[bad_start] = _initial_beta(counts[rows[bad_start]], design, size_factors=sf)
-        new_beta, ok = _newton(counts[rows], design, size_factors=sf, dispersions=alpha[rows],
-                               start=start, penalty=penalty)
+        new_beta, ok = _newton(
+            counts[rows],
+            design,
+            size_factors=sf,
+            dispersions=alpha[rows],
+            start=start,
+            penalty=penalty,
+        )
         beta[rows] = new_beta
         converged[rows] = ok
         m = np.maximum(sf * np.exp(linalg.linear_predictor(new_beta, design)), min_mu)
@@ -249,9 +267,16 @@ def fit_nb_glm(
     )
 
 
-def _newton(counts: np.ndarray, design: np.ndarray, *, size_factors: np.ndarray,
-            dispersions: np.ndarray, start: np.ndarray, penalty: np.ndarray,
-            max_iter: int = 200) -> tuple[np.ndarray, np.ndarray]:
+def _newton(
+    counts: np.ndarray,
+    design: np.ndarray,
+    *,
+    size_factors: np.ndarray,
+    dispersions: np.ndarray,
+    start: np.ndarray,
+    penalty: np.ndarray,
+    max_iter: int = 200,
+) -> tuple[np.ndarray, np.ndarray]:
     """Maximise the ridge-penalised NB log-likelihood by damped Newton steps.
 
     DESeq2 hands genes whose IRLS failed to R's ``optim`` (L-BFGS-B with the coefficients
@@ -304,8 +329,7 @@ def _newton(counts: np.ndarray, design: np.ndarray, *, size_factors: np.ndarray,
     return beta, converged
 
 
-def _intercept_only(counts: np.ndarray, sf: np.ndarray, *, dispersions: np.ndarray
-                    ) -> GLMFit:
+def _intercept_only(counts: np.ndarray, sf: np.ndarray, *, dispersions: np.ndarray) -> GLMFit:
     """The closed form DESeq2 uses for ``~ 1``: the coefficient is the log mean.
 
     DESeq2's closed form does not floor the means.

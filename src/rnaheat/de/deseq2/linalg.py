@@ -213,7 +213,7 @@ def linear_predictor(beta: np.ndarray, design: np.ndarray, /) -> np.ndarray:
     """
     out = beta[:, :1] * design[:, 0]
     for k in range(1, design.shape[1]):
-        out += beta[:, k:k + 1] * design[:, k]
+        out += beta[:, k : k + 1] * design[:, k]
     return out
 
 
@@ -226,8 +226,9 @@ def _cholesky(matrices: np.ndarray) -> np.ndarray:
             diag = matrices[:, j, j] - np.sum(low[:, j, :j] ** 2, axis=1)
             low[:, j, j] = np.sqrt(np.where(diag > 0, diag, np.nan))
             for i in range(j + 1, p):
-                low[:, i, j] = (matrices[:, i, j]
-                                - np.sum(low[:, i, :j] * low[:, j, :j], axis=1)) / low[:, j, j]
+                low[:, i, j] = (
+                    matrices[:, i, j] - np.sum(low[:, i, :j] * low[:, j, :j], axis=1)
+                ) / low[:, j, j]
     return low
 
 
@@ -237,11 +238,13 @@ def _cholesky_solve(low: np.ndarray, rhs: np.ndarray) -> np.ndarray:
     z = np.empty_like(rhs)
     for i in range(p):
         z[:, i] = (rhs[:, i] - np.einsum("gj,gjk->gk", low[:, i, :i], z[:, :i])) / low[
-            :, i, i, None]
+            :, i, i, None
+        ]
     x = np.empty_like(rhs)
     for i in range(p - 1, -1, -1):
-        x[:, i] = (z[:, i] - np.einsum("gj,gjk->gk", low[:, i + 1:, i], x[:, i + 1:])) / low[
-            :, i, i, None]
+        x[:, i] = (z[:, i] - np.einsum("gj,gjk->gk", low[:, i + 1 :, i], x[:, i + 1 :])) / low[
+            :, i, i, None
+        ]
     return x
 
 
@@ -319,4 +322,4 @@ def trimmed_mean(values: np.ndarray, /, *, trim: float) -> np.ndarray:
         return np.median(values, axis=1)
     lo = int(np.floor(n * trim))
     ordered = np.sort(values, axis=1)
-    return ordered[:, lo:n - lo].mean(axis=1)
+    return ordered[:, lo : n - lo].mean(axis=1)

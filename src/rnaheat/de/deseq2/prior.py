@@ -46,8 +46,7 @@ def log_residual_variance(disp_gene_est: np.ndarray, disp_fit: np.ndarray, /) ->
     return float((_MAD_SCALE * np.median(np.abs(residuals - centre))) ** 2)
 
 
-def _loess_quadratic(x: np.ndarray, y: np.ndarray, *, at: np.ndarray, span: float
-                     ) -> np.ndarray:
+def _loess_quadratic(x: np.ndarray, y: np.ndarray, *, at: np.ndarray, span: float) -> np.ndarray:
     """Local quadratic least squares with tricube weights over ``span`` of the points."""
     k = int(np.ceil(span * x.size))
     dist = np.abs(at[:, None] - x[None, :])
@@ -60,8 +59,9 @@ def _loess_quadratic(x: np.ndarray, y: np.ndarray, *, at: np.ndarray, span: floa
     for _ in range(4):
         powers.append(powers[-1] * d)
     moments = [term.sum(axis=1) for term in powers]
-    lhs = np.stack([np.stack([moments[i + j] for j in range(3)], axis=-1) for i in range(3)],
-                   axis=-2)
+    lhs = np.stack(
+        [np.stack([moments[i + j] for j in range(3)], axis=-1) for i in range(3)], axis=-2
+    )
     rhs = np.stack([(powers[j] * y[None, :]).sum(axis=1) for j in range(3)], axis=-1)
     return np.linalg.solve(lhs, rhs[..., None])[:, 0, 0]
 
@@ -104,22 +104,24 @@ def _simulated_prior_variance(residuals: np.ndarray, df: int) -> float:
     interpolation; the result is floored at 0.25 as in R, which is where it usually lands.
     """
     obs = residuals[(residuals > _BREAKS[0]) & (residuals < _BREAKS[-1])]
-    obs_density = np.bincount(_bin_index(obs), minlength=_BREAKS.size - 1) / (
-        obs.size * _BIN_WIDTH)
+    obs_density = np.bincount(_bin_index(obs), minlength=_BREAKS.size - 1) / (obs.size * _BIN_WIDTH)
     sim_density = _simulated_densities(df)
     positive = np.where(sim_density > 0, sim_density, np.inf).min(axis=1)
     smallest_obs = obs_density[obs_density > 0].min() if np.any(obs_density > 0) else np.inf
     small = np.minimum(positive, smallest_obs)[:, None]
-    kl = np.sum(obs_density[None, :] * (np.log(obs_density[None, :] + small)
-                                        - np.log(sim_density + small)), axis=1)
+    kl = np.sum(
+        obs_density[None, :] * (np.log(obs_density[None, :] + small) - np.log(sim_density + small)),
+        axis=1,
+    )
     grid = np.linspace(0.0, 8.0, _N_VAR_GRID)
     fine = np.linspace(0.0, 8.0, 1000)
     smooth = _loess_quadratic(grid, kl, at=fine, span=0.2)
     return float(max(fine[np.argmin(smooth)], 0.25))
 
 
-def prior_variance(disp_gene_est: np.ndarray, disp_fit: np.ndarray, /, *, n_samples: int,
-                   n_coefs: int) -> float:
+def prior_variance(
+    disp_gene_est: np.ndarray, disp_fit: np.ndarray, /, *, n_samples: int, n_coefs: int
+) -> float:
     """Variance of the log-normal prior on dispersions (``estimateDispersionsPriorVar``).
 
     The observed variance of log residuals minus the expected sampling variance
@@ -174,19 +176,32 @@ def map_dispersions(
     start = np.where(np.isnan(start), disp_fit, start)
     prior_mean = np.log(disp_fit)
     table = count_table(counts) if table is None else table
-    search = line_search(counts, mu, design=design, log_alpha=np.log(start), prior_mean=prior_mean,
-                         prior_var=prior_var, max_iter=max_iter, table=table)
+    search = line_search(
+        counts,
+        mu,
+        design=design,
+        log_alpha=np.log(start),
+        prior_mean=prior_mean,
+        prior_var=prior_var,
+        max_iter=max_iter,
+        table=table,
+    )
     disp_map = np.exp(search.log_alpha)
     refit = search.iterations >= max_iter
     if refit.any():
-        disp_map[refit] = np.exp(grid_search(counts[refit], mu[refit], design=design,
-                                             prior_mean=prior_mean[refit],
-                                             prior_var=prior_var,
-                                             table=None if table is None else table.take(refit)))
+        disp_map[refit] = np.exp(
+            grid_search(
+                counts[refit],
+                mu[refit],
+                design=design,
+                prior_mean=prior_mean[refit],
+                prior_var=prior_var,
+                table=None if table is None else table.take(refit),
+            )
+        )
     disp_map = np.clip(disp_map, MIN_DISP, max_dispersion(counts.shape[1]))
     with np.errstate(invalid="ignore"):
-        outlier = np.log(disp_gene_est) > np.log(disp_fit) + outlier_sd * np.sqrt(
-            log_residual_var)
+        outlier = np.log(disp_gene_est) > np.log(disp_fit) + outlier_sd * np.sqrt(log_residual_var)
     outlier &= ~np.isnan(disp_gene_est)
     return MAPDispersions(
         disp_map=disp_map,

@@ -78,8 +78,9 @@ class DispersionTrend:
         return out
 
 
-def _gamma_identity_glm(y: np.ndarray, x: np.ndarray, *, start: np.ndarray,
-                        max_iter: int = 25, epsilon: float = 1e-8) -> tuple[np.ndarray, bool]:
+def _gamma_identity_glm(
+    y: np.ndarray, x: np.ndarray, *, start: np.ndarray, max_iter: int = 25, epsilon: float = 1e-8
+) -> tuple[np.ndarray, bool]:
     """R's ``glm(y ~ x, family = Gamma(link = "identity"), start = start)`` by IRLS.
 
     With the identity link the working response is ``y`` itself and the working weights are
@@ -130,8 +131,9 @@ def _parametric(means: np.ndarray, disps: np.ndarray) -> DispersionTrend:
         if not np.all(coefs > 0):
             raise TrendFitError("parametric dispersion fit failed (a coefficient is not positive)")
         if np.sum(np.log(coefs / old) ** 2) < 1e-6 and converged:
-            return DispersionTrend("parametric", asympt_disp=float(coefs[0]),
-                                   extra_pois=float(coefs[1]))
+            return DispersionTrend(
+                "parametric", asympt_disp=float(coefs[0]), extra_pois=float(coefs[1])
+            )
     raise TrendFitError("parametric dispersion fit did not converge")
 
 
@@ -153,12 +155,14 @@ def _local(means: np.ndarray, disps: np.ndarray) -> DispersionTrend:
         sw = np.sqrt(w)
         coef, *_ = np.linalg.lstsq(basis * sw[:, None], y * sw, rcond=None)
         fitted[i] = coef[0]
-    return DispersionTrend("local", grid_log_mean=tuple(grid.tolist()),
-                           grid_log_disp=tuple(fitted.tolist()))
+    return DispersionTrend(
+        "local", grid_log_mean=tuple(grid.tolist()), grid_log_disp=tuple(fitted.tolist())
+    )
 
 
-def fit_trend(base_mean: np.ndarray, disp_gene_est: np.ndarray, /, *,
-              fit_type: str = "parametric") -> DispersionTrend:
+def fit_trend(
+    base_mean: np.ndarray, disp_gene_est: np.ndarray, /, *, fit_type: str = "parametric"
+) -> DispersionTrend:
     """Fit DESeq2's dispersion trend (``estimateDispersionsFit``).
 
     Only genes whose gene-wise estimate is more than 100 × the minimum dispersion take part:
@@ -196,5 +200,6 @@ def fit_trend(base_mean: np.ndarray, disp_gene_est: np.ndarray, /, *,
     if fit_type == "local":
         return _local(means, disps)
     above = disp_gene_est > 10 * MIN_DISP
-    return DispersionTrend("mean", mean_disp=float(trimmed_mean(disp_gene_est[above][None, :],
-                                                                trim=0.001)[0]))
+    return DispersionTrend(
+        "mean", mean_disp=float(trimmed_mean(disp_gene_est[above][None, :], trim=0.001)[0])
+    )

@@ -22,8 +22,15 @@ from rnaheat.de.deseq2.trend import DispersionTrend, fit_trend
 __all__ = ["fit_vst_trend", "vst_transform"]
 
 
-def fit_vst_trend(counts: np.ndarray, design: np.ndarray, /, *, size_factors: np.ndarray,
-                  nsub: int = 1000, fit_type: str = "parametric") -> DispersionTrend:
+def fit_vst_trend(
+    counts: np.ndarray,
+    design: np.ndarray,
+    /,
+    *,
+    size_factors: np.ndarray,
+    nsub: int = 1000,
+    fit_type: str = "parametric",
+) -> DispersionTrend:
     """The dispersion trend DESeq2's ``vst`` uses, from a subset of ``nsub`` genes.
 
     Parameters
@@ -52,14 +59,16 @@ def fit_vst_trend(counts: np.ndarray, design: np.ndarray, /, *, size_factors: np
     return fit_trend(genewise.base_mean, genewise.dispersion, fit_type=fit_type)
 
 
-def vst_transform(counts: np.ndarray, trend: DispersionTrend, /, *,
-                  size_factors: np.ndarray) -> np.ndarray:
+def vst_transform(
+    counts: np.ndarray, trend: DispersionTrend, /, *, size_factors: np.ndarray
+) -> np.ndarray:
     """Apply the transformation implied by ``trend`` to normalised counts (genes × samples)."""
     q = counts / size_factors
     if trend.fit_type == "parametric":
         a, b = trend.asympt_disp, trend.extra_pois
         return np.log((1 + b + 2 * a * q + 2 * np.sqrt(a * q * (1 + b + a * q))) / (4 * a)) / (
-            np.log(2.0))
+            np.log(2.0)
+        )
     if trend.fit_type == "mean":
         alpha = trend.mean_disp
         return (2 * np.arcsinh(np.sqrt(alpha * q)) - np.log(alpha) - np.log(4)) / np.log(2)

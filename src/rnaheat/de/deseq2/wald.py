@@ -16,8 +16,9 @@ __all__ = ["wald_test"]
 _LOG2 = float(np.log(2.0))
 
 
-def wald_test(beta: np.ndarray, covariance: np.ndarray, /, *, contrast: np.ndarray
-              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def wald_test(
+    beta: np.ndarray, covariance: np.ndarray, /, *, contrast: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Log2 fold change, its standard error, the Wald statistic and its two-sided p-value.
 
     Parameters
