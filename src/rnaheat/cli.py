@@ -9,6 +9,7 @@ from pathlib import Path
 
 from rnaheat import __version__
 from rnaheat.de import DEFAULT_ENGINE, engines
+from rnaheat.io.tximport import COUNTS_FROM_ABUNDANCE
 
 __all__ = ["main"]
 
@@ -77,7 +78,25 @@ def _parser() -> argparse.ArgumentParser:
     inputs.add_argument(
         "--counts",
         type=Path,
-        help="counts: CSV/TSV(.gz), featureCounts output, a folder of HTSeq-count files, or .h5ad",
+        help="counts: CSV/TSV(.gz), featureCounts or nf-core/rnaseq tables, GCT, .h5ad, or a "
+        "folder of HTSeq-count files or of salmon/kallisto/RSEM quantifications",
+    )
+    inputs.add_argument(
+        "--tx2gene",
+        type=Path,
+        help="transcript → gene map (table, GTF or GFF3) for transcript quantifications",
+    )
+    inputs.add_argument(
+        "--counts-from-abundance",
+        choices=COUNTS_FROM_ABUNDANCE,
+        help="as tximport: 'no' (default; average transcript lengths become the model's offset), "
+        "scaledTPM or lengthScaledTPM",
+    )
+    inputs.add_argument(
+        "--estimated-counts",
+        action="store_true",
+        default=None,
+        help="the count table holds estimated counts (salmon, kallisto, RSEM): round them",
     )
     inputs.add_argument("--samples", type=Path, help="sample sheet (CSV/TSV)")
     inputs.add_argument("--genes", type=Path, help="gene annotation: gene_id, symbol, biotype")
@@ -231,6 +250,9 @@ def _run_config(args: argparse.Namespace):
         top={"out": args.out, "force": args.force, "random_state": args.seed},
         inputs={
             "counts": args.counts,
+            "tx2gene": args.tx2gene,
+            "counts_from_abundance": args.counts_from_abundance,
+            "estimated_counts": args.estimated_counts,
             "samples": args.samples,
             "genes": args.genes,
             "de_table": args.de_table,

@@ -54,8 +54,17 @@ class Inputs:
     Attributes
     ----------
     counts
-        Count matrix: CSV/TSV (optionally gzipped), featureCounts output, a folder of
-        HTSeq-count files, or ``.h5ad``.
+        Count matrix: CSV/TSV (optionally gzipped), featureCounts output, nf-core/rnaseq
+        merged tables, GCT, a folder of HTSeq-count files, a folder of salmon/kallisto/RSEM
+        quantifications, or ``.h5ad``.
+    tx2gene
+        Transcript → gene map (two-column table, GTF or GFF3) for transcript quantifications.
+    counts_from_abundance
+        tximport's ``countsFromAbundance`` for transcript quantifications: ``no`` (counts,
+        with average transcript lengths as the model's offset), ``scaledTPM`` or
+        ``lengthScaledTPM``.
+    estimated_counts
+        The count table holds estimated (fractional) counts, rounded for the model.
     samples
         Sample sheet (optional for an ``.h5ad`` that carries ``obs``).
     genes
@@ -71,6 +80,9 @@ class Inputs:
     """
 
     counts: Path | None = None
+    tx2gene: Path | None = None
+    counts_from_abundance: str = "no"
+    estimated_counts: bool = False
     samples: Path | None = None
     genes: Path | None = None
     de_table: Path | None = None

@@ -10,7 +10,11 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 
-__all__ = ["Experiment"]
+__all__ = ["AVG_TX_LENGTH", "Experiment"]
+
+#: The layer holding average transcript lengths (samples × genes) of counts summed from
+#: transcripts; the DESeq2 model turns them into normalisation factors.
+AVG_TX_LENGTH = "avg_tx_length"
 
 
 @dataclass(frozen=True)
@@ -26,7 +30,8 @@ class Experiment:
     adata
         ``X`` holds the raw integer counts (samples × genes); ``obs`` is the sample sheet,
         indexed by sample name, in the sheet's order; ``var`` is indexed by gene id and has
-        the columns ``symbol`` and ``biotype`` (empty strings where unknown).
+        the columns ``symbol`` and ``biotype`` (empty strings where unknown). Counts summed
+        from transcript quantifications carry the layer ``avg_tx_length``.
     sources
         Which file each part was read from (``counts``, ``samples``, ``genes``), for the
         run record and for error messages.
@@ -44,6 +49,7 @@ class Experiment:
         *,
         genes: pd.DataFrame | None = None,
         sources: Mapping[str, Path] | None = None,
+        lengths: pd.DataFrame | None = None,
     ) -> Experiment:
         """Build an experiment from already aligned tables.
 
@@ -57,6 +63,8 @@ class Experiment:
             Optional annotation indexed by gene id with ``symbol`` and ``biotype``.
         sources
             Where each part came from.
+        lengths
+            Optional average transcript lengths, genes × samples like ``counts``.
         """
         if list(counts.columns) != list(samples.index):
             raise ValueError("counts columns and sample sheet rows must list the same samples")
@@ -71,6 +79,9 @@ class Experiment:
         adata = ad.AnnData(
             X=np.ascontiguousarray(counts.to_numpy(dtype=np.int64).T), obs=obs, var=var
         )
+        if lengths is not None:
+            aligned = lengths.reindex(index=counts.index, columns=counts.columns)
+            adata.layers[AVG_TX_LENGTH] = np.ascontiguousarray(aligned.to_numpy(float).T)
         return cls(adata=adata, sources=dict(sources or {}))
 
     @property

@@ -471,7 +471,14 @@ def run(config: RunConfig, /, *, command: list[str] | None = None) -> Analysis:
     timings: dict[str, float] = {}
     inputs = config.inputs
     with stage("read", timings, what="counts, sample sheet and annotation"):
-        experiment = read_experiment(inputs.counts, inputs.samples, genes=inputs.genes)
+        experiment = read_experiment(
+            inputs.counts,
+            inputs.samples,
+            genes=inputs.genes,
+            tx2gene=inputs.tx2gene,
+            counts_from_abundance=inputs.counts_from_abundance,
+            estimated_counts=inputs.estimated_counts,
+        )
         logger.info("  %d genes × %d samples", experiment.n_genes, experiment.n_samples)
         if inputs.de_table is None:
             # Check the design against the sheet now, before any slow stage runs.

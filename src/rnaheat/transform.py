@@ -7,7 +7,7 @@ import pandas as pd
 
 from rnaheat.de.design import design_matrix
 from rnaheat.de.engine import get_engine
-from rnaheat.de.runner import DEFAULT_ENGINE, canonical_counts
+from rnaheat.de.runner import DEFAULT_ENGINE, canonical_counts, canonical_norm_factors
 from rnaheat.experiment import Experiment
 
 __all__ = ["normalized_counts", "size_factors", "vst"]
@@ -38,8 +38,22 @@ def size_factors(experiment: Experiment, /, *, engine: str = DEFAULT_ENGINE) -> 
     return pd.Series(factors, index=experiment.adata.obs_names.copy(), name="size_factor")
 
 
+def _norm_factors(experiment: Experiment) -> pd.DataFrame | None:
+    """DESeq2's normalisation factors in the experiment's order, for counts with lengths."""
+    counts, gene_pos, sample_pos = canonical_counts(experiment)
+    factors = canonical_norm_factors(experiment, counts, gene_pos, sample_pos)
+    return None if factors is None else _restore(factors, experiment, gene_pos, sample_pos)
+
+
 def normalized_counts(experiment: Experiment, /, *, size_factors: pd.Series) -> pd.DataFrame:
-    """Counts divided by each sample's size factor (genes × samples)."""
+    """Counts divided by each sample's size factor (genes × samples).
+
+    Counts that carry average transcript lengths are divided by their genes × samples
+    normalisation factors instead, as DESeq2's ``counts(dds, normalized=TRUE)``.
+    """
+    norm_factors = _norm_factors(experiment)
+    if norm_factors is not None:
+        return experiment.counts / norm_factors
     factors = size_factors.reindex(experiment.adata.obs_names).to_numpy(float)
     if np.isnan(factors).any():
         raise ValueError("size_factors must give a value for every sample of the experiment")
@@ -68,7 +82,8 @@ def vst(
     design
         The design formula, needed when ``blind`` is false.
     size_factors
-        Use these instead of estimating them.
+        Use these instead of estimating them. Counts that carry average transcript lengths
+        use their normalisation factors instead.
     engine
         The engine doing the dispersion fit.
 
@@ -85,8 +100,8 @@ def vst(
         matrix = pd.DataFrame({"Intercept": 1.0}, index=samples.index)
     else:
         matrix = design_matrix(samples, design)
-    factors = None
-    if size_factors is not None:
+    factors = canonical_norm_factors(experiment, counts, gene_pos, sample_pos)
+    if factors is None and size_factors is not None:
         factors = size_factors.reindex(samples.index).to_numpy(float)
     values = get_engine(engine).vst(counts, matrix, size_factors=factors)
     return _restore(values, experiment, gene_pos, sample_pos)

@@ -44,6 +44,11 @@ class PyDESeq2Engine:
             quiet=True,
             n_cpus=min(os.cpu_count() or 1, 4),
         )
+        if size_factors is not None and np.ndim(size_factors) == 2:
+            raise ValueError(
+                "engine 'pydeseq2' takes no per-gene normalisation factors (average transcript "
+                "lengths); use the engine 'rnaheat'"
+            )
         if size_factors is not None:
             dds.obs["size_factors"] = size_factors
             dds.obsm["size_factors"] = np.asarray(size_factors, dtype=float)

@@ -28,7 +28,7 @@ class EngineResult:
     Attributes
     ----------
     size_factors
-        One per sample.
+        One per sample, or genes × samples normalisation factors when the caller gave them.
     base_mean, log2fc, lfc_se, stat, pvalue, padj
         DESeq2's ``results()`` columns; ``padj`` after Cook's filtering and independent
         filtering as DESeq2 does them by default.

@@ -7,12 +7,14 @@ import logging
 import numpy as np
 import pandas as pd
 
+from rnaheat.de.deseq2.norm_factors import normalization_factors
+from rnaheat.de.deseq2.size_factors import per_sample
 from rnaheat.de.design import Contrast, build_design
 from rnaheat.de.engine import get_engine
 from rnaheat.de.result import DE_COLUMNS, DEResult, sort_de_table
-from rnaheat.experiment import Experiment
+from rnaheat.experiment import AVG_TX_LENGTH, Experiment
 
-__all__ = ["DEFAULT_ENGINE", "canonical_counts", "test"]
+__all__ = ["DEFAULT_ENGINE", "canonical_counts", "canonical_norm_factors", "test"]
 
 logger = logging.getLogger("rnaheat")
 
@@ -30,6 +32,21 @@ def canonical_counts(experiment: Experiment) -> tuple[np.ndarray, np.ndarray, np
     samples = np.argsort(np.asarray(experiment.adata.obs_names, dtype=str), kind="stable")
     counts = np.asarray(experiment.adata.X, dtype=np.int64).T[np.ix_(genes, samples)]
     return counts, genes, samples
+
+
+def canonical_norm_factors(
+    experiment: Experiment, counts: np.ndarray, gene_pos: np.ndarray, sample_pos: np.ndarray
+) -> np.ndarray | None:
+    """DESeq2's normalisation factors in the canonical order, when the counts carry lengths.
+
+    Counts summed from transcripts carry average transcript lengths (the ``avg_tx_length``
+    layer); as ``DESeqDataSetFromTximport`` + ``DESeq()`` do, these become a genes × samples
+    offset. ``None`` for plain counts, which use per-sample size factors.
+    """
+    if AVG_TX_LENGTH not in experiment.adata.layers:
+        return None
+    lengths = np.asarray(experiment.adata.layers[AVG_TX_LENGTH], dtype=float).T
+    return normalization_factors(counts, lengths[np.ix_(gene_pos, sample_pos)])
 
 
 def test(
@@ -60,19 +77,21 @@ def test(
         ``results()`` uses 0.1 by default; the significance threshold used downstream is a
         separate setting.
     size_factors
-        Optional user-supplied size factors indexed by sample name.
+        Optional user-supplied size factors indexed by sample name. Without them, counts that
+        carry average transcript lengths get DESeq2's normalisation factors.
 
     Returns
     -------
     DEResult
-        The result table sorted by ``padj``, with size factors and dispersions.
+        The result table sorted by ``padj``, with size factors (with normalisation factors,
+        each sample's geometric mean of them) and dispersions.
     """
     runner = get_engine(engine)
     source = experiment.sources.get("samples", "sample sheet")
     source = getattr(source, "name", source)
     dm = build_design(experiment.samples, design, contrast=contrast, source=str(source))
     counts, gene_pos, sample_pos = canonical_counts(experiment)
-    sf = None
+    sf = canonical_norm_factors(experiment, counts, gene_pos, sample_pos)
     if size_factors is not None:
         sf = size_factors.reindex(experiment.adata.obs_names).to_numpy(float)[sample_pos]
     out = runner.test(
@@ -97,7 +116,9 @@ def test(
         }
     )[DE_COLUMNS]
     sample_names = experiment.adata.obs_names[sample_pos]
-    size = pd.Series(out.size_factors, index=sample_names, name="size_factor")
+    size = pd.Series(
+        per_sample(np.asarray(out.size_factors)), index=sample_names, name="size_factor"
+    )
     dispersions = out.dispersions.copy()
     dispersions.index = pd.Index(np.asarray(gene_ids, dtype=str), name="gene_id")
     n_sig = int((table["padj"] < 0.05).sum())

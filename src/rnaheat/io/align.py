@@ -137,6 +137,9 @@ def read_experiment(
     /,
     *,
     genes: str | Path | None = None,
+    tx2gene: str | Path | None = None,
+    counts_from_abundance: str = "no",
+    estimated_counts: bool = False,
 ) -> Experiment:
     """Read and validate counts, sample sheet and (optionally) gene annotation.
 
@@ -149,6 +152,8 @@ def read_experiment(
     genes
         Gene annotation (``gene_id`` → ``symbol``, ``biotype``); Ensembl version suffixes are
         matched either way.
+    tx2gene, counts_from_abundance, estimated_counts
+        For estimated counts, see :func:`rnaheat.io.read_counts`.
 
     Returns
     -------
@@ -156,7 +161,12 @@ def read_experiment(
         Counts in the sheet's sample order and the file's gene order.
     """
     counts_path = Path(counts)
-    matrix = read_counts(counts_path)
+    matrix = read_counts(
+        counts_path,
+        tx2gene=tx2gene,
+        counts_from_abundance=counts_from_abundance,
+        estimated=estimated_counts,
+    )
     if samples is None:
         if "obs" not in matrix.attrs:
             raise ValueError(
@@ -184,4 +194,8 @@ def read_experiment(
         sources["samples"] = Path(samples)
     if genes is not None:
         sources["genes"] = Path(genes)
-    return Experiment.from_frames(aligned, sheet, genes=annotation, sources=sources)
+    if tx2gene is not None:
+        sources["tx2gene"] = Path(tx2gene)
+    return Experiment.from_frames(
+        aligned, sheet, genes=annotation, sources=sources, lengths=matrix.attrs.get("lengths")
+    )

@@ -9,7 +9,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from rnaheat.io.estimated import is_estimated_layout, lengths_beside, round_estimated
+from rnaheat.io.gct import is_gct, read_gct_table
 from rnaheat.io.text import read_table_text
+from rnaheat.io.tximport import GeneQuant, read_quant_folder
 
 __all__ = ["parse_counts", "read_counts"]
 
@@ -29,6 +32,7 @@ _SKIPPED_COLUMNS = {
     "gene_biotype",
     "gene_type",
     "description",
+    "transcript_id(s)",
 }
 # File-name endings of HTSeq-count outputs, removed to get the sample name.
 _HTSEQ_SUFFIX = re.compile(
@@ -36,31 +40,51 @@ _HTSEQ_SUFFIX = re.compile(
 )
 
 
-def read_counts(path: str | Path, /) -> pd.DataFrame:
+def read_counts(
+    path: str | Path,
+    /,
+    *,
+    tx2gene: str | Path | None = None,
+    counts_from_abundance: str = "no",
+    estimated: bool = False,
+) -> pd.DataFrame:
     """Read a raw count matrix.
 
     The format is recognised from the path and content:
 
+    - a folder of transcript quantifications (salmon, kallisto, RSEM; see
+      :mod:`rnaheat.io.quant`), summed to genes as tximport does (:mod:`rnaheat.io.tximport`);
     - a folder: one HTSeq-count file per sample (``gene<TAB>count``); its ``__no_feature``-style
       counter rows are reported in the log and dropped;
+    - ``.gct``: a GCT v1.2/v1.3 table (:mod:`rnaheat.io.gct`);
     - ``.h5ad``: an AnnData file (samples × genes), counts from ``layers["counts"]`` if present,
       else ``X``;
     - featureCounts output (``# Program:featureCounts`` line or its ``Geneid, Chr, Start, End,
       Strand, Length`` columns): the annotation columns are skipped and sample columns, which
       featureCounts names by BAM path, are reduced to the file name without ``.bam``;
     - otherwise a CSV or TSV table (optionally gzipped) whose first column holds gene ids and
-      whose other columns are samples.
+      whose other columns are samples. nf-core/rnaseq's merged tables hold estimated counts
+      (:mod:`rnaheat.io.estimated`), as do tables read with ``estimated=True``.
+
+    Estimated counts are rounded for the model, with one log line saying how much changed.
 
     Parameters
     ----------
     path
         File or folder.
+    tx2gene
+        Transcript → gene map (table, GTF or GFF3) for transcript-level quantifications.
+    counts_from_abundance
+        tximport's ``countsFromAbundance``: ``no``, ``scaledTPM`` or ``lengthScaledTPM``.
+    estimated
+        The table holds estimated (fractional) counts to be rounded.
 
     Returns
     -------
     pandas.DataFrame
         Genes × samples, ``int64``, indexed by gene id, in the file's order. If the table had
-        a symbol column, ``attrs["symbols"]`` holds it as a Series.
+        a symbol column, ``attrs["symbols"]`` holds it as a Series; average transcript lengths
+        that are the model's offset are in ``attrs["lengths"]`` (genes × samples).
 
     Raises
     ------
@@ -70,20 +94,48 @@ def read_counts(path: str | Path, /) -> pd.DataFrame:
     """
     path = Path(path)
     if path.is_dir():
-        return _read_htseq_folder(path)
+        genes = read_quant_folder(
+            path, tx2gene=tx2gene, counts_from_abundance=counts_from_abundance
+        )
+        return _read_htseq_folder(path) if genes is None else _from_gene_quant(genes, path)
     if path.suffix.lower() == ".h5ad":
         return _read_h5ad(path)
+    if is_gct(path):
+        return parse_counts(read_gct_table(path), source=path, estimated=estimated)
     table = read_table_text(path, comment="#")
     if table.shape[1] >= 7 and list(table.columns[1:6]) == _FEATURECOUNTS_ANNOTATION:
         table = table.drop(columns=_FEATURECOUNTS_ANNOTATION)
         renamed = [Path(c).name.removesuffix(".bam") for c in table.columns[1:]]
         table.columns = [table.columns[0], *renamed]
         logger.info("%s: featureCounts output; annotation columns skipped", path.name)
-    return parse_counts(table, source=path)
+    if is_estimated_layout(table.columns):
+        logger.info("%s: nf-core/rnaseq merged table of estimated counts", path.name)
+        estimated = True
+    counts = parse_counts(table, source=path, estimated=estimated)
+    lengths = lengths_beside(path, counts) if estimated else None
+    if lengths is not None:
+        counts.attrs["lengths"] = lengths
+    return counts
 
 
-def parse_counts(table: pd.DataFrame, /, *, source: str | Path) -> pd.DataFrame:
-    """Validate a text table (first column gene ids, then samples) into integer counts."""
+def _from_gene_quant(genes: GeneQuant, folder: Path) -> pd.DataFrame:
+    values = round_estimated(genes.counts.to_numpy(), source=folder.name)
+    counts = pd.DataFrame(values.astype(np.int64), index=genes.counts.index)
+    counts.columns = pd.Index(genes.counts.columns.astype(str), name="sample")
+    if not values.any():
+        raise ValueError(f"{folder}: every count is zero; there is nothing to analyse")
+    if genes.offset is not None:
+        counts.attrs["lengths"] = genes.offset
+    return counts
+
+
+def parse_counts(
+    table: pd.DataFrame, /, *, source: str | Path, estimated: bool = False
+) -> pd.DataFrame:
+    """Validate a text table (first column gene ids, then samples) into integer counts.
+
+    ``estimated`` counts are rounded (see :func:`rnaheat.io.estimated.round_estimated`).
+    """
     name = str(source)
     line0 = int(table.attrs.get("line_offset", 2))
     if table.shape[1] < 2:
@@ -107,7 +159,7 @@ def parse_counts(table: pd.DataFrame, /, *, source: str | Path) -> pd.DataFrame:
         raise ValueError(f"{name}: the table has a header but no genes")
     _check_names(list(data.columns), what="sample column", source=name)
     _check_gene_ids(ids, source=name, line0=line0)
-    counts = _to_integers(data, ids=ids, source=name, line0=line0)
+    counts = _to_integers(data, ids=ids, source=name, line0=line0, estimated=estimated)
     counts.index = pd.Index(ids.to_numpy(), name="gene_id")
     counts.columns = pd.Index([str(c) for c in data.columns], name="sample")
     if not counts.to_numpy().any():
@@ -154,7 +206,9 @@ def _first(mask: np.ndarray) -> tuple[int, int] | None:
     return (int(hits[0][0]), int(hits[0][1])) if hits.size else None
 
 
-def _to_integers(data: pd.DataFrame, *, ids: pd.Series, source: str, line0: int) -> pd.DataFrame:
+def _to_integers(
+    data: pd.DataFrame, *, ids: pd.Series, source: str, line0: int, estimated: bool = False
+) -> pd.DataFrame:
     """Convert text cells to int64, naming the first offending cell when one is not a count."""
     text = data.apply(lambda col: col.str.strip())
     numbers = text.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
@@ -172,6 +226,8 @@ def _to_integers(data: pd.DataFrame, *, ids: pd.Series, source: str, line0: int)
             f"{source}: {text.iat[hit]!r} is not a number, for "
             f"{_cell(ids, samples, line0, *hit)}; counts must be whole numbers ≥ 0"
         )
+    if estimated:
+        numbers = round_estimated(numbers, source=Path(source).name)
     return pd.DataFrame(
         _check_counts(numbers, ids=ids, samples=samples, source=source, line0=line0)
     )
@@ -192,8 +248,8 @@ def _check_counts(
         (
             numbers != np.floor(numbers),
             "count that is not a whole number",
-            "the DESeq2 model needs raw read counts (estimated counts from salmon/kallisto must "
-            "be rounded, as tximport does)",
+            "the DESeq2 model needs raw read counts; for estimated counts (salmon, kallisto, "
+            "RSEM) give --estimated-counts, or the quantification folder with --tx2gene",
         ),
     ]
     with np.errstate(invalid="ignore"):

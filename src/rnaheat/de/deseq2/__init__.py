@@ -8,8 +8,9 @@ variance, MAP dispersions, the outlier rule), :mod:`.wald`, :mod:`.cooks`, :mod:
 the order of R's ``DESeq()`` + ``results()`` with their defaults, over genes in chunks of
 bounded size; :func:`vst` is R's ``vst()``.
 
-Scope: Wald tests of one contrast with size factors (no observation weights, normalisation
-factor matrices, likelihood-ratio tests, t-distribution or coefficient shrinkage).
+Scope: Wald tests of one contrast with size factors or a genes × samples matrix of
+normalisation factors (:mod:`.norm_factors`; no observation weights, likelihood-ratio tests,
+t-distribution or coefficient shrinkage).
 
 Where the numbers may depart from R on purpose (each explained where it happens):
 
@@ -31,10 +32,11 @@ from __future__ import annotations
 import numpy as np
 
 from rnaheat.de.deseq2.deseq import DESeq2Result, run_deseq2
+from rnaheat.de.deseq2.norm_factors import normalization_factors
 from rnaheat.de.deseq2.size_factors import median_of_ratios
 from rnaheat.de.deseq2.vst import fit_vst_trend, vst_transform
 
-__all__ = ["DESeq2Result", "median_of_ratios", "run_deseq2", "vst"]
+__all__ = ["DESeq2Result", "median_of_ratios", "normalization_factors", "run_deseq2", "vst"]
 
 
 def vst(
@@ -54,7 +56,8 @@ def vst(
     design
         Samples × coefficients model matrix; one intercept column for the blind transform.
     size_factors
-        Per-sample size factors; median-of-ratios when ``None``.
+        Per-sample size factors or genes × samples normalisation factors; median-of-ratios
+        when ``None``.
     nsub
         Genes used to fit the trend (R's default 1,000).
     """

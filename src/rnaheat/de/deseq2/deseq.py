@@ -40,7 +40,7 @@ from rnaheat.de.deseq2.dispersion import gene_wise_dispersions
 from rnaheat.de.deseq2.filtering import independent_filter
 from rnaheat.de.deseq2.glm import fit_nb_glm
 from rnaheat.de.deseq2.prior import log_residual_variance, map_dispersions, prior_variance
-from rnaheat.de.deseq2.size_factors import median_of_ratios
+from rnaheat.de.deseq2.size_factors import factor_rows, mean_inverse, median_of_ratios
 from rnaheat.de.deseq2.trend import DispersionTrend, fit_trend
 from rnaheat.de.deseq2.wald import wald_test
 
@@ -127,8 +127,11 @@ class _Block:
 
 
 def _gene_wise_pass(counts, design, *, sf, chunks, n_threads):
+    xim = mean_inverse(sf)
     parts = _map_chunks(
-        lambda _k, sl: gene_wise_dispersions(counts[sl], design, size_factors=sf),
+        lambda _k, sl: gene_wise_dispersions(
+            counts[sl], design, size_factors=factor_rows(sf, sl), xim=xim
+        ),
         chunks,
         n_threads=n_threads,
         desc="gene-wise dispersions",
@@ -222,7 +225,8 @@ def run_deseq2(
     contrast
         Weights over the design's coefficients; a unit vector tests one coefficient.
     size_factors
-        Per-sample size factors; median-of-ratios when ``None``.
+        Per-sample size factors, or a genes × samples matrix of normalisation factors (see
+        :mod:`.norm_factors`); median-of-ratios when ``None``.
     filter_alpha
         FDR at which independent filtering chooses its threshold (R's default 0.1).
     min_replicates_for_replace
@@ -268,8 +272,12 @@ def run_deseq2(
         sf = median_of_ratios(counts)
     else:
         sf = np.asarray(size_factors, dtype=float)
-        if sf.shape != (m,) or not np.all(np.isfinite(sf)) or np.any(sf <= 0):
-            raise ValueError("size_factors must be one positive finite number per sample")
+        if sf.shape not in {(m,), (n_genes, m)} or not np.all(np.isfinite(sf) & (sf > 0)):
+            raise ValueError(
+                "size_factors must be positive finite numbers, one per sample or one per gene "
+                "and sample"
+            )
+    sf_nz = factor_rows(sf, nz)
     y_all = counts[nz].astype(np.int64)
     if n_threads is None:
         n_threads = min(2, os.cpu_count() or 1)
@@ -277,7 +285,7 @@ def run_deseq2(
     parallel = n_threads if nz.size * m >= _PARALLEL_ELEMENTS else 1
     chunks = chunk_slices(nz.size, m, chunk_elements=chunk_elements, min_chunks=parallel)
 
-    gw = _gene_wise_pass(y_all, design, sf=sf, chunks=chunks, n_threads=n_threads)
+    gw = _gene_wise_pass(y_all, design, sf=sf_nz, chunks=chunks, n_threads=n_threads)
     trend = fit_trend(gw["base_mean"], gw["disp_gene_est"], fit_type=fit_type)
     disp_fit = trend.evaluate(gw["base_mean"])
     log_var = log_residual_variance(gw["disp_gene_est"], disp_fit)
@@ -294,7 +302,7 @@ def run_deseq2(
             y_all[sl],
             gw["mu"][k],
             design=design,
-            sf=sf,
+            sf=factor_rows(sf_nz, sl),
             contrast=contrast,
             gene_est=gw["disp_gene_est"][sl],
             disp_fit=disp_fit[sl],
@@ -325,7 +333,7 @@ def run_deseq2(
         replace = np.concatenate([b.replace for b in blocks])
         if replace.any():
             new_counts = np.concatenate([b.replaced_counts for b in blocks])
-            res["base_mean"] = (new_counts / sf).mean(axis=1)
+            res["base_mean"] = (new_counts / sf_nz).mean(axis=1)
             now_zero = replace & (new_counts.sum(axis=1) == 0)
             refit = np.flatnonzero(replace & ~now_zero)
             n_refit = int(refit.size)
@@ -336,7 +344,7 @@ def run_deseq2(
                     new_counts[refit],
                     rows=refit,
                     design=design,
-                    sf=sf,
+                    sf=factor_rows(sf_nz, refit),
                     contrast=contrast,
                     trend=trend,
                     prior_var=prior_var,
@@ -433,15 +441,16 @@ def _refit(
     As DESeq2 does, the trend and the prior come from the original fit.
     """
     chunks = chunk_slices(rows.size, counts.shape[1], chunk_elements=chunk_elements)
+    xim = mean_inverse(sf)
     for sl in chunks:
         y = counts[sl]
-        gw = gene_wise_dispersions(y, design, size_factors=sf)
+        gw = gene_wise_dispersions(y, design, size_factors=factor_rows(sf, sl), xim=xim)
         disp_fit = trend.evaluate(gw.base_mean)
         block = _test_block(
             y,
             gw.mu,
             design=design,
-            sf=sf,
+            sf=factor_rows(sf, sl),
             contrast=contrast,
             gene_est=gw.dispersion,
             disp_fit=disp_fit,

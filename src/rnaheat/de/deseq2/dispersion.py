@@ -23,6 +23,7 @@ from scipy.special import gammaln, psi
 
 from rnaheat.de.deseq2 import linalg
 from rnaheat.de.deseq2.glm import fit_nb_glm, linear_model_mu
+from rnaheat.de.deseq2.size_factors import mean_inverse
 
 __all__ = [
     "MIN_DISP",
@@ -487,6 +488,7 @@ def gene_wise_dispersions(
     /,
     *,
     size_factors: np.ndarray,
+    xim: float | None = None,
     min_mu: float = 0.5,
     max_iter: int = 100,
 ) -> GeneWise:
@@ -497,6 +499,10 @@ def gene_wise_dispersions(
     groups as it has coefficients, otherwise the NB GLM at the starting dispersion); maximise
     the Cox–Reid likelihood by line search; keep the start where the search did not improve the
     objective; refit on the grid where it did not converge (or stopped after one step).
+
+    ``size_factors`` are per sample or, for normalisation factors, the block's genes ×
+    samples; ``xim`` (the mean inverse factor) defaults to the block's own, as DESeq2 computes
+    it over the genes of the call; pass it when the block is a chunk of a larger call.
     """
     counts = np.asarray(counts, dtype=float)
     n_samples = counts.shape[1]
@@ -504,7 +510,8 @@ def gene_wise_dispersions(
     normalized = counts / size_factors
     base_mean = normalized.mean(axis=1)
     base_var = normalized.var(axis=1, ddof=1)
-    xim = np.mean(1.0 / size_factors)
+    if xim is None:
+        xim = mean_inverse(np.asarray(size_factors, dtype=float))
     with np.errstate(divide="ignore", invalid="ignore"):
         moments = (base_var - xim * base_mean) / base_mean**2
     rough = _rough_dispersion(normalized, design)

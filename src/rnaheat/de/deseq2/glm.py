@@ -24,6 +24,7 @@ import numpy as np
 from scipy.special import betaln, gammaln
 
 from rnaheat.de.deseq2 import linalg
+from rnaheat.de.deseq2.size_factors import factor_rows
 
 if TYPE_CHECKING:
     from rnaheat.de.deseq2.dispersion import CountTable
@@ -193,13 +194,13 @@ def fit_nb_glm(
         iterations[active] += 1
         log_m = log_mu[active]
         w = m / (1.0 + a[:, None] * m)
-        z = log_m - log_sf + (y - m) / m
+        z = log_m - factor_rows(log_sf, active) + (y - m) / m
         lhs = linalg.gram(w, design) + penalty
         rhs = np.einsum("gs,sp->gp", w * z, design)
         new_beta = linalg.solve(lhs, rhs)
         beta[active] = new_beta
         big = np.any(np.abs(new_beta) > _LARGE_BETA, axis=1)
-        m = sf * np.exp(linalg.linear_predictor(new_beta, design))
+        m = factor_rows(sf, active) * np.exp(linalg.linear_predictor(new_beta, design))
         np.maximum(m, min_mu, out=m)
         # A gene stopped for diverging keeps the means of its last sound step (as DESeq2).
         mu[active[~big]] = m[~big]
@@ -238,18 +239,22 @@ def fit_nb_glm(
         bad_start = np.any(
             ~np.isfinite(start) | (np.abs(start / np.log(2.0)) >= _LARGE_BETA), axis=1
         )
-        start[bad_start] = _initial_beta(counts[rows[bad_start]], design, size_factors=sf)
+        start[bad_start] = _initial_beta(
+            counts[rows[bad_start]], design, size_factors=factor_rows(sf, rows[bad_start])
+        )
         new_beta, ok = _newton(
             counts[rows],
             design,
-            size_factors=sf,
+            size_factors=factor_rows(sf, rows),
             dispersions=alpha[rows],
             start=start,
             penalty=penalty,
         )
         beta[rows] = new_beta
         converged[rows] = ok
-        m = np.maximum(sf * np.exp(linalg.linear_predictor(new_beta, design)), min_mu)
+        m = np.maximum(
+            factor_rows(sf, rows) * np.exp(linalg.linear_predictor(new_beta, design)), min_mu
+        )
         w = m / (1.0 + alpha[rows, None] * m)
         xtwx = linalg.gram(w, design)
         bread = linalg.inv(xtwx + penalty)
@@ -289,7 +294,7 @@ def _newton(
     size = 1.0 / alpha[:, None]
 
     def objective(b, rows):
-        mu = sf * np.exp(linalg.linear_predictor(b, design))
+        mu = factor_rows(sf, rows) * np.exp(linalg.linear_predictor(b, design))
         y, r = counts[rows], size[rows]
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             ll = (np.where(y > 0, y * np.log(mu), 0.0) - (y + r) * np.log1p(mu / r)).sum(axis=1)
@@ -304,7 +309,7 @@ def _newton(
         if rows.size == 0:
             break
         b, y, r = beta[rows], counts[rows], size[rows]
-        mu = sf * np.exp(linalg.linear_predictor(b, design))
+        mu = factor_rows(sf, rows) * np.exp(linalg.linear_predictor(b, design))
         grad = np.einsum("gs,sp->gp", (y - mu) * r / (r + mu), design) - b @ penalty
         curvature = (y + r) * mu * r / (r + mu) ** 2
         step = linalg.solve(linalg.gram(curvature, design) + penalty, grad)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["median_of_ratios"]
+__all__ = ["factor_rows", "mean_inverse", "median_of_ratios", "per_sample"]
 
 
 def median_of_ratios(counts: np.ndarray, /) -> np.ndarray:
@@ -44,3 +44,30 @@ def median_of_ratios(counts: np.ndarray, /) -> np.ndarray:
     # is over all usable genes, taken from one contiguous copy rather than column by column.
     columns = np.ascontiguousarray((logs[usable] - log_geo_means[usable, None]).T)
     return np.array([np.exp(np.median(column)) for column in columns])  # a loop over samples
+
+
+def factor_rows(factors: np.ndarray, rows: np.ndarray | slice, /) -> np.ndarray:
+    """The factors that apply to ``rows`` of the genes.
+
+    Per-sample size factors apply to every gene as they are; a genes × samples matrix of
+    normalisation factors is restricted to the rows.
+    """
+    return factors if factors.ndim == 1 else factors[rows]
+
+
+def mean_inverse(factors: np.ndarray, /) -> float:
+    """DESeq2's ``xim``, the mean of 1 / size factor, which scales Poisson noise.
+
+    For normalisation factors DESeq2 (``momentsDispEstimate``) averages each sample's factors
+    over the genes at hand first.
+    """
+    return float(np.mean(1.0 / (factors if factors.ndim == 1 else factors.mean(axis=0))))
+
+
+def per_sample(factors: np.ndarray, /) -> np.ndarray:
+    """One factor per sample: the factors themselves, or each column's geometric mean.
+
+    DESeq2's ``vst`` uses the geometric column means when it needs size factors but the data
+    set only has normalisation factors.
+    """
+    return factors if factors.ndim == 1 else np.exp(np.log(factors).mean(axis=0))

@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from rnaheat.de.deseq2.dispersion import gene_wise_dispersions
+from rnaheat.de.deseq2.size_factors import factor_rows, per_sample
 from rnaheat.de.deseq2.trend import DispersionTrend, fit_trend
 
 __all__ = ["fit_vst_trend", "vst_transform"]
@@ -40,7 +41,7 @@ def fit_vst_trend(
     design
         The model matrix; a single intercept column gives the blind transformation.
     size_factors
-        One per sample.
+        One per sample, or a genes × samples matrix of normalisation factors.
     nsub
         Number of genes in the subset.
     fit_type
@@ -55,7 +56,9 @@ def fit_vst_trend(
         rows = above[order[picks]]
     else:
         rows = np.flatnonzero(counts.sum(axis=1) > 0)
-    genewise = gene_wise_dispersions(counts[rows], design, size_factors=size_factors)
+    genewise = gene_wise_dispersions(
+        counts[rows], design, size_factors=factor_rows(size_factors, rows)
+    )
     return fit_trend(genewise.base_mean, genewise.dispersion, fit_type=fit_type)
 
 
@@ -73,7 +76,7 @@ def vst_transform(
         alpha = trend.mean_disp
         return (2 * np.arcsinh(np.sqrt(alpha * q)) - np.log(alpha) - np.log(4)) / np.log(2)
     grid = np.sinh(np.linspace(np.arcsinh(0), np.arcsinh(q.max()), 1000))[1:]
-    xim = np.mean(1.0 / size_factors)
+    xim = np.mean(1.0 / per_sample(np.asarray(size_factors, dtype=float)))
     variance = trend.evaluate(grid) * grid**2 + xim * grid
     integrand = 1.0 / np.sqrt(variance)
     knots = np.arcsinh((grid[1:] + grid[:-1]) / 2)
