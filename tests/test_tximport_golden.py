@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from test_deseq2_golden import agreement, check, report
 
 import rnaheat.de as de
 from rnaheat import transform
@@ -20,6 +19,7 @@ from rnaheat.cli import main
 from rnaheat.de.runner import canonical_counts, canonical_norm_factors
 from rnaheat.io import read_experiment
 from rnaheat.io.tximport import read_quant_folder
+from test_deseq2_golden import agreement, check, report
 
 GOLDEN = Path(__file__).parent / "golden" / "tximport"
 TX2GENE = GOLDEN / "tx2gene.tsv"
