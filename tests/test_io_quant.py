@@ -221,7 +221,7 @@ def _corrupt_h5(tmp_path):
 @pytest.mark.parametrize(
     ("make", "fragment"),
     [
-        (_missing_sample, "B3: sample folder without a quantification"),
+        (_missing_sample, "1 sample(s) are not columns of quant: 'B3'"),
         (
             _partial_tx2gene,
             "5 of 300 quantified transcripts are not in the transcript → gene map "
@@ -257,5 +257,7 @@ def test_bad_quantifications_give_one_line_and_write_nothing(tmp_path, capsys, m
     err = capsys.readouterr().err
     errors = [line for line in err.splitlines() if line.startswith("rnaheat: error")]
     assert code == 2 and len(errors) == 1 and fragment in errors[0], err
+    if make is _missing_sample:
+        assert "sub-folder(s) without salmon quant.sf" in err and "left out: B3" in err
     assert "Traceback" not in err
     assert not out.exists()

@@ -148,3 +148,8 @@ def test_nfcore_folder_runs_end_to_end_and_matches_r(tmp_path, capsys):
     tested = ref["padj"].notna()
     assert np.max(np.abs(table["padj"][tested] - ref["padj"][tested])) <= 1e-6
     assert np.max(np.abs(table["log2fc"][tested] - ref["log2FoldChange"][tested])) <= 1e-6
+
+
+def test_pydeseq2_engine_refuses_length_offsets(experiment):
+    with pytest.raises(ValueError, match="no per-gene normalisation factors"):
+        de.test(experiment, design="~ condition", contrast=CONTRAST, engine="pydeseq2")

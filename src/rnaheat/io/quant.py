@@ -10,6 +10,7 @@ gives, per transcript (per gene for ``genes.results``), the estimated count, the
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +35,8 @@ QUANTIFIERS = {
     ),
     "rsem-genes": (".genes.results", "gene_id", "expected_count", "TPM", "effective_length"),
 }
+logger = logging.getLogger("rnaheat")
+
 _ALLOWED = "salmon quant.sf, kallisto abundance.tsv/abundance.h5 or RSEM *.results"
 
 
@@ -85,19 +88,26 @@ def _sample_files(folder: Path) -> dict[str, tuple[str, Path] | None]:
 def find_quant_files(folder: Path, /) -> dict[str, tuple[str, Path]] | None:
     """The quantifier and file of each sample, or ``None`` when ``folder`` holds none.
 
+    Sub-folders without a quantification (a pipeline's QC or log folders beside the samples)
+    are left out with a warning naming them; a sample the sheet lists among them is then
+    reported missing when counts and sheet are matched.
+
     Raises
     ------
     ValueError
-        A sample sub-folder without a quantification, or samples from different quantifiers.
+        Samples from different quantifiers.
     """
     found = _sample_files(folder)
     if not any(found.values()):
         return None
-    missing = [name for name, hit in found.items() if hit is None]
-    if missing:
-        raise ValueError(
-            f"{folder / missing[0]}: sample folder without a quantification "
-            f"({len(missing)} such folder(s)); each sample needs {_ALLOWED}"
+    empty = [name for name, hit in found.items() if hit is None]
+    if empty:
+        logger.warning(
+            "%s: %d sub-folder(s) without %s left out: %s",
+            folder,
+            len(empty),
+            _ALLOWED,
+            ", ".join(empty[:10]) + (" ..." if len(empty) > 10 else ""),
         )
     kinds = {hit[0].removesuffix("-h5") for hit in found.values() if hit}
     if len(kinds) > 1:
