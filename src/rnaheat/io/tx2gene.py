@@ -83,7 +83,9 @@ def _from_table(path: Path) -> pd.DataFrame:
 
 def _from_gtf(rows: list[list[str]]) -> pd.DataFrame:
     tx, gene = [], []
-    for fields in rows:
+    # Transcript lines carry each pair once; exon lines repeat it (and are all there is in
+    # some GTFs).
+    for fields in [f for f in rows if f[2] == "transcript"] or rows:
         attributes = dict(_GTF_ATTRIBUTE.findall(fields[8]))
         if "transcript_id" in attributes and "gene_id" in attributes:
             tx.append(attributes["transcript_id"])

@@ -113,7 +113,9 @@ def summarize_to_gene(
     weighted = _rowsum(quant.abundance.to_numpy(float) * tx_length, codes, n)
     with np.errstate(invalid="ignore", divide="ignore"):
         length = np.where(abundance > 0, weighted / abundance, np.nan)
-    plain = _rowsum(tx_length.mean(axis=1, keepdims=True), codes, n)[:, 0] / np.bincount(
+    # Stand-in for a gene with no abundance anywhere: the plain mean of its transcripts'
+    # lengths, each averaged over samples.
+    plain = np.bincount(codes, weights=tx_length.mean(axis=1), minlength=n) / np.bincount(
         codes, minlength=n
     )
     length = _fill_missing_lengths(length, plain)
@@ -122,7 +124,15 @@ def summarize_to_gene(
     )
 
 
-def _gene_quant(counts, abundance, length, gene_ids, samples, counts_from_abundance):
+def _gene_quant(
+    counts: np.ndarray,
+    abundance: np.ndarray,
+    length: np.ndarray,
+    gene_ids: pd.Index,
+    samples: pd.Index,
+    counts_from_abundance: str,
+) -> GeneQuant:
+    """Gene-level frames, with counts made from abundance when asked (see the module)."""
     if counts_from_abundance != "no":
         made = (
             abundance
