@@ -14,7 +14,8 @@ import pandas as pd
 from rnaheat.config import to_dict
 from rnaheat.io.output import package_versions
 from rnaheat.plot.colors import NEUTRAL, sample_track_colors, track_palettes
-from rnaheat.plot.heatmap import module_colors, track_columns
+from rnaheat.plot.figures import heatmap_tracks
+from rnaheat.plot.heatmap import module_colors
 from rnaheat.report.data import (
     Annotation,
     ControlsData,
@@ -108,7 +109,7 @@ def _heatmap(analysis: Analysis, figures: Mapping[str, bytes]) -> HeatmapData | 
         return None
     genes = modules.genes.reset_index()[["gene_id", "symbol", "module", "log2fc", "padj"]]
     sheet = analysis.experiment.samples.loc[modules.sample_order]
-    columns = track_columns(modules, list(analysis.config.heatmap.annotate) or None)
+    columns = heatmap_tracks(analysis)
     palettes = track_palettes(sheet, columns)
     annotations = tuple(
         Annotation(
