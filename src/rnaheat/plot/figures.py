@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt
 
-from rnaheat.plot.heatmap import heatmap, module_colors, track_columns
+from rnaheat.plot.heatmap import heatmap, track_columns
 from rnaheat.plot.qc import qc_figures
 from rnaheat.plot.volcano import volcano
 
@@ -70,9 +70,7 @@ def analysis_figures(analysis: Analysis, /) -> Iterator[tuple[str, Figure]]:
         volcano(
             analysis.de,
             ax=ax,
-            modules=modules.labels if modules is not None else None,
-            module_colors=module_colors(modules) if modules is not None else None,
-            module_names=modules.names() if modules is not None else None,
+            modules=modules,
             alpha=config.de.alpha,
             lfc_threshold=config.select.lfc_threshold,
             label_genes=[*config.heatmap.markers, *controls] or None,
