@@ -21,14 +21,14 @@ from _report_example import (
     example_report,
     example_without_heatmap,
 )
+from rnaheat.checks import Check
 from rnaheat.report import (
     Annotation,
     Download,
-    Figure,
     HeatmapData,
     Module,
     ReportData,
-    Verdict,
+    StaticFigure,
     VolcanoData,
     build_report,
     diverging_palette,
@@ -264,7 +264,7 @@ def test_report_data_is_frozen():
     ("make", "error", "message"),
     [
         (
-            lambda: Verdict(name="Sample check", status="ok", reason="r"),
+            lambda: Check(name="Sample check", status="ok", reason="r"),
             ValueError,
             "Sample check.*'ok'",
         ),
@@ -312,7 +312,7 @@ def test_report_data_is_frozen():
         (lambda: Download(path="javascript:alert(1)"), ValueError, "relative path"),
         (lambda: Download(path="../secret.tsv"), ValueError, "relative path"),
         (lambda: Download(path="/etc/passwd"), ValueError, "relative path"),
-        (lambda: Figure(png=b"GIF89a", alt="x"), ValueError, "PNG"),
+        (lambda: StaticFigure(png=b"GIF89a", alt="x"), ValueError, "PNG"),
         (
             lambda: VolcanoData(
                 points=pd.DataFrame(
@@ -330,7 +330,7 @@ def test_report_data_is_frozen():
             "'url\\(x\\)' is not #RRGGBB",
         ),
         (lambda: _report(title=" "), ValueError, "title"),
-        (lambda: _report(checks=({"name": "x"},)), TypeError, "checks must be Verdict"),
+        (lambda: _report(checks=({"name": "x"},)), TypeError, "checks must be Check"),
         (lambda: _report(methods={"command": ""}), TypeError, "methods must be MethodsData"),
     ],
 )

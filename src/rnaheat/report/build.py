@@ -30,18 +30,19 @@ from importlib import resources
 import numpy as np
 import pandas as pd
 
+from rnaheat.checks import Check
 from rnaheat.plot.colors import NEUTRAL
 from rnaheat.report.data import (
     ControlsData,
-    Figure,
     HeatmapData,
     MethodsData,
     Module,
     QCData,
     ReportData,
-    Verdict,
+    StaticFigure,
     VolcanoData,
 )
+from rnaheat.story import check_title
 
 __all__ = ["MAX_INTERACTIVE_CELLS", "MAX_INTERACTIVE_ROWS", "build_report", "script_json"]
 
@@ -208,15 +209,15 @@ def _evidence(evidence: Mapping[str, object]) -> str:
     return f'<dl class="evidence">{items}</dl>'
 
 
-def _verdict(item: Verdict, /, *, tag: str = "article") -> str:
+def _verdict(item: Check, /, *, tag: str = "article") -> str:
     return (
         f'<{tag} class="verdict {item.status}" data-status="{item.status}">'
-        f"<h3>{_badge(item.status)} {_e(item.name)}</h3>"
+        f"<h3>{_badge(item.status)} {_e(check_title(item))}</h3>"
         f"<p>{_e(item.reason)}</p>{_evidence(item.evidence)}</{tag}>"
     )
 
 
-def _figure(figure: Figure, /, *, cls: str = "") -> str:
+def _figure(figure: StaticFigure, /, *, cls: str = "") -> str:
     caption = f"<figcaption>{_e(figure.caption)}</figcaption>" if figure.caption else ""
     return (
         f'<figure class="{cls}"><img src="{_png_src(figure.png)}" alt="{_e(figure.alt)}" '
@@ -589,7 +590,7 @@ def _qc(qc: QCData | None) -> str:
             '<section id="qc"><h2>Sample QC</h2><p class="muted">Sample QC was not run.</p>'
             "</section>"
         )
-    verdicts = "".join(_verdict(v, tag="li") for v in qc.verdicts)
+    verdicts = "".join(_verdict(v, tag="li") for v in qc.checks)
     figures = "".join(_figure(f) for f in qc.figures)
     table = "" if qc.samples is None else f"<h3>Per sample</h3>{_table(qc.samples, sortable=True)}"
     return (
