@@ -105,6 +105,16 @@ def _asset(name: str) -> str:
     return resources.files("rnaheat.report").joinpath("assets", name).read_text(encoding="utf-8")
 
 
+#: The parts of the page's script, in the order they run (see the head of ``js/common.js``).
+_SCRIPT_PARTS = ("common", "data", "heatmap", "volcano", "search", "wiring")
+
+
+def _script() -> str:
+    """The page's one inline script: its parts inside one function, sharing the name ``rh``."""
+    parts = "\n".join(_asset(f"js/{part}.js") for part in _SCRIPT_PARTS)
+    return f'(function () {{\n"use strict";\nconst rh = {{}};\n\n{parts}}})();\n'
+
+
 def _png_src(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
@@ -691,7 +701,7 @@ def build_report(data: ReportData, /, *, max_cells: int = MAX_INTERACTIVE_CELLS)
             heatmap["nAll"],
         )
     payload = script_json({"heatmap": heatmap, "volcano": volcano})
-    script = _asset("report.js")
+    script = _script()
     digest = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii")
     # The policy is the second line of defence after escaping: no request of any kind, and
     # only this page's own script (by hash) may run, never an inline handler.
