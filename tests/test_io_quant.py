@@ -179,6 +179,16 @@ def test_gct_size_must_match_its_header(tmp_path):
         read_counts(path)
 
 
+def test_a_quantification_cell_that_is_not_a_number_is_named(tmp_path):
+    folder = _copy_salmon(tmp_path)
+    quant = folder / "A2" / "quant.sf"
+    lines = quant.read_text().splitlines()
+    lines[3] = "\t".join([*lines[3].split("\t")[:4], "n/a"])
+    quant.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ValueError, match=r"A2/quant.sf: line 4, column 'NumReads': 'n/a' is not"):
+        read_quant_folder(folder, tx2gene=TX2GENE)
+
+
 def _copy_salmon(tmp_path: Path) -> Path:
     folder = tmp_path / "quant"
     shutil.copytree(GOLDEN / "salmon", folder)

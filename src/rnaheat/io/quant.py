@@ -10,6 +10,7 @@ gives, per transcript (per gene for ``genes.results``), the estimated count, the
 
 from __future__ import annotations
 
+import io
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from rnaheat.io.text import read_table_text
+from rnaheat.io.text import read_text
 
 __all__ = ["QUANTIFIERS", "Quantifications", "find_quant_files", "read_quantifications"]
 
@@ -120,13 +121,26 @@ def find_quant_files(folder: Path, /) -> dict[str, tuple[str, Path]] | None:
 
 def _read_text_quant(file: Path, kind: str) -> pd.DataFrame:
     _name, id_col, *value_cols = QUANTIFIERS[kind]
-    table = read_table_text(file)
-    missing = [c for c in (id_col, *value_cols) if c not in table.columns]
+    text = read_text(file)
+    header = text.split("\n", 1)[0].split("\t")
+    missing = [c for c in (id_col, *value_cols) if c not in header]
     if missing:
         raise ValueError(
             f"{file}: no column {missing[0]!r}; a {kind} file has the columns "
             f"{', '.join([id_col, *value_cols])}"
         )
+    # Numbers parsed by the C reader (a quantification has hundreds of thousands of rows);
+    # a column holding anything else comes back as text and is checked cell by cell.
+    try:
+        table = pd.read_csv(
+            io.StringIO(text),
+            sep="\t",
+            usecols=[id_col, *value_cols],
+            dtype={id_col: str},
+            keep_default_na=False,
+        )
+    except (pd.errors.ParserError, ValueError) as err:
+        raise ValueError(f"{file}: cannot be read as a {kind} table ({err})") from None
     values = table[value_cols].apply(pd.to_numeric, errors="coerce")
     bad = values.isna().to_numpy() | (values.to_numpy() < 0)
     if bad.any():
