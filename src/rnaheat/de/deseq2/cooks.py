@@ -108,6 +108,8 @@ def replace_outliers(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Counts with flagged outliers in replaceable samples set to the 20 %-trimmed mean.
 
+    ``size_factors`` are per sample or, for normalisation factors, genes × samples.
+
     Returns
     -------
     tuple of numpy.ndarray
@@ -118,6 +120,6 @@ def replace_outliers(
     replace = flagged.any(axis=1)
     trimmed = trimmed_mean(counts / size_factors, trim=0.2)
     # R's as.integer truncates towards zero.
-    substitute = np.trunc(trimmed[:, None] * size_factors[None, :]).astype(np.int64)
+    substitute = np.trunc(trimmed[:, None] * size_factors).astype(np.int64)
     use = flagged & replaceable[None, :]
     return np.where(use, substitute, counts).astype(np.int64), replace
