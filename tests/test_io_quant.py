@@ -189,6 +189,13 @@ def test_a_quantification_cell_that_is_not_a_number_is_named(tmp_path):
         read_quant_folder(folder, tx2gene=TX2GENE)
 
 
+def test_transcript_options_on_other_counts_are_an_error():
+    with pytest.raises(ValueError, match="apply to a folder of transcript quantifications"):
+        read_counts(GOLDEN / "nfcore" / "salmon.merged.gene_counts.tsv", tx2gene=TX2GENE)
+    with pytest.raises(ValueError, match="apply to a folder of transcript quantifications"):
+        read_counts(GOLDEN / "nfcore", counts_from_abundance="scaledTPM")
+
+
 def _copy_salmon(tmp_path: Path) -> Path:
     folder = tmp_path / "quant"
     shutil.copytree(GOLDEN / "salmon", folder)

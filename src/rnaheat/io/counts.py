@@ -1,4 +1,4 @@
-"""Count matrices: CSV/TSV, featureCounts, a folder of HTSeq-count files, AnnData."""
+"""Count matrices: CSV/TSV, featureCounts, nf-core, GCT, HTSeq and quantifier folders, AnnData."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pandas as pd
 
 from rnaheat.io.estimated import is_estimated_layout, lengths_beside, round_estimated
 from rnaheat.io.gct import is_gct, read_gct_table
+from rnaheat.io.quant import QUANT_FILES
 from rnaheat.io.text import read_table_text
 from rnaheat.io.tximport import GeneQuant, read_quant_folder
 
@@ -93,11 +94,20 @@ def read_counts(
         all-zero or empty matrix; the message names the file, gene and sample.
     """
     path = Path(path)
+    genes = None
     if path.is_dir():
         genes = read_quant_folder(
             path, tx2gene=tx2gene, counts_from_abundance=counts_from_abundance
         )
-        return _read_htseq_folder(path) if genes is None else _from_gene_quant(genes, path)
+        if genes is not None:
+            return _from_gene_quant(genes, path)
+    if tx2gene is not None or counts_from_abundance != "no":
+        raise ValueError(
+            f"{path}: --tx2gene and --counts-from-abundance apply to a folder of transcript "
+            f"quantifications ({QUANT_FILES}); this is not one"
+        )
+    if path.is_dir():
+        return _read_htseq_folder(path)
     if path.suffix.lower() == ".h5ad":
         return _read_h5ad(path)
     if is_gct(path):

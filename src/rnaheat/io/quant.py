@@ -20,7 +20,13 @@ import pandas as pd
 
 from rnaheat.io.text import read_text
 
-__all__ = ["QUANTIFIERS", "Quantifications", "find_quant_files", "read_quantifications"]
+__all__ = [
+    "QUANTIFIERS",
+    "QUANT_FILES",
+    "Quantifications",
+    "find_quant_files",
+    "read_quantifications",
+]
 
 #: Quantifier → (file name or suffix, id column, count column, abundance column, length column)
 QUANTIFIERS = {
@@ -38,7 +44,8 @@ QUANTIFIERS = {
 }
 logger = logging.getLogger("rnaheat")
 
-_ALLOWED = "salmon quant.sf, kallisto abundance.tsv/abundance.h5 or RSEM *.results"
+#: The quantification files a sample may have, for messages.
+QUANT_FILES = "salmon quant.sf, kallisto abundance.tsv/abundance.h5 or RSEM *.results"
 
 
 @dataclass(frozen=True)
@@ -107,7 +114,7 @@ def find_quant_files(folder: Path, /) -> dict[str, tuple[str, Path]] | None:
             "%s: %d sub-folder(s) without %s left out: %s",
             folder,
             len(empty),
-            _ALLOWED,
+            QUANT_FILES,
             ", ".join(empty[:10]) + (" ..." if len(empty) > 10 else ""),
         )
     kinds = {hit[0].removesuffix("-h5") for hit in found.values() if hit}
