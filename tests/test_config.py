@@ -11,6 +11,7 @@ from rnaheat.cli import _parser, _run_config
 from rnaheat.config import (
     DemoConfig,
     RunConfig,
+    default_of,
     flagged_settings,
     from_dict,
     load_config,
@@ -116,6 +117,16 @@ def test_override_ignores_unset_values():
     config = RunConfig()
     assert override(config, top={"out": None}, de={"alpha": None}) == config
     assert override(config, de={"alpha": 0.1}).de.alpha == 0.1
+
+
+def test_defaults_are_the_librarys():
+    from rnaheat.enrich import gene_set_enrichment
+    from rnaheat.select import select_genes
+
+    assert default_of(select_genes, "max_genes") == RunConfig().select.max_genes
+    assert default_of(gene_set_enrichment, "n_perm") == RunConfig().enrich.permutations
+    with pytest.raises(TypeError, match="no parameter 'nope'"):
+        default_of(select_genes, "nope")
 
 
 def test_demo_settings_share_the_run_flags():

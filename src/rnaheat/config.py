@@ -24,6 +24,7 @@ and a TOML key is the field's name.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import tomllib
 import types
 import typing
@@ -33,7 +34,14 @@ from pathlib import Path
 from typing import Any
 
 from rnaheat.de.engine import engines, get_engine
-from rnaheat.de.runner import DEFAULT_ENGINE
+from rnaheat.de.runner import DEFAULT_ENGINE, test
+from rnaheat.demo import simulate_experiment
+from rnaheat.display import display_matrix
+from rnaheat.enrich import gene_set_enrichment
+from rnaheat.modules import find_modules
+from rnaheat.qc import sample_qc
+from rnaheat.select import select_genes
+from rnaheat.transform import vst
 
 __all__ = [
     "DESettings",
@@ -46,6 +54,7 @@ __all__ = [
     "RunConfig",
     "SelectSettings",
     "VSTSettings",
+    "default_of",
     "flagged_settings",
     "from_dict",
     "load_config",
@@ -98,6 +107,20 @@ def setting(
     if factory is not None:
         return field(default_factory=factory, metadata=metadata)
     return field(default=default, metadata=metadata)
+
+
+def default_of(function: Any, parameter: str, /) -> Any:
+    """The default of ``function``'s ``parameter``: a setting's default is the library's.
+
+    Raises
+    ------
+    TypeError
+        The function has no such parameter with a default (a renamed parameter).
+    """
+    default = inspect.signature(function).parameters.get(parameter)
+    if default is None or default.default is inspect.Parameter.empty:
+        raise TypeError(f"{function.__qualname__} has no parameter {parameter!r} with a default")
+    return default.default
 
 
 def _section(cls: type, group: str) -> Any:
@@ -186,9 +209,13 @@ class DESettings:
     engine: str = setting(
         default=DEFAULT_ENGINE, flag="--engine", help=f"DE engine: {', '.join(engines()['name'])}"
     )
-    alpha: float = setting(default=0.05, flag="--alpha", help="adjusted p-value threshold")
+    alpha: float = setting(
+        default=default_of(select_genes, "alpha"), flag="--alpha", help="adjusted p-value threshold"
+    )
     filter_alpha: float = setting(
-        default=0.1, flag="--filter-alpha", help="FDR for independent filtering, as R DESeq2"
+        default=default_of(test, "filter_alpha"),
+        flag="--filter-alpha",
+        help="FDR for independent filtering, as R DESeq2",
     )
 
 
@@ -203,7 +230,7 @@ class VSTSettings:
     """
 
     blind: bool = setting(
-        default=True,
+        default=default_of(vst, "blind"),
         flag="--vst-design",
         group="differential expression",
         help="use the design in the VST instead of DESeq2's blind default",
@@ -222,7 +249,7 @@ class QCSettings:
     """
 
     top_genes: int = setting(
-        default=500,
+        default=default_of(sample_qc, "n_top"),
         flag="--qc-top-genes",
         group="checks",
         help="most variable genes for sample distances and PCA",
@@ -245,12 +272,14 @@ class SelectSettings:
         Also take the N genes of highest VST variance.
     """
 
-    significant: bool = setting(default=True)
+    significant: bool = setting(default=default_of(select_genes, "significant"))
     lfc_threshold: float = setting(
-        default=0.0, flag="--lfc-threshold", help="minimum |log2 fold change| of a selected gene"
+        default=default_of(select_genes, "lfc_threshold"),
+        flag="--lfc-threshold",
+        help="minimum |log2 fold change| of a selected gene",
     )
     max_genes: int = setting(
-        default=2000,
+        default=default_of(select_genes, "max_genes"),
         flag="--max-genes",
         help="at most this many significant genes, smallest padj first",
     )
@@ -279,16 +308,21 @@ class ModuleSettings:
         flag="--n-modules", help="number of modules (chosen automatically when not given)"
     )
     metric: str = setting(
-        default="correlation",
+        default=default_of(find_modules, "metric"),
         flag="--metric",
         choices=("correlation", "spearman", "euclidean", "cosine"),
         help="gene distance",
     )
     linkage: str = setting(
-        default="average", flag="--linkage", choices=("average", "complete", "ward"), help="linkage"
+        default=default_of(find_modules, "linkage"),
+        flag="--linkage",
+        choices=("average", "complete", "ward"),
+        help="linkage",
     )
     n_bootstrap: int = setting(
-        default=20, flag="--n-bootstrap", help="resamples of the samples for module stability"
+        default=default_of(find_modules, "n_bootstrap"),
+        flag="--n-bootstrap",
+        help="resamples of the samples for module stability",
     )
 
 
@@ -314,12 +348,14 @@ class HeatmapSettings:
     """
 
     scale: str = setting(
-        default="zscore",
+        default=default_of(display_matrix, "scale"),
         flag="--scale",
         choices=("zscore", "center", "none"),
         help="row scaling of the VST",
     )
-    clip: float = setting(default=2.0, flag="--clip", help="colour bound")
+    clip: float = setting(
+        default=default_of(display_matrix, "clip"), flag="--clip", help="colour bound"
+    )
     display_remove: tuple[str, ...] = setting(
         default=(),
         flag="--display-remove",
@@ -360,13 +396,25 @@ class EnrichSettings:
         Also test the whole ranked contrast.
     """
 
-    min_set_size: int = setting(default=10, flag="--min-set-size", help="smallest set tested")
-    max_set_size: int = setting(default=500, flag="--max-set-size", help="largest set tested")
+    min_set_size: int = setting(
+        default=default_of(gene_set_enrichment, "min_set_size"),
+        flag="--min-set-size",
+        help="smallest set tested",
+    )
+    max_set_size: int = setting(
+        default=default_of(gene_set_enrichment, "max_set_size"),
+        flag="--max-set-size",
+        help="largest set tested",
+    )
     permutations: int = setting(
-        default=2000, flag="--gsea-permutations", help="random sets for the ranked test's p-values"
+        default=default_of(gene_set_enrichment, "n_perm"),
+        flag="--gsea-permutations",
+        help="random sets for the ranked test's p-values",
     )
     ranked: bool = setting(
-        default=True, flag="--no-ranked", help="skip the ranked gene-set test of the whole contrast"
+        default=default_of(gene_set_enrichment, "ranked"),
+        flag="--no-ranked",
+        help="skip the ranked gene-set test of the whole contrast",
     )
 
 
@@ -374,7 +422,10 @@ class EnrichSettings:
 _OUT = setting(flag="--out", help="output folder (created atomically)")
 _FORCE = setting(default=False, flag="--force", help="replace an existing non-empty output folder")
 _RANDOM_STATE = setting(
-    default=0, flag="--seed", group="modules", help="random seed of every random step"
+    default=default_of(find_modules, "random_state"),
+    flag="--seed",
+    group="modules",
+    help="random seed of every random step",
 )
 
 
@@ -456,7 +507,9 @@ class DemoConfig:
     out: Path | None = _OUT
     force: bool = _FORCE
     random_state: int = _RANDOM_STATE
-    n_genes: int = setting(default=5000, flag="--n-genes", help="genes")
+    n_genes: int = setting(
+        default=default_of(simulate_experiment, "n_genes"), flag="--n-genes", help="genes"
+    )
 
 
 def flagged_settings(cls: type, /) -> Iterator[tuple[str, dataclasses.Field]]:
