@@ -106,7 +106,7 @@ def _owner(cls: type, section: str) -> type:
     return next(f.default_factory for f in dataclasses.fields(cls) if f.name == section)
 
 
-def _add_output(parser: argparse.ArgumentParser) -> None:
+def _add_verbosity(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
     parser.add_argument("-v", "--verbose", action="store_true", help="more detail")
 
@@ -126,7 +126,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--config", type=Path, help="TOML file with the settings; flags override it")
     _add_settings(run, RunConfig)
-    _add_output(run)
+    _add_verbosity(run)
     demo = sub.add_parser(
         "demo",
         help="simulate an experiment with planted truth and analyse it",
@@ -134,7 +134,7 @@ def _parser() -> argparse.ArgumentParser:
         "genes) and analyse it with the same pipeline.",
     )
     _add_settings(demo, DemoConfig)
-    _add_output(demo)
+    _add_verbosity(demo)
     return parser
 
 
