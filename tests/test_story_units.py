@@ -29,7 +29,7 @@ def _qc(*statuses: str):
 def _de(log2fc, padj) -> DEResult:
     n = len(log2fc)
     table = pd.DataFrame({"gene_id": [f"g{i}" for i in range(n)], "log2fc": log2fc, "padj": padj})
-    return DEResult(table=table, params={"contrast": CONTRAST})
+    return DEResult(table=table)
 
 
 def _modules(coherence=(0.8, 0.7), stability=(0.9, 0.95), r2=(0.9, 0.8)):
@@ -142,7 +142,7 @@ def test_pattern_check_lists_the_modules_that_follow_no_design_variable():
 def test_story_counts_genes_and_tells_each_module_with_its_gene_set():
     de = _de([2.0, 1.0, -1.5, 0.5], [1e-6, 0.01, 0.001, 0.3])
     parts = {"qc": _qc("pass"), "de": de, "modules": _modules(), "enrichment": _enrichment()}
-    story = tell_story(four_checks(**parts), **parts)
+    story = tell_story(four_checks(**parts), **parts, contrast=CONTRAST)
     assert story.sentences[0] == "Samples separate cleanly by condition (both groups form clades)."
     assert story.sentences[1] == "3 genes change (padj < 0.05): 2 up and 1 down in Hypoxia."
     assert story.sentences[2] == (
@@ -156,7 +156,7 @@ def test_story_counts_genes_and_tells_each_module_with_its_gene_set():
 def test_a_failed_check_leads_the_story_and_no_biology_is_told():
     de = _de([2.0, -1.0], [1e-6, 1e-4])
     parts = {"qc": _qc("fail"), "de": de, "modules": _modules(), "enrichment": _enrichment()}
-    story = tell_story(four_checks(**parts), **parts)
+    story = tell_story(four_checks(**parts), **parts, contrast=CONTRAST)
     assert story.sentences[0] == "Caution: sample check: replicates_cluster is fail."
     assert story.sentences[1] == "Resolve this before interpreting the modules biologically."
     assert not any(s.startswith("M1") for s in story.sentences)

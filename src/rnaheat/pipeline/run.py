@@ -144,7 +144,9 @@ def analyse(experiment: Experiment, config: RunConfig, /) -> Analysis:
             "alpha": settings.alpha,
         }
         checks = four_checks(**parts)
-        story = tell_story(checks, **parts)
+        # An imported table's contrast is unknown: the settings' contrast did not make it.
+        contrast = settings.contrast if config.inputs.de_table is None else ()
+        story = tell_story(checks, **parts, contrast=contrast)
         for check in checks:
             logger.info("  %s", check.line)
     return Analysis(
