@@ -17,7 +17,7 @@ import pandas as pd
 from matplotlib.figure import Figure as MplFigure
 
 from rnaheat._progress import stage
-from rnaheat.checks import Check, checks_table
+from rnaheat.checks import checks_table
 from rnaheat.config import RunConfig, to_dict
 from rnaheat.experiment import Experiment
 from rnaheat.io.output import (
@@ -39,22 +39,21 @@ from rnaheat.report.data import (
     Annotation,
     ControlsData,
     Download,
-    Figure,
     HeatmapData,
     MethodsData,
     Module,
     QCData,
     ReportData,
-    Verdict,
+    StaticFigure,
     VolcanoData,
 )
-from rnaheat.story import check_title
 
 __all__ = [
     "REPORT_DPI",
     "analysis_figures",
     "analysis_tables",
     "figure_png",
+    "heatmap_tracks",
     "input_files",
     "module_subtitles",
     "report_data",
@@ -110,6 +109,17 @@ def module_subtitles(analysis: Analysis, /) -> dict[int, str]:
     return {int(m): str(row["gene_set"]) for m, row in top.iterrows()}
 
 
+def heatmap_tracks(analysis: Analysis, /) -> list[str]:
+    """The sample-sheet columns the heatmap annotates: the design's, grouping, requested."""
+    config = analysis.config
+    return track_columns(
+        config.de.design or None,
+        group_samples=config.heatmap.group_samples,
+        annotate=config.heatmap.annotate,
+        contrast_variable=config.de.contrast[0] if config.de.contrast else None,
+    )
+
+
 def analysis_figures(analysis: Analysis, /) -> Iterator[tuple[str, MplFigure]]:
     """Yield ``(file stem, Figure)`` for the heatmap, the volcano and the QC figures.
 
@@ -130,7 +140,7 @@ def analysis_figures(analysis: Analysis, /) -> Iterator[tuple[str, MplFigure]]:
                 modules,
                 analysis.display,
                 samples=analysis.experiment.samples,
-                annotate=list(config.heatmap.annotate) or None,
+                tracks=heatmap_tracks(analysis),
                 markers=[*config.heatmap.markers, *controls] or None,
                 title=title,
                 note=analysis.selection.shown_note(),
@@ -142,9 +152,7 @@ def analysis_figures(analysis: Analysis, /) -> Iterator[tuple[str, MplFigure]]:
         volcano(
             analysis.de,
             ax=ax,
-            modules=modules.labels if modules is not None else None,
-            module_colors=module_colors(modules) if modules is not None else None,
-            module_names=modules.names() if modules is not None else None,
+            modules=modules,
             alpha=config.de.alpha,
             lfc_threshold=config.select.lfc_threshold,
             label_genes=[*config.heatmap.markers, *controls] or None,
@@ -204,20 +212,11 @@ def figure_png(figure: MplFigure, /, *, dpi: int = REPORT_DPI) -> bytes:
     return buffer.getvalue()
 
 
-def _verdict(check: Check) -> Verdict:
-    return Verdict(
-        name=check_title(check),
-        status=check.status,
-        reason=check.reason,
-        evidence=dict(check.evidence),
-    )
-
-
-def _figure(figures: Mapping[str, bytes], stem: str) -> Figure | None:
+def _figure(figures: Mapping[str, bytes], stem: str) -> StaticFigure | None:
     if stem not in figures:
         return None
     alt, caption = _FIGURE_TEXT.get(stem, (stem.replace("_", " "), ""))
-    return Figure(png=figures[stem], alt=alt, caption=caption)
+    return StaticFigure(png=figures[stem], alt=alt, caption=caption)
 
 
 def _heatmap(analysis: Analysis, figures: Mapping[str, bytes]) -> HeatmapData | None:
@@ -226,7 +225,7 @@ def _heatmap(analysis: Analysis, figures: Mapping[str, bytes]) -> HeatmapData | 
         return None
     genes = modules.genes.reset_index()[["gene_id", "symbol", "module", "log2fc", "padj"]]
     sheet = analysis.experiment.samples.loc[modules.sample_order]
-    columns = track_columns(modules, list(analysis.config.heatmap.annotate) or None)
+    columns = heatmap_tracks(analysis)
     palettes = track_palettes(sheet, columns)
     annotations = tuple(
         Annotation(
@@ -378,13 +377,13 @@ def report_data(
         title=title,
         contrast=contrast,
         story=analysis.story.sentences,
-        checks=tuple(_verdict(c) for c in analysis.checks),
+        checks=tuple(analysis.checks),
         heatmap=_heatmap(analysis, figures),
         modules=_modules(analysis),
         methods=methods,
         volcano=_volcano(analysis, figures),
         qc=QCData(
-            verdicts=tuple(_verdict(c) for c in qc.checks),
+            checks=tuple(qc.checks),
             samples=qc.samples.reset_index(),
             figures=qc_figures,
         ),
