@@ -9,7 +9,7 @@ from sklearn.metrics import adjusted_rand_score
 from _gse import HYPOXIA_MARKERS, load
 from _planted import planted
 from rnaheat.display import display_matrix
-from rnaheat.modules import find_modules
+from rnaheat.modules import ModuleOptions, find_modules
 from rnaheat.select import select_genes
 
 CONTRAST = ("condition", "Treated", "Control")
@@ -35,7 +35,7 @@ def recovered():
             samples=samples,
             design="~ batch + condition",
             contrast=CONTRAST,
-            n_bootstrap=5,
+            options=ModuleOptions(n_bootstrap=5),
         )
         labels = mods.labels.reindex(expr.index).to_numpy()
         out.append((sizes, truth, labels, mods))
@@ -67,7 +67,9 @@ def test_module_figures(recovered):
 
 def test_given_number_of_modules():
     expr, samples, _ = planted([100, 100, 100, 100], noise=0.4, seed=3)
-    mods = find_modules(display_matrix(expr), samples=samples, n_modules=2, n_bootstrap=0)
+    mods = find_modules(
+        display_matrix(expr), samples=samples, options=ModuleOptions(n_modules=2, n_bootstrap=0)
+    )
     assert mods.n_modules == 2
     assert mods.summary.stability.isna().all()
 
@@ -116,8 +118,7 @@ def test_names_and_numbering_follow_the_design():
         samples=samples,
         design="~ cell_line + condition",
         contrast=CONTRAST,
-        n_modules=6,
-        n_bootstrap=0,
+        options=ModuleOptions(n_modules=6, n_bootstrap=0),
     )
     named = dict(zip(mods.labels.reindex(expr.index).map(mods.names()), truth, strict=True))
     assert named == {
@@ -146,7 +147,10 @@ def test_numeric_variable_names():
     dose = samples.dose.to_numpy(float)
     expr, truth = _design_planted({"rise": dose, "fall": -dose}, {"rise": 40, "fall": 30}, samples)
     mods = find_modules(
-        display_matrix(expr), samples=samples, design="~ dose", n_modules=2, n_bootstrap=0
+        display_matrix(expr),
+        samples=samples,
+        design="~ dose",
+        options=ModuleOptions(n_modules=2, n_bootstrap=0),
     )
     named = dict(zip(mods.labels.reindex(expr.index).map(mods.names()), truth, strict=True))
     assert named == {"rises with dose": "rise", "falls with dose": "fall"}
@@ -166,9 +170,8 @@ def test_tables_and_one_source_of_order():
         display_matrix(expr),
         samples=samples,
         de_table=de,
-        n_bootstrap=3,
-        group_samples="condition",
         contrast=CONTRAST,
+        options=ModuleOptions(n_bootstrap=3, group_samples="condition"),
     )
     tables = mods.tables()
     assert set(tables) == {"modules", "module_summary", "sample_order"}
@@ -200,19 +203,21 @@ def test_tables_and_one_source_of_order():
 
 def test_deterministic_and_independent_of_row_order():
     expr, samples, _ = planted([120, 60, 90], noise=0.5, seed=7)
-    a = find_modules(display_matrix(expr), samples=samples, n_bootstrap=4)
-    b = find_modules(display_matrix(expr), samples=samples, n_bootstrap=4)
+    a = find_modules(display_matrix(expr), samples=samples, options=ModuleOptions(n_bootstrap=4))
+    b = find_modules(display_matrix(expr), samples=samples, options=ModuleOptions(n_bootstrap=4))
     for key, table in a.tables().items():
         pd.testing.assert_frame_equal(table, b.tables()[key])
     shuffled = expr.sample(frac=1.0, random_state=1)
-    c = find_modules(display_matrix(shuffled), samples=samples, n_bootstrap=0)
+    c = find_modules(
+        display_matrix(shuffled), samples=samples, options=ModuleOptions(n_bootstrap=0)
+    )
     assert c.labels.reindex(expr.index).equals(a.labels.reindex(expr.index))
 
 
 def test_eigengene_follows_the_module_mean():
     expr, samples, _ = planted([60, 60], noise=0.3, seed=2)
     dm = display_matrix(expr)
-    mods = find_modules(dm, samples=samples, n_bootstrap=0)
+    mods = find_modules(dm, samples=samples, options=ModuleOptions(n_bootstrap=0))
     for m in mods.summary.module:
         genes = mods.labels.index[mods.labels == m]
         mean = dm.values.loc[genes].mean(axis=0)
@@ -230,8 +235,12 @@ def test_eigengene_follows_the_module_mean():
 )
 def test_bad_settings(kwargs, error, match):
     expr, samples, _ = planted([30, 30], seed=1)
+    options = dict(kwargs)
+    design = options.pop("design", None)
     with pytest.raises(error, match=match):
-        find_modules(display_matrix(expr), samples=samples, **kwargs)
+        find_modules(
+            display_matrix(expr), samples=samples, design=design, options=ModuleOptions(**options)
+        )
 
 
 def test_missing_sample_is_named():
@@ -278,7 +287,7 @@ def test_gse106305_all_samples_name_cell_line_and_hypoxia_modules(gse106305):
         design="~ cell_line + condition",
         contrast=("condition", "Hypoxia", "Normoxia"),
         symbols=symbols,
-        n_bootstrap=5,
+        options=ModuleOptions(n_bootstrap=5),
     )
     summary = mods.summary
     by_line = summary[summary.explained_by == "cell_line"]
@@ -292,7 +301,9 @@ def test_large_selections_build_the_tree_on_a_subset(caplog):
     expr, samples, truth = planted([500, 300, 200], noise=0.4, seed=11)
     with caplog.at_level("INFO", logger="rnaheat"):
         mods = find_modules(
-            display_matrix(expr), samples=samples, max_tree_genes=400, n_bootstrap=0
+            display_matrix(expr),
+            samples=samples,
+            options=ModuleOptions(max_tree_genes=400, n_bootstrap=0),
         )
     assert "random subset of 400 of 1000 genes" in caplog.text
     assert mods.params["tree_genes"] == 400
@@ -324,8 +335,7 @@ def test_two_part_names_when_no_single_variable_explains_a_module():
         samples=samples,
         design="~ cell_line + condition",
         contrast=CONTRAST,
-        n_modules=2,
-        n_bootstrap=0,
+        options=ModuleOptions(n_modules=2, n_bootstrap=0),
     )
     named = dict(zip(mods.labels.reindex(expr.index).map(mods.names()), truth, strict=True))
     assert named["up in Treated"] == "up"

@@ -39,8 +39,8 @@ from rnaheat.io.output import (
     write_table,
 )
 from rnaheat.io.text import read_text
-from rnaheat.modules import GeneModules, find_modules
-from rnaheat.qc import QCResult, sample_qc
+from rnaheat.modules import GeneModules, ModuleOptions, find_modules
+from rnaheat.qc import QCResult, library_sizes, sample_qc
 from rnaheat.report import build_report
 from rnaheat.report.from_analysis import REPORT_DPI, figure_png, report_data
 from rnaheat.select import GeneSelection, select_genes
@@ -325,12 +325,14 @@ def _modules(
         contrast=contrast,
         de_table=result.table,
         symbols=experiment.genes["symbol"],
-        n_modules=m.n_modules,
-        metric=m.metric,
-        linkage=m.linkage,
-        group_samples=h.group_samples,
-        n_bootstrap=m.n_bootstrap,
-        random_state=config.random_state,
+        options=ModuleOptions(
+            n_modules=m.n_modules,
+            metric=m.metric,
+            linkage=m.linkage,
+            group_samples=h.group_samples,
+            n_bootstrap=m.n_bootstrap,
+            random_state=config.random_state,
+        ),
     )
     return selection, display, modules
 
@@ -375,11 +377,11 @@ def _matrix_table(matrix: pd.DataFrame) -> pd.DataFrame:
 
 def _samples_table(analysis: Analysis) -> pd.DataFrame:
     experiment = analysis.experiment
-    counts = np.asarray(experiment.adata.X)
     table = experiment.samples.copy()
     table["size_factor"] = analysis.size_factors.reindex(table.index).to_numpy()
-    table["library_size"] = counts.sum(axis=1)
-    table["detected_genes"] = (counts > 0).sum(axis=1)
+    library = library_sizes(experiment.counts)
+    for column in library.columns:
+        table[column] = library[column].to_numpy()
     table.index.name = "sample"
     return table.reset_index()
 

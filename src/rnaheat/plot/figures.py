@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt
 
+from rnaheat.modules import module_subtitles
 from rnaheat.plot.heatmap import heatmap, module_colors
 from rnaheat.plot.qc import qc_figures
 from rnaheat.plot.volcano import volcano
@@ -16,15 +17,7 @@ if TYPE_CHECKING:
 
     from rnaheat.pipeline import Analysis
 
-__all__ = ["analysis_figures", "module_subtitles"]
-
-
-def module_subtitles(analysis: Analysis, /) -> dict[int, str]:
-    """Each module's top significant gene set, the subtitle under its name."""
-    if analysis.enrichment is None or analysis.modules is None:
-        return {}
-    top = analysis.enrichment.top_sets()
-    return {int(m): str(row["gene_set"]) for m, row in top.iterrows()}
+__all__ = ["analysis_figures"]
 
 
 def analysis_figures(analysis: Analysis, /) -> Iterator[tuple[str, Figure]]:
@@ -51,7 +44,7 @@ def analysis_figures(analysis: Analysis, /) -> Iterator[tuple[str, Figure]]:
                 markers=[*config.heatmap.markers, *controls] or None,
                 title=title,
                 note=analysis.selection.shown_note(),
-                subtitles=module_subtitles(analysis),
+                subtitles=module_subtitles(modules, enrichment=analysis.enrichment),
             ),
         )
     if analysis.de.table["pvalue"].notna().any():

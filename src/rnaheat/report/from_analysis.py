@@ -13,6 +13,7 @@ import pandas as pd
 
 from rnaheat.config import to_dict
 from rnaheat.io.output import package_versions
+from rnaheat.modules import module_subtitles
 from rnaheat.plot.colors import NEUTRAL, sample_track_colors, track_palettes
 from rnaheat.plot.heatmap import module_colors, track_columns
 from rnaheat.report.data import (
@@ -144,6 +145,7 @@ def _modules(analysis: Analysis) -> tuple[Module, ...]:
         else pd.DataFrame(columns=["module", "gene_set", "padj"])
     )
     alpha = analysis.config.de.alpha
+    subtitles = module_subtitles(modules, enrichment=analysis.enrichment)
     out = []
     for row in modules.summary.itertuples():
         sets = table[(table["module"] == row.module) & (table["padj"] < alpha)]
@@ -156,7 +158,7 @@ def _modules(analysis: Analysis) -> tuple[Module, ...]:
                 name=str(row.module_name),
                 color=colors[int(row.module)],
                 size=int(row.n_genes),
-                subtitle=sets["gene_set"].iloc[0] if len(sets) else "",
+                subtitle=subtitles.get(int(row.module), ""),
                 direction=str(row.direction),
                 coherence=float(row.coherence),
                 stability=float(row.stability),
