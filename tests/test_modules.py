@@ -214,6 +214,38 @@ def test_deterministic_and_independent_of_row_order():
     assert c.labels.reindex(expr.index).equals(a.labels.reindex(expr.index))
 
 
+def test_shuffled_genes_and_samples_give_the_same_modules():
+    expr, samples, _ = planted([120, 60, 90], noise=0.5, seed=7)
+    # Exact ties: copies of genes under other ids, which the trees and orders break by id.
+    copies = expr.iloc[:6].copy()
+    copies.index = [f"{gene}_copy" for gene in copies.index]
+    expr = pd.concat([expr, copies])
+    # Random subsets for the gene tree and the bootstrap, so every random step is exercised.
+    options = ModuleOptions(n_bootstrap=4, max_tree_genes=200, stability_genes=150)
+    given = {"design": "~ batch + condition", "contrast": CONTRAST, "options": options}
+    a = find_modules(display_matrix(expr), samples=samples, **given)
+    rng = np.random.default_rng(0)
+    shuffled = expr.iloc[rng.permutation(len(expr)), rng.permutation(expr.shape[1])]
+    sheet = samples.iloc[rng.permutation(len(samples))]
+    b = find_modules(display_matrix(shuffled), samples=sheet, **given)
+    assert a.summary.stability.notna().all()
+    # Same tables, rows in the same order: the heatmap does not move.
+    for key, table in a.tables().items():
+        pd.testing.assert_frame_equal(table, b.tables()[key], check_exact=False, rtol=1e-12)
+    pd.testing.assert_frame_equal(
+        a.eigengenes, b.eigengenes.loc[expr.columns], check_exact=False, rtol=1e-12
+    )
+    assert list(a.tree_genes) == list(b.tree_genes)
+    # Trees name their leaves by the caller's rows: the same leaves in the same drawn order.
+    for m, tree in a.trees.items():
+        genes_a = a.labels.index[a.labels == m]
+        drawn_a = expr.index[sorted(expr.index.get_indexer(genes_a))][tree.order]
+        genes_b = b.labels.index[b.labels == m]
+        drawn_b = shuffled.index[sorted(shuffled.index.get_indexer(genes_b))][b.trees[m].order]
+        assert list(drawn_a) == list(drawn_b)
+    assert list(expr.columns[a.sample_tree.order]) == list(shuffled.columns[b.sample_tree.order])
+
+
 def test_eigengene_follows_the_module_mean():
     expr, samples, _ = planted([60, 60], noise=0.3, seed=2)
     dm = display_matrix(expr)

@@ -33,6 +33,7 @@ __all__ = [
     "condensed_distances",
     "cut_tree",
     "distance_blocks",
+    "relabel_leaves",
     "silhouette_widths",
     "unit_rows",
 ]
@@ -338,3 +339,35 @@ def silhouette_widths(sums: np.ndarray, labels: np.ndarray, /) -> np.ndarray:
     width = np.divide(b - a, larger, out=np.zeros(len(labels)), where=larger > 0)
     width[own <= 1] = 0.0
     return width
+
+
+def relabel_leaves(tree: Tree, positions: np.ndarray, /) -> Tree:
+    """The same tree with leaf ``i`` renamed ``positions[i]``.
+
+    Trees are built with their rows in a canonical order (sorted by id), so that neither the
+    tree nor its ties depend on the order of the input; this names the leaves by their rows
+    in the caller's order again. Merges, heights and the drawn leaf order are unchanged.
+
+    Parameters
+    ----------
+    tree
+        A tree whose row ``i`` is row ``positions[i]`` of the caller's matrix.
+    positions
+        A permutation of ``0..n-1``.
+
+    Returns
+    -------
+    Tree
+    """
+    positions = np.asarray(positions, dtype=int)
+    z = np.array(tree.linkage, dtype=float, copy=True)
+    leaves = z[:, :2]
+    is_leaf = leaves < len(positions)
+    leaves[is_leaf] = positions[leaves[is_leaf].astype(int)]
+    return Tree(
+        linkage=z,
+        order=positions[tree.order],
+        metric=tree.metric,
+        method=tree.method,
+        ordering=tree.ordering,
+    )

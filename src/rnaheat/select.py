@@ -143,7 +143,8 @@ def select_genes(
         chosen[picked] = True
         rows.append(row)
     if top_variance:
-        order = np.argsort(-spread[usable], kind="stable")[:top_variance]
+        # Ties in variance go to the smaller gene id, whatever the order of the rows.
+        order = np.lexsort((available.to_numpy(dtype=str), -spread[usable]))[:top_variance]
         picked = available[order]
         chosen[picked] = True
         rows.append(

@@ -24,11 +24,18 @@ centroid; a module larger than that bound is ordered by the angle of its genes i
 of its first two principal components, without a tree. Both are logged and recorded in
 ``GeneModules.params`` (``tree_genes``, ``gene_ordering``).
 
+Order of the input
+------------------
+Every step runs with the genes sorted by id and the samples by name, whatever the order of
+the display matrix: random subsets and resamples are drawn from that order, and ties in
+trees, cuts and rankings are broken by it, so shuffling the input's rows or columns changes
+no number and no row of the heatmap.
+
 Numbering
 ---------
 Modules are numbered 1..k: first modules up in the contrast, then modules down in it, then
 all others (named by another design variable, or "mixed pattern"); within each group the
-larger module comes first (ties by the position of their first gene in the selection). A
+larger module comes first (ties by their smallest gene id). A
 two-part name counts as up or down by its contrast part.
 
 Naming

@@ -46,7 +46,7 @@ def eigengenes(
 
 
 def hub_ranks(kme: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """Rank within module by eigengene correlation, 1 = highest (ties by row order)."""
+    """Rank within module by eigengene correlation, 1 = highest (ties by row: gene id order)."""
     order = np.lexsort((np.arange(len(kme)), -kme, labels))
     ranks = np.empty(len(kme), dtype=int)
     sorted_labels = labels[order]

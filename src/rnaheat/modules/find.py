@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from rnaheat.cluster import relabel_leaves
 from rnaheat.de.design import Contrast, design_variables, parse_contrast
 from rnaheat.display import DisplayMatrix
 from rnaheat.modules.cut import GeneCut, cut_genes
@@ -27,9 +28,17 @@ logger = logging.getLogger("rnaheat")
 
 @dataclass(frozen=True, eq=False)
 class _Inputs:
-    """The checked inputs: the display values, their sheet rows and the naming variables."""
+    """The checked inputs: the display values, their sheet rows and the naming variables.
+
+    ``frame``, ``x`` and ``sheet`` are in the canonical order (genes sorted by id, samples by
+    name); ``gene_rows`` and ``sample_columns`` give each canonical row and column its
+    position in the display matrix, whose columns are ``columns``.
+    """
 
     frame: pd.DataFrame
+    gene_rows: np.ndarray
+    sample_columns: np.ndarray
+    columns: pd.Index
     label: str
     x: np.ndarray
     sheet: pd.DataFrame
@@ -88,7 +97,23 @@ def _validated(
         min_size = max(5, math.ceil(0.01 * n))
     if min_size < 1:
         raise ValueError(f"min_module_size must be at least 1, got {options.min_module_size!r}")
-    return _Inputs(frame, label, x, sheet, variables, contrast, min_size)
+    # Every step computes in one canonical order, genes sorted by id and samples by name, so
+    # that no random draw, tie or floating-point sum depends on the order of the input.
+    gene_rows = np.argsort(frame.index.to_numpy(dtype=str), kind="stable")
+    sample_columns = np.argsort(frame.columns.to_numpy(dtype=str), kind="stable")
+    canonical = frame.iloc[gene_rows, sample_columns]
+    return _Inputs(
+        frame=canonical,
+        gene_rows=gene_rows,
+        sample_columns=sample_columns,
+        columns=frame.columns,
+        label=label,
+        x=canonical.to_numpy(dtype=float),
+        sheet=sheet.iloc[sample_columns],
+        variables=variables,
+        contrast=contrast,
+        min_size=min_size,
+    )
 
 
 def _params(
@@ -285,7 +310,11 @@ def find_modules(
     named = _named(inputs, gene_cut, options=options)
     # 4: the tree within each module gives the rows' order.
     trees, row_order = module_trees(
-        inputs.x, gene_cut.labels, module_order=named.module_order, options=options
+        inputs.x,
+        gene_cut.labels,
+        module_order=named.module_order,
+        display_rows=inputs.gene_rows,
+        options=options,
     )
     genes, summary = _tables(inputs, named, de_table=de_table, symbols=symbols, options=options)
     sample_tree, sample_table = order_samples(
@@ -307,10 +336,10 @@ def find_modules(
             named.eigengenes,
             index=inputs.frame.columns,
             columns=pd.Index(range(1, gene_cut.k + 1), name="module"),
-        ),
+        ).loc[inputs.columns],
         linkage=gene_cut.linkage,
         trees=trees,
-        sample_tree=sample_tree,
+        sample_tree=relabel_leaves(sample_tree, inputs.sample_columns),
         samples=sample_table,
         k_scores=gene_cut.k_scores,
         tree_genes=inputs.frame.index.astype(str)[gene_cut.tree_rows],

@@ -298,7 +298,7 @@ def module_order(labels: np.ndarray, explained: Sequence[Explanation], *, k: int
     """The documented numbering: cut labels in the order of modules 1..k.
 
     Up in the contrast first, then down, then the rest; within each the larger module first,
-    ties by the position of its first gene.
+    ties by the row of its first gene (rows are sorted by gene id).
     """
     sizes = np.bincount(labels, minlength=k)
     first = np.array([np.flatnonzero(labels == m)[0] for m in range(k)])

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from rnaheat.cluster import Tree, build_tree
+from rnaheat.cluster import Tree, build_tree, relabel_leaves
 from rnaheat.de.design import Contrast
 from rnaheat.modules.options import ModuleOptions
 
@@ -75,12 +75,20 @@ def order_samples(
 
 
 def module_trees(
-    x: np.ndarray, labels: np.ndarray, /, *, module_order: Sequence[int], options: ModuleOptions
+    x: np.ndarray,
+    labels: np.ndarray,
+    /,
+    *,
+    module_order: Sequence[int],
+    display_rows: np.ndarray,
+    options: ModuleOptions,
 ) -> tuple[dict[int, Tree], np.ndarray]:
     """The tree within each module (module number → tree) and the rows in heatmap order.
 
     ``labels`` are the cut's labels and ``module_order`` lists them in the order of modules
     1..k. A module larger than ``max_tree_genes`` is ordered by principal-component angle.
+    Trees are built on the rows of ``x`` (canonical order) and their leaves named by the
+    module's rows in display order (``display_rows[i]``: the display row of row ``i``).
     """
     trees: dict[int, Tree] = {}
     positions = []
@@ -104,6 +112,7 @@ def module_trees(
                 max_optimal=options.max_optimal,
                 what=f"genes of module {new + 1}",
             )
-        trees[new + 1] = sub
+        # The module's rows in display order: leaf i is the rank of its display row.
+        trees[new + 1] = relabel_leaves(sub, np.argsort(np.argsort(display_rows[idx])))
         positions.append(idx[sub.order])
     return trees, np.concatenate(positions)

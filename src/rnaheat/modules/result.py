@@ -61,8 +61,8 @@ class GeneModules:
     k_scores
         The mean silhouette of each number of modules tried (``k``, ``silhouette``, ``chosen``).
     tree_genes
-        The genes of :attr:`linkage`, in its row order: all selected genes in the display
-        matrix's order, or a random subset of ``max_tree_genes`` of them.
+        The genes of :attr:`linkage`, in its row order: all selected genes sorted by id, or a
+        random subset of ``max_tree_genes`` of them (drawn from that order).
     display_label
         The colour-bar label of the display matrix the modules were built from.
     params

@@ -15,7 +15,7 @@ from scipy.cluster.hierarchy import cut_tree
 from scipy.spatial.distance import pdist, squareform
 
 from rnaheat.checks import Check
-from rnaheat.cluster import build_tree
+from rnaheat.cluster import Tree, build_tree, relabel_leaves
 from rnaheat.de.design import design_frame
 from rnaheat.qc.outliers import outlier_table, swap_table
 from rnaheat.qc.result import (
@@ -194,6 +194,16 @@ def _validated(
     return vst, counts, samples, variables
 
 
+def _canonical(
+    vst: pd.DataFrame, counts: pd.DataFrame | None, samples: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame | None, pd.DataFrame]:
+    """The inputs with genes sorted by id and samples by name."""
+    samples = samples.iloc[np.argsort(samples.index.to_numpy(dtype=str), kind="stable")]
+    names = samples.index
+    vst = vst.iloc[np.argsort(vst.index.to_numpy(dtype=str), kind="stable")][names]
+    return vst, (counts[names] if counts is not None else None), samples
+
+
 def _top_genes(values: np.ndarray, *, n_top: int) -> np.ndarray:
     """Samples × the ``n_top`` most variable genes (in their row order)."""
     variance = values.var(axis=1, ddof=1)
@@ -211,9 +221,14 @@ class _SampleTree:
 
     distances: np.ndarray
     correlations: np.ndarray
-    linkage: np.ndarray
+    tree: Tree
     order: tuple[str, ...]
     clades: set[int]
+
+    @property
+    def linkage(self) -> np.ndarray:
+        """The tree in SciPy's linkage format."""
+        return self.tree.linkage
 
 
 def _sample_tree(data: np.ndarray, names: pd.Index) -> _SampleTree:
@@ -231,7 +246,7 @@ def _sample_tree(data: np.ndarray, names: pd.Index) -> _SampleTree:
     return _SampleTree(
         distances=squareform(pdist(data)),
         correlations=np.corrcoef(data),
-        linkage=tree.linkage,
+        tree=tree,
         order=tuple(names[tree.order]),
         clades=clades(tree.linkage, len(names)),
     )
@@ -416,6 +431,22 @@ def _pc_association(
     )
 
 
+def _sample_table(
+    design: pd.DataFrame, *, group: pd.Series | str, parts: list[pd.DataFrame]
+) -> pd.DataFrame:
+    """One row per sample: design, group, then the columns of each part (in sample order)."""
+    table = design.copy()
+    table["group"] = group
+    for part in parts:
+        for column in part.columns:
+            table[column] = part[column].to_numpy()
+    return table
+
+
+def _square(values: np.ndarray, names: pd.Index) -> pd.DataFrame:
+    return pd.DataFrame(values, index=names, columns=names)
+
+
 def _checks(
     table: pd.DataFrame,
     groupings: _Groupings,
@@ -535,6 +566,11 @@ def sample_qc(
         contrast_variable=contrast_variable,
         n_top=n_top,
     )
+    # Every number is computed in one canonical order, genes sorted by id and samples by
+    # name, so that no tie or floating-point sum depends on the order of the input; the
+    # results are put back in sheet order at the end.
+    sheet_order = samples.index
+    vst, counts, samples = _canonical(vst, counts, samples)
     names = samples.index
     design, kinds = _design_frame(samples, variables)
     factors = [v for v in variables if kinds[v] == "factor"]
@@ -551,15 +587,9 @@ def sample_qc(
         scores, variance, design=design, kinds=kinds, samples=samples, variables=variables
     )
 
-    # The per-sample table: design, group, library, neighbours, outliers, swaps, first PCs.
-    table = design.copy()
-    table["group"] = groupings.group if factors else ""
     parts = [library_sizes(counts)] if counts is not None else []
-    for part in [*parts, _neighbours(tree, group, names), outliers, swaps]:
-        for column in part.columns:
-            table[column] = part[column].to_numpy()
-    for pc in scores.columns[:3]:
-        table[pc] = scores[pc]
+    parts += [_neighbours(tree, group, names), outliers, swaps, scores.iloc[:, :3]]
+    table = _sample_table(design, group=groupings.group if factors else "", parts=parts)
     checks = _checks(
         table,
         groupings,
@@ -580,17 +610,17 @@ def sample_qc(
         replicate_grouping=groupings.names[-1] if factors else None,
     )
     return QCResult(
-        samples=table,
+        samples=table.loc[sheet_order],
         checks=checks,
         groupings=groupings.summary,
         groups=groupings.groups,
-        pca=scores,
+        pca=scores.loc[sheet_order],
         pca_variance=variance,
         pc_association=association_table,
-        distances=pd.DataFrame(tree.distances, index=names, columns=names),
-        correlations=pd.DataFrame(tree.correlations, index=names, columns=names),
-        linkage=tree.linkage,
+        distances=_square(tree.distances, names).loc[sheet_order, sheet_order],
+        correlations=_square(tree.correlations, names).loc[sheet_order, sheet_order],
+        linkage=relabel_leaves(tree.tree, sheet_order.get_indexer(names)).linkage,
         order=tree.order,
-        design=design,
+        design=design.loc[sheet_order],
         params=params,
     )
