@@ -16,7 +16,7 @@ from rnaheat.io import (
     read_gmt,
     read_samples,
 )
-from rnaheat.modules import GeneModules, find_modules
+from rnaheat.modules import GeneModules, ModuleOptions, find_modules
 from rnaheat.pipeline import Analysis, analyse, run
 from rnaheat.plot.heatmap import heatmap
 from rnaheat.plot.volcano import volcano
@@ -32,6 +32,7 @@ __all__ = [
     "Check",
     "Experiment",
     "GeneModules",
+    "ModuleOptions",
     "__version__",
     "analyse",
     "check_controls",

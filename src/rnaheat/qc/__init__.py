@@ -46,6 +46,12 @@ The numbers
 - **PCA** is centred, not scaled (as ``plotPCA``); each PC is tested against each design
   variable with a one-way ANOVA (factors) or a linear regression (numbers): R² and p-value.
 
+Order of the input
+------------------
+Every number is computed with the genes sorted by id and the samples by name, then put back
+in sheet order, so that no tie and no floating-point sum depends on the order of the input's
+rows or columns.
+
 Layout
 ------
 :mod:`~rnaheat.qc.stage` runs the steps (sample tree, groupings, per-sample numbers,
