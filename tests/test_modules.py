@@ -9,7 +9,8 @@ from sklearn.metrics import adjusted_rand_score
 from _gse import HYPOXIA_MARKERS, load
 from _planted import planted
 from rnaheat.display import display_matrix
-from rnaheat.modules import ModuleOptions, find_modules
+from rnaheat.enrich import Enrichment
+from rnaheat.modules import ModuleOptions, find_modules, module_subtitles
 from rnaheat.select import select_genes
 
 CONTRAST = ("condition", "Treated", "Control")
@@ -376,3 +377,27 @@ def test_two_part_names_when_no_single_variable_explains_a_module():
     assert two_part[0] == "up in Treated, LNCaP only · high in PC3"
     summary = mods.summary.set_index("module_name")
     assert summary.loc[two_part[0], "direction"] == "up"
+
+
+def test_module_subtitles_name_each_module_by_its_top_gene_set():
+    expr, samples, _ = planted([60, 40], noise=0.3, seed=2)
+    options = ModuleOptions(n_modules=2, n_bootstrap=0)
+    mods = find_modules(display_matrix(expr), samples=samples, options=options)
+    table = pd.DataFrame(
+        {
+            "module": [1, 1, 2],
+            "gene_set": ["B_SET", "A_SET", "C_SET"],
+            "padj": [1e-5, 1e-5, 0.2],
+            "pvalue": [1e-7, 1e-6, 0.01],
+            "overlap": [10, 12, 3],
+        }
+    )
+    sets = Enrichment(
+        modules=table,
+        ranked=pd.DataFrame(),
+        matching=pd.DataFrame(),
+        params={"alpha": 0.05, "module_order": [1, 2]},
+    )
+    # The smaller p-value breaks the tie in padj; module 2 has no significant set.
+    assert module_subtitles(mods, enrichment=sets) == {1: "B_SET"}
+    assert module_subtitles(mods, enrichment=None) == {}

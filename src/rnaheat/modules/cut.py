@@ -212,6 +212,7 @@ def silhouette(x: np.ndarray, labels: np.ndarray, *, metric: str) -> float:
 def _choose_k(
     linkage: np.ndarray, x: np.ndarray, *, lo: int, hi: int, min_size: int, metric: str
 ) -> tuple[np.ndarray, pd.DataFrame]:
+    """The cut with the best mean silhouette for ``k`` in ``lo..hi``, and every k's score."""
     hi = min(hi, max(lo, len(x) // max(min_size, 1)))
     best, best_score, rows, cuts = None, -np.inf, [], {}
     for k in range(lo, hi + 1):
