@@ -9,6 +9,7 @@ from pathlib import Path
 
 from rnaheat import __version__
 from rnaheat.de import DEFAULT_ENGINE, engines
+from rnaheat.de.deseq2.shrink import SHRINK_METHODS
 
 __all__ = ["main"]
 
@@ -102,6 +103,11 @@ def _parser() -> argparse.ArgumentParser:
         "--filter-alpha",
         type=float,
         help="FDR for independent filtering (default 0.1, as R DESeq2)",
+    )
+    model.add_argument(
+        "--shrink",
+        choices=SHRINK_METHODS,
+        help="log fold-change shrinkage added as log2fc_shrunk (default apeglm, as DESeq2)",
     )
     model.add_argument(
         "--vst-design",
@@ -244,6 +250,7 @@ def _run_config(args: argparse.Namespace):
             "engine": args.engine,
             "alpha": args.alpha,
             "filter_alpha": args.filter_alpha,
+            "shrink": args.shrink,
         },
         vst={"blind": False if args.vst_design else None},
         qc={"top_genes": args.qc_top_genes},

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rnaheat.de.deseq2.shrink import SHRINK_METHODS
 from rnaheat.de.engine import get_engine
 from rnaheat.de.runner import DEFAULT_ENGINE
 
@@ -95,6 +96,9 @@ class DESettings:
         Adjusted p-value below which a gene counts as changed.
     filter_alpha
         FDR at which independent filtering picks its threshold (R DESeq2's default 0.1).
+    shrink
+        Log fold-change shrinkage: ``apeglm`` (DESeq2's default), ``normal`` or ``none``.
+        Off for an imported DE table unless it carries ``log2fc_shrunk``.
     """
 
     design: str = ""
@@ -102,6 +106,7 @@ class DESettings:
     engine: str = DEFAULT_ENGINE
     alpha: float = 0.05
     filter_alpha: float = 0.1
+    shrink: str = SHRINK_METHODS[0]
 
 
 @dataclass(frozen=True)
@@ -269,6 +274,7 @@ class RunConfig:
             ),
             "modules.linkage": (self.modules.linkage, ("average", "complete", "ward")),
             "heatmap.scale": (self.heatmap.scale, ("zscore", "center", "none")),
+            "de.shrink": (self.de.shrink, SHRINK_METHODS),
         }
         for key, (value, allowed) in choices.items():
             if value not in allowed:

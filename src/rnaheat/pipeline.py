@@ -198,6 +198,7 @@ def analyse(
                 contrast=settings.contrast,
                 engine=settings.engine,
                 filter_alpha=settings.filter_alpha,
+                shrink=settings.shrink,
             )
     # VST: blind by default, as DESeq2's vst(); the sample QC and heatmaps draw from it.
     with stage("vst", timings, what="variance-stabilising transformation"):

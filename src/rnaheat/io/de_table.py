@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from rnaheat.de.result import DE_COLUMNS, DEResult, sort_de_table
+from rnaheat.de.result import DE_COLUMNS, SHRUNK_COLUMNS, DEResult, sort_de_table
 from rnaheat.io.text import read_table_text
 
 __all__ = ["read_de_table"]
@@ -25,7 +25,7 @@ _TOOLS = {
     },
     "edgeR": {"logFC": "log2fc", "LR": "stat", "F": "stat", "PValue": "pvalue", "FDR": "padj"},
     "limma": {"logFC": "log2fc", "t": "stat", "P.Value": "pvalue", "adj.P.Val": "padj"},
-    "rnaheat": {c: c for c in DE_COLUMNS if c not in ("gene_id", "symbol")},
+    "rnaheat": {c: c for c in DE_COLUMNS + SHRUNK_COLUMNS if c not in ("gene_id", "symbol")},
 }
 _REQUIRED = ("log2fc", "pvalue", "padj")
 _ID_NAMES = ("gene_id", "gene", "geneid", "id", "ensembl_id", "")
@@ -90,7 +90,9 @@ def read_de_table(path: str | Path, /) -> DEResult:
         raise ValueError(
             f"{path}: gene {out['gene_id'][duplicated].iloc[0]!r} appears more than once"
         )
+    # Shrunken fold changes travel only when the table carries both of rnaheat's columns.
+    shrunk = SHRUNK_COLUMNS if all(c in out for c in SHRUNK_COLUMNS) else []
     return DEResult(
-        table=sort_de_table(out[DE_COLUMNS]),
+        table=sort_de_table(out[DE_COLUMNS + shrunk]),
         params={"engine": f"imported:{tool}", "source": str(path)},
     )
