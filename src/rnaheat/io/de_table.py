@@ -25,7 +25,7 @@ _TOOLS = {
     },
     "edgeR": {"logFC": "log2fc", "LR": "stat", "F": "stat", "PValue": "pvalue", "FDR": "padj"},
     "limma": {"logFC": "log2fc", "t": "stat", "P.Value": "pvalue", "adj.P.Val": "padj"},
-    "rnaheat": {c: c for c in DE_COLUMNS + SHRUNK_COLUMNS if c not in ("gene_id", "symbol")},
+    "rnaheat": {c: c for c in DE_COLUMNS if c not in ("gene_id", "symbol")},
 }
 _REQUIRED = ("log2fc", "pvalue", "padj")
 _ID_NAMES = ("gene_id", "gene", "geneid", "id", "ensembl_id", "")
@@ -52,7 +52,9 @@ def read_de_table(path: str | Path, /) -> DEResult:
     Returns
     -------
     DEResult
-        With the columns mapped to :data:`rnaheat.de.DE_COLUMNS` and
+        With the columns mapped to :data:`rnaheat.de.DE_COLUMNS` (plus ``log2fc_shrunk`` and
+        ``lfc_se_shrunk`` when the table has both; DESeq2's ``log2FoldChange`` is taken as
+        the MLE) and
         ``params["engine"] = "imported:<tool>"``.
     """
     path = Path(path)
@@ -67,7 +69,8 @@ def read_de_table(path: str | Path, /) -> DEResult:
     out = pd.DataFrame({"gene_id": table[id_col].str.strip().to_numpy()})
     symbol_col = next((c for c in columns if c.lower() in ("symbol", "gene_name")), None)
     out["symbol"] = table[symbol_col].to_numpy() if symbol_col else ""
-    mapping = _TOOLS[tool]
+    # rnaheat's shrunken fold changes are kept under their own names, whatever the tool.
+    mapping = {**_TOOLS[tool], **{c: c for c in SHRUNK_COLUMNS}}
     for source, target in mapping.items():
         if source not in table.columns or target in out.columns:
             continue
