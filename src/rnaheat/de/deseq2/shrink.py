@@ -33,6 +33,7 @@ from scipy.optimize import brentq
 from scipy.special import ndtri
 
 from rnaheat.de.deseq2 import linalg
+from rnaheat.de.deseq2.deseq import DEFAULT_CHUNK_ELEMENTS, chunk_slices
 from rnaheat.de.deseq2.glm import fit_nb_glm
 from rnaheat.de.deseq2.wald import wald_test
 
@@ -55,8 +56,6 @@ _WIDE_PRIOR_VAR = 1e6
 _NO_SHRINK_SD = 15.0
 #: Bounds of the Efron–Morris prior variance search (apeglm's ``priorVar``).
 _MIN_PRIOR_VAR, _MAX_PRIOR_VAR = 1e-6, 400.0
-#: Genes per chunk of the MAP search (bounded memory, same answer whatever the chunking).
-_CHUNK_GENES = 50_000
 
 
 @dataclass(frozen=True)
@@ -269,7 +268,9 @@ def shrink_lfc(
     tested = np.flatnonzero(np.isfinite(dispersion) & (counts.sum(axis=1) > 0))
     out_lfc = np.full(counts.shape[0], np.nan)
     out_se = np.full(counts.shape[0], np.nan)
-    chunks = [tested[i : i + _CHUNK_GENES] for i in range(0, tested.size, _CHUNK_GENES)]
+    # Chunks of bounded size keep memory flat; each gene's answer does not depend on them.
+    slices = chunk_slices(tested.size, counts.shape[1], chunk_elements=DEFAULT_CHUNK_ELEMENTS)
+    chunks = [tested[sl] for sl in slices]
     sf = np.asarray(size_factors, float)
 
     def mle(rows):
