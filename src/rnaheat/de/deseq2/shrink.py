@@ -157,10 +157,9 @@ def _nb_log_posterior(beta, counts, design, *, log_sf, size, prior_sd, cauchy_sc
     return np.where(np.isfinite(loglik), loglik + log_prior, -np.inf)
 
 
-def _apeglm_map(counts, design, *, size_factors, dispersions, start, coef, scale, max_iter=200):
-    """Posterior modes and Laplace SDs of ``coef`` (natural-log scale) for a block of genes."""
+def _ascend(counts, design, *, log_sf, size, start, coef, scale, max_iter=200):
+    """Climb the log posterior from ``start``; the local modes and their log posteriors."""
     p = design.shape[1]
-    log_sf, size = np.log(size_factors), 1.0 / dispersions[:, None]
     args = {"log_sf": log_sf, "prior_sd": _NO_SHRINK_SD, "cauchy_scale": scale}
     no_shrink = np.ones(p, dtype=bool)
     no_shrink[coef] = False
@@ -195,8 +194,13 @@ def _apeglm_map(counts, design, *, size_factors, dispersions, start, coef, scale
         beta[active], value[active] = b, new_value
         settled = ~accepted | (gain <= 1e-10 * (np.abs(new_value) + 1.0))
         active = active[~settled]
+    return beta, value
 
-    # Laplace approximation: the inverse of the exact negative Hessian at the mode.
+
+def _laplace_sd(counts, design, beta, *, log_sf, size, coef, scale):
+    """Posterior SD of ``coef`` from the exact Hessian at the mode (NaN if not a maximum)."""
+    no_shrink = np.ones(design.shape[1], dtype=bool)
+    no_shrink[coef] = False
     mu = np.exp(linalg.linear_predictor(beta, design) + log_sf)
     hessian = linalg.gram((counts + size) * mu * size / (size + mu) ** 2, design)
     hessian[:, no_shrink, no_shrink] += 1.0 / _NO_SHRINK_SD**2
@@ -204,8 +208,23 @@ def _apeglm_map(counts, design, *, size_factors, dispersions, start, coef, scale
     hessian[:, coef, coef] += 2.0 * (scale**2 - b2) / (scale**2 + b2) ** 2
     with np.errstate(invalid="ignore", divide="ignore"):
         variance = linalg.inv(hessian)[:, coef, coef]
-        sd = np.where(variance > 0, np.sqrt(np.abs(variance)), np.nan)
-    return beta[:, coef], sd
+        return np.where(variance > 0, np.sqrt(np.abs(variance)), np.nan)
+
+
+def _apeglm_map(counts, design, *, size_factors, dispersions, start, coef, scale):
+    """Posterior modes and Laplace SDs of ``coef`` (natural-log scale) for a block of genes.
+
+    With a Cauchy prior a weakly measured gene's posterior can have two modes, one near its
+    MLE and one near zero; the search climbs from both (the MLE, and the MLE with the
+    coefficient at zero) and keeps the higher, so the answer is the global mode.
+    """
+    setup = {"log_sf": np.log(size_factors), "size": 1.0 / dispersions[:, None], "coef": coef}
+    near_mle, value = _ascend(counts, design, start=start, scale=scale, **setup)
+    at_zero = start.copy()
+    at_zero[:, coef] = 0.0
+    near_zero, value_zero = _ascend(counts, design, start=at_zero, scale=scale, **setup)
+    beta = np.where((value_zero > value)[:, None], near_zero, near_mle)
+    return beta[:, coef], _laplace_sd(counts, design, beta, scale=scale, **setup)
 
 
 def _coefficient(contrast: np.ndarray) -> int:
