@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 GSE = ROOT.parent / "shared" / "data" / "gse106305"
 sys.path.insert(0, str(ROOT / "src"))
 
-from rnaheat.enrich import enrich  # noqa: E402
+from rnaheat.enrich import gene_set_enrichment  # noqa: E402
 from rnaheat.io import read_gmt  # noqa: E402
 
 ALPHA = 0.05
@@ -61,7 +61,7 @@ def run_rnaheat(rnk: pd.Series, *, permutations: int, seed: int) -> pd.DataFrame
             "padj": 0.5,
         }
     )
-    result = enrich(
+    result = gene_set_enrichment(
         table,
         gene_sets=read_gmt(GSE / "h.all.v7.0.symbols.gmt"),
         n_perm=permutations,
