@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rnaheat.de.deseq2.shrink import SHRINK_METHODS
 from rnaheat.de.engine import engines, get_engine
 from rnaheat.de.runner import DEFAULT_ENGINE, test
 from rnaheat.demo import simulate_experiment
@@ -195,6 +196,9 @@ class DESettings:
         Adjusted p-value below which a gene counts as changed.
     filter_alpha
         FDR at which independent filtering picks its threshold (R DESeq2's default 0.1).
+    shrink
+        Log fold-change shrinkage: ``apeglm`` (DESeq2's default), ``normal`` or ``none``.
+        Off for an imported DE table unless it carries ``log2fc_shrunk``.
     """
 
     design: str = setting(
@@ -216,6 +220,12 @@ class DESettings:
         default=default_of(test, "filter_alpha"),
         flag="--filter-alpha",
         help="FDR for independent filtering, as R DESeq2",
+    )
+    shrink: str = setting(
+        default=default_of(test, "shrink"),
+        flag="--shrink",
+        choices=SHRINK_METHODS,
+        help="log fold-change shrinkage added to de.tsv as log2fc_shrunk (apeglm as DESeq2)",
     )
 
 

@@ -65,6 +65,7 @@ def _test(experiment: Experiment, config: RunConfig, timings: dict[str, float]) 
             contrast=settings.contrast,
             engine=settings.engine,
             filter_alpha=settings.filter_alpha,
+            shrink=settings.shrink,
         )
 
 
