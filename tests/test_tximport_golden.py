@@ -153,3 +153,16 @@ def test_nfcore_folder_runs_end_to_end_and_matches_r(tmp_path, capsys):
 def test_pydeseq2_engine_refuses_length_offsets(experiment):
     with pytest.raises(ValueError, match="no per-gene normalisation factors"):
         de.test(experiment, design="~ condition", contrast=CONTRAST, engine="pydeseq2")
+
+
+def test_normal_shrinkage_with_length_offsets_matches_r(experiment, measured):
+    result = de.test(experiment, design="~ condition", contrast=CONTRAST, shrink="normal")
+    ref = _ref("salmon_r_lfc_normal.csv").dropna()
+    ours = result.table.set_index("gene_id").reindex(ref.index)
+    diff = float((ours["log2fc_shrunk"] - ref["log2fc_shrunk"]).abs().max())
+    se_diff = float((ours["lfc_se_shrunk"] - ref["lfc_se_shrunk"]).abs().max())
+    measured(
+        f"[tximport golden] normal shrinkage with length offsets vs R lfcShrink: max |diff| "
+        f"{diff:.1e} (log2fc_shrunk), {se_diff:.1e} (lfc_se_shrunk)"
+    )
+    assert diff <= 1e-3 and se_diff <= 1e-3

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from rnaheat.de.deseq2.norm_factors import normalization_factors
+from rnaheat.de.deseq2.shrink import SHRINK_METHODS
 from rnaheat.de.deseq2.size_factors import per_sample
 from rnaheat.de.design import Contrast, build_design
 from rnaheat.de.engine import get_engine
@@ -58,6 +59,7 @@ def test(
     engine: str = DEFAULT_ENGINE,
     filter_alpha: float = 0.1,
     size_factors: pd.Series | None = None,
+    shrink: str = "apeglm",
 ) -> DEResult:
     """Test every gene for differential expression with the DESeq2 model.
 
@@ -79,13 +81,24 @@ def test(
     size_factors
         Optional user-supplied size factors indexed by sample name. Without them, counts that
         carry average transcript lengths get DESeq2's normalisation factors.
+    shrink
+        Log fold-change shrinkage: ``apeglm`` (DESeq2's default Cauchy prior), ``normal``
+        (DESeq2's original normal prior) or ``none``. Shrunken values go to the table's
+        ``log2fc_shrunk`` and ``lfc_se_shrunk``; ``log2fc`` stays the MLE.
 
     Returns
     -------
     DEResult
         The result table sorted by ``padj``, with size factors (with normalisation factors,
         each sample's geometric mean of them) and dispersions.
+
+    Raises
+    ------
+    ValueError
+        Unknown engine or shrinkage, or a design the engine cannot fit.
     """
+    if shrink not in SHRINK_METHODS:
+        raise ValueError(f"shrink = {shrink!r}: allowed are {', '.join(SHRINK_METHODS)}")
     runner = get_engine(engine)
     source = experiment.sources.get("samples", "sample sheet")
     source = getattr(source, "name", source)
@@ -100,6 +113,7 @@ def test(
         dm.contrast_vector,
         size_factors=sf,
         filter_alpha=filter_alpha,
+        shrink=shrink,
     )
 
     gene_ids = experiment.adata.var_names[gene_pos]
@@ -115,6 +129,9 @@ def test(
             "padj": out.padj,
         }
     )[DE_COLUMNS]
+    if out.log2fc_shrunk is not None:
+        table["log2fc_shrunk"] = out.log2fc_shrunk
+        table["lfc_se_shrunk"] = out.lfc_se_shrunk
     sample_names = experiment.adata.obs_names[sample_pos]
     size = pd.Series(
         per_sample(np.asarray(out.size_factors)), index=sample_names, name="size_factor"
@@ -143,6 +160,7 @@ def test(
             "contrast_label": dm.contrast.label(),
             "coefficients": list(dm.matrix.columns),
             "filter_alpha": filter_alpha,
+            "shrink": shrink,
             **{f"fit_{k}": v for k, v in out.info.items()},
         },
     )

@@ -46,6 +46,10 @@ write.csv(data.frame(gene_id = rownames(dds), dispersion = mc$dispersion,
                      maxCooks = mc$maxCooks),
           "salmon_r_dispersions.csv", row.names = FALSE)
 gene_table(normalizationFactors(dds), "salmon_r_normfactors.csv")
+shr <- lfcShrink(dds, coef = "condition_B_vs_A", type = "normal", res = res, quiet = TRUE)
+write.csv(data.frame(gene_id = rownames(shr), log2fc_shrunk = shr$log2FoldChange,
+                     lfc_se_shrunk = shr$lfcSE),
+          "salmon_r_lfc_normal.csv", row.names = FALSE)
 gene_table(assay(varianceStabilizingTransformation(dds, blind = TRUE)),
            "salmon_r_vst_blind.csv")
 
