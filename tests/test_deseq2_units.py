@@ -185,7 +185,7 @@ def test_engine_is_registered_and_fills_the_interface():
 def test_count_table_gives_the_same_numbers_as_direct_evaluation(as_integers):
     from scipy.special import gammaln, psi
 
-    from rnaheat.de.deseq2.dispersion import CountTable
+    from rnaheat.de.deseq2.count_table import CountTable
 
     rng = np.random.default_rng(3)
     counts = rng.negative_binomial(2, 0.3, size=(40, 9)).astype(float)
@@ -203,12 +203,12 @@ def test_count_table_gives_the_same_numbers_as_direct_evaluation(as_integers):
 
 
 def test_distinct_count_table_changes_no_number(monkeypatch):
-    from rnaheat.de.deseq2 import dispersion
+    from rnaheat.de.deseq2 import count_table
 
     counts, design, _ = simulated(n_genes=400, n_per_group=10, seed=5)
     contrast = np.array([0.0, 1.0])
     with_table = run_deseq2(counts, design, contrast=contrast)
-    monkeypatch.setattr(dispersion, "_TABLE_MIN_SAMPLES", 10**9)
+    monkeypatch.setattr(count_table, "_TABLE_MIN_SAMPLES", 10**9)
     direct = run_deseq2(counts, design, contrast=contrast)
     for field in ("base_mean", "log2fc", "lfc_se", "stat", "pvalue", "padj"):
         np.testing.assert_array_equal(getattr(with_table, field), getattr(direct, field))

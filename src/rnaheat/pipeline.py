@@ -244,6 +244,7 @@ def analyse(
                 read_controls(config.inputs.controls),
                 de_table=result.table,
                 alpha=settings.alpha,
+                lfc_threshold=config.select.lfc_threshold,
                 modules=modules.labels if modules is not None else None,
             )
     # The four checks and the story, written from the numbers above.
@@ -255,6 +256,7 @@ def analyse(
             "enrichment": enrichment,
             "controls": controls,
             "alpha": settings.alpha,
+            "lfc_threshold": config.select.lfc_threshold,
         }
         checks = four_checks(**parts)
         story = tell_story(checks, **parts)

@@ -31,23 +31,12 @@ class RnaheatEngine:
         filter_alpha: float,
     ) -> EngineResult:
         """Fit and test; see :class:`rnaheat.de.engine.Engine`."""
-        out = deseq2.run_deseq2(
+        return deseq2.run_deseq2(
             np.asarray(counts),
             design.to_numpy(dtype=float),
             contrast=np.asarray(contrast, dtype=float),
             size_factors=size_factors,
             filter_alpha=filter_alpha,
-        )
-        return EngineResult(
-            size_factors=out.size_factors,
-            base_mean=out.base_mean,
-            log2fc=out.log2fc,
-            lfc_se=out.lfc_se,
-            stat=out.stat,
-            pvalue=out.pvalue,
-            padj=out.padj,
-            dispersions=out.dispersions,
-            info=out.info,
         )
 
     def size_factors(self, counts: np.ndarray, /) -> np.ndarray:

@@ -11,6 +11,7 @@ from rnaheat.de.design import Contrast, build_design
 from rnaheat.de.engine import get_engine
 from rnaheat.de.result import DE_COLUMNS, DEResult, sort_de_table
 from rnaheat.experiment import Experiment
+from rnaheat.significance import significant_rows
 
 __all__ = ["DEFAULT_ENGINE", "canonical_counts", "test"]
 
@@ -100,7 +101,7 @@ def test(
     size = pd.Series(out.size_factors, index=sample_names, name="size_factor")
     dispersions = out.dispersions.copy()
     dispersions.index = pd.Index(np.asarray(gene_ids, dtype=str), name="gene_id")
-    n_sig = int((table["padj"] < 0.05).sum())
+    n_sig = int(significant_rows(table, alpha=0.05).sum())
     logger.info(
         "%s: %d genes tested, %d with padj < 0.05",
         dm.contrast.label(),

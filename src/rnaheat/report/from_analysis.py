@@ -28,6 +28,7 @@ from rnaheat.report.data import (
     Verdict,
     VolcanoData,
 )
+from rnaheat.significance import threshold_text
 from rnaheat.story import check_title
 
 if TYPE_CHECKING:
@@ -285,9 +286,11 @@ def _de_note(analysis: Analysis) -> str:
     engine = params.get("engine", "")
     if str(engine).startswith("imported"):
         return f"Differential expression imported from {params.get('source', 'a table')}."
+    rule = threshold_text(
+        alpha=analysis.config.de.alpha, lfc_threshold=analysis.config.select.lfc_threshold
+    )
     return (
         f"Differential expression: the DESeq2 model ({engine} engine), design "
         f"{params.get('design')}, Wald test of {params.get('contrast_label')}; independent "
-        f"filtering at FDR {params.get('filter_alpha')}; genes called at padj < "
-        f"{analysis.config.de.alpha}."
+        f"filtering at FDR {params.get('filter_alpha')}; genes called at {rule}."
     )

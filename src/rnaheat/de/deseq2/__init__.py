@@ -30,11 +30,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnaheat.de.deseq2.deseq import DESeq2Result, run_deseq2
+from rnaheat.de.deseq2.deseq import run_deseq2
 from rnaheat.de.deseq2.size_factors import median_of_ratios
 from rnaheat.de.deseq2.vst import fit_vst_trend, vst_transform
 
-__all__ = ["DESeq2Result", "median_of_ratios", "run_deseq2", "vst"]
+__all__ = ["median_of_ratios", "run_deseq2", "vst"]
 
 
 def vst(
