@@ -104,6 +104,17 @@ def _parser() -> argparse.ArgumentParser:
         help="FDR for independent filtering (default 0.1, as R DESeq2)",
     )
     model.add_argument(
+        "--test",
+        choices=("wald", "lrt"),
+        help="wald: the contrast's Wald test (default); lrt: the likelihood-ratio test of the "
+        "design against --reduced, as R DESeq2's test='LRT'",
+    )
+    model.add_argument(
+        "--reduced",
+        metavar="FORMULA",
+        help="reduced formula for --test lrt, nested in the design, e.g. '~ cell_line' or '~ 1'",
+    )
+    model.add_argument(
         "--vst-design",
         action="store_true",
         default=None,
@@ -244,6 +255,8 @@ def _run_config(args: argparse.Namespace):
             "engine": args.engine,
             "alpha": args.alpha,
             "filter_alpha": args.filter_alpha,
+            "test": args.test,
+            "reduced": args.reduced,
         },
         vst={"blind": False if args.vst_design else None},
         qc={"top_genes": args.qc_top_genes},

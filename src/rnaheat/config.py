@@ -95,6 +95,12 @@ class DESettings:
         Adjusted p-value below which a gene counts as changed.
     filter_alpha
         FDR at which independent filtering picks its threshold (R DESeq2's default 0.1).
+    test
+        ``wald`` (the contrast's Wald test) or ``lrt`` (the likelihood-ratio test of the
+        design against ``reduced``, as R's ``DESeq(test = "LRT")``).
+    reduced
+        The reduced formula of a likelihood-ratio test, nested in the design, e.g.
+        ``~ cell_line`` or ``~ 1``.
     """
 
     design: str = ""
@@ -102,6 +108,8 @@ class DESettings:
     engine: str = DEFAULT_ENGINE
     alpha: float = 0.05
     filter_alpha: float = 0.1
+    test: str = "wald"
+    reduced: str = ""
 
 
 @dataclass(frozen=True)
@@ -262,7 +270,15 @@ class RunConfig:
                 "DENOMINATOR, or one numeric VARIABLE"
             )
         get_engine(self.de.engine)
+        if self.de.test == "lrt" and not self.de.reduced:
+            raise ValueError(
+                "the likelihood-ratio test needs a reduced formula: set --reduced, e.g. "
+                "--reduced '~ cell_line' or --reduced '~ 1'"
+            )
+        if self.de.reduced and self.de.test != "lrt":
+            raise ValueError("--reduced is the likelihood-ratio test's: add --test lrt")
         choices = {
+            "de.test": (self.de.test, ("wald", "lrt")),
             "modules.metric": (
                 self.modules.metric,
                 ("correlation", "spearman", "euclidean", "cosine"),

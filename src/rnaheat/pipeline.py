@@ -190,7 +190,11 @@ def analyse(
         with stage(
             "de",
             timings,
-            what=f"{settings.design}, {' '.join(settings.contrast)} ({settings.engine})",
+            what=(
+                f"{settings.design}, {' '.join(settings.contrast)} ({settings.engine})"
+                if settings.test == "wald"
+                else f"LRT {settings.design} vs {settings.reduced} ({settings.engine})"
+            ),
         ):
             result = de_module.test(
                 experiment,
@@ -198,6 +202,8 @@ def analyse(
                 contrast=settings.contrast,
                 engine=settings.engine,
                 filter_alpha=settings.filter_alpha,
+                test=settings.test,
+                reduced=settings.reduced or None,
             )
     # VST: blind by default, as DESeq2's vst(); the sample QC and heatmaps draw from it.
     with stage("vst", timings, what="variance-stabilising transformation"):

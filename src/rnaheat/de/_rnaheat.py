@@ -29,12 +29,16 @@ class RnaheatEngine:
         *,
         size_factors: np.ndarray | None,
         filter_alpha: float,
+        reduced: pd.DataFrame | None = None,
+        contrast_samples: np.ndarray | None = None,
     ) -> EngineResult:
         """Fit and test; see :class:`rnaheat.de.engine.Engine`."""
         return deseq2.run_deseq2(
             np.asarray(counts),
             design.to_numpy(dtype=float),
             contrast=np.asarray(contrast, dtype=float),
+            reduced=None if reduced is None else reduced.to_numpy(dtype=float),
+            contrast_samples=contrast_samples,
             size_factors=size_factors,
             filter_alpha=filter_alpha,
         )

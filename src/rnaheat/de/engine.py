@@ -72,8 +72,16 @@ class Engine(Protocol):
         *,
         size_factors: np.ndarray | None,
         filter_alpha: float,
+        reduced: pd.DataFrame | None = None,
+        contrast_samples: np.ndarray | None = None,
     ) -> EngineResult:
-        """Fit the negative-binomial GLM and run the Wald test of ``contrast``."""
+        """Fit the negative-binomial GLM and run the Wald test of ``contrast``.
+
+        With ``reduced`` (a model matrix nested in ``design``), ``stat`` and ``pvalue`` are the
+        likelihood-ratio test's instead, and ``log2fc``/``lfc_se`` stay the contrast's.
+        ``contrast_samples`` marks the samples of the two groups a contrast of factor levels
+        compares (``None`` for a slope), for genes with only zeros there.
+        """
         ...
 
     def size_factors(self, counts: np.ndarray, /) -> np.ndarray:

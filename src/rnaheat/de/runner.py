@@ -7,17 +7,20 @@ import logging
 import numpy as np
 import pandas as pd
 
-from rnaheat.de.design import Contrast, build_design
+from rnaheat.de.deseq2.lrt import check_nested
+from rnaheat.de.design import Contrast, build_design, design_matrix
 from rnaheat.de.engine import get_engine
 from rnaheat.de.result import DE_COLUMNS, DEResult, sort_de_table
 from rnaheat.experiment import Experiment
 from rnaheat.significance import significant_rows
 
-__all__ = ["DEFAULT_ENGINE", "canonical_counts", "test"]
+__all__ = ["DEFAULT_ENGINE", "TESTS", "canonical_counts", "test"]
 
 logger = logging.getLogger("rnaheat")
 
 DEFAULT_ENGINE = "rnaheat"
+#: The tests an engine can run: the contrast's Wald test, or the likelihood-ratio test.
+TESTS = ("wald", "lrt")
 
 
 def canonical_counts(experiment: Experiment) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -42,6 +45,8 @@ def test(
     engine: str = DEFAULT_ENGINE,
     filter_alpha: float = 0.1,
     size_factors: pd.Series | None = None,
+    test: str = "wald",
+    reduced: str | None = None,
 ) -> DEResult:
     """Test every gene for differential expression with the DESeq2 model.
 
@@ -62,16 +67,30 @@ def test(
         separate setting.
     size_factors
         Optional user-supplied size factors indexed by sample name.
+    test
+        ``wald`` (default) or ``lrt``: the likelihood-ratio test of ``design`` against
+        ``reduced``, as R's ``DESeq(test = "LRT")``. Its table's ``stat`` and ``pvalue`` are
+        the LRT's; ``log2fc`` and ``lfc_se`` stay the contrast's Wald estimates.
+    reduced
+        The reduced formula of the likelihood-ratio test, nested in ``design`` (``~ 1``
+        allowed).
 
     Returns
     -------
     DEResult
         The result table sorted by ``padj``, with size factors and dispersions.
+
+    Raises
+    ------
+    ValueError
+        An unknown test, a reduced formula without the LRT (or the LRT without one), or a
+        reduced model that is not nested in the design.
     """
     runner = get_engine(engine)
     source = experiment.sources.get("samples", "sample sheet")
-    source = getattr(source, "name", source)
-    dm = build_design(experiment.samples, design, contrast=contrast, source=str(source))
+    source = str(getattr(source, "name", source))
+    dm = build_design(experiment.samples, design, contrast=contrast, source=source)
+    reduced_matrix = _reduced_matrix(experiment, dm.matrix, test=test, reduced=reduced)
     counts, gene_pos, sample_pos = canonical_counts(experiment)
     sf = None
     if size_factors is not None:
@@ -82,6 +101,8 @@ def test(
         dm.contrast_vector,
         size_factors=sf,
         filter_alpha=filter_alpha,
+        reduced=None if reduced_matrix is None else reduced_matrix.iloc[sample_pos],
+        contrast_samples=_contrast_samples(experiment, dm.contrast, order=sample_pos),
     )
 
     gene_ids = experiment.adata.var_names[gene_pos]
@@ -123,6 +144,58 @@ def test(
             "contrast_label": dm.contrast.label(),
             "coefficients": list(dm.matrix.columns),
             "filter_alpha": filter_alpha,
+            **_test_params(test, reduced, dm.contrast.label()),
             **{f"fit_{k}": v for k, v in out.info.items()},
         },
     )
+
+
+def _reduced_matrix(
+    experiment: Experiment, full: pd.DataFrame, /, *, test: str, reduced: str | None
+) -> pd.DataFrame | None:
+    """The reduced model matrix of a likelihood-ratio test (``None`` for the Wald test)."""
+    if test not in TESTS:
+        raise ValueError(f"test {test!r}: allowed are {', '.join(TESTS)}")
+    if test == "wald":
+        if reduced:
+            raise ValueError(f"reduced formula {reduced!r} is for the likelihood-ratio test only")
+        return None
+    if not reduced:
+        raise ValueError(
+            "the likelihood-ratio test needs a reduced formula nested in the design, e.g. "
+            "'~ cell_line' or '~ 1'"
+        )
+    source = experiment.sources.get("samples", "sample sheet")
+    matrix = design_matrix(experiment.samples, reduced, source=str(getattr(source, "name", source)))
+    try:
+        check_nested(full.to_numpy(dtype=float), matrix.to_numpy(dtype=float))
+    except ValueError as error:
+        raise ValueError(f"reduced formula {reduced!r}: {error}") from None
+    return matrix
+
+
+def _test_params(test: str, reduced: str | None, contrast_label: str) -> dict[str, object]:
+    """What ``stat`` and ``pvalue`` mean, and which fold change the table reports."""
+    if test == "wald":
+        return {"test": "wald"}
+    return {
+        "test": "lrt",
+        "reduced": reduced,
+        # R's results() reports the last coefficient's fold change beside the LRT; here the
+        # contrast's, so that the table and every plot read the same direction.
+        "log2fc_of": f"contrast {contrast_label} (Wald estimate of the full model)",
+        "stat_is": "LRT statistic, chi-square with fit_lrt_df degrees of freedom",
+    }
+
+
+def _contrast_samples(
+    experiment: Experiment, contrast: Contrast, /, *, order: np.ndarray
+) -> np.ndarray | None:
+    """Per sample (in ``order``), whether it is in one of the contrast's two groups.
+
+    ``None`` for the slope of a numeric variable, which compares no groups.
+    """
+    if contrast.is_numeric:
+        return None
+    levels = experiment.samples[contrast.variable].astype(str)
+    return levels.isin([contrast.numerator, contrast.denominator]).to_numpy()[order]

@@ -281,6 +281,15 @@ def report_data(
     )
 
 
+def _test_text(params: Mapping[str, object]) -> str:
+    if params.get("test") == "lrt":
+        return (
+            f"likelihood-ratio test against {params.get('reduced')} (log2 fold changes: "
+            f"{params.get('contrast_label')})"
+        )
+    return f"Wald test of {params.get('contrast_label')}"
+
+
 def _de_note(analysis: Analysis) -> str:
     params = analysis.de.params
     engine = params.get("engine", "")
@@ -291,6 +300,6 @@ def _de_note(analysis: Analysis) -> str:
     )
     return (
         f"Differential expression: the DESeq2 model ({engine} engine), design "
-        f"{params.get('design')}, Wald test of {params.get('contrast_label')}; independent "
+        f"{params.get('design')}, {_test_text(params)}; independent "
         f"filtering at FDR {params.get('filter_alpha')}; genes called at {rule}."
     )

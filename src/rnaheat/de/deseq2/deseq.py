@@ -1,4 +1,4 @@
-"""DESeq2's whole analysis for one contrast: dispersions, GLM, Wald test, outliers, filtering.
+"""DESeq2's whole analysis: dispersions, GLM, Wald or likelihood-ratio test, outliers, filtering.
 
 The order of steps is R DESeq2's ``DESeq()`` followed by ``results()`` with their defaults:
 
@@ -6,7 +6,8 @@ The order of steps is R DESeq2's ``DESeq()`` followed by ``results()`` with thei
 2. gene-wise dispersions (:mod:`~rnaheat.de.deseq2.dispersion`);
 3. the dispersion trend and the prior variance (:mod:`~rnaheat.de.deseq2.trend`,
    :mod:`~rnaheat.de.deseq2.prior`) — the only steps that look at all genes together;
-4. MAP dispersions, the GLM fit, the Wald test and Cook's distances per gene;
+4. MAP dispersions, the GLM fit, the Wald test (and, given a reduced model, the
+   likelihood-ratio test, as ``DESeq(test = "LRT")``) and Cook's distances per gene;
 5. when some design cell has at least 7 samples, outlier counts there are replaced and the
    affected genes refitted (with the trend and prior of step 3, as R does);
 6. Cook's filtering of p-values, independent filtering and Benjamini–Hochberg
@@ -40,6 +41,7 @@ from rnaheat.de.deseq2.cooks import (
 from rnaheat.de.deseq2.dispersion import GeneWise, gene_wise_dispersions
 from rnaheat.de.deseq2.filtering import independent_filter
 from rnaheat.de.deseq2.glm import fit_nb_glm
+from rnaheat.de.deseq2.lrt import check_nested, likelihood_ratio_test
 from rnaheat.de.deseq2.prior import log_residual_variance, map_dispersions, prior_variance
 from rnaheat.de.deseq2.size_factors import median_of_ratios
 from rnaheat.de.deseq2.trend import DispersionTrend, fit_trend
@@ -108,6 +110,9 @@ class _Settings:
     design: np.ndarray
     size_factors: np.ndarray
     contrast: np.ndarray
+    #: The reduced model matrix of a likelihood-ratio test and its degrees of freedom.
+    reduced: np.ndarray | None
+    lrt_df: int
     trend: DispersionTrend
     prior_var: float
     log_var: float
@@ -200,7 +205,11 @@ class _Refitted:
 
 
 def _test_block(y, mu, *, gene_est, gene_iter, disp_fit, settings: _Settings, table) -> _Block:
-    """MAP dispersions, GLM, Wald test and Cook's distances for one chunk."""
+    """MAP dispersions, GLM, Wald (and likelihood-ratio) test and Cook's distances for a chunk.
+
+    With a likelihood-ratio test, ``log2fc`` and ``lfc_se`` stay the Wald estimates of the
+    contrast, and ``stat`` and ``pvalue`` become the LRT's, as R's ``results()`` reports them.
+    """
     design, sf = settings.design, settings.size_factors
     disp = map_dispersions(
         y,
@@ -214,6 +223,16 @@ def _test_block(y, mu, *, gene_est, gene_iter, disp_fit, settings: _Settings, ta
     )
     fit = fit_nb_glm(y, design, size_factors=sf, dispersions=disp.dispersion, table=table)
     log2fc, lfc_se, stat, pvalue = wald_test(fit.beta, fit.covariance, contrast=settings.contrast)
+    if settings.reduced is not None:
+        stat, pvalue = likelihood_ratio_test(
+            y,
+            fit,
+            reduced=settings.reduced,
+            size_factors=sf,
+            dispersions=disp.dispersion,
+            df=settings.lrt_df,
+            table=table,
+        )
     robust = robust_moment_dispersions(y / sf, design)
     cooks = cooks_distances(
         y.astype(float), fit.mu, hat=fit.hat, robust_dispersion=robust, n_coefs=design.shape[1]
@@ -263,6 +282,8 @@ def run_deseq2(
     /,
     *,
     contrast: np.ndarray,
+    reduced: np.ndarray | None = None,
+    contrast_samples: np.ndarray | None = None,
     size_factors: np.ndarray | None = None,
     filter_alpha: float = 0.1,
     min_replicates_for_replace: int = 7,
@@ -270,7 +291,11 @@ def run_deseq2(
     chunk_elements: int = DEFAULT_CHUNK_ELEMENTS,
     n_threads: int | None = None,
 ) -> EngineResult:
-    """Fit DESeq2's model to every gene and test ``contrast`` as R's ``DESeq()`` + ``results()``.
+    """Fit DESeq2's model to every gene and test it as R's ``DESeq()`` + ``results()``.
+
+    The Wald test of ``contrast`` by default; with ``reduced``, the likelihood-ratio test of
+    the design against it (R's ``DESeq(test = "LRT", reduced = ...)``), reporting the
+    contrast's log2 fold change beside the LRT statistic.
 
     Parameters
     ----------
@@ -280,6 +305,13 @@ def run_deseq2(
         Samples × coefficients full-rank model matrix.
     contrast
         Weights over the design's coefficients; a unit vector tests one coefficient.
+    reduced
+        Samples × coefficients model matrix of a reduced model nested in ``design``, for a
+        likelihood-ratio test; ``None`` for the Wald test.
+    contrast_samples
+        Per sample, whether it belongs to one of the two groups a contrast of factor levels
+        compares. Genes with only zeros there report ``log2fc`` 0 (and, for the Wald test,
+        ``stat`` 0 and ``pvalue`` 1), as R's ``results(contrast = c(variable, a, b))`` does.
     size_factors
         Per-sample size factors; median-of-ratios when ``None``.
     filter_alpha
@@ -302,13 +334,16 @@ def run_deseq2(
     Raises
     ------
     ValueError
-        When shapes disagree, the design has no residual degrees of freedom, or all genes
-        are zero.
+        When shapes disagree, the design has no residual degrees of freedom, the reduced model
+        is not nested in the design, or all genes are zero.
     """
     counts = np.asarray(counts)
     design = np.asarray(design, dtype=float)
     contrast = np.asarray(contrast, dtype=float)
     _check_shapes(counts, design, contrast)
+    if reduced is not None:
+        reduced = np.asarray(reduced, dtype=float)
+        lrt_df = check_nested(design, reduced)
     n_samples, n_coefs = design.shape
     nonzero = np.flatnonzero(counts.sum(axis=1) != 0)
     if nonzero.size == 0:
@@ -337,6 +372,8 @@ def run_deseq2(
         design=design,
         size_factors=sf,
         contrast=contrast,
+        reduced=reduced,
+        lrt_df=lrt_df if reduced is not None else 0,
         trend=trend,
         prior_var=prior_variance(gw.disp_gene_est, disp_fit, n_samples=n_samples, n_coefs=n_coefs),
         log_var=log_residual_variance(gw.disp_gene_est, disp_fit),
@@ -358,8 +395,12 @@ def run_deseq2(
         blocks, gw.base_mean, settings=settings, chunk_elements=chunk_elements
     )
     n_above_outlier = np.concatenate([b.n_above_outlier for b in blocks])
+    zero_in_contrast = np.zeros(nonzero.size, dtype=bool)
+    if contrast_samples is not None:
+        zero_in_contrast = y[:, np.asarray(contrast_samples, dtype=bool)].sum(axis=1) == 0
     return _results(
         refitted,
+        zero_in_contrast=zero_in_contrast,
         n_above_outlier=n_above_outlier,
         settings=settings,
         nonzero=nonzero,
@@ -392,7 +433,7 @@ def _testing_pass(
         ),
         chunks,
         n_threads=n_threads,
-        desc="MAP, GLM and Wald test",
+        desc="MAP, GLM and " + ("Wald test" if settings.reduced is None else "LRT"),
     )
 
 
@@ -487,6 +528,7 @@ _TEST_FIELDS = ("log2fc", "lfc_se", "stat", "pvalue")
 def _results(
     refitted: _Refitted,
     *,
+    zero_in_contrast: np.ndarray,
     n_above_outlier: np.ndarray,
     settings: _Settings,
     nonzero: np.ndarray,
@@ -501,10 +543,14 @@ def _results(
         outlier = fits.max_cooks > cutoff
     if _two_level_factor(design):
         outlier &= ~(n_above_outlier >= 3)
-    pvalue = np.where(outlier, np.nan, fits.pvalue)
+    # Genes with only zeros in the contrasted groups: no change (the LRT keeps its test).
+    log2fc = np.where(zero_in_contrast, 0.0, fits.log2fc)
+    wald_zero = zero_in_contrast if settings.reduced is None else np.zeros_like(now_zero)
+    stat = np.where(wald_zero, 0.0, fits.stat)
+    pvalue = np.where(outlier, np.nan, np.where(wald_zero, 1.0, fits.pvalue))
     # Genes left with only zeros after replacement: no change, as R's results() reports them.
     log2fc, lfc_se, stat = (
-        np.where(now_zero, 0.0, getattr(fits, key)) for key in ("log2fc", "lfc_se", "stat")
+        np.where(now_zero, 0.0, values) for values in (log2fc, fits.lfc_se, stat)
     )
     pvalue = np.where(now_zero, 1.0, pvalue)
 
@@ -549,6 +595,8 @@ def _results(
         "n_refit": refitted.n_refit,
         "n_beta_not_converged": int((~fits.beta_conv).sum()),
     }
+    if settings.reduced is not None:
+        info["lrt_df"] = settings.lrt_df
     return EngineResult(
         size_factors=settings.size_factors,
         base_mean=base_mean,
