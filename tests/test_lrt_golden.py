@@ -230,3 +230,21 @@ def test_lrt_inputs_are_checked():
         de.test(experiment, **base, test="score")
     with pytest.raises(ValueError, match="no likelihood-ratio test"):
         de.test(experiment, **base, test="lrt", reduced="~ batch", engine="pydeseq2")
+
+
+def test_lrt_run_displays_what_the_test_drops():
+    from rnaheat.config import DESettings, RunConfig
+    from rnaheat.pipeline import analyse
+
+    settings = DESettings(
+        design="~ batch + time",
+        contrast=("time", "t3", "t0"),
+        test="lrt",
+        reduced="~ batch",
+    )
+    analysis = analyse(_experiment("timecourse"), RunConfig(de=settings))
+    assert analysis.display.removed == ("batch",)
+    assert analysis.de.params["test"] == "lrt"
+    assert set(analysis.selection.genes) == set(
+        analysis.de.table.loc[analysis.de.table["padj"] < 0.05, "gene_id"]
+    )

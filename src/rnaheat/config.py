@@ -195,7 +195,8 @@ class HeatmapSettings:
         Colour bound for the display values.
     display_remove
         Sheet columns removed from the displayed values only (limma's removeBatchEffect
-        with the design protected); DE is never affected.
+        with the design protected); DE is never affected. Unset in a likelihood-ratio test
+        run, the reduced model's variables are removed and the terms the test drops kept.
     group_samples
         Group the columns by this sheet column (with gaps) instead of the sample tree.
     annotate

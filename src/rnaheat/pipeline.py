@@ -316,12 +316,16 @@ def _modules(
             len(selection.genes),
         )
         return selection, None, None
+    remove = list(h.display_remove)
+    if not remove and config.de.test == "lrt":
+        # An LRT asks what the dropped terms explain: show them, remove what both models share.
+        remove = design_variables(config.de.reduced)
     display = display_matrix(
         vst,
         genes=selection.genes,
         scale=h.scale,
         clip=h.clip,
-        remove=list(h.display_remove) or None,
+        remove=remove or None,
         samples=experiment.samples,
         design=design,
     )
