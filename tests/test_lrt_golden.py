@@ -115,6 +115,14 @@ def test_time_course_lrt_matches_r(measured):
         float(info["filter_threshold"]), rel=1e-9
     )
 
+    # No contrast: the last coefficient's fold change for every gene, as R's results().
+    coefficient = de.test(
+        experiment, design="~ batch + time", contrast=None, test="lrt", reduced="~ batch"
+    )
+    assert coefficient.params["log2fc_of"].startswith("last coefficient time[T.t3]")
+    lfc = coefficient.table.set_index("gene_id")["log2fc"].reindex(ref.index)
+    assert np.nanmax(np.abs(lfc - ref["log2FoldChange"])) <= 1e-6
+
     # A contrast given: its fold change (R's results(contrast =)), the same LRT beside it.
     middle = de.test(
         experiment,
@@ -236,15 +244,12 @@ def test_lrt_run_displays_what_the_test_drops():
     from rnaheat.config import DESettings, RunConfig
     from rnaheat.pipeline import analyse
 
-    settings = DESettings(
-        design="~ batch + time",
-        contrast=("time", "t3", "t0"),
-        test="lrt",
-        reduced="~ batch",
-    )
+    # No contrast: an LRT may go without one (the fold change is the last coefficient's).
+    settings = DESettings(design="~ batch + time", test="lrt", reduced="~ batch")
     analysis = analyse(_experiment("timecourse"), RunConfig(de=settings))
     assert analysis.display.removed == ("batch",)
-    assert analysis.de.params["test"] == "lrt"
+    assert analysis.de.params["test"] == "lrt" and analysis.de.params["contrast"] == []
+    assert analysis.story.sentences
     assert set(analysis.selection.genes) == set(
         analysis.de.table.loc[analysis.de.table["padj"] < 0.05, "gene_id"]
     )

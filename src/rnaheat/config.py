@@ -88,7 +88,8 @@ class DESettings:
     design
         R-style formula over sample-sheet columns.
     contrast
-        ``(variable, numerator, denominator)``, or ``(variable,)`` for a numeric variable.
+        ``(variable, numerator, denominator)``, or ``(variable,)`` for a numeric variable;
+        optional for the likelihood-ratio test (``log2fc`` is then the last coefficient's).
     engine
         DE engine name.
     alpha
@@ -263,7 +264,7 @@ class RunConfig:
             raise ValueError("no output folder given: set --out (or out in the config)")
         if not self.de.design and self.inputs.de_table is None:
             raise ValueError("no design given: set --design, e.g. --design '~ condition'")
-        if not self.de.contrast and self.inputs.de_table is None:
+        if not self.de.contrast and self.inputs.de_table is None and self.de.test != "lrt":
             raise ValueError("no contrast given: set --contrast VARIABLE NUMERATOR DENOMINATOR")
         if len(self.de.contrast) not in (0, 1, 3):
             raise ValueError(

@@ -22,7 +22,7 @@ from rnaheat import de as de_module
 from rnaheat import transform
 from rnaheat.checks import Check, checks_table
 from rnaheat.config import RunConfig, to_dict
-from rnaheat.de.design import build_design, design_variables
+from rnaheat.de.design import build_design, design_matrix, design_variables
 from rnaheat.de.result import DEResult
 from rnaheat.display import DisplayMatrix, display_matrix
 from rnaheat.enrich import Enrichment, enrich
@@ -352,8 +352,12 @@ def _enrich(
 ) -> Enrichment:
     e = config.enrich
     sets = [read_gmt(path) for path in config.inputs.gene_sets]
+    table = result.table
+    if result.params.get("test") == "lrt":
+        # The LRT statistic has no sign: the ranked test ranks by sign(log2fc) × −log10(p).
+        table = table.assign(stat=np.nan)
     return enrich(
-        result.table,
+        table,
         gene_sets=sets,
         modules=modules.labels if modules is not None else None,
         annotation=experiment.genes,
@@ -485,15 +489,18 @@ def run(config: RunConfig, /, *, command: list[str] | None = None) -> Analysis:
     with stage("read", timings, what="counts, sample sheet and annotation"):
         experiment = read_experiment(inputs.counts, inputs.samples, genes=inputs.genes)
         logger.info("  %d genes × %d samples", experiment.n_genes, experiment.n_samples)
-        if inputs.de_table is None:
+        source = Path(inputs.samples or inputs.counts).name
+        if inputs.de_table is None and config.de.contrast:
             # Check the design against the sheet now, before any slow stage runs.
             build_design(
                 experiment.samples,
                 config.de.design,
                 contrast=config.de.contrast,
-                source=Path(inputs.samples or inputs.counts).name,
+                source=source,
                 warn_small_groups=False,
             )
+        elif inputs.de_table is None:
+            design_matrix(experiment.samples, config.de.design, source=source)
     analysis = analyse(experiment, config, timings=timings)
     write_results(analysis, config.out, force=config.force, command=command)
     return analysis

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -41,7 +42,7 @@ def test(
     /,
     *,
     design: str,
-    contrast: Contrast | tuple[str, ...] | list[str],
+    contrast: Contrast | tuple[str, ...] | list[str] | None,
     engine: str = DEFAULT_ENGINE,
     filter_alpha: float = 0.1,
     size_factors: pd.Series | None = None,
@@ -58,7 +59,9 @@ def test(
         R-style formula over sample-sheet columns, e.g. ``"~ cell_line + condition"``.
     contrast
         ``(variable, numerator, denominator)``; a positive ``log2fc`` means higher in the
-        numerator. For a numeric variable, ``(variable,)`` tests its slope.
+        numerator. For a numeric variable, ``(variable,)`` tests its slope. ``None`` only
+        for the likelihood-ratio test, whose ``log2fc`` is then the design's last coefficient
+        (with levels in sorted order), as R's ``results()`` reports it.
     engine
         A registered engine name (see :func:`rnaheat.de.engines`).
     filter_alpha
@@ -89,7 +92,7 @@ def test(
     runner = get_engine(engine)
     source = experiment.sources.get("samples", "sample sheet")
     source = str(getattr(source, "name", source))
-    dm = build_design(experiment.samples, design, contrast=contrast, source=source)
+    dm = _model(experiment, design, contrast, test=test, source=source)
     reduced_matrix = _reduced_matrix(experiment, dm.matrix, test=test, reduced=reduced)
     counts, gene_pos, sample_pos = canonical_counts(experiment)
     sf = None
@@ -98,7 +101,7 @@ def test(
     out = runner.test(
         counts,
         dm.matrix.iloc[sample_pos],
-        dm.contrast_vector,
+        dm.vector,
         size_factors=sf,
         filter_alpha=filter_alpha,
         reduced=None if reduced_matrix is None else reduced_matrix.iloc[sample_pos],
@@ -125,7 +128,7 @@ def test(
     n_sig = int(significant_rows(table, alpha=0.05).sum())
     logger.info(
         "%s: %d genes tested, %d with padj < 0.05",
-        dm.contrast.label(),
+        dm.label,
         int(table["pvalue"].notna().sum()),
         n_sig,
     )
@@ -136,18 +139,54 @@ def test(
         params={
             "engine": runner.name,
             "design": design,
-            "contrast": [
-                c
-                for c in (dm.contrast.variable, dm.contrast.numerator, dm.contrast.denominator)
-                if c is not None
-            ],
-            "contrast_label": dm.contrast.label(),
+            "contrast": dm.contrast_values,
+            "contrast_label": dm.label,
             "coefficients": list(dm.matrix.columns),
             "filter_alpha": filter_alpha,
-            **_test_params(test, reduced, dm.contrast.label()),
+            **_test_params(test, reduced, dm),
             **{f"fit_{k}": v for k, v in out.info.items()},
         },
     )
+
+
+@dataclass(frozen=True)
+class _Model:
+    """The design's model matrix and the weights of the reported fold change."""
+
+    matrix: pd.DataFrame
+    vector: np.ndarray
+    contrast: Contrast | None
+    label: str
+
+    @property
+    def contrast_values(self) -> list[str]:
+        """The contrast as given (variable, numerator, denominator); empty without one."""
+        if self.contrast is None:
+            return []
+        c = self.contrast
+        return [v for v in (c.variable, c.numerator, c.denominator) if v is not None]
+
+
+def _model(
+    experiment: Experiment,
+    design: str,
+    contrast: Contrast | tuple[str, ...] | list[str] | None,
+    /,
+    *,
+    test: str,
+    source: str,
+) -> _Model:
+    if contrast:
+        dm = build_design(experiment.samples, design, contrast=contrast, source=source)
+        return _Model(dm.matrix, dm.contrast_vector, dm.contrast, dm.contrast.label())
+    if test != "lrt":
+        raise ValueError(
+            "the Wald test needs a contrast: (variable, numerator, denominator), or "
+            "(variable,) for a numeric one"
+        )
+    matrix = design_matrix(experiment.samples, design, source=source)
+    last = np.arange(matrix.shape[1]) == matrix.shape[1] - 1
+    return _Model(matrix, last.astype(float), None, f"last coefficient {matrix.columns[-1]}")
 
 
 def _reduced_matrix(
@@ -174,28 +213,29 @@ def _reduced_matrix(
     return matrix
 
 
-def _test_params(test: str, reduced: str | None, contrast_label: str) -> dict[str, object]:
+def _test_params(test: str, reduced: str | None, model: _Model) -> dict[str, object]:
     """What ``stat`` and ``pvalue`` mean, and which fold change the table reports."""
     if test == "wald":
         return {"test": "wald"}
+    # R's results() reports the last coefficient's fold change beside the LRT; given a
+    # contrast, the contrast's, so that the table and every plot read the same direction.
+    of = f"contrast {model.label}" if model.contrast is not None else model.label
     return {
         "test": "lrt",
         "reduced": reduced,
-        # R's results() reports the last coefficient's fold change beside the LRT; here the
-        # contrast's, so that the table and every plot read the same direction.
-        "log2fc_of": f"contrast {contrast_label} (Wald estimate of the full model)",
+        "log2fc_of": f"{of} (Wald estimate of the full model)",
         "stat_is": "LRT statistic, chi-square with fit_lrt_df degrees of freedom",
     }
 
 
 def _contrast_samples(
-    experiment: Experiment, contrast: Contrast, /, *, order: np.ndarray
+    experiment: Experiment, contrast: Contrast | None, /, *, order: np.ndarray
 ) -> np.ndarray | None:
     """Per sample (in ``order``), whether it is in one of the contrast's two groups.
 
-    ``None`` for the slope of a numeric variable, which compares no groups.
+    ``None`` for the slope of a numeric variable or a coefficient, which compare no groups.
     """
-    if contrast.is_numeric:
+    if contrast is None or contrast.is_numeric:
         return None
     levels = experiment.samples[contrast.variable].astype(str)
     return levels.isin([contrast.numerator, contrast.denominator]).to_numpy()[order]

@@ -293,9 +293,8 @@ def run_deseq2(
 ) -> EngineResult:
     """Fit DESeq2's model to every gene and test it as R's ``DESeq()`` + ``results()``.
 
-    The Wald test of ``contrast`` by default; with ``reduced``, the likelihood-ratio test of
-    the design against it (R's ``DESeq(test = "LRT", reduced = ...)``), reporting the
-    contrast's log2 fold change beside the LRT statistic.
+    The Wald test of ``contrast``, or with ``reduced`` R's ``DESeq(test = "LRT")`` (the
+    contrast's log2 fold change then stands beside the LRT statistic).
 
     Parameters
     ----------
@@ -343,15 +342,14 @@ def run_deseq2(
     _check_shapes(counts, design, contrast)
     if reduced is not None:
         reduced = np.asarray(reduced, dtype=float)
-        lrt_df = check_nested(design, reduced)
-    n_samples, n_coefs = design.shape
+    lrt_df = 0 if reduced is None else check_nested(design, reduced)
+    n_samples = design.shape[0]
     nonzero = np.flatnonzero(counts.sum(axis=1) != 0)
     if nonzero.size == 0:
         raise ValueError("counts: every gene is zero in every sample; nothing to test")
     sf = _size_factors(counts, size_factors)
     y = counts[nonzero].astype(np.int64)
-    if n_threads is None:
-        n_threads = min(2, os.cpu_count() or 1)
+    n_threads = min(2, os.cpu_count() or 1) if n_threads is None else n_threads
     # Threads only pay off on large blocks; small inputs stay in one chunk.
     parallel = n_threads if nonzero.size * n_samples >= _PARALLEL_ELEMENTS else 1
     chunks = chunk_slices(
@@ -365,21 +363,15 @@ def run_deseq2(
         desc="gene-wise dispersions",
     )
     gw = _GeneWisePass.concatenate(parts)
-    trend = fit_trend(gw.base_mean, gw.disp_gene_est, fit_type=fit_type)
-    disp_fit = trend.evaluate(gw.base_mean)
-    replaceable = n_or_more_in_cell(design, n=min_replicates_for_replace)
-    settings = _Settings(
+    settings, disp_fit = _fit_wide(
+        gw,
         design=design,
         size_factors=sf,
         contrast=contrast,
         reduced=reduced,
-        lrt_df=lrt_df if reduced is not None else 0,
-        trend=trend,
-        prior_var=prior_variance(gw.disp_gene_est, disp_fit, n_samples=n_samples, n_coefs=n_coefs),
-        log_var=log_residual_variance(gw.disp_gene_est, disp_fit),
-        replace_setup=(cooks_cutoff(n_samples, n_coefs), replaceable)
-        if replaceable.any()
-        else None,
+        lrt_df=lrt_df,
+        fit_type=fit_type,
+        min_replicates_for_replace=min_replicates_for_replace,
     )
     blocks = _testing_pass(
         y,
@@ -394,19 +386,58 @@ def run_deseq2(
     refitted = _replace_and_refit(
         blocks, gw.base_mean, settings=settings, chunk_elements=chunk_elements
     )
-    n_above_outlier = np.concatenate([b.n_above_outlier for b in blocks])
-    zero_in_contrast = np.zeros(nonzero.size, dtype=bool)
-    if contrast_samples is not None:
-        zero_in_contrast = y[:, np.asarray(contrast_samples, dtype=bool)].sum(axis=1) == 0
     return _results(
         refitted,
-        zero_in_contrast=zero_in_contrast,
-        n_above_outlier=n_above_outlier,
+        zero_in_contrast=_zero_in_contrast(y, contrast_samples),
+        n_above_outlier=np.concatenate([b.n_above_outlier for b in blocks]),
         settings=settings,
         nonzero=nonzero,
         n_genes=counts.shape[0],
         filter_alpha=filter_alpha,
     )
+
+
+def _fit_wide(
+    gw: _GeneWisePass,
+    /,
+    *,
+    design: np.ndarray,
+    size_factors: np.ndarray,
+    contrast: np.ndarray,
+    reduced: np.ndarray | None,
+    lrt_df: int,
+    fit_type: str,
+    min_replicates_for_replace: int,
+) -> tuple[_Settings, np.ndarray]:
+    """The steps that look at all genes (trend, prior) and what the testing pass shares.
+
+    Returns the shared settings and each gene's trended dispersion.
+    """
+    n_samples, n_coefs = design.shape
+    trend = fit_trend(gw.base_mean, gw.disp_gene_est, fit_type=fit_type)
+    disp_fit = trend.evaluate(gw.base_mean)
+    replaceable = n_or_more_in_cell(design, n=min_replicates_for_replace)
+    settings = _Settings(
+        design=design,
+        size_factors=size_factors,
+        contrast=contrast,
+        reduced=reduced,
+        lrt_df=lrt_df,
+        trend=trend,
+        prior_var=prior_variance(gw.disp_gene_est, disp_fit, n_samples=n_samples, n_coefs=n_coefs),
+        log_var=log_residual_variance(gw.disp_gene_est, disp_fit),
+        replace_setup=(cooks_cutoff(n_samples, n_coefs), replaceable)
+        if replaceable.any()
+        else None,
+    )
+    return settings, disp_fit
+
+
+def _zero_in_contrast(counts: np.ndarray, contrast_samples: np.ndarray | None) -> np.ndarray:
+    """Per gene, whether all its counts in the contrasted groups are zero."""
+    if contrast_samples is None:
+        return np.zeros(counts.shape[0], dtype=bool)
+    return counts[:, np.asarray(contrast_samples, dtype=bool)].sum(axis=1) == 0
 
 
 def _testing_pass(
