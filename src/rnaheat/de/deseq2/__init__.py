@@ -2,14 +2,15 @@
 
 Each module holds one step of the method, with the reasoning and the reference in its
 docstring: :mod:`.size_factors`, :mod:`.glm` (IRLS with DESeq2's ridge), :mod:`.dispersion`
-(Cox–Reid gene-wise estimates by DESeq2's line search), :mod:`.trend`, :mod:`.prior` (prior
-variance, MAP dispersions, the outlier rule), :mod:`.wald`, :mod:`.cooks`, :mod:`.filtering`
-(independent filtering and Benjamini–Hochberg) and :mod:`.vst`. :func:`run_deseq2` runs them in
+(Cox–Reid gene-wise estimates by DESeq2's line search, sharing :mod:`.count_table` with the
+GLM), :mod:`.trend`, :mod:`.prior` (prior variance, MAP dispersions, the outlier rule),
+:mod:`.wald`, :mod:`.lrt` (the likelihood-ratio test), :mod:`.cooks`, :mod:`.filtering`
+(independent filtering) and :mod:`.vst`. :func:`run_deseq2` runs them in
 the order of R's ``DESeq()`` + ``results()`` with their defaults, over genes in chunks of
 bounded size; :func:`vst` is R's ``vst()``.
 
-Scope: Wald tests of one contrast with size factors (no observation weights, normalisation
-factor matrices, likelihood-ratio tests, t-distribution or coefficient shrinkage).
+Scope: Wald tests of one contrast and likelihood-ratio tests against a nested reduced model,
+with size factors (no observation weights, normalisation factor matrices or t-distribution).
 
 Where the numbers may depart from R on purpose (each explained where it happens):
 
