@@ -496,8 +496,9 @@ def _replace_and_refit(
 ) -> _Refitted:
     """Replace outlier counts and refit the affected genes, as R's ``DESeq()`` does.
 
-    Genes whose counts all become zero keep no statistics; every other gene with a
-    replaced count is fitted again (with the trend and prior of the original fit).
+    Genes whose counts all become zero are reported as unchanged (see :func:`_results`);
+    every other gene with a replaced count is fitted again (with the trend and prior of the
+    original fit).
     """
     fits = _GeneFits.concatenate([b.fits for b in blocks])
     nothing = np.zeros(fits.log2fc.size, dtype=bool)
@@ -517,10 +518,8 @@ def _replace_and_refit(
         fits = fits.with_rows(
             refit, _refit(new_counts[refit], settings=settings, chunk_elements=chunk_elements)
         )
-    no_test = {key: np.where(now_zero, np.nan, getattr(fits, key)) for key in _TEST_FIELDS}
-    fits = replace_fields(
-        fits, max_cooks=np.concatenate([b.replacement.max_cooks_kept for b in blocks]), **no_test
-    )
+    kept_max = np.concatenate([b.replacement.max_cooks_kept for b in blocks])
+    fits = replace_fields(fits, max_cooks=kept_max)
     return _Refitted(
         fits=fits,
         base_mean=(new_counts / settings.size_factors).mean(axis=1),
@@ -550,10 +549,6 @@ def _refit(counts: np.ndarray, *, settings: _Settings, chunk_elements: int) -> _
         )
         parts.append(block.fits)
     return _GeneFits.concatenate(parts)
-
-
-#: The per-gene test results, which genes left with only zeros do not keep.
-_TEST_FIELDS = ("log2fc", "lfc_se", "stat", "pvalue")
 
 
 def _results(
