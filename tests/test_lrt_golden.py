@@ -253,3 +253,22 @@ def test_lrt_run_displays_what_the_test_drops():
     assert set(analysis.selection.genes) == set(
         analysis.de.table.loc[analysis.de.table["padj"] < 0.05, "gene_id"]
     )
+
+
+def test_numeric_time_is_a_covariate_unless_written_as_a_factor():
+    counts = pd.read_csv(GOLDEN / "timecourse_counts.csv", index_col=0)
+    samples = pd.read_csv(GOLDEN / "timecourse_samples.csv", index_col=0)
+    samples["hours"] = samples["time"].map({"t0": 0, "t1": 2, "t2": 6, "t3": 24})
+    experiment = Experiment.from_frames(counts, samples)
+
+    def lrt(design: str) -> de.DEResult:
+        return de.test(experiment, design=design, contrast=None, test="lrt", reduced="~ batch")
+
+    slope, factor, levels = lrt("~ batch + hours"), lrt("~ batch + C(hours)"), lrt("~ batch + time")
+    assert slope.params["fit_lrt_df"] == 1 and slope.params["coefficients"][-1] == "hours"
+    assert factor.params["fit_lrt_df"] == 3
+    # Hours as a factor is the same model as the text levels: the same statistics.
+    by_gene = levels.table.set_index("gene_id")["stat"]
+    np.testing.assert_allclose(
+        factor.table.set_index("gene_id")["stat"].reindex(by_gene.index), by_gene, rtol=1e-9
+    )
