@@ -242,7 +242,7 @@ def test_lrt_inputs_are_checked():
 
 def test_lrt_run_displays_what_the_test_drops():
     from rnaheat.config import DESettings, RunConfig
-    from rnaheat.pipeline import analyse
+    from rnaheat.pipeline.run import analyse
 
     # No contrast: an LRT may go without one (the fold change is the last coefficient's).
     settings = DESettings(design="~ batch + time", test="lrt", reduced="~ batch")

@@ -13,10 +13,10 @@ from matplotlib.colors import to_hex
 import rnaheat.de as de
 from rnaheat.config import DESettings, Inputs, RunConfig, SelectSettings
 from rnaheat.demo import simulate_experiment, write_demo_inputs
-from rnaheat.pipeline import analyse
+from rnaheat.pipeline.outputs import report_data
+from rnaheat.pipeline.run import analyse
 from rnaheat.plot.colors import diverging_cmap
 from rnaheat.plot.volcano import volcano
-from rnaheat.report.from_analysis import report_data
 from rnaheat.significance import benjamini_hochberg, significant, significant_rows
 
 ALPHA, LFC = 0.05, 1.5

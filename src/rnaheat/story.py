@@ -296,6 +296,7 @@ def tell_story(
     controls: ControlsResult | None = None,
     alpha: float = 0.05,
     lfc_threshold: float = 0.0,
+    contrast: Sequence[str] = (),
     max_modules: int = 4,
 ) -> Story:
     """Write the 30-second summary from the checks and the results.
@@ -308,6 +309,8 @@ def tell_story(
         The stage results.
     alpha, lfc_threshold
         The significance rule used (see :mod:`rnaheat.significance`).
+    contrast
+        ``(variable, numerator, denominator)`` of the DE, to say where genes went up.
     max_modules
         Modules described one by one (the largest first); the rest are counted.
     """
@@ -320,7 +323,6 @@ def tell_story(
             "Caution: " + "; ".join(f"{check_title(c).lower()}: {c.reason}" for c in failed) + "."
         )
         sentences.append("Resolve this before interpreting the modules biologically.")
-    contrast = de.params.get("contrast") or []
     samples = _samples_sentence(qc, contrast[0] if contrast else None)
     if samples and not failed:
         sentences.append(samples)
