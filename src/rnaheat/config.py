@@ -33,12 +33,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rnaheat.de.deseq2.shrink import SHRINK_METHODS
 from rnaheat.de.engine import engines, get_engine
 from rnaheat.de.runner import DEFAULT_ENGINE, TESTS, test
 from rnaheat.demo import simulate_experiment
 from rnaheat.display import display_matrix
 from rnaheat.enrich import gene_set_enrichment
-from rnaheat.modules import find_modules
+from rnaheat.modules import ModuleOptions
 from rnaheat.qc import sample_qc
 from rnaheat.select import select_genes
 from rnaheat.transform import vst
@@ -202,6 +203,9 @@ class DESettings:
     reduced
         The reduced formula of a likelihood-ratio test, nested in the design, e.g.
         ``~ cell_line`` or ``~ 1``.
+    shrink
+        Log fold-change shrinkage: ``apeglm`` (DESeq2's default), ``normal`` or ``none``.
+        Off for an imported DE table unless it carries ``log2fc_shrunk``.
     """
 
     design: str = setting(
@@ -224,6 +228,13 @@ class DESettings:
         flag="--filter-alpha",
         help="FDR for independent filtering, as R DESeq2",
     )
+    shrink: str = setting(
+        default=default_of(test, "shrink"),
+        flag="--shrink",
+        choices=SHRINK_METHODS,
+        help="log fold-change shrinkage added to de.tsv as log2fc_shrunk (apeglm as DESeq2)",
+    )
+    # Named after the runner's argument; fields after it see this field as ``test``.
     test: str = setting(
         default=default_of(test, "test"),
         flag="--test",
@@ -328,19 +339,19 @@ class ModuleSettings:
         flag="--n-modules", help="number of modules (chosen automatically when not given)"
     )
     metric: str = setting(
-        default=default_of(find_modules, "metric"),
+        default=default_of(ModuleOptions, "metric"),
         flag="--metric",
         choices=("correlation", "spearman", "euclidean", "cosine"),
         help="gene distance",
     )
     linkage: str = setting(
-        default=default_of(find_modules, "linkage"),
+        default=default_of(ModuleOptions, "linkage"),
         flag="--linkage",
         choices=("average", "complete", "ward"),
         help="linkage",
     )
     n_bootstrap: int = setting(
-        default=default_of(find_modules, "n_bootstrap"),
+        default=default_of(ModuleOptions, "n_bootstrap"),
         flag="--n-bootstrap",
         help="resamples of the samples for module stability",
     )
@@ -443,7 +454,7 @@ class EnrichSettings:
 _OUT = setting(flag="--out", help="output folder (created atomically)")
 _FORCE = setting(default=False, flag="--force", help="replace an existing non-empty output folder")
 _RANDOM_STATE = setting(
-    default=default_of(find_modules, "random_state"),
+    default=default_of(ModuleOptions, "random_state"),
     flag="--seed",
     group="modules",
     help="random seed of every random step",

@@ -10,6 +10,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from rnaheat.de.deseq2.shrink import shrink_lfc
 from rnaheat.de.engine import EngineResult, register
 
 __all__ = ["PyDESeq2Engine"]
@@ -60,10 +61,13 @@ class PyDESeq2Engine:
         filter_alpha,
         reduced=None,
         contrast_samples=None,
+        shrink="none",
     ):
         """Fit and test with pydeseq2; see :class:`rnaheat.de.engine.Engine`.
 
-        ``contrast_samples`` is not used: pydeseq2 reports such genes its own way.
+        ``apeglm`` shrinkage is pydeseq2's ``lfc_shrink``; ``normal`` is rnaheat's estimator
+        on pydeseq2's dispersions (pydeseq2 has none). ``contrast_samples`` is not used:
+        pydeseq2 reports such genes its own way.
         """
         from pydeseq2.ds import DeseqStats
 
@@ -87,7 +91,10 @@ class PyDESeq2Engine:
                 quiet=True,
             )
             stats.summary()
-        res = stats.results_df
+            res = stats.results_df.copy()
+            if shrink == "apeglm":
+                coefficient = design.columns[int(np.flatnonzero(contrast)[0])]
+                stats.lfc_shrink(coeff=coefficient)
         var = dds.var
         dispersions = pd.DataFrame(
             {
@@ -98,6 +105,26 @@ class PyDESeq2Engine:
                 "disp_outlier": var.get("_outlier_genes"),
             }
         ).reset_index(drop=True)
+        shrunk = {}
+        if shrink == "apeglm":
+            shrunk = {
+                "log2fc_shrunk": stats.results_df["log2FoldChange"].to_numpy(float),
+                "lfc_se_shrunk": stats.results_df["lfcSE"].to_numpy(float),
+            }
+        elif shrink == "normal":
+            fit = shrink_lfc(
+                np.asarray(counts),
+                design.to_numpy(dtype=float),
+                method="normal",
+                contrast=np.asarray(contrast, dtype=float),
+                size_factors=np.asarray(dds.obs["size_factors"], dtype=float),
+                dispersion=dispersions["dispersion"].to_numpy(float),
+                disp_fit=dispersions["disp_fit"].to_numpy(float),
+                base_mean=res["baseMean"].to_numpy(float),
+                log2fc=res["log2FoldChange"].to_numpy(float),
+                lfc_se=res["lfcSE"].to_numpy(float),
+            )
+            shrunk = {"log2fc_shrunk": fit.log2fc, "lfc_se_shrunk": fit.lfc_se}
         return EngineResult(
             size_factors=np.asarray(dds.obs["size_factors"], dtype=float),
             base_mean=res["baseMean"].to_numpy(float),
@@ -110,6 +137,7 @@ class PyDESeq2Engine:
             info={
                 "trend_coeffs": [float(c) for c in np.atleast_1d(dds.uns.get("trend_coeffs", []))]
             },
+            **shrunk,
         )
 
     def size_factors(self, counts, /):

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 
 from rnaheat.de import deseq2
+from rnaheat.de.deseq2.shrink import shrink_lfc
 from rnaheat.de.engine import EngineResult, register
 
 __all__ = ["RnaheatEngine"]
@@ -31,16 +34,40 @@ class RnaheatEngine:
         filter_alpha: float,
         reduced: pd.DataFrame | None = None,
         contrast_samples: np.ndarray | None = None,
+        shrink: str = "none",
     ) -> EngineResult:
-        """Fit and test; see :class:`rnaheat.de.engine.Engine`."""
-        return deseq2.run_deseq2(
-            np.asarray(counts),
-            design.to_numpy(dtype=float),
-            contrast=np.asarray(contrast, dtype=float),
+        """Fit, test and shrink; see :class:`rnaheat.de.engine.Engine`."""
+        counts = np.asarray(counts)
+        matrix = design.to_numpy(dtype=float)
+        contrast = np.asarray(contrast, dtype=float)
+        out = deseq2.run_deseq2(
+            counts,
+            matrix,
+            contrast=contrast,
             reduced=None if reduced is None else reduced.to_numpy(dtype=float),
             contrast_samples=contrast_samples,
             size_factors=size_factors,
             filter_alpha=filter_alpha,
+        )
+        if shrink == "none":
+            return out
+        shrunk = shrink_lfc(
+            counts,
+            matrix,
+            method=shrink,
+            contrast=contrast,
+            size_factors=out.size_factors,
+            dispersion=out.dispersions["dispersion"].to_numpy(float),
+            disp_fit=out.dispersions["disp_fit"].to_numpy(float),
+            base_mean=out.base_mean,
+            log2fc=out.log2fc,
+            lfc_se=out.lfc_se,
+        )
+        return dataclasses.replace(
+            out,
+            info={**out.info, "shrink": shrunk.prior},
+            log2fc_shrunk=shrunk.log2fc,
+            lfc_se_shrunk=shrunk.lfc_se,
         )
 
     def size_factors(self, counts: np.ndarray, /) -> np.ndarray:

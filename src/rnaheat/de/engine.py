@@ -39,6 +39,9 @@ class EngineResult:
     info
         Fit-wide figures: dispersion-trend coefficients, prior variance, the independent
         filtering threshold, ...
+    log2fc_shrunk, lfc_se_shrunk
+        Shrunken log2 fold changes and their posterior SDs (``lfcShrink``); ``None`` when
+        shrinkage was not asked for.
     """
 
     size_factors: np.ndarray
@@ -50,6 +53,8 @@ class EngineResult:
     padj: np.ndarray
     dispersions: pd.DataFrame
     info: Mapping[str, object] = field(default_factory=dict)
+    log2fc_shrunk: np.ndarray | None = None
+    lfc_se_shrunk: np.ndarray | None = None
 
 
 class Engine(Protocol):
@@ -74,13 +79,15 @@ class Engine(Protocol):
         filter_alpha: float,
         reduced: pd.DataFrame | None = None,
         contrast_samples: np.ndarray | None = None,
+        shrink: str = "none",
     ) -> EngineResult:
-        """Fit the negative-binomial GLM and run the Wald test of ``contrast``.
+        """Fit the negative-binomial GLM, run the Wald test of ``contrast``, shrink its LFCs.
 
         With ``reduced`` (a model matrix nested in ``design``), ``stat`` and ``pvalue`` are the
         likelihood-ratio test's instead, and ``log2fc``/``lfc_se`` stay the contrast's.
         ``contrast_samples`` marks the samples of the two groups a contrast of factor levels
-        compares (``None`` for a slope), for genes with only zeros there.
+        compares (``None`` for a slope), for genes with only zeros there. ``shrink`` is
+        ``apeglm``, ``normal`` or ``none`` (:data:`rnaheat.de.deseq2.shrink.SHRINK_METHODS`).
         """
         ...
 

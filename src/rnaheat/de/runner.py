@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from rnaheat.de.deseq2.lrt import check_nested
+from rnaheat.de.deseq2.shrink import SHRINK_METHODS
 from rnaheat.de.design import Contrast, build_design, design_matrix
 from rnaheat.de.engine import get_engine
 from rnaheat.de.result import DE_COLUMNS, DEResult, sort_de_table
@@ -48,6 +49,7 @@ def test(
     size_factors: pd.Series | None = None,
     test: str = "wald",
     reduced: str | None = None,
+    shrink: str = "apeglm",
 ) -> DEResult:
     """Test every gene for differential expression with the DESeq2 model.
 
@@ -71,12 +73,15 @@ def test(
     size_factors
         Optional user-supplied size factors indexed by sample name.
     test
-        ``wald`` (default) or ``lrt``: the likelihood-ratio test of ``design`` against
-        ``reduced``, as R's ``DESeq(test = "LRT")``. Its table's ``stat`` and ``pvalue`` are
-        the LRT's; ``log2fc`` and ``lfc_se`` stay the contrast's Wald estimates.
+        ``wald`` or ``lrt``: R's ``DESeq(test = "LRT")`` of ``design`` against ``reduced``;
+        ``stat`` and ``pvalue`` are then the LRT's, ``log2fc``/``lfc_se`` the contrast's.
     reduced
         The reduced formula of the likelihood-ratio test, nested in ``design`` (``~ 1``
         allowed).
+    shrink
+        Log fold-change shrinkage: ``apeglm`` (DESeq2's default Cauchy prior), ``normal``
+        (DESeq2's original normal prior) or ``none``. Shrunken values go to the table's
+        ``log2fc_shrunk`` and ``lfc_se_shrunk``; ``log2fc`` stays the MLE.
 
     Returns
     -------
@@ -86,9 +91,11 @@ def test(
     Raises
     ------
     ValueError
-        An unknown test, a reduced formula without the LRT (or the LRT without one), or a
-        reduced model that is not nested in the design.
+        Unknown engine, test or shrinkage, a reduced model missing, unasked or not nested
+        in the design, or a design the engine cannot fit.
     """
+    if shrink not in SHRINK_METHODS:
+        raise ValueError(f"shrink = {shrink!r}: allowed are {', '.join(SHRINK_METHODS)}")
     runner = get_engine(engine)
     source = experiment.sources.get("samples", "sample sheet")
     source = str(getattr(source, "name", source))
@@ -106,6 +113,7 @@ def test(
         filter_alpha=filter_alpha,
         reduced=None if reduced_matrix is None else reduced_matrix.iloc[sample_pos],
         contrast_samples=_contrast_samples(experiment, dm.contrast, order=sample_pos),
+        shrink=shrink,
     )
 
     gene_ids = experiment.adata.var_names[gene_pos]
@@ -121,16 +129,18 @@ def test(
             "padj": out.padj,
         }
     )[DE_COLUMNS]
+    if out.log2fc_shrunk is not None:
+        table["log2fc_shrunk"] = out.log2fc_shrunk
+        table["lfc_se_shrunk"] = out.lfc_se_shrunk
     sample_names = experiment.adata.obs_names[sample_pos]
     size = pd.Series(out.size_factors, index=sample_names, name="size_factor")
     dispersions = out.dispersions.copy()
     dispersions.index = pd.Index(np.asarray(gene_ids, dtype=str), name="gene_id")
-    n_sig = int(significant_rows(table, alpha=0.05).sum())
     logger.info(
         "%s: %d genes tested, %d with padj < 0.05",
         dm.label,
         int(table["pvalue"].notna().sum()),
-        n_sig,
+        int(significant_rows(table, alpha=0.05).sum()),
     )
     return DEResult(
         table=sort_de_table(table),
@@ -144,6 +154,7 @@ def test(
             "coefficients": list(dm.matrix.columns),
             "filter_alpha": filter_alpha,
             **_test_params(test, reduced, dm),
+            "shrink": shrink,
             **{f"fit_{k}": v for k, v in out.info.items()},
         },
     )
