@@ -59,6 +59,17 @@ def test_constant_factor_rows_equal_size_factors(outliers):
         # leaves the modes uncertain in about the sixth decimal.
         tolerance = 1e-9 if method == "normal" else 1e-5
         np.testing.assert_allclose(shrunk[0].log2fc, shrunk[1].log2fc, atol=tolerance)
+    lrt = [
+        run_deseq2(
+            counts,
+            design,
+            contrast=np.array([0.0, 1.0]),
+            size_factors=factors,
+            reduced=design[:, :1],
+        )
+        for factors in (matrix, sf)
+    ]
+    np.testing.assert_allclose(lrt[0].pvalue, lrt[1].pvalue, rtol=1e-8)
     np.testing.assert_allclose(
         vst(counts, design[:, :1], size_factors=matrix),
         vst(counts, design[:, :1], size_factors=sf),
