@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -213,10 +214,10 @@ def test_bad_counts_file_writes_nothing(tmp_path, capsys):
     assert not out.exists()
 
 
-def test_existing_output_is_refused_then_replaced_with_force(tmp_path, inputs, capsys):
+def test_existing_output_is_refused_then_replaced_with_force(tmp_path, inputs, result, capsys):
     counts, samples, _ = inputs
     out = tmp_path / "out"
-    out.mkdir()
+    shutil.copytree(result, out)
     (out / "keep.txt").write_text("previous result")
     base = ["run", "--counts", str(counts), "--samples", str(samples), *ARGS, "--out", str(out)]
     assert main(base) == 2

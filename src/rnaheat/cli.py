@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from rnaheat import __version__
@@ -23,6 +25,14 @@ _USER_ERRORS = (
     PermissionError,
     NotADirectoryError,
 )
+
+
+class _Terminated(BaseException):
+    """SIGTERM, raised where the run is so that its temporary folder is cleaned up."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise _Terminated
 
 
 class _Formatter(logging.Formatter):
@@ -52,7 +62,7 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
         "--force",
         action="store_true",
         default=None,
-        help="replace an existing non-empty output folder",
+        help="replace an existing rnaheat result at --out (never any other folder)",
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
     parser.add_argument("-v", "--verbose", action="store_true", help="more detail")
@@ -288,6 +298,9 @@ def _demo(args: argparse.Namespace, command: list[str]) -> Path:
 
     if args.out is None:
         raise ValueError("set the output folder with --out, e.g. rnaheat demo --out demo")
+    RunConfig(random_state=args.seed).check_ranges()
+    if not 100 <= args.n_genes <= 1_000_000:
+        raise ValueError(f"--n-genes {args.n_genes}: allowed is 100 to 1,000,000")
     check_output_folder(args.out, force=bool(args.force))
     timings: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="rnaheat-demo-") as staging:
@@ -336,6 +349,9 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     _setup_logging(-1 if args.quiet else 1 if args.verbose else 0)
     command = ["rnaheat", *argv]
+    # Signals can only be caught in the main thread (main() may run in another one).
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if in_main else None
     try:
         if args.command == "run":
             from rnaheat.pipeline import run
@@ -354,6 +370,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("rnaheat: interrupted; nothing was written", file=sys.stderr)
         return 130
+    except _Terminated:
+        print("rnaheat: terminated; nothing was written", file=sys.stderr)
+        return 143
+    finally:
+        if in_main:
+            signal.signal(signal.SIGTERM, previous)
     print(
         f"Results are in {out}/: open {out}/report.html (tables in {out}/tables, figures in "
         f"{out}/figures)"

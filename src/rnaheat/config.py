@@ -20,6 +20,7 @@ Relative paths in a TOML file are relative to the file's folder.
 from __future__ import annotations
 
 import dataclasses
+import math
 import tomllib
 import types
 import typing
@@ -27,8 +28,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rnaheat.de.design import parse_design
 from rnaheat.de.engine import get_engine
 from rnaheat.de.runner import DEFAULT_ENGINE
+from rnaheat.io.text import check_regular_file
 
 __all__ = [
     "DESettings",
@@ -77,6 +80,11 @@ class Inputs:
     controls: Path | None = None
     gene_sets: tuple[Path, ...] = ()
     gene_list: Path | None = None
+
+    def paths(self) -> list[Path]:
+        """Every input file or folder given."""
+        single = (self.counts, self.samples, self.genes, self.de_table, self.controls)
+        return [Path(p) for p in (*single, self.gene_list, *self.gene_sets) if p is not None]
 
 
 @dataclass(frozen=True)
@@ -240,6 +248,31 @@ class RunConfig:
     heatmap: HeatmapSettings = field(default_factory=HeatmapSettings)
     enrich: EnrichSettings = field(default_factory=EnrichSettings)
 
+    def _ranges(self) -> list[tuple[str, float | None, float, float]]:
+        """Each numeric setting with its smallest and largest allowed value."""
+        return [
+            ("seed", self.random_state, 0, 2**32 - 1),
+            ("select.lfc_threshold", self.select.lfc_threshold, 0, 100),
+            ("select.max_genes", self.select.max_genes, 1, 10**7),
+            ("select.top_variance", self.select.top_variance, 1, 10**7),
+            ("qc.top_genes", self.qc.top_genes, 2, 10**7),
+            ("modules.n_modules", self.modules.n_modules, 1, 1000),
+            ("modules.n_bootstrap", self.modules.n_bootstrap, 0, 10_000),
+            ("heatmap.clip", self.heatmap.clip, 0.01, 100),
+            ("enrich.min_set_size", self.enrich.min_set_size, 1, 10**6),
+            ("enrich.max_set_size", self.enrich.max_set_size, 1, 10**6),
+            ("enrich.permutations", self.enrich.permutations, 1, 10**6),
+        ]
+
+    def check_ranges(self) -> None:
+        """Refuse a numeric setting outside its range (NaN and infinity included)."""
+        for key, value, low, high in self._ranges():
+            if value is None:
+                continue
+            finite = isinstance(value, int) or math.isfinite(value)
+            if not (finite and low <= value <= high):
+                raise ValueError(f"{key} = {value}: allowed is {low:,} to {high:,}")
+
     def validate(self) -> RunConfig:
         """Check that the settings make a runnable analysis; return ``self``.
 
@@ -273,23 +306,18 @@ class RunConfig:
         for key, (value, allowed) in choices.items():
             if value not in allowed:
                 raise ValueError(f"{key} = {value!r}: allowed are {', '.join(allowed)}")
-        positive = {
-            "select.max_genes": self.select.max_genes,
-            "heatmap.clip": self.heatmap.clip,
-            "enrich.permutations": self.enrich.permutations,
-            "modules.n_bootstrap": self.modules.n_bootstrap + 1,
-        }
-        for key, value in positive.items():
-            if value <= 0:
-                raise ValueError(f"{key} = {value}: must be positive")
-        if self.modules.n_modules is not None and self.modules.n_modules < 1:
-            raise ValueError(f"modules.n_modules = {self.modules.n_modules}: must be ≥ 1")
-        if self.qc.top_genes < 2:
-            raise ValueError(f"qc top_genes = {self.qc.top_genes}: must be at least 2")
+        self.check_ranges()
         for name in ("alpha", "filter_alpha"):
             value = getattr(self.de, name)
             if not 0 < value < 1:
                 raise ValueError(f"{name} = {value}: must be between 0 and 1")
+        if self.enrich.min_set_size > self.enrich.max_set_size:
+            raise ValueError(
+                f"enrich.min_set_size = {self.enrich.min_set_size} is above enrich.max_set_size "
+                f"= {self.enrich.max_set_size}"
+            )
+        if self.de.design:
+            parse_design(self.de.design)
         return self
 
 
@@ -357,8 +385,7 @@ def from_dict(values: dict[str, Any], /, *, base: Path | None = None) -> RunConf
 def load_config(path: str | Path, /) -> RunConfig:
     """Read a TOML config file (not yet validated: command-line flags may complete it)."""
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such config file")
+    check_regular_file(path, what="config file")
     try:
         values = tomllib.loads(path.read_text(encoding="utf-8-sig"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:

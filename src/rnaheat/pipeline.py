@@ -467,7 +467,7 @@ def run(config: RunConfig, /, *, command: list[str] | None = None) -> Analysis:
         What was computed (and written to ``config.out``).
     """
     config.validate()
-    check_output_folder(config.out, force=config.force)
+    check_output_folder(config.out, force=config.force, inputs=config.inputs.paths())
     timings: dict[str, float] = {}
     inputs = config.inputs
     with stage("read", timings, what="counts, sample sheet and annotation"):
