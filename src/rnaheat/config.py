@@ -81,6 +81,18 @@ class Inputs:
     gene_sets: tuple[Path, ...] = ()
     gene_list: Path | None = None
 
+    def check_files(self) -> None:
+        """Refuse, before any work, an input that is missing or not a regular file.
+
+        Only the counts may be a folder (of HTSeq-count files).
+        """
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            for path in value if isinstance(value, tuple) else (value,):
+                if path is None or (f.name == "counts" and Path(path).is_dir()):
+                    continue
+                check_regular_file(Path(path), what=f"{f.name.replace('_', ' ')} file")
+
     def paths(self) -> list[Path]:
         """Every input file or folder given."""
         single = (self.counts, self.samples, self.genes, self.de_table, self.controls)
@@ -318,6 +330,7 @@ class RunConfig:
             )
         if self.de.design:
             parse_design(self.de.design)
+        self.inputs.check_files()
         return self
 
 

@@ -113,6 +113,9 @@ def check_output_folder(out: Path, /, *, force: bool, inputs: Iterable[Path | No
                 f"--out {out}: holds the input {path}; rnaheat never writes over its inputs, "
                 "choose another --out"
             )
+    existing = next(p for p in (out.absolute(), *out.absolute().parents) if p.exists())
+    if not existing.is_dir():
+        raise ValueError(f"--out {out}: {existing} is a file, not a folder; choose another --out")
     _check_replaceable(out, force=force)
 
 
