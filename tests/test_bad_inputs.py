@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import json
 import os
 import re
 from pathlib import Path
@@ -444,3 +445,46 @@ def test_demo_settings_are_checked_first(tmp_path, monkeypatch, capsys, flags, p
     errors = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
     assert code == 2 and len(errors) == 1 and re.search(pattern, errors[0]), errors
     assert list(tmp_path.iterdir()) == []
+
+
+def _fullwidth(text: str) -> str:
+    """ASCII letters as their full-width forms, which NFKC normalises back."""
+    return "".join(chr(ord(c) + 0xFEE0) if c.isascii() and c.isalpha() else c for c in text)
+
+
+def _payloads(sentinel: Path) -> list[str]:
+    """Designs that would create ``sentinel`` if any part of them were run as Python."""
+    touch = f"__import__('pathlib').Path({str(sentinel)!r}).touch()"
+    chars = "+".join(f"{_fullwidth('chr')}({ord(c)})" for c in touch)
+    return [
+        f"~ condition + I({_fullwidth('eval')}({chars}))",
+        f"~ condition + {_fullwidth('__import__')}('pathlib').Path({str(sentinel)!r}).touch()",
+        f"~ condition + I({touch})",
+        f"~ condition + {touch}",
+        f"~ condition + (lambda: {touch})()",
+        f'~ condition + I(f"{{{touch}}}")',
+        f"~ condition + condition.__class__.__init__.__globals__['__builtins__']({touch})",
+        f"~ condition + `x` + I({touch})",
+        f"~ C({touch})",
+    ]
+
+
+@pytest.mark.parametrize("route", ["flag", "config"])
+def test_no_design_text_is_ever_run(tmp_path, monkeypatch, capsys, route):
+    folder = tmp_path / "work"
+    folder.mkdir()
+    _write(folder, BASE_FILES)
+    monkeypatch.chdir(tmp_path)
+    sentinel = tmp_path / "SENTINEL"
+    for formula in _payloads(sentinel):
+        if route == "flag":
+            code, errors, err = _run(folder, ["--design", formula], capsys)
+        else:
+            # A JSON string is a valid TOML basic string.
+            toml = _TOML + f"[de]\ndesign = {json.dumps(formula)}\ncontrast = ['condition']\n"
+            (folder / "c.toml").write_text(toml)
+            code, errors, err = _run(folder, ["--config", "{d}/c.toml"], capsys)
+        assert code == 2, (formula, err)
+        assert len(errors) == 1 and "is not allowed" in errors[0], (formula, err)
+        assert not sentinel.exists(), formula
+    assert not (folder / "out").exists()
