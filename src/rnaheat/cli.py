@@ -7,6 +7,7 @@ import logging
 import signal
 import sys
 import threading
+import warnings
 from pathlib import Path
 
 from rnaheat import __version__
@@ -41,6 +42,12 @@ class _Formatter(logging.Formatter):
         if record.levelno >= logging.WARNING:
             return f"{record.levelname.lower()}: {message}"
         return message
+
+
+def _log_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Show a library's warning (numpy, matplotlib, ...) as one rnaheat log line."""
+    text = str(message).strip().splitlines()[0] if str(message).strip() else category.__name__
+    logger.warning("%s (%s from %s)", text, category.__name__, Path(filename).stem)
 
 
 def _setup_logging(verbosity: int) -> None:
@@ -352,6 +359,17 @@ def main(argv: list[str] | None = None) -> int:
     # Signals can only be caught in the main thread (main() may run in another one).
     in_main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if in_main else None
+    with warnings.catch_warnings():
+        warnings.showwarning = _log_warning
+        try:
+            return _main(args, command)
+        finally:
+            if in_main:
+                signal.signal(signal.SIGTERM, previous)
+
+
+def _main(args: argparse.Namespace, command: list[str]) -> int:
+    """Run the parsed command; errors and signals become one line and an exit status."""
     try:
         if args.command == "run":
             from rnaheat.pipeline import run
@@ -373,9 +391,6 @@ def main(argv: list[str] | None = None) -> int:
     except _Terminated:
         print("rnaheat: terminated; nothing was written", file=sys.stderr)
         return 143
-    finally:
-        if in_main:
-            signal.signal(signal.SIGTERM, previous)
     print(
         f"Results are in {out}/: open {out}/report.html (tables in {out}/tables, figures in "
         f"{out}/figures)"
