@@ -165,6 +165,29 @@ _case(
     2,
     r"min_set_size = 50 is above enrich\.max_set_size = 10",
 )
+_case(
+    "display-remove-unknown",
+    _flags("--display-remove", "lane"),
+    2,
+    r"--display-remove lane: not a column of samples\.csv; its columns are: condition, batch",
+)
+_case("group-samples-unknown", _flags("--group-samples", "lane"), 2, r"--group-samples lane")
+_case("annotate-unknown", _flags("--annotate", "batch", "lane"), 2, r"--annotate lane: not a")
+_case(
+    "contrast-levels-of-numeric",
+    (
+        {"samples.csv": _sheet(["1", "1", "1", "2", "2", "2"])},
+        ["--contrast", "condition", "2", "1"],
+    ),
+    2,
+    r"'condition' is numeric, so it has a slope, not levels; .*C\(condition\)",
+)
+_case(
+    "sheet-infinite-covariate",
+    ({"samples.csv": _sheet(["1", "inf", "1", "2", "2", "2"])}, ["--contrast", "condition"]),
+    2,
+    r"'condition' is not a finite number for sample\(s\) S2",
+)
 # The output folder.
 _case("out-dot", _flags("--out", "."), 2, r"--out \.: is the current folder")
 _case("out-dotdot", _flags("--out", ".."), 2, r"is the current folder or one of its parents")

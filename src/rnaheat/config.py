@@ -223,6 +223,21 @@ class HeatmapSettings:
     annotate: tuple[str, ...] = ()
     markers: tuple[str, ...] = ()
 
+    def check_columns(self, columns: list[str], /, *, source: str) -> None:
+        """Refuse a sheet column named here that the sheet does not have (before any work)."""
+        named = {
+            "--display-remove": self.display_remove,
+            "--group-samples": (self.group_samples,) if self.group_samples else (),
+            "--annotate": self.annotate,
+        }
+        for flag, names in named.items():
+            for name in names:
+                if name not in columns:
+                    raise ValueError(
+                        f"{flag} {name}: not a column of {source}; its columns are: "
+                        f"{', '.join(map(str, columns)) or '(none)'}"
+                    )
+
 
 @dataclass(frozen=True)
 class EnrichSettings:

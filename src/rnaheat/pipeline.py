@@ -482,6 +482,9 @@ def run(config: RunConfig, /, *, command: list[str] | None = None) -> Analysis:
                 source=Path(inputs.samples or inputs.counts).name,
                 warn_small_groups=False,
             )
+        config.heatmap.check_columns(
+            list(experiment.samples.columns), source=Path(inputs.samples or inputs.counts).name
+        )
     analysis = analyse(experiment, config, timings=timings)
     write_results(analysis, config.out, force=config.force, command=command)
     return analysis
