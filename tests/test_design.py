@@ -109,6 +109,7 @@ def test_grammar_terms_and_intercept():
     assert parse_design("~ 0 + `cell line`").variables == ("cell line",)
     assert parse_design("~ 1").terms == () and parse_design("~ 1").intercept
     assert parse_design("~ C(dose) + condition").categorical == {"dose"}
+    assert parse_design("~ a:b + b:a + a + a").terms == (("a",), ("a", "b"))
 
 
 def test_c_makes_a_numeric_column_a_factor_in_numeric_order():
@@ -149,6 +150,8 @@ def test_reduced_design_for_a_likelihood_ratio_test():
         ("~ a - b", "expected 1 after '-'"),
         ("~ 0", "no terms and no intercept"),
         ("~ dose + C(dose)", "both as a number and as C\\(dose\\)"),
+        ("  ", "is empty"),
+        ("~ " + "*".join("abcdefgh"), "at most 6 factors crossed"),
     ],
 )
 def test_anything_outside_the_grammar_is_named(formula, token):

@@ -159,6 +159,10 @@ def _syntax_error(text: str, shown: str, pos: int, expected: str = "") -> ValueE
     )
 
 
+#: '*' expands to every combination (2^n - 1 terms): more than this is no design, only cost.
+_MAX_CROSSED = 6
+
+
 class _Parser:
     """Recursive descent over the tokens of one formula (see :func:`parse_design`)."""
 
@@ -175,10 +179,12 @@ class _Parser:
 
     def fail(self, expected: str) -> ValueError:
         token = self.peek()
+        if not self.tokens:
+            return ValueError(f"design {self.text!r} is empty; {_GRAMMAR}")
         if token is None:
-            last = self.tokens[-1] if self.tokens else ("", "", 0)
             return ValueError(
-                f"design {self.text!r} ends after {last[1]!r}; expected {expected}; {_GRAMMAR}"
+                f"design {self.text!r} ends after {self.tokens[-1][1]!r}; expected {expected}; "
+                f"{_GRAMMAR}"
             )
         kind, value, pos = token
         shown = f"`{value}`" if kind == "quoted" else repr(value)
@@ -224,6 +230,8 @@ class _Parser:
         groups = [self.interaction()]
         while self.take("op", "*") is not None:
             groups.append(self.interaction())
+            if len(groups) > _MAX_CROSSED:
+                raise self.fail(f"at most {_MAX_CROSSED} factors crossed with '*'")
         terms: list[tuple[str, ...]] = []
         for mask in range(1, 2 ** len(groups)):
             chosen = [g for i, g in enumerate(groups) if mask >> i & 1]
@@ -280,7 +288,11 @@ def parse_design(text: str, /) -> DesignFormula:
             "write it one way"
         )
     variables = tuple(dict.fromkeys(v for t in terms for v in t))
-    unique = list(dict.fromkeys(terms))
+    # a:b and b:a are one term; the first spelling is kept.
+    by_set: dict[frozenset[str], tuple[str, ...]] = {}
+    for term in terms:
+        by_set.setdefault(frozenset(term), term)
+    unique = list(by_set.values())
     # Lowest order first, otherwise as written (R's and formulaic's order of coefficients).
     unique.sort(key=len)
     if not unique and not parser.intercept:
