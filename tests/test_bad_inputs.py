@@ -274,13 +274,13 @@ _case(
     "sheet-na-design-value",
     ({"samples.csv": _sheet(["A", "NA", "A", "B", "B", "B"])}, []),
     2,
-    r"'condition' is empty or NA for sample\(s\) S2;",
+    r"'condition' is empty for sample\(s\) S2 \(blank or NA\);",
 )
 _case(
     "sheet-empty-design-value",
     ({"samples.csv": _sheet(["A", "A", "", "B", "B", ""])}, []),
     2,
-    r"'condition' is empty or NA for sample\(s\) S3, S6;",
+    r"'condition' is empty for sample\(s\) S3, S6 \(blank or NA\);",
 )
 _case(
     "sheet-unknown-sample",
@@ -449,7 +449,7 @@ def test_h5ad_obs_with_missing_design_values_names_the_samples(tmp_path, capsys)
     )
     err = capsys.readouterr().err
     assert code == 2
-    assert "'condition' is empty or NA for sample(s) S2;" in err
+    assert "'condition' is empty for sample(s) S2 (blank or NA);" in err
     assert not (tmp_path / "out").exists()
 
 

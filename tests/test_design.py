@@ -89,7 +89,9 @@ def test_bad_contrast_shapes():
 def test_empty_design_value():
     sheet = SHEET.copy()
     sheet.loc["s3", "condition"] = ""
-    with pytest.raises(ValueError, match="'condition' is empty or NA for sample\\(s\\) s3;"):
+    with pytest.raises(
+        ValueError, match="'condition' is empty for sample\\(s\\) s3 \\(blank or NA\\);"
+    ):
         build_design(sheet, "~ condition", contrast=("condition", "H", "N"))
 
 
@@ -97,7 +99,9 @@ def test_empty_design_value():
 def test_na_design_value_names_the_sample_not_a_level(value):
     sheet = SHEET.copy()
     sheet.loc["s5", "cell_line"] = value
-    with pytest.raises(ValueError, match="'cell_line' is empty or NA for sample\\(s\\) s5;"):
+    with pytest.raises(
+        ValueError, match="'cell_line' is empty for sample\\(s\\) s5 \\(blank or NA\\);"
+    ):
         build_design(sheet, "~ cell_line + condition", contrast=("condition", "H", "N"))
 
 

@@ -376,9 +376,9 @@ def _design_frame(
         if empty.any():
             missing = ", ".join(map(str, column.index[empty]))
             raise ValueError(
-                f"{source}: column {name!r} is empty or NA for sample(s) {missing}; every "
-                "sample needs a value for each design variable (fill them in, or leave those "
-                "samples out of the sheet)"
+                f"{source}: column {name!r} is empty for sample(s) {missing} (blank or NA); "
+                "every sample needs a value for each design variable (fill them in, or leave "
+                "those samples out of the sheet)"
             )
         numeric = pd.to_numeric(column, errors="coerce")
         if numeric.notna().all() and name not in categorical:
