@@ -308,6 +308,12 @@ for _column, _value, _pattern in [
         2,
         _pattern,
     )
+_case(
+    "de-table-header-only",
+    _file_flag("de.tsv", "\tbaseMean\tlog2FoldChange\tpvalue\tpadj\n", "--de-table"),
+    2,
+    r"de\.tsv: the DE table has a header but no genes",
+)
 # Settings from a TOML file (a config someone sent you) get the same checks.
 _TOML = 'out = "out"\n[inputs]\ncounts = "counts.csv"\nsamples = "samples.csv"\n'
 _TOML_DE = '[de]\ndesign = "~ condition"\ncontrast = ["condition", "B", "A"]\n'

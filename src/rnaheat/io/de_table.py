@@ -84,6 +84,8 @@ def read_de_table(path: str | Path, /) -> DEResult:
     """
     path = Path(path)
     table = read_table_text(path)
+    if table.empty:
+        raise ValueError(f"{path}: the DE table has a header but no genes")
     columns = list(table.columns)
     try:
         tool = _tool(columns)

@@ -116,6 +116,8 @@ def check_output_folder(out: Path, /, *, force: bool, inputs: Iterable[Path | No
     existing = next(p for p in (out.absolute(), *out.absolute().parents) if p.exists())
     if not existing.is_dir():
         raise ValueError(f"--out {out}: {existing} is a file, not a folder; choose another --out")
+    if not os.access(existing.parent if existing == out.absolute() else existing, os.W_OK):
+        raise ValueError(f"--out {out}: cannot write in {existing}; choose another --out")
     _check_replaceable(out, force=force)
 
 
@@ -223,9 +225,15 @@ def atomic_output(out: str | Path, /, *, force: bool) -> Iterator[Path]:
     """
     out = Path(out)
     check_output_folder(out, force=force)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    _remove_leftovers(out)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-{os.getpid()}-", dir=out.parent))
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        _remove_leftovers(out)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-{os.getpid()}-", dir=out.parent))
+    except OSError as err:
+        raise ValueError(
+            f"--out {out}: cannot create a folder in {out.parent} ({err.strerror}); choose "
+            "another --out"
+        ) from None
     try:
         # mkdtemp makes a private folder; a result follows the user's umask like any folder.
         tmp.chmod(_user_mode())
