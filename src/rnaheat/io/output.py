@@ -103,8 +103,8 @@ def check_output_folder(out: Path, /, *, force: bool, inputs: Iterable[Path | No
     out = Path(out)
     if out.name in ("", ".", "..") or Path.cwd().resolve().is_relative_to(out.resolve()):
         raise ValueError(
-            f"--out {out}: is the current folder or one of its parents; give a new folder "
-            "name, e.g. --out results"
+            f"--out {out}: is the current folder or one of its parents (or ends in '.' or "
+            "'..'); give a new folder name, e.g. --out results"
         )
     resolved = out.resolve()
     for path in inputs:
@@ -141,12 +141,13 @@ def _remove_leftovers(out: Path) -> None:
 
 
 def _alive(pid: int) -> bool:
+    """Whether a process ``pid`` exists (signal 0 only asks; another user's process counts)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
+        pass
     return True
 
 
