@@ -371,8 +371,8 @@ def _design_frame(
                 f"sheet; its columns are: {allowed}"
             )
         column = samples[name]
-        text = column.astype(str).str.strip()
-        empty = column.isna().to_numpy() | text.str.lower().isin(_MISSING).to_numpy()
+        text = column.astype(str)
+        empty = column.isna().to_numpy() | text.str.strip().str.lower().isin(_MISSING).to_numpy()
         if empty.any():
             missing = ", ".join(map(str, column.index[empty]))
             raise ValueError(
@@ -411,7 +411,7 @@ def _check_contrast(
         )
     column = samples[contrast.variable]
     numeric = _is_numeric(column) and contrast.variable not in formula.categorical
-    levels = sorted(column.astype(str).str.strip().unique())
+    levels = sorted(column.astype(str).unique())
     if contrast.is_numeric:
         if not numeric:
             raise ValueError(
