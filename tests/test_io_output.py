@@ -185,12 +185,3 @@ def test_sigkill_leftovers_are_removed_by_the_next_run(tmp_path, caplog):
         (tmp / "marker.txt").write_text("next")
     assert f"removed {tmp_path / left[0]}, left by an interrupted run" in caplog.text
     assert _leftovers(tmp_path) == [] and (tmp_path / "out" / "marker.txt").is_file()
-
-
-def test_a_result_holding_an_input_is_never_replaced(tmp_path):
-    out = _result(tmp_path / "out", "old")
-    (out / "counts.csv").write_text("gene_id,S1\nG1,1\n")
-    refused = pytest.raises(ValueError, match="holds the input .*counts.csv")
-    with refused, atomic_output(out, force=True, inputs=[out / "counts.csv"]):
-        pass
-    assert (out / "marker.txt").read_text() == "old"

@@ -403,8 +403,7 @@ def write_results(
     out
         The output folder.
     force
-        Replace an existing rnaheat result (never another non-empty folder, never one
-        holding an input of the analysis).
+        Replace an existing non-empty folder.
     command
         The command line that produced the analysis, recorded to reproduce it.
     extra
@@ -415,7 +414,7 @@ def write_results(
     """
     timings = analysis.timings
     experiment = analysis.experiment
-    with atomic_output(out, force=force, inputs=analysis.config.inputs.paths()) as tmp:
+    with atomic_output(out, force=force) as tmp:
         with stage("tables", timings, what=f"tables into {out}/tables"):
             if checksums is None:
                 checksums = file_checksums(input_files(analysis.config, experiment))

@@ -212,15 +212,12 @@ def _user_mode() -> int:
 
 
 @contextlib.contextmanager
-def atomic_output(
-    out: str | Path, /, *, force: bool, inputs: Iterable[Path | None] = ()
-) -> Iterator[Path]:
+def atomic_output(out: str | Path, /, *, force: bool) -> Iterator[Path]:
     """Build an output folder in a temporary sibling, then move it into place.
 
     A failure inside the block removes the temporary folder and leaves any previous result
     untouched; success replaces the previous folder (only an rnaheat result, only when
     ``force``) in one atomic exchange. Temporary folders of killed runs are removed first.
-    ``out`` is checked as :func:`check_output_folder` does, with the run's ``inputs``.
 
     Yields
     ------
@@ -228,7 +225,7 @@ def atomic_output(
         The temporary folder to write into.
     """
     out = Path(out)
-    check_output_folder(out, force=force, inputs=inputs)
+    check_output_folder(out, force=force)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         _remove_leftovers(out)
