@@ -403,7 +403,7 @@ def write_results(
     out
         The output folder.
     force
-        Replace an existing non-empty folder.
+        Replace an existing rnaheat result (never another non-empty folder).
     command
         The command line that produced the analysis, recorded to reproduce it.
     extra
