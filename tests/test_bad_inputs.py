@@ -221,6 +221,12 @@ _case(
 )
 _case("out-force-input-folder", _flags("--out", "{d}", "--force"), 2, r"holds the input .*counts")
 _case("out-dangling-link", ({"@link": "nowhere"}, ["--out", "{d}/link"]), 2, r"symbolic link")
+_case(
+    "out-link-loop",
+    ({"@loop1": "loop2", "@loop2": "loop1"}, ["--out", "{d}/loop1"]),
+    2,
+    r"loop1: is a loop of symbolic links",
+)
 # Input files.
 _case("counts-missing", _flags("--counts", "{d}/nope.csv"), 2, r"nope\.csv: no such counts file")
 _case("counts-empty-folder", ({"empty/": ""}, ["--counts", "{d}/empty"]), 2, r"no HTSeq-count")

@@ -101,12 +101,17 @@ def check_output_folder(out: Path, /, *, force: bool, inputs: Iterable[Path | No
         Naming the folder and why it is refused.
     """
     out = Path(out)
-    if out.name in ("", ".", "..") or Path.cwd().resolve().is_relative_to(out.resolve()):
+    try:
+        resolved = out.resolve()
+    except RuntimeError:
+        raise ValueError(
+            f"--out {out}: is a loop of symbolic links; choose another --out"
+        ) from None
+    if out.name in ("", ".", "..") or Path.cwd().resolve().is_relative_to(resolved):
         raise ValueError(
             f"--out {out}: is the current folder or one of its parents (or ends in '.' or "
             "'..'); give a new folder name, e.g. --out results"
         )
-    resolved = out.resolve()
     for path in inputs:
         if path is not None and Path(path).resolve().is_relative_to(resolved):
             raise ValueError(
