@@ -267,6 +267,11 @@ def _read_h5ad(path: Path) -> pd.DataFrame:
     except (OSError, KeyError, ValueError) as err:
         raise ValueError(f"{path}: cannot be read as an AnnData .h5ad file ({err})") from None
     matrix = adata.layers.get("counts", adata.X)
+    if matrix is None or 0 in adata.shape:
+        raise ValueError(
+            f"{path}: holds no counts (its X and layers['counts'] are missing or empty); "
+            "rnaheat needs samples × genes raw counts"
+        )
     matrix = matrix.toarray() if hasattr(matrix, "toarray") else np.asarray(matrix)
     ids = pd.Series(list(map(str, adata.var_names)))
     samples = list(map(str, adata.obs_names))
