@@ -188,6 +188,11 @@ _case(
     2,
     r"'condition' is not a finite number for sample\(s\) S2",
 )
+# Flags the parser refuses: one line too, no usage dump.
+_case("flag-seed-text", _flags("--seed", "abc"), 2, r"argument --seed: invalid int value: 'abc'")
+_case("flag-metric", _flags("--metric", "manhattan"), 2, r"argument --metric: invalid choice")
+_case("flag-contrast-empty", _flags("--contrast"), 2, r"argument --contrast: expected at least")
+_case("flag-unknown", _flags("--desing", "~ x"), 2, r"unrecognized arguments: --desing")
 # The output folder.
 _case("out-dot", _flags("--out", "."), 2, r"--out \.: is the current folder")
 _case("out-dotdot", _flags("--out", ".."), 2, r"is the current folder or one of its parents")
@@ -220,6 +225,7 @@ _case(
     r"not an rnaheat result",
 )
 _case("out-force-input-folder", _flags("--out", "{d}", "--force"), 2, r"holds the input .*counts")
+_case("out-name-too-long", _flags("--out", "{d}/" + "r" * 230), 2, r"230 bytes long; at most 200")
 _case("out-dangling-link", ({"@link": "nowhere"}, ["--out", "{d}/link"]), 2, r"symbolic link")
 _case(
     "out-link-loop",
@@ -411,7 +417,10 @@ def _run(folder: Path, flags: list[str], capsys) -> tuple[int, list[str], str]:
     if "--config" in flags:
         # A config carries its own inputs, design and output folder.
         argv = ["run", *(a.replace("{d}", str(folder)) for a in flags)]
-    code = main(argv)
+    try:
+        code = main(argv)
+    except SystemExit as stop:  # a flag the parser refuses
+        code = stop.code
     err = capsys.readouterr().err
     return code, [line for line in err.splitlines() if line.startswith("rnaheat: error")], err
 

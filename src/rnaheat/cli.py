@@ -7,6 +7,7 @@ import logging
 import signal
 import sys
 import threading
+import typing
 import warnings
 from pathlib import Path
 
@@ -34,6 +35,14 @@ class _Terminated(BaseException):
 
 def _on_sigterm(signum: int, frame: object) -> None:
     raise _Terminated
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    """Flag mistakes as one line and exit 2, like every other bad input (no usage dump)."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        print(f"rnaheat: error: {message} (see {self.prog} --help)", file=sys.stderr)
+        sys.exit(2)
 
 
 class _Formatter(logging.Formatter):
@@ -76,7 +85,7 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _OneLineParser(
         prog="rnaheat",
         description="From bulk RNA-seq counts to differential expression and heatmaps that "
         "tell the experiment's story.",

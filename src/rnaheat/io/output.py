@@ -88,6 +88,10 @@ def _check_replaceable(out: Path, *, force: bool) -> None:
         )
 
 
+#: Longest output folder name: file systems allow 255 bytes, the temporary sibling adds ~30.
+_MAX_NAME = 200
+
+
 def check_output_folder(out: Path, /, *, force: bool, inputs: Iterable[Path | None] = ()) -> None:
     """Refuse an output folder that the run may not write or replace.
 
@@ -107,6 +111,11 @@ def check_output_folder(out: Path, /, *, force: bool, inputs: Iterable[Path | No
         raise ValueError(
             f"--out {out}: is a loop of symbolic links; choose another --out"
         ) from None
+    if len(os.fsencode(out.name)) > _MAX_NAME:
+        raise ValueError(
+            f"--out {out.name[:40]}...: the folder name is {len(os.fsencode(out.name))} bytes "
+            f"long; at most {_MAX_NAME} (room for the temporary folder's suffix)"
+        )
     if out.name in ("", ".", "..") or Path.cwd().resolve().is_relative_to(resolved):
         raise ValueError(
             f"--out {out}: is the current folder or one of its parents (or ends in '.' or "
