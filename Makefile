@@ -36,6 +36,11 @@ browser:
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "Chromium not found and cannot be installed: browser tests will skip"; fi; }
 
+# The report's script is linted by ESLint (package.json, eslint.config.js) when Node is here.
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
+	@if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then \
+	  [ -d node_modules/eslint ] || npm ci --no-audit --no-fund --silent; \
+	  npx --no-install eslint && echo "eslint: the report script is clean"; \
+	else echo "Node.js not found: the report script's ESLint check is skipped"; fi

@@ -21,18 +21,18 @@ import numpy as np
 import pandas as pd
 from matplotlib.colors import ListedColormap
 
+from rnaheat.checks import Check
 from rnaheat.plot.colors import CATEGORICAL, NEUTRAL, category_colors
 from rnaheat.report import (
     Annotation,
     ControlsData,
     Download,
-    Figure,
     HeatmapData,
     MethodsData,
     Module,
     QCData,
     ReportData,
-    Verdict,
+    StaticFigure,
     VolcanoData,
     diverging_palette,
 )
@@ -213,7 +213,7 @@ def example_report(
         label="row z-score of VST, clipped at ±2",
         palette=palette,
         n_candidates=int(n_genes * 1.4),
-        figure=Figure(
+        figure=StaticFigure(
             png=_heatmap_png(values, module, clip, palette, 3),
             alt=f"Clustered heatmap of {n_genes} genes by {n_samples} samples in three modules",
             caption="figures/heatmap.png at screen resolution",
@@ -249,20 +249,20 @@ def example_report(
         }
     )
     qc = QCData(
-        verdicts=(
-            Verdict(
+        checks=(
+            Check(
                 name="replicates_cluster",
                 status="pass",
                 reason="replicates cluster: all 4 groups form clades (silhouette 0.81)",
                 evidence={"silhouette": 0.81, "clades": "4 of 4"},
             ),
-            Verdict(
+            Check(
                 name="pc1_driver",
                 status="warn",
                 reason="PC1 (62%) follows cell_line, not condition: keep cell_line in the design",
                 evidence={"pc1_variance": 0.62, "r2": 0.97},
             ),
-            Verdict(
+            Check(
                 name="outliers",
                 status="pass",
                 reason="no sample is an outlier",
@@ -271,12 +271,12 @@ def example_report(
         ),
         samples=qc_table,
         figures=(
-            Figure(
+            StaticFigure(
                 png=_scatter_png("PCA"),
                 alt="PCA of samples: PC1 separates cell lines",
                 caption="PCA on the 500 most variable genes",
             ),
-            Figure(
+            StaticFigure(
                 png=_scatter_png("Sample distances"),
                 alt="Sample distance heatmap",
                 caption="Euclidean distances on VST",
@@ -298,25 +298,25 @@ def example_report(
         ),
     )
     checks = (
-        Verdict(
+        Check(
             name="Sample check",
             status="pass",
             reason="Replicates cluster: all 4 groups form clades of the sample tree.",
             evidence={"silhouette": 0.81, "outliers": 0},
         ),
-        Verdict(
+        Check(
             name="Gene check",
             status="pass",
             reason="3 coherent, stable modules; 2 enriched for Hallmark sets.",
             evidence={"min_stability": 0.64, "enriched": "2 of 3"},
         ),
-        Verdict(
+        Check(
             name="Pattern check",
             status="warn",
             reason="M1 and M2 follow condition; M3 follows cell_line, not the contrast.",
             evidence={"modules_following_design": "2 of 3"},
         ),
-        Verdict(
+        Check(
             name="Experimental validation",
             status="fail" if hostile else "pass",
             reason="5 of 6 positive controls behave as expected.",

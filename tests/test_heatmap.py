@@ -14,11 +14,13 @@ from _gse import HYPOXIA_MARKERS, load
 from _planted import planted
 from rnaheat.display import display_matrix
 from rnaheat.modules import find_modules
-from rnaheat.plot.heatmap import heatmap, label_positions, module_colors
+from rnaheat.plot.heatmap import heatmap, label_positions, module_colors, track_columns
 from rnaheat.select import select_genes
 
 BASELINE = Path(__file__).parent / "baseline"
 CONTRAST = ("condition", "Treated", "Control")
+#: The annotation tracks of the design "~ batch + condition".
+TRACKS = ["batch", "condition"]
 
 
 def _case(sizes, *, n_per_group=2, seed=0, group=None, with_de=True):
@@ -74,7 +76,7 @@ def _drawn_matrix(fig):
 
 def test_rows_columns_and_bands_come_from_the_modules():
     dm, mods, samples = _case([20, 12, 8])
-    fig = heatmap(mods, dm, samples=samples)
+    fig = heatmap(mods, dm, samples=samples, tracks=TRACKS)
     expected = dm.values.loc[mods.order, mods.sample_order].to_numpy()
     np.testing.assert_allclose(_drawn_matrix(fig), expected)
     # Every gene is labelled (few rows), top to bottom in the modules' order.
@@ -94,7 +96,9 @@ def test_rows_columns_and_bands_come_from_the_modules():
 def test_large_matrix_is_an_image_with_chosen_labels():
     dm, mods, samples = _case([900, 500, 600], n_per_group=50, seed=3)
     markers = ["GENE00017", "GENE01234"]
-    fig = heatmap(mods, dm, samples=samples, markers=markers, note="2,000 of 9,000 genes shown")
+    fig = heatmap(
+        mods, dm, samples=samples, tracks=TRACKS, markers=markers, note="2,000 of 9,000 genes shown"
+    )
     ax = _axes(fig, "heatmap")
     assert any(isinstance(a, AxesImage) for a in ax.images)
     np.testing.assert_allclose(
@@ -124,7 +128,7 @@ def _overlap(a, b):
 def test_labels_do_not_overlap_each_other_or_the_tree(sizes, n_per_group):
     dm, mods, samples = _case(sizes, n_per_group=n_per_group, seed=1)
     markers = list(mods.genes.symbol.iloc[:40:3])  # crowded markers in one region
-    fig = heatmap(mods, dm, samples=samples, markers=markers)
+    fig = heatmap(mods, dm, samples=samples, tracks=TRACKS, markers=markers)
     fig.canvas.draw()
     labels = [t for t in _axes(fig, "gene-labels").texts if t.get_gid() == "gene-label"]
     boxes = _extents(fig, labels)
@@ -144,7 +148,7 @@ def test_labels_do_not_overlap_each_other_or_the_tree(sizes, n_per_group):
 
 def test_legends_stay_outside_the_plot():
     dm, mods, samples = _case([20, 12, 8])
-    fig = heatmap(mods, dm, samples=samples)
+    fig = heatmap(mods, dm, samples=samples, tracks=TRACKS)
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
     plot = [
@@ -164,7 +168,7 @@ def test_legends_stay_outside_the_plot():
 
 def test_grouped_samples_have_gaps_and_no_tree():
     dm, mods, samples = _case([20, 12], group="condition")
-    fig = heatmap(mods, dm, samples=samples)
+    fig = heatmap(mods, dm, samples=samples, tracks=TRACKS)
     assert _axes(fig, "sample-dendrogram") is None
     ticks = [t.get_text() for t in _axes(fig, "heatmap").get_xticklabels()]
     assert [samples.condition[s] for s in ticks] == sorted(
@@ -181,7 +185,7 @@ def test_colour_bar_states_what_is_shown():
         expr, clip=3, remove=["batch"], samples=samples, design="~ batch + condition"
     )
     mods = find_modules(dm, samples=samples, design="~ batch + condition", n_bootstrap=0)
-    fig = heatmap(mods, dm, samples=samples)
+    fig = heatmap(mods, dm, samples=samples, tracks=TRACKS)
     text = " ".join(t.get_text() for t in fig.texts).replace("\n", " ")
     assert "row z-score of VST, batch removed for display, clipped at ±3" in text
     assert "removed for display only" in text
@@ -209,12 +213,23 @@ def test_label_positions_solve_the_spacing_problem():
 def test_missing_track_column_is_named():
     dm, mods, samples = _case([20, 12])
     with pytest.raises(KeyError, match="lane"):
-        heatmap(mods, dm, samples=samples, annotate=["lane"])
+        heatmap(mods, dm, samples=samples, tracks=[*TRACKS, "lane"])
+
+
+def test_track_columns_follow_the_design_then_the_grouping_then_the_request():
+    assert track_columns("~ batch + condition") == TRACKS
+    assert track_columns(
+        "~ batch + condition", group_samples="condition", annotate=["lane", "batch"]
+    ) == [*TRACKS, "lane"]
+    assert track_columns(None, group_samples="line") == ["line"]
+    # Without anything else (an imported DE table), the contrast's variable.
+    assert track_columns(None, contrast_variable="condition") == ["condition"]
+    assert track_columns("~ batch", contrast_variable="condition") == ["batch"]
 
 
 def test_image_regression(tmp_path):
     dm, mods, samples = _case([14, 9, 5], seed=4)
-    fig = heatmap(mods, dm, samples=samples, title="Regression case")
+    fig = heatmap(mods, dm, samples=samples, tracks=TRACKS, title="Regression case")
     actual = tmp_path / "heatmap_small.png"
     fig.savefig(actual, dpi=40)
     expected = BASELINE / "heatmap_small.png"
@@ -235,7 +250,14 @@ def test_gse106305_all_samples_figure(gse106305, tmp_path):
         de_table=de,
         n_bootstrap=0,
     )
-    fig = heatmap(mods, dm, samples=samples, markers=HYPOXIA_MARKERS, note=selection.shown_note())
+    fig = heatmap(
+        mods,
+        dm,
+        samples=samples,
+        tracks=["cell_line", "condition"],
+        markers=HYPOXIA_MARKERS,
+        note=selection.shown_note(),
+    )
     labels = {t.get_text() for t in _axes(fig, "gene-labels").texts}
     assert set(HYPOXIA_MARKERS) & set(mods.genes.symbol) <= labels
     fig.savefig(tmp_path / "heatmap.pdf")

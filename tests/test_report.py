@@ -8,6 +8,7 @@ import hashlib
 import html
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -21,18 +22,19 @@ from _report_example import (
     example_report,
     example_without_heatmap,
 )
+from rnaheat.checks import Check
 from rnaheat.report import (
     Annotation,
     Download,
-    Figure,
     HeatmapData,
     Module,
     ReportData,
-    Verdict,
+    StaticFigure,
     VolcanoData,
     build_report,
     diverging_palette,
 )
+from rnaheat.report import build as report_build
 from rnaheat.report.build import script_json
 
 
@@ -133,6 +135,19 @@ def test_policy_allows_exactly_the_page_script_and_no_fetch():
     assert f"'sha256-{digest}'" in policy
     assert "default-src 'none'" in policy
     assert "unsafe-inline" not in policy.split("script-src")[1].split(";")[0]
+
+
+def test_every_script_part_is_inlined_once_in_order():
+    page = build_report(example_report())
+    script = re.search(r"<script>(.*)</script>", page, flags=re.S).group(1)
+    folder = Path(report_build.__file__).parent / "assets" / "js"
+    assert sorted(p.stem for p in folder.glob("*.js")) == sorted(report_build._SCRIPT_PARTS)
+    starts = []
+    for part in report_build._SCRIPT_PARTS:
+        text = (folder / f"{part}.js").read_text(encoding="utf-8")
+        assert script.count(text) == 1, part
+        starts.append(script.index(text))
+    assert starts == sorted(starts)
 
 
 def test_page_references_nothing_outside_itself():
@@ -264,7 +279,7 @@ def test_report_data_is_frozen():
     ("make", "error", "message"),
     [
         (
-            lambda: Verdict(name="Sample check", status="ok", reason="r"),
+            lambda: Check(name="Sample check", status="ok", reason="r"),
             ValueError,
             "Sample check.*'ok'",
         ),
@@ -312,7 +327,7 @@ def test_report_data_is_frozen():
         (lambda: Download(path="javascript:alert(1)"), ValueError, "relative path"),
         (lambda: Download(path="../secret.tsv"), ValueError, "relative path"),
         (lambda: Download(path="/etc/passwd"), ValueError, "relative path"),
-        (lambda: Figure(png=b"GIF89a", alt="x"), ValueError, "PNG"),
+        (lambda: StaticFigure(png=b"GIF89a", alt="x"), ValueError, "PNG"),
         (
             lambda: VolcanoData(
                 points=pd.DataFrame(
@@ -330,7 +345,7 @@ def test_report_data_is_frozen():
             "'url\\(x\\)' is not #RRGGBB",
         ),
         (lambda: _report(title=" "), ValueError, "title"),
-        (lambda: _report(checks=({"name": "x"},)), TypeError, "checks must be Verdict"),
+        (lambda: _report(checks=({"name": "x"},)), TypeError, "checks must be Check"),
         (lambda: _report(methods={"command": ""}), TypeError, "methods must be MethodsData"),
     ],
 )

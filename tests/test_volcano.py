@@ -11,9 +11,12 @@ import pytest
 from matplotlib.collections import PathCollection
 from matplotlib.colors import to_rgb
 
+from rnaheat.cluster import Tree
 from rnaheat.de.result import DEResult
 from rnaheat.io import read_genes
-from rnaheat.plot.colors import NEUTRAL, category_colors
+from rnaheat.modules import GeneModules
+from rnaheat.plot.colors import NEUTRAL
+from rnaheat.plot.heatmap import module_colors
 from rnaheat.plot.volcano import volcano
 
 
@@ -47,14 +50,52 @@ def simulated_table(n_genes: int = 4000, *, seed: int = 0) -> pd.DataFrame:
     return table
 
 
-def modules_of(table: pd.DataFrame) -> pd.Series:
+def gene_modules(
+    labels: pd.Series, *, names: dict[int, str] | None = None, order: list[int] | None = None
+) -> GeneModules:
+    """Modules with the given membership (gene id → module number), as the volcano reads them.
+
+    ``order`` is the modules' order (default: by number); ``names`` their names (default
+    empty). Only the membership, order and names are filled; the trees are empty.
+    """
+    order = sorted(set(labels)) if order is None else order
+    names = names or {}
+    ranks = {m: i for i, m in enumerate(order)}
+    genes = pd.DataFrame(
+        {"module": labels.astype(int).to_numpy()}, index=pd.Index(labels.index, name="gene_id")
+    )
+    genes = genes.iloc[np.argsort(genes["module"].map(ranks).to_numpy(), kind="stable")]
+    summary = pd.DataFrame(
+        {
+            "module": order,
+            "module_name": [names.get(m, "") for m in order],
+            "n_genes": [int((labels == m).sum()) for m in order],
+        }
+    )
+    empty_tree = Tree(np.empty((0, 4)), np.arange(0), "correlation", "average", "trivial")
+    return GeneModules(
+        genes=genes,
+        summary=summary,
+        eigengenes=pd.DataFrame(),
+        linkage=np.empty((0, 4)),
+        trees={},
+        sample_tree=empty_tree,
+        samples=pd.DataFrame({"group": []}),
+        k_scores=pd.DataFrame(),
+        tree_genes=pd.Index([]),
+    )
+
+
+def modules_of(table: pd.DataFrame, **kwargs) -> GeneModules:
+    """Module 1: the significant up genes; module 2: the significant down genes."""
     significant = table["padj"] < 0.05
-    return pd.concat(
+    labels = pd.concat(
         [
-            pd.Series("M1", index=table.loc[significant & (table["log2fc"] > 0), "gene_id"]),
-            pd.Series("M2", index=table.loc[significant & (table["log2fc"] < 0), "gene_id"]),
+            pd.Series(1, index=table.loc[significant & (table["log2fc"] > 0), "gene_id"]),
+            pd.Series(2, index=table.loc[significant & (table["log2fc"] < 0), "gene_id"]),
         ]
     )
+    return gene_modules(labels, **kwargs)
 
 
 def label_texts(ax):
@@ -100,16 +141,16 @@ def point_colours(ax) -> dict[tuple[float, float], tuple[float, float, float]]:
     return out
 
 
-def test_points_take_the_module_colours_given():
+def test_points_take_the_module_colours():
     table = simulated_table()
     modules = modules_of(table)
-    colours = {"M1": "#AA3377", "M2": "#228833"}
-    ax = volcano(table, modules=modules, module_colors=colours)
+    colours = module_colors(modules)
+    ax = volcano(table, modules=modules)
     drawn = point_colours(ax)
     tested = table[table["pvalue"].notna()]
     assert len(drawn) == len(tested)
     floor = tested.loc[tested["pvalue"] > 0, "pvalue"].min()
-    module_of = modules.to_dict()
+    module_of = modules.labels.to_dict()
     mismatches = 0
     for row in tested.itertuples():
         y = -np.log10(max(row.pvalue, floor))
@@ -119,8 +160,8 @@ def test_points_take_the_module_colours_given():
     assert mismatches == 0
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
     assert legend == [
-        f"M1 ({(modules == 'M1').sum():,})",
-        f"M2 ({(modules == 'M2').sum():,})",
+        f"M1 ({(modules.labels == 1).sum():,})",
+        f"M2 ({(modules.labels == 2).sum():,})",
         "not in a module",
     ]
 
@@ -129,24 +170,23 @@ def test_legend_follows_the_module_order():
     table = simulated_table(2000)
     significant = table.index[table["padj"] < 0.05]
     labels = pd.Series(
-        [f"M{i % 11 + 1}" for i in range(len(significant))], index=table.loc[significant, "gene_id"]
+        [i % 11 + 1 for i in range(len(significant))], index=table.loc[significant, "gene_id"]
     )
-    ax = volcano(table, modules=labels)
+    ax = volcano(table, modules=gene_modules(labels))
     legend = [t.get_text().split(" ")[0] for t in ax.get_legend().get_texts()]
     assert legend[:-1] == [f"M{i}" for i in range(1, 12)]
-    colours = {m: category_colors(labels)[m] for m in reversed(legend[:-1])}
-    ax = volcano(table, modules=labels, module_colors=colours)
+    ax = volcano(table, modules=gene_modules(labels, order=list(range(11, 0, -1))))
     legend = [t.get_text().split(" ")[0] for t in ax.get_legend().get_texts()]
     assert legend[:-1] == [f"M{i}" for i in range(11, 0, -1)]
 
 
-def test_default_module_colours_are_the_shared_palette():
+def test_module_colours_are_the_heatmaps_and_names_are_in_the_legend():
     table = simulated_table(800)
-    modules = modules_of(table)
-    ax = volcano(table, modules=modules, module_names={"M1": "up in A", "M2": "down in A"})
-    palette = category_colors(["M1", "M2"])
+    modules = modules_of(table, names={1: "up in A", 2: "down in A"})
+    ax = volcano(table, modules=modules)
+    palette = module_colors(modules)
     faces = {tuple(np.round(c.get_facecolors()[0, :3], 6)) for c in ax.collections}
-    assert {tuple(np.round(to_rgb(palette[m]), 6)) for m in ("M1", "M2")} <= faces
+    assert {tuple(np.round(to_rgb(palette[m]), 6)) for m in (1, 2)} <= faces
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
     assert legend[0].startswith("M1 · up in A (")
 
@@ -244,8 +284,6 @@ def test_title_from_a_de_result_and_inputs_unchanged():
 
 def test_bad_inputs():
     table = simulated_table(300)
-    with pytest.raises(KeyError, match="no colour for module"):
-        volcano(table, modules=modules_of(table), module_colors={"M1": "#000000"})
     with pytest.raises(KeyError, match="'padj'"):
         volcano(table.drop(columns="padj"))
     with pytest.raises(ValueError, match="alpha"):
@@ -259,13 +297,11 @@ def test_gse106305_volcano(gse106305, tmp_path, measured):
     table = ref.rename(columns={"log2FoldChange": "log2fc"})
     symbols = read_genes(gse106305 / "genes.csv.gz")["symbol"]
     table["symbol"] = symbols.reindex(table["gene_id"]).fillna("").to_numpy()
-    modules = modules_of(table)
+    modules = modules_of(table, names={1: "up in Hypoxia", 2: "down in Hypoxia"})
     controls = ["BNIP3", "PDK1", "CA9", "NDRG1", "VEGFA", "P4HA1"]
     ax = volcano(
         table,
         modules=modules,
-        module_colors=category_colors(["M1", "M2"]),
-        module_names={"M1": "up in Hypoxia", "M2": "down in Hypoxia"},
         label_genes=controls,
         title="LNCaP: Hypoxia vs Normoxia",
     )
@@ -279,7 +315,7 @@ def test_gse106305_volcano(gse106305, tmp_path, measured):
 
 def test_nothing_significant_still_draws_with_zero_counts():
     table = simulated_table(300).assign(padj=1.0)
-    ax = volcano(table, modules=pd.Series(dtype=object))
+    ax = volcano(table, modules=gene_modules(pd.Series(dtype=int)))
     header = [t.get_text() for t in ax.texts if t.get_gid() == "volcano-header"]
     assert header == ["◀ 0 down", "0 up ▶", "padj < 0.05"]
     assert len(ax.lines) == 0 and label_texts(ax) == []

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt
 
-from rnaheat.plot.heatmap import heatmap, module_colors
+from rnaheat.plot.heatmap import heatmap, track_columns
 from rnaheat.plot.qc import qc_figures
 from rnaheat.plot.volcano import volcano
 
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
     from rnaheat.pipeline import Analysis
 
-__all__ = ["analysis_figures", "module_subtitles"]
+__all__ = ["analysis_figures", "heatmap_tracks", "module_subtitles"]
 
 
 def module_subtitles(analysis: Analysis, /) -> dict[int, str]:
@@ -25,6 +25,17 @@ def module_subtitles(analysis: Analysis, /) -> dict[int, str]:
         return {}
     top = analysis.enrichment.top_sets()
     return {int(m): str(row["gene_set"]) for m, row in top.iterrows()}
+
+
+def heatmap_tracks(analysis: Analysis, /) -> list[str]:
+    """The sample-sheet columns the heatmap annotates: the design's, grouping, requested."""
+    config = analysis.config
+    return track_columns(
+        config.de.design or None,
+        group_samples=config.heatmap.group_samples,
+        annotate=config.heatmap.annotate,
+        contrast_variable=config.de.contrast[0] if config.de.contrast else None,
+    )
 
 
 def analysis_figures(analysis: Analysis, /) -> Iterator[tuple[str, Figure]]:
@@ -47,7 +58,7 @@ def analysis_figures(analysis: Analysis, /) -> Iterator[tuple[str, Figure]]:
                 modules,
                 analysis.display,
                 samples=analysis.experiment.samples,
-                annotate=list(config.heatmap.annotate) or None,
+                tracks=heatmap_tracks(analysis),
                 markers=[*config.heatmap.markers, *controls] or None,
                 title=title,
                 note=analysis.selection.shown_note(),
@@ -59,9 +70,7 @@ def analysis_figures(analysis: Analysis, /) -> Iterator[tuple[str, Figure]]:
         volcano(
             analysis.de,
             ax=ax,
-            modules=modules.labels if modules is not None else None,
-            module_colors=module_colors(modules) if modules is not None else None,
-            module_names=modules.names() if modules is not None else None,
+            modules=modules,
             alpha=config.de.alpha,
             lfc_threshold=config.select.lfc_threshold,
             label_genes=[*config.heatmap.markers, *controls] or None,

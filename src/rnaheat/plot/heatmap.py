@@ -10,7 +10,8 @@ the pieces cannot collide whatever the number of genes or samples:
     [module names][gene trees][module band][heatmap][log2 FC][gene labels][legends]
 
 with the title, the sample tree and one annotation track per sample-sheet column above the
-heatmap, and sample names below it when there are few enough to read.
+heatmap, and sample names below it when there are few enough to read. :func:`heatmap_layout`
+sizes all of it into a :class:`HeatmapLayout`; one function per part then draws into it.
 """
 
 from __future__ import annotations
@@ -39,7 +40,15 @@ from rnaheat.plot.colors import (
     track_palettes,
 )
 
-__all__ = ["MODULE_PALETTE", "heatmap", "label_positions", "module_colors", "track_columns"]
+__all__ = [
+    "MODULE_PALETTE",
+    "HeatmapLayout",
+    "heatmap",
+    "heatmap_layout",
+    "label_positions",
+    "module_colors",
+    "track_columns",
+]
 
 #: Module colours: the Tol part of the shared palette, ordered so that consecutive modules
 #: differ strongly (indigo, rose, olive, wine, green, purple, sand, cyan, teal).
@@ -209,17 +218,39 @@ def _text_width_in(text: str, size: float) -> float:
     return 0.6 * size / 72.0 * len(text)
 
 
-def track_columns(modules: GeneModules, annotate: Sequence[str] | None) -> list[str]:
-    """The sample-sheet columns drawn as annotation tracks, top to bottom."""
-    design = modules.params.get("design")
-    columns = design_variables(str(design)) if design else []
-    contrast = modules.params.get("contrast")
-    group = modules.params.get("group_samples")
-    if group:
-        columns.append(str(group))
-    columns.extend(annotate or [])
-    if not columns and contrast:
-        columns.append(str(contrast).split(":")[0])
+def track_columns(
+    design: str | None,
+    /,
+    *,
+    group_samples: str | None = None,
+    annotate: Sequence[str] = (),
+    contrast_variable: str | None = None,
+) -> list[str]:
+    """The sample-sheet columns drawn as annotation tracks, top to bottom.
+
+    Parameters
+    ----------
+    design
+        The design formula; each of its variables gets a track.
+    group_samples
+        The column the samples are grouped by, if any.
+    annotate
+        Further columns the user asked for.
+    contrast_variable
+        The contrast's variable, drawn when nothing else would be (e.g. an imported DE
+        table without a design).
+
+    Returns
+    -------
+    list of str
+        Column names without repeats, in the order above.
+    """
+    columns = design_variables(design) if design else []
+    if group_samples:
+        columns.append(group_samples)
+    columns.extend(annotate)
+    if not columns and contrast_variable:
+        columns.append(contrast_variable)
     return list(dict.fromkeys(columns))
 
 
@@ -255,6 +286,199 @@ def _choose_labels(
     return np.sort(np.asarray(chosen, dtype=int))
 
 
+@dataclass(frozen=True)
+class _Labels:
+    """Which gene rows are labelled, with what text, at what size and spacing."""
+
+    shown: np.ndarray  # row positions, top to bottom
+    texts: np.ndarray  # symbol (or id) per shown row
+    font: float  # points
+    step: float  # spacing between labels, in row units
+    every_row: bool  # all rows are labelled (few genes)
+    width: float  # inches
+
+
+@dataclass(frozen=True)
+class HeatmapLayout:
+    """Where every part of the heatmap goes, fixed before anything is drawn.
+
+    Sizes and positions are in inches; ``*_top`` positions are measured from the top of the
+    figure. Row positions (``rows``) are in row units: one unit per gene, plus the gaps
+    between modules; column positions (``col_x``) likewise per sample.
+    """
+
+    fig_w: float
+    fig_h: float
+    left_w: float  # module names, gene trees and band; or the track names if wider
+    names_w: float
+    dend_w: float
+    band_w: float
+    body_x: float
+    body_top: float
+    body_w: float
+    body_h: float
+    lfc_w: float  # 0 when there is no fold change to draw
+    legend_w: float
+    title_h: float
+    sample_tree_h: float  # 0 when the samples are grouped (no tree)
+    rows: _Rows
+    row_in: float  # inches per row unit
+    col_x: np.ndarray  # x centre per column in heatmap order
+    col_blocks: list[tuple[int, int]]  # (first column, stop column) per sample group
+    x_extent: float
+    grouped: bool
+    show_sample_names: bool
+    sample_font: float
+    labels: _Labels
+
+
+def _label_plan(
+    genes: pd.DataFrame,
+    *,
+    rows: _Rows,
+    row_in: float,
+    markers: Sequence[str],
+    max_all_labels: int,
+    per_module: int,
+    n_hubs: int,
+) -> _Labels:
+    """Pick the gene labels and their font so that they fit the body's height."""
+    n_rows = len(genes)
+    every_row = n_rows <= max_all_labels
+    font = float(np.clip(row_in * 72 * 0.8, 4.0, _FONT)) if every_row else _FONT
+    step = font * 1.25 / 72.0 / row_in
+    if every_row:
+        shown = np.arange(n_rows)
+    else:
+        capacity = max(1, int(rows.extent / step))
+        shown = _choose_labels(
+            genes, markers=markers, per_module=per_module, n_hubs=n_hubs, capacity=capacity
+        )
+    symbols = genes["symbol"].astype(str)
+    texts = symbols.where(symbols != "", genes.index.to_series().astype(str)).to_numpy()[shown]
+    longest = max((len(t) for t in texts), default=4)
+    width = 0.35 + _text_width_in("x" * longest, font)
+    return _Labels(shown=shown, texts=texts, font=font, step=step, every_row=every_row, width=width)
+
+
+def heatmap_layout(
+    modules: GeneModules,
+    /,
+    *,
+    tracks: Sequence[str],
+    markers: Sequence[str] = (),
+    subtitles: Mapping[int, str] | None = None,
+    max_all_labels: int = 60,
+    labels_per_module: int = 3,
+    hubs_per_module: int = 2,
+    width: float | None = None,
+    height: float | None = None,
+) -> HeatmapLayout:
+    """Size every part of the heatmap of ``modules`` (arguments as for :func:`heatmap`)."""
+    genes = modules.genes
+    n_rows, n_cols = len(modules.order), len(modules.sample_order)
+    sizes = modules.summary["n_genes"].to_numpy(dtype=int)
+    groups = modules.samples["group"].astype(str).to_numpy()
+    grouped = bool((groups != "").any())
+    body_w = width or float(np.clip(0.26 * n_cols, 1.8, 8.0))
+    body_h = height or (
+        float(np.clip(0.13 * n_rows, 2.5, 8.0)) if n_rows <= max_all_labels else 6.5
+    )
+    k = len(sizes)
+    gap_rows = 0.0 if k < 2 else _GAP_ROWS_IN * n_rows / max(body_h - (k - 1) * _GAP_ROWS_IN, 0.5)
+    rows = _row_layout(sizes, gap_rows)
+    row_in = body_h / rows.extent
+    labels = _label_plan(
+        genes,
+        rows=rows,
+        row_in=row_in,
+        markers=markers,
+        max_all_labels=max_all_labels,
+        per_module=labels_per_module,
+        n_hubs=hubs_per_module,
+    )
+    names = modules.names()
+    module_texts = [f"{module_label(m)}  {names[m]}" for m in modules.summary["module"]]
+    module_texts += [str(v) for v in (subtitles or {}).values() if v]
+    names_w = min(2.4, max(_text_width_in(t, _FONT) for t in module_texts) + 0.15)
+    dend_w, band_w = 0.55, 0.14
+    lfc_w = 0.5 if bool(genes["log2fc"].notna().any()) else 0.0
+    legend_w = 1.75
+    track_names_w = max((_text_width_in(c, _FONT) for c in tracks), default=0) + 0.1
+    left_w = max(names_w + dend_w + band_w + 0.05, track_names_w)
+    starts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
+    col_gap = 0.0
+    if grouped and len(starts) > 1:
+        col_gap = _GAP_COLS_IN * n_cols / max(body_w - (len(starts) - 1) * _GAP_COLS_IN, 0.5)
+    col_x = (
+        np.arange(n_cols)
+        + 0.5
+        + col_gap * (np.searchsorted(starts, np.arange(n_cols), side="right") - 1)
+    )
+    show_sample_names = n_cols <= 60
+    sample_font = float(np.clip(body_w / n_cols * 72 * 0.8, 4.0, _FONT))
+    bottom_h = (
+        0.15 + max(_text_width_in(str(s), sample_font) for s in modules.sample_order)
+        if show_sample_names
+        else 0.35
+    )
+    bottom_h += 0.1
+    title_h = 0.6
+    sample_tree_h = 0.0 if grouped else 0.45
+    tracks_h = len(tracks) * (_TRACK_IN + _TRACK_GAP_IN)
+    return HeatmapLayout(
+        fig_w=0.15 + left_w + 0.04 + body_w + 0.06 + lfc_w + labels.width + legend_w + 0.15,
+        fig_h=title_h + sample_tree_h + tracks_h + 0.05 + body_h + bottom_h + 0.15,
+        left_w=left_w,
+        names_w=names_w,
+        dend_w=dend_w,
+        band_w=band_w,
+        body_x=0.15 + left_w + 0.04,
+        body_top=title_h + sample_tree_h + tracks_h + 0.05,
+        body_w=body_w,
+        body_h=body_h,
+        lfc_w=lfc_w,
+        legend_w=legend_w,
+        title_h=title_h,
+        sample_tree_h=sample_tree_h,
+        rows=rows,
+        row_in=row_in,
+        col_x=col_x,
+        col_blocks=list(zip(starts, [*starts[1:], n_cols], strict=True)),
+        x_extent=n_cols + col_gap * (len(starts) - 1),
+        grouped=grouped,
+        show_sample_names=show_sample_names,
+        sample_font=sample_font,
+        labels=labels,
+    )
+
+
+def _add_axes(fig: Figure, lay: HeatmapLayout, x0: float, y_top: float, *, w: float, h: float):
+    """An axes at ``x0`` inches from the left, ``y_top`` inches from the top."""
+    return fig.add_axes((x0 / lay.fig_w, 1 - (y_top + h) / lay.fig_h, w / lay.fig_w, h / lay.fig_h))
+
+
+def _check_inputs(
+    modules: GeneModules, display: DisplayMatrix, samples: pd.DataFrame, tracks: Sequence[str]
+) -> None:
+    """Raise a KeyError naming whatever the modules need that the inputs lack."""
+    order = modules.order
+    missing = order[~order.isin(display.values.index)]
+    if len(missing):
+        raise KeyError(
+            f"gene(s) of the modules are not in the display matrix: {', '.join(missing[:5])}"
+        )
+    absent = [s for s in modules.sample_order if s not in samples.index]
+    if absent:
+        raise KeyError(f"sample(s) {', '.join(absent)} are not in the sample sheet")
+    for column in tracks:
+        if column not in samples.columns:
+            raise KeyError(
+                f"annotation column {column!r} is not in the sample sheet; its "
+                f"columns are: {', '.join(map(str, samples.columns))}"
+            )
+
+
 @literal_text
 def heatmap(
     modules: GeneModules,
@@ -262,7 +486,7 @@ def heatmap(
     /,
     *,
     samples: pd.DataFrame,
-    annotate: Sequence[str] | None = None,
+    tracks: Sequence[str] = (),
     markers: Sequence[str] | None = None,
     title: str | None = None,
     note: str = "",
@@ -283,8 +507,9 @@ def heatmap(
         The display matrix the modules were found on (its values are drawn).
     samples
         The sample sheet, for the annotation tracks.
-    annotate
-        Extra sample-sheet columns to show as tracks (the design's variables always are).
+    tracks
+        Sample-sheet columns drawn as annotation tracks, top to bottom, e.g. the design's
+        variables (:func:`track_columns` lists the usual ones).
     markers
         Genes (symbols or ids) that are always labelled when present.
     title
@@ -311,122 +536,52 @@ def heatmap(
         A gene of ``modules`` is missing from ``display``, or a sample or track column from
         the sheet.
     """
-    order = modules.order
-    missing = order[~order.isin(display.values.index)]
-    if len(missing):
-        raise KeyError(
-            f"gene(s) of the modules are not in the display matrix: {', '.join(missing[:5])}"
-        )
-    sample_order = modules.sample_order
-    absent = [s for s in sample_order if s not in samples.index]
-    if absent:
-        raise KeyError(f"sample(s) {', '.join(absent)} are not in the sample sheet")
-    tracks = track_columns(modules, annotate)
-    for column in tracks:
-        if column not in samples.columns:
-            raise KeyError(
-                f"annotation column {column!r} is not in the sample sheet; its "
-                f"columns are: {', '.join(map(str, samples.columns))}"
-            )
-    values = display.values.loc[order, sample_order].to_numpy()
-    genes = modules.genes
-    sheet = samples.loc[sample_order]
-    n_rows, n_cols = values.shape
-    summary = modules.summary
-    sizes = summary["n_genes"].to_numpy(dtype=int)
-    names = modules.names()
-    colors = module_colors(modules)
-    has_lfc = bool(genes["log2fc"].notna().any())
-    grouped = bool(modules.params.get("group_samples"))
-
-    # --- sizes in inches ------------------------------------------------------------------
-    body_w = width or float(np.clip(0.26 * n_cols, 1.8, 8.0))
-    all_labels = n_rows <= max_all_labels
-    body_h = height or (float(np.clip(0.13 * n_rows, 2.5, 8.0)) if all_labels else 6.5)
-    label_font = _FONT
-    k = len(sizes)
-    gap_rows = 0.0 if k < 2 else _GAP_ROWS_IN * n_rows / max(body_h - (k - 1) * _GAP_ROWS_IN, 0.5)
-    rows = _row_layout(sizes, gap_rows)
-    row_in = body_h / rows.extent  # inches per row unit
-    if all_labels:
-        label_font = float(np.clip(row_in * 72 * 0.8, 4.0, _FONT))
-    label_step = label_font * 1.25 / 72.0 / row_in  # label spacing in row units
-    capacity = max(1, int(rows.extent / label_step))
-    marker_list = list(markers or [])
-    if all_labels:
-        shown = np.arange(n_rows)
-    else:
-        shown = _choose_labels(
-            genes,
-            markers=marker_list,
-            per_module=labels_per_module,
-            n_hubs=hubs_per_module,
-            capacity=capacity,
-        )
-    label_text = (
-        genes["symbol"]
-        .astype(str)
-        .where(genes["symbol"].astype(str) != "", genes.index.to_series().astype(str))
-    )
-    texts = label_text.to_numpy()[shown]
-    longest = max((len(t) for t in texts), default=4)
-    labels_w = 0.35 + _text_width_in("x" * longest, label_font)
+    tracks = list(tracks)
+    _check_inputs(modules, display, samples, tracks)
     subtitles = {int(k): str(v) for k, v in (subtitles or {}).items() if v}
-    module_texts = [f"{module_label(m)}  {names[m]}" for m in summary["module"]]
-    module_texts += list(subtitles.values())
-    names_w = min(2.4, max(_text_width_in(t, _FONT) for t in module_texts) + 0.15)
-    dend_w = 0.55
-    band_w = 0.14
-    lfc_w = 0.5 if has_lfc else 0.0
-    legend_w = 1.75
-    track_names_w = max((_text_width_in(c, _FONT) for c in tracks), default=0) + 0.1
-    left_w = max(names_w + dend_w + band_w + 0.05, track_names_w)
-    col_gap = 0.0
-    groups = modules.samples["group"].to_numpy() if grouped else np.array([""] * n_cols)
-    starts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
-    if grouped and len(starts) > 1:
-        col_gap = _GAP_COLS_IN * n_cols / max(body_w - (len(starts) - 1) * _GAP_COLS_IN, 0.5)
-    col_x = (
-        np.arange(n_cols)
-        + 0.5
-        + col_gap * (np.searchsorted(starts, np.arange(n_cols), side="right") - 1)
+    marker_list = list(markers or [])
+    lay = heatmap_layout(
+        modules,
+        tracks=tracks,
+        markers=marker_list,
+        subtitles=subtitles,
+        max_all_labels=max_all_labels,
+        labels_per_module=labels_per_module,
+        hubs_per_module=hubs_per_module,
+        width=width,
+        height=height,
     )
-    x_extent = n_cols + col_gap * (len(starts) - 1)
-    show_sample_names = n_cols <= 60
-    sample_font = float(np.clip(body_w / n_cols * 72 * 0.8, 4.0, _FONT))
-    bottom_h = (
-        0.15 + max(_text_width_in(str(s), sample_font) for s in sample_order)
-        if show_sample_names
-        else 0.35
-    )
-    bottom_h += 0.1
-    title_h = 0.6
-    coldend_h = 0.0 if grouped else 0.45
-    tracks_h = len(tracks) * (_TRACK_IN + _TRACK_GAP_IN)
-    fig_w = 0.15 + left_w + 0.04 + body_w + 0.06 + lfc_w + labels_w + legend_w + 0.15
-    fig_h = title_h + coldend_h + tracks_h + 0.05 + body_h + bottom_h + 0.15
-    fig = Figure(figsize=(fig_w, fig_h))
+    fig = Figure(figsize=(lay.fig_w, lay.fig_h))
     FigureCanvasAgg(fig)
+    _draw_body(fig, lay, modules, display)
+    _draw_bands(fig, lay, modules, subtitles)
+    _draw_gene_trees(fig, lay, modules)
+    if not lay.grouped:
+        _draw_sample_tree(fig, lay, modules)
+    legends = _draw_tracks(fig, lay, samples.loc[modules.sample_order], tracks)
+    if lay.lfc_w:
+        _draw_fold_changes(fig, lay, modules)
+    _draw_labels(fig, lay, modules, marker_list)
+    _draw_title(fig, lay, modules, title=title, note=note)
+    _draw_legends(fig, legends, lay, display)
+    return fig
 
-    def axes(x0: float, y_top: float, *, w: float, h: float):
-        """An axes at ``x0`` inches from the left, ``y_top`` inches from the top."""
-        return fig.add_axes((x0 / fig_w, 1 - (y_top + h) / fig_h, w / fig_w, h / fig_h))
 
-    x_body = 0.15 + left_w + 0.04
-    y_body = title_h + coldend_h + tracks_h + 0.05
-
-    # --- heatmap body ---------------------------------------------------------------------
-    ax = axes(x_body, y_body, w=body_w, h=body_h)
+def _draw_body(
+    fig: Figure, lay: HeatmapLayout, modules: GeneModules, display: DisplayMatrix
+) -> None:
+    """The cells, one block per module and sample group, with the sample names below."""
+    values = display.values.loc[modules.order, modules.sample_order].to_numpy()
+    ax = _add_axes(fig, lay, lay.body_x, lay.body_top, w=lay.body_w, h=lay.body_h)
     ax.set_gid("heatmap")
     limit = display.color_limit
     cmap = diverging_cmap()
     norm = Normalize(-limit, limit)
     vector = values.size <= _MAX_CELL_ROWS_VECTOR
-    col_blocks = list(zip(starts, [*starts[1:], n_cols], strict=True))
-    for start, stop, top in rows.blocks:
-        for c0, c1 in col_blocks:
+    for start, stop, top in lay.rows.blocks:
+        for c0, c1 in lay.col_blocks:
             block = values[start:stop, c0:c1]
-            x0 = col_x[c0] - 0.5
+            x0 = lay.col_x[c0] - 0.5
             if vector:
                 # Few cells: vector quads stay crisp in PDF and SVG at any zoom.
                 ax.pcolormesh(
@@ -452,37 +607,50 @@ def heatmap(
                     interpolation="auto",
                     gid="cells",
                 )
-    ax.set_xlim(0, x_extent)
-    ax.set_ylim(rows.extent, 0)
+    ax.set_xlim(0, lay.x_extent)
+    ax.set_ylim(lay.rows.extent, 0)
     ax.set_yticks([])
     for spine in ax.spines.values():
         spine.set_visible(False)
-    if show_sample_names:
-        ax.set_xticks(col_x)
-        ax.set_xticklabels([str(s) for s in sample_order], rotation=90, fontsize=sample_font)
+    if lay.show_sample_names:
+        ax.set_xticks(lay.col_x)
+        ax.set_xticklabels(
+            [str(s) for s in modules.sample_order], rotation=90, fontsize=lay.sample_font
+        )
         ax.tick_params(axis="x", length=0, pad=2)
     else:
         ax.set_xticks([])
-        ax.set_xlabel(f"{n_cols} samples", fontsize=_FONT)
+        ax.set_xlabel(f"{len(lay.col_x)} samples", fontsize=_FONT)
 
-    # --- module band and names ------------------------------------------------------------
-    band = axes(x_body - 0.04 - band_w, y_body, w=band_w, h=body_h)
+
+def _draw_bands(
+    fig: Figure, lay: HeatmapLayout, modules: GeneModules, subtitles: Mapping[int, str]
+) -> None:
+    """The coloured module band and, left of the trees, each module's name and size."""
+    summary = modules.summary
+    colors = module_colors(modules)
+    names = modules.names()
+    rows = lay.rows
+    band = _add_axes(
+        fig, lay, lay.body_x - 0.04 - lay.band_w, lay.body_top, w=lay.band_w, h=lay.body_h
+    )
     band.set_gid("module-band")
     for (start, stop, top), m in zip(rows.blocks, summary["module"], strict=True):
         band.add_patch(Rectangle((0, top), 1, stop - start, color=colors[int(m)], lw=0))
     band.set_xlim(0, 1)
     band.set_ylim(rows.extent, 0)
     band.axis("off")
-    names_ax = axes(0.15, y_body, w=names_w, h=body_h)
+    names_ax = _add_axes(fig, lay, 0.15, lay.body_top, w=lay.names_w, h=lay.body_h)
     names_ax.set_gid("module-names")
     names_ax.axis("off")
     names_ax.set_xlim(0, 1)
     names_ax.set_ylim(rows.extent, 0)
     centers = [top + (stop - start) / 2 for start, stop, top in rows.blocks]
-    name_step = _FONT * (3.8 if subtitles else 2.6) / 72.0 / row_in
+    name_step = _FONT * (3.8 if subtitles else 2.6) / 72.0 / lay.row_in
     placed = label_positions(
         centers, spacing=name_step, low=name_step / 2, high=rows.extent - name_step / 2
     )
+    sizes = summary["n_genes"].to_numpy(dtype=int)
     for y, m, size in zip(placed, summary["module"], sizes, strict=True):
         names_ax.text(
             1.0,
@@ -496,28 +664,37 @@ def heatmap(
             linespacing=1.2,
         )
 
-    # --- gene trees, one per module -------------------------------------------------------
-    dend = axes(x_body - 0.04 - band_w - dend_w, y_body, w=dend_w, h=body_h)
-    dend.set_gid("gene-dendrogram")
-    segments = []
-    for (_, _, top), m in zip(rows.blocks, summary["module"], strict=True):
-        tree = modules.trees[int(m)]
-        leaf_pos = np.empty(tree.n_leaves)
-        leaf_pos[tree.order] = top + np.arange(tree.n_leaves) + 0.5
-        # About one drawn merge per 3 points of height keeps the tree readable.
-        budget = max(8, int(body_h * 72 / 3 * tree.n_leaves / n_rows))
-        min_branch = int(np.ceil(tree.n_leaves / budget)) if tree.n_leaves > budget else 1
+
+def _module_tree_lines(tree: Tree, top: float, *, body_h: float, n_rows: int) -> np.ndarray:
+    """One module's tree as (height, row) segments, its height scaled to 0..1."""
+    leaf_pos = np.empty(tree.n_leaves)
+    leaf_pos[tree.order] = top + np.arange(tree.n_leaves) + 0.5
+    # About one drawn merge per 3 points of height keeps the tree readable.
+    budget = max(8, int(body_h * 72 / 3 * tree.n_leaves / n_rows))
+    min_branch = int(np.ceil(tree.n_leaves / budget)) if tree.n_leaves > budget else 1
+    lines, tallest = _dendrogram_segments(tree, leaf_pos, min_branch=min_branch)
+    # Trees that grow by chaining (one gene at a time) have few balanced merges; lower
+    # the bar until the tree shows some structure.
+    while len(lines) < 3 * 4 and min_branch > 1 and tree.n_leaves > 1:
+        min_branch //= 2
         lines, tallest = _dendrogram_segments(tree, leaf_pos, min_branch=min_branch)
-        # Trees that grow by chaining (one gene at a time) have few balanced merges; lower
-        # the bar until the tree shows some structure.
-        while len(lines) < 3 * 4 and min_branch > 1 and tree.n_leaves > 1:
-            min_branch //= 2
-            lines, tallest = _dendrogram_segments(tree, leaf_pos, min_branch=min_branch)
+    # Each module's tree fills the width: heights are compared within a module only.
+    scaled = lines.copy()
+    scaled[..., 1] = scaled[..., 1] / (tallest or 1.0)
+    return scaled[..., ::-1]
+
+
+def _draw_gene_trees(fig: Figure, lay: HeatmapLayout, modules: GeneModules) -> None:
+    """One gene tree per module, left of the band, each as wide as the column allows."""
+    x0 = lay.body_x - 0.04 - lay.band_w - lay.dend_w
+    dend = _add_axes(fig, lay, x0, lay.body_top, w=lay.dend_w, h=lay.body_h)
+    dend.set_gid("gene-dendrogram")
+    n_rows = len(modules.order)
+    segments = []
+    for (_, _, top), m in zip(lay.rows.blocks, modules.summary["module"], strict=True):
+        lines = _module_tree_lines(modules.trees[int(m)], top, body_h=lay.body_h, n_rows=n_rows)
         if len(lines):
-            # Each module's tree fills the width: heights are compared within a module only.
-            scaled = lines.copy()
-            scaled[..., 1] = scaled[..., 1] / (tallest or 1.0)
-            segments.append(scaled[..., ::-1])
+            segments.append(lines)
     if segments:
         allseg = np.concatenate(segments)
         dend.add_collection(
@@ -526,28 +703,38 @@ def heatmap(
             )
         )
     dend.set_xlim(1.02, 0)
-    dend.set_ylim(rows.extent, 0)
+    dend.set_ylim(lay.rows.extent, 0)
     dend.axis("off")
 
-    # --- sample tree ----------------------------------------------------------------------
-    if not grouped:
-        cd = axes(x_body, title_h, w=body_w, h=coldend_h - 0.05)
-        cd.set_gid("sample-dendrogram")
-        leaf_pos = np.empty(n_cols)
-        leaf_pos[modules.sample_tree.order] = col_x
-        lines, tallest = _dendrogram_segments(modules.sample_tree, leaf_pos)
-        if len(lines):
-            cd.add_collection(LineCollection(lines, colors="#444444", linewidths=0.6))
-            cd.set_ylim(0, tallest * 1.02)
-        cd.set_xlim(0, x_extent)
-        cd.axis("off")
 
-    # --- annotation tracks ----------------------------------------------------------------
+def _draw_sample_tree(fig: Figure, lay: HeatmapLayout, modules: GeneModules) -> None:
+    """The sample tree above the tracks (only when the samples are not grouped)."""
+    cd = _add_axes(fig, lay, lay.body_x, lay.title_h, w=lay.body_w, h=lay.sample_tree_h - 0.05)
+    cd.set_gid("sample-dendrogram")
+    leaf_pos = np.empty(len(lay.col_x))
+    leaf_pos[modules.sample_tree.order] = lay.col_x
+    lines, tallest = _dendrogram_segments(modules.sample_tree, leaf_pos)
+    if len(lines):
+        cd.add_collection(LineCollection(lines, colors="#444444", linewidths=0.6))
+        cd.set_ylim(0, tallest * 1.02)
+    cd.set_xlim(0, lay.x_extent)
+    cd.axis("off")
+
+
+def _draw_tracks(
+    fig: Figure, lay: HeatmapLayout, sheet: pd.DataFrame, tracks: Sequence[str]
+) -> list[tuple[str, list[Patch] | None, object]]:
+    """One annotation track per column; returns each track's legend entry.
+
+    An entry is ``(column, patches, None)`` for categories and ``(column, None, (colormap,
+    norm))`` for numbers.
+    """
     legends: list[tuple[str, list[Patch] | None, object]] = []
     palettes = track_palettes(sheet, tracks)
+    n_cols = len(lay.col_x)
     for i, column in enumerate(tracks):
-        y = title_h + coldend_h + i * (_TRACK_IN + _TRACK_GAP_IN)
-        tr = axes(x_body, y, w=body_w, h=_TRACK_IN)
+        y = lay.title_h + lay.sample_tree_h + i * (_TRACK_IN + _TRACK_GAP_IN)
+        tr = _add_axes(fig, lay, lay.body_x, y, w=lay.body_w, h=_TRACK_IN)
         tr.set_gid(f"track-{column}")
         palette = palettes[column]
         cell_colors = sample_track_colors(sheet, column, palette)
@@ -558,11 +745,11 @@ def heatmap(
                 Patch(facecolor=palette[lv], edgecolor="none", label=lv) for lv in sorted(palette)
             ]
             legends.append((column, handles, None))
-        for c0, c1 in col_blocks:
+        for c0, c1 in lay.col_blocks:
             for j in range(c0, c1):
                 tr.add_patch(
                     Rectangle(
-                        (col_x[j] - 0.5, 0),
+                        (lay.col_x[j] - 0.5, 0),
                         1,
                         1,
                         facecolor=cell_colors[j],
@@ -570,77 +757,87 @@ def heatmap(
                         lw=0.3 if n_cols <= 60 else 0,
                     )
                 )
-        tr.set_xlim(0, x_extent)
+        tr.set_xlim(0, lay.x_extent)
         tr.set_ylim(0, 1)
         tr.axis("off")
         tr.text(-0.01, 0.5, column, transform=tr.transAxes, ha="right", va="center", fontsize=_FONT)
+    return legends
 
-    # --- log2 fold change bar -------------------------------------------------------------
-    x_after = x_body + body_w + 0.06
-    if has_lfc:
-        lf = axes(x_after, y_body, w=lfc_w - 0.06, h=body_h)
-        lf.set_gid("log2fc")
-        lfc = genes["log2fc"].fillna(0.0).to_numpy()
-        span = float(np.nanpercentile(np.abs(lfc), 99)) or 1.0
-        up, down = cmap(0.85), cmap(0.15)
-        for start, stop, top in rows.blocks:
-            y_edges = top + np.arange(stop - start + 1)
-            v = np.clip(lfc[start:stop], -span, span)
-            yy = np.repeat(y_edges, 2)[1:-1]
-            vv = np.repeat(v, 2)
-            lf.fill_betweenx(
-                yy, 0, np.where(vv > 0, vv, 0), color=up, lw=0, rasterized=n_rows > 5000
-            )
-            lf.fill_betweenx(
-                yy, 0, np.where(vv < 0, vv, 0), color=down, lw=0, rasterized=n_rows > 5000
-            )
-        lf.axvline(0, color="#666666", lw=0.4)
-        lf.set_xlim(-span * 1.05, span * 1.05)
-        lf.set_ylim(rows.extent, 0)
-        lf.set_yticks([])
-        lf.set_xticks([-round(span, 1), round(span, 1)])
-        lf.tick_params(axis="x", labelsize=_FONT - 1, length=2, pad=1)
-        for side in ("left", "right", "top"):
-            lf.spines[side].set_visible(False)
-        lf.set_title("log2 FC", fontsize=_FONT, pad=3)
-        x_after += lfc_w
 
-    # --- gene labels with leader lines ----------------------------------------------------
-    lab = axes(x_after, y_body, w=labels_w, h=body_h)
+def _draw_fold_changes(fig: Figure, lay: HeatmapLayout, modules: GeneModules) -> None:
+    """Each gene's log2 fold change as a bar right of the cells."""
+    x0 = lay.body_x + lay.body_w + 0.06
+    lf = _add_axes(fig, lay, x0, lay.body_top, w=lay.lfc_w - 0.06, h=lay.body_h)
+    lf.set_gid("log2fc")
+    lfc = modules.genes["log2fc"].fillna(0.0).to_numpy()
+    n_rows = len(lfc)
+    span = float(np.nanpercentile(np.abs(lfc), 99)) or 1.0
+    cmap = diverging_cmap()
+    up, down = cmap(0.85), cmap(0.15)
+    for start, stop, top in lay.rows.blocks:
+        y_edges = top + np.arange(stop - start + 1)
+        v = np.clip(lfc[start:stop], -span, span)
+        yy = np.repeat(y_edges, 2)[1:-1]
+        vv = np.repeat(v, 2)
+        lf.fill_betweenx(yy, 0, np.where(vv > 0, vv, 0), color=up, lw=0, rasterized=n_rows > 5000)
+        lf.fill_betweenx(yy, 0, np.where(vv < 0, vv, 0), color=down, lw=0, rasterized=n_rows > 5000)
+    lf.axvline(0, color="#666666", lw=0.4)
+    lf.set_xlim(-span * 1.05, span * 1.05)
+    lf.set_ylim(lay.rows.extent, 0)
+    lf.set_yticks([])
+    lf.set_xticks([-round(span, 1), round(span, 1)])
+    lf.tick_params(axis="x", labelsize=_FONT - 1, length=2, pad=1)
+    for side in ("left", "right", "top"):
+        lf.spines[side].set_visible(False)
+    lf.set_title("log2 FC", fontsize=_FONT, pad=3)
+
+
+def _draw_labels(
+    fig: Figure, lay: HeatmapLayout, modules: GeneModules, markers: Sequence[str]
+) -> None:
+    """Gene labels right of the cells (and fold changes), with leader lines to their rows."""
+    labels = lay.labels
+    x0 = lay.body_x + lay.body_w + 0.06 + lay.lfc_w
+    lab = _add_axes(fig, lay, x0, lay.body_top, w=labels.width, h=lay.body_h)
     lab.set_gid("gene-labels")
-    lab.set_xlim(0, labels_w)
-    lab.set_ylim(rows.extent, 0)
+    lab.set_xlim(0, labels.width)
+    lab.set_ylim(lay.rows.extent, 0)
     lab.axis("off")
-    targets = rows.centers[shown]
-    placed = label_positions(
-        targets, spacing=label_step, low=label_step / 2, high=rows.extent - label_step / 2
-    )
-    marker_set = set(marker_list)
-    leader = 0.28 if not all_labels else 0.08
+    extent, step = lay.rows.extent, labels.step
+    targets = lay.rows.centers[labels.shown]
+    placed = label_positions(targets, spacing=step, low=step / 2, high=extent - step / 2)
+    marker_set = set(markers)
+    leader = 0.28 if not labels.every_row else 0.08
     segs = [
         [(0.0, t), (leader * 0.35, t), (leader * 0.85, p), (leader, p)]
         for t, p in zip(targets, placed, strict=True)
     ]
     lab.add_collection(LineCollection(segs, colors="#777777", linewidths=0.4))
-    for p, t, i in zip(placed, texts, shown, strict=True):
-        weight = "bold" if (t in marker_set or genes.index[i] in marker_set) else "normal"
+    gene_ids = modules.genes.index
+    for p, t, i in zip(placed, labels.texts, labels.shown, strict=True):
+        weight = "bold" if (t in marker_set or gene_ids[i] in marker_set) else "normal"
         lab.text(
             leader + 0.03,
             p,
             t,
             ha="left",
             va="center",
-            fontsize=label_font,
+            fontsize=labels.font,
             fontweight=weight,
             gid="gene-label",
         )
 
-    # --- title ----------------------------------------------------------------------------
+
+def _draw_title(
+    fig: Figure, lay: HeatmapLayout, modules: GeneModules, *, title: str | None, note: str
+) -> None:
+    """The title, and under it the counts of genes, modules and samples and the note."""
+    n_rows, n_cols, k = len(modules.order), len(lay.col_x), len(lay.rows.blocks)
     n_total = f"{n_rows:,} genes in {k} module{'s' if k != 1 else ''} · {n_cols} samples"
     sub = " · ".join(part for part in (n_total, note) if part)
     fig.text(
-        0.15 / fig_w,
-        1 - 0.12 / fig_h,
+        0.15 / lay.fig_w,
+        1 - 0.12 / lay.fig_h,
         title or "Gene modules",
         ha="left",
         va="top",
@@ -648,43 +845,28 @@ def heatmap(
         fontweight="bold",
     )
     fig.text(
-        0.15 / fig_w, 1 - 0.34 / fig_h, sub, ha="left", va="top", fontsize=_FONT, color="#333333"
+        0.15 / lay.fig_w,
+        1 - 0.34 / lay.fig_h,
+        sub,
+        ha="left",
+        va="top",
+        fontsize=_FONT,
+        color="#333333",
     )
-
-    # --- legends, stacked in their own column ---------------------------------------------
-    _draw_legends(
-        fig,
-        legends,
-        x0=fig_w - legend_w - 0.05,
-        y_top=title_h,
-        width=legend_w,
-        fig_w=fig_w,
-        fig_h=fig_h,
-        cmap=cmap,
-        limit=limit,
-        label=display.label,
-        removed=display.removed,
-    )
-    return fig
 
 
 def _draw_legends(
     fig: Figure,
-    legends: list,
-    *,
-    x0: float,
-    y_top: float,
-    width: float,
-    fig_w: float,
-    fig_h: float,
-    cmap,
-    limit: float,
-    label: str,
-    removed: Sequence[str],
+    legends: list[tuple[str, list[Patch] | None, object]],
+    lay: HeatmapLayout,
+    display: DisplayMatrix,
 ) -> None:
     """Colour bar first, then one legend per track, each placed below the previous one."""
+    fig_w, fig_h, width = lay.fig_w, lay.fig_h, lay.legend_w
+    x0 = fig_w - width - 0.05
+    cmap, limit, label = diverging_cmap(), display.color_limit, display.label
     renderer = fig.canvas.get_renderer()
-    y = y_top
+    y = lay.title_h
     # Colour bar for the cells.
     wrapped = textwrap.fill(label, width=int(width * 72 / (_FONT * 0.62)))
     n_lines = wrapped.count("\n") + 1
@@ -747,12 +929,12 @@ def _draw_legends(
             ax.set_yticks([])
             ax.tick_params(axis="x", labelsize=_FONT - 1, length=2, pad=1)
             y += cb_h + 0.35
-    if removed:
+    if display.removed:
         fig.text(
             x0 / fig_w,
             1 - y / fig_h,
             textwrap.fill(
-                f"{', '.join(removed)} removed for display only; DE unaffected",
+                f"{', '.join(display.removed)} removed for display only; DE unaffected",
                 width=int(width * 72 / (_FONT * 0.62)),
             ),
             ha="left",

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import matplotlib as mpl
 import numpy as np
 import pandas as pd
+from matplotlib.colors import Colormap
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
@@ -139,22 +140,96 @@ def _headers(handles: Sequence[object]) -> list[int]:
 # --------------------------------------------------------------------------- heatmaps
 
 
+#: Colour-bar label and title of each sample heatmap.
+_SAMPLE_HEATMAP_TEXT = {
+    "distance": ("Euclidean distance (VST)", "Sample-to-sample distances"),
+    "correlation": ("Pearson r (VST)", "Sample correlations"),
+}
+
+
+def _sample_matrix(qc: QCResult, kind: str) -> tuple[np.ndarray, Colormap, float, float]:
+    """The matrix in the result's sample order, its colour map and its colour range."""
+    order = list(qc.order)
+    if kind == "distance":
+        matrix = qc.distances.loc[order, order].to_numpy()
+        # Dark = close, as the DESeq2 workflow draws it.
+        return matrix, continuous_cmap().reversed(), 0.0, float(matrix.max())
+    matrix = qc.correlations.loc[order, order].to_numpy()
+    off = matrix[~np.eye(len(order), dtype=bool)]
+    return matrix, continuous_cmap(), float(off.min()), 1.0
+
+
+def _sample_cells(ax, qc: QCResult, image, *, step: int, size: float, label_room: float):
+    """Name the rows and columns (thinned, flagged samples always); returns ticks and flags."""
+    order = list(qc.order)
+    n = len(order)
+    image.set_rasterized(n > 100)
+    ticks = np.arange(0, n, step)
+    table = qc.samples
+    flagged = {s for s in order if table.loc[s, "outlier"] or table.loc[s, "suspected_swap"]}
+    # A flagged sample is what the reader looks for: its label is always drawn, in the flag
+    # colour, and thinned labels too close to it make room.
+    marked = sorted(order.index(s) for s in flagged)
+    keep = [t for t in ticks if all(abs(t - f) >= step for f in marked)]
+    ticks = np.array(sorted({*keep, *marked}), dtype=int)
+    if label_room:
+        names = [_short(str(order[i])) for i in ticks]
+        ax.set_xticks(ticks, names, rotation=90, fontsize=size)
+        ax.set_yticks(ticks, names, fontsize=size)
+        ax.yaxis.tick_right()
+        for labels_on_axis in (ax.get_xticklabels(), ax.get_yticklabels()):
+            for label, i in zip(labels_on_axis, ticks, strict=True):
+                if order[i] in flagged:
+                    label.set_color(FLAG_COLOR)
+    else:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    ax.tick_params(length=0)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    return ticks, flagged
+
+
+def _sample_tree(ax, qc: QCResult, title: str) -> None:
+    """The result's own sample tree above the matrix; dendrogram() only lays it out."""
+    order = list(qc.order)
+    layout = dendrogram(qc.linkage, no_plot=True)
+    leaves = [qc.distances.index[i] for i in layout["leaves"]]
+    if leaves != order:
+        raise ValueError("the QC result's order does not match its linkage")
+    for xs, ys in zip(layout["icoord"], layout["dcoord"], strict=True):
+        ax.plot((np.asarray(xs) - 5) / 10, ys, color="#444444", lw=0.8)
+    ax.set_xlim(-0.5, len(order) - 0.5)
+    ax.set_ylim(0, float(np.max(layout["dcoord"])) * 1.02 or 1)
+    ax.axis("off")
+    ax.set_title(title, fontsize=11, loc="left")
+
+
+def _design_tracks(ax, qc: QCResult, variables: Sequence[str]) -> None:
+    """One coloured row per design variable, in the matrix's sample order."""
+    order = list(qc.order)
+    colors = variable_colors(qc)
+    rgba = np.zeros((len(variables), len(order), 4))
+    for row, name in enumerate(variables):
+        values = qc.design.loc[order, name]
+        if name in colors:
+            rgba[row] = [mpl.colors.to_rgba(colors[name][str(v)]) for v in values]
+        else:
+            rgba[row] = _numeric_colors(values)[0]
+    ax.imshow(rgba, aspect="auto", interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks(range(len(variables)), variables, fontsize=8)
+    ax.yaxis.tick_right()
+    ax.tick_params(length=0)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+
+
 def _sample_heatmap(qc: QCResult, *, kind: str) -> Figure:
     order = list(qc.order)
     n = len(order)
-    if kind == "distance":
-        matrix = qc.distances.loc[order, order].to_numpy()
-        cmap = continuous_cmap().reversed()  # dark = close, as the DESeq2 workflow draws it
-        vmin, vmax = 0.0, float(matrix.max())
-        bar_label = "Euclidean distance (VST)"
-        title = "Sample-to-sample distances"
-    else:
-        matrix = qc.correlations.loc[order, order].to_numpy()
-        cmap = continuous_cmap()
-        off = matrix[~np.eye(n, dtype=bool)]
-        vmin, vmax = float(off.min()), 1.0
-        bar_label = "Pearson r (VST)"
-        title = "Sample correlations"
+    matrix, cmap, vmin, vmax = _sample_matrix(qc, kind)
+    bar_label, title = _SAMPLE_HEATMAP_TEXT[kind]
     variables = list(qc.design.columns)
     n_tracks = len(variables)
 
@@ -204,59 +279,10 @@ def _sample_heatmap(qc: QCResult, *, kind: str) -> Figure:
     image = ax_heat.imshow(
         matrix, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto", interpolation="nearest"
     )
-    image.set_rasterized(n > 100)
-    ticks = np.arange(0, n, step)
-    table = qc.samples
-    flagged = {s for s in order if table.loc[s, "outlier"] or table.loc[s, "suspected_swap"]}
-    # A flagged sample is what the reader looks for: its label is always drawn, in the flag
-    # colour, and thinned labels too close to it make room.
-    marked = sorted(order.index(s) for s in flagged)
-    keep = [t for t in ticks if all(abs(t - f) >= step for f in marked)]
-    ticks = np.array(sorted({*keep, *marked}), dtype=int)
-    if label_room:
-        names = [_short(str(order[i])) for i in ticks]
-        ax_heat.set_xticks(ticks, names, rotation=90, fontsize=size)
-        ax_heat.set_yticks(ticks, names, fontsize=size)
-        ax_heat.yaxis.tick_right()
-        for labels_on_axis in (ax_heat.get_xticklabels(), ax_heat.get_yticklabels()):
-            for label, i in zip(labels_on_axis, ticks, strict=True):
-                if order[i] in flagged:
-                    label.set_color(FLAG_COLOR)
-    else:
-        ax_heat.set_xticks([])
-        ax_heat.set_yticks([])
-    ax_heat.tick_params(length=0)
-    for spine in ax_heat.spines.values():
-        spine.set_visible(False)
-
-    # The tree is the result's own linkage; dendrogram() only lays out its coordinates.
-    layout = dendrogram(qc.linkage, no_plot=True)
-    leaves = [qc.distances.index[i] for i in layout["leaves"]]
-    if leaves != order:
-        raise ValueError("the QC result's order does not match its linkage")
-    for xs, ys in zip(layout["icoord"], layout["dcoord"], strict=True):
-        ax_dendro.plot((np.asarray(xs) - 5) / 10, ys, color="#444444", lw=0.8)
-    ax_dendro.set_xlim(-0.5, n - 0.5)
-    ax_dendro.set_ylim(0, float(np.max(layout["dcoord"])) * 1.02 or 1)
-    ax_dendro.axis("off")
-    ax_dendro.set_title(title, fontsize=11, loc="left")
-
+    ticks, flagged = _sample_cells(ax_heat, qc, image, step=step, size=size, label_room=label_room)
+    _sample_tree(ax_dendro, qc, title)
     if ax_tracks is not None:
-        colors = variable_colors(qc)
-        rgba = np.zeros((n_tracks, n, 4))
-        for row, name in enumerate(variables):
-            values = qc.design.loc[order, name]
-            if name in colors:
-                rgba[row] = [mpl.colors.to_rgba(colors[name][str(v)]) for v in values]
-            else:
-                rgba[row] = _numeric_colors(values)[0]
-        ax_tracks.imshow(rgba, aspect="auto", interpolation="nearest")
-        ax_tracks.set_xticks([])
-        ax_tracks.set_yticks(range(n_tracks), variables, fontsize=8)
-        ax_tracks.yaxis.tick_right()
-        ax_tracks.tick_params(length=0)
-        for spine in ax_tracks.spines.values():
-            spine.set_visible(False)
+        _design_tracks(ax_tracks, qc, variables)
 
     bar = fig.colorbar(image, cax=ax_bar)
     bar.set_label(bar_label, fontsize=8)
@@ -303,39 +329,8 @@ def correlation_heatmap(qc: QCResult, /) -> Figure:
 # --------------------------------------------------------------------------- PCA
 
 
-@literal_text
-def pca_plot(
-    qc: QCResult,
-    /,
-    *,
-    pcs: tuple[str, str] = ("PC1", "PC2"),
-    color: str | None = None,
-    shape: str | None = None,
-) -> Figure:
-    """Samples on two principal components, coloured and shaped by design variables.
-
-    Parameters
-    ----------
-    qc
-        The QC result.
-    pcs
-        The two components to draw.
-    color
-        Design variable for the colour (default: the contrast's variable, else the first
-        factor); a numeric variable gets a colour bar.
-    shape
-        Factor for the marker shape (default: the first other factor with at most 8 levels).
-        Pass the colour variable itself to use one marker shape.
-
-    Raises
-    ------
-    KeyError
-        A component or variable the result does not have.
-    """
-    for pc in pcs:
-        if pc not in qc.pca.columns:
-            raise KeyError(f"no component {pc!r}; the result has {', '.join(qc.pca.columns)}")
-    color = _color_variable(qc, color)
+def _shape_variable(qc: QCResult, shape: str | None, *, color: str | None) -> str | None:
+    """The factor that sets the marker shape (see :func:`pca_plot`), checked."""
     if shape is None:
         shape = next(
             (f for f in qc.factors if f != color and qc.design[f].nunique() <= len(MARKERS)),
@@ -353,12 +348,12 @@ def pca_plot(
             f"{shape!r} has {qc.design[shape].nunique()} levels; shapes can tell at most "
             f"{len(MARKERS)} apart, so colour by it instead"
         )
+    return shape
 
+
+def _pca_points(ax, qc: QCResult, x, y, *, color: str | None, shape: str | None, size: float):
+    """Draw the samples; returns legend handles and labels, and the norm of a numeric colour."""
     n = len(qc.pca)
-    fig = Figure(figsize=(7.2, 4.8), layout="constrained")
-    ax = fig.add_subplot()
-    x, y = qc.pca[pcs[0]], qc.pca[pcs[1]]
-    size = float(np.clip(900 / max(n, 1), 14, 70))
     colors = variable_colors(qc)
     handles: list = []
     labels: list = []
@@ -399,8 +394,11 @@ def pca_plot(
             linewidths=0.6,
             zorder=3,
         )
+    return handles, labels, numeric_norm
 
-    # Samples the QC flagged get a ring and their name: they are what the reader looks for.
+
+def _pca_flagged(ax, qc: QCResult, x, y, *, size: float, handles: list, labels: list) -> None:
+    """Ring and name the samples the QC flagged: they are what the reader looks for."""
     flagged = qc.samples.index[qc.samples["outlier"] | qc.samples["suspected_swap"]]
     for sample in flagged:
         ax.scatter(
@@ -435,6 +433,50 @@ def pca_plot(
             )
         )
         labels.append("flagged by QC")
+
+
+@literal_text
+def pca_plot(
+    qc: QCResult,
+    /,
+    *,
+    pcs: tuple[str, str] = ("PC1", "PC2"),
+    color: str | None = None,
+    shape: str | None = None,
+) -> Figure:
+    """Samples on two principal components, coloured and shaped by design variables.
+
+    Parameters
+    ----------
+    qc
+        The QC result.
+    pcs
+        The two components to draw.
+    color
+        Design variable for the colour (default: the contrast's variable, else the first
+        factor); a numeric variable gets a colour bar.
+    shape
+        Factor for the marker shape (default: the first other factor with at most 8 levels).
+        Pass the colour variable itself to use one marker shape.
+
+    Raises
+    ------
+    KeyError
+        A component or variable the result does not have.
+    """
+    for pc in pcs:
+        if pc not in qc.pca.columns:
+            raise KeyError(f"no component {pc!r}; the result has {', '.join(qc.pca.columns)}")
+    color = _color_variable(qc, color)
+    shape = _shape_variable(qc, shape, color=color)
+
+    n = len(qc.pca)
+    fig = Figure(figsize=(7.2, 4.8), layout="constrained")
+    ax = fig.add_subplot()
+    x, y = qc.pca[pcs[0]], qc.pca[pcs[1]]
+    size = float(np.clip(900 / max(n, 1), 14, 70))
+    handles, labels, numeric_norm = _pca_points(ax, qc, x, y, color=color, shape=shape, size=size)
+    _pca_flagged(ax, qc, x, y, size=size, handles=handles, labels=labels)
 
     variance = qc.pca_variance
     ax.set_xlabel(f"{pcs[0]} ({100 * variance[pcs[0]]:.1f}% of variance)")

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import logging
-import re
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Iterable
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -16,9 +15,10 @@ from matplotlib.path import Path
 from matplotlib.transforms import Bbox
 
 from rnaheat.de.result import DEResult
-from rnaheat.modules import module_label
+from rnaheat.modules import GeneModules, module_label
 from rnaheat.plot._text import literal_text
-from rnaheat.plot.colors import NEUTRAL, category_colors, diverging_cmap
+from rnaheat.plot.colors import NEUTRAL, diverging_cmap
+from rnaheat.plot.heatmap import module_colors
 
 __all__ = ["volcano"]
 
@@ -40,9 +40,7 @@ def volcano(
     /,
     *,
     ax: Axes | None = None,
-    modules: pd.Series | None = None,
-    module_colors: Mapping[Hashable, str] | None = None,
-    module_names: Mapping[Hashable, str] | None = None,
+    modules: GeneModules | None = None,
     alpha: float = 0.05,
     lfc_threshold: float = 0.0,
     label_genes: Iterable[str] | None = None,
@@ -59,13 +57,10 @@ def volcano(
     ax
         Where to draw; a new figure when ``None``.
     modules
-        Gene id → module id for the genes in the heatmap's modules. Other genes are grey.
-        Without modules, significant genes are coloured by direction.
-    module_colors
-        Module id → colour: pass the heatmap's module colours so both figures agree. By
-        default the shared categorical palette (:func:`rnaheat.plot.colors.category_colors`).
-    module_names
-        Module id → name ("up in Hypoxia") for the legend.
+        The heatmap's modules: their genes take the module's colour (the heatmap's, from
+        :func:`rnaheat.plot.heatmap.module_colors`) and the legend lists the modules in
+        order with their names; other genes are grey. Without modules, significant genes
+        are coloured by direction.
     alpha, lfc_threshold
         A gene counts as up or down when ``padj < alpha`` and ``|log2fc| >= lfc_threshold``;
         both thresholds are drawn.
@@ -83,7 +78,7 @@ def volcano(
     Raises
     ------
     KeyError
-        A required column is missing, or a module has no colour in ``module_colors``.
+        A required column is missing.
     ValueError
         Bad thresholds or label count.
 
@@ -115,7 +110,7 @@ def volcano(
     if ax is None:
         fig = plt.figure(figsize=(6.4, 5.2))
         ax = fig.add_axes((0.11, 0.1, 0.85, 0.78))
-    colours, legend = _colours(genes, modules, module_colors, module_names, alpha, lfc_threshold)
+    colours, legend = _colours(genes, modules, alpha, lfc_threshold)
     _scatter(ax, genes, colours)
     _frame(ax, genes)
     n_up, n_down, dashed = _thresholds(ax, genes, alpha, lfc_threshold)
@@ -146,61 +141,43 @@ def _drawable(table: pd.DataFrame) -> pd.DataFrame:
     return genes.reset_index(drop=True)
 
 
-def _colours(genes, modules, module_colors, module_names, alpha, lfc_threshold):
+def _colours(genes, modules, alpha, lfc_threshold):
     """Per-gene colour and z-order group, and the legend handles."""
-    names = dict(module_names or {})
-    if modules is not None:
-        if not isinstance(modules, pd.Series):
-            raise TypeError("modules must be a pandas Series: gene id → module id")
-        modules = modules[modules.notna()]
-        present = list(pd.unique(modules))
-        # Legend order: the heatmap's (the colour mapping's order), else M2 before M10.
-        if module_colors is not None:
-            levels = [m for m in module_colors if m in set(present)]
-            levels += [m for m in present if m not in set(levels)]
-        elif isinstance(modules.dtype, pd.CategoricalDtype):
-            levels = [m for m in modules.cat.categories if m in set(present)]
-        else:
-            levels = sorted(present, key=_natural_key)
-        palette = dict(module_colors) if module_colors is not None else category_colors(levels)
-        if module_colors is None:
-            palette = {m: palette[str(m)] for m in levels}
-        lacking = [m for m in levels if m not in palette]
-        if lacking:
-            raise KeyError(
-                f"no colour for module(s) {', '.join(map(str, lacking))} in "
-                f"module_colors (it has: {', '.join(map(str, palette))})"
-            )
-        module_of = pd.Series(modules.to_numpy(), index=modules.index.astype(str))
-        module_of = module_of[~module_of.index.duplicated()]
-        group = genes["gene_id"].map(module_of)
-        colour = group.map(palette).fillna(NEUTRAL)
-        sizes = group.value_counts()
-        legend = [
-            _handle(palette[m], _legend_label(m, names, int(sizes.get(m, 0))))
-            for m in levels
-            if m in sizes.index
-        ]
-        legend.append(_handle(NEUTRAL, "not in a module"))
-        order = {m: i + 1 for i, m in enumerate(levels)}
-        rank = group.map(order).fillna(0).astype(int)
-    else:
-        cmap = diverging_cmap()
-        up_colour, down_colour = to_hex(cmap(0.88)), to_hex(cmap(0.12))
-        up, down = _changed(genes, alpha, lfc_threshold)
-        colour = pd.Series(NEUTRAL, index=genes.index).mask(up, up_colour).mask(down, down_colour)
-        rank = (up | down).astype(int)
-        legend = [
-            _handle(up_colour, "up"),
-            _handle(down_colour, "down"),
-            _handle(NEUTRAL, "not significant"),
-        ]
+    if modules is None:
+        return _direction_colours(genes, alpha, lfc_threshold)
+    # Module number → colour in module order, which is also the legend's order.
+    palette = module_colors(modules)
+    names = modules.names()
+    labels = modules.labels
+    module_of = pd.Series(labels.to_numpy(), index=labels.index.astype(str))
+    module_of = module_of[~module_of.index.duplicated()]
+    group = genes["gene_id"].map(module_of)
+    colour = group.map(palette).fillna(NEUTRAL)
+    sizes = group.value_counts()
+    legend = [
+        _handle(palette[m], _legend_label(m, names, int(sizes.get(m, 0))))
+        for m in palette
+        if m in sizes.index
+    ]
+    legend.append(_handle(NEUTRAL, "not in a module"))
+    order = {m: i + 1 for i, m in enumerate(palette)}
+    rank = group.map(order).fillna(0).astype(int)
     return pd.DataFrame({"colour": colour, "rank": rank}), legend
 
 
-def _natural_key(value: object) -> tuple:
-    parts = re.split(r"(\d+)", str(value))
-    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in parts)
+def _direction_colours(genes, alpha, lfc_threshold):
+    """Without modules: changed genes coloured up or down, the rest grey."""
+    cmap = diverging_cmap()
+    up_colour, down_colour = to_hex(cmap(0.88)), to_hex(cmap(0.12))
+    up, down = _changed(genes, alpha, lfc_threshold)
+    colour = pd.Series(NEUTRAL, index=genes.index).mask(up, up_colour).mask(down, down_colour)
+    rank = (up | down).astype(int)
+    legend = [
+        _handle(up_colour, "up"),
+        _handle(down_colour, "down"),
+        _handle(NEUTRAL, "not significant"),
+    ]
+    return pd.DataFrame({"colour": colour, "rank": rank}), legend
 
 
 def _legend_label(module, names, size) -> str:

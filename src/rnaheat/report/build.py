@@ -30,18 +30,19 @@ from importlib import resources
 import numpy as np
 import pandas as pd
 
+from rnaheat.checks import Check
 from rnaheat.plot.colors import NEUTRAL
 from rnaheat.report.data import (
     ControlsData,
-    Figure,
     HeatmapData,
     MethodsData,
     Module,
     QCData,
     ReportData,
-    Verdict,
+    StaticFigure,
     VolcanoData,
 )
+from rnaheat.story import check_title
 
 __all__ = ["MAX_INTERACTIVE_CELLS", "MAX_INTERACTIVE_ROWS", "build_report", "script_json"]
 
@@ -102,6 +103,16 @@ def script_json(value: object, /) -> str:
 
 def _asset(name: str) -> str:
     return resources.files("rnaheat.report").joinpath("assets", name).read_text(encoding="utf-8")
+
+
+#: The parts of the page's script, in the order they run (see the head of ``js/common.js``).
+_SCRIPT_PARTS = ("common", "data", "heatmap", "volcano", "search", "wiring")
+
+
+def _script() -> str:
+    """The page's one inline script: its parts inside one function, sharing the name ``rh``."""
+    parts = "\n".join(_asset(f"js/{part}.js") for part in _SCRIPT_PARTS)
+    return f'(function () {{\n"use strict";\nconst rh = {{}};\n\n{parts}}})();\n'
 
 
 def _png_src(png: bytes) -> str:
@@ -208,15 +219,15 @@ def _evidence(evidence: Mapping[str, object]) -> str:
     return f'<dl class="evidence">{items}</dl>'
 
 
-def _verdict(item: Verdict, /, *, tag: str = "article") -> str:
+def _verdict(item: Check, /, *, tag: str = "article") -> str:
     return (
         f'<{tag} class="verdict {item.status}" data-status="{item.status}">'
-        f"<h3>{_badge(item.status)} {_e(item.name)}</h3>"
+        f"<h3>{_badge(item.status)} {_e(check_title(item))}</h3>"
         f"<p>{_e(item.reason)}</p>{_evidence(item.evidence)}</{tag}>"
     )
 
 
-def _figure(figure: Figure, /, *, cls: str = "") -> str:
+def _figure(figure: StaticFigure, /, *, cls: str = "") -> str:
     caption = f"<figcaption>{_e(figure.caption)}</figcaption>" if figure.caption else ""
     return (
         f'<figure class="{cls}"><img src="{_png_src(figure.png)}" alt="{_e(figure.alt)}" '
@@ -589,7 +600,7 @@ def _qc(qc: QCData | None) -> str:
             '<section id="qc"><h2>Sample QC</h2><p class="muted">Sample QC was not run.</p>'
             "</section>"
         )
-    verdicts = "".join(_verdict(v, tag="li") for v in qc.verdicts)
+    verdicts = "".join(_verdict(v, tag="li") for v in qc.checks)
     figures = "".join(_figure(f) for f in qc.figures)
     table = "" if qc.samples is None else f"<h3>Per sample</h3>{_table(qc.samples, sortable=True)}"
     return (
@@ -690,7 +701,7 @@ def build_report(data: ReportData, /, *, max_cells: int = MAX_INTERACTIVE_CELLS)
             heatmap["nAll"],
         )
     payload = script_json({"heatmap": heatmap, "volcano": volcano})
-    script = _asset("report.js")
+    script = _script()
     digest = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii")
     # The policy is the second line of defence after escaping: no request of any kind, and
     # only this page's own script (by hash) may run, never an inline handler.

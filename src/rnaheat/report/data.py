@@ -31,28 +31,24 @@ import numpy as np
 import pandas as pd
 from matplotlib.colors import to_hex
 
+from rnaheat.checks import STATUSES, Check
 from rnaheat.plot.colors import NEUTRAL, diverging_cmap
 
 __all__ = [
     "GENE_COLUMNS",
-    "STATUSES",
     "VOLCANO_COLUMNS",
     "Annotation",
     "ControlsData",
     "Download",
-    "Figure",
     "HeatmapData",
     "MethodsData",
     "Module",
     "QCData",
     "ReportData",
-    "Verdict",
+    "StaticFigure",
     "VolcanoData",
     "diverging_palette",
 ]
-
-#: The allowed verdict statuses, from best to worst.
-STATUSES = ("pass", "warn", "fail")
 
 #: Columns of :attr:`HeatmapData.genes`, one row per heatmap row.
 GENE_COLUMNS = ("gene_id", "symbol", "module", "log2fc", "padj")
@@ -144,39 +140,8 @@ def _optional_number(value: object, what: str) -> float | None:
 
 
 @dataclass(frozen=True)
-class Verdict:
-    """One pass / warn / fail check as the report shows it.
-
-    Attributes
-    ----------
-    name
-        Heading of the check, e.g. ``"Sample check"`` or ``"replicates_cluster"``.
-    status
-        ``"pass"``, ``"warn"`` or ``"fail"``.
-    reason
-        One line a biologist reads at a glance.
-    evidence
-        The numbers behind the reason (name → scalar or short text), shown small beneath it.
-    """
-
-    name: str
-    status: str
-    reason: str
-    evidence: Mapping[str, object] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        _nonempty(self.name, "verdict name")
-        if self.status not in STATUSES:
-            raise ValueError(
-                f"verdict {self.name!r}: status {self.status!r} is not one of {', '.join(STATUSES)}"
-            )
-        _text(self.reason, f"verdict {self.name!r} reason")
-        _set(self, "evidence", MappingProxyType(dict(self.evidence)))
-
-
-@dataclass(frozen=True)
-class Figure:
-    """A static figure embedded in the page.
+class StaticFigure:
+    """A static figure embedded in the page (a PNG, unlike matplotlib's ``Figure``).
 
     Attributes
     ----------
@@ -341,7 +306,7 @@ class HeatmapData:
     label: str = "row z-score"
     palette: tuple[str, ...] = field(default_factory=diverging_palette)
     n_candidates: int | None = None
-    figure: Figure | None = None
+    figure: StaticFigure | None = None
     missing_color: str = NEUTRAL
 
     def __post_init__(self) -> None:
@@ -443,7 +408,7 @@ class VolcanoData:
     points: pd.DataFrame
     alpha: float = 0.05
     lfc_threshold: float = 0.0
-    figure: Figure | None = None
+    figure: StaticFigure | None = None
 
     def __post_init__(self) -> None:
         points = _columns(self.points, VOLCANO_COLUMNS, "volcano points")
@@ -469,7 +434,7 @@ class QCData:
 
     Attributes
     ----------
-    verdicts
+    checks
         The QC checks, in reading order.
     samples
         The per-sample table, shown as is (one row per sample; the index is ignored, put the
@@ -478,12 +443,12 @@ class QCData:
         Distance heatmap, PCA, scree, library sizes, ...
     """
 
-    verdicts: tuple[Verdict, ...] = ()
+    checks: tuple[Check, ...] = ()
     samples: pd.DataFrame | None = None
-    figures: tuple[Figure, ...] = ()
+    figures: tuple[StaticFigure, ...] = ()
 
     def __post_init__(self) -> None:
-        _set(self, "verdicts", tuple(self.verdicts))
+        _set(self, "checks", tuple(self.checks))
         _set(self, "figures", tuple(self.figures))
         if self.samples is not None:
             _set(self, "samples", _columns(self.samples, (), "QC samples table"))
@@ -611,7 +576,7 @@ class ReportData:
     title: str
     contrast: str
     story: tuple[str, ...]
-    checks: tuple[Verdict, ...]
+    checks: tuple[Check, ...]
     heatmap: HeatmapData | None
     modules: tuple[Module, ...]
     methods: MethodsData
@@ -619,7 +584,7 @@ class ReportData:
     qc: QCData | None = None
     controls: ControlsData | None = None
     downloads: tuple[Download, ...] = ()
-    figures: tuple[Figure, ...] = ()
+    figures: tuple[StaticFigure, ...] = ()
     generated: str = ""
 
     def __post_init__(self) -> None:
@@ -627,10 +592,10 @@ class ReportData:
         _text(self.contrast, "report contrast")
         _set(self, "story", _texts(self.story, "report story"))
         for name, kind in (
-            ("checks", Verdict),
+            ("checks", Check),
             ("modules", Module),
             ("downloads", Download),
-            ("figures", Figure),
+            ("figures", StaticFigure),
         ):
             items = tuple(getattr(self, name))
             for item in items:

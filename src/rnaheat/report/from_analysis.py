@@ -14,26 +14,24 @@ import pandas as pd
 from rnaheat.config import to_dict
 from rnaheat.io.output import package_versions
 from rnaheat.plot.colors import NEUTRAL, sample_track_colors, track_palettes
-from rnaheat.plot.heatmap import module_colors, track_columns
+from rnaheat.plot.figures import heatmap_tracks
+from rnaheat.plot.heatmap import module_colors
 from rnaheat.report.data import (
     Annotation,
     ControlsData,
     Download,
-    Figure,
     HeatmapData,
     MethodsData,
     Module,
     QCData,
     ReportData,
-    Verdict,
+    StaticFigure,
     VolcanoData,
 )
-from rnaheat.story import check_title
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure as MplFigure
 
-    from rnaheat.checks import Check
     from rnaheat.pipeline import Analysis
 
 __all__ = ["REPORT_DPI", "figure_png", "report_data"]
@@ -86,20 +84,11 @@ def figure_png(figure: MplFigure, /, *, dpi: int = REPORT_DPI) -> bytes:
     return buffer.getvalue()
 
 
-def _verdict(check: Check) -> Verdict:
-    return Verdict(
-        name=check_title(check),
-        status=check.status,
-        reason=check.reason,
-        evidence=dict(check.evidence),
-    )
-
-
-def _figure(figures: Mapping[str, bytes], stem: str) -> Figure | None:
+def _figure(figures: Mapping[str, bytes], stem: str) -> StaticFigure | None:
     if stem not in figures:
         return None
     alt, caption = _FIGURE_TEXT.get(stem, (stem.replace("_", " "), ""))
-    return Figure(png=figures[stem], alt=alt, caption=caption)
+    return StaticFigure(png=figures[stem], alt=alt, caption=caption)
 
 
 def _heatmap(analysis: Analysis, figures: Mapping[str, bytes]) -> HeatmapData | None:
@@ -108,7 +97,7 @@ def _heatmap(analysis: Analysis, figures: Mapping[str, bytes]) -> HeatmapData | 
         return None
     genes = modules.genes.reset_index()[["gene_id", "symbol", "module", "log2fc", "padj"]]
     sheet = analysis.experiment.samples.loc[modules.sample_order]
-    columns = track_columns(modules, list(analysis.config.heatmap.annotate) or None)
+    columns = heatmap_tracks(analysis)
     palettes = track_palettes(sheet, columns)
     annotations = tuple(
         Annotation(
@@ -265,13 +254,13 @@ def report_data(
         title=title,
         contrast=contrast,
         story=analysis.story.sentences,
-        checks=tuple(_verdict(c) for c in analysis.checks),
+        checks=tuple(analysis.checks),
         heatmap=_heatmap(analysis, figures),
         modules=_modules(analysis),
         methods=methods,
         volcano=_volcano(analysis, figures),
         qc=QCData(
-            verdicts=tuple(_verdict(c) for c in qc.checks),
+            checks=tuple(qc.checks),
             samples=qc.samples.reset_index(),
             figures=qc_figures,
         ),

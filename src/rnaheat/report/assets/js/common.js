@@ -1,0 +1,92 @@
+/* rnaheat report: the interactive heatmap and volcano, linked by gene and module.
+ *
+ * Plain JavaScript on <canvas>, no library: the page must open offline, stay small, and a
+ * canvas draws a 2,000 × 100 matrix as one image, which a DOM or SVG cell per value cannot.
+ * Every text that comes from the data is put on the page with textContent or drawn on a
+ * canvas, never parsed as HTML.
+ *
+ * The page inlines these parts in this order, inside one function that gives them a shared
+ * namespace `rh`: common (formatting, canvas and tooltip helpers), data (the data block and
+ * the one selection all views share), heatmap (view), volcano (view), search, wiring.
+ */
+
+// ------------------------------------------------------------------------------ common
+
+rh.NAN_CODE = 65535;
+rh.FONT = "12px system-ui, -apple-system, 'Segoe UI', Roboto, Arial, sans-serif";
+rh.SMALL = "11px system-ui, -apple-system, 'Segoe UI', Roboto, Arial, sans-serif";
+
+rh.hexToRgb = function (hex) {
+  const n = parseInt(hex.slice(1), 16);
+  return [(n >> 16) & 255, (n >> 8) & 255, n & 255];
+};
+
+rh.fmt = function (value, digits) {
+  if (value === null || value === undefined || Number.isNaN(value)) return "—";
+  return Number(value).toFixed(digits);
+};
+
+rh.fmtP = function (p) {
+  if (p === null || p === undefined || Number.isNaN(p)) return "—";
+  if (p === 0) return "0";
+  // As the tables print them: 1.2e-8, 0.0012, 0.5.
+  return p < 1e-3 ? p.toExponential(1) : String(Number(p.toPrecision(2)));
+};
+
+// Shorten text to a width with an ellipsis (binary search on the length).
+rh.fit = function (ctx, text, width) {
+  if (ctx.measureText(text).width <= width) return text;
+  let lo = 0;
+  let hi = text.length;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (ctx.measureText(text.slice(0, mid) + "…").width <= width) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo > 0 ? text.slice(0, lo) + "…" : "";
+};
+
+// Fill a tooltip: a bold head line and plain lines, all as text.
+rh.showTip = function (tip, wrap, x, y, head, lines, gene) {
+  const nodes = [];
+  const h = document.createElement("div");
+  h.className = "t-head";
+  h.textContent = head;
+  nodes.push(h);
+  for (const line of lines) {
+    const d = document.createElement("div");
+    d.className = "t-row";
+    d.textContent = line;
+    nodes.push(d);
+  }
+  tip.replaceChildren(...nodes);
+  tip.dataset.gene = gene || "";
+  tip.hidden = false;
+  const w = tip.offsetWidth;
+  const ht = tip.offsetHeight;
+  const left = x + 16 + w > wrap.clientWidth ? Math.max(0, x - w - 12) : x + 16;
+  const top = y + 16 + ht > wrap.clientHeight ? Math.max(0, y - ht - 12) : y + 16;
+  tip.style.left = left + "px";
+  tip.style.top = top + "px";
+};
+
+rh.hideTip = function (tip) {
+  tip.hidden = true;
+  tip.dataset.gene = "";
+};
+
+rh.setupCanvas = function (canvas, width, height) {
+  const dpr = window.devicePixelRatio || 1;
+  canvas.style.height = height + "px";
+  canvas.width = Math.round(width * dpr);
+  canvas.height = Math.round(height * dpr);
+  const ctx = canvas.getContext("2d");
+  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+  return ctx;
+};
+
+// A mouse event's position in a canvas, in CSS pixels.
+rh.pointer = function (canvas, e) {
+  const rect = canvas.getBoundingClientRect();
+  return [e.clientX - rect.left, e.clientY - rect.top];
+};
