@@ -35,7 +35,7 @@ def test_tool_tables(tmp_path, text, tool):
     result = read_de_table(path)
     table = result.table
     assert list(table.columns) == DE_COLUMNS
-    assert result.params["engine"] == f"imported:{tool}"
+    assert result.tool == tool
     assert list(table["gene_id"][:2]) == ["G1", "G3"]  # sorted by padj
     assert table.set_index("gene_id").loc["G3", "log2fc"] == -1
     assert table.set_index("gene_id").loc["G1", "padj"] == pytest.approx(1e-3)

@@ -11,7 +11,12 @@ import pandas as pd
 import pytest
 from scipy.stats import hypergeom
 
-from rnaheat.enrich import MODULE_COLUMNS, RANKED_COLUMNS, benjamini_hochberg, enrich
+from rnaheat.enrich import (
+    MODULE_COLUMNS,
+    RANKED_COLUMNS,
+    benjamini_hochberg,
+    gene_set_enrichment,
+)
 from rnaheat.io import GeneSets, read_genes, read_gmt
 
 
@@ -69,7 +74,7 @@ CASES = {
 
 def test_pvalues_agree_with_scipy_and_exact_arithmetic(measured):
     table, module, sets = planted(200, 30, CASES)
-    result = enrich(
+    result = gene_set_enrichment(
         table, modules=module, gene_sets=sets, min_set_size=1, max_set_size=500, ranked=False
     )
     got = result.modules.set_index("gene_set")
@@ -111,7 +116,9 @@ def test_pvalues_agree_with_scipy_and_exact_arithmetic(measured):
 def test_pvalues_agree_with_r_phyper(args, r_phyper):
     overlap, n_background, size, module_size = args
     table, module, sets = planted(n_background, module_size, {"S": (size, overlap)})
-    got = enrich(table, modules=module, gene_sets=sets, min_set_size=1, ranked=False).modules
+    got = gene_set_enrichment(
+        table, modules=module, gene_sets=sets, min_set_size=1, ranked=False
+    ).modules
     assert got["pvalue"].iloc[0] == pytest.approx(r_phyper, rel=1e-10, abs=1e-10)
 
 
@@ -127,7 +134,7 @@ def test_set_larger_than_background_and_size_filters():
         },
         collection="c",
     )
-    got = enrich(
+    got = gene_set_enrichment(
         table, modules=module, gene_sets=sets, min_set_size=10, max_set_size=60, ranked=False
     )
     rows = got.modules.set_index("gene_set")
@@ -139,7 +146,7 @@ def test_set_larger_than_background_and_size_filters():
     matching = got.matching.iloc[0]
     assert (matching["sets"], matching["sets_tested"], matching["sets_too_small"]) == (3, 2, 1)
     assert matching["set_genes"] == 80 and matching["matched_genes"] == 50
-    small = enrich(
+    small = gene_set_enrichment(
         table, modules=module, gene_sets=sets, min_set_size=10, max_set_size=20, ranked=False
     )
     assert set(small.modules["gene_set"]) == {"FITS"}
@@ -150,7 +157,7 @@ def test_empty_module_after_matching_is_reported_not_tested(caplog):
     table, module, sets = planted(100, 10, {"S": (10, 5)})
     untested = pd.Series("M2", index=["ENSG99999999999", "ENSG99999999998"])
     with caplog.at_level(logging.WARNING, logger="rnaheat"):
-        result = enrich(
+        result = gene_set_enrichment(
             table,
             modules=pd.concat([module, untested]),
             gene_sets=sets,
@@ -168,20 +175,22 @@ def test_background_is_the_genes_that_could_have_been_called_significant():
     table, module, sets = planted(100, 10, {"S": (20, 6)})
     # Independent filtering left 30 low-count genes (never in a module) without padj.
     filtered = table.assign(padj=lambda t: t["padj"].mask(t.index >= 70))
-    result = enrich(filtered, modules=module, gene_sets=sets, min_set_size=1, ranked=False)
+    result = gene_set_enrichment(
+        filtered, modules=module, gene_sets=sets, min_set_size=1, ranked=False
+    )
     row = result.modules.iloc[0]
     in_background = sum(int(g[1:]) < 70 for g in sets.sets["S"])
     assert row["background_size"] == 70 and row["set_size"] == in_background
     assert row["pvalue"] == pytest.approx(hypergeom.sf(5, 70, in_background, 10), rel=1e-10)
     assert result.params["background"].startswith("genes with a DE adjusted p-value")
     # Without padj, every gene with a p-value is in the background.
-    no_padj = enrich(
+    no_padj = gene_set_enrichment(
         table.drop(columns="padj"), modules=module, gene_sets=sets, min_set_size=1, ranked=False
     )
     assert no_padj.modules.iloc[0]["background_size"] == 100
     # An explicit background wins (ids with or without versions).
     given = [f"ENSG{i:011d}.3" for i in range(50)]
-    explicit = enrich(
+    explicit = gene_set_enrichment(
         table, modules=module, gene_sets=sets, min_set_size=1, ranked=False, background=given
     )
     assert explicit.modules.iloc[0]["background_size"] == 50
@@ -205,7 +214,7 @@ def test_bh_is_within_each_module_and_collection():
     table, module, sets = planted(200, 30, CASES)
     other = GeneSets.from_dict({"ONLY": sets.sets["STRONG"]}, collection="other")
     module2 = pd.Series("M2", index=table["gene_id"][100:130])
-    result = enrich(
+    result = gene_set_enrichment(
         table,
         modules=pd.concat([module, module2]),
         gene_sets=[sets, other],
@@ -254,7 +263,7 @@ def test_ids_with_version_suffixes_match_through_the_annotation():
         },
         collection="mixed",
     )
-    result = enrich(
+    result = gene_set_enrichment(
         table,
         modules=module,
         gene_sets=sets,
@@ -274,7 +283,7 @@ def test_ids_with_version_suffixes_match_through_the_annotation():
     assert result.subtitle("up") == "up · up in Hypoxia · BY_SYMBOL"
     assert result.subtitles() == {"up": "up · up in Hypoxia · BY_SYMBOL"}
     # Without the annotation the symbols are unknown and only the id-based set matches.
-    bare = enrich(table, modules=module, gene_sets=sets, min_set_size=5, ranked=False)
+    bare = gene_set_enrichment(table, modules=module, gene_sets=sets, min_set_size=5, ranked=False)
     assert set(bare.modules["gene_set"]) == {"BY_ID"}
     assert bare.matching.iloc[0]["matched_genes"] == 15
 
@@ -284,7 +293,9 @@ def test_genes_sharing_a_symbol_count_once():
     table.loc[1, "symbol"] = "G0"  # two ids, one symbol
     module = pd.Series("M1", index=table["gene_id"][:10])
     sets = GeneSets.from_dict({"S": [f"G{i}" for i in range(12)]}, collection="c")
-    result = enrich(table, modules=module, gene_sets=sets, min_set_size=1, ranked=False)
+    result = gene_set_enrichment(
+        table, modules=module, gene_sets=sets, min_set_size=1, ranked=False
+    )
     row = result.modules.iloc[0]
     assert (row["overlap"], row["set_size"], row["module_size"], row["background_size"]) == (
         9,
@@ -298,25 +309,25 @@ def test_genes_sharing_a_symbol_count_once():
 def test_bad_inputs_name_what_is_allowed():
     table, module, sets = planted(50, 10, {"S": (10, 5)})
     with pytest.raises(KeyError, match="'pvalue'"):
-        enrich(table.drop(columns="pvalue"), modules=module, gene_sets=sets)
+        gene_set_enrichment(table.drop(columns="pvalue"), modules=module, gene_sets=sets)
     with pytest.raises(ValueError, match="min_set_size must be"):
-        enrich(table, modules=module, gene_sets=sets, min_set_size=0)
+        gene_set_enrichment(table, modules=module, gene_sets=sets, min_set_size=0)
     with pytest.raises(ValueError, match="max_set_size must be"):
-        enrich(table, modules=module, gene_sets=sets, min_set_size=20, max_set_size=10)
+        gene_set_enrichment(table, modules=module, gene_sets=sets, min_set_size=20, max_set_size=10)
     with pytest.raises(ValueError, match="given more than once"):
-        enrich(table, modules=module, gene_sets=[sets, sets])
+        gene_set_enrichment(table, modules=module, gene_sets=[sets, sets])
     with pytest.raises(TypeError, match="rnaheat.io.read_gmt"):
-        enrich(table, modules=module, gene_sets=[{"S": ["G1"]}])
+        gene_set_enrichment(table, modules=module, gene_sets=[{"S": ["G1"]}])
     with pytest.raises(ValueError, match="no gene qualifies as background"):
-        enrich(table.assign(pvalue=np.nan), modules=module, gene_sets=sets)
+        gene_set_enrichment(table.assign(pvalue=np.nan), modules=module, gene_sets=sets)
     with pytest.raises(TypeError, match="pandas Series"):
-        enrich(table, modules=list(module.index), gene_sets=sets)
+        gene_set_enrichment(table, modules=list(module.index), gene_sets=sets)
 
 
 def test_inputs_are_not_mutated():
     table, module, sets = planted(80, 10, {"S": (10, 5)})
     before_table, before_module = table.copy(), module.copy()
-    enrich(table, modules=module, gene_sets=sets, min_set_size=1, n_perm=100)
+    gene_set_enrichment(table, modules=module, gene_sets=sets, min_set_size=1, n_perm=100)
     pd.testing.assert_frame_equal(table, before_table)
     pd.testing.assert_series_equal(module, before_module)
 
@@ -353,7 +364,7 @@ def ranked_case():
     for j in range(20):
         sets[f"RANDOM_{j:02d}"] = [f"G{i}" for i in picks[j * 40 : (j + 1) * 40]]
     gene_sets = GeneSets.from_dict(sets, collection="planted")
-    result = enrich(table, gene_sets=gene_sets, n_perm=1000, random_state=5)
+    result = gene_set_enrichment(table, gene_sets=gene_sets, n_perm=1000, random_state=5)
     return table, gene_sets, result
 
 
@@ -401,7 +412,7 @@ def test_ranked_test_without_statistics_uses_signed_significance(ranked_case):
     no_stat = table.assign(
         stat=np.nan, log2fc=np.linspace(3, -3, n), pvalue=10 ** -(middle / 100), padj=0.5
     )
-    result = enrich(no_stat, gene_sets=gene_sets, n_perm=200)
+    result = gene_set_enrichment(no_stat, gene_sets=gene_sets, n_perm=200)
     assert result.params["ranked_by"].startswith("sign(log2fc)")
     up = result.ranked[result.ranked["direction"] == "up"]
     down = result.ranked[result.ranked["direction"] == "down"]
@@ -410,12 +421,12 @@ def test_ranked_test_without_statistics_uses_signed_significance(ranked_case):
 
 def test_ranked_test_is_deterministic_for_a_seed(ranked_case):
     table, gene_sets, result = ranked_case
-    again = enrich(table, gene_sets=gene_sets, n_perm=1000, random_state=5)
+    again = gene_set_enrichment(table, gene_sets=gene_sets, n_perm=1000, random_state=5)
     pd.testing.assert_frame_equal(result.ranked, again.ranked)
-    other = enrich(table, gene_sets=gene_sets, n_perm=1000, random_state=6)
+    other = gene_set_enrichment(table, gene_sets=gene_sets, n_perm=1000, random_state=6)
     assert not np.array_equal(result.ranked["pvalue"], other.ranked["pvalue"])
     # Input order does not matter.
-    shuffled = enrich(
+    shuffled = gene_set_enrichment(
         table.sample(frac=1, random_state=1), gene_sets=gene_sets, n_perm=1000, random_state=5
     )
     pd.testing.assert_frame_equal(result.ranked, shuffled.ranked)
@@ -439,7 +450,7 @@ def test_gse106305_lncap_hypoxia(gse106305, measured):
         ]
     )
     hallmark = read_gmt(gse106305 / "h.all.v7.0.symbols.gmt")
-    result = enrich(
+    result = gene_set_enrichment(
         table,
         modules=modules,
         gene_sets=hallmark,
@@ -482,6 +493,8 @@ def test_sets_for_another_organism_are_warned_about(caplog):
         {"S": [f"Gm{i}" for i in range(30)] + ["G1", "G2"]}, collection="mouse"
     )
     with caplog.at_level(logging.WARNING, logger="rnaheat"):
-        result = enrich(table, modules=module, gene_sets=mouse, min_set_size=1, ranked=False)
+        result = gene_set_enrichment(
+            table, modules=module, gene_sets=mouse, min_set_size=1, ranked=False
+        )
     assert result.matching.iloc[0]["matched_genes"] == 2
     assert "mouse: only 2 of 32 set genes match a background gene" in caplog.text

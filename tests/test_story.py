@@ -107,7 +107,9 @@ def test_no_significant_gene_still_gives_qc_and_a_report(tmp_path):
     assert "No gene changes at padj < 1e-12, so there is nothing to cluster" in analysis.story.text
     assert analysis.checks[1].status == "warn"
     assert analysis.qc.checks
-    out = write_results(analysis, tmp_path / "out")
+    out = tmp_path / "out"
+    written = write_results(analysis, out)
+    assert list(written) == ["tables", "figures", "report"]
     assert (out / "report.html").is_file() and (out / "tables" / "qc_checks.tsv").is_file()
     assert not (out / "figures" / "heatmap.png").exists()
     assert (out / "figures" / "qc_pca.png").is_file()

@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rnaheat.validate import CONTROL_COLUMNS, check_controls, read_controls
+from rnaheat.io import read_controls
+from rnaheat.validate import CONTROL_COLUMNS, check_controls
 
 
 def de_table() -> pd.DataFrame:

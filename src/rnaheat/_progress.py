@@ -1,4 +1,4 @@
-"""Progress bars for long loops, shown only when the command line asks for them.
+"""Progress: a logged line and the time of each stage, and bars for long loops.
 
 Library code wraps long loops in :func:`progress`; bars stay off (so notebooks, tests and
 scripts see nothing) until :func:`enable` is called, which the command line does.
@@ -6,15 +6,19 @@ scripts see nothing) until :func:`enable` is called, which the command line does
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import sys
+import time
 from collections.abc import Iterable, Iterator
 from typing import TypeVar
 
 from tqdm import tqdm
 
-__all__ = ["enable", "progress"]
+__all__ = ["enable", "progress", "stage"]
 
 T = TypeVar("T")
+logger = logging.getLogger("rnaheat")
 _ENABLED = False
 
 
@@ -32,3 +36,16 @@ def progress(iterable: Iterable[T], /, *, desc: str, total: int | None = None) -
     yield from tqdm(
         iterable, desc=desc, total=total, file=sys.stderr, leave=False, dynamic_ncols=True
     )
+
+
+@contextlib.contextmanager
+def stage(name: str, timings: dict[str, float], /, *, what: str) -> Iterator[None]:
+    """Log a stage's start and its time, and record the seconds in ``timings``.
+
+    ``timings`` is the caller's own, local record of the stages it runs.
+    """
+    logger.info("▸ %-6s %s", name, what)
+    start = time.perf_counter()
+    yield
+    timings[name] = round(time.perf_counter() - start, 3)
+    logger.info("✓ %-6s %.1f s", name, timings[name])

@@ -15,26 +15,40 @@ one table per section::
     contrast = ["condition", "Hypoxia", "Normoxia"]
 
 Relative paths in a TOML file are relative to the file's folder.
+
+Each setting is declared once, as a dataclass field made by :func:`setting`: its default, its
+command-line flag and its help text live together; the command line is built from these fields
+and a TOML key is the field's name.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import math
 import tomllib
 import types
 import typing
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rnaheat.de.design import parse_design
-from rnaheat.de.engine import get_engine
-from rnaheat.de.runner import DEFAULT_ENGINE
+from rnaheat.de.engine import engines, get_engine
+from rnaheat.de.runner import DEFAULT_ENGINE, test
+from rnaheat.demo import simulate_experiment
+from rnaheat.display import display_matrix
+from rnaheat.enrich import gene_set_enrichment
 from rnaheat.io.text import check_regular_file
+from rnaheat.modules import find_modules
+from rnaheat.qc import sample_qc
+from rnaheat.select import select_genes
+from rnaheat.transform import vst
 
 __all__ = [
     "DESettings",
+    "DemoConfig",
     "EnrichSettings",
     "HeatmapSettings",
     "Inputs",
@@ -43,11 +57,77 @@ __all__ = [
     "RunConfig",
     "SelectSettings",
     "VSTSettings",
+    "default_of",
+    "flagged_settings",
     "from_dict",
     "load_config",
     "override",
+    "setting",
     "to_dict",
 ]
+
+
+def setting(
+    *,
+    default: Any = None,
+    flag: str | None = None,
+    help: str = "",
+    group: str | None = None,
+    metavar: str | None = None,
+    choices: tuple[str, ...] | None = None,
+    repeat: bool = False,
+    factory: Any = None,
+) -> Any:
+    """A settings field: its default and, when it has a command-line flag, the flag's text.
+
+    Parameters
+    ----------
+    default
+        The default value (``factory`` makes one for mutable or composite values).
+    flag
+        The command-line flag, e.g. ``--max-genes``; ``None`` for a TOML-only setting. A
+        boolean flag sets the opposite of the default (``--no-ranked`` turns ``ranked`` off).
+    help
+        The flag's help; the default is appended to it when it says something.
+    group
+        The heading the flag is listed under in ``--help`` (else the section's).
+    metavar, choices
+        As in :mod:`argparse`; ``choices`` is also what :meth:`RunConfig.validate` allows.
+    repeat
+        A list flag given once per value (``--gene-sets A --gene-sets B``) rather than once
+        with several values.
+    factory
+        Makes the default (a section's dataclass).
+    """
+    metadata = {
+        "flag": flag,
+        "help": help,
+        "group": group,
+        "metavar": metavar,
+        "choices": choices,
+        "repeat": repeat,
+    }
+    if factory is not None:
+        return field(default_factory=factory, metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+def default_of(function: Any, parameter: str, /) -> Any:
+    """The default of ``function``'s ``parameter``: a setting's default is the library's.
+
+    Raises
+    ------
+    TypeError
+        The function has no such parameter with a default (a renamed parameter).
+    """
+    default = inspect.signature(function).parameters.get(parameter)
+    if default is None or default.default is inspect.Parameter.empty:
+        raise TypeError(f"{function.__qualname__} has no parameter {parameter!r} with a default")
+    return default.default
+
+
+def _section(cls: type, group: str) -> Any:
+    return setting(factory=cls, group=group)
 
 
 @dataclass(frozen=True)
@@ -73,13 +153,33 @@ class Inputs:
         A text file of genes (symbols or ids, one per line) to show in the heatmap.
     """
 
-    counts: Path | None = None
-    samples: Path | None = None
-    genes: Path | None = None
-    de_table: Path | None = None
-    controls: Path | None = None
-    gene_sets: tuple[Path, ...] = ()
-    gene_list: Path | None = None
+    counts: Path | None = setting(
+        flag="--counts",
+        help="counts: CSV/TSV(.gz), featureCounts output, a folder of HTSeq-count files, or .h5ad",
+    )
+    samples: Path | None = setting(flag="--samples", help="sample sheet (CSV/TSV)")
+    genes: Path | None = setting(flag="--genes", help="gene annotation: gene_id, symbol, biotype")
+    de_table: Path | None = setting(
+        flag="--de-table", help="finished DE table (DESeq2, edgeR, limma) instead of the DE step"
+    )
+    controls: Path | None = setting(
+        flag="--controls",
+        group="checks",
+        help="positive controls: gene, expected (up|down), optional note",
+    )
+    gene_sets: tuple[Path, ...] = setting(
+        default=(),
+        flag="--gene-sets",
+        group="meaning",
+        metavar="GMT",
+        repeat=True,
+        help="gene sets (GMT) for the enrichment of each module; repeatable",
+    )
+    gene_list: Path | None = setting(
+        flag="--gene-list",
+        group="genes in the heatmap",
+        help="also select these genes (a file: one symbol or id per line)",
+    )
 
     def check_files(self) -> None:
         """Refuse, before any work, an input that is missing or not a regular file.
@@ -117,11 +217,26 @@ class DESettings:
         FDR at which independent filtering picks its threshold (R DESeq2's default 0.1).
     """
 
-    design: str = ""
-    contrast: tuple[str, ...] = ()
-    engine: str = DEFAULT_ENGINE
-    alpha: float = 0.05
-    filter_alpha: float = 0.1
+    design: str = setting(
+        default="", flag="--design", help="design formula, e.g. '~ cell_line + condition'"
+    )
+    contrast: tuple[str, ...] = setting(
+        default=(),
+        flag="--contrast",
+        metavar="VALUE",
+        help="VARIABLE NUMERATOR DENOMINATOR, e.g. condition Hypoxia Normoxia",
+    )
+    engine: str = setting(
+        default=DEFAULT_ENGINE, flag="--engine", help=f"DE engine: {', '.join(engines()['name'])}"
+    )
+    alpha: float = setting(
+        default=default_of(select_genes, "alpha"), flag="--alpha", help="adjusted p-value threshold"
+    )
+    filter_alpha: float = setting(
+        default=default_of(test, "filter_alpha"),
+        flag="--filter-alpha",
+        help="FDR for independent filtering, as R DESeq2",
+    )
 
 
 @dataclass(frozen=True)
@@ -134,7 +249,12 @@ class VSTSettings:
         Estimate dispersions without the design, as DESeq2's default ``vst(blind=TRUE)``.
     """
 
-    blind: bool = True
+    blind: bool = setting(
+        default=default_of(vst, "blind"),
+        flag="--vst-design",
+        group="differential expression",
+        help="use the design in the VST instead of DESeq2's blind default",
+    )
 
 
 @dataclass(frozen=True)
@@ -148,7 +268,12 @@ class QCSettings:
         (DESeq2's ``plotPCA`` uses 500).
     """
 
-    top_genes: int = 500
+    top_genes: int = setting(
+        default=default_of(sample_qc, "n_top"),
+        flag="--qc-top-genes",
+        group="checks",
+        help="most variable genes for sample distances and PCA",
+    )
 
 
 @dataclass(frozen=True)
@@ -167,10 +292,20 @@ class SelectSettings:
         Also take the N genes of highest VST variance.
     """
 
-    significant: bool = True
-    lfc_threshold: float = 0.0
-    max_genes: int = 2000
-    top_variance: int | None = None
+    significant: bool = setting(default=default_of(select_genes, "significant"))
+    lfc_threshold: float = setting(
+        default=default_of(select_genes, "lfc_threshold"),
+        flag="--lfc-threshold",
+        help="minimum |log2 fold change| of a selected gene",
+    )
+    max_genes: int = setting(
+        default=default_of(select_genes, "max_genes"),
+        flag="--max-genes",
+        help="at most this many significant genes, smallest padj first",
+    )
+    top_variance: int | None = setting(
+        flag="--top-variance", metavar="N", help="also select the N genes of highest VST variance"
+    )
 
 
 @dataclass(frozen=True)
@@ -189,10 +324,26 @@ class ModuleSettings:
         Resamples of the samples for each module's stability.
     """
 
-    n_modules: int | None = None
-    metric: str = "correlation"
-    linkage: str = "average"
-    n_bootstrap: int = 20
+    n_modules: int | None = setting(
+        flag="--n-modules", help="number of modules (chosen automatically when not given)"
+    )
+    metric: str = setting(
+        default=default_of(find_modules, "metric"),
+        flag="--metric",
+        choices=("correlation", "spearman", "euclidean", "cosine"),
+        help="gene distance",
+    )
+    linkage: str = setting(
+        default=default_of(find_modules, "linkage"),
+        flag="--linkage",
+        choices=("average", "complete", "ward"),
+        help="linkage",
+    )
+    n_bootstrap: int = setting(
+        default=default_of(find_modules, "n_bootstrap"),
+        flag="--n-bootstrap",
+        help="resamples of the samples for module stability",
+    )
 
 
 @dataclass(frozen=True)
@@ -216,12 +367,39 @@ class HeatmapSettings:
         Genes always labelled (symbols or ids).
     """
 
-    scale: str = "zscore"
-    clip: float = 2.0
-    display_remove: tuple[str, ...] = ()
-    group_samples: str | None = None
-    annotate: tuple[str, ...] = ()
-    markers: tuple[str, ...] = ()
+    scale: str = setting(
+        default=default_of(display_matrix, "scale"),
+        flag="--scale",
+        choices=("zscore", "center", "none"),
+        help="row scaling of the VST",
+    )
+    clip: float = setting(
+        default=default_of(display_matrix, "clip"), flag="--clip", help="colour bound"
+    )
+    display_remove: tuple[str, ...] = setting(
+        default=(),
+        flag="--display-remove",
+        metavar="COLUMN",
+        help="remove these sheet columns from the displayed values only (DE is not affected), "
+        "e.g. a batch or cell line",
+    )
+    group_samples: str | None = setting(
+        flag="--group-samples",
+        metavar="COLUMN",
+        help="group the columns by this sheet column instead of the sample tree",
+    )
+    annotate: tuple[str, ...] = setting(
+        default=(),
+        flag="--annotate",
+        metavar="COLUMN",
+        help="extra sheet columns to draw as annotation tracks",
+    )
+    markers: tuple[str, ...] = setting(
+        default=(),
+        flag="--markers",
+        metavar="GENE",
+        help="genes always labelled on the heatmap (symbols or ids)",
+    )
 
     def check_columns(self, columns: list[str], /, *, source: str) -> None:
         """Refuse a sheet column named here that the sheet does not have (before any work)."""
@@ -253,27 +431,58 @@ class EnrichSettings:
         Also test the whole ranked contrast.
     """
 
-    min_set_size: int = 10
-    max_set_size: int = 500
-    permutations: int = 2000
-    ranked: bool = True
+    min_set_size: int = setting(
+        default=default_of(gene_set_enrichment, "min_set_size"),
+        flag="--min-set-size",
+        help="smallest set tested",
+    )
+    max_set_size: int = setting(
+        default=default_of(gene_set_enrichment, "max_set_size"),
+        flag="--max-set-size",
+        help="largest set tested",
+    )
+    permutations: int = setting(
+        default=default_of(gene_set_enrichment, "n_perm"),
+        flag="--gsea-permutations",
+        help="random sets for the ranked test's p-values",
+    )
+    ranked: bool = setting(
+        default=default_of(gene_set_enrichment, "ranked"),
+        flag="--no-ranked",
+        help="skip the ranked gene-set test of the whole contrast",
+    )
+
+
+# Settings both commands have, declared once.
+_OUT = setting(flag="--out", help="output folder (created atomically)")
+_FORCE = setting(
+    default=False,
+    flag="--force",
+    help="replace an existing rnaheat result at --out (never any other folder)",
+)
+_RANDOM_STATE = setting(
+    default=default_of(find_modules, "random_state"),
+    flag="--seed",
+    group="modules",
+    help="random seed of every random step",
+)
 
 
 @dataclass(frozen=True)
 class RunConfig:
     """All settings of one ``rnaheat run``."""
 
-    out: Path | None = None
-    force: bool = False
-    random_state: int = 0
-    inputs: Inputs = field(default_factory=Inputs)
-    de: DESettings = field(default_factory=DESettings)
-    vst: VSTSettings = field(default_factory=VSTSettings)
-    qc: QCSettings = field(default_factory=QCSettings)
-    select: SelectSettings = field(default_factory=SelectSettings)
-    modules: ModuleSettings = field(default_factory=ModuleSettings)
-    heatmap: HeatmapSettings = field(default_factory=HeatmapSettings)
-    enrich: EnrichSettings = field(default_factory=EnrichSettings)
+    out: Path | None = _OUT
+    force: bool = _FORCE
+    random_state: int = _RANDOM_STATE
+    inputs: Inputs = _section(Inputs, "inputs")
+    de: DESettings = _section(DESettings, "differential expression")
+    vst: VSTSettings = _section(VSTSettings, "differential expression")
+    qc: QCSettings = _section(QCSettings, "checks")
+    select: SelectSettings = _section(SelectSettings, "genes in the heatmap")
+    modules: ModuleSettings = _section(ModuleSettings, "modules")
+    heatmap: HeatmapSettings = _section(HeatmapSettings, "heatmap")
+    enrich: EnrichSettings = _section(EnrichSettings, "meaning")
 
     def _ranges(self) -> list[tuple[str, float | None, float, float]]:
         """Each numeric setting with its smallest and largest allowed value."""
@@ -322,16 +531,10 @@ class RunConfig:
                 "DENOMINATOR, or one numeric VARIABLE"
             )
         get_engine(self.de.engine)
-        choices = {
-            "modules.metric": (
-                self.modules.metric,
-                ("correlation", "spearman", "euclidean", "cosine"),
-            ),
-            "modules.linkage": (self.modules.linkage, ("average", "complete", "ward")),
-            "heatmap.scale": (self.heatmap.scale, ("zscore", "center", "none")),
-        }
-        for key, (value, allowed) in choices.items():
-            if value not in allowed:
+        for key, spec in flagged_settings(RunConfig):
+            allowed = spec.metadata["choices"]
+            value = _lookup(self, key)
+            if allowed is not None and value not in allowed:
                 raise ValueError(f"{key} = {value!r}: allowed are {', '.join(allowed)}")
         self.check_ranges()
         for name in ("alpha", "filter_alpha"):
@@ -347,6 +550,45 @@ class RunConfig:
             parse_design(self.de.design)
         self.inputs.check_files()
         return self
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    """All settings of one ``rnaheat demo``.
+
+    Attributes
+    ----------
+    out, force, random_state
+        As in :class:`RunConfig`; ``random_state`` also seeds the simulation.
+    n_genes
+        Genes in the simulated experiment.
+    """
+
+    out: Path | None = _OUT
+    force: bool = _FORCE
+    random_state: int = _RANDOM_STATE
+    n_genes: int = setting(
+        default=default_of(simulate_experiment, "n_genes"), flag="--n-genes", help="genes"
+    )
+
+
+def flagged_settings(cls: type, /) -> Iterator[tuple[str, dataclasses.Field]]:
+    """Every setting of ``cls`` with a command-line flag, as ``(dotted key, field)``.
+
+    Fields of nested sections are keyed ``section.name``, as TOML spells them.
+    """
+    for f in dataclasses.fields(cls):
+        if isinstance(f.default_factory, type) and dataclasses.is_dataclass(f.default_factory):
+            for key, inner in flagged_settings(f.default_factory):
+                yield f"{f.name}.{key}", inner
+        elif f.metadata.get("flag"):
+            yield f.name, f
+
+
+def _lookup(config: Any, key: str) -> Any:
+    for part in key.split("."):
+        config = getattr(config, part)
+    return config
 
 
 def _coerce(value: Any, hint: Any, *, key: str, base: Path | None) -> Any:

@@ -41,7 +41,13 @@ from rnaheat.de.result import DEResult
 from rnaheat.io.genes import match_gene_ids
 from rnaheat.io.gmt import GeneSets
 
-__all__ = ["MODULE_COLUMNS", "RANKED_COLUMNS", "Enrichment", "benjamini_hochberg", "enrich"]
+__all__ = [
+    "MODULE_COLUMNS",
+    "RANKED_COLUMNS",
+    "Enrichment",
+    "benjamini_hochberg",
+    "gene_set_enrichment",
+]
 
 log = logging.getLogger("rnaheat")
 
@@ -97,13 +103,22 @@ class Enrichment:
     matching
         One row per collection: how many set genes were matched to tested genes and how many
         sets passed the size filters.
+    module_order
+        The modules in their natural order (``M2`` before ``M10``); empty without modules.
+    module_names
+        Module id → its name ("up in Hypoxia"), where one was given.
+    alpha
+        The ``padj`` threshold that makes a set significant.
     params
-        The settings that produced it.
+        The other settings that produced it and the background's description.
     """
 
     modules: pd.DataFrame
     ranked: pd.DataFrame
     matching: pd.DataFrame
+    module_order: tuple[Hashable, ...] = ()
+    module_names: Mapping[Hashable, str] = field(default_factory=dict)
+    alpha: float = 0.05
     params: Mapping[str, object] = field(default_factory=dict)
 
     def tables(self) -> dict[str, pd.DataFrame]:
@@ -128,7 +143,7 @@ class Enrichment:
             Indexed by module (in module order), the module's best row of :attr:`modules`
             (smallest ``padj``, then ``pvalue``, then largest overlap) across all collections.
         """
-        alpha = float(self.params.get("alpha", 0.05)) if alpha is None else alpha
+        alpha = self.alpha if alpha is None else alpha
         table = self.modules[self.modules["padj"] < alpha]
         ordered = table.sort_values(
             ["padj", "pvalue", "overlap", "gene_set"],
@@ -136,23 +151,22 @@ class Enrichment:
             kind="mergesort",
         )
         best = ordered.drop_duplicates("module")
-        order = {m: i for i, m in enumerate(self.params.get("module_order", []))}
+        order = {m: i for i, m in enumerate(self.module_order)}
         best = best.sort_values("module", key=lambda s: s.map(order), kind="mergesort")
         return best.set_index("module")
 
     def subtitles(self, *, alpha: float | None = None) -> dict[Hashable, str]:
         """:meth:`subtitle` for every module, in module order."""
-        return {m: self.subtitle(m, alpha=alpha) for m in self.params.get("module_order", [])}
+        return {m: self.subtitle(m, alpha=alpha) for m in self.module_order}
 
     def subtitle(self, module: Hashable, /, *, alpha: float | None = None) -> str:
         """The module's label with its meaning: ``M1 · up in Hypoxia · HALLMARK_HYPOXIA``.
 
         Parts that are unknown (no name given, no significant set) are left out.
         """
-        names = self.params.get("module_names") or {}
         parts = [str(module)]
-        if names.get(module):
-            parts.append(str(names[module]))
+        if self.module_names.get(module):
+            parts.append(str(self.module_names[module]))
         top = self.top_sets(alpha=alpha)
         if module in top.index:
             parts.append(str(top.loc[module, "gene_set"]))
@@ -186,7 +200,7 @@ def benjamini_hochberg(pvalues: np.ndarray | Sequence[float], /) -> np.ndarray:
     return out
 
 
-def enrich(
+def gene_set_enrichment(
     de_table: pd.DataFrame | DEResult,
     /,
     *,
@@ -249,6 +263,57 @@ def enrich(
         Bad settings, duplicated collection names, or no tested gene.
     """
     collections = _collections(gene_sets)
+    _check_settings(min_set_size, max_set_size, alpha, n_perm)
+    table = de_table.table if isinstance(de_table, DEResult) else de_table
+    universe = _Universe.build(table, annotation=annotation, background=background)
+    names = dict(module_names or {})
+    params: dict[str, object] = {
+        "min_set_size": int(min_set_size),
+        "max_set_size": int(max_set_size),
+        "ranked": bool(ranked),
+        "n_perm": int(n_perm),
+        "random_state": int(random_state),
+        "background_size": universe.n_items,
+        "background": universe.rule,
+        "ranked_by": universe.ranked_by,
+        "collections": [c.collection for c in collections],
+    }
+    matched = [universe.match(c) for c in collections]
+    matching = _matching_table(collections, matched, universe, min_set_size, max_set_size)
+    _log_matching(matching, universe, min_set_size, max_set_size)
+    order: list = []
+    if modules is not None:
+        membership, order, module_info = universe.modules(modules)
+        params.update(module_info)
+        ora = _over_representation(
+            universe, collections, matched, membership, order, names, min_set_size, max_set_size
+        )
+    else:
+        ora = pd.DataFrame({c: pd.Series(dtype=object) for c in MODULE_COLUMNS})
+    if ranked:
+        log.info(
+            "ranked test: %d genes ranked by %s, %d random sets per set size",
+            int((~np.isnan(universe.item_stat)).sum()),
+            universe.ranked_by,
+            n_perm,
+        )
+        ranked_table = _ranked(
+            universe, collections, matched, min_set_size, max_set_size, n_perm, random_state
+        )
+    else:
+        ranked_table = pd.DataFrame({c: pd.Series(dtype=object) for c in RANKED_COLUMNS})
+    return Enrichment(
+        modules=ora,
+        ranked=ranked_table,
+        matching=matching,
+        module_order=tuple(order),
+        module_names=names,
+        alpha=float(alpha),
+        params=params,
+    )
+
+
+def _check_settings(min_set_size: int, max_set_size: int, alpha: float, n_perm: int) -> None:
     if not (isinstance(min_set_size, int | np.integer) and min_set_size >= 1):
         raise ValueError(f"min_set_size must be a whole number >= 1, got {min_set_size!r}")
     if not (isinstance(max_set_size, int | np.integer) and max_set_size >= min_set_size):
@@ -260,24 +325,12 @@ def enrich(
         raise ValueError(f"alpha must lie between 0 and 1, got {alpha!r}")
     if not (isinstance(n_perm, int | np.integer) and n_perm >= 100):
         raise ValueError(f"n_perm must be a whole number >= 100, got {n_perm!r}")
-    table = de_table.table if isinstance(de_table, DEResult) else de_table
-    universe = _Universe.build(table, annotation=annotation, background=background)
-    names = dict(module_names or {})
-    params: dict[str, object] = {
-        "min_set_size": int(min_set_size),
-        "max_set_size": int(max_set_size),
-        "alpha": float(alpha),
-        "ranked": bool(ranked),
-        "n_perm": int(n_perm),
-        "random_state": int(random_state),
-        "background_size": universe.n_items,
-        "background": universe.rule,
-        "ranked_by": universe.ranked_by,
-        "collections": [c.collection for c in collections],
-        "module_names": names,
-    }
-    matched = [universe.match(c) for c in collections]
-    matching = _matching_table(collections, matched, universe, min_set_size, max_set_size)
+
+
+def _log_matching(
+    matching: pd.DataFrame, universe: _Universe, min_set_size: int, max_set_size: int
+) -> None:
+    """Say how well each collection matched the tested genes; warn when it barely did."""
     for row in matching.itertuples():
         log.info(
             "%s: %d of %d set genes matched to the %d background genes (%s); %d of %d "
@@ -300,28 +353,6 @@ def enrich(
                 row.matched_genes,
                 row.set_genes,
             )
-    if modules is not None:
-        membership, order, module_info = universe.modules(modules)
-        params.update(module_order=order, **module_info)
-        ora = _over_representation(
-            universe, collections, matched, membership, order, names, min_set_size, max_set_size
-        )
-    else:
-        params["module_order"] = []
-        ora = pd.DataFrame({c: pd.Series(dtype=object) for c in MODULE_COLUMNS})
-    if ranked:
-        log.info(
-            "ranked test: %d genes ranked by %s, %d random sets per set size",
-            int((~np.isnan(universe.item_stat)).sum()),
-            universe.ranked_by,
-            n_perm,
-        )
-        ranked_table = _ranked(
-            universe, collections, matched, min_set_size, max_set_size, n_perm, random_state
-        )
-    else:
-        ranked_table = pd.DataFrame({c: pd.Series(dtype=object) for c in RANKED_COLUMNS})
-    return Enrichment(modules=ora, ranked=ranked_table, matching=matching, params=params)
 
 
 # --------------------------------------------------------------------------- matching genes

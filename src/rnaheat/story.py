@@ -292,6 +292,7 @@ def tell_story(
     enrichment: Enrichment | None = None,
     controls: ControlsResult | None = None,
     alpha: float = 0.05,
+    contrast: Sequence[str] = (),
     max_modules: int = 4,
 ) -> Story:
     """Write the 30-second summary from the checks and the results.
@@ -304,6 +305,8 @@ def tell_story(
         The stage results.
     alpha
         The significance threshold used.
+    contrast
+        ``(variable, numerator, denominator)`` of the DE, to say where genes went up.
     max_modules
         Modules described one by one (the largest first); the rest are counted.
     """
@@ -316,7 +319,6 @@ def tell_story(
             "Caution: " + "; ".join(f"{check_title(c).lower()}: {c.reason}" for c in failed) + "."
         )
         sentences.append("Resolve this before interpreting the modules biologically.")
-    contrast = de.params.get("contrast") or []
     samples = _samples_sentence(qc, contrast[0] if contrast else None)
     if samples and not failed:
         sentences.append(samples)

@@ -12,20 +12,17 @@ and ``unknown gene`` (neither an id nor a symbol of the DE table); nothing is sk
 
 from __future__ import annotations
 
-import io
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from os import PathLike
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from rnaheat.checks import Check
-from rnaheat.io.text import check_regular_file, read_text
+from rnaheat.io.controls import EXPECTED
 
-__all__ = ["CONTROL_COLUMNS", "ControlsResult", "check_controls", "read_controls"]
+__all__ = ["CONTROL_COLUMNS", "ControlsResult", "check_controls"]
 
 logger = logging.getLogger("rnaheat")
 
@@ -42,8 +39,6 @@ CONTROL_COLUMNS = [
     "result",
     "passed",
 ]
-_EXPECTED = ("up", "down")
-_ALLOWED_COLUMNS = ("gene", "expected", "note")
 
 
 @dataclass(frozen=True)
@@ -76,91 +71,6 @@ class ControlsResult:
     def tables(self) -> dict[str, pd.DataFrame]:
         """The table the pipeline writes as ``tables/controls.tsv``."""
         return {"controls": self.table}
-
-
-def read_controls(path: str | PathLike[str], /) -> pd.DataFrame:
-    """Read a positive-controls file.
-
-    Parameters
-    ----------
-    path
-        CSV or TSV (a tab in the header line means TSV, otherwise commas); ``.gz`` is
-        allowed. Column names are matched ignoring case and surrounding
-        spaces.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Columns ``gene``, ``expected`` (``up``/``down``, lower case) and ``note`` (empty
-        text when absent), in file order.
-
-    Raises
-    ------
-    ValueError
-        The file is missing or empty, lacks a required column, has an empty gene, an
-        ``expected`` value other than up/down, or lists a gene twice; the message names the
-        file, the line and the column.
-    """
-    path = Path(path)
-    if not path.exists():
-        raise ValueError(f"controls file {path} does not exist")
-    check_regular_file(path, what="controls file")
-    text = "" if path.stat().st_size == 0 else read_text(path)
-    first = text.split("\n", 1)[0]
-    if not first.strip():
-        raise ValueError(
-            f"controls file {path} is empty; it needs a header line with gene, expected "
-            "(and optionally note)"
-        )
-    sep = "\t" if "\t" in first else ","
-    try:
-        frame = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False)
-    except pd.errors.ParserError as error:
-        raise ValueError(f"controls file {path}: cannot read it ({error})") from None
-    frame.columns = [str(c).strip().lower() for c in frame.columns]
-    missing = [c for c in ("gene", "expected") if c not in frame.columns]
-    if missing:
-        found = ", ".join(frame.columns) or "(none)"
-        raise ValueError(
-            f"controls file {path}: missing column(s) {', '.join(missing)}; the columns must be "
-            f"gene, expected (up or down) and optionally note; found: {found}"
-        )
-    extra = [c for c in frame.columns if c not in _ALLOWED_COLUMNS]
-    if extra:
-        logger.warning(
-            "controls file %s: ignoring column(s) %s (only gene, expected, note are used)",
-            path,
-            ", ".join(extra),
-        )
-    if frame.empty:
-        raise ValueError(f"controls file {path} lists no genes")
-    # Line numbers as a text editor shows them: the header is line 1.
-    lines = np.arange(len(frame)) + 2
-    gene = frame["gene"].str.strip()
-    empty = gene == ""
-    if empty.any():
-        raise ValueError(
-            f"controls file {path}, line {lines[empty.to_numpy()][0]}: column 'gene' is empty; "
-            "give a gene symbol or id"
-        )
-    expected = frame["expected"].str.strip().str.lower()
-    bad = ~expected.isin(_EXPECTED)
-    if bad.any():
-        i = int(np.flatnonzero(bad.to_numpy())[0])
-        raise ValueError(
-            f"controls file {path}, line {lines[i]}: column 'expected' is "
-            f"{frame['expected'].iloc[i]!r} for gene {gene.iloc[i]}; allowed: up, down"
-        )
-    duplicated = gene.duplicated(keep="first")
-    if duplicated.any():
-        i = int(np.flatnonzero(duplicated.to_numpy())[0])
-        first = int(np.flatnonzero((gene == gene.iloc[i]).to_numpy())[0])
-        raise ValueError(
-            f"controls file {path}, line {lines[i]}: gene {gene.iloc[i]} is listed again "
-            f"(first on line {lines[first]}); list each control once"
-        )
-    note = frame["note"].str.strip() if "note" in frame.columns else ""
-    return pd.DataFrame({"gene": gene, "expected": expected, "note": note}).reset_index(drop=True)
 
 
 def _match(genes: pd.Series, de_table: pd.DataFrame) -> pd.Series:
@@ -242,8 +152,8 @@ def check_controls(
     if controls.empty:
         raise ValueError("no positive controls given")
     expected = controls["expected"].astype(str).str.strip().str.lower()
-    if not expected.isin(_EXPECTED).all():
-        bad = sorted(set(expected[~expected.isin(_EXPECTED)]))
+    if not expected.isin(EXPECTED).all():
+        bad = sorted(set(expected[~expected.isin(EXPECTED)]))
         raise ValueError(f"expected must be up or down, got {', '.join(bad)}")
 
     genes = controls["gene"].astype(str).str.strip().reset_index(drop=True)

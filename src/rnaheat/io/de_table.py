@@ -2,15 +2,41 @@
 
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from rnaheat.de.result import DE_COLUMNS, DEResult, sort_de_table
+from rnaheat.de.result import DE_COLUMNS, sort_de_table
+from rnaheat.experiment import Experiment
 from rnaheat.io.text import read_table_text
 
-__all__ = ["read_de_table"]
+__all__ = ["DETable", "align_de_table", "read_de_table"]
+
+logger = logging.getLogger("rnaheat")
+
+
+@dataclass(frozen=True)
+class DETable:
+    """A finished DE table as read.
+
+    Attributes
+    ----------
+    table
+        One row per gene with :data:`rnaheat.de.DE_COLUMNS`, sorted by ``padj``.
+    tool
+        The tool whose column names were recognised: ``DESeq2``, ``edgeR``, ``limma`` or
+        ``rnaheat``.
+    source
+        The file it was read from.
+    """
+
+    table: pd.DataFrame
+    tool: str
+    source: Path
+
 
 # Each tool's column names mapped once onto rnaheat's. limma's AveExpr and edgeR's logCPM
 # are log-scale averages, not DESeq2's base mean, so they are not mapped onto base_mean.
@@ -70,7 +96,7 @@ def _check_ranges(table: pd.DataFrame, path: Path) -> None:
             )
 
 
-def read_de_table(path: str | Path, /) -> DEResult:
+def read_de_table(path: str | Path, /) -> DETable:
     """Read a DE table written by DESeq2, edgeR, limma or rnaheat.
 
     The gene id column is ``gene_id`` (or ``gene``/``id``, or R's unnamed row-name column),
@@ -78,9 +104,8 @@ def read_de_table(path: str | Path, /) -> DEResult:
 
     Returns
     -------
-    DEResult
-        With the columns mapped to :data:`rnaheat.de.DE_COLUMNS` and
-        ``params["engine"] = "imported:<tool>"``.
+    DETable
+        With the columns mapped to :data:`rnaheat.de.DE_COLUMNS` and the tool named.
     """
     path = Path(path)
     table = read_table_text(path)
@@ -120,7 +145,32 @@ def read_de_table(path: str | Path, /) -> DEResult:
         raise ValueError(
             f"{path}: gene {out['gene_id'][duplicated].iloc[0]!r} appears more than once"
         )
-    return DEResult(
-        table=sort_de_table(out[DE_COLUMNS]),
-        params={"engine": f"imported:{tool}", "source": str(path)},
-    )
+    return DETable(table=sort_de_table(out[DE_COLUMNS]), tool=tool, source=path)
+
+
+def align_de_table(de_table: DETable, experiment: Experiment, /) -> DETable:
+    """The table restricted to the experiment's genes, its missing symbols filled in.
+
+    Raises
+    ------
+    ValueError
+        None of the table's gene ids are in the experiment.
+    """
+    table = de_table.table
+    known = table["gene_id"].isin(experiment.adata.var_names)
+    if not known.any():
+        raise ValueError(
+            f"{de_table.source}: none of its gene ids are in the counts "
+            f"(e.g. {table['gene_id'].iloc[0]!r})"
+        )
+    if not known.all():
+        logger.warning(
+            "%s: %d gene(s) not in the counts are left out (e.g. %s)",
+            de_table.source.name,
+            int((~known).sum()),
+            table.loc[~known, "gene_id"].iloc[0],
+        )
+    table = table[known].copy()
+    symbols = experiment.genes["symbol"].reindex(table["gene_id"]).to_numpy()
+    table["symbol"] = np.where(table["symbol"].astype(str) != "", table["symbol"], symbols)
+    return DETable(table=table.reset_index(drop=True), tool=de_table.tool, source=de_table.source)

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from rnaheat.io.text import read_table_text
+from rnaheat.io.text import read_table_text, read_text
 
-__all__ = ["match_gene_ids", "read_genes", "strip_version"]
+__all__ = ["match_gene_ids", "read_gene_list", "read_genes", "strip_version"]
 
 _ID_NAMES = ("gene_id", "gene stable id", "ensembl_id", "ensembl_gene_id", "geneid", "id", "gene")
 _SYMBOL_NAMES = (
@@ -91,3 +91,13 @@ def match_gene_ids(ids: pd.Index, annotation: pd.DataFrame, /) -> pd.DataFrame:
         bases = [strip_version(i) for i in ids[unmatched]]
         exact.loc[unmatched] = by_base.reindex(bases).to_numpy()
     return exact.fillna("")
+
+
+def read_gene_list(path: str | Path, /) -> list[str]:
+    """Read a list of genes: one symbol or id per line (the first tab- or comma-separated field).
+
+    Empty lines and lines starting with ``#`` are skipped.
+    """
+    text = read_text(Path(path))
+    genes = [line.split("\t")[0].split(",")[0].strip() for line in text.splitlines()]
+    return [g for g in genes if g and not g.startswith("#")]

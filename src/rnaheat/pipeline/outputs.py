@@ -1,0 +1,514 @@
+"""Everything a run writes, drawn from an :class:`Analysis`: tables, figures, the report.
+
+Nothing here computes statistics: the tables, the figures and the report's data are views of
+the result objects.
+"""
+
+from __future__ import annotations
+
+import io
+import shlex
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure as MplFigure
+
+from rnaheat._progress import stage
+from rnaheat.checks import checks_table
+from rnaheat.config import RunConfig, to_dict
+from rnaheat.experiment import Experiment
+from rnaheat.io.output import (
+    FORMAT_VERSION,
+    atomic_output,
+    file_checksums,
+    package_versions,
+    save_figure,
+    write_json,
+    write_table,
+)
+from rnaheat.pipeline.analysis import Analysis
+from rnaheat.plot.colors import NEUTRAL, sample_track_colors, track_palettes
+from rnaheat.plot.heatmap import heatmap, module_colors, track_columns
+from rnaheat.plot.qc import qc_figures
+from rnaheat.plot.volcano import volcano
+from rnaheat.report import build_report
+from rnaheat.report.data import (
+    Annotation,
+    ControlsData,
+    Download,
+    HeatmapData,
+    MethodsData,
+    Module,
+    QCData,
+    ReportData,
+    StaticFigure,
+    VolcanoData,
+)
+
+__all__ = [
+    "REPORT_DPI",
+    "analysis_figures",
+    "analysis_tables",
+    "figure_png",
+    "heatmap_tracks",
+    "input_files",
+    "module_subtitles",
+    "report_data",
+    "write_results",
+]
+
+
+# --- tables -------------------------------------------------------------------------------
+
+
+def analysis_tables(analysis: Analysis, /) -> dict[str, pd.DataFrame]:
+    """Every result table, keyed by its file name under ``tables/`` (without ``.tsv``)."""
+    tables = {
+        "de": analysis.de.table,
+        "vst": _matrix_table(analysis.vst),
+        "normalized_counts": _matrix_table(analysis.normalized),
+        "samples": _samples_table(analysis),
+        **analysis.qc.tables(),
+        "gene_selection": analysis.selection.rules,
+        "checks": checks_table(analysis.checks),
+    }
+    for part in (analysis.modules, analysis.enrichment, analysis.controls):
+        if part is not None:
+            tables.update(part.tables())
+    return tables
+
+
+def _matrix_table(matrix: pd.DataFrame) -> pd.DataFrame:
+    table = matrix.copy()
+    table.index.name = "gene_id"
+    return table.reset_index()
+
+
+def _samples_table(analysis: Analysis) -> pd.DataFrame:
+    experiment = analysis.experiment
+    counts = np.asarray(experiment.adata.X)
+    table = experiment.samples.copy()
+    table["size_factor"] = analysis.size_factors.reindex(table.index).to_numpy()
+    table["library_size"] = counts.sum(axis=1)
+    table["detected_genes"] = (counts > 0).sum(axis=1)
+    table.index.name = "sample"
+    return table.reset_index()
+
+
+# --- figures ------------------------------------------------------------------------------
+
+
+def module_subtitles(analysis: Analysis, /) -> dict[int, str]:
+    """Each module's top significant gene set, the subtitle under its name."""
+    if analysis.enrichment is None or analysis.modules is None:
+        return {}
+    top = analysis.enrichment.top_sets()
+    return {int(m): str(row["gene_set"]) for m, row in top.iterrows()}
+
+
+def heatmap_tracks(analysis: Analysis, /) -> list[str]:
+    """The sample-sheet columns the heatmap annotates: the design's, grouping, requested."""
+    config = analysis.config
+    return track_columns(
+        config.de.design or None,
+        group_samples=config.heatmap.group_samples,
+        annotate=config.heatmap.annotate,
+        contrast_variable=config.de.contrast[0] if config.de.contrast else None,
+    )
+
+
+def analysis_figures(analysis: Analysis, /) -> Iterator[tuple[str, MplFigure]]:
+    """Yield ``(file stem, Figure)`` for the heatmap, the volcano and the QC figures.
+
+    Figures are drawn one at a time so that a caller saving them holds one in memory.
+    """
+    modules = analysis.modules
+    config = analysis.config
+    title = analysis.de.contrast_label or "Gene modules"
+    # Positive controls are labelled wherever they are drawn, beside the user's markers.
+    controls = []
+    if analysis.controls is not None:
+        found = analysis.controls.table["gene_id"].astype(str)
+        controls = [g for g in found if g and g != "nan"]
+    if modules is not None and analysis.display is not None:
+        yield (
+            "heatmap",
+            heatmap(
+                modules,
+                analysis.display,
+                samples=analysis.experiment.samples,
+                tracks=heatmap_tracks(analysis),
+                markers=[*config.heatmap.markers, *controls] or None,
+                title=title,
+                note=analysis.selection.shown_note(),
+                subtitles=module_subtitles(analysis),
+            ),
+        )
+    if analysis.de.table["pvalue"].notna().any():
+        fig, ax = plt.subplots(figsize=(7.5, 6.0), layout="constrained")
+        volcano(
+            analysis.de,
+            ax=ax,
+            modules=modules,
+            alpha=config.de.alpha,
+            lfc_threshold=config.select.lfc_threshold,
+            label_genes=[*config.heatmap.markers, *controls] or None,
+            title=title,
+        )
+        yield "volcano", fig
+    yield from qc_figures(analysis.qc).items()
+
+
+# --- report -------------------------------------------------------------------------------
+
+#: Resolution of the figures embedded in the report (screen, not print).
+REPORT_DPI = 110
+
+_FIGURE_TEXT = {
+    "heatmap": (
+        "Clustered heatmap of the selected genes, rows split into modules",
+        "The publication figure (300 dpi PNG, PDF and SVG in figures/).",
+    ),
+    "volcano": (
+        "Volcano plot: log2 fold change against adjusted p-value, coloured by module",
+        "Genes coloured by their heatmap module; grey genes are in no module.",
+    ),
+    "qc_distances": (
+        "Sample-to-sample Euclidean distances on VST, clustered",
+        "Euclidean distances on the blind VST of the most variable genes.",
+    ),
+    "qc_correlations": (
+        "Sample-to-sample correlation heatmap",
+        "Pearson correlation of samples on the most variable genes.",
+    ),
+    "qc_pca": ("PCA of the samples", "Principal components of the most variable genes."),
+    "qc_scree": ("Variance explained by each principal component", "Scree plot."),
+    "qc_library": ("Library size and detected genes per sample", "Reads and detected genes."),
+}
+_TABLE_TEXT = {
+    "de": "differential expression, every tested gene",
+    "vst": "variance-stabilised expression",
+    "normalized_counts": "counts divided by size factors",
+    "samples": "sample sheet with size factors and library sizes",
+    "modules": "one row per heatmap gene with its module",
+    "module_summary": "one row per module",
+    "sample_order": "the heatmap's column order",
+    "qc_samples": "per-sample QC figures",
+    "qc_checks": "sample QC verdicts",
+    "checks": "the four checks",
+    "controls": "positive controls",
+    "enrichment_modules": "gene-set enrichment of each module",
+    "enrichment_ranked": "ranked gene-set test of the whole contrast",
+}
+
+
+def figure_png(figure: MplFigure, /, *, dpi: int = REPORT_DPI) -> bytes:
+    """The figure as PNG bytes (no metadata, so the same figure gives the same bytes)."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi, metadata={"Software": None})
+    return buffer.getvalue()
+
+
+def _figure(figures: Mapping[str, bytes], stem: str) -> StaticFigure | None:
+    if stem not in figures:
+        return None
+    alt, caption = _FIGURE_TEXT.get(stem, (stem.replace("_", " "), ""))
+    return StaticFigure(png=figures[stem], alt=alt, caption=caption)
+
+
+def _heatmap(analysis: Analysis, figures: Mapping[str, bytes]) -> HeatmapData | None:
+    modules, display = analysis.modules, analysis.display
+    if modules is None or display is None:
+        return None
+    genes = modules.genes.reset_index()[["gene_id", "symbol", "module", "log2fc", "padj"]]
+    sheet = analysis.experiment.samples.loc[modules.sample_order]
+    columns = heatmap_tracks(analysis)
+    palettes = track_palettes(sheet, columns)
+    annotations = tuple(
+        Annotation(
+            name=c,
+            values=tuple(sheet[c].astype(str)),
+            colors=tuple(sample_track_colors(sheet, c, palettes[c])),
+        )
+        for c in columns
+    )
+    n_candidates = analysis.selection.n_candidates
+    return HeatmapData(
+        values=display.values.loc[modules.order, modules.sample_order].to_numpy(),
+        genes=genes,
+        samples=tuple(map(str, modules.sample_order)),
+        annotations=annotations,
+        clip=display.color_limit,
+        label=display.label,
+        n_candidates=n_candidates if n_candidates > len(genes) else None,
+        figure=_figure(figures, "heatmap"),
+        # The publication figure leaves missing cells blank.
+        missing_color="#FFFFFF",
+    )
+
+
+def _modules(analysis: Analysis) -> tuple[Module, ...]:
+    modules = analysis.modules
+    if modules is None:
+        return ()
+    colors = module_colors(modules)
+    table = (
+        analysis.enrichment.tables()["enrichment_modules"]
+        if analysis.enrichment is not None
+        else pd.DataFrame(columns=["module", "gene_set", "padj"])
+    )
+    alpha = analysis.config.de.alpha
+    out = []
+    for row in modules.summary.itertuples():
+        sets = table[(table["module"] == row.module) & (table["padj"] < alpha)]
+        sets = sets.sort_values(["padj", "gene_set"], kind="mergesort")[:3]
+        top = tuple(f"{r.gene_set} (padj {r.padj:.1e})" for r in sets.itertuples())
+        hubs = tuple(h for h in str(row.hub_genes).split(", ") if h and h != "nan")
+        out.append(
+            Module(
+                id=int(row.module),
+                name=str(row.module_name),
+                color=colors[int(row.module)],
+                size=int(row.n_genes),
+                subtitle=sets["gene_set"].iloc[0] if len(sets) else "",
+                direction=str(row.direction),
+                coherence=float(row.coherence),
+                stability=float(row.stability),
+                top_sets=top,
+                hub_genes=hubs,
+            )
+        )
+    return tuple(out)
+
+
+def _volcano(analysis: Analysis, figures: Mapping[str, bytes]) -> VolcanoData | None:
+    table = analysis.de.table
+    table = table[table["pvalue"].notna() & table["log2fc"].notna()]
+    if table.empty:
+        return None
+    modules = analysis.modules
+    module = pd.Series(0, index=table.index)
+    colors = pd.Series(NEUTRAL, index=table.index)
+    if modules is not None:
+        module = table["gene_id"].map(modules.labels).fillna(0).astype(int)
+        palette = module_colors(modules)
+        colors = module.map(palette).fillna(NEUTRAL)
+    with np.errstate(divide="ignore"):
+        neglog = -np.log10(table["padj"].clip(lower=np.finfo(float).tiny))
+    points = pd.DataFrame(
+        {
+            "gene_id": table["gene_id"],
+            "symbol": table["symbol"],
+            "log2fc": table["log2fc"],
+            "neglog10_padj": neglog,
+            "module": module,
+            "color": colors,
+        }
+    )
+    return VolcanoData(
+        points=points,
+        alpha=analysis.config.de.alpha,
+        lfc_threshold=analysis.config.select.lfc_threshold,
+        figure=_figure(figures, "volcano"),
+    )
+
+
+def _downloads(folder: Path) -> tuple[Download, ...]:
+    out = []
+    for path in sorted((folder / "tables").glob("*.tsv")):
+        out.append(Download(path=f"tables/{path.name}", description=_TABLE_TEXT.get(path.stem, "")))
+    for path in sorted((folder / "figures").glob("*.pdf")):
+        out.append(Download(path=f"figures/{path.name}", description="figure (also .png and .svg)"))
+    for name, text in (
+        ("summary.md", "the summary and the four checks"),
+        ("run.json", "settings, versions, input checksums, timings"),
+    ):
+        if (folder / name).exists():
+            out.append(Download(path=name, description=text))
+    return tuple(out)
+
+
+def report_data(
+    analysis: Analysis,
+    /,
+    *,
+    figures: Mapping[str, bytes],
+    folder: Path,
+    command: list[str] | None = None,
+    checksums: Mapping[str, object] | None = None,
+) -> ReportData:
+    """Everything the report shows for ``analysis``.
+
+    Parameters
+    ----------
+    analysis
+        The computed analysis.
+    figures
+        PNG bytes of each figure by file stem, at screen resolution.
+    folder
+        The output folder being written (the downloads are the files in it).
+    command
+        The command line, shown as the way to reproduce the run.
+    checksums
+        SHA-256 of the input files, as the run record holds them.
+    """
+    qc = analysis.qc
+    qc_figures = tuple(
+        f
+        for stem in ("qc_pca", "qc_distances", "qc_correlations", "qc_scree", "qc_library")
+        if (f := _figure(figures, stem)) is not None
+    )
+    controls = None
+    if analysis.controls is not None:
+        c = analysis.controls
+        controls = ControlsData(summary=c.summary, table=c.table, status=c.check.status)
+    title, contrast = _headline(analysis)
+    methods = MethodsData(
+        command=shlex.join(command) if command else "(run from Python)",
+        settings=to_dict(analysis.config),
+        versions=package_versions(),
+        checksums=dict(checksums or {}),
+        notes=(_de_note(analysis),),
+    )
+    return ReportData(
+        title=title,
+        contrast=contrast,
+        story=analysis.story.sentences,
+        checks=tuple(analysis.checks),
+        heatmap=_heatmap(analysis, figures),
+        modules=_modules(analysis),
+        methods=methods,
+        volcano=_volcano(analysis, figures),
+        qc=QCData(
+            checks=tuple(qc.checks),
+            samples=qc.samples.reset_index(),
+            figures=qc_figures,
+        ),
+        controls=controls,
+        downloads=_downloads(folder),
+    )
+
+
+def _headline(analysis: Analysis) -> tuple[str, str]:
+    """The report's title and its contrast line, from the settings that produced the DE."""
+    settings = analysis.config.de
+    if analysis.config.inputs.de_table is not None:
+        contrast = analysis.de.contrast_label or str(analysis.de.params.get("engine", ""))
+        return contrast or "rnaheat report", contrast
+    contrast = analysis.de.contrast_label or settings.engine
+    levels = settings.contrast
+    title = f"{levels[1]} vs {levels[2]}" if len(levels) == 3 else contrast or "rnaheat report"
+    if settings.design:
+        contrast = f"{contrast} · design {settings.design}"
+    return title, contrast
+
+
+def _de_note(analysis: Analysis) -> str:
+    settings = analysis.config.de
+    if analysis.config.inputs.de_table is not None:
+        return f"Differential expression imported from {analysis.config.inputs.de_table}."
+    return (
+        f"Differential expression: the DESeq2 model ({settings.engine} engine), design "
+        f"{settings.design}, Wald test of {analysis.de.contrast_label}; independent "
+        f"filtering at FDR {settings.filter_alpha}; genes called at padj < {settings.alpha}."
+    )
+
+
+# --- the output folder --------------------------------------------------------------------
+
+
+def input_files(config: RunConfig, experiment: Experiment, /) -> dict[str, Path]:
+    """Every input file of a run by role (``gene_sets`` numbered), for checksums."""
+    inputs = config.inputs
+    files: dict[str, Path] = {role: Path(path) for role, path in experiment.sources.items()}
+    for role in ("counts", "samples", "genes", "de_table", "controls", "gene_list"):
+        if getattr(inputs, role) is not None:
+            files[role] = Path(getattr(inputs, role))
+    for i, path in enumerate(inputs.gene_sets, start=1):
+        files[f"gene_sets_{i}"] = Path(path)
+    return files
+
+
+def write_results(
+    analysis: Analysis,
+    out: str | Path,
+    /,
+    *,
+    force: bool = False,
+    command: list[str] | None = None,
+    checksums: Mapping[str, object] | None = None,
+    extra: Callable[[Path], None] | None = None,
+) -> dict[str, float]:
+    """Write tables, figures, the report and the run record into ``out``, atomically.
+
+    Parameters
+    ----------
+    analysis
+        What to write.
+    out
+        The output folder.
+    force
+        Replace an existing non-empty folder.
+    command
+        The command line that produced the analysis, recorded to reproduce it.
+    checksums
+        The inputs' SHA-256 record, when the caller already has it (else computed from the
+        input files named in the config).
+    extra
+        Writes more files into the (temporary) folder before it is moved into place.
+
+    Returns
+    -------
+    dict
+        Seconds of each writing stage (``tables``, ``figures``, ``report``); the run record
+        holds these after the analysis' own.
+    """
+    timings: dict[str, float] = {}
+    with atomic_output(out, force=force) as tmp:
+        with stage("tables", timings, what=f"tables into {out}/tables"):
+            if checksums is None:
+                checksums = file_checksums(input_files(analysis.config, analysis.experiment))
+            for name, table in analysis_tables(analysis).items():
+                write_table(table, tmp / "tables" / f"{name}.tsv")
+            (tmp / "summary.md").write_text(
+                analysis.story.markdown(
+                    title=f"rnaheat: {analysis.de.contrast_label or 'analysis'}"
+                ),
+                encoding="utf-8",
+            )
+            if extra is not None:
+                extra(tmp)
+        with stage("figures", timings, what="PNG (300 dpi), PDF and SVG"):
+            embedded = {}
+            for stem, figure in analysis_figures(analysis):
+                # The report embeds a screen-resolution copy; the files are for print.
+                embedded[stem] = figure_png(figure, dpi=REPORT_DPI)
+                save_figure(figure, tmp / "figures" / stem)
+        with stage("report", timings, what="report.html"):
+            page = build_report(
+                report_data(
+                    analysis, figures=embedded, folder=tmp, command=command, checksums=checksums
+                )
+            )
+            (tmp / "report.html").write_text(page, encoding="utf-8")
+        # Written last so that it holds every stage's time.
+        write_json(
+            {
+                "format_version": FORMAT_VERSION,
+                "command": command,
+                "config": to_dict(analysis.config),
+                "versions": package_versions(),
+                "inputs": dict(checksums),
+                "experiment": {
+                    "genes": analysis.experiment.n_genes,
+                    "samples": analysis.experiment.n_samples,
+                },
+                "de": dict(analysis.de.params.items()),
+                "timings": {**analysis.timings, **timings},
+            },
+            tmp / "run.json",
+        )
+    return timings

@@ -1,0 +1,329 @@
+"""One analysis from inputs to written results, stage by stage.
+
+``run(config)`` reads and validates the inputs, computes every stage in memory and only then
+writes the output folder, atomically: a bad input or a failing stage never leaves a
+half-written folder and never destroys a previous result.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import shutil
+from pathlib import Path
+
+import pandas as pd
+
+from rnaheat import de as de_module
+from rnaheat import transform
+from rnaheat._progress import stage
+from rnaheat.config import RunConfig
+from rnaheat.de.design import build_design, design_variables
+from rnaheat.de.result import DEResult
+from rnaheat.display import DisplayMatrix, display_matrix
+from rnaheat.enrich import Enrichment, gene_set_enrichment
+from rnaheat.experiment import Experiment
+from rnaheat.io import align_de_table, read_de_table, read_experiment, read_gene_list, read_gmt
+from rnaheat.io.controls import read_controls
+from rnaheat.io.output import check_output_folder, file_checksums
+from rnaheat.modules import GeneModules, find_modules
+from rnaheat.pipeline.analysis import Analysis
+from rnaheat.pipeline.outputs import input_files, write_results
+from rnaheat.qc import sample_qc
+from rnaheat.select import GeneSelection, select_genes
+from rnaheat.story import four_checks, tell_story
+from rnaheat.validate import check_controls
+
+__all__ = ["MIN_GENES_TO_CLUSTER", "analyse", "run"]
+
+logger = logging.getLogger("rnaheat")
+
+#: Fewer selected genes than this are not clustered into modules.
+MIN_GENES_TO_CLUSTER = 10
+
+
+def _imported_de(path: Path, experiment: Experiment) -> DEResult:
+    """A finished DE table, restricted to the experiment's genes, symbols filled in."""
+    imported = align_de_table(read_de_table(path), experiment)
+    return DEResult(
+        table=imported.table,
+        params={"engine": f"imported:{imported.tool}", "source": str(imported.source)},
+    )
+
+
+def _test(experiment: Experiment, config: RunConfig, timings: dict[str, float]) -> DEResult:
+    """DE: the DESeq2 model for the contrast, or the user's finished table."""
+    settings = config.de
+    if config.inputs.de_table is not None:
+        with stage("de", timings, what=f"importing {Path(config.inputs.de_table).name}"):
+            return _imported_de(config.inputs.de_table, experiment)
+    what = f"{settings.design}, {' '.join(settings.contrast)} ({settings.engine})"
+    with stage("de", timings, what=what):
+        return de_module.test(
+            experiment,
+            design=settings.design,
+            contrast=settings.contrast,
+            engine=settings.engine,
+            filter_alpha=settings.filter_alpha,
+        )
+
+
+def analyse(experiment: Experiment, config: RunConfig, /) -> Analysis:
+    """Run every compute stage on a validated experiment (nothing is written).
+
+    Parameters
+    ----------
+    experiment
+        Counts, sample sheet and annotation.
+    config
+        The settings (the count matrix and sample sheet are not read again).
+
+    Returns
+    -------
+    Analysis
+        With the seconds of each compute stage in ``timings``.
+    """
+    timings: dict[str, float] = {}
+    settings = config.de
+    result = _test(experiment, config, timings)
+    # VST: blind by default, as DESeq2's vst(); the sample QC and heatmaps draw from it.
+    with stage("vst", timings, what="variance-stabilising transformation"):
+        factors = (
+            result.size_factors
+            if result.size_factors is not None
+            else transform.size_factors(experiment, engine=settings.engine)
+        )
+        normalized = transform.normalized_counts(experiment, size_factors=factors)
+        vst = transform.vst(
+            experiment,
+            blind=config.vst.blind or not settings.design,
+            design=settings.design or None,
+            size_factors=factors,
+            engine=settings.engine,
+        )
+    # Sample QC on the blind VST: do replicates cluster, is any sample an outlier or swapped?
+    with stage("qc", timings, what="sample distances, PCA and verdicts"):
+        variables = (
+            design_variables(settings.design)
+            if settings.design
+            else [c for c in experiment.samples.columns if experiment.samples[c].nunique() > 1]
+        )
+        qc = sample_qc(
+            vst,
+            counts=experiment.counts,
+            samples=experiment.samples,
+            design_variables=variables,
+            contrast_variable=settings.contrast[0] if settings.contrast else None,
+            n_top=config.qc.top_genes,
+        )
+    # Modules: select genes, scale them for display, cluster, cut and name the modules.
+    with stage("modules", timings, what="gene selection, clustering and named modules"):
+        selection, display, modules = _modules(experiment, vst, result, config)
+    # Meaning: enrichment of each module, then the positive controls.
+    enrichment = None
+    if config.inputs.gene_sets:
+        with stage("enrich", timings, what=", ".join(p.name for p in config.inputs.gene_sets)):
+            enrichment = _enrich(experiment, result, modules, config)
+    controls = None
+    if config.inputs.controls is not None:
+        with stage("controls", timings, what=f"{Path(config.inputs.controls).name}"):
+            controls = check_controls(
+                read_controls(config.inputs.controls),
+                de_table=result.table,
+                alpha=settings.alpha,
+                modules=modules.labels if modules is not None else None,
+            )
+    # The four checks and the story, written from the numbers above.
+    with stage("story", timings, what="the four checks and the summary"):
+        parts = {
+            "qc": qc,
+            "de": result,
+            "modules": modules,
+            "enrichment": enrichment,
+            "controls": controls,
+            "alpha": settings.alpha,
+        }
+        checks = four_checks(**parts)
+        # An imported table's contrast is unknown: the settings' contrast did not make it.
+        contrast = settings.contrast if config.inputs.de_table is None else ()
+        story = tell_story(checks, **parts, contrast=contrast)
+        for check in checks:
+            logger.info("  %s", check.line)
+    return Analysis(
+        config=config,
+        experiment=experiment,
+        de=result,
+        size_factors=factors,
+        normalized=normalized,
+        vst=vst,
+        qc=qc,
+        selection=selection,
+        display=display,
+        modules=modules,
+        enrichment=enrichment,
+        controls=controls,
+        checks=tuple(checks),
+        story=story,
+        timings=timings,
+    )
+
+
+def _modules(
+    experiment: Experiment, vst: pd.DataFrame, result: DEResult, config: RunConfig
+) -> tuple[GeneSelection, DisplayMatrix | None, GeneModules | None]:
+    s, h, m = config.select, config.heatmap, config.modules
+    design = config.de.design or None
+    gene_list = read_gene_list(config.inputs.gene_list) if config.inputs.gene_list else None
+    selection = select_genes(
+        vst,
+        de_table=result.table,
+        significant=s.significant,
+        alpha=config.de.alpha,
+        lfc_threshold=s.lfc_threshold,
+        max_genes=s.max_genes,
+        top_variance=s.top_variance,
+        gene_list=gene_list,
+        symbols=experiment.genes["symbol"],
+    )
+    if len(selection.genes) < MIN_GENES_TO_CLUSTER:
+        logger.warning(
+            "only %d gene(s) selected: too few to cluster into modules; the heatmap "
+            "and modules are left out",
+            len(selection.genes),
+        )
+        return selection, None, None
+    display = display_matrix(
+        vst,
+        genes=selection.genes,
+        scale=h.scale,
+        clip=h.clip,
+        remove=list(h.display_remove) or None,
+        samples=experiment.samples,
+        design=design,
+    )
+    contrast = tuple(config.de.contrast) or None
+    modules = find_modules(
+        display,
+        samples=experiment.samples,
+        design=design,
+        contrast=contrast,
+        de_table=result.table,
+        symbols=experiment.genes["symbol"],
+        n_modules=m.n_modules,
+        metric=m.metric,
+        linkage=m.linkage,
+        group_samples=h.group_samples,
+        n_bootstrap=m.n_bootstrap,
+        random_state=config.random_state,
+    )
+    return selection, display, modules
+
+
+def _enrich(
+    experiment: Experiment, result: DEResult, modules: GeneModules | None, config: RunConfig
+) -> Enrichment:
+    e = config.enrich
+    sets = [read_gmt(path) for path in config.inputs.gene_sets]
+    return gene_set_enrichment(
+        result.table,
+        gene_sets=sets,
+        modules=modules.labels if modules is not None else None,
+        annotation=experiment.genes,
+        module_names=modules.names() if modules is not None else None,
+        min_set_size=e.min_set_size,
+        max_set_size=e.max_set_size,
+        alpha=config.de.alpha,
+        ranked=e.ranked,
+        n_perm=e.permutations,
+        random_state=config.random_state,
+    )
+
+
+def _read(config: RunConfig, timings: dict[str, float]) -> Experiment:
+    inputs = config.inputs
+    with stage("read", timings, what="counts, sample sheet and annotation"):
+        experiment = read_experiment(inputs.counts, inputs.samples, genes=inputs.genes)
+        logger.info("  %d genes × %d samples", experiment.n_genes, experiment.n_samples)
+        if inputs.de_table is None:
+            # Check the design against the sheet now, before any slow stage runs.
+            build_design(
+                experiment.samples,
+                config.de.design,
+                contrast=config.de.contrast,
+                source=Path(inputs.samples or inputs.counts).name,
+                warn_small_groups=False,
+            )
+        config.heatmap.check_columns(
+            list(experiment.samples.columns), source=Path(inputs.samples or inputs.counts).name
+        )
+    return experiment
+
+
+def _moved_inputs(config: RunConfig, folder: Path, to: Path) -> RunConfig:
+    """``config`` with the inputs inside ``folder`` named at their place under ``to``."""
+
+    def moved(path: Path | None) -> Path | None:
+        if path is None or not Path(path).is_relative_to(folder):
+            return path
+        return to / Path(path).relative_to(folder)
+
+    inputs = config.inputs
+    values = {
+        f.name: getattr(inputs, f.name) for f in dataclasses.fields(inputs) if f.name != "gene_sets"
+    }
+    return dataclasses.replace(
+        config,
+        inputs=dataclasses.replace(
+            inputs,
+            **{name: moved(path) for name, path in values.items()},
+            gene_sets=tuple(moved(p) for p in inputs.gene_sets),
+        ),
+    )
+
+
+def run(
+    config: RunConfig, /, *, command: list[str] | None = None, bundle: Path | None = None
+) -> Analysis:
+    """Read the inputs named in ``config``, analyse them and write the results.
+
+    Parameters
+    ----------
+    config
+        The settings; ``config.out`` is the output folder.
+    command
+        The command line that started the run, recorded to reproduce it.
+    bundle
+        A folder of input files copied into ``OUT/inputs``; the run record names the inputs
+        inside it where they end up, so that the output folder holds its own inputs.
+
+    Returns
+    -------
+    Analysis
+        What was computed and written, with every stage's seconds.
+    """
+    config.validate()
+    check_output_folder(config.out, force=config.force, inputs=config.inputs.paths())
+    timings: dict[str, float] = {}
+    experiment = _read(config, timings)
+    analysis = analyse(experiment, config)
+    checksums = file_checksums(input_files(config, experiment))
+    extra = None
+    if bundle is not None:
+        recorded = _moved_inputs(config, Path(bundle), Path(config.out) / "inputs")
+        for role, path in input_files(recorded, experiment).items():
+            checksums[role]["path"] = str(path)
+        analysis = dataclasses.replace(analysis, config=recorded)
+
+        def extra(folder: Path) -> None:
+            shutil.copytree(bundle, folder / "inputs")
+
+    analysis = dataclasses.replace(analysis, timings={**timings, **analysis.timings})
+    written = write_results(
+        analysis,
+        config.out,
+        force=config.force,
+        command=command,
+        checksums=checksums,
+        extra=extra,
+    )
+    return dataclasses.replace(analysis, timings={**analysis.timings, **written})

@@ -1,0 +1,104 @@
+"""Writing outputs: atomic folders, tables, reproducible figures, checksums, JSON."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+
+from rnaheat.io.output import (
+    atomic_output,
+    check_output_folder,
+    file_checksums,
+    save_figure,
+    write_json,
+    write_table,
+)
+
+
+def test_output_folder_rules(tmp_path):
+    check_output_folder(tmp_path / "new", force=False)
+    (tmp_path / "empty").mkdir()
+    check_output_folder(tmp_path / "empty", force=False)
+    full = tmp_path / "full"
+    full.mkdir()
+    (full / "x").write_text("x")
+    with pytest.raises(ValueError, match="use --force"):
+        check_output_folder(full, force=False)
+    check_output_folder(full, force=True)
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ValueError, match="is not a folder"):
+        check_output_folder(tmp_path / "file", force=True)
+
+
+def test_atomic_output_moves_a_finished_folder_into_place(tmp_path):
+    out = tmp_path / "out"
+    with atomic_output(out, force=False) as tmp:
+        (tmp / "a.txt").write_text("new")
+        assert not out.exists()
+    assert (out / "a.txt").read_text() == "new"
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
+def test_a_failure_leaves_the_previous_result_and_no_temporary_folder(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "old.txt").write_text("previous")
+    with pytest.raises(RuntimeError), atomic_output(out, force=True) as tmp:
+        (tmp / "half.txt").write_text("half")
+        raise RuntimeError("stage failed")
+    assert [p.name for p in out.iterdir()] == ["old.txt"]
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+    with atomic_output(out, force=True) as tmp:
+        (tmp / "new.txt").write_text("new")
+    assert [p.name for p in out.iterdir()] == ["new.txt"]
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
+def test_tables_keep_full_precision_and_write_na(tmp_path):
+    table = pd.DataFrame({"gene_id": ["a", "b"], "padj": [1 / 3, np.nan]})
+    path = tmp_path / "tables" / "t.tsv"
+    write_table(table, path)
+    assert path.read_text() == f"gene_id\tpadj\na\t{1 / 3!r}\nb\tNA\n"
+    back = pd.read_csv(path, sep="\t")
+    assert back["padj"][0] == 1 / 3
+
+
+def _figure():
+    fig, ax = plt.subplots(figsize=(2, 2))
+    ax.plot([0, 1], [1, 0])
+    return fig
+
+
+def test_the_same_figure_gives_the_same_bytes(tmp_path):
+    first = save_figure(_figure(), tmp_path / "a" / "fig", dpi=50)
+    second = save_figure(_figure(), tmp_path / "b" / "fig", dpi=50)
+    assert [p.suffix for p in first] == [".png", ".pdf", ".svg"]
+    for a, b in zip(first[:2], second[:2], strict=True):
+        assert a.read_bytes() == b.read_bytes(), a.name
+    assert plt.get_fignums() == []  # saved figures are closed
+
+
+def test_checksums_of_files_and_folders(tmp_path):
+    (tmp_path / "c.csv").write_bytes(b"gene,s1\n")
+    folder = tmp_path / "htseq"
+    folder.mkdir()
+    (folder / "s1.txt").write_bytes(b"g\t1\n")
+    sums = file_checksums({"counts": tmp_path / "c.csv", "folder": folder, "genes": None})
+    assert sums["counts"] == {
+        "path": str(tmp_path / "c.csv"),
+        "sha256": hashlib.sha256(b"gene,s1\n").hexdigest(),
+    }
+    assert sums["folder"]["files"] == {"s1.txt": hashlib.sha256(b"g\t1\n").hexdigest()}
+    assert "genes" not in sums
+
+
+def test_json_is_indented_and_paths_become_text(tmp_path):
+    path = tmp_path / "run.json"
+    write_json({"out": tmp_path, "n": 1}, path)
+    assert json.loads(path.read_text()) == {"out": str(tmp_path), "n": 1}
+    assert path.read_text().startswith('{\n  "out"')

@@ -1,0 +1,61 @@
+"""The run's result: computed once, frozen, and the outputs are views of it."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rnaheat.config import DESettings, Inputs, RunConfig
+from rnaheat.pipeline import analyse, analysis_tables
+from rnaheat.pipeline.run import _moved_inputs
+
+
+@pytest.fixture(scope="module")
+def analysis(small_sim):
+    config = RunConfig(de=DESettings(design=small_sim.design, contrast=small_sim.contrast))
+    return analyse(small_sim.experiment, config)
+
+
+def test_the_analysis_is_frozen_and_its_timings_read_only(analysis):
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        analysis.timings = {}
+    with pytest.raises(TypeError):
+        analysis.timings["tables"] = 1.0
+    assert list(analysis.timings) == ["de", "vst", "qc", "modules", "story"]
+    longer = dataclasses.replace(analysis, timings={**analysis.timings, "tables": 1.0})
+    assert "tables" not in analysis.timings and longer.timings["tables"] == 1.0
+
+
+def test_normalised_counts_are_computed_in_the_run(analysis):
+    counts = analysis.experiment.counts
+    expected = counts / analysis.size_factors.reindex(counts.columns).to_numpy()
+    np.testing.assert_allclose(analysis.normalized.to_numpy(), expected.to_numpy())
+    table = analysis_tables(analysis)["normalized_counts"].set_index("gene_id")
+    np.testing.assert_array_equal(table.to_numpy(), analysis.normalized.to_numpy())
+
+
+def test_tables_are_the_results_own(analysis):
+    tables = analysis_tables(analysis)
+    assert tables["de"] is analysis.de.table
+    assert tables["modules"].equals(analysis.modules.tables()["modules"])
+    assert {"vst", "samples", "qc_checks", "gene_selection", "checks"} <= set(tables)
+    assert "enrichment_modules" not in tables and "controls" not in tables
+
+
+def test_bundled_inputs_are_recorded_where_they_end_up():
+    staging, out = Path("/staging/inputs"), Path("results/inputs")
+    config = RunConfig(
+        inputs=Inputs(
+            counts=staging / "counts.csv",
+            samples=Path("elsewhere/samples.csv"),
+            gene_sets=(staging / "sets.gmt", Path("/shared/h.gmt")),
+        )
+    )
+    moved = _moved_inputs(config, staging, out).inputs
+    assert moved.counts == out / "counts.csv"
+    assert moved.samples == Path("elsewhere/samples.csv")
+    assert moved.gene_sets == (out / "sets.gmt", Path("/shared/h.gmt"))
+    assert moved.genes is None
