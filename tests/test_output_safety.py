@@ -128,14 +128,14 @@ def test_gene_cells_are_written_so_spreadsheets_do_not_evaluate_them(tmp_path):
 
 _SLOW_RUN = """
 import pathlib, sys, time
-from rnaheat import pipeline
+from rnaheat.pipeline import outputs
 from rnaheat.cli import main
 
 def write_slowly(*args, **kwargs):
     pathlib.Path(sys.argv[1]).touch()  # the temporary folder exists now
     time.sleep(120)
 
-pipeline.write_table = write_slowly
+outputs.write_table = write_slowly
 sys.exit(main(sys.argv[2:]))
 """
 

@@ -104,4 +104,3 @@ def read_controls(path: str | PathLike[str], /) -> pd.DataFrame:
         )
     note = frame["note"].str.strip() if "note" in frame.columns else ""
     return pd.DataFrame({"gene": gene, "expected": expected, "note": note}).reset_index(drop=True)
-
