@@ -548,7 +548,6 @@ class RunConfig:
             )
         if self.de.design:
             parse_design(self.de.design)
-        self.inputs.check_files()
         return self
 
 

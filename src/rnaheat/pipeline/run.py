@@ -302,6 +302,7 @@ def run(
         What was computed and written, with every stage's seconds.
     """
     config.validate()
+    config.inputs.check_files()
     check_output_folder(config.out, force=config.force, inputs=config.inputs.paths())
     timings: dict[str, float] = {}
     experiment = _read(config, timings)
