@@ -68,7 +68,7 @@ def run_rnaheat(expr: pd.DataFrame, samples: pd.DataFrame, out: Path, dpi: int) 
         contrast=("condition", "Treated", "Control"),
     )
     t_modules = time.perf_counter() - start
-    fig = heatmap(mods, dm, samples=samples, tracks=["batch", "condition"])
+    fig = heatmap(mods, dm, samples=samples)
     fig.savefig(out / "heatmap.png", dpi=dpi)
     elapsed = time.perf_counter() - start
     fig.savefig(out / "heatmap.pdf")

@@ -55,7 +55,14 @@ def test_outputs(result, small_sim):
         "stat",
         "pvalue",
         "padj",
+        "log2fc_shrunk",
+        "lfc_se_shrunk",
     ]
+    # apeglm by default: tested genes get a shrunken fold change no larger than a few log2
+    # units where the MLE of a barely seen gene can be huge.
+    tested = de["pvalue"].notna()
+    assert de.loc[tested, "log2fc_shrunk"].notna().all()
+    assert de.loc[tested, "log2fc_shrunk"].abs().max() <= de.loc[tested, "log2fc"].abs().max()
     assert de["padj"].dropna().is_monotonic_increasing
     assert de["symbol"].notna().all()
     vst = read_tsv(result / "tables" / "vst.tsv", "gene_id")
@@ -341,7 +348,7 @@ def test_finished_de_table_skips_the_de_step(inputs, result, tmp_path):
     de = read_tsv(result / "tables" / "de.tsv")
     deseq2_style = de.rename(
         columns={"base_mean": "baseMean", "log2fc": "log2FoldChange", "lfc_se": "lfcSE"}
-    ).drop(columns="symbol")
+    ).drop(columns=["symbol", "log2fc_shrunk", "lfc_se_shrunk"])
     deseq2_style.to_csv(tmp_path / "deseq2.csv", index=False)
     out = tmp_path / "out"
     assert (
@@ -369,6 +376,8 @@ def test_finished_de_table_skips_the_de_step(inputs, result, tmp_path):
     original = de.set_index("gene_id")
     np.testing.assert_allclose(imported.loc[original.index, "log2fc"], original["log2fc"])
     assert (imported.loc[original.index, "symbol"] == original["symbol"]).all()
+    # No shrunken values in the table, none made up.
+    assert "log2fc_shrunk" not in imported.columns
     record = json.loads((out / "run.json").read_text())
     assert record["de"]["engine"] == "imported:DESeq2"
 

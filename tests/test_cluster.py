@@ -4,11 +4,12 @@ import logging
 
 import numpy as np
 import pytest
+from scipy.cluster.hierarchy import fcluster, leaves_list
 from scipy.cluster.hierarchy import linkage as scipy_linkage
 from scipy.spatial.distance import pdist
 from scipy.stats import rankdata
 
-from rnaheat.cluster import METRICS, build_tree, condensed_distances, cut_tree
+from rnaheat.cluster import METRICS, build_tree, condensed_distances, cut_tree, relabel_leaves
 
 
 def _data(n=57, d=9, seed=0):
@@ -93,3 +94,18 @@ def test_cut_tree_labels_by_first_appearance():
 def test_unknown_choices_are_named(kwargs, match):
     with pytest.raises(ValueError, match=match):
         build_tree(_data(), **kwargs)
+
+
+def test_relabelled_leaves_keep_the_tree():
+    rng = np.random.default_rng(4)
+    values = rng.normal(size=(9, 5))
+    tree = build_tree(values, metric="euclidean")
+    positions = rng.permutation(9)
+    moved = relabel_leaves(tree, positions)
+    # Row i of the tree is row positions[i] of the caller: same merges, heights and order.
+    assert np.array_equal(leaves_list(moved.linkage), positions[leaves_list(tree.linkage)])
+    assert np.array_equal(moved.order, positions[tree.order])
+    assert np.array_equal(moved.linkage[:, 2:], tree.linkage[:, 2:])
+    before = fcluster(tree.linkage, t=3, criterion="maxclust")
+    after = fcluster(moved.linkage, t=3, criterion="maxclust")
+    assert np.array_equal(after[positions], before)

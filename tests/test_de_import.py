@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from rnaheat.de import DE_COLUMNS
+from rnaheat.de.result import SHRUNK_COLUMNS
 from rnaheat.io import read_de_table
 
 
@@ -56,3 +57,17 @@ def test_bad_number(tmp_path):
     path.write_text("gene_id,log2FoldChange,pvalue,padj\nG1,2,0.1,oops\n")
     with pytest.raises(ValueError, match="column 'padj' has 'oops' for gene 'G1'"):
         read_de_table(path)
+
+
+def test_shrunken_values_travel_only_when_the_table_has_them(tmp_path):
+    path = tmp_path / "de.tsv"
+    path.write_text(
+        "gene_id\tlog2fc\tpvalue\tpadj\tlog2fc_shrunk\tlfc_se_shrunk\n"
+        "G1\t3\t1e-4\t1e-3\t2.5\t0.4\nG2\t-8\t0.3\t0.6\t-0.2\t0.9\n"
+    )
+    table = read_de_table(path).table.set_index("gene_id")
+    assert list(table.columns) == DE_COLUMNS[1:] + SHRUNK_COLUMNS
+    assert table.loc["G2", "log2fc"] == -8 and table.loc["G2", "log2fc_shrunk"] == -0.2
+    # One of the two columns alone is not a shrinkage result: neither is kept.
+    path.write_text("gene_id\tlog2fc\tpvalue\tpadj\tlog2fc_shrunk\nG1\t3\t1e-4\t1e-3\t2.5\n")
+    assert list(read_de_table(path).table.columns) == DE_COLUMNS

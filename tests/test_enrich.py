@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from fractions import Fraction
 from math import comb
 
@@ -369,39 +370,54 @@ def ranked_case():
 
 
 def test_ranked_test_finds_planted_sets_on_their_side(ranked_case, measured):
-    _, _, result = ranked_case
+    _, gene_sets, result = ranked_case
     ranked = result.ranked
     assert list(ranked.columns) == RANKED_COLUMNS
-    up = ranked[ranked["direction"] == "up"].reset_index(drop=True)
-    down = ranked[ranked["direction"] == "down"].reset_index(drop=True)
-    # No random set of the same size scores as high: the permutation floor 1 / (n_perm + 1).
-    assert up.loc[0, "gene_set"] == "TOP" and up.loc[0, "pvalue"] == 1 / 1001
-    assert down.loc[0, "gene_set"] == "BOTTOM" and down.loc[0, "pvalue"] == 1 / 1001
-    assert up.loc[0, "padj"] < 0.05 and down.loc[0, "padj"] < 0.05
-    assert up.loc[0, "nes"] > 2 and down.loc[0, "nes"] < -2
-    wrong_side = ranked.set_index(["gene_set", "direction"])
-    assert wrong_side.loc[("TOP", "down"), "pvalue"] > 0.5
-    assert wrong_side.loc[("BOTTOM", "up"), "pvalue"] > 0.5
+    # One row per set, as GSEA; the direction is the sign of the score.
+    assert sorted(ranked["gene_set"]) == sorted(gene_sets.sets)
+    assert (ranked["direction"] == np.where(ranked["nes"] >= 0, "up", "down")).all()
+    rows = ranked.set_index("gene_set")
+    top, bottom = rows.loc["TOP"], rows.loc["BOTTOM"]
+    assert top["direction"] == "up" and top["nes"] > 2
+    assert bottom["direction"] == "down" and bottom["nes"] < -2
+    # No random set of the same size and sign scores as high even after the extra rounds:
+    # the p-value is only a bound, smaller than one over the number of same-sign scores.
+    for row in (top, bottom):
+        assert row["pvalue_bound"] and row["pvalue"] < 1 / 1001 and row["padj"] < 0.05
+    # Bounded sets lead the table.
+    assert set(ranked["gene_set"][:2]) == {"TOP", "BOTTOM"}
     random = ranked[ranked["gene_set"].str.startswith("RANDOM")]
-    assert (random["padj"] > 0.05).all()
+    assert (random["padj"] > 0.05).all() and not random["pvalue_bound"].any()
+    # Random sets are on GSEA's scale: NES of either sign near 1 in magnitude on average.
+    assert 0.7 < random["nes"].abs().mean() < 1.3
     measured(
-        f"ranked test, planted: TOP up NES {up.loc[0, 'nes']:.2f} padj "
-        f"{up.loc[0, 'padj']:.1e}; BOTTOM down NES {down.loc[0, 'nes']:.2f}; smallest "
-        f"random-set padj {random['padj'].min():.2f}"
+        f"ranked test, planted: TOP NES {top['nes']:.2f} p < {top['pvalue']:.1e}; BOTTOM NES "
+        f"{bottom['nes']:.2f} p < {bottom['pvalue']:.1e}; smallest random-set padj "
+        f"{random['padj'].min():.2f}, mean |NES| {random['nes'].abs().mean():.2f}"
     )
+
+
+def test_ranked_nes_divides_by_the_same_sign_null_mean():
+    # A null whose negative scores are twice as large as its positive ones: each sign is
+    # normalised by its own mean (GSEA), not by a pooled one.
+    null = sys.modules["rnaheat.enrich"]._Null(np.array([0.1, 0.2, 0.3]), np.array([-0.4, -0.6]))
+    assert null.scale(0.25) == pytest.approx(0.2)
+    assert null.scale(-0.5) == pytest.approx(0.5)
+    assert null.exceedances(0.25) == (1, 3)
+    assert null.exceedances(-0.5) == (1, 2)
 
 
 def test_ranked_scores_and_leading_edges_match_the_step_by_step_walk(ranked_case):
     table, gene_sets, result = ranked_case
     symbols = list(table["symbol"])  # already ranked by stat, highest first
     stat = table["stat"].to_numpy()
-    rows = result.ranked.set_index(["gene_set", "direction"])
+    rows = result.ranked.set_index("gene_set")
     for name in ("TOP", "BOTTOM", "RANDOM_00", "RANDOM_07"):
         top, bottom, up, down = naive_walk(symbols, stat, set(gene_sets.sets[name]))
-        assert rows.loc[(name, "up"), "es"] == pytest.approx(top, abs=1e-12)
-        assert rows.loc[(name, "down"), "es"] == pytest.approx(bottom, abs=1e-12)
-        assert rows.loc[(name, "up"), "leading_edge"].split(",") == up
-        assert rows.loc[(name, "down"), "leading_edge"].split(",") == down
+        # GSEA's score is the larger deviation, with its sign and its leading edge.
+        es, edge = (top, up) if top > -bottom else (bottom, down)
+        assert rows.loc[name, "es"] == pytest.approx(es, abs=1e-12)
+        assert rows.loc[name, "leading_edge"].split(",") == edge
 
 
 def test_ranked_test_without_statistics_uses_signed_significance(ranked_case):

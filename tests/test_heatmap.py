@@ -13,7 +13,7 @@ from matplotlib.testing.compare import compare_images
 from _gse import HYPOXIA_MARKERS, load
 from _planted import planted
 from rnaheat.display import display_matrix
-from rnaheat.modules import find_modules
+from rnaheat.modules import ModuleOptions, find_modules
 from rnaheat.plot.heatmap import heatmap, label_positions, module_colors, track_columns
 from rnaheat.select import select_genes
 
@@ -43,8 +43,7 @@ def _case(sizes, *, n_per_group=2, seed=0, group=None, with_de=True):
         design="~ batch + condition",
         contrast=CONTRAST,
         de_table=de,
-        group_samples=group,
-        n_bootstrap=0,
+        options=ModuleOptions(group_samples=group, n_bootstrap=0),
     )
     return dm, mods, samples
 
@@ -184,7 +183,9 @@ def test_colour_bar_states_what_is_shown():
     dm = display_matrix(
         expr, clip=3, remove=["batch"], samples=samples, design="~ batch + condition"
     )
-    mods = find_modules(dm, samples=samples, design="~ batch + condition", n_bootstrap=0)
+    mods = find_modules(
+        dm, samples=samples, design="~ batch + condition", options=ModuleOptions(n_bootstrap=0)
+    )
     fig = heatmap(mods, dm, samples=samples, tracks=TRACKS)
     text = " ".join(t.get_text() for t in fig.texts).replace("\n", " ")
     assert "row z-score of VST, batch removed for display, clipped at ±3" in text
@@ -248,7 +249,7 @@ def test_gse106305_all_samples_figure(gse106305, tmp_path):
         design="~ cell_line + condition",
         contrast=("condition", "Hypoxia", "Normoxia"),
         de_table=de,
-        n_bootstrap=0,
+        options=ModuleOptions(n_bootstrap=0),
     )
     fig = heatmap(
         mods,
@@ -267,7 +268,9 @@ def test_gse106305_all_samples_figure(gse106305, tmp_path):
 def test_module_without_tree_is_drawn_in_its_order():
     expr, samples, _ = planted([300, 80], noise=0.4, seed=6)
     dm = display_matrix(expr)
-    mods = find_modules(dm, samples=samples, max_tree_genes=200, n_bootstrap=0)
+    mods = find_modules(
+        dm, samples=samples, options=ModuleOptions(max_tree_genes=200, n_bootstrap=0)
+    )
     assert "pc-angle" in mods.params["gene_ordering"]
     fig = heatmap(mods, dm, samples=samples)
     np.testing.assert_allclose(

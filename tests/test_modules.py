@@ -9,7 +9,8 @@ from sklearn.metrics import adjusted_rand_score
 from _gse import HYPOXIA_MARKERS, load
 from _planted import planted
 from rnaheat.display import display_matrix
-from rnaheat.modules import find_modules
+from rnaheat.enrich import Enrichment
+from rnaheat.modules import ModuleOptions, find_modules, module_subtitles
 from rnaheat.select import select_genes
 
 CONTRAST = ("condition", "Treated", "Control")
@@ -35,7 +36,7 @@ def recovered():
             samples=samples,
             design="~ batch + condition",
             contrast=CONTRAST,
-            n_bootstrap=5,
+            options=ModuleOptions(n_bootstrap=5),
         )
         labels = mods.labels.reindex(expr.index).to_numpy()
         out.append((sizes, truth, labels, mods))
@@ -67,7 +68,9 @@ def test_module_figures(recovered):
 
 def test_given_number_of_modules():
     expr, samples, _ = planted([100, 100, 100, 100], noise=0.4, seed=3)
-    mods = find_modules(display_matrix(expr), samples=samples, n_modules=2, n_bootstrap=0)
+    mods = find_modules(
+        display_matrix(expr), samples=samples, options=ModuleOptions(n_modules=2, n_bootstrap=0)
+    )
     assert mods.n_modules == 2
     assert mods.summary.stability.isna().all()
 
@@ -116,8 +119,7 @@ def test_names_and_numbering_follow_the_design():
         samples=samples,
         design="~ cell_line + condition",
         contrast=CONTRAST,
-        n_modules=6,
-        n_bootstrap=0,
+        options=ModuleOptions(n_modules=6, n_bootstrap=0),
     )
     named = dict(zip(mods.labels.reindex(expr.index).map(mods.names()), truth, strict=True))
     assert named == {
@@ -146,7 +148,10 @@ def test_numeric_variable_names():
     dose = samples.dose.to_numpy(float)
     expr, truth = _design_planted({"rise": dose, "fall": -dose}, {"rise": 40, "fall": 30}, samples)
     mods = find_modules(
-        display_matrix(expr), samples=samples, design="~ dose", n_modules=2, n_bootstrap=0
+        display_matrix(expr),
+        samples=samples,
+        design="~ dose",
+        options=ModuleOptions(n_modules=2, n_bootstrap=0),
     )
     named = dict(zip(mods.labels.reindex(expr.index).map(mods.names()), truth, strict=True))
     assert named == {"rises with dose": "rise", "falls with dose": "fall"}
@@ -166,9 +171,8 @@ def test_tables_and_one_source_of_order():
         display_matrix(expr),
         samples=samples,
         de_table=de,
-        n_bootstrap=3,
-        group_samples="condition",
         contrast=CONTRAST,
+        options=ModuleOptions(n_bootstrap=3, group_samples="condition"),
     )
     tables = mods.tables()
     assert set(tables) == {"modules", "module_summary", "sample_order"}
@@ -200,19 +204,53 @@ def test_tables_and_one_source_of_order():
 
 def test_deterministic_and_independent_of_row_order():
     expr, samples, _ = planted([120, 60, 90], noise=0.5, seed=7)
-    a = find_modules(display_matrix(expr), samples=samples, n_bootstrap=4)
-    b = find_modules(display_matrix(expr), samples=samples, n_bootstrap=4)
+    a = find_modules(display_matrix(expr), samples=samples, options=ModuleOptions(n_bootstrap=4))
+    b = find_modules(display_matrix(expr), samples=samples, options=ModuleOptions(n_bootstrap=4))
     for key, table in a.tables().items():
         pd.testing.assert_frame_equal(table, b.tables()[key])
     shuffled = expr.sample(frac=1.0, random_state=1)
-    c = find_modules(display_matrix(shuffled), samples=samples, n_bootstrap=0)
+    c = find_modules(
+        display_matrix(shuffled), samples=samples, options=ModuleOptions(n_bootstrap=0)
+    )
     assert c.labels.reindex(expr.index).equals(a.labels.reindex(expr.index))
+
+
+def test_shuffled_genes_and_samples_give_the_same_modules():
+    expr, samples, _ = planted([120, 60, 90], noise=0.5, seed=7)
+    # Exact ties: copies of genes under other ids, which the trees and orders break by id.
+    copies = expr.iloc[:6].copy()
+    copies.index = [f"{gene}_copy" for gene in copies.index]
+    expr = pd.concat([expr, copies])
+    # Random subsets for the gene tree and the bootstrap, so every random step is exercised.
+    options = ModuleOptions(n_bootstrap=4, max_tree_genes=200, stability_genes=150)
+    given = {"design": "~ batch + condition", "contrast": CONTRAST, "options": options}
+    a = find_modules(display_matrix(expr), samples=samples, **given)
+    rng = np.random.default_rng(0)
+    shuffled = expr.iloc[rng.permutation(len(expr)), rng.permutation(expr.shape[1])]
+    sheet = samples.iloc[rng.permutation(len(samples))]
+    b = find_modules(display_matrix(shuffled), samples=sheet, **given)
+    assert a.summary.stability.notna().all()
+    # Same tables, rows in the same order: the heatmap does not move.
+    for key, table in a.tables().items():
+        pd.testing.assert_frame_equal(table, b.tables()[key], check_exact=False, rtol=1e-12)
+    pd.testing.assert_frame_equal(
+        a.eigengenes, b.eigengenes.loc[expr.columns], check_exact=False, rtol=1e-12
+    )
+    assert list(a.tree_genes) == list(b.tree_genes)
+    # Trees name their leaves by the caller's rows: the same leaves in the same drawn order.
+    for m, tree in a.trees.items():
+        genes_a = a.labels.index[a.labels == m]
+        drawn_a = expr.index[sorted(expr.index.get_indexer(genes_a))][tree.order]
+        genes_b = b.labels.index[b.labels == m]
+        drawn_b = shuffled.index[sorted(shuffled.index.get_indexer(genes_b))][b.trees[m].order]
+        assert list(drawn_a) == list(drawn_b)
+    assert list(expr.columns[a.sample_tree.order]) == list(shuffled.columns[b.sample_tree.order])
 
 
 def test_eigengene_follows_the_module_mean():
     expr, samples, _ = planted([60, 60], noise=0.3, seed=2)
     dm = display_matrix(expr)
-    mods = find_modules(dm, samples=samples, n_bootstrap=0)
+    mods = find_modules(dm, samples=samples, options=ModuleOptions(n_bootstrap=0))
     for m in mods.summary.module:
         genes = mods.labels.index[mods.labels == m]
         mean = dm.values.loc[genes].mean(axis=0)
@@ -230,8 +268,12 @@ def test_eigengene_follows_the_module_mean():
 )
 def test_bad_settings(kwargs, error, match):
     expr, samples, _ = planted([30, 30], seed=1)
+    options = dict(kwargs)
+    design = options.pop("design", None)
     with pytest.raises(error, match=match):
-        find_modules(display_matrix(expr), samples=samples, **kwargs)
+        find_modules(
+            display_matrix(expr), samples=samples, design=design, options=ModuleOptions(**options)
+        )
 
 
 def test_missing_sample_is_named():
@@ -278,7 +320,7 @@ def test_gse106305_all_samples_name_cell_line_and_hypoxia_modules(gse106305):
         design="~ cell_line + condition",
         contrast=("condition", "Hypoxia", "Normoxia"),
         symbols=symbols,
-        n_bootstrap=5,
+        options=ModuleOptions(n_bootstrap=5),
     )
     summary = mods.summary
     by_line = summary[summary.explained_by == "cell_line"]
@@ -292,7 +334,9 @@ def test_large_selections_build_the_tree_on_a_subset(caplog):
     expr, samples, truth = planted([500, 300, 200], noise=0.4, seed=11)
     with caplog.at_level("INFO", logger="rnaheat"):
         mods = find_modules(
-            display_matrix(expr), samples=samples, max_tree_genes=400, n_bootstrap=0
+            display_matrix(expr),
+            samples=samples,
+            options=ModuleOptions(max_tree_genes=400, n_bootstrap=0),
         )
     assert "random subset of 400 of 1000 genes" in caplog.text
     assert mods.params["tree_genes"] == 400
@@ -324,8 +368,7 @@ def test_two_part_names_when_no_single_variable_explains_a_module():
         samples=samples,
         design="~ cell_line + condition",
         contrast=CONTRAST,
-        n_modules=2,
-        n_bootstrap=0,
+        options=ModuleOptions(n_modules=2, n_bootstrap=0),
     )
     named = dict(zip(mods.labels.reindex(expr.index).map(mods.names()), truth, strict=True))
     assert named["up in Treated"] == "up"
@@ -334,3 +377,27 @@ def test_two_part_names_when_no_single_variable_explains_a_module():
     assert two_part[0] == "up in Treated, LNCaP only · high in PC3"
     summary = mods.summary.set_index("module_name")
     assert summary.loc[two_part[0], "direction"] == "up"
+
+
+def test_module_subtitles_name_each_module_by_its_top_gene_set():
+    expr, samples, _ = planted([60, 40], noise=0.3, seed=2)
+    options = ModuleOptions(n_modules=2, n_bootstrap=0)
+    mods = find_modules(display_matrix(expr), samples=samples, options=options)
+    table = pd.DataFrame(
+        {
+            "module": [1, 1, 2],
+            "gene_set": ["B_SET", "A_SET", "C_SET"],
+            "padj": [1e-5, 1e-5, 0.2],
+            "pvalue": [1e-7, 1e-6, 0.01],
+            "overlap": [10, 12, 3],
+        }
+    )
+    sets = Enrichment(
+        modules=table,
+        ranked=pd.DataFrame(),
+        matching=pd.DataFrame(),
+        params={"alpha": 0.05, "module_order": [1, 2]},
+    )
+    # The smaller p-value breaks the tie in padj; module 2 has no significant set.
+    assert module_subtitles(mods, enrichment=sets) == {1: "B_SET"}
+    assert module_subtitles(mods, enrichment=None) == {}

@@ -12,10 +12,6 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "rnaheat"
 #: Functions over the bound that are being split under issue 11 (modules, QC, DE engine,
 #: gene selection); each entry goes when its function is split.
 KNOWN_LONG = {
-    "rnaheat/modules.py:find_modules": "issue 11: modules as validate → cut → name → order",
-    "rnaheat/modules.py:_explain": "issue 11: typed candidates instead of dicts",
-    "rnaheat/qc.py:sample_qc": "issue 11: QC split into its sections",
-    "rnaheat/select.py:select_genes": "issue 11: selection split with modules and QC",
     "rnaheat/de/deseq2/deseq.py:run_deseq2": "issue 11: typed records instead of dicts",
     "rnaheat/de/deseq2/glm.py:fit_nb_glm": "issue 11: DE engine refactor",
     "rnaheat/de/deseq2/dispersion.py:line_search": "issue 11: DE engine refactor",

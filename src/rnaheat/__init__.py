@@ -26,7 +26,7 @@ from rnaheat.io import (
     read_gmt,
     read_samples,
 )
-from rnaheat.modules import GeneModules, find_modules
+from rnaheat.modules import GeneModules, ModuleOptions, find_modules
 from rnaheat.pipeline import Analysis, analyse, run, write_results
 from rnaheat.plot.heatmap import heatmap as plot_heatmap
 from rnaheat.plot.volcano import volcano as plot_volcano
@@ -43,6 +43,7 @@ __all__ = [
     "Enrichment",
     "Experiment",
     "GeneModules",
+    "ModuleOptions",
     "RunConfig",
     "__version__",
     "analyse",

@@ -33,6 +33,8 @@ __all__ = [
     "condensed_distances",
     "cut_tree",
     "distance_blocks",
+    "relabel_leaves",
+    "silhouette_widths",
     "unit_rows",
 ]
 
@@ -303,3 +305,69 @@ def cut_tree(linkage: np.ndarray, /, *, n_clusters: int) -> np.ndarray:
     rank[np.argsort(first)] = np.arange(first.size)
     _, inverse = np.unique(raw, return_inverse=True)
     return rank[inverse]
+
+
+def silhouette_widths(sums: np.ndarray, labels: np.ndarray, /) -> np.ndarray:
+    """Silhouette width of each row, from its summed distances to every cluster.
+
+    ``(b - a) / max(a, b)`` with ``a`` the mean distance to the other rows of its own cluster
+    and ``b`` the smallest mean distance to another cluster; 0 for a row alone in its cluster
+    (nothing can be said about its cohesion) and where both are 0.
+
+    Parameters
+    ----------
+    sums
+        Rows × clusters: the sum of the distances from each row to the rows of each cluster
+        (a row's distance to itself is 0).
+    labels
+        Cluster ``0..k-1`` of each row; every cluster has a row.
+
+    Returns
+    -------
+    numpy.ndarray
+        One width per row, in ``[-1, 1]``.
+    """
+    k = sums.shape[1]
+    sizes = np.bincount(labels, minlength=k).astype(float)
+    idx = np.arange(len(labels))
+    own = sizes[labels]
+    a = np.divide(sums[idx, labels], own - 1, out=np.zeros(len(labels)), where=own > 1)
+    means = sums / sizes[None, :]
+    means[idx, labels] = np.inf
+    b = means.min(axis=1)
+    larger = np.maximum(a, b)
+    width = np.divide(b - a, larger, out=np.zeros(len(labels)), where=larger > 0)
+    width[own <= 1] = 0.0
+    return width
+
+
+def relabel_leaves(tree: Tree, positions: np.ndarray, /) -> Tree:
+    """The same tree with leaf ``i`` renamed ``positions[i]``.
+
+    Trees are built with their rows in a canonical order (sorted by id), so that neither the
+    tree nor its ties depend on the order of the input; this names the leaves by their rows
+    in the caller's order again. Merges, heights and the drawn leaf order are unchanged.
+
+    Parameters
+    ----------
+    tree
+        A tree whose row ``i`` is row ``positions[i]`` of the caller's matrix.
+    positions
+        A permutation of ``0..n-1``.
+
+    Returns
+    -------
+    Tree
+    """
+    positions = np.asarray(positions, dtype=int)
+    z = np.array(tree.linkage, dtype=float, copy=True)
+    leaves = z[:, :2]
+    is_leaf = leaves < len(positions)
+    leaves[is_leaf] = positions[leaves[is_leaf].astype(int)]
+    return Tree(
+        linkage=z,
+        order=positions[tree.order],
+        metric=tree.metric,
+        method=tree.method,
+        ordering=tree.ordering,
+    )

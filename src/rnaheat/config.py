@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rnaheat.de.deseq2.shrink import SHRINK_METHODS
 from rnaheat.de.design import parse_design
 from rnaheat.de.engine import engines, get_engine
 from rnaheat.de.runner import DEFAULT_ENGINE, test
@@ -41,7 +42,7 @@ from rnaheat.demo import simulate_experiment
 from rnaheat.display import display_matrix
 from rnaheat.enrich import gene_set_enrichment
 from rnaheat.io.text import check_regular_file
-from rnaheat.modules import find_modules
+from rnaheat.modules import ModuleOptions
 from rnaheat.qc import sample_qc
 from rnaheat.select import select_genes
 from rnaheat.transform import vst
@@ -215,6 +216,9 @@ class DESettings:
         Adjusted p-value below which a gene counts as changed.
     filter_alpha
         FDR at which independent filtering picks its threshold (R DESeq2's default 0.1).
+    shrink
+        Log fold-change shrinkage: ``apeglm`` (DESeq2's default), ``normal`` or ``none``.
+        Off for an imported DE table unless it carries ``log2fc_shrunk``.
     """
 
     design: str = setting(
@@ -236,6 +240,12 @@ class DESettings:
         default=default_of(test, "filter_alpha"),
         flag="--filter-alpha",
         help="FDR for independent filtering, as R DESeq2",
+    )
+    shrink: str = setting(
+        default=default_of(test, "shrink"),
+        flag="--shrink",
+        choices=SHRINK_METHODS,
+        help="log fold-change shrinkage added to de.tsv as log2fc_shrunk (apeglm as DESeq2)",
     )
 
 
@@ -328,19 +338,19 @@ class ModuleSettings:
         flag="--n-modules", help="number of modules (chosen automatically when not given)"
     )
     metric: str = setting(
-        default=default_of(find_modules, "metric"),
+        default=default_of(ModuleOptions, "metric"),
         flag="--metric",
         choices=("correlation", "spearman", "euclidean", "cosine"),
         help="gene distance",
     )
     linkage: str = setting(
-        default=default_of(find_modules, "linkage"),
+        default=default_of(ModuleOptions, "linkage"),
         flag="--linkage",
         choices=("average", "complete", "ward"),
         help="linkage",
     )
     n_bootstrap: int = setting(
-        default=default_of(find_modules, "n_bootstrap"),
+        default=default_of(ModuleOptions, "n_bootstrap"),
         flag="--n-bootstrap",
         help="resamples of the samples for module stability",
     )
@@ -461,7 +471,7 @@ _FORCE = setting(
     help="replace an existing rnaheat result at --out (never any other folder)",
 )
 _RANDOM_STATE = setting(
-    default=default_of(find_modules, "random_state"),
+    default=default_of(ModuleOptions, "random_state"),
     flag="--seed",
     group="modules",
     help="random seed of every random step",

@@ -9,15 +9,18 @@ by default it is the genes with an adjusted p-value):
   (over every set that passed the size filters, including sets sharing no gene).
 * **Ranked test of the whole contrast** — every background gene ranked by the DE statistic,
   each set scored by a running sum weighted by |stat| (preranked GSEA, Subramanian et al.
-  2005, PNAS 102:15545). Both sides are tested: the "up" score is the running sum's maximum
-  (the set gathers at the top of the ranking), the "down" score its minimum (at the bottom).
-  Each score is compared with the same side's scores of ``n_perm`` random gene sets of the
-  same size (gene-set permutation, as in fgsea), p = (1 + #random at least as extreme) /
-  (n_perm + 1); NES divides the score by the random scores' mean magnitude on that side
-  (over all random sets, where GSEA averages only those whose larger deviation is on that
-  side, so NES here runs somewhat larger than GSEA's; the order is the same); BH runs over
-  both sides of every set in a collection. The leading edge is the set's genes between the
-  extreme of the walk and its end of the ranking.
+  2005, PNAS 102:15545). As in GSEA, a set's enrichment score is the running sum's larger
+  deviation from zero, signed: positive when the set gathers at the top of the ranking
+  (``direction`` up), negative at the bottom (down); one row per set. The score is compared
+  with the scores of random gene sets of the same size (gene-set permutation, as GSEA's
+  preranked mode and fgsea) *of the same sign*: p = (1 + #random at least as extreme) /
+  (1 + #random of that sign), and NES divides the score by the mean magnitude of the
+  same-sign random scores, which puts it on GSEA's scale. Set sizes whose sets have fewer
+  than ten random scores as extreme get more random sets, in rounds of ``n_perm``, up to 16
+  rounds; a set that no random set matches even then has only a bound, ``p < pvalue``
+  (``pvalue_bound`` is true, and its ``padj`` is a bound too). BH runs over the sets of a
+  collection. The leading edge is the set's genes between the extreme of the walk and its
+  end of the ranking.
 
 Gene sets are usually written in symbols while counts carry Ensembl ids (often with version
 suffixes); genes are matched through the DE table's ``symbol`` column, an optional annotation
@@ -35,6 +38,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from scipy import sparse
+from scipy.special import ndtr
 from scipy.stats import hypergeom
 
 from rnaheat.de.result import DEResult
@@ -80,6 +84,7 @@ RANKED_COLUMNS = [
     "leading_edge_size",
     "leading_edge",
     "set_size_listed",
+    "pvalue_bound",
 ]
 _VERSION = r"^(ENS[A-Z]*G\d+)\.\d+(_PAR_Y)?$"
 #: Separator of gene lists inside one table cell.
@@ -97,9 +102,11 @@ class Enrichment:
         (:data:`MODULE_COLUMNS`); ``genes`` lists the shared genes, most significant in the DE
         table first. Sorted by module, then p-value.
     ranked
-        The ranked test, one row per gene set and direction (``up``: concentrated at the top of
-        the ranking by the DE statistic; ``down``: at the bottom) (:data:`RANKED_COLUMNS`).
-        Sorted by collection, direction (up first), p-value, then ``|nes|`` (largest first).
+        The ranked test, one row per gene set (:data:`RANKED_COLUMNS`); ``direction`` is the
+        sign of its score (``up``: concentrated at the top of the ranking by the DE statistic;
+        ``down``: at the bottom); ``pvalue_bound`` marks p-values (and their ``padj``) that
+        are only upper bounds. Sorted by collection, p-value (bounds first), then ``|nes|``
+        (largest first).
     matching
         One row per collection: how many set genes were matched to tested genes and how many
         sets passed the size filters.
@@ -246,8 +253,8 @@ def gene_set_enrichment(
         Run the ranked test of the whole contrast. Genes are ranked by ``stat``; a table
         without statistics (all missing) ranks by ``sign(log2fc) × −log10(pvalue)``.
     n_perm
-        Random gene sets per set size for the ranked test's p-values (the smallest possible
-        p-value is ``1 / (n_perm + 1)``).
+        Random gene sets per set size for the ranked test's p-values; sizes whose p-values
+        stay imprecise get up to 15 more rounds of as many.
     random_state
         Seed of the ranked test's random sets.
 
@@ -694,6 +701,98 @@ def _walk(pos: np.ndarray, weight: np.ndarray, n: int) -> tuple[np.ndarray, ...]
     return top, bottom, top_at, bottom_at
 
 
+#: Random sets drawn per round for sets whose p-value is still imprecise (as a multiple of
+#: ``n_perm``), the number of rounds, and how many exceedances count as precise enough.
+_EXTRA_ROUNDS = 15
+_PRECISE_EXCEEDANCES = 10
+
+
+def _signed_scores(pos: np.ndarray, weight: np.ndarray, n: int) -> tuple[np.ndarray, ...]:
+    """GSEA's enrichment score (the running sum's larger deviation, signed) and its extreme.
+
+    Returns the scores and, per set, the index of the hit where the walk reaches them.
+    """
+    top, bottom, top_at, bottom_at = _walk(pos, weight, n)
+    up = top > -bottom
+    return np.where(up, top, bottom), np.where(up, top_at, bottom_at)
+
+
+def _random_positions(rng: np.random.Generator, n: int, size: int, count: int) -> np.ndarray:
+    """``count`` uniform random sets of ``size`` ranking positions, each row sorted.
+
+    One random ordered sample serves every smaller size too (its first k genes are a uniform
+    random set of size k), as fgsea shares its permutations between set sizes.
+    """
+    return np.stack([rng.choice(n, size=size, replace=False) for _ in range(count)])
+
+
+@dataclass
+class _Null:
+    """Signed enrichment scores of random sets of one size, split by sign."""
+
+    positive: np.ndarray
+    negative: np.ndarray
+
+    def add(self, scores: np.ndarray) -> None:
+        self.positive = np.concatenate([self.positive, scores[scores >= 0]])
+        self.negative = np.concatenate([self.negative, scores[scores < 0]])
+
+    def exceedances(self, score: float) -> tuple[int, int]:
+        """Random scores of the same sign at least as extreme as ``score``, and their number."""
+        if score >= 0:
+            return int((self.positive >= score).sum()), self.positive.size
+        return int((self.negative <= score).sum()), self.negative.size
+
+    def out_of_reach(self, score: float, *, budget: int) -> bool:
+        """Whether ``budget`` more random sets would almost surely not reach ``score``.
+
+        Judged by a normal fit to the random scores (their tails are close to normal); it only
+        decides where drawing more is worth the time, never the reported p-value.
+        """
+        scores = np.concatenate([self.positive, self.negative])
+        z = abs(score - scores.mean()) / max(scores.std(), np.finfo(float).tiny)
+        return bool(ndtr(-z) * budget < 0.1)
+
+    def scale(self, score: float) -> float:
+        """Mean magnitude of the same-sign random scores (GSEA's normalisation)."""
+        same = self.positive if score >= 0 else self.negative
+        return float(np.abs(same.mean())) if same.size else np.nan
+
+
+def _null_scores(draws: np.ndarray, sizes: list[int], weight: np.ndarray, n: int) -> dict:
+    null = {}
+    for k in sizes:
+        pos = np.sort(draws[:, :k], axis=1)
+        scores, _ = _signed_scores(pos, weight[pos], n)
+        null[k] = _Null(scores[scores >= 0], scores[scores < 0])
+    return null
+
+
+def _refine(null, sets, scores, *, rng, weight, n, n_perm) -> None:
+    """Draw more random sets for set sizes whose sets still have few exceedances.
+
+    A permutation p-value with no random score as extreme says only ``p < 1 / (N + 1)``;
+    adding rounds of ``n_perm`` random sets where fewer than ``_PRECISE_EXCEEDANCES`` random
+    scores reach a set's score lowers that bound or turns it into an estimate. Scores that the
+    whole budget of rounds could not reach keep their bound without the wasted work.
+    """
+    budget = _EXTRA_ROUNDS * n_perm
+    for _ in range(_EXTRA_ROUNDS):
+        pending = sorted(
+            {
+                len(s[2])
+                for s, score in zip(sets, scores, strict=True)
+                if null[len(s[2])].exceedances(score)[0] < _PRECISE_EXCEEDANCES
+                and not null[len(s[2])].out_of_reach(score, budget=budget)
+            }
+        )
+        if not pending:
+            return
+        draws = _random_positions(rng, n, pending[-1], n_perm)
+        for k, extra in _null_scores(draws, pending, weight, n).items():
+            null[k].add(np.concatenate([extra.positive, extra.negative]))
+
+
 def _ranked(
     universe, collections, matched, min_size, max_size, n_perm, random_state
 ) -> pd.DataFrame:
@@ -718,57 +817,43 @@ def _ranked(
         return pd.DataFrame({c: pd.Series(dtype=object) for c in RANKED_COLUMNS})
     sizes = sorted({len(s[2]) for s in sets})
     rng = np.random.default_rng(random_state)
-    # One random ordered sample per permutation; its first k genes are a uniform random set
-    # of size k, so one draw serves every set size (as fgsea shares its permutations).
-    draws = np.stack([rng.choice(n, size=sizes[-1], replace=False) for _ in range(n_perm)])
-    null: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-    for k in sizes:
-        pos = np.sort(draws[:, :k], axis=1)
-        top, bottom, _, _ = _walk(pos, weight[pos], n)
-        null[k] = (top, bottom)
+    null = _null_scores(_random_positions(rng, n, sizes[-1], n_perm), sizes, weight, n)
+    observed = [_signed_scores(pos[None, :], weight[pos][None, :], n) for _, _, pos, _ in sets]
+    scores = [float(es[0]) for es, _ in observed]
+    _refine(null, sets, scores, rng=rng, weight=weight, n=n, n_perm=n_perm)
     rows = []
-    for collection, name, pos, n_listed in sets:
-        k = len(pos)
-        top, bottom, top_at, bottom_at = (
-            v[0] for v in _walk(pos[None, :], weight[pos][None, :], n)
+    for (collection, name, pos, n_listed), score, (_, at) in zip(
+        sets, scores, observed, strict=True
+    ):
+        exceed, n_same = null[len(pos)].exceedances(score)
+        edge = pos[: at[0] + 1] if score >= 0 else pos[at[0] :][::-1]
+        if score == 0:
+            edge = edge[:0]  # the walk never left zero: there is no leading edge
+        rows.append(
+            {
+                "gene_set": name,
+                "collection": collection,
+                "direction": "up" if score >= 0 else "down",
+                "set_size": len(pos),
+                "es": score,
+                "nes": score / null[len(pos)].scale(score),
+                "pvalue": (exceed + 1) / (n_same + 1),
+                "pvalue_bound": exceed == 0,
+                "leading_edge_size": len(edge),
+                "leading_edge": GENE_SEP.join(universe.labels[order[edge]]),
+                "set_size_listed": n_listed,
+            }
         )
-        null_top, null_bottom = null[k]
-        for direction, score, null_scores, edge in (
-            ("up", top, null_top, pos[: top_at + 1]),
-            ("down", bottom, null_bottom, pos[bottom_at:][::-1]),
-        ):
-            if direction == "up":
-                exceed = int((null_scores >= score).sum())
-                scale = null_scores.mean()
-            else:
-                exceed = int((null_scores <= score).sum())
-                scale = -null_scores.mean()
-            if score == 0:
-                # The walk never left zero on this side: there is no leading edge.
-                edge = edge[:0]
-            rows.append(
-                {
-                    "gene_set": name,
-                    "collection": collection,
-                    "direction": direction,
-                    "set_size": k,
-                    "es": score,
-                    "nes": score / scale if scale > 0 else np.nan,
-                    "pvalue": (exceed + 1) / (n_perm + 1),
-                    "leading_edge_size": len(edge),
-                    "leading_edge": GENE_SEP.join(universe.labels[order[edge]]),
-                    "set_size_listed": n_listed,
-                }
-            )
     table = pd.DataFrame(rows)
     table["padj"] = np.nan
-    # Both directions of every set in a collection form one family of tests.
+    # One row per set: the sets of a collection form one family of tests.
     for _, index in table.groupby("collection", sort=False).groups.items():
         table.loc[index, "padj"] = benjamini_hochberg(table.loc[index, "pvalue"].to_numpy())
     collection_rank = {c.collection: i for i, c in enumerate(collections)}
+    # Bounds say only "smaller than": such sets come first, ordered by |NES|.
     table = table.assign(
         _c=table["collection"].map(collection_rank),
-        _d=(table["direction"] == "down").astype(int),
+        _p=table["pvalue"].where(~table["pvalue_bound"], 0.0),
         _n=-table["nes"].abs().fillna(0.0),
-    ).sort_values(["_c", "_d", "pvalue", "_n", "gene_set"], kind="mergesort")
-    return table.drop(columns=["_c", "_d", "_n"]).reset_index(drop=True)[RANKED_COLUMNS]
+    ).sort_values(["_c", "_p", "_n", "gene_set"], kind="mergesort")
+    return table.drop(columns=["_c", "_p", "_n"]).reset_index(drop=True)[RANKED_COLUMNS]

@@ -120,14 +120,9 @@ def select_genes(
     ValueError
         No rule is enabled, a threshold is out of range, or the DE table lacks a column.
     """
-    if not 0 < alpha <= 1:
-        raise ValueError(f"alpha must be in (0, 1], got {alpha!r}")
-    if lfc_threshold < 0:
-        raise ValueError(f"lfc_threshold must be >= 0, got {lfc_threshold!r}")
-    if max_genes is not None and max_genes < 1:
-        raise ValueError(f"max_genes must be a positive integer or None, got {max_genes!r}")
-    if top_variance is not None and top_variance < 1:
-        raise ValueError(f"top_variance must be a positive integer or None, got {top_variance!r}")
+    _check_settings(
+        alpha=alpha, lfc_threshold=lfc_threshold, max_genes=max_genes, top_variance=top_variance
+    )
     use_significant = significant and de_table is not None
     if significant and de_table is None and top_variance is None and not gene_list:
         raise ValueError("the significance rule needs a DE table (de_table=...)")
@@ -136,50 +131,20 @@ def select_genes(
             "no gene selection rule is enabled; use significant genes (with a DE table), "
             "top_variance, or gene_list"
         )
-
-    values = expression.to_numpy(dtype=float)
-    finite = np.isfinite(values).all(axis=1)
-    # Constant rows have no z-score and no correlation; nothing can place them in a module.
-    spread = np.zeros(len(values))
-    spread[finite] = values[finite].var(axis=1)
-    usable = finite & (spread > 0)
     ids = pd.Index(expression.index.astype(str), name="gene_id")
+    spread, usable = _usable_profiles(expression)
     available = ids[usable]
     chosen = pd.Series(np.zeros(len(ids), dtype=bool), index=ids)
     rows: list[dict[str, object]] = []
-
     if use_significant:
-        missing = {"gene_id", "log2fc", "padj"} - set(de_table.columns)
-        if missing:
-            raise ValueError(
-                f"the DE table lacks column(s) {', '.join(sorted(missing))}; it needs "
-                "gene_id, log2fc and padj"
-            )
-        table = de_table.loc[:, ["gene_id", "log2fc", "padj"]].copy()
-        table["gene_id"] = table["gene_id"].astype(str)
-        passed = (table["padj"] < alpha) & (table["log2fc"].abs() >= lfc_threshold)
-        hits = table[passed.fillna(value=False)]
-        hits = hits[hits["gene_id"].isin(available)]
-        # A stable sort keeps the table's own tie order (sorted by pvalue, then gene id).
-        hits = hits.sort_values("padj", kind="mergesort")
-        kept = hits if max_genes is None else hits.iloc[:max_genes]
-        chosen[kept["gene_id"].to_numpy()] = True
-        cap = (
-            ""
-            if max_genes is None or len(hits) <= max_genes
-            else (f", capped at {max_genes:,} by padj")
+        picked, row = _significant(
+            de_table, available=available, alpha=alpha, lfc_threshold=lfc_threshold, cap=max_genes
         )
-        rows.append(
-            {
-                "rule": "significant",
-                "n_genes": len(kept),
-                "n_candidates": len(hits),
-                "detail": f"padj < {alpha:g} and |log2fc| >= {lfc_threshold:g}{cap}",
-            }
-        )
-
+        chosen[picked] = True
+        rows.append(row)
     if top_variance:
-        order = np.argsort(-spread[usable], kind="stable")[:top_variance]
+        # Ties in variance go to the smaller gene id, whatever the order of the rows.
+        order = np.lexsort((available.to_numpy(dtype=str), -spread[usable]))[:top_variance]
         picked = available[order]
         chosen[picked] = True
         rows.append(
@@ -190,49 +155,15 @@ def select_genes(
                 "detail": f"top {top_variance:,} genes by variance across samples",
             }
         )
-
     unknown: tuple[str, ...] = ()
     if gene_list:
         if symbols is None and de_table is not None and "symbol" in de_table.columns:
             symbols = pd.Series(
                 de_table["symbol"].to_numpy(), index=de_table["gene_id"].astype(str)
             )
-        wanted = pd.Index([str(g) for g in gene_list]).drop_duplicates()
-        by_id = wanted[wanted.isin(ids)]
-        found_ids = set(by_id)
-        matched = set(by_id)
-        if symbols is not None:
-            sym = symbols.dropna().astype(str)
-            sym = sym[sym.index.astype(str).isin(ids)]
-            hit = sym[sym.isin(wanted)]
-            found_ids |= set(hit.index.astype(str))
-            matched |= set(hit.to_numpy())
-        unknown = tuple(g for g in wanted if g not in matched)
-        present = pd.Index(sorted(found_ids))
-        unusable = present[~present.isin(available)]
-        if len(unusable):
-            logger.warning(
-                "gene list: %d gene(s) have a constant or missing profile and cannot be shown: %s",
-                len(unusable),
-                ", ".join(unusable[:10]),
-            )
-        picked = present[present.isin(available)]
+        picked, unknown, row = _listed(gene_list, ids=ids, available=available, symbols=symbols)
         chosen[picked] = True
-        if unknown:
-            logger.warning(
-                "gene list: %d of %d entries match no gene id or symbol: %s",
-                len(unknown),
-                len(wanted),
-                ", ".join(unknown[:10]),
-            )
-        rows.append(
-            {
-                "rule": "gene_list",
-                "n_genes": len(picked),
-                "n_candidates": len(picked),
-                "detail": f"{len(wanted)} listed, {len(unknown)} unknown",
-            }
-        )
+        rows.append(row)
 
     genes = ids[chosen.to_numpy()]
     rules = pd.DataFrame(rows, columns=["rule", "n_genes", "n_candidates", "detail"])
@@ -252,3 +183,99 @@ def select_genes(
     return GeneSelection(
         genes=genes, rules=rules, unknown=unknown, n_available=len(available), params=params
     )
+
+
+def _check_settings(
+    *, alpha: float, lfc_threshold: float, max_genes: int | None, top_variance: int | None
+) -> None:
+    if not 0 < alpha <= 1:
+        raise ValueError(f"alpha must be in (0, 1], got {alpha!r}")
+    if lfc_threshold < 0:
+        raise ValueError(f"lfc_threshold must be >= 0, got {lfc_threshold!r}")
+    if max_genes is not None and max_genes < 1:
+        raise ValueError(f"max_genes must be a positive integer or None, got {max_genes!r}")
+    if top_variance is not None and top_variance < 1:
+        raise ValueError(f"top_variance must be a positive integer or None, got {top_variance!r}")
+
+
+def _usable_profiles(expression: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Each gene's variance across samples, and whether its profile is finite and not constant."""
+    values = expression.to_numpy(dtype=float)
+    finite = np.isfinite(values).all(axis=1)
+    # Constant rows have no z-score and no correlation; nothing can place them in a module.
+    spread = np.zeros(len(values))
+    spread[finite] = values[finite].var(axis=1)
+    return spread, finite & (spread > 0)
+
+
+def _significant(
+    de_table: pd.DataFrame,
+    *,
+    available: pd.Index,
+    alpha: float,
+    lfc_threshold: float,
+    cap: int | None,
+) -> tuple[np.ndarray, dict[str, object]]:
+    """The significance rule: its gene ids and its row of the rules table."""
+    missing = {"gene_id", "log2fc", "padj"} - set(de_table.columns)
+    if missing:
+        raise ValueError(
+            f"the DE table lacks column(s) {', '.join(sorted(missing))}; it needs "
+            "gene_id, log2fc and padj"
+        )
+    table = de_table.loc[:, ["gene_id", "log2fc", "padj"]].copy()
+    table["gene_id"] = table["gene_id"].astype(str)
+    passed = (table["padj"] < alpha) & (table["log2fc"].abs() >= lfc_threshold)
+    hits = table[passed.fillna(value=False)]
+    hits = hits[hits["gene_id"].isin(available)]
+    # A stable sort keeps the table's own tie order (sorted by pvalue, then gene id).
+    hits = hits.sort_values("padj", kind="mergesort")
+    kept = hits if cap is None else hits.iloc[:cap]
+    capped = "" if cap is None or len(hits) <= cap else f", capped at {cap:,} by padj"
+    row = {
+        "rule": "significant",
+        "n_genes": len(kept),
+        "n_candidates": len(hits),
+        "detail": f"padj < {alpha:g} and |log2fc| >= {lfc_threshold:g}{capped}",
+    }
+    return kept["gene_id"].to_numpy(), row
+
+
+def _listed(
+    gene_list: Sequence[str], *, ids: pd.Index, available: pd.Index, symbols: pd.Series | None
+) -> tuple[pd.Index, tuple[str, ...], dict[str, object]]:
+    """The user's genes by id or symbol: the usable ones, the unknown entries, the rule's row."""
+    wanted = pd.Index([str(g) for g in gene_list]).drop_duplicates()
+    by_id = wanted[wanted.isin(ids)]
+    found_ids = set(by_id)
+    matched = set(by_id)
+    if symbols is not None:
+        sym = symbols.dropna().astype(str)
+        sym = sym[sym.index.astype(str).isin(ids)]
+        hit = sym[sym.isin(wanted)]
+        found_ids |= set(hit.index.astype(str))
+        matched |= set(hit.to_numpy())
+    unknown = tuple(g for g in wanted if g not in matched)
+    present = pd.Index(sorted(found_ids))
+    unusable = present[~present.isin(available)]
+    if len(unusable):
+        logger.warning(
+            "gene list: %d gene(s) have a constant or missing profile and cannot be shown: %s",
+            len(unusable),
+            ", ".join(unusable[:10]),
+        )
+    if unknown:
+        logger.warning(
+            "gene list: %d of %d entries match no gene id or symbol: %s",
+            len(unknown),
+            len(wanted),
+            ", ".join(unknown[:10]),
+        )
+    picked = present[present.isin(available)]
+    row = {
+        "rule": "gene_list",
+        "n_genes": len(picked),
+        "n_candidates": len(picked),
+        "detail": f"{len(wanted)} listed, {len(unknown)} unknown",
+    }
+    return picked, unknown, row

@@ -10,6 +10,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from rnaheat.de.deseq2.shrink import shrink_lfc
 from rnaheat.de.engine import EngineResult, register
 
 __all__ = ["PyDESeq2Engine"]
@@ -49,8 +50,12 @@ class PyDESeq2Engine:
             dds.obsm["size_factors"] = np.asarray(size_factors, dtype=float)
         return dds
 
-    def test(self, counts, design, contrast, /, *, size_factors, filter_alpha):
-        """Fit and test with pydeseq2; see :class:`rnaheat.de.engine.Engine`."""
+    def test(self, counts, design, contrast, /, *, size_factors, filter_alpha, shrink="none"):
+        """Fit and test with pydeseq2; see :class:`rnaheat.de.engine.Engine`.
+
+        ``apeglm`` shrinkage is pydeseq2's ``lfc_shrink``; ``normal`` is rnaheat's estimator
+        on pydeseq2's dispersions (pydeseq2 has none).
+        """
         from pydeseq2.ds import DeseqStats
 
         with _quiet():
@@ -67,7 +72,10 @@ class PyDESeq2Engine:
                 quiet=True,
             )
             stats.summary()
-        res = stats.results_df
+            res = stats.results_df.copy()
+            if shrink == "apeglm":
+                coefficient = design.columns[int(np.flatnonzero(contrast)[0])]
+                stats.lfc_shrink(coeff=coefficient)
         var = dds.var
         dispersions = pd.DataFrame(
             {
@@ -78,6 +86,26 @@ class PyDESeq2Engine:
                 "disp_outlier": var.get("_outlier_genes"),
             }
         ).reset_index(drop=True)
+        shrunk = {}
+        if shrink == "apeglm":
+            shrunk = {
+                "log2fc_shrunk": stats.results_df["log2FoldChange"].to_numpy(float),
+                "lfc_se_shrunk": stats.results_df["lfcSE"].to_numpy(float),
+            }
+        elif shrink == "normal":
+            fit = shrink_lfc(
+                np.asarray(counts),
+                design.to_numpy(dtype=float),
+                method="normal",
+                contrast=np.asarray(contrast, dtype=float),
+                size_factors=np.asarray(dds.obs["size_factors"], dtype=float),
+                dispersion=dispersions["dispersion"].to_numpy(float),
+                disp_fit=dispersions["disp_fit"].to_numpy(float),
+                base_mean=res["baseMean"].to_numpy(float),
+                log2fc=res["log2FoldChange"].to_numpy(float),
+                lfc_se=res["lfcSE"].to_numpy(float),
+            )
+            shrunk = {"log2fc_shrunk": fit.log2fc, "lfc_se_shrunk": fit.lfc_se}
         return EngineResult(
             size_factors=np.asarray(dds.obs["size_factors"], dtype=float),
             base_mean=res["baseMean"].to_numpy(float),
@@ -90,6 +118,7 @@ class PyDESeq2Engine:
             info={
                 "trend_coeffs": [float(c) for c in np.atleast_1d(dds.uns.get("trend_coeffs", []))]
             },
+            **shrunk,
         )
 
     def size_factors(self, counts, /):

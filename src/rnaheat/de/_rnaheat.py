@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from rnaheat.de import deseq2
+from rnaheat.de.deseq2.shrink import shrink_lfc
 from rnaheat.de.engine import EngineResult, register
 
 __all__ = ["RnaheatEngine"]
@@ -29,15 +30,29 @@ class RnaheatEngine:
         *,
         size_factors: np.ndarray | None,
         filter_alpha: float,
+        shrink: str = "none",
     ) -> EngineResult:
-        """Fit and test; see :class:`rnaheat.de.engine.Engine`."""
+        """Fit, test and shrink; see :class:`rnaheat.de.engine.Engine`."""
+        counts = np.asarray(counts)
+        matrix = design.to_numpy(dtype=float)
+        contrast = np.asarray(contrast, dtype=float)
         out = deseq2.run_deseq2(
-            np.asarray(counts),
-            design.to_numpy(dtype=float),
-            contrast=np.asarray(contrast, dtype=float),
-            size_factors=size_factors,
-            filter_alpha=filter_alpha,
+            counts, matrix, contrast=contrast, size_factors=size_factors, filter_alpha=filter_alpha
         )
+        shrunk = None
+        if shrink != "none":
+            shrunk = shrink_lfc(
+                counts,
+                matrix,
+                method=shrink,
+                contrast=contrast,
+                size_factors=out.size_factors,
+                dispersion=out.dispersions["dispersion"].to_numpy(float),
+                disp_fit=out.dispersions["disp_fit"].to_numpy(float),
+                base_mean=out.base_mean,
+                log2fc=out.log2fc,
+                lfc_se=out.lfc_se,
+            )
         return EngineResult(
             size_factors=out.size_factors,
             base_mean=out.base_mean,
@@ -47,7 +62,9 @@ class RnaheatEngine:
             pvalue=out.pvalue,
             padj=out.padj,
             dispersions=out.dispersions,
-            info=out.info,
+            info={**out.info, **({} if shrunk is None else {"shrink": shrunk.prior})},
+            log2fc_shrunk=None if shrunk is None else shrunk.log2fc,
+            lfc_se_shrunk=None if shrunk is None else shrunk.lfc_se,
         )
 
     def size_factors(self, counts: np.ndarray, /) -> np.ndarray:

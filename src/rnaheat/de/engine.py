@@ -39,6 +39,9 @@ class EngineResult:
     info
         Fit-wide figures: dispersion-trend coefficients, prior variance, the independent
         filtering threshold, ...
+    log2fc_shrunk, lfc_se_shrunk
+        Shrunken log2 fold changes and their posterior SDs (``lfcShrink``); ``None`` when
+        shrinkage was not asked for.
     """
 
     size_factors: np.ndarray
@@ -50,6 +53,8 @@ class EngineResult:
     padj: np.ndarray
     dispersions: pd.DataFrame
     info: Mapping[str, object] = field(default_factory=dict)
+    log2fc_shrunk: np.ndarray | None = None
+    lfc_se_shrunk: np.ndarray | None = None
 
 
 class Engine(Protocol):
@@ -72,8 +77,13 @@ class Engine(Protocol):
         *,
         size_factors: np.ndarray | None,
         filter_alpha: float,
+        shrink: str,
     ) -> EngineResult:
-        """Fit the negative-binomial GLM and run the Wald test of ``contrast``."""
+        """Fit the negative-binomial GLM, run the Wald test of ``contrast``, shrink its LFCs.
+
+        ``shrink`` is ``apeglm``, ``normal`` or ``none``
+        (:data:`rnaheat.de.deseq2.shrink.SHRINK_METHODS`).
+        """
         ...
 
     def size_factors(self, counts: np.ndarray, /) -> np.ndarray:

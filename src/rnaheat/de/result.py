@@ -7,10 +7,13 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-__all__ = ["DE_COLUMNS", "DEResult"]
+__all__ = ["DE_COLUMNS", "SHRUNK_COLUMNS", "DEResult"]
 
 #: The columns of every DE table rnaheat writes or reads, in order.
 DE_COLUMNS = ["gene_id", "symbol", "base_mean", "log2fc", "lfc_se", "stat", "pvalue", "padj"]
+#: Shrunken log2 fold change and its posterior SD, after :data:`DE_COLUMNS` when the fold
+#: changes were shrunk (``log2fc`` stays the maximum-likelihood estimate).
+SHRUNK_COLUMNS = ["log2fc_shrunk", "lfc_se_shrunk"]
 
 
 @dataclass(frozen=True)
@@ -20,8 +23,9 @@ class DEResult:
     Attributes
     ----------
     table
-        One row per tested gene with :data:`DE_COLUMNS`, sorted by ``padj`` (then ``pvalue``,
-        then ``gene_id``, so ties are ordered deterministically), genes with no p-value last.
+        One row per tested gene with :data:`DE_COLUMNS` (and :data:`SHRUNK_COLUMNS` when the
+        fold changes were shrunk), sorted by ``padj`` (then ``pvalue``, then ``gene_id``, so
+        ties are ordered deterministically), genes with no p-value last.
     size_factors
         Per-sample size factors, indexed by sample (``None`` for an imported table).
     dispersions
@@ -34,6 +38,16 @@ class DEResult:
     size_factors: pd.Series | None = None
     dispersions: pd.DataFrame | None = None
     params: Mapping[str, object] = field(default_factory=dict)
+
+    @property
+    def shrunk(self) -> bool:
+        """Whether the table carries shrunken fold changes (:data:`SHRUNK_COLUMNS`)."""
+        return all(c in self.table.columns for c in SHRUNK_COLUMNS)
+
+    @property
+    def display_lfc(self) -> str:
+        """The column figures should draw fold changes from: shrunken when available."""
+        return "log2fc_shrunk" if self.shrunk else "log2fc"
 
     @property
     def contrast_label(self) -> str:

@@ -7,6 +7,7 @@ import logging
 import numpy as np
 import pandas as pd
 
+from rnaheat.de.deseq2.shrink import SHRINK_METHODS
 from rnaheat.de.design import Contrast, build_design
 from rnaheat.de.engine import get_engine
 from rnaheat.de.result import DE_COLUMNS, DEResult, sort_de_table
@@ -41,6 +42,7 @@ def test(
     engine: str = DEFAULT_ENGINE,
     filter_alpha: float = 0.1,
     size_factors: pd.Series | None = None,
+    shrink: str = "apeglm",
 ) -> DEResult:
     """Test every gene for differential expression with the DESeq2 model.
 
@@ -61,12 +63,23 @@ def test(
         separate setting.
     size_factors
         Optional user-supplied size factors indexed by sample name.
+    shrink
+        Log fold-change shrinkage: ``apeglm`` (DESeq2's default Cauchy prior), ``normal``
+        (DESeq2's original normal prior) or ``none``. Shrunken values go to the table's
+        ``log2fc_shrunk`` and ``lfc_se_shrunk``; ``log2fc`` stays the MLE.
 
     Returns
     -------
     DEResult
         The result table sorted by ``padj``, with size factors and dispersions.
+
+    Raises
+    ------
+    ValueError
+        Unknown engine or shrinkage, or a design the engine cannot fit.
     """
+    if shrink not in SHRINK_METHODS:
+        raise ValueError(f"shrink = {shrink!r}: allowed are {', '.join(SHRINK_METHODS)}")
     runner = get_engine(engine)
     source = experiment.sources.get("samples", "sample sheet")
     source = getattr(source, "name", source)
@@ -81,6 +94,7 @@ def test(
         dm.contrast_vector,
         size_factors=sf,
         filter_alpha=filter_alpha,
+        shrink=shrink,
     )
 
     gene_ids = experiment.adata.var_names[gene_pos]
@@ -96,6 +110,9 @@ def test(
             "padj": out.padj,
         }
     )[DE_COLUMNS]
+    if out.log2fc_shrunk is not None:
+        table["log2fc_shrunk"] = out.log2fc_shrunk
+        table["lfc_se_shrunk"] = out.lfc_se_shrunk
     sample_names = experiment.adata.obs_names[sample_pos]
     size = pd.Series(out.size_factors, index=sample_names, name="size_factor")
     dispersions = out.dispersions.copy()
@@ -122,6 +139,7 @@ def test(
             "contrast_label": dm.contrast.label(),
             "coefficients": list(dm.matrix.columns),
             "filter_alpha": filter_alpha,
+            "shrink": shrink,
             **{f"fit_{k}": v for k, v in out.info.items()},
         },
     )

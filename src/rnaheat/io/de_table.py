@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from rnaheat.de.result import DE_COLUMNS, sort_de_table
+from rnaheat.de.result import DE_COLUMNS, SHRUNK_COLUMNS, sort_de_table
 from rnaheat.experiment import Experiment
 from rnaheat.io.text import read_table_text
 
@@ -25,7 +25,8 @@ class DETable:
     Attributes
     ----------
     table
-        One row per gene with :data:`rnaheat.de.DE_COLUMNS`, sorted by ``padj``.
+        One row per gene with :data:`rnaheat.de.DE_COLUMNS` (and ``log2fc_shrunk``,
+        ``lfc_se_shrunk`` when the file has both), sorted by ``padj``.
     tool
         The tool whose column names were recognised: ``DESeq2``, ``edgeR``, ``limma`` or
         ``rnaheat``.
@@ -121,7 +122,8 @@ def read_de_table(path: str | Path, /) -> DETable:
     out = pd.DataFrame({"gene_id": table[id_col].str.strip().to_numpy()})
     symbol_col = next((c for c in columns if c.lower() in ("symbol", "gene_name")), None)
     out["symbol"] = table[symbol_col].to_numpy() if symbol_col else ""
-    mapping = _TOOLS[tool]
+    # rnaheat's shrunken fold changes are kept under their own names, whatever the tool.
+    mapping = {**_TOOLS[tool], **{c: c for c in SHRUNK_COLUMNS}}
     for source, target in mapping.items():
         if source not in table.columns or target in out.columns:
             continue
@@ -145,7 +147,9 @@ def read_de_table(path: str | Path, /) -> DETable:
         raise ValueError(
             f"{path}: gene {out['gene_id'][duplicated].iloc[0]!r} appears more than once"
         )
-    return DETable(table=sort_de_table(out[DE_COLUMNS]), tool=tool, source=path)
+    # Shrunken fold changes travel only when the table carries both of rnaheat's columns.
+    shrunk = SHRUNK_COLUMNS if all(c in out for c in SHRUNK_COLUMNS) else []
+    return DETable(table=sort_de_table(out[DE_COLUMNS + shrunk]), tool=tool, source=path)
 
 
 def align_de_table(de_table: DETable, experiment: Experiment, /) -> DETable:

@@ -36,6 +36,10 @@ logger = logging.getLogger("rnaheat")
 #: Version of the output layout (tables, columns, run.json keys); bumped on any change.
 FORMAT_VERSION = "1"
 
+#: Salt of the ids matplotlib gives SVG elements, fixed so that the same figure writes the
+#: same file.
+SVG_HASH_SALT = "rnaheat"
+
 _PACKAGES = (
     "rnaheat",
     "numpy",
@@ -296,6 +300,7 @@ def save_figure(
     Metadata that would change between runs (creation dates, software strings) is left out,
     so the same analysis writes the same files.
     """
+    import matplotlib as mpl
     import matplotlib.pyplot as plt
 
     stem.parent.mkdir(parents=True, exist_ok=True)
@@ -307,7 +312,9 @@ def save_figure(
             "pdf": {"CreationDate": None, "Producer": None},
             "svg": {"Date": None},
         }[fmt]
-        figure.savefig(path, dpi=dpi, format=fmt, metadata=meta)
+        # SVG element ids are random unless salted; a fixed salt makes the file reproducible.
+        with mpl.rc_context({"svg.hashsalt": SVG_HASH_SALT}):
+            figure.savefig(path, dpi=dpi, format=fmt, metadata=meta)
         paths.append(path)
     plt.close(figure)
     return paths

@@ -29,11 +29,13 @@ from rnaheat.io.output import (
     write_json,
     write_table,
 )
+from rnaheat.modules import module_subtitles
 from rnaheat.pipeline.analysis import Analysis
 from rnaheat.plot.colors import NEUTRAL, sample_track_colors, track_palettes
 from rnaheat.plot.heatmap import heatmap, module_colors, track_columns
 from rnaheat.plot.qc import qc_figures
 from rnaheat.plot.volcano import volcano
+from rnaheat.qc import library_sizes
 from rnaheat.report import build_report
 from rnaheat.report.data import (
     Annotation,
@@ -55,7 +57,6 @@ __all__ = [
     "figure_png",
     "heatmap_tracks",
     "input_files",
-    "module_subtitles",
     "report_data",
     "write_results",
 ]
@@ -89,24 +90,16 @@ def _matrix_table(matrix: pd.DataFrame) -> pd.DataFrame:
 
 def _samples_table(analysis: Analysis) -> pd.DataFrame:
     experiment = analysis.experiment
-    counts = np.asarray(experiment.adata.X)
     table = experiment.samples.copy()
     table["size_factor"] = analysis.size_factors.reindex(table.index).to_numpy()
-    table["library_size"] = counts.sum(axis=1)
-    table["detected_genes"] = (counts > 0).sum(axis=1)
+    library = library_sizes(experiment.counts)
+    for column in library.columns:
+        table[column] = library[column].to_numpy()
     table.index.name = "sample"
     return table.reset_index()
 
 
 # --- figures ------------------------------------------------------------------------------
-
-
-def module_subtitles(analysis: Analysis, /) -> dict[int, str]:
-    """Each module's top significant gene set, the subtitle under its name."""
-    if analysis.enrichment is None or analysis.modules is None:
-        return {}
-    top = analysis.enrichment.top_sets()
-    return {int(m): str(row["gene_set"]) for m, row in top.iterrows()}
 
 
 def heatmap_tracks(analysis: Analysis, /) -> list[str]:
@@ -144,7 +137,7 @@ def analysis_figures(analysis: Analysis, /) -> Iterator[tuple[str, MplFigure]]:
                 markers=[*config.heatmap.markers, *controls] or None,
                 title=title,
                 note=analysis.selection.shown_note(),
-                subtitles=module_subtitles(analysis),
+                subtitles=module_subtitles(modules, enrichment=analysis.enrichment),
             ),
         )
     if analysis.de.table["pvalue"].notna().any():
@@ -261,6 +254,7 @@ def _modules(analysis: Analysis) -> tuple[Module, ...]:
         else pd.DataFrame(columns=["module", "gene_set", "padj"])
     )
     alpha = analysis.config.de.alpha
+    subtitles = module_subtitles(modules, enrichment=analysis.enrichment)
     out = []
     for row in modules.summary.itertuples():
         sets = table[(table["module"] == row.module) & (table["padj"] < alpha)]
@@ -273,7 +267,7 @@ def _modules(analysis: Analysis) -> tuple[Module, ...]:
                 name=str(row.module_name),
                 color=colors[int(row.module)],
                 size=int(row.n_genes),
-                subtitle=sets["gene_set"].iloc[0] if len(sets) else "",
+                subtitle=subtitles.get(int(row.module), ""),
                 direction=str(row.direction),
                 coherence=float(row.coherence),
                 stability=float(row.stability),

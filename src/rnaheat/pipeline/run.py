@@ -26,7 +26,7 @@ from rnaheat.experiment import Experiment
 from rnaheat.io import align_de_table, read_de_table, read_experiment, read_gene_list, read_gmt
 from rnaheat.io.controls import read_controls
 from rnaheat.io.output import check_output_folder, file_checksums
-from rnaheat.modules import GeneModules, find_modules
+from rnaheat.modules import GeneModules, ModuleOptions, find_modules
 from rnaheat.pipeline.analysis import Analysis
 from rnaheat.pipeline.outputs import input_files, write_results
 from rnaheat.qc import sample_qc
@@ -65,6 +65,7 @@ def _test(experiment: Experiment, config: RunConfig, timings: dict[str, float]) 
             contrast=settings.contrast,
             engine=settings.engine,
             filter_alpha=settings.filter_alpha,
+            shrink=settings.shrink,
         )
 
 
@@ -209,12 +210,14 @@ def _modules(
         contrast=contrast,
         de_table=result.table,
         symbols=experiment.genes["symbol"],
-        n_modules=m.n_modules,
-        metric=m.metric,
-        linkage=m.linkage,
-        group_samples=h.group_samples,
-        n_bootstrap=m.n_bootstrap,
-        random_state=config.random_state,
+        options=ModuleOptions(
+            n_modules=m.n_modules,
+            metric=m.metric,
+            linkage=m.linkage,
+            group_samples=h.group_samples,
+            n_bootstrap=m.n_bootstrap,
+            random_state=config.random_state,
+        ),
     )
     return selection, display, modules
 

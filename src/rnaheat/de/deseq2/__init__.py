@@ -9,7 +9,8 @@ the order of R's ``DESeq()`` + ``results()`` with their defaults, over genes in 
 bounded size; :func:`vst` is R's ``vst()``.
 
 Scope: Wald tests of one contrast with size factors (no observation weights, normalisation
-factor matrices, likelihood-ratio tests, t-distribution or coefficient shrinkage).
+factor matrices, likelihood-ratio tests or t-distribution); :mod:`.shrink` adds R's
+``lfcShrink`` with the normal and apeglm priors.
 
 Where the numbers may depart from R on purpose (each explained where it happens):
 
@@ -24,6 +25,9 @@ Where the numbers may depart from R on purpose (each explained where it happens)
 - for genes whose dispersion runs to the floor of 1e-8, rounding in ``lgamma`` at huge
   ``1/alpha`` makes the line search take other steps than R's; such genes end at or near
   the floor either way, and their final (MAP) dispersions agree.
+- apeglm's posterior mode is found by Newton steps from the MLE and from zero, keeping the
+  higher posterior, rather than by L-BFGS from ±0.1; where a posterior has two modes this
+  finds the higher one (:mod:`.shrink`).
 """
 
 from __future__ import annotations

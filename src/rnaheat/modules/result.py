@@ -1,0 +1,153 @@
+"""The result of module finding, and how modules are labelled in text and figures."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from rnaheat.cluster import Tree
+
+if TYPE_CHECKING:
+    from rnaheat.enrich import Enrichment
+
+__all__ = ["GeneModules", "module_label", "module_subtitles"]
+
+
+def module_label(module: object, /) -> str:
+    """How a module is named in text, tables and figures: ``M1`` for module 1.
+
+    Labels that are not module numbers (e.g. a user's own clusters) are shown as they are.
+    """
+    try:
+        return f"M{int(module)}"
+    except (TypeError, ValueError):
+        return str(module)
+
+
+@dataclass(frozen=True, eq=False)
+class GeneModules:
+    """Modules of co-expressed genes and everything the heatmap and tables need.
+
+    Attributes
+    ----------
+    genes
+        One row per gene in heatmap order (top to bottom), indexed by ``gene_id``, with
+        ``symbol``, ``module`` (1..k), ``module_name``, ``log2fc``, ``padj``,
+        ``eigengene_corr`` (correlation with the module eigengene) and ``hub_rank`` (1 = the
+        gene most correlated with its eigengene).
+    summary
+        One row per module (in module order): ``module``, ``module_name``, ``direction``
+        (``up``, ``down`` or ``other``), ``n_genes``, ``explained_by``, ``r2`` and ``pvalue``
+        (of the naming explanation), ``effect``
+        (numerator minus denominator mean of the eigengene for a two-level contrast),
+        ``eigengene_variance``, ``coherence``, ``coherence_baseline``, ``stability``,
+        ``hub_genes`` and one ``mean_z[variable=level]`` column per design level.
+    eigengenes
+        Samples × modules (columns ``1..k``), each standardised to mean 0 and SD 1.
+    linkage
+        The gene tree the modules were cut from; its rows are :attr:`tree_genes`.
+    trees
+        Module → the tree of its genes (rows in the display matrix's order restricted to the
+        module), whose leaf order is the module's row order in the heatmap.
+    sample_tree
+        The sample tree (rows in the display matrix's column order).
+    samples
+        One row per sample in heatmap order (left to right), indexed by sample name: ``position``,
+        ``dendrogram_position`` and ``group`` (the level of ``group_samples``, or empty).
+    k_scores
+        The mean silhouette of each number of modules tried (``k``, ``silhouette``, ``chosen``).
+    tree_genes
+        The genes of :attr:`linkage`, in its row order: all selected genes sorted by id, or a
+        random subset of ``max_tree_genes`` of them (drawn from that order).
+    display_label
+        The colour-bar label of the display matrix the modules were built from.
+    params
+        Every setting used, including ``random_state``.
+    """
+
+    genes: pd.DataFrame
+    summary: pd.DataFrame
+    eigengenes: pd.DataFrame
+    linkage: np.ndarray
+    trees: Mapping[int, Tree]
+    sample_tree: Tree
+    samples: pd.DataFrame
+    k_scores: pd.DataFrame
+    tree_genes: pd.Index
+    display_label: str = ""
+    params: Mapping[str, object] = field(default_factory=dict)
+
+    @property
+    def n_modules(self) -> int:
+        """Number of modules."""
+        return len(self.summary)
+
+    @property
+    def order(self) -> pd.Index:
+        """Gene ids in heatmap order, top to bottom."""
+        return self.genes.index
+
+    @property
+    def labels(self) -> pd.Series:
+        """Gene id → module number, in heatmap order."""
+        return self.genes["module"]
+
+    @property
+    def sample_order(self) -> pd.Index:
+        """Sample names in heatmap order, left to right."""
+        return self.samples.index
+
+    def names(self) -> dict[int, str]:
+        """Module number → name."""
+        return dict(zip(self.summary["module"], self.summary["module_name"], strict=True))
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """The tables the pipeline writes as ``tables/<key>.tsv``.
+
+        Returns
+        -------
+        dict
+            ``modules`` (one row per gene, heatmap order), ``module_summary`` (one row per
+            module) and ``sample_order`` (one row per sample, heatmap order).
+        """
+        modules = self.genes.reset_index()[
+            [
+                "gene_id",
+                "symbol",
+                "module",
+                "module_name",
+                "log2fc",
+                "padj",
+                "eigengene_corr",
+                "hub_rank",
+            ]
+        ]
+        samples = self.samples.reset_index()
+        return {"modules": modules, "module_summary": self.summary.copy(), "sample_order": samples}
+
+
+def module_subtitles(modules: GeneModules, /, *, enrichment: Enrichment | None) -> dict[int, str]:
+    """The subtitle under each module's name: its most significant gene set.
+
+    Parameters
+    ----------
+    modules
+        The modules.
+    enrichment
+        Their enrichment (:func:`rnaheat.enrich.enrich`), or ``None``.
+
+    Returns
+    -------
+    dict
+        Module number → gene set, for modules with a significant set (at the enrichment's
+        own ``alpha``; ties as :meth:`rnaheat.enrich.Enrichment.top_sets` breaks them).
+    """
+    if enrichment is None:
+        return {}
+    top = enrichment.top_sets()
+    known = set(modules.summary["module"].astype(int))
+    return {int(m): str(row["gene_set"]) for m, row in top.iterrows() if int(m) in known}
