@@ -9,11 +9,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from rnaheat.io.text import read_table_text
+from rnaheat.io.text import check_regular_file, read_table_text
 
 __all__ = ["parse_counts", "read_counts"]
 
 logger = logging.getLogger("rnaheat")
+
+#: The largest count read exactly: counts become 64-bit floats in the model.
+MAX_COUNT = 2**53
 
 _FEATURECOUNTS_ANNOTATION = ["Chr", "Start", "End", "Strand", "Length"]
 # Annotation columns that some count tables carry beside the samples. Symbols are kept,
@@ -71,6 +74,7 @@ def read_counts(path: str | Path, /) -> pd.DataFrame:
     path = Path(path)
     if path.is_dir():
         return _read_htseq_folder(path)
+    check_regular_file(path, what="count file")
     if path.suffix.lower() == ".h5ad":
         return _read_h5ad(path)
     table = read_table_text(path, comment="#")
@@ -190,6 +194,12 @@ def _check_counts(
         (np.isinf(numbers), "infinite count", "counts must be whole numbers ≥ 0"),
         (numbers < 0, "negative count", "counts must be whole numbers ≥ 0"),
         (
+            numbers > MAX_COUNT,
+            "count too large",
+            f"the largest count allowed is {MAX_COUNT:,} (2^53, the largest whole number a "
+            "64-bit float holds exactly)",
+        ),
+        (
             numbers != np.floor(numbers),
             "count that is not a whole number",
             "the DESeq2 model needs raw read counts (estimated counts from salmon/kallisto must "
@@ -201,7 +211,7 @@ def _check_counts(
             hit = _first(mask)
             if hit:
                 raise ValueError(
-                    f"{source}: {what} ({numbers[hit]:g}) for "
+                    f"{source}: {what} ({numbers[hit]:.17g}) for "
                     f"{_cell(ids, samples, line0, *hit)}; {allowed}"
                 )
     return numbers.astype(np.int64)
@@ -257,6 +267,11 @@ def _read_h5ad(path: Path) -> pd.DataFrame:
     except (OSError, KeyError, ValueError) as err:
         raise ValueError(f"{path}: cannot be read as an AnnData .h5ad file ({err})") from None
     matrix = adata.layers.get("counts", adata.X)
+    if matrix is None or 0 in adata.shape:
+        raise ValueError(
+            f"{path}: holds no counts (its X and layers['counts'] are missing or empty); "
+            "rnaheat needs samples × genes raw counts"
+        )
     matrix = matrix.toarray() if hasattr(matrix, "toarray") else np.asarray(matrix)
     ids = pd.Series(list(map(str, adata.var_names)))
     samples = list(map(str, adata.obs_names))
