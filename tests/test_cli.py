@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -226,10 +227,10 @@ def test_bad_counts_file_writes_nothing(tmp_path, capsys):
     assert not out.exists()
 
 
-def test_existing_output_is_refused_then_replaced_with_force(tmp_path, inputs, capsys):
+def test_existing_output_is_refused_then_replaced_with_force(tmp_path, inputs, result, capsys):
     counts, samples, _ = inputs
     out = tmp_path / "out"
-    out.mkdir()
+    shutil.copytree(result, out)
     (out / "keep.txt").write_text("previous result")
     base = ["run", "--counts", str(counts), "--samples", str(samples), *ARGS, "--out", str(out)]
     assert main(base) == 2
@@ -406,3 +407,23 @@ def test_likelihood_ratio_test_run(inputs, result, tmp_path):
     assert de_params["test"] == "lrt" and de_params["reduced"] == "~ 1"
     assert de_params["fit_lrt_df"] == 1
     assert de_params["log2fc_of"].startswith("contrast condition: Hypoxia vs Normoxia")
+
+
+def test_library_warnings_become_log_lines(monkeypatch, tmp_path, capsys):
+    import warnings
+
+    import rnaheat.pipeline
+
+    def warn_then_stop(config, command):
+        np.log(np.zeros(1))  # numpy's "divide by zero" RuntimeWarning
+        raise ValueError("stopped")
+
+    monkeypatch.setattr(rnaheat.pipeline, "run", warn_then_stop)
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        assert main(["run", "--counts", "c.csv", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err == [
+        "warning: divide by zero encountered in log (RuntimeWarning from test_cli)",
+        "rnaheat: error: stopped",
+    ]

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from rnaheat.de import build_design, design_variables, parse_contrast
+from rnaheat.de.design import design_matrix, parse_design
 
 SHEET = pd.DataFrame(
     {
@@ -88,5 +89,75 @@ def test_bad_contrast_shapes():
 def test_empty_design_value():
     sheet = SHEET.copy()
     sheet.loc["s3", "condition"] = ""
-    with pytest.raises(ValueError, match="'condition' is empty for sample"):
+    with pytest.raises(
+        ValueError, match="'condition' is empty for sample\\(s\\) s3 \\(blank or NA\\);"
+    ):
         build_design(sheet, "~ condition", contrast=("condition", "H", "N"))
+
+
+@pytest.mark.parametrize("value", [None, "NA", " nan ", "N/A"])
+def test_na_design_value_names_the_sample_not_a_level(value):
+    sheet = SHEET.copy()
+    sheet.loc["s5", "cell_line"] = value
+    with pytest.raises(
+        ValueError, match="'cell_line' is empty for sample\\(s\\) s5 \\(blank or NA\\);"
+    ):
+        build_design(sheet, "~ cell_line + condition", contrast=("condition", "H", "N"))
+
+
+def test_grammar_terms_and_intercept():
+    parsed = parse_design("~ a:b*c + d - 1")
+    assert parsed.terms == (("c",), ("d",), ("a", "b"), ("a", "b", "c"))
+    assert parsed.variables == ("a", "b", "c", "d")
+    assert not parsed.intercept
+    assert parse_design("~ 0 + `cell line`").variables == ("cell line",)
+    assert parse_design("~ 1").terms == () and parse_design("~ 1").intercept
+    assert parse_design("~ C(dose) + condition").categorical == {"dose"}
+    assert parse_design("~ a:b + b:a + a + a").terms == (("a",), ("a", "b"))
+
+
+def test_c_makes_a_numeric_column_a_factor_in_numeric_order():
+    sheet = SHEET.assign(dose=["0", "1", "10", "0", "1", "10", "0", "1"])
+    dm = build_design(sheet, "~ C(dose) + condition", contrast=("dose", "10", "0"))
+    assert list(dm.matrix.columns) == ["Intercept", "dose[T.1]", "dose[T.10]", "condition[T.N]"]
+    assert dm.contrast_vector.tolist() == [0, 0, 1, 0]
+
+
+def test_backquoted_column_with_spaces():
+    sheet = SHEET.rename(columns={"cell_line": "cell line"})
+    dm = build_design(sheet, "~ `cell line` + condition", contrast=("condition", "N", "H"))
+    assert list(dm.matrix.columns) == ["Intercept", "cell line[T.P]", "condition[T.N]"]
+
+
+def test_reduced_design_for_a_likelihood_ratio_test():
+    assert list(design_matrix(SHEET, "~ 1").columns) == ["Intercept"]
+    assert list(design_matrix(SHEET, "~ cell_line").columns) == ["Intercept", "cell_line[T.P]"]
+
+
+@pytest.mark.parametrize(
+    ("formula", "token"),
+    [
+        ("~ condition +", "ends after '\\+'"),
+        ("~ condition + I(\uff45\uff56\uff41\uff4c(1))", "U\\+FF45. at position 17"),
+        ("~ \uff45\uff56\uff41\uff4c", "'\uff45' \\(U\\+FF45\\)"),
+        ("~ condition + \u2160", "U\\+2160"),
+        ("~ __import__(os)", "the call __import__"),
+        ("~ __import__('os')", '"\'" at position 14'),
+        ("~ os.system", "'\\.' at position 5"),
+        ("~ (lambda: 1)()", "'\\(' at position 3"),
+        ("~ f'{x}'", '"\'" at position 4'),
+        ("~ condition + log(dose)", "the call log"),
+        ("~ 2", "'2' at position 3"),
+        ("condition", "expected '~'"),
+        ("~ C(dose", "expected '\\)' closing C"),
+        ("~ a + `", "unclosed or empty `backquote`"),
+        ("~ a - b", "expected 1 after '-'"),
+        ("~ 0", "no terms and no intercept"),
+        ("~ dose + C(dose)", "both as a number and as C\\(dose\\)"),
+        ("  ", "is empty"),
+        ("~ " + "*".join("abcdefgh"), "at most 6 factors crossed"),
+    ],
+)
+def test_anything_outside_the_grammar_is_named(formula, token):
+    with pytest.raises(ValueError, match=token):
+        parse_design(formula)

@@ -135,3 +135,20 @@ def test_h5ad_non_integer(tmp_path):
     adata.write_h5ad(path)
     with pytest.raises(ValueError, match=r"not a whole number.*'G1'.*'A'"):
         read_counts(path)
+
+
+def test_h5ad_without_counts(tmp_path):
+    ad.AnnData(obs=pd.DataFrame(index=["A", "B"])).write_h5ad(tmp_path / "c.h5ad")
+    with pytest.raises(ValueError, match=r"c\.h5ad: holds no counts"):
+        read_counts(tmp_path / "c.h5ad")
+
+
+def test_h5ad_counts_beyond_2_53(tmp_path):
+    adata = ad.AnnData(
+        X=np.array([[1, 2**60]], dtype=np.int64),
+        obs=pd.DataFrame(index=["A"]),
+        var=pd.DataFrame(index=["G1", "G2"]),
+    )
+    adata.write_h5ad(tmp_path / "c.h5ad")
+    with pytest.raises(ValueError, match=r"count too large .*'G2'.*'A'.*9,007,199,254,740,992"):
+        read_counts(tmp_path / "c.h5ad")

@@ -3,6 +3,7 @@ tables, GCT; and their one-line errors."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -179,13 +180,24 @@ def test_gct_size_must_match_its_header(tmp_path):
         read_counts(path)
 
 
-def test_a_quantification_cell_that_is_not_a_number_is_named(tmp_path):
+@pytest.mark.parametrize("cell", ["n/a", "inf"])
+def test_a_quantification_cell_that_is_not_a_number_is_named(tmp_path, cell):
     folder = _copy_salmon(tmp_path)
     quant = folder / "A2" / "quant.sf"
     lines = quant.read_text().splitlines()
-    lines[3] = "\t".join([*lines[3].split("\t")[:4], "n/a"])
+    lines[3] = "\t".join([*lines[3].split("\t")[:4], cell])
     quant.write_text("\n".join(lines) + "\n")
-    with pytest.raises(ValueError, match=r"A2/quant.sf: line 4, column 'NumReads': 'n/a' is not"):
+    with pytest.raises(
+        ValueError, match=rf"A2/quant.sf: line 4, column 'NumReads': '{cell}' is not a finite"
+    ):
+        read_quant_folder(folder, tx2gene=TX2GENE)
+
+
+def test_a_quantification_that_is_not_a_regular_file_is_refused(tmp_path):
+    folder = _copy_salmon(tmp_path)
+    (folder / "A2" / "quant.sf").unlink()
+    os.mkfifo(folder / "A2" / "quant.sf")
+    with pytest.raises(ValueError, match="A2/quant.sf: is not a regular file"):
         read_quant_folder(folder, tx2gene=TX2GENE)
 
 

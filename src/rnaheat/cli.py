@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
+import signal
 import sys
+import threading
 import types
 import typing
+import warnings
 from pathlib import Path
 
 from rnaheat import __version__
@@ -28,12 +31,34 @@ _USER_ERRORS = (
 )
 
 
+class _Terminated(BaseException):
+    """SIGTERM, raised where the run is so that its temporary folder is cleaned up."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise _Terminated
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    """Flag mistakes as one line and exit 2, like every other bad input (no usage dump)."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        print(f"rnaheat: error: {message} (see {self.prog} --help)", file=sys.stderr)
+        sys.exit(2)
+
+
 class _Formatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         message = record.getMessage()
         if record.levelno >= logging.WARNING:
             return f"{record.levelname.lower()}: {message}"
         return message
+
+
+def _log_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Show a library's warning (numpy, matplotlib, ...) as one rnaheat log line."""
+    text = str(message).strip().splitlines()[0] if str(message).strip() else category.__name__
+    logger.warning("%s (%s from %s)", text, category.__name__, Path(filename).stem)
 
 
 def _setup_logging(verbosity: int) -> None:
@@ -112,7 +137,7 @@ def _add_verbosity(parser: argparse.ArgumentParser) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _OneLineParser(
         prog="rnaheat",
         description="From bulk RNA-seq counts to differential expression and heatmaps that "
         "tell the experiment's story.",
@@ -163,6 +188,20 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     _setup_logging(-1 if args.quiet else 1 if args.verbose else 0)
     command = ["rnaheat", *argv]
+    # Signals can only be caught in the main thread (main() may run in another one).
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if in_main else None
+    with warnings.catch_warnings():
+        warnings.showwarning = _log_warning
+        try:
+            return _main(args, command)
+        finally:
+            if in_main:
+                signal.signal(signal.SIGTERM, previous)
+
+
+def _main(args: argparse.Namespace, command: list[str]) -> int:
+    """Run the parsed command; errors and signals become one line and an exit status."""
     try:
         if args.command == "run":
             from rnaheat.pipeline import run
@@ -184,6 +223,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("rnaheat: interrupted; nothing was written", file=sys.stderr)
         return 130
+    except _Terminated:
+        print("rnaheat: terminated; nothing was written", file=sys.stderr)
+        return 143
     print(
         f"Results are in {out}/: open {out}/report.html (tables in {out}/tables, figures in "
         f"{out}/figures)"

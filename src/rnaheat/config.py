@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import math
 import tomllib
 import types
 import typing
@@ -34,12 +35,14 @@ from pathlib import Path
 from typing import Any
 
 from rnaheat.de.deseq2.shrink import SHRINK_METHODS
+from rnaheat.de.design import parse_design
 from rnaheat.de.engine import engines, get_engine
 from rnaheat.de.runner import DEFAULT_ENGINE, TESTS, test
 from rnaheat.demo import simulate_experiment
 from rnaheat.display import display_matrix
 from rnaheat.enrich import gene_set_enrichment
 from rnaheat.io.align import read_experiment
+from rnaheat.io.text import check_regular_file
 from rnaheat.io.tximport import COUNTS_FROM_ABUNDANCE
 from rnaheat.modules import ModuleOptions
 from rnaheat.qc import sample_qc
@@ -206,6 +209,35 @@ class Inputs:
         group="genes in the heatmap",
         help="also select these genes (a file: one symbol or id per line)",
     )
+
+    def check_files(self) -> None:
+        """Refuse, before any work, an input that is missing or not a regular file.
+
+        Only the counts may be a folder (of HTSeq-count files or quantifications); settings
+        that are not files are skipped.
+        """
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            for path in value if isinstance(value, tuple) else (value,):
+                if (
+                    path is None
+                    or "Path" not in str(f.type)
+                    or (f.name == "counts" and Path(path).is_dir())
+                ):
+                    continue
+                check_regular_file(Path(path), what=f"{f.name.replace('_', ' ')} file")
+
+    def paths(self) -> list[Path]:
+        """Every input file or folder given."""
+        single = (
+            self.counts,
+            self.tx2gene,
+            self.samples,
+            self.genes,
+            self.de_table,
+            self.controls,
+        )
+        return [Path(p) for p in (*single, self.gene_list, *self.gene_sets) if p is not None]
 
 
 @dataclass(frozen=True)
@@ -441,6 +473,21 @@ class HeatmapSettings:
         help="genes always labelled on the heatmap (symbols or ids)",
     )
 
+    def check_columns(self, columns: list[str], /, *, source: str) -> None:
+        """Refuse a sheet column named here that the sheet does not have (before any work)."""
+        named = {
+            "--display-remove": self.display_remove,
+            "--group-samples": (self.group_samples,) if self.group_samples else (),
+            "--annotate": self.annotate,
+        }
+        for flag, names in named.items():
+            for name in names:
+                if name not in columns:
+                    raise ValueError(
+                        f"{flag} {name}: not a column of {source}; its columns are: "
+                        f"{', '.join(map(str, columns)) or '(none)'}"
+                    )
+
 
 @dataclass(frozen=True)
 class EnrichSettings:
@@ -480,7 +527,11 @@ class EnrichSettings:
 
 # Settings both commands have, declared once.
 _OUT = setting(flag="--out", help="output folder (created atomically)")
-_FORCE = setting(default=False, flag="--force", help="replace an existing non-empty output folder")
+_FORCE = setting(
+    default=False,
+    flag="--force",
+    help="replace an existing rnaheat result at --out (never any other folder)",
+)
 _RANDOM_STATE = setting(
     default=default_of(ModuleOptions, "random_state"),
     flag="--seed",
@@ -504,6 +555,31 @@ class RunConfig:
     modules: ModuleSettings = _section(ModuleSettings, "modules")
     heatmap: HeatmapSettings = _section(HeatmapSettings, "heatmap")
     enrich: EnrichSettings = _section(EnrichSettings, "meaning")
+
+    def _ranges(self) -> list[tuple[str, float | None, float, float]]:
+        """Each numeric setting with its smallest and largest allowed value."""
+        return [
+            ("seed", self.random_state, 0, 2**32 - 1),
+            ("select.lfc_threshold", self.select.lfc_threshold, 0, 100),
+            ("select.max_genes", self.select.max_genes, 1, 10**7),
+            ("select.top_variance", self.select.top_variance, 1, 10**7),
+            ("qc.top_genes", self.qc.top_genes, 2, 10**7),
+            ("modules.n_modules", self.modules.n_modules, 1, 1000),
+            ("modules.n_bootstrap", self.modules.n_bootstrap, 0, 10_000),
+            ("heatmap.clip", self.heatmap.clip, 0.01, 100),
+            ("enrich.min_set_size", self.enrich.min_set_size, 1, 10**6),
+            ("enrich.max_set_size", self.enrich.max_set_size, 1, 10**6),
+            ("enrich.permutations", self.enrich.permutations, 1, 10**6),
+        ]
+
+    def check_ranges(self) -> None:
+        """Refuse a numeric setting outside its range (NaN and infinity included)."""
+        for key, value, low, high in self._ranges():
+            if value is None:
+                continue
+            finite = isinstance(value, int) or math.isfinite(value)
+            if not (finite and low <= value <= high):
+                raise ValueError(f"{key} = {value}: allowed is {low:,} to {high:,}")
 
     def validate(self) -> RunConfig:
         """Check that the settings make a runnable analysis; return ``self``.
@@ -539,23 +615,18 @@ class RunConfig:
             value = _lookup(self, key)
             if allowed is not None and value not in allowed:
                 raise ValueError(f"{key} = {value!r}: allowed are {', '.join(allowed)}")
-        positive = {
-            "select.max_genes": self.select.max_genes,
-            "heatmap.clip": self.heatmap.clip,
-            "enrich.permutations": self.enrich.permutations,
-            "modules.n_bootstrap": self.modules.n_bootstrap + 1,
-        }
-        for key, value in positive.items():
-            if value <= 0:
-                raise ValueError(f"{key} = {value}: must be positive")
-        if self.modules.n_modules is not None and self.modules.n_modules < 1:
-            raise ValueError(f"modules.n_modules = {self.modules.n_modules}: must be ≥ 1")
-        if self.qc.top_genes < 2:
-            raise ValueError(f"qc top_genes = {self.qc.top_genes}: must be at least 2")
+        self.check_ranges()
         for name in ("alpha", "filter_alpha"):
             value = getattr(self.de, name)
             if not 0 < value < 1:
                 raise ValueError(f"{name} = {value}: must be between 0 and 1")
+        if self.enrich.min_set_size > self.enrich.max_set_size:
+            raise ValueError(
+                f"enrich.min_set_size = {self.enrich.min_set_size} is above enrich.max_set_size "
+                f"= {self.enrich.max_set_size}"
+            )
+        if self.de.design:
+            parse_design(self.de.design)
         return self
 
 
@@ -662,8 +733,7 @@ def from_dict(values: dict[str, Any], /, *, base: Path | None = None) -> RunConf
 def load_config(path: str | Path, /) -> RunConfig:
     """Read a TOML config file (not yet validated: command-line flags may complete it)."""
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such config file")
+    check_regular_file(path, what="config file")
     try:
         values = tomllib.loads(path.read_text(encoding="utf-8-sig"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:

@@ -128,7 +128,14 @@ def align(
             samples_source,
             ", ".join(extra),
         )
-    return counts[sheet], samples
+    aligned = counts[sheet]
+    empty = aligned.columns[~aligned.to_numpy().any(axis=0)]
+    if len(empty):
+        raise ValueError(
+            f"{counts_source}: sample(s) {', '.join(map(repr, empty))} have zero counts for "
+            f"every gene; drop them by deleting their rows from {samples_source}"
+        )
+    return aligned, samples
 
 
 def read_experiment(

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import gzip
+import io
 import logging
 from os import PathLike
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from rnaheat.io.text import check_regular_file, read_text
 
 __all__ = ["EXPECTED", "read_controls"]
 
@@ -43,12 +45,11 @@ def read_controls(path: str | PathLike[str], /) -> pd.DataFrame:
         file, the line and the column.
     """
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise ValueError(f"controls file {path} does not exist")
-    try:
-        first = _first_line(path)
-    except (OSError, UnicodeDecodeError) as error:
-        raise ValueError(f"controls file {path}: cannot read it as text ({error})") from None
+    check_regular_file(path, what="controls file")
+    text = "" if path.stat().st_size == 0 else read_text(path)
+    first = text.split("\n", 1)[0]
     if not first.strip():
         raise ValueError(
             f"controls file {path} is empty; it needs a header line with gene, expected "
@@ -56,7 +57,7 @@ def read_controls(path: str | PathLike[str], /) -> pd.DataFrame:
         )
     sep = "\t" if "\t" in first else ","
     try:
-        frame = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False)
+        frame = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False)
     except pd.errors.ParserError as error:
         raise ValueError(f"controls file {path}: cannot read it ({error})") from None
     frame.columns = [str(c).strip().lower() for c in frame.columns]
@@ -103,9 +104,3 @@ def read_controls(path: str | PathLike[str], /) -> pd.DataFrame:
         )
     note = frame["note"].str.strip() if "note" in frame.columns else ""
     return pd.DataFrame({"gene": gene, "expected": expected, "note": note}).reset_index(drop=True)
-
-
-def _first_line(path: Path) -> str:
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt") as handle:
-        return handle.readline()

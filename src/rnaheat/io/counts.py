@@ -12,12 +12,15 @@ import pandas as pd
 from rnaheat.io.estimated import is_estimated_layout, lengths_beside, round_estimated
 from rnaheat.io.gct import is_gct, read_gct_table
 from rnaheat.io.quant import QUANT_FILES
-from rnaheat.io.text import read_table_text
+from rnaheat.io.text import check_regular_file, read_table_text
 from rnaheat.io.tximport import GeneQuant, read_quant_folder
 
 __all__ = ["parse_counts", "read_counts"]
 
 logger = logging.getLogger("rnaheat")
+
+#: The largest count read exactly: counts become 64-bit floats in the model.
+MAX_COUNT = 2**53
 
 _FEATURECOUNTS_ANNOTATION = ["Chr", "Start", "End", "Strand", "Length"]
 # Annotation columns that some count tables carry beside the samples. Symbols are kept,
@@ -108,6 +111,7 @@ def read_counts(
         )
     if path.is_dir():
         return _read_htseq_folder(path)
+    check_regular_file(path, what="count file")
     if path.suffix.lower() == ".h5ad":
         return _read_h5ad(path)
     if is_gct(path):
@@ -130,6 +134,13 @@ def read_counts(
 
 def _from_gene_quant(genes: GeneQuant, folder: Path) -> pd.DataFrame:
     values = round_estimated(genes.counts.to_numpy(), source=folder.name)
+    hit = _first(values > MAX_COUNT)
+    if hit:
+        raise ValueError(
+            f"{folder}: gene {genes.counts.index[hit[0]]!r}, sample "
+            f"{genes.counts.columns[hit[1]]!r} sums to {values[hit]:.17g}; the largest count "
+            f"allowed is {MAX_COUNT:,}"
+        )
     counts = pd.DataFrame(values.astype(np.int64), index=genes.counts.index)
     counts.columns = pd.Index(genes.counts.columns.astype(str), name="sample")
     if not values.any():
@@ -256,6 +267,12 @@ def _check_counts(
         (np.isinf(numbers), "infinite count", "counts must be whole numbers ≥ 0"),
         (numbers < 0, "negative count", "counts must be whole numbers ≥ 0"),
         (
+            numbers > MAX_COUNT,
+            "count too large",
+            f"the largest count allowed is {MAX_COUNT:,} (2^53, the largest whole number a "
+            "64-bit float holds exactly)",
+        ),
+        (
             numbers != np.floor(numbers),
             "count that is not a whole number",
             "the DESeq2 model needs raw read counts; for estimated counts (salmon, kallisto, "
@@ -267,7 +284,7 @@ def _check_counts(
             hit = _first(mask)
             if hit:
                 raise ValueError(
-                    f"{source}: {what} ({numbers[hit]:g}) for "
+                    f"{source}: {what} ({numbers[hit]:.17g}) for "
                     f"{_cell(ids, samples, line0, *hit)}; {allowed}"
                 )
     return numbers.astype(np.int64)
@@ -323,6 +340,11 @@ def _read_h5ad(path: Path) -> pd.DataFrame:
     except (OSError, KeyError, ValueError) as err:
         raise ValueError(f"{path}: cannot be read as an AnnData .h5ad file ({err})") from None
     matrix = adata.layers.get("counts", adata.X)
+    if matrix is None or 0 in adata.shape:
+        raise ValueError(
+            f"{path}: holds no counts (its X and layers['counts'] are missing or empty); "
+            "rnaheat needs samples × genes raw counts"
+        )
     matrix = matrix.toarray() if hasattr(matrix, "toarray") else np.asarray(matrix)
     ids = pd.Series(list(map(str, adata.var_names)))
     samples = list(map(str, adata.obs_names))

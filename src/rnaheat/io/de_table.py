@@ -70,6 +70,33 @@ def _tool(columns: list[str]) -> str:
     )
 
 
+# Allowed range of each numeric column; NA is always allowed (filtered or untested genes).
+_RANGES = {
+    "base_mean": (0.0, np.inf, "a finite number ≥ 0"),
+    "log2fc": (-np.inf, np.inf, "a finite number"),
+    "lfc_se": (0.0, np.inf, "a finite number ≥ 0"),
+    "stat": (-np.inf, np.inf, "a finite number"),
+    "pvalue": (0.0, 1.0, "between 0 and 1"),
+    "padj": (0.0, 1.0, "between 0 and 1"),
+}
+
+
+def _check_ranges(table: pd.DataFrame, path: Path) -> None:
+    """Refuse infinite or out-of-range values, naming the column and the first gene."""
+    for column, (low, high, allowed) in _RANGES.items():
+        if column not in table:
+            continue
+        values = table[column].to_numpy(dtype=float)
+        present = ~np.isnan(values)
+        bad = present & ~(np.isfinite(values) & (values >= low) & (values <= high))
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise ValueError(
+                f"{path}: {column} is {values[row]:g} for gene {table['gene_id'].iloc[row]!r}; "
+                f"allowed is {allowed} or NA"
+            )
+
+
 def read_de_table(path: str | Path, /) -> DETable:
     """Read a DE table written by DESeq2, edgeR, limma or rnaheat.
 
@@ -83,6 +110,8 @@ def read_de_table(path: str | Path, /) -> DETable:
     """
     path = Path(path)
     table = read_table_text(path)
+    if table.empty:
+        raise ValueError(f"{path}: the DE table has a header but no genes")
     columns = list(table.columns)
     try:
         tool = _tool(columns)
@@ -112,6 +141,7 @@ def read_de_table(path: str | Path, /) -> DETable:
     for column in DE_COLUMNS:
         if column not in out:
             out[column] = np.nan
+    _check_ranges(out, path)
     duplicated = out["gene_id"].duplicated()
     if duplicated.any():
         raise ValueError(

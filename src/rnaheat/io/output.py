@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import errno
+import glob
 import hashlib
 import json
 import logging
+import os
 import shutil
+import signal
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -47,16 +52,181 @@ _PACKAGES = (
 )
 
 
-def check_output_folder(out: Path, /, *, force: bool) -> None:
-    """Refuse an existing non-empty folder unless ``force``; refuse a path that is a file."""
-    out = Path(out)
+def _is_rnaheat_result(folder: Path) -> bool:
+    """Whether ``folder`` holds a run record that rnaheat wrote (its ``run.json``)."""
+    record = folder / "run.json"
+    if not record.is_file() or record.is_symlink():
+        return False
+    try:
+        data = json.loads(record.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return (
+        isinstance(data, dict)
+        and "format_version" in data
+        and isinstance(data.get("versions"), dict)
+        and "rnaheat" in data["versions"]
+    )
+
+
+def _check_replaceable(out: Path, *, force: bool) -> None:
+    """Refuse to replace anything but an empty folder or, with ``force``, an rnaheat result."""
+    if out.is_symlink() and not out.exists():
+        raise ValueError(
+            f"{out}: is a symbolic link to {out.readlink()}, which does not exist; remove the "
+            "link or choose another --out"
+        )
     if out.exists() and not out.is_dir():
         raise ValueError(f"{out}: exists and is not a folder; choose another --out")
-    if out.is_dir() and any(out.iterdir()) and not force:
+    if not out.is_dir() or not any(out.iterdir()):
+        return
+    if not force:
         raise ValueError(
             f"{out}: output folder exists and is not empty; use --force to "
             "replace it, or choose another --out"
         )
+    if not _is_rnaheat_result(out):
+        raise ValueError(
+            f"{out}: not an rnaheat result (it has no run.json written by rnaheat), so --force "
+            "will not replace it; choose another --out"
+        )
+
+
+#: Longest output folder name: file systems allow 255 bytes, the temporary sibling adds ~30.
+_MAX_NAME = 200
+
+
+def check_output_folder(out: Path, /, *, force: bool, inputs: Iterable[Path | None] = ()) -> None:
+    """Refuse an output folder that the run may not write or replace.
+
+    Never the current folder or one of its parents, never a folder that is or holds one of
+    the run's ``inputs``, never a file or a dangling link; an existing non-empty folder only
+    with ``force`` and only when it is an rnaheat result (its ``run.json`` says so).
+
+    Raises
+    ------
+    ValueError
+        Naming the folder and why it is refused.
+    """
+    out = Path(out)
+    try:
+        resolved = out.resolve()
+    except RuntimeError:
+        raise ValueError(
+            f"--out {out}: is a loop of symbolic links; choose another --out"
+        ) from None
+    if len(os.fsencode(out.name)) > _MAX_NAME:
+        raise ValueError(
+            f"--out {out.name[:40]}...: the folder name is {len(os.fsencode(out.name))} bytes "
+            f"long; at most {_MAX_NAME} (room for the temporary folder's suffix)"
+        )
+    if out.name in ("", ".", "..") or Path.cwd().resolve().is_relative_to(resolved):
+        raise ValueError(
+            f"--out {out}: is the current folder or one of its parents (or ends in '.' or "
+            "'..'); give a new folder name, e.g. --out results"
+        )
+    for path in inputs:
+        if path is not None and Path(path).resolve().is_relative_to(resolved):
+            raise ValueError(
+                f"--out {out}: holds the input {path}; rnaheat never writes over its inputs, "
+                "choose another --out"
+            )
+    existing = next(p for p in (out.absolute(), *out.absolute().parents) if p.exists())
+    if not existing.is_dir():
+        raise ValueError(f"--out {out}: {existing} is a file, not a folder; choose another --out")
+    if not os.access(existing.parent if existing == out.absolute() else existing, os.W_OK):
+        raise ValueError(f"--out {out}: cannot write in {existing}; choose another --out")
+    _check_replaceable(out, force=force)
+
+
+def _remove_leftovers(out: Path) -> None:
+    """Remove temporary folders that killed runs left beside ``out``; restore a lost result.
+
+    A temporary folder is named after its run's process, so one that a live run is still
+    writing is left alone.
+    """
+    for leftover in sorted(out.parent.glob(f".{glob.escape(out.name)}.*-*")):
+        kind, _, rest = leftover.name[len(out.name) + 2 :].partition("-")
+        pid = rest.split("-", 1)[0]
+        if kind not in ("tmp", "old") or not pid.isdigit() or _alive(int(pid)):
+            continue
+        previous = leftover / "previous"
+        if kind == "old" and previous.is_dir() and not out.exists():
+            previous.rename(out)
+            logger.warning("restored %s, which an interrupted run had moved aside", out)
+        shutil.rmtree(leftover, ignore_errors=True)
+        logger.info("removed %s, left by an interrupted run", leftover)
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process ``pid`` exists (signal 0 only asks; another user's process counts)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
+
+
+_RENAME_NOREPLACE, _RENAME_EXCHANGE = 1, 2
+
+
+def _renameat2(source: Path, target: Path, flags: int) -> bool:
+    """Linux's atomic ``renameat2``; ``False`` where the system does not offer it."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    function = getattr(libc, "renameat2", None)
+    if function is None:
+        return False
+    at_cwd = -100
+    status = function(at_cwd, os.fsencode(source), at_cwd, os.fsencode(target), flags)
+    if status == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.ENOSYS, errno.EINVAL):
+        return False
+    raise OSError(code, os.strerror(code), str(target))
+
+
+def _move_into_place(tmp: Path, out: Path, *, force: bool) -> None:
+    """Put ``tmp`` at ``out`` in one step; re-check what is at ``out`` now, not at the start."""
+    try:
+        _check_replaceable(out, force=force)
+    except ValueError as err:
+        raise ValueError(f"{err} (it appeared while this run was computing)") from None
+    if not out.exists():
+        try:
+            if not _renameat2(tmp, out, _RENAME_NOREPLACE):
+                tmp.rename(out)
+        except FileExistsError:
+            raise ValueError(
+                f"{out}: another run wrote this folder while this one was computing; rerun with "
+                "--force to replace it, or choose another --out"
+            ) from None
+        return
+    if _renameat2(tmp, out, _RENAME_EXCHANGE):
+        # tmp now holds what was at out (a link to a folder is removed, not followed).
+        if tmp.is_symlink():
+            tmp.unlink()
+        shutil.rmtree(tmp, ignore_errors=True)
+        return
+    # Without an atomic exchange: two renames with interruptions held back in between; a
+    # run killed between them leaves the result in .<out>.old-*, restored by the next run.
+    old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-{os.getpid()}-", dir=out.parent))
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        out.rename(old / "previous")
+        tmp.rename(out)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _user_mode() -> int:
+    """The permissions a new folder gets under the user's umask."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o777 & ~mask
 
 
 @contextlib.contextmanager
@@ -64,7 +234,8 @@ def atomic_output(out: str | Path, /, *, force: bool) -> Iterator[Path]:
     """Build an output folder in a temporary sibling, then move it into place.
 
     A failure inside the block removes the temporary folder and leaves any previous result
-    untouched; success replaces the previous folder (only when ``force``) in two renames.
+    untouched; success replaces the previous folder (only an rnaheat result, only when
+    ``force``) in one atomic exchange. Temporary folders of killed runs are removed first.
 
     Yields
     ------
@@ -73,26 +244,52 @@ def atomic_output(out: str | Path, /, *, force: bool) -> Iterator[Path]:
     """
     out = Path(out)
     check_output_folder(out, force=force)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        _remove_leftovers(out)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-{os.getpid()}-", dir=out.parent))
+    except OSError as err:
+        raise ValueError(
+            f"--out {out}: cannot create a folder in {out.parent} ({err.strerror}); choose "
+            "another --out"
+        ) from None
+    try:
+        # mkdtemp makes a private folder; a result follows the user's umask like any folder.
+        tmp.chmod(_user_mode())
         yield tmp
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-            out.rename(old / "previous")
-            tmp.rename(out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.rename(out)
+        _move_into_place(tmp, out, force=force)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
 
 
+#: Columns holding gene ids or symbols (alone or as lists), whose text comes from the inputs.
+_GENE_COLUMNS = ("gene_id", "symbol", "gene", "genes", "leading_edge", "hub_genes")
+#: First characters that make a spreadsheet read a cell as a formula.
+_FORMULA_START = ("=", "+", "-", "@")
+
+
+def _defuse_formulas(table: pd.DataFrame) -> pd.DataFrame:
+    """Prefix ``'`` to gene cells that a spreadsheet would evaluate (``=cmd|...``)."""
+    columns = [c for c in _GENE_COLUMNS if c in table.columns and table[c].dtype == object]
+    risky = {c: table[c].str.startswith(_FORMULA_START, na=False) for c in columns}
+    risky = {c: mask for c, mask in risky.items() if mask.any()}
+    if not risky:
+        return table
+    table = table.copy()
+    for column, mask in risky.items():
+        table.loc[mask, column] = "'" + table.loc[mask, column]
+    return table
+
+
 def write_table(table: pd.DataFrame, path: Path, /, *, index: bool = False) -> None:
-    """Write a tab-separated table (full float precision, ``NA`` for missing values)."""
+    """Write a tab-separated table (full float precision, ``NA`` for missing values).
+
+    Gene ids and symbols that begin with ``=``, ``+``, ``-`` or ``@`` are written with a
+    leading ``'`` so that a spreadsheet shows them as text instead of running them.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(path, sep="\t", index=index, na_rep="NA", lineterminator="\n")
+    _defuse_formulas(table).to_csv(path, sep="\t", index=index, na_rep="NA", lineterminator="\n")
 
 
 def save_figure(

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from rnaheat.io.text import read_text
+from rnaheat.io.text import check_regular_file, read_text
 
 __all__ = [
     "QUANTIFIERS",
@@ -149,12 +149,13 @@ def _read_text_quant(file: Path, kind: str) -> pd.DataFrame:
     except (pd.errors.ParserError, ValueError) as err:
         raise ValueError(f"{file}: cannot be read as a {kind} table ({err})") from None
     values = table[value_cols].apply(pd.to_numeric, errors="coerce")
-    bad = values.isna().to_numpy() | (values.to_numpy() < 0)
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isfinite(values.to_numpy()) | (values.to_numpy() < 0)
     if bad.any():
         row, col = np.argwhere(bad)[0]
         raise ValueError(
             f"{file}: line {row + 2}, column {value_cols[col]!r}: "
-            f"{table[value_cols[col]].iat[row]!r} is not a number ≥ 0"
+            f"{str(table[value_cols[col]].iat[row])!r} is not a finite number ≥ 0"
         )
     values.index = pd.Index(table[id_col].str.strip().to_numpy(), name=id_col)
     values.columns = ["counts", "abundance", "length"]
@@ -176,6 +177,14 @@ def _read_kallisto_h5(file: Path) -> pd.DataFrame:
         ) from None
     if not (ids.size == counts.size == lengths.size):
         raise ValueError(f"{file}: est_counts, aux/ids and aux/eff_lengths differ in length")
+    with np.errstate(invalid="ignore"):
+        sound = np.isfinite(counts) & (counts >= 0) & np.isfinite(lengths) & (lengths >= 0)
+    if not sound.all():
+        bad = int(np.flatnonzero(~sound)[0])
+        raise ValueError(
+            f"{file}: transcript {ids[bad]!r} has est_counts {counts[bad]:g} and eff_length "
+            f"{lengths[bad]:g}; both must be finite numbers ≥ 0"
+        )
     # kallisto's HDF5 has no TPM: computed as kallisto (and tximport) do.
     rate = np.divide(counts, lengths, out=np.zeros_like(counts), where=lengths > 0)
     tpm = rate * 1e6 / rate.sum()
@@ -198,6 +207,7 @@ def read_quantifications(files: dict[str, tuple[str, Path]], /) -> Quantificatio
     reference: pd.Index | None = None
     first = ""
     for sample, (kind, file) in files.items():
+        check_regular_file(file, what=f"{kind} file")
         frame = _read_kallisto_h5(file) if kind == "kallisto-h5" else _read_text_quant(file, kind)
         if frame.index.has_duplicates:
             dup = frame.index[frame.index.duplicated()][0]

@@ -4,13 +4,37 @@ from __future__ import annotations
 
 import gzip
 import io
+import zlib
 from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["read_table_text", "read_text"]
+__all__ = ["check_regular_file", "read_table_text", "read_text"]
 
 _GZIP_MAGIC = b"\x1f\x8b"
+
+
+def check_regular_file(path: Path, /, *, what: str = "file") -> None:
+    """Refuse, before reading, a path that is missing, a folder, or not a regular file.
+
+    A FIFO or a device would block or never end; neither is an input rnaheat can read.
+
+    Raises
+    ------
+    FileNotFoundError
+        The path does not exist (or is a dangling link).
+    ValueError
+        A folder, FIFO, socket or device.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such {what}")
+    if path.is_dir():
+        raise ValueError(f"{path}: is a folder, expected a {what}")
+    if not path.is_file():
+        raise ValueError(
+            f"{path}: is not a regular file (a FIFO, socket or device); give a {what} saved on disk"
+        )
 
 
 def read_text(path: Path, /) -> str:
@@ -26,16 +50,16 @@ def read_text(path: Path, /) -> str:
         The file is empty, a folder, or not UTF-8 text (the message gives the line).
     """
     path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no such file")
-    if path.is_dir():
-        raise ValueError(f"{path}: is a folder, expected a file")
+    check_regular_file(path)
     raw = path.read_bytes()
     if raw[:2] == _GZIP_MAGIC:
         try:
             raw = gzip.decompress(raw)
-        except (OSError, EOFError) as err:
-            raise ValueError(f"{path}: looks gzip-compressed but cannot be read ({err})") from None
+        except (OSError, EOFError, zlib.error) as err:
+            raise ValueError(
+                f"{path}: gzip-compressed but truncated or damaged ({err}); download or "
+                "compress it again"
+            ) from None
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:

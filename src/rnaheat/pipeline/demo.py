@@ -8,6 +8,7 @@ from pathlib import Path
 
 from rnaheat.config import DemoConfig, DESettings, Inputs, RunConfig
 from rnaheat.demo import simulate_experiment, write_demo_inputs
+from rnaheat.io.output import check_output_folder
 from rnaheat.pipeline.analysis import Analysis
 from rnaheat.pipeline.run import run
 
@@ -24,6 +25,11 @@ def run_demo(config: DemoConfig, /, *, command: list[str] | None = None) -> Anal
     """
     if config.out is None:
         raise ValueError("set the output folder with --out, e.g. rnaheat demo --out demo")
+    # Settings first, before the simulation: the same ranges as a run.
+    RunConfig(random_state=config.random_state).check_ranges()
+    if not 100 <= config.n_genes <= 1_000_000:
+        raise ValueError(f"--n-genes {config.n_genes}: allowed is 100 to 1,000,000")
+    check_output_folder(config.out, force=config.force)
     with tempfile.TemporaryDirectory(prefix="rnaheat-demo-") as staging:
         logger.info("simulating %d genes (seed %d)", config.n_genes, config.random_state)
         sim = simulate_experiment(n_genes=config.n_genes, random_state=config.random_state)

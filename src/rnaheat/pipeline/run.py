@@ -281,6 +281,7 @@ def _read(config: RunConfig, timings: dict[str, float]) -> Experiment:
             )
         elif inputs.de_table is None:
             design_matrix(experiment.samples, config.de.design, source=source)
+        config.heatmap.check_columns(list(experiment.samples.columns), source=source)
     return experiment
 
 
@@ -328,7 +329,8 @@ def run(
         What was computed and written, with every stage's seconds.
     """
     config.validate()
-    check_output_folder(config.out, force=config.force)
+    config.inputs.check_files()
+    check_output_folder(config.out, force=config.force, inputs=config.inputs.paths())
     timings: dict[str, float] = {}
     experiment = _read(config, timings)
     analysis = analyse(experiment, config)
