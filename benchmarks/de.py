@@ -15,6 +15,11 @@ Usage::
     python benchmarks/de.py --sets lncap all8 --no-r
     python benchmarks/de.py --repeats 3  # best of 3 for rnaheat and R (shared machines)
     python benchmarks/de.py --baseline ../old/src  # also time another rnaheat source tree
+    python benchmarks/de.py --test lrt --sets all8  # the likelihood-ratio test against R's
+
+With ``--test lrt`` every set is tested against a reduced model (``~ cell_line`` for all8,
+``~ 1`` otherwise), rnaheat against R's ``DESeq(test = "LRT")`` (pydeseq2 has no LRT), and
+the agreement includes the LRT statistic's Pearson r.
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ samples <- read.csv(file.path(dir, "samples.csv"), row.names = 1)
 spec <- readLines(file.path(dir, "spec.txt"))
 design <- as.formula(spec[1])
 contrast <- strsplit(spec[2], ",")[[1]]
+reduced <- if (length(spec) >= 3 && nzchar(spec[3])) as.formula(spec[3]) else NULL
 for (v in all.vars(design)) {
   if (!is.numeric(samples[[v]])) {
     lv <- sort(unique(samples[[v]]))
@@ -57,14 +63,15 @@ dds0 <- DESeqDataSetFromMatrix(counts, samples, design)
 t_deseq <- Inf
 cpu_deseq <- Inf
 for (i in seq_len(repeats)) {
-  st <- system.time(dds <- DESeq(dds0, quiet = TRUE))
+  st <- system.time(dds <- if (is.null(reduced)) DESeq(dds0, quiet = TRUE) else
+    DESeq(dds0, test = "LRT", reduced = reduced, quiet = TRUE))
   t_deseq <- min(t_deseq, st[["elapsed"]])
   cpu_deseq <- min(cpu_deseq, st[["user.self"]] + st[["sys.self"]])
 }
 t_results <- system.time(res <- results(dds, contrast = contrast))[["elapsed"]]
 t_vst <- system.time(vsd <- vst(dds, blind = TRUE))[["elapsed"]]
 write.csv(data.frame(gene_id = rownames(res), base_mean = res$baseMean,
-                     log2fc = res$log2FoldChange, padj = res$padj,
+                     log2fc = res$log2FoldChange, stat = res$stat, padj = res$padj,
                      dispersion = mcols(dds)$dispersion),
           file.path(dir, "r_results.csv"), row.names = FALSE)
 write.csv(assay(vsd), file.path(dir, "r_vst.csv"))
@@ -117,23 +124,30 @@ def load(name: str):
     return counts[samples.index], samples, "~ cell_line + condition", contrast
 
 
-def write_inputs(folder: Path, counts, *, samples, design, contrast) -> None:
+def reduced_formula(name: str) -> str:
+    """The reduced model of a set's likelihood-ratio test: the design without the contrast."""
+    return "~ cell_line" if name == "all8" else "~ 1"
+
+
+def write_inputs(folder: Path, counts, *, samples, design, contrast, reduced="") -> None:
     np.save(folder / "counts.npy", counts.to_numpy())
     counts.to_csv(folder / "counts.csv")
     samples.to_csv(folder / "samples.csv")
-    (folder / "spec.txt").write_text(f"{design}\n{','.join(contrast)}\n")
+    (folder / "spec.txt").write_text(f"{design}\n{','.join(contrast)}\n{reduced}\n")
     pd.Series(counts.index).to_csv(folder / "genes.csv", index=False)
 
 
 # ---------------------------------------------------------------------------- workers
 def worker_rnaheat(folder: Path, repeats: int) -> dict:
     import rnaheat.de as de
-    from rnaheat.de.design import build_design
+    from rnaheat.de.design import build_design, design_matrix
 
     counts = np.load(folder / "counts.npy")
     samples = pd.read_csv(folder / "samples.csv", index_col=0)
-    design, contrast = (folder / "spec.txt").read_text().splitlines()
+    design, contrast, reduced = (folder / "spec.txt").read_text().splitlines()
     contrast = tuple(contrast.split(","))
+    # Only the likelihood-ratio test passes a reduced model (older engines lack the keyword).
+    test_args = {"reduced": design_matrix(samples, reduced)} if reduced else {}
     try:  # the contrast is keyword-only in newer versions of build_design
         dm = build_design(samples, design, contrast=contrast)
     except TypeError:
@@ -143,7 +157,7 @@ def worker_rnaheat(folder: Path, repeats: int) -> dict:
     for _ in range(repeats):
         start, cpu = time.perf_counter(), time.process_time()
         out = engine.test(
-            counts, dm.matrix, dm.contrast_vector, size_factors=None, filter_alpha=0.1
+            counts, dm.matrix, dm.contrast_vector, size_factors=None, filter_alpha=0.1, **test_args
         )
         t_de = min(t_de, time.perf_counter() - start)
         cpu_de = min(cpu_de, time.process_time() - cpu)
@@ -155,6 +169,7 @@ def worker_rnaheat(folder: Path, repeats: int) -> dict:
         {
             "base_mean": out.base_mean,
             "log2fc": out.log2fc,
+            "stat": out.stat,
             "padj": out.padj,
             "dispersion": out.dispersions["dispersion"].to_numpy(),
         }
@@ -173,7 +188,7 @@ def worker_pydeseq2(folder: Path, repeats: int) -> dict:
 
     counts = np.load(folder / "counts.npy")
     samples = pd.read_csv(folder / "samples.csv", index_col=0)
-    design, contrast = (folder / "spec.txt").read_text().splitlines()
+    design, contrast, _ = (folder / "spec.txt").read_text().splitlines()
     frame = pd.DataFrame(
         counts.T, index=samples.index, columns=[f"g{i}" for i in range(counts.shape[0])]
     )
@@ -270,7 +285,13 @@ def agreement(folder: Path, tool: str) -> dict:
     b = set(np.flatnonzero(ref["padj"].to_numpy() < 0.05))
     vst_ref = pd.read_csv(folder / "r_vst.csv", index_col=0).to_numpy()
     vst = np.load(folder / f"{tool}_vst.npy")
+    stats = {}
+    if "stat" in ours.columns:
+        s, rs = ours["stat"].to_numpy(), ref["stat"].to_numpy()
+        both = np.isfinite(s) & np.isfinite(rs)
+        stats = {"stat_r": float(np.corrcoef(s[both], rs[both])[0, 1])}
     return {
+        **stats,
         "disp_1pct": float(np.mean(rel < 0.01)),
         "lfc_r": float(np.corrcoef(lfc[ok], rlfc[ok])[0, 1]),
         "lfc_med_diff": float(np.median(np.abs(lfc[ok] - rlfc[ok]))),
@@ -288,6 +309,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--no-r", action="store_true", help="skip R DESeq2")
     parser.add_argument("--no-pydeseq2", action="store_true", help="skip pydeseq2 entirely")
+    parser.add_argument(
+        "--test",
+        choices=("wald", "lrt"),
+        default="wald",
+        help="the Wald test of the contrast (default) or the likelihood-ratio test",
+    )
     parser.add_argument(
         "--repeats",
         type=int,
@@ -322,12 +349,17 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name}: skipped, {GSE} is absent")
             continue
         counts, samples, design, contrast = load(name)
-        print(f"\n== {name}: {counts.shape[0]} genes × {counts.shape[1]} samples, {design}")
+        test = f", LRT against {reduced_formula(name)}" if args.test == "lrt" else ""
+        print(f"\n== {name}: {counts.shape[0]} genes × {counts.shape[1]} samples, {design}{test}")
         with tempfile.TemporaryDirectory(prefix="rnaheat-bench-") as tmp:
             folder = Path(tmp)
-            write_inputs(folder, counts, samples=samples, design=design, contrast=contrast)
+            reduced = reduced_formula(name) if args.test == "lrt" else ""
+            write_inputs(
+                folder, counts, samples=samples, design=design, contrast=contrast, reduced=reduced
+            )
             tools = ["rnaheat"] if args.baseline is None else ["baseline", "rnaheat"]
-            if not args.no_pydeseq2 and not (args.quick and name.startswith("sim")):
+            skip_pydeseq2 = args.no_pydeseq2 or args.test == "lrt"  # pydeseq2 has no LRT
+            if not skip_pydeseq2 and not (args.quick and name.startswith("sim")):
                 tools.append("pydeseq2")
             if have_r:
                 tools.append("r")

@@ -190,6 +190,12 @@ def _bad_run(tmp_path, inputs, capsys, *extra):
             ],
             "unknown DE engine 'edger'",
         ),
+        ([*ARGS, "--test", "lrt"], "the likelihood-ratio test needs a reduced formula"),
+        ([*ARGS, "--reduced", "~ 1"], "--reduced is the likelihood-ratio test's"),
+        (
+            [*ARGS, "--test", "lrt", "--reduced", "~ condition"],
+            "reduced formula '~ condition': the reduced model explains as much as the design",
+        ),
     ],
 )
 def test_bad_settings_give_one_line_and_write_nothing(tmp_path, inputs, capsys, extra, fragment):
@@ -400,3 +406,24 @@ def test_library_warnings_become_log_lines(monkeypatch, tmp_path, capsys):
         "warning: divide by zero encountered in log (RuntimeWarning from test_cli)",
         "rnaheat: error: stopped",
     ]
+
+
+def test_likelihood_ratio_test_run(inputs, result, tmp_path):
+    counts, samples, genes = inputs
+    out = tmp_path / "lrt"
+    files = ["--counts", str(counts), "--samples", str(samples), "--genes", str(genes)]
+    assert main(["run", *files, *ARGS, "--test", "lrt", "--reduced", "~ 1", "--out", str(out)]) == 0
+    lrt = read_tsv(out / "tables" / "de.tsv", "gene_id")
+    wald = read_tsv(result / "tables" / "de.tsv", "gene_id").reindex(lrt.index)
+    # The same fit: the contrast's fold changes, the LRT's statistic (chi-square, 1 df).
+    pd.testing.assert_series_equal(lrt["log2fc"], wald["log2fc"])
+    tested = lrt["pvalue"].notna()
+    # Near-empty genes, fitted with means floored at 0.5, may fall a little below 0 (as in R).
+    assert (lrt.loc[tested & (lrt["base_mean"] > 1), "stat"] >= -1e-6).all()
+    assert lrt.loc[tested, "pvalue"].between(0, 1).all()
+    assert np.corrcoef(lrt.loc[tested, "stat"], wald.loc[tested, "stat"] ** 2)[0, 1] > 0.99
+    params = json.loads((out / "run.json").read_text())
+    de_params = next(v for v in params.values() if isinstance(v, dict) and "fit_lrt_df" in v)
+    assert de_params["test"] == "lrt" and de_params["reduced"] == "~ 1"
+    assert de_params["fit_lrt_df"] == 1
+    assert de_params["log2fc_of"].startswith("contrast condition: Hypoxia vs Normoxia")

@@ -16,8 +16,9 @@ import pytest
 
 import rnaheat.de as de
 from rnaheat.de.deseq2 import run_deseq2
-from rnaheat.de.deseq2.filtering import bh_adjust, lowess
+from rnaheat.de.deseq2.filtering import lowess
 from rnaheat.experiment import Experiment
+from rnaheat.significance import benjamini_hochberg
 
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = ROOT / "tests" / "golden"
@@ -244,7 +245,7 @@ def test_bh_adjust_is_the_step_up_minimum():
     p = rng.random(200) ** 3
     p[[5, 17]] = np.nan
     p[30] = p[31]
-    adjusted = bh_adjust(p)
+    adjusted = benjamini_hochberg(p)
     present = ~np.isnan(p)
     q = p[present]
     n = q.size

@@ -185,7 +185,7 @@ def test_engine_is_registered_and_fills_the_interface():
 def test_count_table_gives_the_same_numbers_as_direct_evaluation(as_integers):
     from scipy.special import gammaln, psi
 
-    from rnaheat.de.deseq2.dispersion import CountTable
+    from rnaheat.de.deseq2.count_table import CountTable
 
     rng = np.random.default_rng(3)
     counts = rng.negative_binomial(2, 0.3, size=(40, 9)).astype(float)
@@ -203,13 +203,68 @@ def test_count_table_gives_the_same_numbers_as_direct_evaluation(as_integers):
 
 
 def test_distinct_count_table_changes_no_number(monkeypatch):
-    from rnaheat.de.deseq2 import dispersion
+    from rnaheat.de.deseq2 import count_table
 
     counts, design, _ = simulated(n_genes=400, n_per_group=10, seed=5)
     contrast = np.array([0.0, 1.0])
     with_table = run_deseq2(counts, design, contrast=contrast)
-    monkeypatch.setattr(dispersion, "_TABLE_MIN_SAMPLES", 10**9)
+    monkeypatch.setattr(count_table, "_TABLE_MIN_SAMPLES", 10**9)
     direct = run_deseq2(counts, design, contrast=contrast)
     for field in ("base_mean", "log2fc", "lfc_se", "stat", "pvalue", "padj"):
         np.testing.assert_array_equal(getattr(with_table, field), getattr(direct, field))
     pd.testing.assert_frame_equal(with_table.dispersions, direct.dispersions)
+
+
+def test_likelihood_ratio_test_keeps_its_size_and_finds_planted_shapes():
+    """Four levels, planted changes in the first tenth: null p-values uniform, changes found."""
+    rng = np.random.default_rng(21)
+    n_genes, level = 3000, np.repeat(np.arange(4), 3)
+    mean = np.exp(rng.normal(4, 1.5, n_genes))
+    disp = (0.05 + 1.5 / mean) * np.exp(rng.normal(0, 0.4, n_genes))
+    shape = np.array([0.0, 1.0, 2.0, 0.5])
+    planted = np.arange(n_genes) < n_genes // 10
+    mu = mean[:, None] * np.exp(np.where(planted[:, None], shape[level], 0.0))
+    size = 1 / disp[:, None]
+    counts = rng.negative_binomial(size, size / (size + mu))
+    design = np.column_stack([np.ones(12)] + [level == k for k in (1, 2, 3)]).astype(float)
+    contrast = np.array([0.0, 0.0, 0.0, 1.0])
+    lrt = run_deseq2(counts, design, contrast=contrast, reduced=design[:, :1])
+    assert lrt.info["lrt_df"] == 3
+    null_p = lrt.pvalue[~planted & ~np.isnan(lrt.pvalue)]
+    assert 0.03 <= np.mean(null_p < 0.05) <= 0.07
+    assert np.mean(lrt.padj[planted] < 0.05) >= 0.9
+    # The fold change and its error stay the contrast's Wald estimates, dispersions the same.
+    wald = run_deseq2(counts, design, contrast=contrast)
+    for field in ("base_mean", "log2fc", "lfc_se"):
+        np.testing.assert_array_equal(getattr(lrt, field), getattr(wald, field))
+    pd.testing.assert_series_equal(lrt.dispersions["dispersion"], wald.dispersions["dispersion"])
+    # Chunks and threads change no number.
+    chunked = run_deseq2(
+        counts, design, contrast=contrast, reduced=design[:, :1], chunk_elements=1000, n_threads=2
+    )
+    np.testing.assert_array_equal(chunked.stat, lrt.stat)
+    np.testing.assert_array_equal(chunked.padj, lrt.padj)
+
+
+def test_genes_empty_in_both_contrasted_groups_report_no_change():
+    """As R's results(contrast = c(variable, a, b)): log2fc 0, Wald stat 0 and p-value 1."""
+    from rnaheat.experiment import Experiment
+
+    rng = np.random.default_rng(4)
+    samples = pd.DataFrame(
+        {"group": np.repeat(["a", "b", "c"], 3)},
+        index=pd.Index([f"s{i}" for i in range(9)], name="sample"),
+    )
+    counts = rng.negative_binomial(5, 0.05, size=(200, 9))
+    counts[0, :6] = 0  # expressed in c only
+    frame = pd.DataFrame(counts, index=[f"g{i:03d}" for i in range(200)], columns=samples.index)
+    experiment = Experiment.from_frames(frame, samples)
+    wald = de.test(experiment, design="~ group", contrast=("group", "b", "a")).table
+    row = wald.set_index("gene_id").loc["g000"]
+    assert (row["log2fc"], row["stat"], row["pvalue"]) == (0.0, 0.0, 1.0)
+    lrt = de.test(
+        experiment, design="~ group", contrast=("group", "b", "a"), test="lrt", reduced="~ 1"
+    ).table.set_index("gene_id")
+    assert lrt.loc["g000", "log2fc"] == 0.0 and lrt.loc["g000", "pvalue"] < 1e-6
+    other = de.test(experiment, design="~ group", contrast=("group", "c", "a")).table
+    assert other.set_index("gene_id").loc["g000", "log2fc"] > 5

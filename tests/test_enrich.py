@@ -12,13 +12,9 @@ import pandas as pd
 import pytest
 from scipy.stats import hypergeom
 
-from rnaheat.enrich import (
-    MODULE_COLUMNS,
-    RANKED_COLUMNS,
-    benjamini_hochberg,
-    gene_set_enrichment,
-)
+from rnaheat.enrich import MODULE_COLUMNS, RANKED_COLUMNS, gene_set_enrichment
 from rnaheat.io import GeneSets, read_genes, read_gmt
+from rnaheat.significance import benjamini_hochberg
 
 
 def exact_upper_tail(x: int, n_background: int, set_size: int, module_size: int) -> float:

@@ -37,7 +37,7 @@ from typing import Any
 from rnaheat.de.deseq2.shrink import SHRINK_METHODS
 from rnaheat.de.design import parse_design
 from rnaheat.de.engine import engines, get_engine
-from rnaheat.de.runner import DEFAULT_ENGINE, test
+from rnaheat.de.runner import DEFAULT_ENGINE, TESTS, test
 from rnaheat.demo import simulate_experiment
 from rnaheat.display import display_matrix
 from rnaheat.enrich import gene_set_enrichment
@@ -209,13 +209,20 @@ class DESettings:
     design
         R-style formula over sample-sheet columns.
     contrast
-        ``(variable, numerator, denominator)``, or ``(variable,)`` for a numeric variable.
+        ``(variable, numerator, denominator)``, or ``(variable,)`` for a numeric variable;
+        optional for the likelihood-ratio test (``log2fc`` is then the last coefficient's).
     engine
         DE engine name.
     alpha
         Adjusted p-value below which a gene counts as changed.
     filter_alpha
         FDR at which independent filtering picks its threshold (R DESeq2's default 0.1).
+    test
+        ``wald`` (the contrast's Wald test) or ``lrt`` (the likelihood-ratio test of the
+        design against ``reduced``, as R's ``DESeq(test = "LRT")``).
+    reduced
+        The reduced formula of a likelihood-ratio test, nested in the design, e.g.
+        ``~ cell_line`` or ``~ 1``.
     shrink
         Log fold-change shrinkage: ``apeglm`` (DESeq2's default), ``normal`` or ``none``.
         Off for an imported DE table unless it carries ``log2fc_shrunk``.
@@ -246,6 +253,20 @@ class DESettings:
         flag="--shrink",
         choices=SHRINK_METHODS,
         help="log fold-change shrinkage added to de.tsv as log2fc_shrunk (apeglm as DESeq2)",
+    )
+    # Named after the runner's argument; fields after it see this field as ``test``.
+    test: str = setting(
+        default=default_of(test, "test"),
+        flag="--test",
+        choices=TESTS,
+        help="wald: the contrast's Wald test; lrt: the likelihood-ratio test of the design "
+        "against --reduced, as R DESeq2's test='LRT'",
+    )
+    reduced: str = setting(
+        default="",
+        flag="--reduced",
+        metavar="FORMULA",
+        help="reduced formula for --test lrt, nested in the design, e.g. '~ cell_line' or '~ 1'",
     )
 
 
@@ -368,7 +389,8 @@ class HeatmapSettings:
         Colour bound for the display values.
     display_remove
         Sheet columns removed from the displayed values only (limma's removeBatchEffect
-        with the design protected); DE is never affected.
+        with the design protected); DE is never affected. Unset in a likelihood-ratio test
+        run, the reduced model's variables are removed and the terms the test drops kept.
     group_samples
         Group the columns by this sheet column (with gaps) instead of the sample tree.
     annotate
@@ -533,7 +555,7 @@ class RunConfig:
             raise ValueError("no output folder given: set --out (or out in the config)")
         if not self.de.design and self.inputs.de_table is None:
             raise ValueError("no design given: set --design, e.g. --design '~ condition'")
-        if not self.de.contrast and self.inputs.de_table is None:
+        if not self.de.contrast and self.inputs.de_table is None and self.de.test != "lrt":
             raise ValueError("no contrast given: set --contrast VARIABLE NUMERATOR DENOMINATOR")
         if len(self.de.contrast) not in (0, 1, 3):
             raise ValueError(
@@ -541,6 +563,13 @@ class RunConfig:
                 "DENOMINATOR, or one numeric VARIABLE"
             )
         get_engine(self.de.engine)
+        if self.de.test == "lrt" and not self.de.reduced:
+            raise ValueError(
+                "the likelihood-ratio test needs a reduced formula: set --reduced, e.g. "
+                "--reduced '~ cell_line' or --reduced '~ 1'"
+            )
+        if self.de.reduced and self.de.test != "lrt":
+            raise ValueError("--reduced is the likelihood-ratio test's: add --test lrt")
         for key, spec in flagged_settings(RunConfig):
             allowed = spec.metadata["choices"]
             value = _lookup(self, key)
@@ -556,8 +585,9 @@ class RunConfig:
                 f"enrich.min_set_size = {self.enrich.min_set_size} is above enrich.max_set_size "
                 f"= {self.enrich.max_set_size}"
             )
-        if self.de.design:
-            parse_design(self.de.design)
+        for formula in (self.de.design, self.de.reduced):
+            if formula:
+                parse_design(formula)
         return self
 
 

@@ -44,12 +44,12 @@ from scipy.stats import hypergeom
 from rnaheat.de.result import DEResult
 from rnaheat.io.genes import match_gene_ids
 from rnaheat.io.gmt import GeneSets
+from rnaheat.significance import benjamini_hochberg
 
 __all__ = [
     "MODULE_COLUMNS",
     "RANKED_COLUMNS",
     "Enrichment",
-    "benjamini_hochberg",
     "gene_set_enrichment",
 ]
 
@@ -178,33 +178,6 @@ class Enrichment:
         if module in top.index:
             parts.append(str(top.loc[module, "gene_set"]))
         return " · ".join(parts)
-
-
-def benjamini_hochberg(pvalues: np.ndarray | Sequence[float], /) -> np.ndarray:
-    """Benjamini–Hochberg adjusted p-values (the false discovery rate step-up procedure).
-
-    Missing values stay missing and do not count as tests.
-
-    Returns
-    -------
-    numpy.ndarray
-        ``padj`` in the input order, capped at 1.
-    """
-    p = np.asarray(pvalues, dtype=float)
-    out = np.full(p.shape, np.nan)
-    ok = ~np.isnan(p)
-    m = int(ok.sum())
-    if m == 0:
-        return out
-    values = p[ok]
-    order = np.argsort(values, kind="mergesort")
-    scaled = values[order] * m / np.arange(1, m + 1)
-    # The step-up rule: each adjusted value is the smallest scaled value at or above its rank.
-    adjusted = np.minimum.accumulate(scaled[::-1])[::-1]
-    result = np.empty(m)
-    result[order] = np.minimum(adjusted, 1.0)
-    out[ok] = result
-    return out
 
 
 def gene_set_enrichment(

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from rnaheat.significance import significant_rows
+
 __all__ = ["GeneSelection", "select_genes"]
 
 logger = logging.getLogger("rnaheat")
@@ -225,8 +227,7 @@ def _significant(
         )
     table = de_table.loc[:, ["gene_id", "log2fc", "padj"]].copy()
     table["gene_id"] = table["gene_id"].astype(str)
-    passed = (table["padj"] < alpha) & (table["log2fc"].abs() >= lfc_threshold)
-    hits = table[passed.fillna(value=False)]
+    hits = table[significant_rows(table, alpha=alpha, lfc_threshold=lfc_threshold)]
     hits = hits[hits["gene_id"].isin(available)]
     # A stable sort keeps the table's own tie order (sorted by pvalue, then gene id).
     hits = hits.sort_values("padj", kind="mergesort")

@@ -20,6 +20,7 @@ import pandas as pd
 from rnaheat.checks import Check, worst_status
 from rnaheat.enrich import GENE_SEP
 from rnaheat.modules import module_label
+from rnaheat.significance import significant_rows, threshold_text
 
 if TYPE_CHECKING:
     from rnaheat.de.result import DEResult
@@ -90,13 +91,13 @@ def _sample_check(qc: QCResult) -> Check:
 
 
 def _gene_check(
-    modules: GeneModules | None, enrichment: Enrichment | None, n_significant: int, alpha: float
+    modules: GeneModules | None, enrichment: Enrichment | None, n_significant: int, rule: str
 ) -> Check:
     if modules is None or modules.n_modules == 0:
         return Check(
             "gene_groupings",
             "warn",
-            f"no gene changed at padj < {alpha:g}, so there is nothing to cluster into modules",
+            f"no gene changed at {rule}, so there is nothing to cluster into modules",
             {"n_significant": n_significant},
         )
     summary = modules.summary
@@ -192,6 +193,7 @@ def four_checks(
     enrichment: Enrichment | None = None,
     controls: ControlsResult | None = None,
     alpha: float = 0.05,
+    lfc_threshold: float = 0.0,
 ) -> list[Check]:
     """The four checks of a heatmap, each pass / warn / fail with its evidence.
 
@@ -207,8 +209,8 @@ def four_checks(
         Enrichment per module, when gene sets were given.
     controls
         Positive controls, when given.
-    alpha
-        The significance threshold used.
+    alpha, lfc_threshold
+        The significance rule used (see :mod:`rnaheat.significance`).
 
     Returns
     -------
@@ -216,10 +218,11 @@ def four_checks(
         ``sample_clustering``, ``gene_groupings``, ``interpretable_patterns``,
         ``experimental_validation``.
     """
-    n_sig = int((de.table["padj"] < alpha).sum())
+    n_sig = int(significant_rows(de.table, alpha=alpha, lfc_threshold=lfc_threshold).sum())
+    rule = threshold_text(alpha=alpha, lfc_threshold=lfc_threshold)
     return [
         _sample_check(qc),
-        _gene_check(modules, enrichment, n_sig, alpha),
+        _gene_check(modules, enrichment, n_sig, rule),
         _pattern_check(modules),
         _validation_check(controls),
     ]
@@ -292,6 +295,7 @@ def tell_story(
     enrichment: Enrichment | None = None,
     controls: ControlsResult | None = None,
     alpha: float = 0.05,
+    lfc_threshold: float = 0.0,
     contrast: Sequence[str] = (),
     max_modules: int = 4,
 ) -> Story:
@@ -303,8 +307,8 @@ def tell_story(
         The result of :func:`four_checks`.
     qc, de, modules, enrichment, controls
         The stage results.
-    alpha
-        The significance threshold used.
+    alpha, lfc_threshold
+        The significance rule used (see :mod:`rnaheat.significance`).
     contrast
         ``(variable, numerator, denominator)`` of the DE, to say where genes went up.
     max_modules
@@ -323,18 +327,19 @@ def tell_story(
     if samples and not failed:
         sentences.append(samples)
     table = de.table
-    significant = table[table["padj"] < alpha]
+    significant = table[significant_rows(table, alpha=alpha, lfc_threshold=lfc_threshold)]
     n_up = int((significant["log2fc"] > 0).sum())
     n_down = int((significant["log2fc"] < 0).sum())
+    rule = threshold_text(alpha=alpha, lfc_threshold=lfc_threshold)
     if significant.empty:
         sentences.append(
-            f"No gene changes at padj < {alpha:g}, so there is nothing to cluster "
+            f"No gene changes at {rule}, so there is nothing to cluster "
             "into modules; the sample QC still applies."
         )
     else:
         where = f" in {contrast[1]}" if len(contrast) == 3 else ""
         sentences.append(
-            f"{_number(len(significant))} genes change (padj < {alpha:g}): "
+            f"{_number(len(significant))} genes change ({rule}): "
             f"{_number(n_up)} up and {_number(n_down)} down{where}."
         )
     if modules is not None and modules.n_modules and not failed:

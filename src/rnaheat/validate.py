@@ -4,8 +4,8 @@ A controls file is a small table with the columns ``gene`` (a symbol such as ``B
 gene id such as ``ENSG00000176171``) and ``expected`` (``up`` or ``down``), optionally
 ``note``; comma- or tab-separated.
 
-A control **passes** when its gene is significant (``padj < alpha``) and its log2 fold change
-has the expected sign. Every other outcome is said by name: ``wrong direction``, ``not
+A control **passes** when its gene is significant (:mod:`rnaheat.significance`) and its log2 fold
+change has the expected sign. Every other outcome is said by name: ``wrong direction``, ``not
 significant``, ``not tested`` (the DE engine gave no p-value, e.g. filtered for low counts)
 and ``unknown gene`` (neither an id nor a symbol of the DE table); nothing is skipped silently.
 """
@@ -21,6 +21,7 @@ import pandas as pd
 
 from rnaheat.checks import Check
 from rnaheat.io.controls import EXPECTED
+from rnaheat.significance import significant as is_significant
 
 __all__ = ["CONTROL_COLUMNS", "ControlsResult", "check_controls"]
 
@@ -104,6 +105,7 @@ def check_controls(
     de_table: pd.DataFrame,
     modules: pd.Series | Mapping[str, str] | None = None,
     alpha: float = 0.05,
+    lfc_threshold: float = 0.0,
 ) -> ControlsResult:
     """Check positive controls against a DE table (and gene modules, when given).
 
@@ -118,6 +120,8 @@ def check_controls(
         Gene id → module name, to report which module each control fell into.
     alpha
         Significance threshold on ``padj``.
+    lfc_threshold
+        Smallest ``|log2fc|`` of a significant gene (see :mod:`rnaheat.significance`).
 
     Returns
     -------
@@ -177,7 +181,7 @@ def check_controls(
 
     up = expected.to_numpy() == "up"
     right_way = np.where(up, log2fc > 0, log2fc < 0)
-    significant = padj < alpha
+    significant = is_significant(padj, log2fc, alpha=alpha, lfc_threshold=lfc_threshold)
     result = np.select(
         [~found, np.isnan(padj), ~right_way, ~significant],
         ["unknown gene", "not tested", "wrong direction", "not significant"],
@@ -203,19 +207,20 @@ def check_controls(
         },
         columns=CONTROL_COLUMNS,
     )
-    check = _controls_check(out, alpha=alpha)
+    check = _controls_check(out, alpha=alpha, lfc_threshold=lfc_threshold)
     logger.info("positive controls: %s", check.line)
-    return ControlsResult(table=out, check=check, params={"alpha": alpha, "n_controls": len(out)})
+    params = {"alpha": alpha, "lfc_threshold": lfc_threshold, "n_controls": len(out)}
+    return ControlsResult(table=out, check=check, params=params)
 
 
-def _controls_check(table: pd.DataFrame, *, alpha: float) -> Check:
+def _controls_check(table: pd.DataFrame, *, alpha: float, lfc_threshold: float) -> Check:
     known = table[table["result"] != "unknown gene"]
     unknown = table.loc[table["result"] == "unknown gene", "gene"].tolist()
     n_pass = int(known["passed"].sum())
     summary = f"{n_pass} of {len(known)} positive controls behave as expected"
     failing = known[~known["passed"]]
     details = [
-        f"{gene} {_failure_text(row, alpha=alpha)}"
+        f"{gene} {_failure_text(row, alpha=alpha, lfc_threshold=lfc_threshold)}"
         for gene, row in failing.set_index("gene").iterrows()
     ]
     evidence = {
@@ -252,10 +257,15 @@ def _controls_check(table: pd.DataFrame, *, alpha: float) -> Check:
     return Check("positive_controls", status, reason, evidence)
 
 
-def _failure_text(row: pd.Series, *, alpha: float) -> str:
+def _failure_text(row: pd.Series, *, alpha: float, lfc_threshold: float) -> str:
     if row["result"] == "wrong direction":
         went = "down" if row["log2fc"] < 0 else "up"
         return f"goes {went}, expected {row['expected']} (log2FC {row['log2fc']:+.2f})"
+    if row["result"] == "not significant" and row["padj"] < alpha:
+        return (
+            f"not significant (|log2FC| {abs(row['log2fc']):.2f} < {lfc_threshold:g}, "
+            f"padj {row['padj']:.2g})"
+        )
     if row["result"] == "not significant":
         return f"not significant (padj {row['padj']:.2g} ≥ {alpha:g}, log2FC {row['log2fc']:+.2f})"
     return "not tested (no p-value: filtered by the DE engine)"

@@ -106,6 +106,37 @@ def zeros_and_spike(rng: np.random.Generator) -> None:
     _write("zeros_spike", counts, samples)
 
 
+def time_course(rng: np.random.Generator) -> None:
+    """``~ batch + time`` against ``~ batch``: 4 time points × 3 replicates over 2 batches.
+
+    Rising, falling, transient and flat genes of unequal numbers, for the likelihood-ratio test.
+    """
+    n_genes = 600
+    mean, disp = _base(rng, n_genes)
+    times = ["t0", "t1", "t2", "t3"]
+    samples = pd.DataFrame(
+        {"time": np.repeat(times, 3), "batch": np.tile(["b1", "b2", "b1"], 4)},
+        index=pd.Index([f"s{i:02d}" for i in range(12)], name="sample"),
+    )
+    shapes = {
+        "rising": np.array([0.0, 0.7, 1.4, 2.1]),
+        "falling": np.array([0.0, -0.6, -1.2, -1.8]),
+        "transient": np.array([0.0, 0.4, 1.6, 0.3]),
+    }
+    kind = rng.choice(
+        ["rising", "falling", "transient", "flat"], n_genes, p=[0.1, 0.08, 0.06, 0.76]
+    )
+    scale = rng.uniform(0.5, 1.5, n_genes)
+    step = np.array([times.index(t) for t in samples.time])
+    profile = np.zeros((n_genes, 12))
+    for name, shape in shapes.items():
+        profile[kind == name] = shape[step] * scale[kind == name, None]
+    batch = rng.normal(0, 0.4, n_genes)[:, None] * (samples.batch == "b2").to_numpy()
+    log_mu = np.log(mean)[:, None] + profile + batch
+    sf = np.exp(rng.normal(0, 0.2, 12))
+    _write("timecourse", _draw(rng, np.exp(log_mu) * sf, disp), samples)
+
+
 def main() -> None:
     """Write every scenario."""
     rng = np.random.default_rng(20240607)
@@ -113,6 +144,7 @@ def main() -> None:
     continuous(rng)
     outliers(rng)
     zeros_and_spike(rng)
+    time_course(rng)
 
 
 if __name__ == "__main__":

@@ -50,13 +50,32 @@ class PyDESeq2Engine:
             dds.obsm["size_factors"] = np.asarray(size_factors, dtype=float)
         return dds
 
-    def test(self, counts, design, contrast, /, *, size_factors, filter_alpha, shrink="none"):
+    def test(
+        self,
+        counts,
+        design,
+        contrast,
+        /,
+        *,
+        size_factors,
+        filter_alpha,
+        reduced=None,
+        contrast_samples=None,
+        shrink="none",
+    ):
         """Fit and test with pydeseq2; see :class:`rnaheat.de.engine.Engine`.
 
         ``apeglm`` shrinkage is pydeseq2's ``lfc_shrink``; ``normal`` is rnaheat's estimator
-        on pydeseq2's dispersions (pydeseq2 has none).
+        on pydeseq2's dispersions (pydeseq2 has none). ``contrast_samples`` is not used:
+        pydeseq2 reports such genes its own way.
         """
         from pydeseq2.ds import DeseqStats
+
+        if reduced is not None:
+            raise ValueError(
+                "the pydeseq2 engine has no likelihood-ratio test; use --engine rnaheat for "
+                "--test lrt"
+            )
 
         with _quiet():
             dds = self._dataset(counts, design, size_factors)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 
@@ -30,6 +32,8 @@ class RnaheatEngine:
         *,
         size_factors: np.ndarray | None,
         filter_alpha: float,
+        reduced: pd.DataFrame | None = None,
+        contrast_samples: np.ndarray | None = None,
         shrink: str = "none",
     ) -> EngineResult:
         """Fit, test and shrink; see :class:`rnaheat.de.engine.Engine`."""
@@ -37,34 +41,33 @@ class RnaheatEngine:
         matrix = design.to_numpy(dtype=float)
         contrast = np.asarray(contrast, dtype=float)
         out = deseq2.run_deseq2(
-            counts, matrix, contrast=contrast, size_factors=size_factors, filter_alpha=filter_alpha
+            counts,
+            matrix,
+            contrast=contrast,
+            reduced=None if reduced is None else reduced.to_numpy(dtype=float),
+            contrast_samples=contrast_samples,
+            size_factors=size_factors,
+            filter_alpha=filter_alpha,
         )
-        shrunk = None
-        if shrink != "none":
-            shrunk = shrink_lfc(
-                counts,
-                matrix,
-                method=shrink,
-                contrast=contrast,
-                size_factors=out.size_factors,
-                dispersion=out.dispersions["dispersion"].to_numpy(float),
-                disp_fit=out.dispersions["disp_fit"].to_numpy(float),
-                base_mean=out.base_mean,
-                log2fc=out.log2fc,
-                lfc_se=out.lfc_se,
-            )
-        return EngineResult(
+        if shrink == "none":
+            return out
+        shrunk = shrink_lfc(
+            counts,
+            matrix,
+            method=shrink,
+            contrast=contrast,
             size_factors=out.size_factors,
+            dispersion=out.dispersions["dispersion"].to_numpy(float),
+            disp_fit=out.dispersions["disp_fit"].to_numpy(float),
             base_mean=out.base_mean,
             log2fc=out.log2fc,
             lfc_se=out.lfc_se,
-            stat=out.stat,
-            pvalue=out.pvalue,
-            padj=out.padj,
-            dispersions=out.dispersions,
-            info={**out.info, **({} if shrunk is None else {"shrink": shrunk.prior})},
-            log2fc_shrunk=None if shrunk is None else shrunk.log2fc,
-            lfc_se_shrunk=None if shrunk is None else shrunk.lfc_se,
+        )
+        return dataclasses.replace(
+            out,
+            info={**out.info, "shrink": shrunk.prior},
+            log2fc_shrunk=shrunk.log2fc,
+            lfc_se_shrunk=shrunk.lfc_se,
         )
 
     def size_factors(self, counts: np.ndarray, /) -> np.ndarray:

@@ -77,12 +77,17 @@ class Engine(Protocol):
         *,
         size_factors: np.ndarray | None,
         filter_alpha: float,
-        shrink: str,
+        reduced: pd.DataFrame | None = None,
+        contrast_samples: np.ndarray | None = None,
+        shrink: str = "none",
     ) -> EngineResult:
         """Fit the negative-binomial GLM, run the Wald test of ``contrast``, shrink its LFCs.
 
-        ``shrink`` is ``apeglm``, ``normal`` or ``none``
-        (:data:`rnaheat.de.deseq2.shrink.SHRINK_METHODS`).
+        With ``reduced`` (a model matrix nested in ``design``), ``stat`` and ``pvalue`` are the
+        likelihood-ratio test's instead, and ``log2fc``/``lfc_se`` stay the contrast's.
+        ``contrast_samples`` marks the samples of the two groups a contrast of factor levels
+        compares (``None`` for a slope), for genes with only zeros there. ``shrink`` is
+        ``apeglm``, ``normal`` or ``none`` (:data:`rnaheat.de.deseq2.shrink.SHRINK_METHODS`).
         """
         ...
 

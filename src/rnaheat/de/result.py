@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from rnaheat.significance import significant_rows
+
 __all__ = ["DE_COLUMNS", "SHRUNK_COLUMNS", "DEResult"]
 
 #: The columns of every DE table rnaheat writes or reads, in order.
@@ -56,9 +58,7 @@ class DEResult:
 
     def significant(self, *, alpha: float = 0.05, lfc_threshold: float = 0.0) -> pd.DataFrame:
         """Rows with ``padj < alpha`` and ``|log2fc| >= lfc_threshold``."""
-        table = self.table
-        keep = (table["padj"] < alpha) & (table["log2fc"].abs() >= lfc_threshold)
-        return table[keep.fillna(value=False)]
+        return self.table[significant_rows(self.table, alpha=alpha, lfc_threshold=lfc_threshold)]
 
 
 def sort_de_table(table: pd.DataFrame) -> pd.DataFrame:

@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from rnaheat.de.deseq2.lrt import check_nested
 from rnaheat.de.deseq2.shrink import SHRINK_METHODS
-from rnaheat.de.design import Contrast, build_design
+from rnaheat.de.design import Contrast, build_design, design_matrix
 from rnaheat.de.engine import get_engine
 from rnaheat.de.result import DE_COLUMNS, DEResult, sort_de_table
 from rnaheat.experiment import Experiment
+from rnaheat.significance import significant_rows
 
-__all__ = ["DEFAULT_ENGINE", "canonical_counts", "test"]
+__all__ = ["DEFAULT_ENGINE", "TESTS", "canonical_counts", "test"]
 
 logger = logging.getLogger("rnaheat")
 
 DEFAULT_ENGINE = "rnaheat"
+#: The tests an engine can run: the contrast's Wald test, or the likelihood-ratio test.
+TESTS = ("wald", "lrt")
 
 
 def canonical_counts(experiment: Experiment) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -38,10 +43,12 @@ def test(
     /,
     *,
     design: str,
-    contrast: Contrast | tuple[str, ...] | list[str],
+    contrast: Contrast | tuple[str, ...] | list[str] | None,
     engine: str = DEFAULT_ENGINE,
     filter_alpha: float = 0.1,
     size_factors: pd.Series | None = None,
+    test: str = "wald",
+    reduced: str | None = None,
     shrink: str = "apeglm",
 ) -> DEResult:
     """Test every gene for differential expression with the DESeq2 model.
@@ -54,7 +61,9 @@ def test(
         R-style formula over sample-sheet columns, e.g. ``"~ cell_line + condition"``.
     contrast
         ``(variable, numerator, denominator)``; a positive ``log2fc`` means higher in the
-        numerator. For a numeric variable, ``(variable,)`` tests its slope.
+        numerator. For a numeric variable, ``(variable,)`` tests its slope. ``None`` only
+        for the likelihood-ratio test, whose ``log2fc`` is then the design's last coefficient
+        (with levels in sorted order), as R's ``results()`` reports it.
     engine
         A registered engine name (see :func:`rnaheat.de.engines`).
     filter_alpha
@@ -63,6 +72,12 @@ def test(
         separate setting.
     size_factors
         Optional user-supplied size factors indexed by sample name.
+    test
+        ``wald`` or ``lrt``: R's ``DESeq(test = "LRT")`` of ``design`` against ``reduced``;
+        ``stat`` and ``pvalue`` are then the LRT's, ``log2fc``/``lfc_se`` the contrast's.
+    reduced
+        The reduced formula of the likelihood-ratio test, nested in ``design`` (``~ 1``
+        allowed).
     shrink
         Log fold-change shrinkage: ``apeglm`` (DESeq2's default Cauchy prior), ``normal``
         (DESeq2's original normal prior) or ``none``. Shrunken values go to the table's
@@ -76,14 +91,16 @@ def test(
     Raises
     ------
     ValueError
-        Unknown engine or shrinkage, or a design the engine cannot fit.
+        Unknown engine, test or shrinkage, a reduced model missing, unasked or not nested
+        in the design, or a design the engine cannot fit.
     """
     if shrink not in SHRINK_METHODS:
         raise ValueError(f"shrink = {shrink!r}: allowed are {', '.join(SHRINK_METHODS)}")
     runner = get_engine(engine)
     source = experiment.sources.get("samples", "sample sheet")
-    source = getattr(source, "name", source)
-    dm = build_design(experiment.samples, design, contrast=contrast, source=str(source))
+    source = str(getattr(source, "name", source))
+    dm = _model(experiment, design, contrast, test=test, source=source)
+    reduced_matrix = _reduced_matrix(experiment, dm.matrix, test=test, reduced=reduced)
     counts, gene_pos, sample_pos = canonical_counts(experiment)
     sf = None
     if size_factors is not None:
@@ -91,9 +108,11 @@ def test(
     out = runner.test(
         counts,
         dm.matrix.iloc[sample_pos],
-        dm.contrast_vector,
+        dm.vector,
         size_factors=sf,
         filter_alpha=filter_alpha,
+        reduced=None if reduced_matrix is None else reduced_matrix.iloc[sample_pos],
+        contrast_samples=_contrast_samples(experiment, dm.contrast, order=sample_pos),
         shrink=shrink,
     )
 
@@ -117,12 +136,11 @@ def test(
     size = pd.Series(out.size_factors, index=sample_names, name="size_factor")
     dispersions = out.dispersions.copy()
     dispersions.index = pd.Index(np.asarray(gene_ids, dtype=str), name="gene_id")
-    n_sig = int((table["padj"] < 0.05).sum())
     logger.info(
         "%s: %d genes tested, %d with padj < 0.05",
-        dm.contrast.label(),
+        dm.label,
         int(table["pvalue"].notna().sum()),
-        n_sig,
+        int(significant_rows(table, alpha=0.05).sum()),
     )
     return DEResult(
         table=sort_de_table(table),
@@ -131,15 +149,104 @@ def test(
         params={
             "engine": runner.name,
             "design": design,
-            "contrast": [
-                c
-                for c in (dm.contrast.variable, dm.contrast.numerator, dm.contrast.denominator)
-                if c is not None
-            ],
-            "contrast_label": dm.contrast.label(),
+            "contrast": dm.contrast_values,
+            "contrast_label": dm.label,
             "coefficients": list(dm.matrix.columns),
             "filter_alpha": filter_alpha,
+            **_test_params(test, reduced, dm),
             "shrink": shrink,
             **{f"fit_{k}": v for k, v in out.info.items()},
         },
     )
+
+
+@dataclass(frozen=True)
+class _Model:
+    """The design's model matrix and the weights of the reported fold change."""
+
+    matrix: pd.DataFrame
+    vector: np.ndarray
+    contrast: Contrast | None
+    label: str
+
+    @property
+    def contrast_values(self) -> list[str]:
+        """The contrast as given (variable, numerator, denominator); empty without one."""
+        if self.contrast is None:
+            return []
+        c = self.contrast
+        return [v for v in (c.variable, c.numerator, c.denominator) if v is not None]
+
+
+def _model(
+    experiment: Experiment,
+    design: str,
+    contrast: Contrast | tuple[str, ...] | list[str] | None,
+    /,
+    *,
+    test: str,
+    source: str,
+) -> _Model:
+    if contrast:
+        dm = build_design(experiment.samples, design, contrast=contrast, source=source)
+        return _Model(dm.matrix, dm.contrast_vector, dm.contrast, dm.contrast.label())
+    if test != "lrt":
+        raise ValueError(
+            "the Wald test needs a contrast: (variable, numerator, denominator), or "
+            "(variable,) for a numeric one"
+        )
+    matrix = design_matrix(experiment.samples, design, source=source)
+    last = np.arange(matrix.shape[1]) == matrix.shape[1] - 1
+    return _Model(matrix, last.astype(float), None, f"last coefficient {matrix.columns[-1]}")
+
+
+def _reduced_matrix(
+    experiment: Experiment, full: pd.DataFrame, /, *, test: str, reduced: str | None
+) -> pd.DataFrame | None:
+    """The reduced model matrix of a likelihood-ratio test (``None`` for the Wald test)."""
+    if test not in TESTS:
+        raise ValueError(f"test {test!r}: allowed are {', '.join(TESTS)}")
+    if test == "wald":
+        if reduced:
+            raise ValueError(f"reduced formula {reduced!r} is for the likelihood-ratio test only")
+        return None
+    if not reduced:
+        raise ValueError(
+            "the likelihood-ratio test needs a reduced formula nested in the design, e.g. "
+            "'~ cell_line' or '~ 1'"
+        )
+    source = experiment.sources.get("samples", "sample sheet")
+    matrix = design_matrix(experiment.samples, reduced, source=str(getattr(source, "name", source)))
+    try:
+        check_nested(full.to_numpy(dtype=float), matrix.to_numpy(dtype=float))
+    except ValueError as error:
+        raise ValueError(f"reduced formula {reduced!r}: {error}") from None
+    return matrix
+
+
+def _test_params(test: str, reduced: str | None, model: _Model) -> dict[str, object]:
+    """What ``stat`` and ``pvalue`` mean, and which fold change the table reports."""
+    if test == "wald":
+        return {"test": "wald"}
+    # R's results() reports the last coefficient's fold change beside the LRT; given a
+    # contrast, the contrast's, so that the table and every plot read the same direction.
+    of = f"contrast {model.label}" if model.contrast is not None else model.label
+    return {
+        "test": "lrt",
+        "reduced": reduced,
+        "log2fc_of": f"{of} (Wald estimate of the full model)",
+        "stat_is": "LRT statistic, chi-square with fit_lrt_df degrees of freedom",
+    }
+
+
+def _contrast_samples(
+    experiment: Experiment, contrast: Contrast | None, /, *, order: np.ndarray
+) -> np.ndarray | None:
+    """Per sample (in ``order``), whether it is in one of the contrast's two groups.
+
+    ``None`` for the slope of a numeric variable or a coefficient, which compare no groups.
+    """
+    if contrast is None or contrast.is_numeric:
+        return None
+    levels = experiment.samples[contrast.variable].astype(str)
+    return levels.isin([contrast.numerator, contrast.denominator]).to_numpy()[order]

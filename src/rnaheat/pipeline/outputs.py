@@ -49,6 +49,7 @@ from rnaheat.report.data import (
     StaticFigure,
     VolcanoData,
 )
+from rnaheat.significance import threshold_text
 
 __all__ = [
     "REPORT_DPI",
@@ -404,10 +405,17 @@ def _de_note(analysis: Analysis) -> str:
     settings = analysis.config.de
     if analysis.config.inputs.de_table is not None:
         return f"Differential expression imported from {analysis.config.inputs.de_table}."
+    test = f"Wald test of {analysis.de.contrast_label}"
+    if settings.test == "lrt":
+        test = (
+            f"likelihood-ratio test against {settings.reduced} (log2 fold changes: "
+            f"{analysis.de.contrast_label})"
+        )
+    rule = threshold_text(alpha=settings.alpha, lfc_threshold=analysis.config.select.lfc_threshold)
     return (
         f"Differential expression: the DESeq2 model ({settings.engine} engine), design "
-        f"{settings.design}, Wald test of {analysis.de.contrast_label}; independent "
-        f"filtering at FDR {settings.filter_alpha}; genes called at padj < {settings.alpha}."
+        f"{settings.design}, {test}; independent filtering at FDR {settings.filter_alpha}; "
+        f"genes called at {rule}."
     )
 
 

@@ -12,13 +12,14 @@ import logging
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from rnaheat import de as de_module
 from rnaheat import transform
 from rnaheat._progress import stage
 from rnaheat.config import RunConfig
-from rnaheat.de.design import build_design, design_variables
+from rnaheat.de.design import build_design, design_matrix, design_variables
 from rnaheat.de.result import DEResult
 from rnaheat.display import DisplayMatrix, display_matrix
 from rnaheat.enrich import Enrichment, gene_set_enrichment
@@ -58,6 +59,8 @@ def _test(experiment: Experiment, config: RunConfig, timings: dict[str, float]) 
         with stage("de", timings, what=f"importing {Path(config.inputs.de_table).name}"):
             return _imported_de(config.inputs.de_table, experiment)
     what = f"{settings.design}, {' '.join(settings.contrast)} ({settings.engine})"
+    if settings.test == "lrt":
+        what = f"LRT {settings.design} vs {settings.reduced} ({settings.engine})"
     with stage("de", timings, what=what):
         return de_module.test(
             experiment,
@@ -65,6 +68,8 @@ def _test(experiment: Experiment, config: RunConfig, timings: dict[str, float]) 
             contrast=settings.contrast,
             engine=settings.engine,
             filter_alpha=settings.filter_alpha,
+            test=settings.test,
+            reduced=settings.reduced or None,
             shrink=settings.shrink,
         )
 
@@ -132,6 +137,7 @@ def analyse(experiment: Experiment, config: RunConfig, /) -> Analysis:
                 read_controls(config.inputs.controls),
                 de_table=result.table,
                 alpha=settings.alpha,
+                lfc_threshold=config.select.lfc_threshold,
                 modules=modules.labels if modules is not None else None,
             )
     # The four checks and the story, written from the numbers above.
@@ -143,6 +149,7 @@ def analyse(experiment: Experiment, config: RunConfig, /) -> Analysis:
             "enrichment": enrichment,
             "controls": controls,
             "alpha": settings.alpha,
+            "lfc_threshold": config.select.lfc_threshold,
         }
         checks = four_checks(**parts)
         # An imported table's contrast is unknown: the settings' contrast did not make it.
@@ -193,12 +200,16 @@ def _modules(
             len(selection.genes),
         )
         return selection, None, None
+    remove = list(h.display_remove)
+    if not remove and config.de.test == "lrt":
+        # An LRT asks what the dropped terms explain: show them, remove what both models share.
+        remove = design_variables(config.de.reduced)
     display = display_matrix(
         vst,
         genes=selection.genes,
         scale=h.scale,
         clip=h.clip,
-        remove=list(h.display_remove) or None,
+        remove=remove or None,
         samples=experiment.samples,
         design=design,
     )
@@ -227,8 +238,12 @@ def _enrich(
 ) -> Enrichment:
     e = config.enrich
     sets = [read_gmt(path) for path in config.inputs.gene_sets]
+    table = result.table
+    if result.params.get("test") == "lrt":
+        # The LRT statistic has no sign: the ranked test ranks by sign(log2fc) × −log10(p).
+        table = table.assign(stat=np.nan)
     return gene_set_enrichment(
-        result.table,
+        table,
         gene_sets=sets,
         modules=modules.labels if modules is not None else None,
         annotation=experiment.genes,
@@ -247,18 +262,19 @@ def _read(config: RunConfig, timings: dict[str, float]) -> Experiment:
     with stage("read", timings, what="counts, sample sheet and annotation"):
         experiment = read_experiment(inputs.counts, inputs.samples, genes=inputs.genes)
         logger.info("  %d genes × %d samples", experiment.n_genes, experiment.n_samples)
-        if inputs.de_table is None:
+        source = Path(inputs.samples or inputs.counts).name
+        if inputs.de_table is None and config.de.contrast:
             # Check the design against the sheet now, before any slow stage runs.
             build_design(
                 experiment.samples,
                 config.de.design,
                 contrast=config.de.contrast,
-                source=Path(inputs.samples or inputs.counts).name,
+                source=source,
                 warn_small_groups=False,
             )
-        config.heatmap.check_columns(
-            list(experiment.samples.columns), source=Path(inputs.samples or inputs.counts).name
-        )
+        elif inputs.de_table is None:
+            design_matrix(experiment.samples, config.de.design, source=source)
+        config.heatmap.check_columns(list(experiment.samples.columns), source=source)
     return experiment
 
 

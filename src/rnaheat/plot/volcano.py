@@ -19,6 +19,7 @@ from rnaheat.modules import GeneModules, module_label
 from rnaheat.plot._text import literal_text
 from rnaheat.plot.colors import NEUTRAL, diverging_cmap
 from rnaheat.plot.heatmap import module_colors
+from rnaheat.significance import significant_rows, threshold_text
 
 __all__ = ["volcano"]
 
@@ -200,10 +201,8 @@ def _handle(colour: str, label: str) -> Line2D:
 
 
 def _changed(genes, alpha, lfc_threshold):
-    significant = (genes["padj"] < alpha).fillna(value=False)
-    up = significant & (genes["log2fc"] > 0) & (genes["log2fc"] >= lfc_threshold)
-    down = significant & (genes["log2fc"] < 0) & (genes["log2fc"] <= -lfc_threshold)
-    return up, down
+    changed = significant_rows(genes, alpha=alpha, lfc_threshold=lfc_threshold)
+    return changed & (genes["log2fc"] > 0), changed & (genes["log2fc"] < 0)
 
 
 def _scatter(ax, genes, colours) -> None:
@@ -256,10 +255,8 @@ def _thresholds(ax, genes, alpha, lfc_threshold) -> tuple[int, int, bool]:
 
 def _counts(ax, n_up, n_down, alpha, lfc_threshold, title, *, dashed: bool) -> None:
     cmap = diverging_cmap()
-    rule = (
-        f"padj < {alpha:g}"
-        + (f", |log2fc| ≥ {lfc_threshold:g}" if lfc_threshold else "")
-        + (" (dashed)" if dashed else "")
+    rule = threshold_text(alpha=alpha, lfc_threshold=lfc_threshold) + (
+        " (dashed)" if dashed else ""
     )
     header = {
         "xycoords": "axes fraction",

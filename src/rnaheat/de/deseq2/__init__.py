@@ -2,15 +2,16 @@
 
 Each module holds one step of the method, with the reasoning and the reference in its
 docstring: :mod:`.size_factors`, :mod:`.glm` (IRLS with DESeq2's ridge), :mod:`.dispersion`
-(Cox–Reid gene-wise estimates by DESeq2's line search), :mod:`.trend`, :mod:`.prior` (prior
-variance, MAP dispersions, the outlier rule), :mod:`.wald`, :mod:`.cooks`, :mod:`.filtering`
-(independent filtering and Benjamini–Hochberg) and :mod:`.vst`. :func:`run_deseq2` runs them in
+(Cox–Reid gene-wise estimates by DESeq2's line search, sharing :mod:`.count_table` with the
+GLM), :mod:`.trend`, :mod:`.prior` (prior variance, MAP dispersions, the outlier rule),
+:mod:`.wald`, :mod:`.lrt` (the likelihood-ratio test), :mod:`.cooks`, :mod:`.filtering`
+(independent filtering) and :mod:`.vst`. :func:`run_deseq2` runs them in
 the order of R's ``DESeq()`` + ``results()`` with their defaults, over genes in chunks of
 bounded size; :func:`vst` is R's ``vst()``.
 
-Scope: Wald tests of one contrast with size factors (no observation weights, normalisation
-factor matrices, likelihood-ratio tests or t-distribution); :mod:`.shrink` adds R's
-``lfcShrink`` with the normal and apeglm priors.
+Scope: Wald tests of one contrast and likelihood-ratio tests against a nested reduced model,
+with size factors (no observation weights, normalisation factor matrices or t-distribution);
+:mod:`.shrink` adds R's ``lfcShrink`` with the normal and apeglm priors.
 
 Where the numbers may depart from R on purpose (each explained where it happens):
 
@@ -34,11 +35,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnaheat.de.deseq2.deseq import DESeq2Result, run_deseq2
+from rnaheat.de.deseq2.deseq import run_deseq2
 from rnaheat.de.deseq2.size_factors import median_of_ratios
 from rnaheat.de.deseq2.vst import fit_vst_trend, vst_transform
 
-__all__ = ["DESeq2Result", "median_of_ratios", "run_deseq2", "vst"]
+__all__ = ["median_of_ratios", "run_deseq2", "vst"]
 
 
 def vst(

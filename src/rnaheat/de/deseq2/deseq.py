@@ -1,4 +1,4 @@
-"""DESeq2's whole analysis for one contrast: dispersions, GLM, Wald test, outliers, filtering.
+"""DESeq2's whole analysis: dispersions, GLM, Wald or likelihood-ratio test, outliers, filtering.
 
 The order of steps is R DESeq2's ``DESeq()`` followed by ``results()`` with their defaults:
 
@@ -6,7 +6,8 @@ The order of steps is R DESeq2's ``DESeq()`` followed by ``results()`` with thei
 2. gene-wise dispersions (:mod:`~rnaheat.de.deseq2.dispersion`);
 3. the dispersion trend and the prior variance (:mod:`~rnaheat.de.deseq2.trend`,
    :mod:`~rnaheat.de.deseq2.prior`) — the only steps that look at all genes together;
-4. MAP dispersions, the GLM fit, the Wald test and Cook's distances per gene;
+4. MAP dispersions, the GLM fit, the Wald test (and, given a reduced model, the
+   likelihood-ratio test, as ``DESeq(test = "LRT")``) and Cook's distances per gene;
 5. when some design cell has at least 7 samples, outlier counts there are replaced and the
    affected genes refitted (with the trend and prior of step 3, as R does);
 6. Cook's filtering of p-values, independent filtering and Benjamini–Hochberg
@@ -22,7 +23,8 @@ from __future__ import annotations
 import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, fields
+from dataclasses import replace as replace_fields
 
 import numpy as np
 import pandas as pd
@@ -36,15 +38,17 @@ from rnaheat.de.deseq2.cooks import (
     replace_outliers,
     robust_moment_dispersions,
 )
-from rnaheat.de.deseq2.dispersion import gene_wise_dispersions
+from rnaheat.de.deseq2.dispersion import GeneWise, gene_wise_dispersions
 from rnaheat.de.deseq2.filtering import independent_filter
 from rnaheat.de.deseq2.glm import fit_nb_glm
+from rnaheat.de.deseq2.lrt import check_nested, likelihood_ratio_test
 from rnaheat.de.deseq2.prior import log_residual_variance, map_dispersions, prior_variance
 from rnaheat.de.deseq2.size_factors import median_of_ratios
 from rnaheat.de.deseq2.trend import DispersionTrend, fit_trend
 from rnaheat.de.deseq2.wald import wald_test
+from rnaheat.de.engine import EngineResult
 
-__all__ = ["DEFAULT_CHUNK_ELEMENTS", "DESeq2Result", "chunk_slices", "run_deseq2"]
+__all__ = ["DEFAULT_CHUNK_ELEMENTS", "chunk_slices", "run_deseq2"]
 
 logger = logging.getLogger("rnaheat")
 
@@ -52,21 +56,6 @@ logger = logging.getLogger("rnaheat")
 #: mean more of the search's per-gene bookkeeping in Python, which threads cannot overlap.
 DEFAULT_CHUNK_ELEMENTS = 1 << 20
 _PARALLEL_ELEMENTS = 1 << 18
-
-
-@dataclass(frozen=True)
-class DESeq2Result:
-    """Per-gene results (NaN for untested genes) and fit-wide figures."""
-
-    size_factors: np.ndarray
-    base_mean: np.ndarray
-    log2fc: np.ndarray
-    lfc_se: np.ndarray
-    stat: np.ndarray
-    pvalue: np.ndarray
-    padj: np.ndarray
-    dispersions: pd.DataFrame
-    info: dict[str, object] = field(default_factory=dict)
 
 
 def chunk_slices(
@@ -114,88 +103,177 @@ def _two_level_factor(design: np.ndarray) -> bool:
     )
 
 
-@dataclass
+@dataclass(frozen=True)
+class _Settings:
+    """What every chunk of the testing pass needs besides its own counts."""
+
+    design: np.ndarray
+    size_factors: np.ndarray
+    contrast: np.ndarray
+    #: The reduced model matrix of a likelihood-ratio test and its degrees of freedom.
+    reduced: np.ndarray | None
+    lrt_df: int
+    trend: DispersionTrend
+    prior_var: float
+    log_var: float
+    #: Cook's cutoff and the replaceable samples when outliers are replaced, else ``None``.
+    replace_setup: tuple[float, np.ndarray] | None
+
+
+@dataclass(frozen=True)
+class _GeneFits:
+    """Per-gene numbers of the testing pass, for the genes with a non-zero count, in order."""
+
+    disp_gene_est: np.ndarray
+    disp_gene_iter: np.ndarray
+    disp_fit: np.ndarray
+    disp_map: np.ndarray
+    dispersion: np.ndarray
+    disp_outlier: np.ndarray
+    disp_iter: np.ndarray
+    log2fc: np.ndarray
+    lfc_se: np.ndarray
+    stat: np.ndarray
+    pvalue: np.ndarray
+    max_cooks: np.ndarray
+    beta_conv: np.ndarray
+    beta_iter: np.ndarray
+    deviance: np.ndarray
+
+    @classmethod
+    def concatenate(cls, parts: list[_GeneFits]) -> _GeneFits:
+        """The genes of ``parts``, one after the other."""
+        return cls(
+            **{f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(cls)}
+        )
+
+    def with_rows(self, rows: np.ndarray, other: _GeneFits) -> _GeneFits:
+        """A copy whose genes at positions ``rows`` are those of ``other``."""
+        values = {}
+        for f in fields(self):
+            column = getattr(self, f.name).copy()
+            column[rows] = getattr(other, f.name)
+            values[f.name] = column
+        return _GeneFits(**values)
+
+
+@dataclass(frozen=True)
+class _Replacement:
+    """A chunk's counts with outliers replaced, and the Cook's distances that remain."""
+
+    counts: np.ndarray
+    replace: np.ndarray
+    max_cooks_kept: np.ndarray
+
+
+@dataclass(frozen=True)
 class _Block:
     """Everything computed for one chunk of genes in the testing pass."""
 
-    values: dict[str, np.ndarray]
-    cooks_argmax_count: np.ndarray
+    fits: _GeneFits
     n_above_outlier: np.ndarray
-    replaced_counts: np.ndarray | None = None
-    replace: np.ndarray | None = None
-    max_cooks_kept: np.ndarray | None = None
+    replacement: _Replacement | None
 
 
-def _gene_wise_pass(counts, design, *, sf, chunks, n_threads):
-    parts = _map_chunks(
-        lambda _k, sl: gene_wise_dispersions(counts[sl], design, size_factors=sf),
-        chunks,
-        n_threads=n_threads,
-        desc="gene-wise dispersions",
-    )
-    return {
-        "base_mean": np.concatenate([g.base_mean for g in parts]),
-        "base_var": np.concatenate([g.base_var for g in parts]),
-        "disp_gene_est": np.concatenate([g.dispersion for g in parts]),
-        "disp_gene_iter": np.concatenate([g.iterations for g in parts]),
-        "mu": [g.mu for g in parts],
-        "table": [g.table for g in parts],
-    }
+@dataclass(frozen=True)
+class _GeneWisePass:
+    """The gene-wise estimates of all genes (each chunk's means stay with its own part)."""
+
+    base_mean: np.ndarray
+    disp_gene_est: np.ndarray
+    disp_gene_iter: np.ndarray
+
+    @classmethod
+    def concatenate(cls, parts: list[GeneWise]) -> _GeneWisePass:
+        """The chunks' estimates, one after the other."""
+        return cls(
+            base_mean=np.concatenate([g.base_mean for g in parts]),
+            disp_gene_est=np.concatenate([g.dispersion for g in parts]),
+            disp_gene_iter=np.concatenate([g.iterations for g in parts]),
+        )
 
 
-def _test_block(
-    y, mu, *, design, sf, contrast, gene_est, disp_fit, prior_var, log_var, replace_setup, table
-):
-    """MAP dispersions, GLM, Wald test and Cook's distances for one chunk."""
+@dataclass(frozen=True)
+class _Refitted:
+    """The testing pass after outlier replacement (unchanged when nothing was replaced)."""
+
+    fits: _GeneFits
+    base_mean: np.ndarray
+    replaced: np.ndarray
+    now_zero: np.ndarray
+    n_refit: int
+
+
+def _test_block(y, mu, *, gene_est, gene_iter, disp_fit, settings: _Settings, table) -> _Block:
+    """MAP dispersions, GLM, Wald (and likelihood-ratio) test and Cook's distances for a chunk.
+
+    With a likelihood-ratio test, ``log2fc`` and ``lfc_se`` stay the Wald estimates of the
+    contrast, and ``stat`` and ``pvalue`` become the LRT's, as R's ``results()`` reports them.
+    """
+    design, sf = settings.design, settings.size_factors
     disp = map_dispersions(
         y,
         mu,
         design=design,
         disp_gene_est=gene_est,
         disp_fit=disp_fit,
-        prior_var=prior_var,
-        log_residual_var=log_var,
+        prior_var=settings.prior_var,
+        log_residual_var=settings.log_var,
         table=table,
     )
     fit = fit_nb_glm(y, design, size_factors=sf, dispersions=disp.dispersion, table=table)
-    log2fc, lfc_se, stat, pvalue = wald_test(fit.beta, fit.covariance, contrast=contrast)
+    log2fc, lfc_se, stat, pvalue = wald_test(fit.beta, fit.covariance, contrast=settings.contrast)
+    if settings.reduced is not None:
+        stat, pvalue = likelihood_ratio_test(
+            y,
+            fit,
+            reduced=settings.reduced,
+            size_factors=sf,
+            dispersions=disp.dispersion,
+            df=settings.lrt_df,
+            table=table,
+        )
     robust = robust_moment_dispersions(y / sf, design)
     cooks = cooks_distances(
         y.astype(float), fit.mu, hat=fit.hat, robust_dispersion=robust, n_coefs=design.shape[1]
     )
     top = np.argmax(np.where(np.isnan(cooks), -np.inf, cooks), axis=1)
     out_count = y[np.arange(y.shape[0]), top]
-    block = _Block(
-        values={
-            "disp_map": disp.disp_map,
-            "dispersion": disp.dispersion,
-            "disp_outlier": disp.outlier,
-            "disp_iter": disp.iterations,
-            "log2fc": log2fc,
-            "lfc_se": lfc_se,
-            "stat": stat,
-            "pvalue": pvalue,
-            "max_cooks": max_cooks(cooks, design),
-            "beta_conv": fit.converged,
-            "beta_iter": fit.iterations,
-            "deviance": fit.deviance,
-        },
-        cooks_argmax_count=out_count,
-        n_above_outlier=(y > out_count[:, None]).sum(axis=1),
+    fits = _GeneFits(
+        disp_gene_est=gene_est,
+        disp_gene_iter=gene_iter,
+        disp_fit=disp_fit,
+        disp_map=disp.disp_map,
+        dispersion=disp.dispersion,
+        disp_outlier=disp.outlier,
+        disp_iter=disp.iterations,
+        log2fc=log2fc,
+        lfc_se=lfc_se,
+        stat=stat,
+        pvalue=pvalue,
+        max_cooks=max_cooks(cooks, design),
+        beta_conv=fit.converged,
+        beta_iter=fit.iterations,
+        deviance=fit.deviance,
     )
-    if replace_setup is not None:
-        cutoff, replaceable = replace_setup
+    replacement = None
+    if settings.replace_setup is not None:
+        cutoff, replaceable = settings.replace_setup
         new_counts, replace = replace_outliers(
             y, cooks, size_factors=sf, cutoff=cutoff, replaceable=replaceable
         )
-        block.replaced_counts, block.replace = new_counts, replace
         if replaceable.all():
-            block.max_cooks_kept = np.full(y.shape[0], np.nan)
+            kept_max = np.full(y.shape[0], np.nan)
         else:
             kept = cooks.copy()
             kept[:, replaceable] = 0.0
-            block.max_cooks_kept = max_cooks(kept, design)
-    return block
+            kept_max = max_cooks(kept, design)
+        replacement = _Replacement(counts=new_counts, replace=replace, max_cooks_kept=kept_max)
+    return _Block(
+        fits=fits,
+        n_above_outlier=(y > out_count[:, None]).sum(axis=1),
+        replacement=replacement,
+    )
 
 
 def run_deseq2(
@@ -204,14 +282,19 @@ def run_deseq2(
     /,
     *,
     contrast: np.ndarray,
+    reduced: np.ndarray | None = None,
+    contrast_samples: np.ndarray | None = None,
     size_factors: np.ndarray | None = None,
     filter_alpha: float = 0.1,
     min_replicates_for_replace: int = 7,
     fit_type: str = "parametric",
     chunk_elements: int = DEFAULT_CHUNK_ELEMENTS,
     n_threads: int | None = None,
-) -> DESeq2Result:
-    """Fit DESeq2's model to every gene and test ``contrast`` as R's ``DESeq()`` + ``results()``.
+) -> EngineResult:
+    """Fit DESeq2's model to every gene and test it as R's ``DESeq()`` + ``results()``.
+
+    The Wald test of ``contrast``, or with ``reduced`` R's ``DESeq(test = "LRT")`` (the
+    contrast's log2 fold change then stands beside the LRT statistic).
 
     Parameters
     ----------
@@ -221,6 +304,13 @@ def run_deseq2(
         Samples × coefficients full-rank model matrix.
     contrast
         Weights over the design's coefficients; a unit vector tests one coefficient.
+    reduced
+        Samples × coefficients model matrix of a reduced model nested in ``design``, for a
+        likelihood-ratio test; ``None`` for the Wald test.
+    contrast_samples
+        Per sample, whether it belongs to one of the two groups a contrast of factor levels
+        compares. Genes with only zeros there report ``log2fc`` 0 (and, for the Wald test,
+        ``stat`` 0 and ``pvalue`` 1), as R's ``results(contrast = c(variable, a, b))`` does.
     size_factors
         Per-sample size factors; median-of-ratios when ``None``.
     filter_alpha
@@ -237,19 +327,149 @@ def run_deseq2(
 
     Returns
     -------
-    DESeq2Result
+    EngineResult
         Per-gene statistics in the input order and fit-wide figures.
 
     Raises
     ------
     ValueError
-        When shapes disagree, the design has no residual degrees of freedom, or all genes
-        are zero.
+        When shapes disagree, the design has no residual degrees of freedom, the reduced model
+        is not nested in the design, or all genes are zero.
     """
     counts = np.asarray(counts)
     design = np.asarray(design, dtype=float)
     contrast = np.asarray(contrast, dtype=float)
-    n_genes, m = counts.shape
+    _check_shapes(counts, design, contrast)
+    if reduced is not None:
+        reduced = np.asarray(reduced, dtype=float)
+    lrt_df = 0 if reduced is None else check_nested(design, reduced)
+    n_samples = design.shape[0]
+    nonzero = np.flatnonzero(counts.sum(axis=1) != 0)
+    if nonzero.size == 0:
+        raise ValueError("counts: every gene is zero in every sample; nothing to test")
+    sf = _size_factors(counts, size_factors)
+    y = counts[nonzero].astype(np.int64)
+    n_threads = min(2, os.cpu_count() or 1) if n_threads is None else n_threads
+    # Threads only pay off on large blocks; small inputs stay in one chunk.
+    parallel = n_threads if nonzero.size * n_samples >= _PARALLEL_ELEMENTS else 1
+    chunks = chunk_slices(
+        nonzero.size, n_samples, chunk_elements=chunk_elements, min_chunks=parallel
+    )
+
+    parts = _map_chunks(
+        lambda _k, sl: gene_wise_dispersions(y[sl], design, size_factors=sf),
+        chunks,
+        n_threads=n_threads,
+        desc="gene-wise dispersions",
+    )
+    gw = _GeneWisePass.concatenate(parts)
+    settings, disp_fit = _fit_wide(
+        gw,
+        design=design,
+        size_factors=sf,
+        contrast=contrast,
+        reduced=reduced,
+        lrt_df=lrt_df,
+        fit_type=fit_type,
+        min_replicates_for_replace=min_replicates_for_replace,
+    )
+    blocks = _testing_pass(
+        y,
+        parts,
+        gene_wise=gw,
+        disp_fit=disp_fit,
+        settings=settings,
+        chunks=chunks,
+        n_threads=n_threads,
+    )
+    del parts  # the chunks' fitted means and count tables are no longer needed
+    refitted = _replace_and_refit(
+        blocks, gw.base_mean, settings=settings, chunk_elements=chunk_elements
+    )
+    return _results(
+        refitted,
+        zero_in_contrast=_zero_in_contrast(y, contrast_samples),
+        n_above_outlier=np.concatenate([b.n_above_outlier for b in blocks]),
+        settings=settings,
+        nonzero=nonzero,
+        n_genes=counts.shape[0],
+        filter_alpha=filter_alpha,
+    )
+
+
+def _fit_wide(
+    gw: _GeneWisePass,
+    /,
+    *,
+    design: np.ndarray,
+    size_factors: np.ndarray,
+    contrast: np.ndarray,
+    reduced: np.ndarray | None,
+    lrt_df: int,
+    fit_type: str,
+    min_replicates_for_replace: int,
+) -> tuple[_Settings, np.ndarray]:
+    """The steps that look at all genes (trend, prior) and what the testing pass shares.
+
+    Returns the shared settings and each gene's trended dispersion.
+    """
+    n_samples, n_coefs = design.shape
+    trend = fit_trend(gw.base_mean, gw.disp_gene_est, fit_type=fit_type)
+    disp_fit = trend.evaluate(gw.base_mean)
+    replaceable = n_or_more_in_cell(design, n=min_replicates_for_replace)
+    settings = _Settings(
+        design=design,
+        size_factors=size_factors,
+        contrast=contrast,
+        reduced=reduced,
+        lrt_df=lrt_df,
+        trend=trend,
+        prior_var=prior_variance(gw.disp_gene_est, disp_fit, n_samples=n_samples, n_coefs=n_coefs),
+        log_var=log_residual_variance(gw.disp_gene_est, disp_fit),
+        replace_setup=(cooks_cutoff(n_samples, n_coefs), replaceable)
+        if replaceable.any()
+        else None,
+    )
+    return settings, disp_fit
+
+
+def _zero_in_contrast(counts: np.ndarray, contrast_samples: np.ndarray | None) -> np.ndarray:
+    """Per gene, whether all its counts in the contrasted groups are zero."""
+    if contrast_samples is None:
+        return np.zeros(counts.shape[0], dtype=bool)
+    return counts[:, np.asarray(contrast_samples, dtype=bool)].sum(axis=1) == 0
+
+
+def _testing_pass(
+    counts: np.ndarray,
+    parts: list[GeneWise],
+    /,
+    *,
+    gene_wise: _GeneWisePass,
+    disp_fit: np.ndarray,
+    settings: _Settings,
+    chunks: list[slice],
+    n_threads: int,
+) -> list[_Block]:
+    """:func:`_test_block` over the chunks, each starting from its gene-wise part."""
+    return _map_chunks(
+        lambda k, sl: _test_block(
+            counts[sl],
+            parts[k].mu,
+            gene_est=gene_wise.disp_gene_est[sl],
+            gene_iter=gene_wise.disp_gene_iter[sl],
+            disp_fit=disp_fit[sl],
+            settings=settings,
+            table=parts[k].table,
+        ),
+        chunks,
+        n_threads=n_threads,
+        desc="MAP, GLM and " + ("Wald test" if settings.reduced is None else "LRT"),
+    )
+
+
+def _check_shapes(counts: np.ndarray, design: np.ndarray, contrast: np.ndarray) -> None:
+    m = counts.shape[1]
     p = design.shape[1]
     if design.shape[0] != m:
         raise ValueError(f"design has {design.shape[0]} rows but counts have {m} samples")
@@ -260,150 +480,151 @@ def run_deseq2(
             f"design has {p} coefficients for {m} samples: no replicates are left to estimate "
             "the dispersion; use a simpler design"
         )
-    all_zero = counts.sum(axis=1) == 0
-    nz = np.flatnonzero(~all_zero)
-    if nz.size == 0:
-        raise ValueError("counts: every gene is zero in every sample; nothing to test")
-    if size_factors is None:
-        sf = median_of_ratios(counts)
-    else:
-        sf = np.asarray(size_factors, dtype=float)
-        if sf.shape != (m,) or not np.all(np.isfinite(sf)) or np.any(sf <= 0):
-            raise ValueError("size_factors must be one positive finite number per sample")
-    y_all = counts[nz].astype(np.int64)
-    if n_threads is None:
-        n_threads = min(2, os.cpu_count() or 1)
-    # Threads only pay off on large blocks; small inputs stay in one chunk.
-    parallel = n_threads if nz.size * m >= _PARALLEL_ELEMENTS else 1
-    chunks = chunk_slices(nz.size, m, chunk_elements=chunk_elements, min_chunks=parallel)
 
-    gw = _gene_wise_pass(y_all, design, sf=sf, chunks=chunks, n_threads=n_threads)
-    trend = fit_trend(gw["base_mean"], gw["disp_gene_est"], fit_type=fit_type)
-    disp_fit = trend.evaluate(gw["base_mean"])
-    log_var = log_residual_variance(gw["disp_gene_est"], disp_fit)
-    prior_var = prior_variance(gw["disp_gene_est"], disp_fit, n_samples=m, n_coefs=p)
 
-    replace_setup = None
-    if n_or_more_in_cell(design, n=min_replicates_for_replace).any():
-        replace_setup = (
-            cooks_cutoff(m, p),
-            n_or_more_in_cell(design, n=min_replicates_for_replace),
+def _size_factors(counts: np.ndarray, given: np.ndarray | None) -> np.ndarray:
+    if given is None:
+        return median_of_ratios(counts)
+    sf = np.asarray(given, dtype=float)
+    if sf.shape != (counts.shape[1],) or not np.all(np.isfinite(sf)) or np.any(sf <= 0):
+        raise ValueError("size_factors must be one positive finite number per sample")
+    return sf
+
+
+def _replace_and_refit(
+    blocks: list[_Block], base_mean: np.ndarray, *, settings: _Settings, chunk_elements: int
+) -> _Refitted:
+    """Replace outlier counts and refit the affected genes, as R's ``DESeq()`` does.
+
+    Genes whose counts all become zero are reported as unchanged (see :func:`_results`);
+    every other gene with a replaced count is fitted again (with the trend and prior of the
+    original fit).
+    """
+    fits = _GeneFits.concatenate([b.fits for b in blocks])
+    nothing = np.zeros(fits.log2fc.size, dtype=bool)
+    unchanged = _Refitted(
+        fits=fits, base_mean=base_mean, replaced=nothing, now_zero=nothing, n_refit=0
+    )
+    if settings.replace_setup is None:
+        return unchanged
+    replace = np.concatenate([b.replacement.replace for b in blocks])
+    if not replace.any():
+        return unchanged
+    new_counts = np.concatenate([b.replacement.counts for b in blocks])
+    now_zero = replace & (new_counts.sum(axis=1) == 0)
+    refit = np.flatnonzero(replace & ~now_zero)
+    if refit.size:
+        logger.info("replacing outlier counts and refitting %d genes", refit.size)
+        fits = fits.with_rows(
+            refit, _refit(new_counts[refit], settings=settings, chunk_elements=chunk_elements)
         )
-    blocks = _map_chunks(
-        lambda k, sl: _test_block(
-            y_all[sl],
-            gw["mu"][k],
-            design=design,
-            sf=sf,
-            contrast=contrast,
-            gene_est=gw["disp_gene_est"][sl],
-            disp_fit=disp_fit[sl],
-            prior_var=prior_var,
-            log_var=log_var,
-            replace_setup=replace_setup,
-            table=gw["table"][k],
-        ),
-        chunks,
-        n_threads=n_threads,
-        desc="MAP, GLM and Wald test",
+    kept_max = np.concatenate([b.replacement.max_cooks_kept for b in blocks])
+    fits = replace_fields(fits, max_cooks=kept_max)
+    return _Refitted(
+        fits=fits,
+        base_mean=(new_counts / settings.size_factors).mean(axis=1),
+        replaced=replace,
+        now_zero=now_zero,
+        n_refit=int(refit.size),
     )
-    gw.pop("mu")
-    gw.pop("table")
-    res = {key: np.concatenate([b.values[key] for b in blocks]) for key in blocks[0].values}
-    res.update(
-        base_mean=gw["base_mean"],
-        disp_gene_est=gw["disp_gene_est"],
-        disp_gene_iter=gw["disp_gene_iter"],
-        disp_fit=disp_fit,
-        replaced=np.zeros(nz.size, dtype=bool),
-    )
-    out_count_above = np.concatenate([b.n_above_outlier for b in blocks])
 
-    now_zero = np.zeros(nz.size, dtype=bool)
-    n_refit = 0
-    if replace_setup is not None:
-        replace = np.concatenate([b.replace for b in blocks])
-        if replace.any():
-            new_counts = np.concatenate([b.replaced_counts for b in blocks])
-            res["base_mean"] = (new_counts / sf).mean(axis=1)
-            now_zero = replace & (new_counts.sum(axis=1) == 0)
-            refit = np.flatnonzero(replace & ~now_zero)
-            n_refit = int(refit.size)
-            if refit.size:
-                logger.info("replacing outlier counts and refitting %d genes", refit.size)
-                _refit(
-                    res,
-                    new_counts[refit],
-                    rows=refit,
-                    design=design,
-                    sf=sf,
-                    contrast=contrast,
-                    trend=trend,
-                    prior_var=prior_var,
-                    log_var=log_var,
-                    chunk_elements=chunk_elements,
-                )
-            res["replaced"] = replace
-            res["max_cooks"] = np.concatenate([b.max_cooks_kept for b in blocks])
-            for key in ("log2fc", "lfc_se", "stat", "pvalue"):
-                res[key][now_zero] = np.nan
 
-    # Cook's filtering (results(cooksCutoff = default)).
-    pvalue = res["pvalue"].copy()
-    cutoff = cooks_cutoff(m, p)
+def _refit(counts: np.ndarray, *, settings: _Settings, chunk_elements: int) -> _GeneFits:
+    """The testing pass for genes whose outliers were replaced, from the gene-wise step.
+
+    As DESeq2 does, the trend and the prior come from the original fit.
+    """
+    parts = []
+    for sl in chunk_slices(counts.shape[0], counts.shape[1], chunk_elements=chunk_elements):
+        y = counts[sl]
+        gw = gene_wise_dispersions(y, settings.design, size_factors=settings.size_factors)
+        block = _test_block(
+            y,
+            gw.mu,
+            gene_est=gw.dispersion,
+            gene_iter=gw.iterations,
+            disp_fit=settings.trend.evaluate(gw.base_mean),
+            settings=replace_fields(settings, replace_setup=None),
+            table=gw.table,
+        )
+        parts.append(block.fits)
+    return _GeneFits.concatenate(parts)
+
+
+def _results(
+    refitted: _Refitted,
+    *,
+    zero_in_contrast: np.ndarray,
+    n_above_outlier: np.ndarray,
+    settings: _Settings,
+    nonzero: np.ndarray,
+    n_genes: int,
+    filter_alpha: float,
+) -> EngineResult:
+    """Cook's filtering, independent filtering and the per-gene table (R's ``results()``)."""
+    fits, now_zero = refitted.fits, refitted.now_zero
+    design = settings.design
+    cutoff = cooks_cutoff(*design.shape)
     with np.errstate(invalid="ignore"):
-        outlier = res["max_cooks"] > cutoff
+        outlier = fits.max_cooks > cutoff
     if _two_level_factor(design):
-        outlier &= ~(out_count_above >= 3)
-    pvalue[outlier] = np.nan
-    log2fc, lfc_se, stat = res["log2fc"].copy(), res["lfc_se"].copy(), res["stat"].copy()
-    log2fc[now_zero], lfc_se[now_zero], stat[now_zero], pvalue[now_zero] = 0.0, 0.0, 0.0, 1.0
+        outlier &= ~(n_above_outlier >= 3)
+    # Genes with only zeros in the contrasted groups: no change (the LRT keeps its test).
+    log2fc = np.where(zero_in_contrast, 0.0, fits.log2fc)
+    wald_zero = zero_in_contrast if settings.reduced is None else np.zeros_like(now_zero)
+    stat = np.where(wald_zero, 0.0, fits.stat)
+    pvalue = np.where(outlier, np.nan, np.where(wald_zero, 1.0, fits.pvalue))
+    # Genes left with only zeros after replacement: no change, as R's results() reports them.
+    log2fc, lfc_se, stat = (
+        np.where(now_zero, 0.0, values) for values in (log2fc, fits.lfc_se, stat)
+    )
+    pvalue = np.where(now_zero, 1.0, pvalue)
 
     def full(values, fill=np.nan):
         out = np.full(n_genes, fill, dtype=float)
-        out[nz] = values
+        out[nonzero] = values
         return out
-
-    base_mean = np.zeros(n_genes)
-    base_mean[nz] = res["base_mean"]
-    pvalue_full = full(pvalue)
-    filt = independent_filter(pvalue_full, base_mean, alpha=filter_alpha)
 
     def flag(values):
         out = np.zeros(n_genes, dtype=bool)
-        out[nz] = values
+        out[nonzero] = values
         return out
 
+    base_mean = full(refitted.base_mean, 0.0)
+    pvalue_full = full(pvalue)
+    filt = independent_filter(pvalue_full, base_mean, alpha=filter_alpha)
     dispersions = pd.DataFrame(
         {
-            "disp_gene_est": full(res["disp_gene_est"]),
-            "disp_gene_iter": full(res["disp_gene_iter"]),
-            "disp_fit": full(res["disp_fit"]),
-            "disp_map": full(res["disp_map"]),
-            "dispersion": full(res["dispersion"]),
-            "disp_outlier": flag(res["disp_outlier"]),
-            "max_cooks": full(res["max_cooks"]),
+            "disp_gene_est": full(fits.disp_gene_est),
+            "disp_gene_iter": full(fits.disp_gene_iter),
+            "disp_fit": full(fits.disp_fit),
+            "disp_map": full(fits.disp_map),
+            "dispersion": full(fits.dispersion),
+            "disp_outlier": flag(fits.disp_outlier),
+            "max_cooks": full(fits.max_cooks),
             "cooks_outlier": flag(outlier),
-            "replaced": flag(res["replaced"]),
-            "beta_conv": flag(res["beta_conv"]),
-            "beta_iter": full(res["beta_iter"]),
-            "deviance": full(res["deviance"]),
-            "all_zero": all_zero,
+            "replaced": flag(refitted.replaced),
+            "beta_conv": flag(fits.beta_conv),
+            "beta_iter": full(fits.beta_iter),
+            "deviance": full(fits.deviance),
+            "all_zero": ~flag(np.ones(nonzero.size, dtype=bool)),  # untested: no counts
         }
     )
     info = {
-        **trend.info(),
-        "disp_prior_var": prior_var,
-        "var_log_disp_ests": log_var,
+        **settings.trend.info(),
+        "disp_prior_var": settings.prior_var,
+        "var_log_disp_ests": settings.log_var,
         "filter_threshold": filt.threshold,
         "filter_theta": filt.theta,
         "filter_alpha": filter_alpha,
         "cooks_cutoff": cutoff,
-        "n_refit": n_refit,
-        "n_beta_not_converged": int((~res["beta_conv"]).sum()),
+        "n_refit": refitted.n_refit,
+        "n_beta_not_converged": int((~fits.beta_conv).sum()),
     }
-    return DESeq2Result(
-        size_factors=sf,
+    if settings.reduced is not None:
+        info["lrt_df"] = settings.lrt_df
+    return EngineResult(
+        size_factors=settings.size_factors,
         base_mean=base_mean,
         log2fc=full(log2fc),
         lfc_se=full(lfc_se),
@@ -413,47 +634,3 @@ def run_deseq2(
         dispersions=dispersions,
         info=info,
     )
-
-
-def _refit(
-    res: dict[str, np.ndarray],
-    counts: np.ndarray,
-    *,
-    rows: np.ndarray,
-    design: np.ndarray,
-    sf: np.ndarray,
-    contrast: np.ndarray,
-    trend: DispersionTrend,
-    prior_var: float,
-    log_var: float,
-    chunk_elements: int,
-) -> None:
-    """Refit genes whose outliers were replaced, writing into ``res``.
-
-    As DESeq2 does, the trend and the prior come from the original fit.
-    """
-    chunks = chunk_slices(rows.size, counts.shape[1], chunk_elements=chunk_elements)
-    for sl in chunks:
-        y = counts[sl]
-        gw = gene_wise_dispersions(y, design, size_factors=sf)
-        disp_fit = trend.evaluate(gw.base_mean)
-        block = _test_block(
-            y,
-            gw.mu,
-            design=design,
-            sf=sf,
-            contrast=contrast,
-            gene_est=gw.dispersion,
-            disp_fit=disp_fit,
-            prior_var=prior_var,
-            log_var=log_var,
-            replace_setup=None,
-            table=gw.table,
-        )
-        idx = rows[sl]
-        res["disp_gene_est"][idx] = gw.dispersion
-        res["disp_gene_iter"][idx] = gw.iterations
-        res["disp_fit"][idx] = disp_fit
-        for key, values in block.values.items():
-            if key != "max_cooks":
-                res[key][idx] = values

@@ -16,20 +16,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["FilterResult", "bh_adjust", "independent_filter", "lowess"]
+from rnaheat.significance import benjamini_hochberg
 
-
-def bh_adjust(pvalues: np.ndarray, /) -> np.ndarray:
-    """Benjamini–Hochberg adjusted p-values; NaN stays NaN and does not count (R's p.adjust)."""
-    out = np.full(pvalues.shape, np.nan)
-    present = np.flatnonzero(~np.isnan(pvalues))
-    p = pvalues[present]
-    order = np.argsort(-p, kind="stable")
-    n = p.size
-    ranks = np.arange(n, 0, -1)
-    adjusted = np.minimum(1.0, np.minimum.accumulate(n / ranks * p[order]))
-    out[present[order]] = adjusted
-    return out
+__all__ = ["FilterResult", "independent_filter", "lowess"]
 
 
 def _lowest(x, y, *, xs, nleft, nright, w, robust, rw):
@@ -160,21 +149,15 @@ def independent_filter(
     thetas = np.linspace(lower, upper, 50)
     cutoffs = np.quantile(base_mean, thetas)  # R's default type 7
 
-    present = np.flatnonzero(~np.isnan(pvalues))
-    p = pvalues[present]
-    order = np.argsort(-p, kind="stable")
-    sorted_p = p[order]
-    sorted_filter = base_mean[present][order]
+    present = ~np.isnan(pvalues)
 
     def adjusted(cutoff):
-        keep = sorted_filter >= cutoff
-        ps = sorted_p[keep]
-        n = ps.size
-        if n == 0:
-            return keep, ps
-        return keep, np.minimum(1.0, np.minimum.accumulate(n / np.arange(n, 0, -1) * ps))
+        keep = present & (base_mean >= cutoff)
+        padj = np.full(pvalues.shape, np.nan)
+        padj[keep] = benjamini_hochberg(pvalues[keep])
+        return padj
 
-    n_rej = np.array([int(np.sum(adjusted(c)[1] < alpha)) for c in cutoffs])
+    n_rej = np.array([int(np.sum(adjusted(c) < alpha)) for c in cutoffs])
     fit = lowess(thetas, n_rej.astype(float), f=1 / 5)
     if n_rej.max() <= 10:
         j = 0
@@ -183,11 +166,8 @@ def independent_filter(
         threshold = fit.max() - np.sqrt(np.mean(residual**2))
         above = np.flatnonzero(n_rej > threshold)
         j = int(above[0]) if above.size else 0
-    keep, values = adjusted(cutoffs[j])
-    padj = np.full(pvalues.shape, np.nan)
-    padj[present[order[keep]]] = values
     return FilterResult(
-        padj=padj,
+        padj=adjusted(cutoffs[j]),
         threshold=float(cutoffs[j]),
         theta=float(thetas[j]),
         n_rejections=n_rej,

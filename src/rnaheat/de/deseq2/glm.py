@@ -18,15 +18,12 @@ keep the IRLS estimate and are flagged with ``converged = False``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.special import betaln, gammaln
 
 from rnaheat.de.deseq2 import linalg
-
-if TYPE_CHECKING:
-    from rnaheat.de.deseq2.dispersion import CountTable
+from rnaheat.de.deseq2.count_table import CountTable
 
 __all__ = ["GLMFit", "fit_nb_glm", "linear_model_mu", "nb_log_likelihood"]
 
@@ -141,7 +138,7 @@ def fit_nb_glm(
     min_mu
         Floor on fitted means during the iterations.
     table
-        The :class:`~rnaheat.de.deseq2.dispersion.CountTable` of ``counts``, if built: the
+        The :class:`~rnaheat.de.deseq2.count_table.CountTable` of ``counts``, if built: the
         log-likelihood's constant part is then evaluated once per distinct count of a gene.
 
     Returns
@@ -150,7 +147,6 @@ def fit_nb_glm(
         Coefficients, covariances, hat diagonals, fitted means and convergence per gene.
     """
     counts = np.asarray(counts, dtype=float)
-    n_genes, _ = counts.shape
     p = design.shape[1]
     alpha = np.asarray(dispersions, dtype=float)
     sf = np.asarray(size_factors, dtype=float)
@@ -161,7 +157,61 @@ def fit_nb_glm(
         return _intercept_only(counts, sf, dispersions=alpha)
 
     beta = _initial_beta(counts, design, size_factors=sf)
-    # The lgamma part of the log-likelihood does not change during IRLS: compute it once.
+    irls = _irls(
+        counts,
+        design,
+        beta=beta,
+        size_factors=sf,
+        dispersions=alpha,
+        penalty=penalty,
+        constant=_constant_log_likelihood(counts, alpha, table=table),
+        beta_tol=beta_tol,
+        max_iter=max_iter,
+        min_mu=min_mu,
+    )
+    beta, mu, deviance = irls.beta, irls.mu, irls.deviance
+    converged = irls.iterations < max_iter
+
+    w = mu / (1.0 + alpha[:, None] * mu)
+    xtwx = linalg.gram(w, design)
+    bread = linalg.inv(xtwx + penalty)
+    covariance = np.einsum("gpq,gqr,grs->gps", bread, xtwx, bread)
+    # diag of W^1/2 X (X'WX + ridge)^-1 X' W^1/2
+    hat = w * np.einsum("sp,gpq,sq->gs", design, bread, design)
+    unstable = ~converged | np.any(np.diagonal(covariance, axis1=1, axis2=2) <= 0, axis=1)
+    unstable |= np.any(~np.isfinite(beta), axis=1)
+    if unstable.any():
+        # DESeq2 keeps the hat diagonals of the abandoned IRLS fit for these genes.
+        rows = np.flatnonzero(unstable)
+        refit = _refit_by_newton(
+            counts[rows],
+            design,
+            start=beta[rows],
+            size_factors=sf,
+            dispersions=alpha[rows],
+            penalty=penalty,
+            min_mu=min_mu,
+        )
+        beta[rows], covariance[rows] = refit.beta, refit.covariance
+        deviance[rows], converged[rows] = refit.deviance, refit.converged
+    return GLMFit(
+        beta=beta,
+        covariance=covariance,
+        hat=hat,
+        mu=sf * np.exp(linalg.linear_predictor(beta, design)),
+        converged=converged,
+        iterations=irls.iterations,
+        deviance=deviance,
+    )
+
+
+def _constant_log_likelihood(
+    counts: np.ndarray, alpha: np.ndarray, *, table: CountTable | None
+) -> np.ndarray:
+    """Per gene, the part of the log-likelihood that does not change during the IRLS.
+
+    ``sum_j lgamma(y + 1/a) - lgamma(1/a) - lgamma(y + 1)``, plus ``sum_j y log a``.
+    """
     size = 1.0 / alpha
 
     def constant_terms(y, r):
@@ -174,9 +224,40 @@ def fit_nb_glm(
         constant = constant_terms(counts, size[:, None])
     else:
         constant = table.map(lambda values, gene: constant_terms(values, size[gene]))
-    constant = linalg.row_sums(constant)
-    counts_times_log_a = linalg.row_sums(counts) * np.log(alpha)
+    return linalg.row_sums(constant) + linalg.row_sums(counts) * np.log(alpha)
 
+
+@dataclass(frozen=True)
+class _IRLS:
+    """Where the IRLS stopped: coefficients, floored means, deviances and iterations."""
+
+    beta: np.ndarray
+    mu: np.ndarray
+    deviance: np.ndarray
+    iterations: np.ndarray
+
+
+def _irls(
+    counts: np.ndarray,
+    design: np.ndarray,
+    /,
+    *,
+    beta: np.ndarray,
+    size_factors: np.ndarray,
+    dispersions: np.ndarray,
+    penalty: np.ndarray,
+    constant: np.ndarray,
+    beta_tol: float,
+    max_iter: int,
+    min_mu: float,
+) -> _IRLS:
+    """DESeq2's ridge-penalised IRLS, each gene stopping by its own deviance change.
+
+    Genes stopped for diverging or for a NaN deviance are reported with ``max_iter``
+    iterations (not converged). ``beta`` is updated in place; it is this function's own copy.
+    """
+    sf, alpha = size_factors, dispersions
+    n_genes = counts.shape[0]
     iterations = np.zeros(n_genes, dtype=np.int64)
     deviance = np.zeros(n_genes)
     dev_old = np.zeros(n_genes)
@@ -208,10 +289,8 @@ def fit_nb_glm(
             log_m = np.log(m)
             log_mu[active[~big]] = log_m[~big]
             log_one_plus = np.log(1.0 + a[:, None] * m)
-            loglik = (
-                constant[active]
-                + counts_times_log_a[active]
-                + linalg.row_sums(y * log_m - (y + 1.0 / a[:, None]) * log_one_plus)
+            loglik = constant[active] + linalg.row_sums(
+                y * log_m - (y + 1.0 / a[:, None]) * log_one_plus
             )
             dev = -2.0 * loglik
             change = np.abs(dev - dev_old[active]) / (np.abs(dev) + 0.1)
@@ -222,48 +301,52 @@ def fit_nb_glm(
         dev_old[active] = dev
         active = active[~done]
     iterations[failed] = max_iter
-    converged = iterations < max_iter
+    return _IRLS(beta=beta, mu=mu, deviance=deviance, iterations=iterations)
 
-    w = mu / (1.0 + alpha[:, None] * mu)
+
+@dataclass(frozen=True)
+class _Estimates:
+    """Coefficients, their covariance, the deviance and convergence of refitted genes."""
+
+    beta: np.ndarray
+    covariance: np.ndarray
+    deviance: np.ndarray
+    converged: np.ndarray
+
+
+def _refit_by_newton(
+    counts: np.ndarray,
+    design: np.ndarray,
+    /,
+    *,
+    start: np.ndarray,
+    size_factors: np.ndarray,
+    dispersions: np.ndarray,
+    penalty: np.ndarray,
+    min_mu: float,
+) -> _Estimates:
+    """Refit genes by damped Newton steps from ``start`` (their IRLS coefficients).
+
+    Used for genes whose IRLS did not converge or gave no positive variances, where DESeq2
+    calls R's ``optim``; a start outside the coefficient bounds is replaced by the initial
+    least-squares estimate.
+    """
+    sf, alpha = size_factors, dispersions
+    start = start.copy()
+    bad_start = np.any(~np.isfinite(start) | (np.abs(start / np.log(2.0)) >= _LARGE_BETA), axis=1)
+    start[bad_start] = _initial_beta(counts[bad_start], design, size_factors=sf)
+    beta, converged = _newton(
+        counts, design, size_factors=sf, dispersions=alpha, start=start, penalty=penalty
+    )
+    m = np.maximum(sf * np.exp(linalg.linear_predictor(beta, design)), min_mu)
+    w = m / (1.0 + alpha[:, None] * m)
     xtwx = linalg.gram(w, design)
     bread = linalg.inv(xtwx + penalty)
-    covariance = np.einsum("gpq,gqr,grs->gps", bread, xtwx, bread)
-    # diag of W^1/2 X (X'WX + ridge)^-1 X' W^1/2
-    hat = w * np.einsum("sp,gpq,sq->gs", design, bread, design)
-    unstable = ~converged | np.any(np.diagonal(covariance, axis1=1, axis2=2) <= 0, axis=1)
-    unstable |= np.any(~np.isfinite(beta), axis=1)
-    if unstable.any():
-        rows = np.flatnonzero(unstable)
-        start = beta[rows]
-        bad_start = np.any(
-            ~np.isfinite(start) | (np.abs(start / np.log(2.0)) >= _LARGE_BETA), axis=1
-        )
-        start[bad_start] = _initial_beta(counts[rows[bad_start]], design, size_factors=sf)
-        new_beta, ok = _newton(
-            counts[rows],
-            design,
-            size_factors=sf,
-            dispersions=alpha[rows],
-            start=start,
-            penalty=penalty,
-        )
-        beta[rows] = new_beta
-        converged[rows] = ok
-        m = np.maximum(sf * np.exp(linalg.linear_predictor(new_beta, design)), min_mu)
-        w = m / (1.0 + alpha[rows, None] * m)
-        xtwx = linalg.gram(w, design)
-        bread = linalg.inv(xtwx + penalty)
-        covariance[rows] = np.einsum("gpq,gqr,grs->gps", bread, xtwx, bread)
-        deviance[rows] = -2.0 * nb_log_likelihood(counts[rows], m, dispersion=alpha[rows])
-        # DESeq2 keeps the hat diagonals of the abandoned IRLS fit for these genes.
-    return GLMFit(
+    return _Estimates(
         beta=beta,
-        covariance=covariance,
-        hat=hat,
-        mu=sf * np.exp(linalg.linear_predictor(beta, design)),
+        covariance=np.einsum("gpq,gqr,grs->gps", bread, xtwx, bread),
+        deviance=-2.0 * nb_log_likelihood(counts, m, dispersion=alpha),
         converged=converged,
-        iterations=iterations,
-        deviance=deviance,
     )
 
 

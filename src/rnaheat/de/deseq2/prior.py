@@ -17,14 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import polygamma
 
-from rnaheat.de.deseq2.dispersion import (
-    MIN_DISP,
-    CountTable,
-    count_table,
-    grid_search,
-    line_search,
-    max_dispersion,
-)
+from rnaheat.de.deseq2.count_table import CountTable, count_table
+from rnaheat.de.deseq2.dispersion import MIN_DISP, grid_search, line_search, max_dispersion
 
 __all__ = ["MAPDispersions", "log_residual_variance", "map_dispersions", "prior_variance"]
 
@@ -165,7 +159,7 @@ def map_dispersions(
 ) -> MAPDispersions:
     """MAP dispersions and DESeq2's outlier rule (``estimateDispersionsMAP``).
 
-    ``table`` is the :class:`~rnaheat.de.deseq2.dispersion.CountTable` of ``counts`` when the
+    ``table`` is the :class:`~rnaheat.de.deseq2.count_table.CountTable` of ``counts`` when the
     caller already has it.
 
     The search starts at the gene-wise estimate unless it is below a tenth of the trend (then
