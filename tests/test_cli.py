@@ -388,6 +388,26 @@ def test_finished_de_table_skips_the_de_step(inputs, result, tmp_path):
     assert record["de"]["engine"] == "imported:DESeq2"
 
 
+def test_library_warnings_become_log_lines(monkeypatch, tmp_path, capsys):
+    import warnings
+
+    import rnaheat.pipeline
+
+    def warn_then_stop(config, command):
+        np.log(np.zeros(1))  # numpy's "divide by zero" RuntimeWarning
+        raise ValueError("stopped")
+
+    monkeypatch.setattr(rnaheat.pipeline, "run", warn_then_stop)
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        assert main(["run", "--counts", "c.csv", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err == [
+        "warning: divide by zero encountered in log (RuntimeWarning from test_cli)",
+        "rnaheat: error: stopped",
+    ]
+
+
 def test_likelihood_ratio_test_run(inputs, result, tmp_path):
     counts, samples, genes = inputs
     out = tmp_path / "lrt"
@@ -407,23 +427,3 @@ def test_likelihood_ratio_test_run(inputs, result, tmp_path):
     assert de_params["test"] == "lrt" and de_params["reduced"] == "~ 1"
     assert de_params["fit_lrt_df"] == 1
     assert de_params["log2fc_of"].startswith("contrast condition: Hypoxia vs Normoxia")
-
-
-def test_library_warnings_become_log_lines(monkeypatch, tmp_path, capsys):
-    import warnings
-
-    import rnaheat.pipeline
-
-    def warn_then_stop(config, command):
-        np.log(np.zeros(1))  # numpy's "divide by zero" RuntimeWarning
-        raise ValueError("stopped")
-
-    monkeypatch.setattr(rnaheat.pipeline, "run", warn_then_stop)
-    with warnings.catch_warnings():
-        warnings.simplefilter("default")
-        assert main(["run", "--counts", "c.csv", "--out", str(tmp_path / "o")]) == 2
-    err = capsys.readouterr().err.splitlines()
-    assert err == [
-        "warning: divide by zero encountered in log (RuntimeWarning from test_cli)",
-        "rnaheat: error: stopped",
-    ]

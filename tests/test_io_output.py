@@ -29,9 +29,13 @@ def test_output_folder_rules(tmp_path):
     (full / "x").write_text("x")
     with pytest.raises(ValueError, match="use --force"):
         check_output_folder(full, force=False)
+    # --force replaces only an rnaheat result.
+    with pytest.raises(ValueError, match="not an rnaheat result"):
+        check_output_folder(full, force=True)
+    (full / "run.json").write_text('{"format_version": "1", "versions": {"rnaheat": "0"}}')
     check_output_folder(full, force=True)
     (tmp_path / "file").write_text("x")
-    with pytest.raises(ValueError, match="is not a folder"):
+    with pytest.raises(ValueError, match="is a file, not a folder"):
         check_output_folder(tmp_path / "file", force=True)
 
 
@@ -48,10 +52,11 @@ def test_a_failure_leaves_the_previous_result_and_no_temporary_folder(tmp_path):
     out = tmp_path / "out"
     out.mkdir()
     (out / "old.txt").write_text("previous")
+    (out / "run.json").write_text('{"format_version": "1", "versions": {"rnaheat": "0"}}')
     with pytest.raises(RuntimeError), atomic_output(out, force=True) as tmp:
         (tmp / "half.txt").write_text("half")
         raise RuntimeError("stage failed")
-    assert [p.name for p in out.iterdir()] == ["old.txt"]
+    assert sorted(p.name for p in out.iterdir()) == ["old.txt", "run.json"]
     assert [p.name for p in tmp_path.iterdir()] == ["out"]
     with atomic_output(out, force=True) as tmp:
         (tmp / "new.txt").write_text("new")

@@ -625,8 +625,9 @@ class RunConfig:
                 f"enrich.min_set_size = {self.enrich.min_set_size} is above enrich.max_set_size "
                 f"= {self.enrich.max_set_size}"
             )
-        if self.de.design:
-            parse_design(self.de.design)
+        for formula in (self.de.design, self.de.reduced):
+            if formula:
+                parse_design(formula)
         return self
 
 
