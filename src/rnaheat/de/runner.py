@@ -55,6 +55,23 @@ def canonical_norm_factors(
     return normalization_factors(counts, lengths[np.ix_(gene_pos, sample_pos)])
 
 
+def _canonical_factors(
+    experiment: Experiment,
+    size_factors: pd.Series | None,
+    counts: np.ndarray,
+    gene_pos: np.ndarray,
+    sample_pos: np.ndarray,
+) -> np.ndarray | None:
+    """The given size factors, else normalisation factors for counts with lengths, else None.
+
+    For normalisation factors the result's per-sample size factors are their geometric
+    means per sample.
+    """
+    if size_factors is not None:
+        return size_factors.reindex(experiment.adata.obs_names).to_numpy(float)[sample_pos]
+    return canonical_norm_factors(experiment, counts, gene_pos, sample_pos)
+
+
 def test(
     experiment: Experiment,
     /,
@@ -88,8 +105,8 @@ def test(
         ``results()`` uses 0.1 by default; the significance threshold used downstream is a
         separate setting.
     size_factors
-        Optional user-supplied size factors indexed by sample name. Without them, counts that
-        carry average transcript lengths get DESeq2's normalisation factors.
+        Size factors by sample name (default: estimated; DESeq2's normalisation factors
+        for counts that carry average transcript lengths).
     test
         ``wald`` or ``lrt``: R's ``DESeq(test = "LRT")`` of ``design`` against ``reduced``;
         ``stat`` and ``pvalue`` are then the LRT's, ``log2fc``/``lfc_se`` the contrast's.
@@ -104,8 +121,7 @@ def test(
     Returns
     -------
     DEResult
-        The result table sorted by ``padj``, with size factors (with normalisation factors,
-        each sample's geometric mean of them) and dispersions.
+        The result table sorted by ``padj``, with per-sample size factors and dispersions.
 
     Raises
     ------
@@ -121,9 +137,7 @@ def test(
     dm = _model(experiment, design, contrast, test=test, source=source)
     reduced_matrix = _reduced_matrix(experiment, dm.matrix, test=test, reduced=reduced)
     counts, gene_pos, sample_pos = canonical_counts(experiment)
-    sf = canonical_norm_factors(experiment, counts, gene_pos, sample_pos)
-    if size_factors is not None:
-        sf = size_factors.reindex(experiment.adata.obs_names).to_numpy(float)[sample_pos]
+    sf = _canonical_factors(experiment, size_factors, counts, gene_pos, sample_pos)
     out = runner.test(
         counts,
         dm.matrix.iloc[sample_pos],
@@ -152,9 +166,8 @@ def test(
         table["log2fc_shrunk"] = out.log2fc_shrunk
         table["lfc_se_shrunk"] = out.lfc_se_shrunk
     sample_names = experiment.adata.obs_names[sample_pos]
-    size = pd.Series(
-        per_sample(np.asarray(out.size_factors)), index=sample_names, name="size_factor"
-    )
+    per_sample_factors = per_sample(np.asarray(out.size_factors))
+    size = pd.Series(per_sample_factors, index=sample_names, name="size_factor")
     dispersions = out.dispersions.copy()
     dispersions.index = pd.Index(np.asarray(gene_ids, dtype=str), name="gene_id")
     logger.info(

@@ -354,7 +354,6 @@ def run_deseq2(
         raise ValueError("counts: every gene is zero in every sample; nothing to test")
     sf = _size_factors(counts, size_factors)
     sf_nonzero = factor_rows(sf, nonzero)
-    xim = mean_inverse(sf_nonzero)
     y = counts[nonzero].astype(np.int64)
     n_threads = min(2, os.cpu_count() or 1) if n_threads is None else n_threads
     # Threads only pay off on large blocks; small inputs stay in one chunk.
@@ -363,14 +362,7 @@ def run_deseq2(
         nonzero.size, n_samples, chunk_elements=chunk_elements, min_chunks=parallel
     )
 
-    parts = _map_chunks(
-        lambda _k, sl: gene_wise_dispersions(
-            y[sl], design, size_factors=factor_rows(sf_nonzero, sl), xim=xim
-        ),
-        chunks,
-        n_threads=n_threads,
-        desc="gene-wise dispersions",
-    )
+    parts = _gene_wise_pass(y, design, factors=sf_nonzero, chunks=chunks, n_threads=n_threads)
     gw = _GeneWisePass.concatenate(parts)
     settings, disp_fit = _fit_wide(
         gw,
@@ -404,6 +396,19 @@ def run_deseq2(
         nonzero=nonzero,
         n_genes=counts.shape[0],
         filter_alpha=filter_alpha,
+    )
+
+
+def _gene_wise_pass(y, design, *, factors, chunks, n_threads) -> list[GeneWise]:
+    """Gene-wise dispersions chunk by chunk, with DESeq2's xim taken over all the genes."""
+    xim = mean_inverse(factors)
+    return _map_chunks(
+        lambda _k, sl: gene_wise_dispersions(
+            y[sl], design, size_factors=factor_rows(factors, sl), xim=xim
+        ),
+        chunks,
+        n_threads=n_threads,
+        desc="gene-wise dispersions",
     )
 
 
