@@ -42,5 +42,5 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests benchmarks
 	@if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then \
 	  [ -d node_modules/eslint ] || npm ci --no-audit --no-fund --silent; \
-	  npx --no-install eslint && echo "eslint: the report script is clean"; \
+	  npx --no-install eslint src/rnaheat/report/assets/js && echo "eslint: the report script is clean"; \
 	else echo "Node.js not found: the report script's ESLint check is skipped"; fi

@@ -5,6 +5,8 @@ const js = require("@eslint/js");
 const globals = require("globals");
 
 module.exports = [
+  // Only the report's script is ours to lint: never the virtualenv or installed packages.
+  { ignores: [".venv/**", "node_modules/**", "demo/**", "test-artifacts/**"] },
   {
     files: ["src/rnaheat/report/assets/js/**/*.js"],
     ...js.configs.recommended,
