@@ -80,6 +80,7 @@ def setting(
     choices: tuple[str, ...] | None = None,
     repeat: bool = False,
     factory: Any = None,
+    allowed: tuple[float, float] | None = None,
 ) -> Any:
     """A settings field: its default and, when it has a command-line flag, the flag's text.
 
@@ -101,6 +102,8 @@ def setting(
         with several values.
     factory
         Makes the default (a section's dataclass).
+    allowed
+        The smallest and largest value of a numeric setting (NaN and infinity are refused).
     """
     metadata = {
         "flag": flag,
@@ -109,6 +112,7 @@ def setting(
         "metavar": metavar,
         "choices": choices,
         "repeat": repeat,
+        "allowed": allowed,
     }
     if factory is not None:
         return field(default_factory=factory, metadata=metadata)
@@ -340,6 +344,7 @@ class QCSettings:
     """
 
     top_genes: int = setting(
+        allowed=(2, 10**7),
         default=default_of(sample_qc, "n_top"),
         flag="--qc-top-genes",
         group="checks",
@@ -365,17 +370,22 @@ class SelectSettings:
 
     significant: bool = setting(default=default_of(select_genes, "significant"))
     lfc_threshold: float = setting(
+        allowed=(0, 100),
         default=default_of(select_genes, "lfc_threshold"),
         flag="--lfc-threshold",
         help="minimum |log2 fold change| of a selected gene",
     )
     max_genes: int = setting(
+        allowed=(1, 10**7),
         default=default_of(select_genes, "max_genes"),
         flag="--max-genes",
         help="at most this many significant genes, smallest padj first",
     )
     top_variance: int | None = setting(
-        flag="--top-variance", metavar="N", help="also select the N genes of highest VST variance"
+        allowed=(1, 10**7),
+        flag="--top-variance",
+        metavar="N",
+        help="also select the N genes of highest VST variance",
     )
 
 
@@ -396,7 +406,9 @@ class ModuleSettings:
     """
 
     n_modules: int | None = setting(
-        flag="--n-modules", help="number of modules (chosen automatically when not given)"
+        allowed=(1, 1000),
+        flag="--n-modules",
+        help="number of modules (chosen automatically when not given)",
     )
     metric: str = setting(
         default=default_of(ModuleOptions, "metric"),
@@ -411,6 +423,7 @@ class ModuleSettings:
         help="linkage",
     )
     n_bootstrap: int = setting(
+        allowed=(0, 10_000),
         default=default_of(ModuleOptions, "n_bootstrap"),
         flag="--n-bootstrap",
         help="resamples of the samples for module stability",
@@ -446,7 +459,10 @@ class HeatmapSettings:
         help="row scaling of the VST",
     )
     clip: float = setting(
-        default=default_of(display_matrix, "clip"), flag="--clip", help="colour bound"
+        allowed=(0.01, 100),
+        default=default_of(display_matrix, "clip"),
+        flag="--clip",
+        help="colour bound",
     )
     display_remove: tuple[str, ...] = setting(
         default=(),
@@ -504,16 +520,19 @@ class EnrichSettings:
     """
 
     min_set_size: int = setting(
+        allowed=(1, 10**6),
         default=default_of(gene_set_enrichment, "min_set_size"),
         flag="--min-set-size",
         help="smallest set tested",
     )
     max_set_size: int = setting(
+        allowed=(1, 10**6),
         default=default_of(gene_set_enrichment, "max_set_size"),
         flag="--max-set-size",
         help="largest set tested",
     )
     permutations: int = setting(
+        allowed=(1, 10**6),
         default=default_of(gene_set_enrichment, "n_perm"),
         flag="--gsea-permutations",
         help="random sets for the ranked test's p-values",
@@ -558,19 +577,12 @@ class RunConfig:
 
     def _ranges(self) -> list[tuple[str, float | None, float, float]]:
         """Each numeric setting with its smallest and largest allowed value."""
-        return [
-            ("seed", self.random_state, 0, 2**32 - 1),
-            ("select.lfc_threshold", self.select.lfc_threshold, 0, 100),
-            ("select.max_genes", self.select.max_genes, 1, 10**7),
-            ("select.top_variance", self.select.top_variance, 1, 10**7),
-            ("qc.top_genes", self.qc.top_genes, 2, 10**7),
-            ("modules.n_modules", self.modules.n_modules, 1, 1000),
-            ("modules.n_bootstrap", self.modules.n_bootstrap, 0, 10_000),
-            ("heatmap.clip", self.heatmap.clip, 0.01, 100),
-            ("enrich.min_set_size", self.enrich.min_set_size, 1, 10**6),
-            ("enrich.max_set_size", self.enrich.max_set_size, 1, 10**6),
-            ("enrich.permutations", self.enrich.permutations, 1, 10**6),
+        declared = [
+            (key, _lookup(self, key), *spec.metadata["allowed"])
+            for key, spec in flagged_settings(RunConfig)
+            if spec.metadata.get("allowed")
         ]
+        return [("seed", self.random_state, 0, 2**32 - 1), *declared]
 
     def check_ranges(self) -> None:
         """Refuse a numeric setting outside its range (NaN and infinity included)."""
