@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from rnaheat.de.deseq2 import normalization_factors, run_deseq2, vst
-from rnaheat.de.deseq2.shrink import shrink_lfc
+from rnaheat.de.deseq2.shrink import shrink_fit
 from rnaheat.de.deseq2.size_factors import median_of_ratios
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -41,18 +41,7 @@ def test_constant_factor_rows_equal_size_factors(outliers):
     pd.testing.assert_frame_equal(by_gene.dispersions, by_sample.dispersions, rtol=1e-10)
     for method in ("normal", "apeglm"):
         shrunk = [
-            shrink_lfc(
-                counts,
-                design,
-                method=method,
-                contrast=np.array([0.0, 1.0]),
-                size_factors=fit.size_factors,
-                dispersion=fit.dispersions["dispersion"].to_numpy(),
-                disp_fit=fit.dispersions["disp_fit"].to_numpy(),
-                base_mean=fit.base_mean,
-                log2fc=fit.log2fc,
-                lfc_se=fit.lfc_se,
-            )
+            shrink_fit(counts, design, fit, method=method, contrast=np.array([0.0, 1.0]))
             for fit in (by_gene, by_sample)
         ]
         # apeglm's climb stops at a relative gain of 1e-10 in the log posterior, which

@@ -12,7 +12,7 @@ import pytest
 import rnaheat as rh
 from rnaheat.de import DE_COLUMNS
 from rnaheat.de.deseq2 import run_deseq2
-from rnaheat.de.deseq2.shrink import apeglm_prior_scale, shrink_lfc, weighted_upper_quantile
+from rnaheat.de.deseq2.shrink import apeglm_prior_scale, shrink_fit, weighted_upper_quantile
 from rnaheat.de.result import SHRUNK_COLUMNS
 from rnaheat.experiment import Experiment
 from rnaheat.io import read_experiment
@@ -215,18 +215,7 @@ def _simulated(seed: int = 3, n_genes: int = 4000, n_per_group: int = 3):
 def test_shrinkage_beats_mle_on_low_counts(method, measured):
     counts, design, truth, mean = _simulated()
     fit = run_deseq2(counts, design, contrast=np.array([0.0, 1.0]))
-    shrunk = shrink_lfc(
-        counts,
-        design,
-        method=method,
-        contrast=np.array([0.0, 1.0]),
-        size_factors=fit.size_factors,
-        dispersion=fit.dispersions["dispersion"].to_numpy(),
-        disp_fit=fit.dispersions["disp_fit"].to_numpy(),
-        base_mean=fit.base_mean,
-        log2fc=fit.log2fc,
-        lfc_se=fit.lfc_se,
-    )
+    shrunk = shrink_fit(counts, design, fit, method=method, contrast=np.array([0.0, 1.0]))
     tested = np.isfinite(fit.log2fc) & np.isfinite(shrunk.log2fc)
     low, high = tested & (mean < 20), tested & (mean > 500)
 
@@ -273,18 +262,7 @@ def test_shrink_needs_a_single_coefficient():
     counts, design, *_ = _simulated(n_genes=50)
     fit = run_deseq2(counts, design, contrast=np.array([0.0, 1.0]))
     with pytest.raises(ValueError, match="one coefficient"):
-        shrink_lfc(
-            counts,
-            design,
-            method="apeglm",
-            contrast=np.array([1.0, 1.0]),
-            size_factors=fit.size_factors,
-            dispersion=fit.dispersions["dispersion"].to_numpy(),
-            disp_fit=fit.dispersions["disp_fit"].to_numpy(),
-            base_mean=fit.base_mean,
-            log2fc=fit.log2fc,
-            lfc_se=fit.lfc_se,
-        )
+        shrink_fit(counts, design, fit, method="apeglm", contrast=np.array([1.0, 1.0]))
 
 
 def test_shrink_setting_of_the_de_step(small_sim):

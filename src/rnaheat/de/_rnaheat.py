@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from rnaheat.de import deseq2
-from rnaheat.de.deseq2.shrink import shrink_lfc
+from rnaheat.de.deseq2.shrink import shrink_fit
 from rnaheat.de.engine import EngineResult, register
 
 __all__ = ["RnaheatEngine"]
@@ -51,18 +51,7 @@ class RnaheatEngine:
         )
         if shrink == "none":
             return out
-        shrunk = shrink_lfc(
-            counts,
-            matrix,
-            method=shrink,
-            contrast=contrast,
-            size_factors=out.size_factors,
-            dispersion=out.dispersions["dispersion"].to_numpy(float),
-            disp_fit=out.dispersions["disp_fit"].to_numpy(float),
-            base_mean=out.base_mean,
-            log2fc=out.log2fc,
-            lfc_se=out.lfc_se,
-        )
+        shrunk = shrink_fit(counts, matrix, out, method=shrink, contrast=contrast)
         return dataclasses.replace(
             out,
             info={**out.info, "shrink": shrunk.prior},

@@ -27,6 +27,7 @@ contrast's denominator is the reference level).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.optimize import brentq
@@ -38,11 +39,15 @@ from rnaheat.de.deseq2.glm import fit_nb_glm
 from rnaheat.de.deseq2.size_factors import factor_rows
 from rnaheat.de.deseq2.wald import wald_test
 
+if TYPE_CHECKING:
+    from rnaheat.de.engine import EngineResult
+
 __all__ = [
     "SHRINK_METHODS",
     "ShrunkLFC",
     "apeglm_prior_scale",
     "normal_prior_variance",
+    "shrink_fit",
     "shrink_lfc",
     "weighted_upper_quantile",
 ]
@@ -334,3 +339,27 @@ def shrink_lfc(
         )
         out_lfc[rows], out_se[rows] = mode / _LOG2, sd / _LOG2
     return ShrunkLFC(out_lfc, out_se, {"method": method, "prior_scale": scale})
+
+
+def shrink_fit(
+    counts: np.ndarray,
+    design: np.ndarray,
+    fit: EngineResult,
+    /,
+    *,
+    method: str,
+    contrast: np.ndarray,
+) -> ShrunkLFC:
+    """:func:`shrink_lfc` of an engine's fit: its size factors, dispersions and estimates."""
+    return shrink_lfc(
+        counts,
+        design,
+        method=method,
+        contrast=contrast,
+        size_factors=fit.size_factors,
+        dispersion=fit.dispersions["dispersion"].to_numpy(float),
+        disp_fit=fit.dispersions["disp_fit"].to_numpy(float),
+        base_mean=fit.base_mean,
+        log2fc=fit.log2fc,
+        lfc_se=fit.lfc_se,
+    )
