@@ -16,12 +16,12 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/rnaheat demo --out demo --force
 
-# `make test` stays within minutes on 2 cores; the slow set (minutes of work each) runs in CI
-# through `make test-slow`.
+# `make test` stays within minutes on 2 cores (pytest-xdist spreads the tests over every core);
+# the slow set (minutes of work each) runs in CI through `make test-slow`.
 test: $(STAMP) browser
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
-	$(BIN)/python -m pytest -m "not slow"
+	$(BIN)/python -m pytest -m "not slow" -n auto
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -m slow
