@@ -403,6 +403,13 @@ class ModuleSettings:
         ``average``, ``complete`` or ``ward``.
     n_bootstrap
         Resamples of the samples for each module's stability.
+    levels
+        Pattern modules: cluster genes by their mean profile across this sheet column's
+        levels and name them by shape. Unset in a likelihood-ratio test run, the variable the
+        test drops from the design is used.
+    order
+        ``(variable, level, level, ...)``: the order of a variable's levels in profiles and
+        columns; numbers sort numerically and other levels keep the sheet's order otherwise.
     """
 
     n_modules: int | None = setting(
@@ -427,6 +434,18 @@ class ModuleSettings:
         default=default_of(ModuleOptions, "n_bootstrap"),
         flag="--n-bootstrap",
         help="resamples of the samples for module stability",
+    )
+    levels: str | None = setting(
+        flag="--levels",
+        metavar="VARIABLE",
+        help="pattern modules: cluster genes by their profile across this column's levels "
+        "and name them by shape (default in an LRT run: the variable the test drops)",
+    )
+    order: tuple[str, ...] = setting(
+        default=(),
+        flag="--order",
+        metavar="VALUE",
+        help="VARIABLE LEVEL LEVEL ...: the order of the levels, e.g. time 0h 2h 6h 24h",
     )
 
 

@@ -19,6 +19,7 @@ from rnaheat.modules.naming import Explanation, explain, module_order
 from rnaheat.modules.options import ModuleOptions
 from rnaheat.modules.order import module_trees, order_samples
 from rnaheat.modules.result import GeneModules
+from rnaheat.modules.shapes import Levels, level_profiles, module_profiles, shape_explanation
 from rnaheat.modules.tables import gene_table, summary_table
 
 __all__ = ["find_modules"]
@@ -45,6 +46,7 @@ class _Inputs:
     variables: list[str]
     contrast: Contrast | None
     min_size: int
+    levels: Levels | None = None
 
 
 def _validated(
@@ -54,6 +56,7 @@ def _validated(
     design: str | None,
     contrast: Contrast | Sequence[str] | None,
     options: ModuleOptions,
+    levels: Levels | None = None,
 ) -> _Inputs:
     """Check the inputs and settings; raise with a message naming what is wrong."""
     frame = display.values if isinstance(display, DisplayMatrix) else display
@@ -78,6 +81,8 @@ def _validated(
     variables = design_variables(design) if design else []
     if contrast is not None and contrast.variable not in variables:
         variables.append(contrast.variable)
+    if levels is not None and levels.variable not in variables:
+        variables.append(levels.variable)
     group_samples = options.group_samples
     for name in [*variables, *([group_samples] if group_samples else [])]:
         if name not in sheet.columns:
@@ -93,7 +98,11 @@ def _validated(
     if options.n_modules is not None and not 1 <= options.n_modules <= n:
         raise ValueError(f"n_modules must be between 1 and the number of genes ({n})")
     min_size = options.min_module_size
-    if min_size is None:
+    if min_size is None and levels is not None:
+        # Pattern modules: a few false positives with random profiles must not make modules
+        # of their own (DEGreport's degPatterns keeps clusters of 15 genes or more).
+        min_size = max(15, math.ceil(0.02 * n))
+    elif min_size is None:
         min_size = max(5, math.ceil(0.01 * n))
     if min_size < 1:
         raise ValueError(f"min_module_size must be at least 1, got {options.min_module_size!r}")
@@ -113,6 +122,7 @@ def _validated(
         variables=variables,
         contrast=contrast,
         min_size=min_size,
+        levels=levels,
     )
 
 
@@ -171,21 +181,43 @@ class _Named:
     kme: np.ndarray
 
 
-def _named(inputs: _Inputs, gene_cut: GeneCut, *, options: ModuleOptions) -> _Named:
-    """Explain each module's eigengene by the design and number the modules."""
+def _named(
+    inputs: _Inputs,
+    gene_cut: GeneCut,
+    *,
+    options: ModuleOptions,
+    profiles: np.ndarray | None = None,
+) -> _Named:
+    """Explain each module's eigengene by the design and number the modules.
+
+    With level ``profiles`` (pattern modules) a module is named by its mean profile's shape.
+    """
     raw, k = gene_cut.labels, gene_cut.k
     eig, variance, kme = eigengenes(inputs.x, raw, k=k)
-    explained = [
-        explain(
-            eig[:, m],
-            inputs.sheet,
-            variables=inputs.variables,
-            contrast=inputs.contrast,
-            min_explained=options.min_explained,
-            name_pvalue=options.name_pvalue,
-        )
-        for m in range(k)
-    ]
+    if profiles is not None and inputs.levels is not None:
+        explained = [
+            shape_explanation(
+                eig[:, m],
+                profiles[raw == m].mean(axis=0),
+                codes=inputs.levels.codes(inputs.sheet),
+                levels=inputs.levels,
+                min_explained=options.min_explained,
+                name_pvalue=options.name_pvalue,
+            )
+            for m in range(k)
+        ]
+    else:
+        explained = [
+            explain(
+                eig[:, m],
+                inputs.sheet,
+                variables=inputs.variables,
+                contrast=inputs.contrast,
+                min_explained=options.min_explained,
+                name_pvalue=options.name_pvalue,
+            )
+            for m in range(k)
+        ]
     old_order = module_order(raw, explained, k=k)
     new_of_old = np.empty(k, dtype=int)
     new_of_old[old_order] = np.arange(k)
@@ -267,6 +299,7 @@ def find_modules(
     de_table: pd.DataFrame | None = None,
     symbols: pd.Series | None = None,
     options: ModuleOptions | None = None,
+    levels: Levels | None = None,
 ) -> GeneModules:
     """Find, describe and name gene modules.
 
@@ -288,6 +321,10 @@ def find_modules(
     options
         The tuning knobs (number of modules, metrics, bootstrap, naming thresholds, seed);
         :class:`ModuleOptions` defaults when ``None``.
+    levels
+        Pattern modules: cluster the genes by their mean profile across these levels
+        (:func:`rnaheat.modules.shapes.sample_levels`), name each module by its shape and
+        group the samples by level, in this order.
 
     Returns
     -------
@@ -303,11 +340,24 @@ def find_modules(
         ``display`` or ``options`` of the wrong type.
     """
     options = ModuleOptions() if options is None else options
-    inputs = _validated(display, samples=samples, design=design, contrast=contrast, options=options)
+    inputs = _validated(
+        display,
+        samples=samples,
+        design=design,
+        contrast=contrast,
+        options=options,
+        levels=levels,
+    )
+    profiles = None
+    if levels is not None:
+        # Pattern modules: genes are clustered by their mean per level, not per sample.
+        profiles = level_profiles(inputs.x, levels.codes(inputs.sheet), n_levels=len(levels.levels))
     # 1-3: the gene tree, its cut and the number of modules.
-    gene_cut = cut_genes(inputs.x, options=options, min_size=inputs.min_size)
-    # Eigengenes and their explanation by the design, then the documented numbering.
-    named = _named(inputs, gene_cut, options=options)
+    gene_cut = cut_genes(
+        inputs.x if profiles is None else profiles, options=options, min_size=inputs.min_size
+    )
+    # Eigengenes and their explanation by the design (or shape), then the documented numbering.
+    named = _named(inputs, gene_cut, options=options, profiles=profiles)
     # 4: the tree within each module gives the rows' order.
     trees, row_order = module_trees(
         inputs.x,
@@ -322,13 +372,20 @@ def find_modules(
         inputs.sheet,
         metric=options.sample_metric,
         linkage=options.sample_linkage,
-        group_samples=options.group_samples,
+        group_samples=options.group_samples or (levels.variable if levels else None),
         contrast=inputs.contrast,
+        levels=levels,
     )
     params = _params(
         options, inputs, design=design, k=gene_cut.k, tree_genes=len(gene_cut.tree_rows)
     )
     params["gene_ordering"] = sorted({t.ordering for t in trees.values()})
+    if levels is not None:
+        params["levels"] = {
+            "variable": levels.variable,
+            "order": list(levels.levels),
+            "kind": levels.kind,
+        }
     return GeneModules(
         genes=genes.iloc[row_order],
         summary=summary,
@@ -345,4 +402,7 @@ def find_modules(
         tree_genes=inputs.frame.index.astype(str)[gene_cut.tree_rows],
         display_label=inputs.label,
         params=params,
+        profiles=None
+        if profiles is None
+        else module_profiles(profiles, named.labels, levels=levels, k=gene_cut.k),
     )

@@ -11,6 +11,7 @@ import pandas as pd
 from rnaheat.cluster import Tree, build_tree, relabel_leaves
 from rnaheat.de.design import Contrast
 from rnaheat.modules.options import ModuleOptions
+from rnaheat.modules.shapes import Levels
 
 __all__ = ["module_trees", "order_samples"]
 
@@ -42,8 +43,13 @@ def order_samples(
     linkage: str,
     group_samples: str | None,
     contrast: Contrast | None,
+    levels: Levels | None = None,
 ) -> tuple[Tree, pd.DataFrame]:
-    """The sample tree and the left-to-right sample order (grouped when asked)."""
+    """The sample tree and the left-to-right sample order (grouped when asked).
+
+    Groups follow ``levels`` when they are the grouping column's, else sorted text with the
+    contrast's denominator first.
+    """
     tree = build_tree(x.T, metric=metric, linkage=linkage, optimal_ordering=True, what="samples")
     names = sheet.index
     dendro_pos = np.empty(len(names), dtype=int)
@@ -52,15 +58,17 @@ def order_samples(
     order = tree.order
     if group_samples:
         text = sheet[group_samples].astype(str)
-        levels = sorted(text.unique())
-        if (
+        groups = sorted(text.unique())
+        if levels is not None and levels.variable == group_samples:
+            groups = list(levels.levels)
+        elif (
             contrast is not None
             and contrast.variable == group_samples
-            and (contrast.denominator in levels)
+            and (contrast.denominator in groups)
         ):
-            levels.remove(contrast.denominator)
-            levels.insert(0, contrast.denominator)
-        rank = text.map({lv: i for i, lv in enumerate(levels)}).to_numpy()
+            groups.remove(contrast.denominator)
+            groups.insert(0, contrast.denominator)
+        rank = text.map({lv: i for i, lv in enumerate(groups)}).to_numpy()
         order = np.lexsort((dendro_pos, rank))
         group = text
     table = pd.DataFrame(

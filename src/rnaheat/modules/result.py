@@ -67,6 +67,9 @@ class GeneModules:
         The colour-bar label of the display matrix the modules were built from.
     params
         Every setting used, including ``random_state``.
+    profiles
+        Pattern modules only: each module's mean profile across the levels (``module``,
+        ``level``, ``mean``, ``sd`` of its genes' level means), levels in their order.
     """
 
     genes: pd.DataFrame
@@ -80,6 +83,7 @@ class GeneModules:
     tree_genes: pd.Index
     display_label: str = ""
     params: Mapping[str, object] = field(default_factory=dict)
+    profiles: pd.DataFrame | None = None
 
     @property
     def n_modules(self) -> int:
@@ -112,7 +116,8 @@ class GeneModules:
         -------
         dict
             ``modules`` (one row per gene, heatmap order), ``module_summary`` (one row per
-            module) and ``sample_order`` (one row per sample, heatmap order).
+            module), ``sample_order`` (one row per sample, heatmap order) and, for pattern
+            modules, ``module_profiles`` (one row per module and level).
         """
         modules = self.genes.reset_index()[
             [
@@ -127,7 +132,14 @@ class GeneModules:
             ]
         ]
         samples = self.samples.reset_index()
-        return {"modules": modules, "module_summary": self.summary.copy(), "sample_order": samples}
+        tables = {
+            "modules": modules,
+            "module_summary": self.summary.copy(),
+            "sample_order": samples,
+        }
+        if self.profiles is not None:
+            tables["module_profiles"] = self.profiles.copy()
+        return tables
 
 
 def module_subtitles(modules: GeneModules, /, *, enrichment: Enrichment | None) -> dict[int, str]:

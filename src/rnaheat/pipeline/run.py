@@ -28,6 +28,7 @@ from rnaheat.io import align_de_table, read_de_table, read_experiment, read_gene
 from rnaheat.io.controls import read_controls
 from rnaheat.io.output import check_output_folder, file_checksums
 from rnaheat.modules import GeneModules, ModuleOptions, find_modules
+from rnaheat.modules.shapes import Levels, sample_levels
 from rnaheat.pipeline.analysis import Analysis
 from rnaheat.pipeline.outputs import input_files, write_results
 from rnaheat.qc import sample_qc
@@ -176,6 +177,31 @@ def analyse(experiment: Experiment, config: RunConfig, /) -> Analysis:
     )
 
 
+def _pattern_levels(samples: pd.DataFrame, config: RunConfig, /, *, source: str) -> Levels | None:
+    """The levels pattern modules follow: ``--levels``, else the variable an LRT drops.
+
+    Raises
+    ------
+    ValueError
+        The column is missing, or ``--order`` names another variable or not its levels.
+    """
+    variable = config.modules.levels
+    if variable is None and config.de.test == "lrt" and config.inputs.de_table is None:
+        kept = set(design_variables(config.de.reduced))
+        dropped = [v for v in design_variables(config.de.design) if v not in kept]
+        variable = dropped[0] if dropped else None
+    order = config.modules.order
+    if order and order[0] != variable:
+        raise ValueError(
+            f"--order {order[0]}: the pattern levels are "
+            f"{variable or 'not set (give --levels, or run --test lrt)'}; --order must "
+            "name that variable first"
+        )
+    if variable is None:
+        return None
+    return sample_levels(samples, variable, order=order[1:], source=source)
+
+
 def _modules(
     experiment: Experiment, vst: pd.DataFrame, result: DEResult, config: RunConfig
 ) -> tuple[GeneSelection, DisplayMatrix | None, GeneModules | None]:
@@ -229,6 +255,7 @@ def _modules(
             n_bootstrap=m.n_bootstrap,
             random_state=config.random_state,
         ),
+        levels=_pattern_levels(experiment.samples, config, source="the sample sheet"),
     )
     return selection, display, modules
 
@@ -282,6 +309,7 @@ def _read(config: RunConfig, timings: dict[str, float]) -> Experiment:
         elif inputs.de_table is None:
             design_matrix(experiment.samples, config.de.design, source=source)
         config.heatmap.check_columns(list(experiment.samples.columns), source=source)
+        _pattern_levels(experiment.samples, config, source=source)
     return experiment
 
 
