@@ -106,9 +106,10 @@ def _samples_table(analysis: Analysis) -> pd.DataFrame:
 def heatmap_tracks(analysis: Analysis, /) -> list[str]:
     """The sample-sheet columns the heatmap annotates: the design's, grouping, requested."""
     config = analysis.config
+    levels = analysis.modules.params.get("levels") if analysis.modules is not None else None
     return track_columns(
         config.de.design or None,
-        group_samples=config.heatmap.group_samples,
+        group_samples=config.heatmap.group_samples or (levels or {}).get("variable"),
         annotate=config.heatmap.annotate,
         contrast_variable=config.de.contrast[0] if config.de.contrast else None,
     )
@@ -128,6 +129,7 @@ def analysis_figures(analysis: Analysis, /) -> Iterator[tuple[str, MplFigure]]:
         found = analysis.controls.table["gene_id"].astype(str)
         controls = [g for g in found if g and g != "nan"]
     if modules is not None and analysis.display is not None:
+        levels = modules.params.get("levels")
         yield (
             "heatmap",
             heatmap(
@@ -136,7 +138,7 @@ def analysis_figures(analysis: Analysis, /) -> Iterator[tuple[str, MplFigure]]:
                 samples=analysis.experiment.samples,
                 tracks=heatmap_tracks(analysis),
                 markers=[*config.heatmap.markers, *controls] or None,
-                title=title,
+                title=f"Gene patterns across {levels['variable']}" if levels else title,
                 note=analysis.selection.shown_note(),
                 subtitles=module_subtitles(modules, enrichment=analysis.enrichment),
             ),

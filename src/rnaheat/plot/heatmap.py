@@ -7,11 +7,13 @@ all come from one :class:`~rnaheat.modules.GeneModules`, and the colours from
 Layout is plain matplotlib with sizes fixed in inches, computed before anything is drawn, so
 the pieces cannot collide whatever the number of genes or samples:
 
-    [module names][gene trees][module band][heatmap][log2 FC][gene labels][legends]
+    [module names][profiles][gene trees][module band][heatmap][log2 FC][gene labels][legends]
 
 with the title, the sample tree and one annotation track per sample-sheet column above the
 heatmap, and sample names below it when there are few enough to read. :func:`heatmap_layout`
 sizes all of it into a :class:`HeatmapLayout`; one function per part then draws into it.
+Pattern modules (:attr:`GeneModules.profiles`) get, beside each module's name, a small panel of
+its mean profile across the levels (± the spread of its genes), on one shared scale.
 """
 
 from __future__ import annotations
@@ -62,6 +64,8 @@ _GAP_COLS_IN = 0.05  # between sample groups
 _TRACK_IN = 0.14
 _TRACK_GAP_IN = 0.03
 _MAX_CELL_ROWS_VECTOR = 60_000  # above this many cells, cells are a raster image
+_PROFILE_W_IN = 0.8  # the column of module profile panels (pattern modules)
+_PROFILE_H_IN = 0.42
 
 
 def module_colors(modules: GeneModules, /) -> dict[int, str]:
@@ -311,6 +315,7 @@ class HeatmapLayout:
     fig_h: float
     left_w: float  # module names, gene trees and band; or the track names if wider
     names_w: float
+    profile_w: float  # 0 without module profiles
     dend_w: float
     band_w: float
     body_x: float
@@ -385,6 +390,10 @@ def heatmap_layout(
         float(np.clip(0.13 * n_rows, 2.5, 8.0)) if n_rows <= max_all_labels else 6.5
     )
     k = len(sizes)
+    profile_w = _PROFILE_W_IN if modules.profiles is not None else 0.0
+    if profile_w and height is None:
+        # Room for one profile panel per module, stacked beside the names.
+        body_h = max(body_h, k * (_PROFILE_H_IN + 0.12))
     gap_rows = 0.0 if k < 2 else _GAP_ROWS_IN * n_rows / max(body_h - (k - 1) * _GAP_ROWS_IN, 0.5)
     rows = _row_layout(sizes, gap_rows)
     row_in = body_h / rows.extent
@@ -403,9 +412,12 @@ def heatmap_layout(
     names_w = min(2.4, max(_text_width_in(t, _FONT) for t in module_texts) + 0.15)
     dend_w, band_w = 0.55, 0.14
     lfc_w = 0.5 if bool(genes["log2fc"].notna().any()) else 0.0
+    if modules.profiles is not None and not modules.params.get("contrast"):
+        # An LRT's log2fc without a contrast is one arbitrary coefficient: the profiles say more.
+        lfc_w = 0.0
     legend_w = 1.75
     track_names_w = max((_text_width_in(c, _FONT) for c in tracks), default=0) + 0.1
-    left_w = max(names_w + dend_w + band_w + 0.05, track_names_w)
+    left_w = max(names_w + profile_w + dend_w + band_w + 0.05, track_names_w)
     starts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
     col_gap = 0.0
     if grouped and len(starts) > 1:
@@ -431,6 +443,7 @@ def heatmap_layout(
         fig_h=title_h + sample_tree_h + tracks_h + 0.05 + body_h + bottom_h + 0.15,
         left_w=left_w,
         names_w=names_w,
+        profile_w=profile_w,
         dend_w=dend_w,
         band_w=band_w,
         body_x=0.15 + left_w + 0.04,
@@ -554,11 +567,15 @@ def heatmap(
     fig = Figure(figsize=(lay.fig_w, lay.fig_h))
     FigureCanvasAgg(fig)
     _draw_body(fig, lay, modules, display)
-    _draw_bands(fig, lay, modules, subtitles)
+    name_rows = _draw_bands(fig, lay, modules, subtitles)
+    if lay.profile_w:
+        _draw_profiles(fig, lay, modules, name_rows)
     _draw_gene_trees(fig, lay, modules)
     if not lay.grouped:
         _draw_sample_tree(fig, lay, modules)
-    legends = _draw_tracks(fig, lay, samples.loc[modules.sample_order], tracks)
+    legends = _draw_tracks(
+        fig, lay, samples.loc[modules.sample_order], tracks, levels=modules.params.get("levels")
+    )
     if lay.lfc_w:
         _draw_fold_changes(fig, lay, modules)
     _draw_labels(fig, lay, modules, marker_list)
@@ -625,8 +642,11 @@ def _draw_body(
 
 def _draw_bands(
     fig: Figure, lay: HeatmapLayout, modules: GeneModules, subtitles: Mapping[int, str]
-) -> None:
-    """The coloured module band and, left of the trees, each module's name and size."""
+) -> np.ndarray:
+    """The coloured module band and, left of the trees, each module's name and size.
+
+    Returns the row position of each module's name (module order).
+    """
     summary = modules.summary
     colors = module_colors(modules)
     names = modules.names()
@@ -647,6 +667,8 @@ def _draw_bands(
     names_ax.set_ylim(rows.extent, 0)
     centers = [top + (stop - start) / 2 for start, stop, top in rows.blocks]
     name_step = _FONT * (3.8 if subtitles else 2.6) / 72.0 / lay.row_in
+    if lay.profile_w:
+        name_step = max(name_step, (_PROFILE_H_IN + 0.1) / lay.row_in)
     placed = label_positions(
         centers, spacing=name_step, low=name_step / 2, high=rows.extent - name_step / 2
     )
@@ -663,6 +685,50 @@ def _draw_bands(
             color="black",
             linespacing=1.2,
         )
+    return placed
+
+
+def _draw_profiles(
+    fig: Figure, lay: HeatmapLayout, modules: GeneModules, name_rows: np.ndarray
+) -> None:
+    """Beside each module's name, its mean profile across the levels ± its genes' spread.
+
+    All panels share one scale, so a flat module looks flat; the levels are named under the
+    last panel and the variable above the first.
+    """
+    table = modules.profiles
+    colors = module_colors(modules)
+    levels = list(dict.fromkeys(table["level"].astype(str)))
+    xs = np.arange(len(levels))
+    low = float((table["mean"] - table["sd"]).min())
+    high = float((table["mean"] + table["sd"]).max())
+    pad = 0.08 * (high - low or 1.0)
+    x0 = 0.15 + lay.names_w + 0.06
+    panels = list(zip(name_rows, modules.summary["module"], strict=True))
+    for i, (row, m) in enumerate(panels):
+        rows = table[table["module"] == m]
+        mean, sd = rows["mean"].to_numpy(), rows["sd"].to_numpy()
+        top = lay.body_top + row * lay.row_in - _PROFILE_H_IN / 2
+        ax = _add_axes(fig, lay, x0, top, w=lay.profile_w - 0.12, h=_PROFILE_H_IN)
+        ax.set_gid("module-profile")
+        color = colors[int(m)]
+        ax.fill_between(xs, mean - sd, mean + sd, color=color, alpha=0.25, lw=0)
+        ax.plot(xs, mean, color=color, lw=1.3, marker="o", ms=2.0)
+        ax.axhline(0, color="#999999", lw=0.4, ls=":")
+        ax.set_xlim(-0.3, len(levels) - 0.7)
+        ax.set_ylim(low - pad, high + pad)
+        ax.set_yticks([])
+        ax.set_xticks(xs)
+        last = i == len(panels) - 1
+        ax.set_xticklabels(levels if last else [], rotation=90, fontsize=_FONT - 1.5)
+        ax.tick_params(axis="x", length=1.5, pad=1)
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+        for side in ("left", "bottom"):
+            ax.spines[side].set_linewidth(0.4)
+        if i == 0:
+            variable = (modules.params.get("levels") or {}).get("variable", "levels")
+            ax.set_title(f"mean z across {variable}", fontsize=_FONT - 1, pad=2)
 
 
 def _module_tree_lines(tree: Tree, top: float, *, body_h: float, n_rows: int) -> np.ndarray:
@@ -722,12 +788,18 @@ def _draw_sample_tree(fig: Figure, lay: HeatmapLayout, modules: GeneModules) -> 
 
 
 def _draw_tracks(
-    fig: Figure, lay: HeatmapLayout, sheet: pd.DataFrame, tracks: Sequence[str]
+    fig: Figure,
+    lay: HeatmapLayout,
+    sheet: pd.DataFrame,
+    tracks: Sequence[str],
+    *,
+    levels: Mapping[str, object] | None = None,
 ) -> list[tuple[str, list[Patch] | None, object]]:
     """One annotation track per column; returns each track's legend entry.
 
     An entry is ``(column, patches, None)`` for categories and ``(column, None, (colormap,
-    norm))`` for numbers.
+    norm))`` for numbers. The pattern modules' ``levels`` (``variable``, ``order``) list
+    their legend in that order, other categories sorted.
     """
     legends: list[tuple[str, list[Patch] | None, object]] = []
     palettes = track_palettes(sheet, tracks)
@@ -741,9 +813,10 @@ def _draw_tracks(
         if isinstance(palette, tuple):
             legends.append((column, None, palette))
         else:
-            handles = [
-                Patch(facecolor=palette[lv], edgecolor="none", label=lv) for lv in sorted(palette)
-            ]
+            ordered = sorted(palette)
+            if levels and levels.get("variable") == column:
+                ordered = [lv for lv in levels["order"] if lv in palette]
+            handles = [Patch(facecolor=palette[lv], edgecolor="none", label=lv) for lv in ordered]
             legends.append((column, handles, None))
         for c0, c1 in lay.col_blocks:
             for j in range(c0, c1):
