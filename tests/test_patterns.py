@@ -11,6 +11,7 @@ from _patterns import SUBTYPES, TIME_SHAPES, cohort, time_course
 from rnaheat.config import DESettings, ModuleSettings, RunConfig
 from rnaheat.modules.shapes import Levels, sample_levels, shape_explanation
 from rnaheat.pipeline.run import analyse
+from rnaheat.validate import check_controls
 
 TIME_RUN = RunConfig(de=DESettings(design="~ batch + time", test="lrt", reduced="~ batch"))
 COHORT_RUN = RunConfig(de=DESettings(design="~ subtype", test="lrt", reduced="~ 1"))
@@ -192,3 +193,44 @@ def test_order_must_name_the_pattern_variable():
     config = RunConfig(de=TIME_RUN.de, modules=ModuleSettings(order=("batch", "b1", "b2")))
     with pytest.raises(ValueError, match="--order batch: the pattern levels are time"):
         analyse(experiment, config)
+
+
+def _level_controls(rows):
+    return pd.DataFrame(rows, columns=["gene", "expected"])
+
+
+def test_controls_may_expect_a_level():
+    subtype = np.repeat(SUBTYPES, 2)
+    samples = pd.DataFrame({"subtype": subtype}, index=[f"s{i}" for i in range(10)])
+    basal = np.where(subtype == "Basal", 9.0, 5.0)
+    shared = np.where(np.isin(subtype, ["Her2", "Basal"]), 8.0, 4.0) + np.arange(10) * 0.01
+    expression = pd.DataFrame(
+        [basal, shared, np.where(subtype == "LumA", 9.0, 5.0)],
+        index=["G1", "G2", "G3"],
+        columns=samples.index,
+    )
+    de_table = pd.DataFrame(
+        {
+            "gene_id": ["G1", "G2", "G3"],
+            "symbol": ["BAS", "SHR", "LUMA"],
+            "base_mean": [100.0, 100.0, 100.0],
+            "log2fc": [-0.1, 0.2, 0.0],
+            "padj": [1e-9, 1e-6, 1e-8],
+        }
+    )
+    given = _level_controls(
+        [("BAS", "high in Basal"), ("SHR", "high in Her2 and Basal"), ("LUMA", "low in LumB")]
+    )
+    result = check_controls(
+        given, de_table=de_table, expression=expression, samples=samples, variables=["subtype"]
+    )
+    assert result.table["result"].tolist() == ["pass", "pass", "wrong pattern"]
+    assert "LUMA is high in LumA, expected low in LumB" in result.check.reason
+    with pytest.raises(ValueError, match="names a level that no design variable has"):
+        check_controls(
+            _level_controls([("BAS", "high in Basl")]),
+            de_table=de_table,
+            expression=expression,
+            samples=samples,
+            variables=["subtype"],
+        )

@@ -53,7 +53,7 @@ def _modules(coherence=(0.8, 0.7), stability=(0.9, 0.95), r2=(0.9, 0.8)):
         },
         index=pd.Index([f"g{i}" for i in range(5)], name="gene_id"),
     )
-    return SimpleNamespace(n_modules=2, summary=summary, genes=genes)
+    return SimpleNamespace(n_modules=2, summary=summary, genes=genes, profiles=None)
 
 
 def _enrichment() -> Enrichment:

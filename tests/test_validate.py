@@ -198,7 +198,9 @@ def test_inputs_are_checked_and_untouched():
         check_controls(given, de_table=table, alpha=1.5)
     with pytest.raises(TypeError, match="controls must be a pandas DataFrame"):
         check_controls([("UPSIG", "up")], de_table=table)
-    with pytest.raises(ValueError, match="expected must be up or down, got sideways"):
+    with pytest.raises(
+        ValueError, match="expected must be up, down or .high/low in LEVEL., got sideways"
+    ):
         check_controls(controls([("UPSIG", "sideways")]), de_table=table)
 
 

@@ -285,6 +285,35 @@ def _module_sentence(row: pd.Series, top: pd.DataFrame, modules: GeneModules) ->
     return f"{head}; hub genes {', '.join(map(str, shown))}." if shown else f"{head}."
 
 
+def _patterns_sentence(modules: GeneModules, top: pd.DataFrame) -> str:
+    """Every pattern module in one line: "6 modules: M1 high in Basal (127 genes, …), …"."""
+    parts = []
+    for row in modules.summary.itertuples():
+        facts = f"{_number(row.n_genes)} genes"
+        if row.module in top.index:
+            facts += f", {_set_phrase(str(top.loc[row.module, 'gene_set']))}"
+        parts.append(f"{module_label(row.module)} {row.module_name} ({facts})")
+    k = modules.n_modules
+    return f"{k} module{'s' if k != 1 else ''}: {'; '.join(parts)}."
+
+
+def _changed_sentence(de: DEResult, significant: pd.DataFrame, *, rule: str, where: str) -> str:
+    """How many genes changed; up and down only when the fold change has one meaning."""
+    if de.params.get("test") == "lrt" and not where:
+        # An LRT tests every dropped term at once: its log2fc is one coefficient among them.
+        reduced = de.params.get("reduced", "")
+        return (
+            f"{_number(len(significant))} genes change in the likelihood-ratio test against "
+            f"{reduced} ({rule})."
+        )
+    n_up = int((significant["log2fc"] > 0).sum())
+    n_down = int((significant["log2fc"] < 0).sum())
+    return (
+        f"{_number(len(significant))} genes change ({rule}): "
+        f"{_number(n_up)} up and {_number(n_down)} down{where}."
+    )
+
+
 def tell_story(
     checks: Sequence[Check],
     /,
@@ -328,8 +357,6 @@ def tell_story(
         sentences.append(samples)
     table = de.table
     significant = table[significant_rows(table, alpha=alpha, lfc_threshold=lfc_threshold)]
-    n_up = int((significant["log2fc"] > 0).sum())
-    n_down = int((significant["log2fc"] < 0).sum())
     rule = threshold_text(alpha=alpha, lfc_threshold=lfc_threshold)
     if significant.empty:
         sentences.append(
@@ -338,11 +365,12 @@ def tell_story(
         )
     else:
         where = f" in {contrast[1]}" if len(contrast) == 3 else ""
-        sentences.append(
-            f"{_number(len(significant))} genes change ({rule}): "
-            f"{_number(n_up)} up and {_number(n_down)} down{where}."
-        )
-    if modules is not None and modules.n_modules and not failed:
+        sentences.append(_changed_sentence(de, significant, rule=rule, where=where))
+    if modules is not None and modules.n_modules and not failed and modules.profiles is not None:
+        # Pattern modules are read side by side: one line lists them all, with their shapes.
+        top = enrichment.top_sets() if enrichment is not None else pd.DataFrame()
+        sentences.append(_patterns_sentence(modules, top))
+    elif modules is not None and modules.n_modules and not failed:
         top = enrichment.top_sets() if enrichment is not None else pd.DataFrame()
         summary = modules.summary
         shown = summary.sort_values("n_genes", ascending=False, kind="mergesort")[:max_modules]

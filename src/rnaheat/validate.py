@@ -5,25 +5,30 @@ gene id such as ``ENSG00000176171``) and ``expected`` (``up`` or ``down``), opti
 ``note``; comma- or tab-separated.
 
 A control **passes** when its gene is significant (:mod:`rnaheat.significance`) and its log2 fold
-change has the expected sign. Every other outcome is said by name: ``wrong direction``, ``not
-significant``, ``not tested`` (the DE engine gave no p-value, e.g. filtered for low counts)
-and ``unknown gene`` (neither an id nor a symbol of the DE table); nothing is skipped silently.
+change has the expected sign. With more than two groups ``expected`` may name levels of a design
+variable instead: ``high in Basal`` passes when the gene's padj is below ``alpha`` and its mean
+VST in every named level is above its mean in every other level (``low in``: below); otherwise
+``wrong pattern`` says where it is highest (lowest). Every other outcome is said by name:
+``wrong direction``, ``not significant``, ``not tested`` (the DE engine gave no p-value, e.g.
+filtered for low counts) and ``unknown gene`` (neither an id nor a symbol of the DE table);
+nothing is skipped silently.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from rnaheat.checks import Check
-from rnaheat.io.controls import EXPECTED
+from rnaheat.io.controls import EXPECTED, level_expectation
+from rnaheat.modules.shapes import factor_shape
 from rnaheat.significance import significant as is_significant
 
-__all__ = ["CONTROL_COLUMNS", "ControlsResult", "check_controls"]
+__all__ = ["CONTROL_COLUMNS", "ControlsResult", "check_controls", "expected_levels"]
 
 logger = logging.getLogger("rnaheat")
 
@@ -98,6 +103,73 @@ def _match(genes: pd.Series, de_table: pd.DataFrame) -> pd.Series:
     return found
 
 
+def expected_levels(
+    expected: pd.Series,
+    /,
+    *,
+    samples: pd.DataFrame,
+    variables: Sequence[str],
+    source: str = "positive controls",
+) -> dict[int, tuple[str, str, tuple[str, ...]]]:
+    """Each level expectation as ``row → (direction, variable, levels)``.
+
+    The variable is the first of ``variables`` that has every named level; ``source`` names
+    the controls in messages (line numbers count the header as line 1).
+
+    Raises
+    ------
+    ValueError
+        No such variable, naming the control's expectation and the variables' levels.
+    """
+    out = {}
+    for row, text in enumerate(expected.astype(str)):
+        found = level_expectation(text)
+        if found is None:
+            continue
+        direction, named = found
+        holders = [v for v in variables if set(named) <= set(samples[v].astype(str))]
+        if not holders:
+            known = "; ".join(
+                f"{v}: {', '.join(dict.fromkeys(samples[v].astype(str)))}" for v in variables
+            )
+            raise ValueError(
+                f"{source}, line {row + 2}: expected {text!r} names a level that no "
+                f"design variable has; the levels are {known or '(no design variables)'}"
+            )
+        out[row] = (direction, holders[0], named)
+    return out
+
+
+def _level_results(
+    gene_id: np.ndarray,
+    levels: Mapping[int, tuple[str, str, tuple[str, ...]]],
+    *,
+    expression: pd.DataFrame,
+    samples: pd.DataFrame,
+) -> tuple[dict[int, bool], dict[int, str]]:
+    """For each level expectation: whether the gene's level means follow it, and its shape.
+
+    Returns ``row → follows`` and ``row → shape`` ("high in LumA"), named as pattern modules.
+    """
+    follows, shape = {}, {}
+    for row, (direction, variable, named) in levels.items():
+        if gene_id[row] not in expression.index:
+            continue
+        values = expression.loc[gene_id[row], samples.index].to_numpy(dtype=float)
+        means = (
+            pd.Series(values, index=samples.index)
+            .groupby(samples[variable].astype(str).to_numpy(), sort=False)
+            .mean()
+        )
+        inside, outside = means[means.index.isin(named)], means[~means.index.isin(named)]
+        if direction == "high":
+            follows[row] = bool(outside.empty or inside.min() > outside.max())
+        else:
+            follows[row] = bool(outside.empty or inside.max() < outside.min())
+        shape[row] = factor_shape(means.to_numpy(), list(means.index))
+    return follows, shape
+
+
 def check_controls(
     controls: pd.DataFrame,
     /,
@@ -106,6 +178,9 @@ def check_controls(
     modules: pd.Series | Mapping[str, str] | None = None,
     alpha: float = 0.05,
     lfc_threshold: float = 0.0,
+    expression: pd.DataFrame | None = None,
+    samples: pd.DataFrame | None = None,
+    variables: Sequence[str] = (),
 ) -> ControlsResult:
     """Check positive controls against a DE table (and gene modules, when given).
 
@@ -122,6 +197,9 @@ def check_controls(
         Significance threshold on ``padj``.
     lfc_threshold
         Smallest ``|log2fc|`` of a significant gene (see :mod:`rnaheat.significance`).
+    expression, samples, variables
+        For level expectations ("high in Basal"): expression (genes × samples, e.g. the
+        VST), the sample sheet and the design variables whose levels may be named.
 
     Returns
     -------
@@ -137,7 +215,8 @@ def check_controls(
     KeyError
         A required column is missing.
     ValueError
-        ``alpha`` outside (0, 1), an ``expected`` value other than up/down, or no controls.
+        ``alpha`` outside (0, 1), an ``expected`` value other than up/down or a level
+        expectation, a level no design variable has, or no controls.
     """
     for name, frame in (("controls", controls), ("de_table", de_table)):
         if not isinstance(frame, pd.DataFrame):
@@ -155,10 +234,17 @@ def check_controls(
         raise ValueError(f"alpha must lie between 0 and 1, got {alpha!r}")
     if controls.empty:
         raise ValueError("no positive controls given")
-    expected = controls["expected"].astype(str).str.strip().str.lower()
-    if not expected.isin(EXPECTED).all():
-        bad = sorted(set(expected[~expected.isin(EXPECTED)]))
-        raise ValueError(f"expected must be up or down, got {', '.join(bad)}")
+    expected = controls["expected"].astype(str).str.strip().reset_index(drop=True)
+    is_level = expected.map(lambda text: level_expectation(text) is not None).to_numpy()
+    expected = expected.where(is_level, expected.str.lower())
+    if not (expected.isin(EXPECTED) | is_level).all():
+        bad = sorted(set(expected[~(expected.isin(EXPECTED) | is_level)]))
+        raise ValueError(f"expected must be up, down or 'high/low in LEVEL', got {', '.join(bad)}")
+    if is_level.any() and (expression is None or samples is None):
+        raise ValueError("level expectations ('high in Basal') need expression and samples")
+    levels = (
+        expected_levels(expected, samples=samples, variables=variables) if is_level.any() else {}
+    )
 
     genes = controls["gene"].astype(str).str.strip().reset_index(drop=True)
     table = de_table.reset_index(drop=True)
@@ -177,14 +263,27 @@ def check_controls(
     else:
         lookup = pd.Series(modules, dtype=object) if not isinstance(modules, pd.Series) else modules
         lookup.index = lookup.index.astype(str)
+        # As text before the lookup: a control outside every module must not turn 2 into "2.0".
+        lookup = lookup.map(str)
         module = pd.Series(gene_id).map(lookup).fillna("").astype(str).to_numpy()
 
     up = expected.to_numpy() == "up"
     right_way = np.where(up, log2fc > 0, log2fc < 0)
-    significant = is_significant(padj, log2fc, alpha=alpha, lfc_threshold=lfc_threshold)
+    # A level expectation has no fold change of its own (an LRT's log2fc is one coefficient):
+    # padj alone says the gene changes, its level means say whether as expected.
+    significant = is_significant(
+        padj, np.where(is_level, np.inf, log2fc), alpha=alpha, lfc_threshold=lfc_threshold
+    )
+    follows, where = (
+        ({}, {})
+        if not levels
+        else _level_results(gene_id, levels, expression=expression, samples=samples)
+    )
+    pattern_ok = np.array([follows.get(i, True) for i in range(len(genes))])
+    right_way = is_level | right_way
     result = np.select(
-        [~found, np.isnan(padj), ~right_way, ~significant],
-        ["unknown gene", "not tested", "wrong direction", "not significant"],
+        [~found, np.isnan(padj), ~right_way, is_level & ~pattern_ok, ~significant],
+        ["unknown gene", "not tested", "wrong direction", "wrong pattern", "not significant"],
         default="pass",
     )
     note = (
@@ -207,7 +306,9 @@ def check_controls(
         },
         columns=CONTROL_COLUMNS,
     )
+    out["observed"] = pd.Series(where, dtype=object).reindex(range(len(out))).fillna("")
     check = _controls_check(out, alpha=alpha, lfc_threshold=lfc_threshold)
+    out = out.drop(columns="observed")
     logger.info("positive controls: %s", check.line)
     params = {"alpha": alpha, "lfc_threshold": lfc_threshold, "n_controls": len(out)}
     return ControlsResult(table=out, check=check, params=params)
@@ -258,6 +359,8 @@ def _controls_check(table: pd.DataFrame, *, alpha: float, lfc_threshold: float) 
 
 
 def _failure_text(row: pd.Series, *, alpha: float, lfc_threshold: float) -> str:
+    if row["result"] == "wrong pattern":
+        return f"is {row['observed']}, expected {row['expected']}"
     if row["result"] == "wrong direction":
         went = "down" if row["log2fc"] < 0 else "up"
         return f"goes {went}, expected {row['expected']} (log2FC {row['log2fc']:+.2f})"

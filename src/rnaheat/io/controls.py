@@ -1,9 +1,10 @@
-"""Positive-controls files: which genes should go up or down."""
+"""Positive-controls files: which genes should go up or down, or be high or low in a level."""
 
 from __future__ import annotations
 
 import io
 import logging
+import re
 from os import PathLike
 from pathlib import Path
 
@@ -12,12 +13,35 @@ import pandas as pd
 
 from rnaheat.io.text import check_regular_file, read_text
 
-__all__ = ["EXPECTED", "read_controls"]
+__all__ = ["EXPECTED", "LEVEL_EXPECTATION", "level_expectation", "read_controls"]
 
 logger = logging.getLogger("rnaheat")
 
 #: The directions a control may be expected to move in.
 EXPECTED = ("up", "down")
+#: Or a pattern across the levels of a factor: "high in Basal", "low in LumA and LumB".
+LEVEL_EXPECTATION = re.compile(r"^\s*(high|low) in\s+(\S.*?)\s*$", re.IGNORECASE)
+
+
+def level_expectation(expected: str, /) -> tuple[str, tuple[str, ...]] | None:
+    """``("high", ("Her2", "Basal"))`` for "high in Her2 and Basal"; ``None`` for up/down."""
+    match = LEVEL_EXPECTATION.match(expected)
+    if match is None:
+        return None
+    levels = re.split(r"\s*,\s*|\s+and\s+", match.group(2))
+    return match.group(1).lower(), tuple(level for level in levels if level)
+
+
+def _normalised(expected: pd.Series) -> pd.Series:
+    """``up``/``down`` in lower case, level expectations as "high in A and B"."""
+    out = expected.str.strip().str.lower()
+    for i, text in expected.items():
+        found = level_expectation(text)
+        if found is not None:
+            out[i] = f"{found[0]} in {' and '.join(found[1])}"
+    return out
+
+
 _ALLOWED_COLUMNS = ("gene", "expected", "note")
 
 
@@ -34,8 +58,9 @@ def read_controls(path: str | PathLike[str], /) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        Columns ``gene``, ``expected`` (``up``/``down``, lower case) and ``note`` (empty
-        text when absent), in file order.
+        Columns ``gene``, ``expected`` (``up``/``down``, lower case, or a level expectation
+        such as ``high in Basal`` or ``low in LumA and LumB``) and ``note`` (empty text when
+        absent), in file order.
 
     Raises
     ------
@@ -86,13 +111,15 @@ def read_controls(path: str | PathLike[str], /) -> pd.DataFrame:
             f"controls file {path}, line {lines[empty.to_numpy()][0]}: column 'gene' is empty; "
             "give a gene symbol or id"
         )
-    expected = frame["expected"].str.strip().str.lower()
-    bad = ~expected.isin(EXPECTED)
+    expected = _normalised(frame["expected"])
+    bad = ~(expected.isin(EXPECTED) | expected.str.match(LEVEL_EXPECTATION))
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
         raise ValueError(
             f"controls file {path}, line {lines[i]}: column 'expected' is "
-            f"{frame['expected'].iloc[i]!r} for gene {gene.iloc[i]}; allowed: up, down"
+            f"{frame['expected'].iloc[i]!r} for gene {gene.iloc[i]}; allowed: up, down, "
+            "or high/low in a level of a design variable (e.g. 'high in Basal', "
+            "'low in LumA and LumB')"
         )
     duplicated = gene.duplicated(keep="first")
     if duplicated.any():

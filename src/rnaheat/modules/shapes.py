@@ -27,7 +27,14 @@ import pandas as pd
 
 from rnaheat.modules.naming import Explanation, _f_pvalue, _r2_groups, is_numeric
 
-__all__ = ["Levels", "level_profiles", "module_profiles", "sample_levels", "shape_explanation"]
+__all__ = [
+    "Levels",
+    "factor_shape",
+    "level_profiles",
+    "module_profiles",
+    "sample_levels",
+    "shape_explanation",
+]
 
 #: Hours per time unit, for levels such as ``30min``, ``2h``, ``1d``.
 _HOURS = {
@@ -176,7 +183,7 @@ def _join(names: Sequence[str]) -> str:
     return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
-def _factor_shape(profile: np.ndarray, levels: Sequence[str]) -> str:
+def factor_shape(profile: np.ndarray, levels: Sequence[str]) -> str:
     """The levels that stand apart: the best split of the sorted means into high and low.
 
     The split maximises the between-group sum of squares; the smaller side names the module
@@ -244,7 +251,7 @@ def shape_explanation(
             effect=spread,
         )
     if levels.kind == "factor":
-        name, direction = _factor_shape(profile, levels.levels), "other"
+        name, direction = factor_shape(profile, levels.levels), "other"
     else:
         name, direction = _ordered_shape(profile, levels)
     return Explanation(

@@ -398,6 +398,8 @@ def _headline(analysis: Analysis) -> tuple[str, str]:
     contrast = analysis.de.contrast_label or settings.engine
     levels = settings.contrast
     title = f"{levels[1]} vs {levels[2]}" if len(levels) == 3 else contrast or "rnaheat report"
+    if settings.test == "lrt" and len(levels) != 3:
+        title = f"{settings.design} against {settings.reduced} (likelihood-ratio test)"
     if settings.design:
         contrast = f"{contrast} · design {settings.design}"
     return title, contrast

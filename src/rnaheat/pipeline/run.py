@@ -34,7 +34,7 @@ from rnaheat.pipeline.outputs import input_files, write_results
 from rnaheat.qc import sample_qc
 from rnaheat.select import GeneSelection, select_genes
 from rnaheat.story import four_checks, tell_story
-from rnaheat.validate import check_controls
+from rnaheat.validate import check_controls, expected_levels
 
 __all__ = ["MIN_GENES_TO_CLUSTER", "analyse", "run"]
 
@@ -140,6 +140,9 @@ def analyse(experiment: Experiment, config: RunConfig, /) -> Analysis:
                 alpha=settings.alpha,
                 lfc_threshold=config.select.lfc_threshold,
                 modules=modules.labels if modules is not None else None,
+                expression=vst,
+                samples=experiment.samples,
+                variables=variables,
             )
     # The four checks and the story, written from the numbers above.
     with stage("story", timings, what="the four checks and the summary"):
@@ -310,6 +313,14 @@ def _read(config: RunConfig, timings: dict[str, float]) -> Experiment:
             design_matrix(experiment.samples, config.de.design, source=source)
         config.heatmap.check_columns(list(experiment.samples.columns), source=source)
         _pattern_levels(experiment.samples, config, source=source)
+        if inputs.controls is not None and config.de.design:
+            # A control expected "high in Basal" must name a level of a design variable.
+            expected_levels(
+                read_controls(inputs.controls)["expected"],
+                samples=experiment.samples,
+                variables=design_variables(config.de.design),
+                source=f"controls file {inputs.controls}",
+            )
     return experiment
 
 
