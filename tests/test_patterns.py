@@ -20,7 +20,8 @@ COHORT_RUN = RunConfig(de=DESettings(design="~ subtype", test="lrt", reduced="~ 
 def _measured(config: RunConfig, simulated, *, null: str) -> dict[str, object]:
     """ARI, k and the name of each planted group's module, from one run on a simulation."""
     experiment, planted = simulated
-    modules = analyse(experiment, config).modules
+    analysis = analyse(experiment, config)
+    modules = analysis.modules
     labels = modules.labels
     truth = planted.loc[labels.index]
     names = labels.map(modules.names())
@@ -36,6 +37,7 @@ def _measured(config: RunConfig, simulated, *, null: str) -> dict[str, object]:
         "null_selected": float((planted.loc[labels.index] == null).sum() / (planted == null).sum()),
         "shapes": shapes,
         "modules": modules,
+        "story": analysis.story.text,
     }
 
 
@@ -76,6 +78,9 @@ def test_time_course_modules_follow_the_planted_shapes():
     profile = modules.profiles
     assert list(profile.columns) == ["module", "level", "mean", "sd"]
     assert len(profile) == modules.n_modules * 5
+    # The story lists every module by its shape; an LRT counts genes without up and down.
+    assert "genes change in the likelihood-ratio test against ~ batch" in got["story"]
+    assert "3 modules: M1 rises over time (" in got["story"]
 
 
 def test_five_group_cohort_modules_are_named_by_their_groups():

@@ -115,6 +115,16 @@ def heatmap_tracks(analysis: Analysis, /) -> list[str]:
     )
 
 
+def _run_title(analysis: Analysis, /) -> str:
+    """What the DE tested, for titles: the contrast, or an LRT's two models."""
+    settings = analysis.config.de
+    imported = analysis.config.inputs.de_table is not None
+    if settings.test == "lrt" and len(settings.contrast) != 3 and not imported:
+        # Without a contrast the LRT's log2fc is one coefficient: the models say what was tested.
+        return f"LRT {settings.design} vs {settings.reduced}"
+    return analysis.de.contrast_label
+
+
 def analysis_figures(analysis: Analysis, /) -> Iterator[tuple[str, MplFigure]]:
     """Yield ``(file stem, Figure)`` for the heatmap, the volcano and the QC figures.
 
@@ -122,7 +132,7 @@ def analysis_figures(analysis: Analysis, /) -> Iterator[tuple[str, MplFigure]]:
     """
     modules = analysis.modules
     config = analysis.config
-    title = analysis.de.contrast_label or "Gene modules"
+    title = _run_title(analysis) or "Gene modules"
     # Positive controls are labelled wherever they are drawn, beside the user's markers.
     controls = []
     if analysis.controls is not None:
@@ -399,7 +409,7 @@ def _headline(analysis: Analysis) -> tuple[str, str]:
     levels = settings.contrast
     title = f"{levels[1]} vs {levels[2]}" if len(levels) == 3 else contrast or "rnaheat report"
     if settings.test == "lrt" and len(levels) != 3:
-        title = f"{settings.design} against {settings.reduced} (likelihood-ratio test)"
+        title = _run_title(analysis)
     if settings.design:
         contrast = f"{contrast} · design {settings.design}"
     return title, contrast
@@ -480,9 +490,7 @@ def write_results(
             for name, table in analysis_tables(analysis).items():
                 write_table(table, tmp / "tables" / f"{name}.tsv")
             (tmp / "summary.md").write_text(
-                analysis.story.markdown(
-                    title=f"rnaheat: {analysis.de.contrast_label or 'analysis'}"
-                ),
+                analysis.story.markdown(title=f"rnaheat: {_run_title(analysis) or 'analysis'}"),
                 encoding="utf-8",
             )
             if extra is not None:

@@ -183,13 +183,16 @@ def analyse(experiment: Experiment, config: RunConfig, /) -> Analysis:
 def _pattern_levels(samples: pd.DataFrame, config: RunConfig, /, *, source: str) -> Levels | None:
     """The levels pattern modules follow: ``--levels``, else the variable an LRT drops.
 
+    The LRT's variable is used when it has at least three levels, or ``--order`` names it.
+
     Raises
     ------
     ValueError
         The column is missing, or ``--order`` names another variable or not its levels.
     """
     variable = config.modules.levels
-    if variable is None and config.de.test == "lrt" and config.inputs.de_table is None:
+    automatic = variable is None and config.de.test == "lrt" and config.inputs.de_table is None
+    if automatic:
         kept = set(design_variables(config.de.reduced))
         dropped = [v for v in design_variables(config.de.design) if v not in kept]
         variable = dropped[0] if dropped else None
@@ -202,7 +205,12 @@ def _pattern_levels(samples: pd.DataFrame, config: RunConfig, /, *, source: str)
         )
     if variable is None:
         return None
-    return sample_levels(samples, variable, order=order[1:], source=source)
+    levels = sample_levels(samples, variable, order=order[1:], source=source)
+    if automatic and len(levels.levels) < 3 and not order:
+        # Two levels have one shape, up or down: the usual modules, cut on the samples, also
+        # show where the change differs (e.g. in one cell line only).
+        return None
+    return levels
 
 
 def _modules(
