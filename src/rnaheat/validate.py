@@ -170,6 +170,75 @@ def _level_results(
     return follows, shape
 
 
+def _expectations(controls: pd.DataFrame, /) -> tuple[pd.Series, np.ndarray]:
+    """Each control's expectation (up/down in lower case) and whether it names levels."""
+    expected = controls["expected"].astype(str).str.strip().reset_index(drop=True)
+    is_level = expected.map(lambda text: level_expectation(text) is not None).to_numpy()
+    expected = expected.where(is_level, expected.str.lower())
+    if not (expected.isin(EXPECTED) | is_level).all():
+        bad = sorted(set(expected[~(expected.isin(EXPECTED) | is_level)]))
+        raise ValueError(f"expected must be up, down or 'high/low in LEVEL', got {', '.join(bad)}")
+    return expected, is_level
+
+
+def _outcomes(
+    expected: np.ndarray,
+    /,
+    *,
+    found: np.ndarray,
+    padj: np.ndarray,
+    log2fc: np.ndarray,
+    pattern_ok: np.ndarray,
+    is_level: np.ndarray,
+    alpha: float,
+    lfc_threshold: float,
+) -> np.ndarray:
+    """Each control's result: pass, or the first reason it does not."""
+    right_way = is_level | np.where(expected == "up", log2fc > 0, log2fc < 0)
+    # A level expectation has no fold change of its own (an LRT's log2fc is one coefficient):
+    # padj alone says the gene changes, its level means say whether as expected.
+    significant = is_significant(
+        padj, np.where(is_level, np.inf, log2fc), alpha=alpha, lfc_threshold=lfc_threshold
+    )
+    return np.select(
+        [~found, np.isnan(padj), ~right_way, is_level & ~pattern_ok, ~significant],
+        ["unknown gene", "not tested", "wrong direction", "wrong pattern", "not significant"],
+        default="pass",
+    )
+
+
+def _modules_of(
+    gene_id: np.ndarray, modules: pd.Series | Mapping[str, str] | None, /
+) -> np.ndarray:
+    """Each control's module as text (empty outside every module or without modules)."""
+    if modules is None:
+        return np.full(len(gene_id), "", dtype=object)
+    lookup = pd.Series(modules, dtype=object) if not isinstance(modules, pd.Series) else modules
+    lookup.index = lookup.index.astype(str)
+    # As text before the lookup: a control outside every module must not turn 2 into "2.0".
+    return pd.Series(gene_id).map(lookup.map(str)).fillna("").astype(str).to_numpy()
+
+
+def _check_inputs(controls: pd.DataFrame, de_table: pd.DataFrame, /, *, alpha: float) -> None:
+    """Raise naming the argument, column or value :func:`check_controls` cannot use."""
+    for name, frame in (("controls", controls), ("de_table", de_table)):
+        if not isinstance(frame, pd.DataFrame):
+            raise TypeError(f"{name} must be a pandas DataFrame, got {type(frame)}")
+    for name, frame, needed in (
+        ("controls", controls, ("gene", "expected")),
+        ("de_table", de_table, ("gene_id", "symbol", "base_mean", "log2fc", "padj")),
+    ):
+        missing = [c for c in needed if c not in frame.columns]
+        if missing:
+            raise KeyError(
+                f"{name} lacks column(s) {', '.join(missing)}; it needs {', '.join(needed)}"
+            )
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must lie between 0 and 1, got {alpha!r}")
+    if controls.empty:
+        raise ValueError("no positive controls given")
+
+
 def check_controls(
     controls: pd.DataFrame,
     /,
@@ -218,28 +287,8 @@ def check_controls(
         ``alpha`` outside (0, 1), an ``expected`` value other than up/down or a level
         expectation, a level no design variable has, or no controls.
     """
-    for name, frame in (("controls", controls), ("de_table", de_table)):
-        if not isinstance(frame, pd.DataFrame):
-            raise TypeError(f"{name} must be a pandas DataFrame, got {type(frame)}")
-    for name, frame, needed in (
-        ("controls", controls, ("gene", "expected")),
-        ("de_table", de_table, ("gene_id", "symbol", "base_mean", "log2fc", "padj")),
-    ):
-        missing = [c for c in needed if c not in frame.columns]
-        if missing:
-            raise KeyError(
-                f"{name} lacks column(s) {', '.join(missing)}; it needs {', '.join(needed)}"
-            )
-    if not 0 < alpha < 1:
-        raise ValueError(f"alpha must lie between 0 and 1, got {alpha!r}")
-    if controls.empty:
-        raise ValueError("no positive controls given")
-    expected = controls["expected"].astype(str).str.strip().reset_index(drop=True)
-    is_level = expected.map(lambda text: level_expectation(text) is not None).to_numpy()
-    expected = expected.where(is_level, expected.str.lower())
-    if not (expected.isin(EXPECTED) | is_level).all():
-        bad = sorted(set(expected[~(expected.isin(EXPECTED) | is_level)]))
-        raise ValueError(f"expected must be up, down or 'high/low in LEVEL', got {', '.join(bad)}")
+    _check_inputs(controls, de_table, alpha=alpha)
+    expected, is_level = _expectations(controls)
     if is_level.any() and (expression is None or samples is None):
         raise ValueError("level expectations ('high in Basal') need expression and samples")
     levels = (
@@ -258,33 +307,21 @@ def check_controls(
     for gid in sorted(set(repeated[repeated.duplicated()])):
         names = ", ".join(genes[gene_id == gid])
         logger.warning("positive controls %s all name gene %s; it is counted for each", names, gid)
-    if modules is None:
-        module = np.full(len(genes), "", dtype=object)
-    else:
-        lookup = pd.Series(modules, dtype=object) if not isinstance(modules, pd.Series) else modules
-        lookup.index = lookup.index.astype(str)
-        # As text before the lookup: a control outside every module must not turn 2 into "2.0".
-        lookup = lookup.map(str)
-        module = pd.Series(gene_id).map(lookup).fillna("").astype(str).to_numpy()
-
-    up = expected.to_numpy() == "up"
-    right_way = np.where(up, log2fc > 0, log2fc < 0)
-    # A level expectation has no fold change of its own (an LRT's log2fc is one coefficient):
-    # padj alone says the gene changes, its level means say whether as expected.
-    significant = is_significant(
-        padj, np.where(is_level, np.inf, log2fc), alpha=alpha, lfc_threshold=lfc_threshold
-    )
-    follows, where = (
+    module = _modules_of(gene_id, modules)
+    follows, shape = (
         ({}, {})
         if not levels
         else _level_results(gene_id, levels, expression=expression, samples=samples)
     )
-    pattern_ok = np.array([follows.get(i, True) for i in range(len(genes))])
-    right_way = is_level | right_way
-    result = np.select(
-        [~found, np.isnan(padj), ~right_way, is_level & ~pattern_ok, ~significant],
-        ["unknown gene", "not tested", "wrong direction", "wrong pattern", "not significant"],
-        default="pass",
+    result = _outcomes(
+        expected.to_numpy(),
+        found=found,
+        padj=padj,
+        log2fc=log2fc,
+        pattern_ok=np.array([follows.get(i, True) for i in range(len(genes))]),
+        is_level=is_level,
+        alpha=alpha,
+        lfc_threshold=lfc_threshold,
     )
     note = (
         controls["note"].fillna("").astype(str).to_numpy()
@@ -306,7 +343,7 @@ def check_controls(
         },
         columns=CONTROL_COLUMNS,
     )
-    out["observed"] = pd.Series(where, dtype=object).reindex(range(len(out))).fillna("")
+    out["observed"] = pd.Series(shape, dtype=object).reindex(range(len(out))).fillna("")
     check = _controls_check(out, alpha=alpha, lfc_threshold=lfc_threshold)
     out = out.drop(columns="observed")
     logger.info("positive controls: %s", check.line)
