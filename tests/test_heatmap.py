@@ -14,6 +14,7 @@ from _gse import HYPOXIA_MARKERS, load
 from _planted import planted
 from rnaheat.display import display_matrix
 from rnaheat.modules import ModuleOptions, find_modules
+from rnaheat.modules.shapes import sample_levels
 from rnaheat.plot.heatmap import heatmap, label_positions, module_colors, track_columns
 from rnaheat.select import select_genes
 
@@ -276,3 +277,24 @@ def test_module_without_tree_is_drawn_in_its_order():
     np.testing.assert_allclose(
         _drawn_matrix(fig), dm.values.loc[mods.order, mods.sample_order].to_numpy()
     )
+
+
+def test_pattern_modules_get_a_profile_panel_each_and_level_grouped_columns():
+    expr, samples, _ = planted([30, 20], n_per_group=2, noise=0.4, seed=1)
+    dm = display_matrix(expr)
+    levels = sample_levels(samples, "condition", order=("Treated", "Control"))
+    mods = find_modules(
+        dm, samples=samples, options=ModuleOptions(n_bootstrap=0, n_modules=2), levels=levels
+    )
+    fig = heatmap(mods, dm, samples=samples, tracks=TRACKS)
+    panels = [a for a in fig.axes if a.get_gid() == "module-profile"]
+    assert len(panels) == mods.n_modules
+    # Each panel draws its module's mean profile, in the levels' order.
+    for ax, m in zip(panels, mods.summary["module"], strict=True):
+        drawn = ax.lines[0].get_ydata()
+        expected = mods.profiles.loc[mods.profiles["module"] == m, "mean"].to_numpy()
+        np.testing.assert_allclose(drawn, expected)
+    assert [t.get_text() for t in panels[-1].get_xticklabels()] == ["Treated", "Control"]
+    ticks = [t.get_text() for t in _axes(fig, "heatmap").get_xticklabels()]
+    assert [samples.condition[s] for s in ticks] == ["Treated"] * 4 + ["Control"] * 4
+    assert _axes(fig, "sample-dendrogram") is None

@@ -393,3 +393,21 @@ def test_shown_note_counts_the_subset():
     assert _small_heatmap(n_candidates=1200).shown_note == "4 of 1,200 genes shown"
     with pytest.raises(ValueError, match="n_candidates 3"):
         _small_heatmap(n_candidates=3)
+
+
+def test_pattern_modules_show_their_profile_in_the_module_table():
+    data = example_report()
+    levels = ("0h", "2h", "6h")
+    shapes = ((-1.0, 0.0, 1.0), (1.0, 0.0, -1.0), (-0.5, 1.0, -0.5))
+    modules = tuple(
+        dataclasses.replace(m, profile=tuple(zip(levels, shape, (0.2, 0.2, 0.2), strict=True)))
+        for m, shape in zip(data.modules, shapes, strict=True)
+    )
+    page = build_report(dataclasses.replace(data, modules=modules))
+    table = page[page.index('id="module-table"') :]
+    table = table[: table.index("</table>")]
+    assert ">Profile</button>" in table
+    assert table.count('<svg class="profile"') == 3
+    assert "M1 mean z per level: 0h -1.00, 2h +0.00, 6h +1.00" in table
+    # Without profiles the column is absent.
+    assert ">Profile</button>" not in build_report(data)

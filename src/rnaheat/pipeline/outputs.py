@@ -29,7 +29,7 @@ from rnaheat.io.output import (
     write_json,
     write_table,
 )
-from rnaheat.modules import module_subtitles
+from rnaheat.modules import GeneModules, module_subtitles
 from rnaheat.pipeline.analysis import Analysis
 from rnaheat.plot.colors import NEUTRAL, sample_track_colors, track_palettes
 from rnaheat.plot.heatmap import heatmap, module_colors, track_columns
@@ -256,6 +256,14 @@ def _heatmap(analysis: Analysis, figures: Mapping[str, bytes]) -> HeatmapData | 
     )
 
 
+def _profile(modules: GeneModules, module: int, /) -> tuple[tuple[str, float, float], ...]:
+    """A pattern module's ``(level, mean, spread)`` per level; empty for other modules."""
+    if modules.profiles is None:
+        return ()
+    rows = modules.profiles[modules.profiles["module"] == module]
+    return tuple(zip(rows["level"], rows["mean"], rows["sd"], strict=True))
+
+
 def _modules(analysis: Analysis) -> tuple[Module, ...]:
     modules = analysis.modules
     if modules is None:
@@ -286,6 +294,7 @@ def _modules(analysis: Analysis) -> tuple[Module, ...]:
                 stability=float(row.stability),
                 top_sets=top,
                 hub_genes=hubs,
+                profile=_profile(modules, int(row.module)),
             )
         )
     return tuple(out)

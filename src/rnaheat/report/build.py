@@ -481,8 +481,35 @@ or a module below to highlight it; Esc clears.</p>
 </section>"""
 
 
+def _sparkline(module: Module, *, low: float, high: float) -> str:
+    """A module's mean profile across the levels (± its genes' spread) as a small inline SVG."""
+    n, width, height = len(module.profile), 96.0, 30.0
+    span = (high - low) or 1.0
+
+    def point(i: int, value: float) -> str:
+        x = 4 + i * (width - 8) / max(n - 1, 1)
+        return f"{x:.1f},{height - 3 - (value - low) / span * (height - 6):.1f}"
+
+    line = " ".join(point(i, m) for i, (_, m, _) in enumerate(module.profile))
+    band = " ".join(
+        [point(i, m + sd) for i, (_, m, sd) in enumerate(module.profile)]
+        + [point(i, m - sd) for i, (_, m, sd) in reversed(list(enumerate(module.profile)))]
+    )
+    said = ", ".join(f"{lv} {m:+.2f}" for lv, m, _ in module.profile)
+    return (
+        f'<svg class="profile" width="{width:.0f}" height="{height:.0f}" role="img" '
+        f'aria-label="{_e(module.label)} mean z per level: {_e(said)}"><title>{_e(said)}</title>'
+        f'<polygon points="{band}" fill="{module.color}" fill-opacity="0.25"/>'
+        f'<polyline points="{line}" fill="none" stroke="{module.color}" stroke-width="2"/></svg>'
+    )
+
+
 def _module_table(modules: tuple[Module, ...]) -> str:
     rows = []
+    # Pattern modules: one shared scale, so that a flat profile looks flat beside a steep one.
+    profiled = bool(modules) and all(m.profile for m in modules)
+    ends = [v for m in modules for _, mean, sd in m.profile for v in (mean - sd, mean + sd)]
+    low, high = (min(ends), max(ends)) if profiled else (0.0, 1.0)
     for m in modules:
         sets = (
             '<ul class="sets">' + "".join(f"<li>{_breakable(s)}</li>" for s in m.top_sets) + "</ul>"
@@ -497,7 +524,12 @@ def _module_table(modules: tuple[Module, ...]) -> str:
             f'<tr data-module="{m.id}"><td data-sort="{m.id}">'
             f'<button type="button" class="module-link" data-module="{m.id}">{_swatch(m.color)}'
             f"<strong>{_e(m.label)}</strong> {_e(m.name)}</button>{subtitle}</td>"
-            f'<td class=num data-sort="{m.size}">{m.size:,}</td><td>{_e(m.direction or "—")}</td>'
+            + (
+                f'<td data-sort="{m.id}">{_sparkline(m, low=low, high=high)}</td>'
+                if profiled
+                else ""
+            )
+            + f'<td class=num data-sort="{m.size}">{m.size:,}</td><td>{_e(m.direction or "—")}</td>'
             f"<td class=num{coherence}>{_number(m.coherence)}</td>"
             f"<td class=num{stability}>{_number(m.stability)}</td>"
             f"<td>{sets}</td><td>{hubs}</td></tr>"
@@ -506,6 +538,7 @@ def _module_table(modules: tuple[Module, ...]) -> str:
         f'<th scope="col"{cls}><button type="button" class="sort">{name}</button></th>'
         for name, cls in (
             ("Module", ""),
+            *([("Profile", "")] if profiled else []),
             ("Genes", " class=num"),
             ("Direction", ""),
             ("Coherence", " class=num"),

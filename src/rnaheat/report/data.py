@@ -225,6 +225,8 @@ class Module:
         (padj 1e-25)"``).
     hub_genes
         Hub gene symbols, best first.
+    profile
+        Pattern modules: ``(level, mean, spread)`` per level, in the levels' order.
     """
 
     id: int
@@ -237,6 +239,7 @@ class Module:
     stability: float | None = None
     top_sets: tuple[str, ...] = ()
     hub_genes: tuple[str, ...] = ()
+    profile: tuple[tuple[str, float, float], ...] = ()
 
     def __post_init__(self) -> None:
         if isinstance(self.id, bool) or not isinstance(self.id, int | np.integer) or self.id < 1:
@@ -253,6 +256,7 @@ class Module:
         _set(self, "stability", _optional_number(self.stability, "stability"))
         _set(self, "top_sets", _texts(self.top_sets, f"module {self.id} top_sets"))
         _set(self, "hub_genes", _texts(self.hub_genes, f"module {self.id} hub_genes"))
+        _set(self, "profile", tuple((str(lv), float(m), float(sd)) for lv, m, sd in self.profile))
 
     @property
     def label(self) -> str:
