@@ -130,6 +130,11 @@ def test_shapes_over_time(profile, name):
     assert _named(profile, Levels("time", ("0h", "2h", "6h", "24h"), "time")) == name
 
 
+def test_bare_numbers_name_their_variable():
+    hours = Levels("time", ("0", "2", "6", "24"), "time")
+    assert _named([-0.5, 0.2, 1.5, -0.6], hours) == "transient peak at time 6"
+
+
 def test_shapes_with_dose():
     dose = Levels("dose", ("0", "1", "10", "100"), "ordered")
     assert _named([-1, -0.2, 0.4, 1], dose) == "rises with dose"

@@ -212,11 +212,19 @@ def _ordered_shape(profile: np.ndarray, levels: Levels) -> tuple[str, str]:
     peak = profile[top] - ends_high if top in inner else 0.0
     dip = ends_low - profile[bottom] if bottom in inner else 0.0
     timed = levels.kind == "time"
-    at = "at " if timed else f"at {levels.variable} "
+
+    def at(level: str) -> str:
+        # "at 6h" says itself; a bare number needs its variable: "at dose 10", "at time 6".
+        return (
+            f"at {level}"
+            if timed and re.search("[A-Za-z]", level)
+            else f"at {levels.variable} {level}"
+        )
+
     if max(peak, dip) >= _TRANSIENT_SHARE * spread and spread > 0:
         if peak >= dip:
-            return f"{'transient peak' if timed else 'peak'} {at}{levels.levels[top]}", "other"
-        return f"dip {at}{levels.levels[bottom]}", "other"
+            return f"{'transient peak' if timed else 'peak'} {at(levels.levels[top])}", "other"
+        return f"dip {at(levels.levels[bottom])}", "other"
     along = "over time" if timed else f"with {levels.variable}"
     if profile[-1] >= profile[0]:
         return f"rises {along}", "up"
