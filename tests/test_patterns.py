@@ -9,7 +9,7 @@ from sklearn.metrics import adjusted_rand_score
 
 from _patterns import SUBTYPES, TIME_SHAPES, cohort, time_course
 from rnaheat.config import DESettings, ModuleSettings, RunConfig
-from rnaheat.modules.shapes import Levels, sample_levels, shape_explanation
+from rnaheat.modules.shapes import Levels, sample_levels, shape_explanation, told_apart
 from rnaheat.pipeline.run import analyse
 from rnaheat.validate import check_controls
 
@@ -133,6 +133,27 @@ def test_shapes_over_time(profile, name):
 def test_bare_numbers_name_their_variable():
     hours = Levels("time", ("0", "2", "6", "24"), "time")
     assert _named([-0.5, 0.2, 1.5, -0.6], hours) == "transient peak at time 6"
+
+
+def test_modules_rising_alike_are_told_apart_by_when():
+    levels = Levels("time", ("0h", "2h", "6h", "24h"), "time")
+    early, late = np.array([0.0, 1.8, 2.0, 2.1]), np.array([0.0, 0.1, 0.4, 2.0])
+    named = [
+        shape_explanation(
+            p[np.repeat(np.arange(4), 3)] + np.tile([-0.01, 0, 0.01], 4),
+            p,
+            codes=np.repeat(np.arange(4), 3),
+            levels=levels,
+            min_explained=0.3,
+            name_pvalue=0.05,
+        )
+        for p in (early, late)
+    ]
+    told = told_apart(named, np.array([early, late]), levels=levels)
+    assert [e.name for e in told] == [
+        "rises over time, mostly by 2h",
+        "rises over time, mostly by 24h",
+    ]
 
 
 def test_shapes_with_dose():

@@ -19,7 +19,13 @@ from rnaheat.modules.naming import Explanation, explain, module_order
 from rnaheat.modules.options import ModuleOptions
 from rnaheat.modules.order import module_trees, order_samples
 from rnaheat.modules.result import GeneModules
-from rnaheat.modules.shapes import Levels, level_profiles, module_profiles, shape_explanation
+from rnaheat.modules.shapes import (
+    Levels,
+    level_profiles,
+    module_profiles,
+    shape_explanation,
+    told_apart,
+)
 from rnaheat.modules.tables import gene_table, summary_table
 
 __all__ = ["find_modules"]
@@ -195,10 +201,11 @@ def _named(
     raw, k = gene_cut.labels, gene_cut.k
     eig, variance, kme = eigengenes(inputs.x, raw, k=k)
     if profiles is not None and inputs.levels is not None:
+        means = np.array([profiles[raw == m].mean(axis=0) for m in range(k)])
         explained = [
             shape_explanation(
                 eig[:, m],
-                profiles[raw == m].mean(axis=0),
+                means[m],
                 codes=inputs.levels.codes(inputs.sheet),
                 levels=inputs.levels,
                 min_explained=options.min_explained,
@@ -206,6 +213,7 @@ def _named(
             )
             for m in range(k)
         ]
+        explained = told_apart(explained, means, levels=inputs.levels)
     else:
         explained = [
             explain(

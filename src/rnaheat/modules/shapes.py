@@ -18,6 +18,7 @@ design names) is a "mixed pattern".
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ __all__ = [
     "module_profiles",
     "sample_levels",
     "shape_explanation",
+    "told_apart",
 ]
 
 #: Hours per time unit, for levels such as ``30min``, ``2h``, ``1d``.
@@ -270,6 +272,25 @@ def shape_explanation(
         direction=direction,
         effect=spread,
     )
+
+
+def told_apart(
+    explained: Sequence[Explanation], profiles: np.ndarray, /, *, levels: Levels
+) -> list[Explanation]:
+    """Modules that rise (or fall) alike are told apart by when: "rises over time, mostly by 2h".
+
+    ``profiles`` holds each module's mean profile (modules × levels); the level named is the
+    first by which the module has made half of its change.
+    """
+    names = [e.name for e in explained]
+    out = list(explained)
+    for m, e in enumerate(explained):
+        if names.count(e.name) < 2 or e.direction not in ("up", "down"):
+            continue
+        change = profiles[m] - profiles[m, 0]
+        half = int(np.argmax(np.abs(change) >= abs(change[-1]) / 2))
+        out[m] = dataclasses.replace(e, name=f"{e.name}, mostly by {levels.levels[half]}")
+    return out
 
 
 def module_profiles(
