@@ -9,6 +9,7 @@ from sklearn.metrics import adjusted_rand_score
 
 from _patterns import SUBTYPES, TIME_SHAPES, cohort, time_course
 from rnaheat.config import DESettings, ModuleSettings, RunConfig
+from rnaheat.modules import find_modules
 from rnaheat.modules.shapes import Levels, sample_levels, shape_explanation, told_apart
 from rnaheat.pipeline.run import analyse
 from rnaheat.validate import check_controls
@@ -265,3 +266,10 @@ def test_controls_may_expect_a_level():
             samples=samples,
             variables=["subtype"],
         )
+
+
+def test_levels_must_match_the_samples():
+    expr = pd.DataFrame(np.random.default_rng(0).normal(size=(20, 4)), columns=["a", "b", "c", "d"])
+    sheet = pd.DataFrame({"time": ["0h", "0h", "2h", "2h"]}, index=expr.columns)
+    with pytest.raises(ValueError, match="must be exactly the levels of the samples"):
+        find_modules(expr, samples=sheet, levels=Levels("time", ("0h", "6h"), "time"))

@@ -49,6 +49,14 @@ of the eigengene's variance (R²) wins, among those that beat chance (F-test p-v
 explanations fitted together are tried the same way ("up in Hypoxia · high in PC3"); when no
 pair does either, the module is called "mixed pattern".
 
+Pattern modules
+---------------
+Given ``levels`` (a time course, a dose series, subtypes), steps 1-3 cluster each gene's mean
+per level instead of its samples, modules are named by the shape of their mean profile ("rises
+over time", "transient peak at 6h", "high in Her2 and Basal"; see
+:mod:`~rnaheat.modules.shapes`), the samples are grouped by level in the levels' order and
+:attr:`GeneModules.profiles` holds each module's profile for the figures.
+
 Layout
 ------
 :mod:`~rnaheat.modules.find` validates and runs the steps; :mod:`~rnaheat.modules.cut`

@@ -96,6 +96,14 @@ def _validated(
                 f"{name!r} is not a column of the sample sheet; its columns are: "
                 f"{', '.join(map(str, sheet.columns))}"
             )
+    if levels is not None:
+        codes = levels.codes(sheet)
+        if (codes < 0).any() or len(np.unique(codes)) != len(levels.levels):
+            present = sorted(set(sheet[levels.variable].astype(str)))
+            raise ValueError(
+                f"levels of {levels.variable} ({', '.join(levels.levels)}) must be exactly the "
+                f"levels of the samples ({', '.join(present)})"
+            )
     lo, hi = options.k_range
     if not 2 <= lo <= hi:
         raise ValueError(
