@@ -20,6 +20,7 @@ from rnaheat._progress import stage
 from rnaheat.checks import checks_table
 from rnaheat.config import RunConfig, to_dict
 from rnaheat.experiment import Experiment
+from rnaheat.labels import gene_label_rank
 from rnaheat.io.output import (
     FORMAT_VERSION,
     atomic_output,
@@ -32,7 +33,7 @@ from rnaheat.io.output import (
 from rnaheat.modules import module_subtitles
 from rnaheat.pipeline.analysis import Analysis
 from rnaheat.plot.colors import NEUTRAL, sample_track_colors, track_palettes
-from rnaheat.plot.heatmap import heatmap, module_colors, track_columns
+from rnaheat.plot.heatmap import heatmap, heatmap_layout, module_colors, track_columns
 from rnaheat.plot.qc import qc_figures
 from rnaheat.plot.volcano import volcano
 from rnaheat.qc import library_sizes
@@ -67,7 +68,10 @@ __all__ = [
 
 
 def analysis_tables(analysis: Analysis, /) -> dict[str, pd.DataFrame]:
-    """Every result table, keyed by its file name under ``tables/`` (without ``.tsv``)."""
+    """Every result table, keyed by its file name under ``tables/`` (without ``.tsv``).
+
+    ``modules`` gets the column ``labelled``: whether the heatmap names the gene.
+    """
     tables = {
         "de": analysis.de.table,
         "vst": _matrix_table(analysis.vst),
@@ -80,6 +84,9 @@ def analysis_tables(analysis: Analysis, /) -> dict[str, pd.DataFrame]:
     for part in (analysis.modules, analysis.enrichment, analysis.controls):
         if part is not None:
             tables.update(part.tables())
+    if analysis.modules is not None and analysis.display is not None:
+        named = heatmap_labelled(analysis)
+        tables["modules"]["labelled"] = tables["modules"]["gene_id"].astype(str).isin(named)
     return tables
 
 
@@ -114,6 +121,46 @@ def heatmap_tracks(analysis: Analysis, /) -> list[str]:
     )
 
 
+def _always_labelled(analysis: Analysis) -> list[str]:
+    """The user's markers and the positive controls: labelled wherever they are drawn."""
+    controls = []
+    if analysis.controls is not None:
+        found = analysis.controls.table["gene_id"].astype(str)
+        controls = [g for g in found if g and g != "nan"]
+    return [*analysis.config.heatmap.markers, *controls]
+
+
+def _label_rank(analysis: Analysis) -> pd.Series:
+    """The label order of every tested gene, the one rule the heatmap and the volcano share."""
+    biotypes = analysis.experiment.genes.get("biotype")
+    return gene_label_rank(
+        analysis.de.table,
+        modules=analysis.modules,
+        enrichment=analysis.enrichment,
+        biotypes=biotypes,
+        forced=_always_labelled(analysis),
+    )
+
+
+def _heatmap_settings(analysis: Analysis) -> dict[str, object]:
+    """What both the heatmap and its layout are given, so that the two cannot differ."""
+    return {
+        "tracks": heatmap_tracks(analysis),
+        "markers": _always_labelled(analysis),
+        "subtitles": module_subtitles(analysis.modules, enrichment=analysis.enrichment),
+        "de": analysis.de,
+        "label_rank": _label_rank(analysis),
+    }
+
+
+def heatmap_labelled(analysis: Analysis, /) -> set[str]:
+    """Ids of the genes the heatmap labels (empty without a heatmap)."""
+    if analysis.modules is None or analysis.display is None:
+        return set()
+    layout = heatmap_layout(analysis.modules, **_heatmap_settings(analysis))
+    return set(analysis.modules.order.astype(str)[layout.labels.shown])
+
+
 def analysis_figures(analysis: Analysis, /) -> Iterator[tuple[str, MplFigure]]:
     """Yield ``(file stem, Figure)`` for the heatmap, the volcano and the QC figures.
 
@@ -122,11 +169,6 @@ def analysis_figures(analysis: Analysis, /) -> Iterator[tuple[str, MplFigure]]:
     modules = analysis.modules
     config = analysis.config
     title = analysis.de.contrast_label or "Gene modules"
-    # Positive controls are labelled wherever they are drawn, beside the user's markers.
-    controls = []
-    if analysis.controls is not None:
-        found = analysis.controls.table["gene_id"].astype(str)
-        controls = [g for g in found if g and g != "nan"]
     if modules is not None and analysis.display is not None:
         yield (
             "heatmap",
@@ -134,11 +176,9 @@ def analysis_figures(analysis: Analysis, /) -> Iterator[tuple[str, MplFigure]]:
                 modules,
                 analysis.display,
                 samples=analysis.experiment.samples,
-                tracks=heatmap_tracks(analysis),
-                markers=[*config.heatmap.markers, *controls] or None,
                 title=title,
                 note=analysis.selection.shown_note(),
-                subtitles=module_subtitles(modules, enrichment=analysis.enrichment),
+                **_heatmap_settings(analysis),
             ),
         )
     if analysis.de.table["pvalue"].notna().any():
@@ -149,7 +189,8 @@ def analysis_figures(analysis: Analysis, /) -> Iterator[tuple[str, MplFigure]]:
             modules=modules,
             alpha=config.de.alpha,
             lfc_threshold=config.select.lfc_threshold,
-            label_genes=[*config.heatmap.markers, *controls] or None,
+            label_genes=_always_labelled(analysis) or None,
+            label_rank=_label_rank(analysis),
             title=title,
         )
         yield "volcano", fig

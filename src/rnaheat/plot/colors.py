@@ -13,6 +13,7 @@ __all__ = [
     "CATEGORICAL",
     "DIVERGING",
     "NEUTRAL",
+    "NOT_SHOWN",
     "category_colors",
     "continuous_cmap",
     "diverging_cmap",
@@ -43,6 +44,10 @@ CATEGORICAL = (
 
 #: Colour for "not selected" / "no module" / missing values.
 NEUTRAL = "#BBBBBB"
+
+#: Colour for significant genes that the heatmap's gene cap left out: dark, so that they never
+#: read as the light grey of genes that did not change.
+NOT_SHOWN = "#4D4D4D"
 
 #: Name of the diverging map for z-scores (blue–white–red, centred at 0).
 DIVERGING = "RdBu_r"
