@@ -14,9 +14,9 @@ tiers, and by a score within a tier:
 Within a tier the score is the strength of the evidence, padj and fold change together:
 ``|shrunken log2 fold change| × −log10 padj`` (the π-score of Xiao et al. 2014, with the
 shrunken fold change as DESeq2 advises for ranking). A member of the module's top enriched gene
-set (the set that gives the module its meaning) scores :data:`SET_BONUS` times more, and so
-does a hub gene (hub rank within the top :data:`HUB_SHARE` of its module) when hub ranks exist,
-which they only do from :data:`rnaheat.modules.describe.MIN_HUB_SAMPLES` samples up.
+set (the set that gives the module its meaning) scores :data:`SET_BONUS` times more, and a hub
+gene (hub rank within the top :data:`HUB_SHARE` of its module) :data:`HUB_BONUS` times more;
+hub ranks exist only from :data:`rnaheat.modules.describe.MIN_HUB_SAMPLES` samples up.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from rnaheat.enrich import GENE_SEP, Enrichment
 from rnaheat.modules import GeneModules
 
 __all__ = [
+    "HUB_BONUS",
     "HUB_SHARE",
     "MIN_BASE_MEAN",
     "SET_BONUS",
@@ -41,8 +42,11 @@ __all__ = [
 #: Mean normalised count below which a gene counts as barely detected. At 50 reads the
 #: Poisson noise of a single count is about 14%, the size of many real fold changes.
 MIN_BASE_MEAN = 50.0
-#: Score factor for members of a module's top enriched gene set, and for hub genes.
-SET_BONUS = 2.0
+#: Score factor for members of a module's top enriched gene set: the genes that say what the
+#: module means are worth naming even when a few others carry somewhat stronger evidence.
+SET_BONUS = 3.0
+#: Score factor for hub genes (where hub ranks exist).
+HUB_BONUS = 2.0
 #: A gene is a hub when its hub rank lies within this share of its module's size.
 HUB_SHARE = 0.1
 
@@ -134,7 +138,7 @@ def label_rank(evidence: pd.DataFrame, /, *, forced: Iterable[str] = ()) -> pd.S
     sizes = evidence.groupby("module")["module"].transform("size").to_numpy(dtype=float)
     hub = evidence["hub_rank"].to_numpy(dtype=float) <= np.maximum(1.0, HUB_SHARE * sizes)
     score = score * np.where(evidence["in_top_set"].to_numpy(dtype=bool), SET_BONUS, 1.0)
-    score = score * np.where(hub, SET_BONUS, 1.0)
+    score = score * np.where(hub, HUB_BONUS, 1.0)
     order = np.lexsort((np.arange(len(evidence)), -score, tier))
     rank = np.empty(len(evidence), dtype=int)
     rank[order] = np.arange(len(evidence))
