@@ -20,7 +20,6 @@ from rnaheat._progress import stage
 from rnaheat.checks import checks_table
 from rnaheat.config import RunConfig, to_dict
 from rnaheat.experiment import Experiment
-from rnaheat.labels import gene_label_rank
 from rnaheat.io.output import (
     FORMAT_VERSION,
     atomic_output,
@@ -30,9 +29,10 @@ from rnaheat.io.output import (
     write_json,
     write_table,
 )
+from rnaheat.labels import gene_label_rank
 from rnaheat.modules import module_subtitles
 from rnaheat.pipeline.analysis import Analysis
-from rnaheat.plot.colors import NEUTRAL, sample_track_colors, track_palettes
+from rnaheat.plot.colors import NEUTRAL, NOT_SHOWN, sample_track_colors, track_palettes
 from rnaheat.plot.heatmap import heatmap, heatmap_layout, module_colors, track_columns
 from rnaheat.plot.qc import qc_figures
 from rnaheat.plot.volcano import volcano
@@ -50,7 +50,7 @@ from rnaheat.report.data import (
     StaticFigure,
     VolcanoData,
 )
-from rnaheat.significance import threshold_text
+from rnaheat.significance import significant_rows, threshold_text
 
 __all__ = [
     "REPORT_DPI",
@@ -208,8 +208,10 @@ _FIGURE_TEXT = {
         "The publication figure (300 dpi PNG, PDF and SVG in figures/).",
     ),
     "volcano": (
-        "Volcano plot: log2 fold change against adjusted p-value, coloured by module",
-        "Genes coloured by their heatmap module; grey genes are in no module.",
+        "Volcano plot: shrunken log2 fold change against −log10 adjusted p-value, by module",
+        "Genes coloured by their heatmap module; dark grey: significant but left out of the "
+        "heatmap by its gene cap; light grey: not significant. Fold changes are shrunken "
+        "(when the run shrinks them); significance is called on the unshrunken ones.",
     ),
     "qc_distances": (
         "Sample-to-sample Euclidean distances on VST, clustered",
@@ -331,14 +333,19 @@ def _volcano(analysis: Analysis, figures: Mapping[str, bytes]) -> VolcanoData | 
     if modules is not None:
         module = table["gene_id"].map(modules.labels).fillna(0).astype(int)
         palette = module_colors(modules)
-        colors = module.map(palette).fillna(NEUTRAL)
+        lfc_threshold = analysis.config.select.lfc_threshold
+        changed = significant_rows(
+            table, alpha=analysis.config.de.alpha, lfc_threshold=lfc_threshold
+        )
+        # Significant genes the heatmap's cap left out: as on the publication volcano.
+        colors = module.map(palette).fillna(NEUTRAL).mask(changed & (module == 0), NOT_SHOWN)
     with np.errstate(divide="ignore"):
         neglog = -np.log10(table["padj"].clip(lower=np.finfo(float).tiny))
     points = pd.DataFrame(
         {
             "gene_id": table["gene_id"],
             "symbol": table["symbol"],
-            "log2fc": table["log2fc"],
+            "log2fc": table[analysis.de.display_lfc],
             "neglog10_padj": neglog,
             "module": module,
             "color": colors,
@@ -349,6 +356,7 @@ def _volcano(analysis: Analysis, figures: Mapping[str, bytes]) -> VolcanoData | 
         alpha=analysis.config.de.alpha,
         lfc_threshold=analysis.config.select.lfc_threshold,
         figure=_figure(figures, "volcano"),
+        shrunken=analysis.de.shrunk,
     )
 
 

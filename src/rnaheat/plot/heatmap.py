@@ -280,7 +280,9 @@ def _choose_labels(rank: np.ndarray, *, rows: _Rows, step: float, forced: np.nda
     return np.sort(np.asarray(chosen, dtype=int))
 
 
-def _place_labels(targets: np.ndarray, shown: np.ndarray, *, rows: _Rows, step: float) -> np.ndarray:
+def _place_labels(
+    targets: np.ndarray, shown: np.ndarray, *, rows: _Rows, step: float
+) -> np.ndarray:
     """Label positions beside each label's own module, never closer than ``step``.
 
     Each module's labels are placed within its rows (and half the gaps around it), so leader

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from rnaheat.checks import Check
-from rnaheat.plot.colors import NEUTRAL
+from rnaheat.plot.colors import NEUTRAL, NOT_SHOWN
 from rnaheat.report.data import (
     ControlsData,
     HeatmapData,
@@ -361,7 +361,8 @@ def _volcano_payload(volcano: VolcanoData, heatmap_ids: list[str]) -> dict[str, 
         "colors": colors,
         "row": [row_of.get(g, -1) for g in drawable["gene_id"]],
         "alpha": float(volcano.alpha),
-        "lfc": float(volcano.lfc_threshold),
+        "lfc": 0.0 if volcano.shrunken else float(volcano.lfc_threshold),
+        "xLabel": "shrunken log2 fold change" if volcano.shrunken else "log2 fold change",
         "notDrawn": len(points) - len(drawable),
     }
 
@@ -574,6 +575,8 @@ def _volcano(
         f"{_swatch(m.color)}{_e(m.label)} · {_e(m.name)}</button></li>"
         for m in modules
     )
+    if (volcano.points["color"] == NOT_SHOWN).any():
+        legend += f"<li>{_swatch(NOT_SHOWN)}significant, not in the heatmap</li>"
     legend += f"<li>{_swatch(NEUTRAL)}in no module</li>"
     lede = (
         f"{n:,} tested genes, coloured by their heatmap module (grey: in no module). Hover "
