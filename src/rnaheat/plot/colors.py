@@ -56,8 +56,10 @@ DIVERGING = "RdBu_r"
 
 
 #: Colours for the levels of sample-sheet columns: Okabe & Ito's set without its yellow (too
-#: close to white on a page), then four of Paul Tol's that differ from all of them. No two are
-#: closer than ΔE 20 (CIE 1976), none is lighter than L* 80.
+#: close to white on a page), then three more that differ from all of them and from the module
+#: colours (:data:`rnaheat.plot.heatmap.MODULE_PALETTE`, Paul Tol's muted set), so that a
+#: module band never looks like a condition. No two are closer than ΔE 25 (CIE 1976), none is
+#: lighter than L* 75.
 LEVEL_PALETTE = (
     "#E69F00",
     "#56B4E9",
@@ -65,10 +67,9 @@ LEVEL_PALETTE = (
     "#0072B2",
     "#D55E00",
     "#CC79A7",
-    "#332288",
-    "#882255",
-    "#999933",
     "#661100",
+    "#EE3377",
+    "#66A61E",
 )
 
 
@@ -118,8 +119,11 @@ def track_palettes(samples: pd.DataFrame, columns: Sequence[str], /) -> dict[str
     A numeric column with more than six distinct values is drawn as a gradient and gets a
     ``(colormap, Normalize)`` pair; any other column gets a level → colour dictionary that
     depends only on its set of levels (:func:`category_colors`). When two columns would share
-    a colour, the one with more levels (then the later name) moves along the palette to the
-    first place where it shares none; the order ``columns`` come in does not matter.
+    a colour, the one with more levels (then the one whose own place comes later in the
+    palette, then the later name) moves along the palette to the first place where it shares
+    none. So the outcome depends only on the level sets drawn, never on the order of
+    ``columns`` or on the column names, and the same columns get the same colours in every
+    figure of a run.
     Missing values are drawn in :data:`NEUTRAL`.
     """
     palettes: dict[str, object] = {}
@@ -136,7 +140,12 @@ def track_palettes(samples: pd.DataFrame, columns: Sequence[str], /) -> dict[str
         levels = raw.astype(str).where(raw.notna(), "NA")
         categorical[column] = sorted(set(levels[levels != "NA"]))
     used: set[str] = set()
-    for column in sorted(categorical, key=lambda c: (len(categorical[c]), str(c))):
+
+    def priority(column: str) -> tuple[int, int, str]:
+        levels = categorical[column]
+        return len(levels), _level_set_offset(levels), str(column)
+
+    for column in sorted(categorical, key=priority):
         levels = categorical[column]
         palette = category_colors(levels)
         start = _level_set_offset(levels)

@@ -35,7 +35,7 @@ from rnaheat.display import DisplayMatrix
 from rnaheat.labels import label_evidence
 from rnaheat.labels import label_rank as rank_labels
 from rnaheat.modules import GeneModules, module_label
-from rnaheat.plot._text import literal_text
+from rnaheat.plot._text import literal_text, wrap_name
 from rnaheat.plot.colors import (
     CATEGORICAL,
     diverging_cmap,
@@ -64,7 +64,31 @@ _GAP_ROWS_IN = 0.06  # between module blocks
 _GAP_COLS_IN = 0.05  # between sample groups
 _TRACK_IN = 0.14
 _TRACK_GAP_IN = 0.03
+_NAMES_MAX_IN = 2.4  # widest module-name column; longer names wrap
 _MAX_CELL_ROWS_VECTOR = 60_000  # above this many cells, cells are a raster image
+
+
+def _module_texts(modules: GeneModules, subtitles: Mapping[int, str]) -> list[str]:
+    """Every module's name line and subtitle, unwrapped."""
+    names = modules.names()
+    texts = [f"{module_label(m)}  {names[m]}" for m in modules.summary["module"]]
+    return texts + [str(v) for v in subtitles.values() if v]
+
+
+def _module_name_lines(
+    modules: GeneModules, subtitles: Mapping[int, str], *, width_in: float
+) -> dict[int, str]:
+    """Module → its name, size and subtitle, wrapped to the name column's width."""
+    chars = int((width_in - 0.15) / _text_width_in("x", _FONT))
+    names = modules.names()
+    out = {}
+    for m, size in zip(modules.summary["module"], modules.summary["n_genes"], strict=True):
+        lines = wrap_name(f"{module_label(m)}  {names[int(m)]}", width=chars)
+        lines.append(f"{int(size):,} genes")
+        if int(m) in subtitles:
+            lines += wrap_name(subtitles[int(m)], width=chars)
+        out[int(m)] = "\n".join(lines)
+    return out
 
 
 def module_colors(modules: GeneModules, /) -> dict[int, str]:
@@ -430,10 +454,10 @@ def heatmap_layout(
         markers=markers,
         max_all_labels=max_all_labels,
     )
-    names = modules.names()
-    module_texts = [f"{module_label(m)}  {names[m]}" for m in modules.summary["module"]]
-    module_texts += [str(v) for v in (subtitles or {}).values() if v]
-    names_w = min(2.4, max(_text_width_in(t, _FONT) for t in module_texts) + 0.15)
+    names_w = min(
+        _NAMES_MAX_IN,
+        max(_text_width_in(t, _FONT) for t in _module_texts(modules, subtitles or {})) + 0.15,
+    )
     dend_w, band_w = 0.55, 0.14
     lfc_w = 0.5 if bool(_fold_changes(modules, de).notna().any()) else 0.0
     legend_w = 1.75
@@ -668,7 +692,6 @@ def _draw_bands(
     """The coloured module band and, left of the trees, each module's name and size."""
     summary = modules.summary
     colors = module_colors(modules)
-    names = modules.names()
     rows = lay.rows
     band = _add_axes(
         fig, lay, lay.body_x - 0.04 - lay.band_w, lay.body_top, w=lay.band_w, h=lay.body_h
@@ -685,17 +708,17 @@ def _draw_bands(
     names_ax.set_xlim(0, 1)
     names_ax.set_ylim(rows.extent, 0)
     centers = [top + (stop - start) / 2 for start, stop, top in rows.blocks]
-    name_step = _FONT * (3.8 if subtitles else 2.6) / 72.0 / lay.row_in
+    texts = _module_name_lines(modules, subtitles, width_in=lay.names_w)
+    n_lines = max(t.count("\n") + 1 for t in texts.values())
+    name_step = _FONT * (1.3 * n_lines + 0.2) / 72.0 / lay.row_in
     placed = label_positions(
         centers, spacing=name_step, low=name_step / 2, high=rows.extent - name_step / 2
     )
-    sizes = summary["n_genes"].to_numpy(dtype=int)
-    for y, m, size in zip(placed, summary["module"], sizes, strict=True):
+    for y, m in zip(placed, summary["module"], strict=True):
         names_ax.text(
             1.0,
             y,
-            f"{module_label(m)}  {names[int(m)]}\n{size:,} genes"
-            + (f"\n{subtitles[int(m)]}" if int(m) in subtitles else ""),
+            texts[int(m)],
             ha="right",
             va="center",
             fontsize=_FONT,
