@@ -230,7 +230,7 @@ _TABLE_TEXT = {
     "vst": "variance-stabilised expression",
     "normalized_counts": "counts divided by size factors",
     "samples": "sample sheet with size factors and library sizes",
-    "modules": "one row per heatmap gene with its module",
+    "modules": "one row per heatmap gene with its module and whether the heatmap labels it",
     "module_summary": "one row per module",
     "sample_order": "the heatmap's column order",
     "qc_samples": "per-sample QC figures",
