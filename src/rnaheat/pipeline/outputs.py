@@ -205,7 +205,11 @@ REPORT_DPI = 110
 _FIGURE_TEXT = {
     "heatmap": (
         "Clustered heatmap of the selected genes, rows split into modules",
-        "The publication figure (300 dpi PNG, PDF and SVG in figures/).",
+        "The publication figure (300 dpi PNG, PDF and SVG in figures/). Labelled: markers "
+        "and controls, then in each module as many genes as the room beside it holds, "
+        "strongest evidence first (padj and shrunken fold change together), expressed "
+        "protein-coding genes before barely detected or non-coding ones, members of the "
+        "module's top gene set preferred (column labelled of modules.tsv).",
     ),
     "volcano": (
         "Volcano plot: shrunken log2 fold change against −log10 adjusted p-value, by module",
@@ -339,8 +343,9 @@ def _volcano(analysis: Analysis, figures: Mapping[str, bytes]) -> VolcanoData | 
         )
         # Significant genes the heatmap's cap left out: as on the publication volcano.
         colors = module.map(palette).fillna(NEUTRAL).mask(changed & (module == 0), NOT_SHOWN)
-    with np.errstate(divide="ignore"):
-        neglog = -np.log10(table["padj"].clip(lower=np.finfo(float).tiny))
+    # A padj of 0 sits at the smallest positive padj, as on the publication volcano.
+    positive = table.loc[table["padj"] > 0, "padj"]
+    neglog = -np.log10(table["padj"].clip(lower=positive.min() if len(positive) else 1e-300))
     points = pd.DataFrame(
         {
             "gene_id": table["gene_id"],

@@ -132,7 +132,8 @@ def volcano(
     _frame(ax, genes, x_label=x_label)
     lines = lfc_threshold if "log2fc_shrunk" not in table.columns else 0.0
     n_up, n_down = _thresholds(ax, genes, alpha, lfc_threshold, lines=lines)
-    hidden = int(len(table) - len(genes))
+    # Tested genes the independent filter left without a padj (untested genes go unsaid).
+    hidden = int((table["pvalue"].notna() & table["padj"].isna()).sum())
     _counts(ax, n_up, n_down, alpha, lfc_threshold, title, not_drawn=hidden)
     if legend:
         _legend(ax, genes, legend, title="module" if modules is not None else None)
@@ -282,7 +283,7 @@ def _counts(ax, n_up, n_down, alpha, lfc_threshold, title, *, not_drawn: int) ->
     cmap = diverging_cmap()
     rule = threshold_text(alpha=alpha, lfc_threshold=lfc_threshold) + " (dashed: padj)"
     if not_drawn:
-        rule += f" · {not_drawn:,} genes without padj not drawn"
+        rule += f" · {not_drawn:,} tested genes without padj not drawn"
     header = {
         "xycoords": "axes fraction",
         "textcoords": "offset points",

@@ -575,11 +575,17 @@ def _volcano(
         f"{_swatch(m.color)}{_e(m.label)} · {_e(m.name)}</button></li>"
         for m in modules
     )
-    if (volcano.points["color"] == NOT_SHOWN).any():
+    capped = bool((volcano.points["color"] == NOT_SHOWN).any())
+    if capped:
         legend += f"<li>{_swatch(NOT_SHOWN)}significant, not in the heatmap</li>"
-    legend += f"<li>{_swatch(NEUTRAL)}in no module</li>"
+    legend += f"<li>{_swatch(NEUTRAL)}{'not significant' if capped else 'in no module'}</li>"
+    grey = (
+        "dark grey: significant but left out of the heatmap; light grey: not significant"
+        if capped
+        else "grey: in no module"
+    )
     lede = (
-        f"{n:,} tested genes, coloured by their heatmap module (grey: in no module). Hover "
+        f"{n:,} tested genes, coloured by their heatmap module ({grey}). Hover "
         "or click a point to find its row in the heatmap."
         if modules
         else f"{n:,} tested genes; none was selected for a heatmap."
