@@ -100,11 +100,14 @@ def label_evidence(
     out["biotype"] = types.fillna("").astype(str).to_numpy()
     hub = genes["hub_rank"] if "hub_rank" in genes else pd.Series(np.nan, index=genes.index)
     out["hub_rank"] = pd.to_numeric(hub, errors="coerce").to_numpy(dtype=float)
-    members = {int(m): {str(g) for g in names} for m, names in (set_members or {}).items()}
-    out["in_top_set"] = [
-        (s in members.get(int(m), ()) or i in members.get(int(m), ()))
-        for s, i, m in zip(out["symbol"], ids, out["module"], strict=True)
-    ]
+    pairs = [(int(m), str(g)) for m, names in (set_members or {}).items() for g in names]
+    out["in_top_set"] = False
+    if pairs:
+        wanted = pd.MultiIndex.from_tuples(pairs)
+        module = out["module"].astype(int).to_numpy()
+        by_symbol = pd.MultiIndex.from_arrays([module, out["symbol"].to_numpy()]).isin(wanted)
+        by_id = pd.MultiIndex.from_arrays([module, ids.to_numpy()]).isin(wanted)
+        out["in_top_set"] = by_symbol | by_id
     return out
 
 
