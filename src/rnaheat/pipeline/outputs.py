@@ -239,6 +239,7 @@ def _heatmap(analysis: Analysis, figures: Mapping[str, bytes]) -> HeatmapData | 
         label=display.label,
         n_candidates=n_candidates if n_candidates > len(genes) else None,
         figure=_figure(figures, "heatmap"),
+        removal_note=display.removal_note,
         # The publication figure leaves missing cells blank.
         missing_color="#FFFFFF",
     )
@@ -381,9 +382,22 @@ def report_data(
             checks=tuple(qc.checks),
             samples=qc.samples.reset_index(),
             figures=qc_figures,
+            note=_qc_note(analysis),
         ),
         controls=controls,
         downloads=_downloads(folder),
+    )
+
+
+def _qc_note(analysis: Analysis) -> str:
+    """Say that the sample QC is unadjusted when the heatmap removed an effect."""
+    display = analysis.display
+    if display is None or not display.removed:
+        return ""
+    return (
+        f"These views use the VST as measured, with no effect removed: they show what drives "
+        f"the variation between samples (e.g. {' and '.join(display.removed)}). The heatmap "
+        f"and the module names remove {' and '.join(display.removed)} for display."
     )
 
 

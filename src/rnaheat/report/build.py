@@ -450,7 +450,8 @@ def _heatmap(data: ReportData, payload: Mapping[str, object] | None) -> str:
     )
     return f"""<section id="heatmap"><h2>Main heatmap</h2>
 <p class="lede">{_e(heatmap.shown_note)}, {len(heatmap.samples):,} samples, {len(data.modules)}
-{"module" if len(data.modules) == 1 else "modules"}. Colour: {_e(heatmap.label)}.</p>
+{"module" if len(data.modules) == 1 else "modules"}. Colour: {_e(heatmap.label)}.
+{_removal(heatmap)}</p>
 {tabs}
 <div id="hm-interactive"{' role="tabpanel" aria-labelledby="tab-interactive"' if tabs else ""}>
 <div class="toolbar">
@@ -594,6 +595,16 @@ def _volcano(
 {static}</section>"""
 
 
+def _removal(heatmap: HeatmapData) -> str:
+    """The sentence saying what left the heatmap, and that the sample QC still shows it."""
+    if not heatmap.removal_note:
+        return ""
+    return (
+        f" <strong>{_e(heatmap.removal_note[0].upper() + heatmap.removal_note[1:])}</strong>"
+        " (DE is not affected); the sample QC shows the data as measured."
+    )
+
+
 def _qc(qc: QCData | None) -> str:
     if qc is None:
         return (
@@ -603,8 +614,9 @@ def _qc(qc: QCData | None) -> str:
     verdicts = "".join(_verdict(v, tag="li") for v in qc.checks)
     figures = "".join(_figure(f) for f in qc.figures)
     table = "" if qc.samples is None else f"<h3>Per sample</h3>{_table(qc.samples, sortable=True)}"
+    note = f'<p class="lede">{_e(qc.note)}</p>' if qc.note else ""
     return (
-        f'<section id="qc"><h2>Sample QC</h2><ul class="verdicts">{verdicts}</ul>'
+        f'<section id="qc"><h2>Sample QC</h2>{note}<ul class="verdicts">{verdicts}</ul>'
         f'<div class="figure-grid">{figures}</div>{table}</section>'
     )
 

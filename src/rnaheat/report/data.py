@@ -296,6 +296,8 @@ class HeatmapData:
         The publication figure, or ``None``.
     missing_color
         Colour of a missing (NaN) cell, as the publication figure draws it.
+    removal_note
+        What the display removed, e.g. ``"cell_line effect removed for display"``, or empty.
     """
 
     values: np.ndarray
@@ -308,9 +310,11 @@ class HeatmapData:
     n_candidates: int | None = None
     figure: StaticFigure | None = None
     missing_color: str = NEUTRAL
+    removal_note: str = ""
 
     def __post_init__(self) -> None:
         _color(self.missing_color, "heatmap missing_color")
+        _text(self.removal_note, "heatmap removal_note")
         values = np.array(self.values, dtype=float)
         if values.ndim != 2:
             raise ValueError(
@@ -441,13 +445,17 @@ class QCData:
         sample name in a column).
     figures
         Distance heatmap, PCA, scree, library sizes, ...
+    note
+        What values the views use, when the heatmap's differ (an effect removed there).
     """
 
     checks: tuple[Check, ...] = ()
     samples: pd.DataFrame | None = None
     figures: tuple[StaticFigure, ...] = ()
+    note: str = ""
 
     def __post_init__(self) -> None:
+        _text(self.note, "QC note")
         _set(self, "checks", tuple(self.checks))
         _set(self, "figures", tuple(self.figures))
         if self.samples is not None:
