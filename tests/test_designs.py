@@ -15,13 +15,18 @@ import pandas as pd
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
+from _qcsim import simulate
+from rnaheat.config import DESettings, HeatmapSettings, ModuleSettings, RunConfig
 from rnaheat.de.design import parse_contrast
 from rnaheat.display import display_matrix, nuisance_terms, remove_nuisance
 from rnaheat.enrich import gene_set_enrichment
+from rnaheat.experiment import Experiment
 from rnaheat.io.gmt import GeneSets
 from rnaheat.modules import ModuleOptions, find_modules, name_by_gene_sets
 from rnaheat.modules.naming import explanations
 from rnaheat.modules.purity import MIN_PURITY, name_purity, split_by_direction
+from rnaheat.pipeline import analyse
+from rnaheat.plot.heatmap import heatmap
 from rnaheat.story import four_checks
 
 CONTRAST = ("treatment", "treated", "control")
@@ -284,3 +289,56 @@ def test_a_module_only_a_gene_set_explains_is_named_by_the_set():
     assert renamed.subtitle(third) == f"{third} · planted stroma · HALLMARK_PLANTED_STROMA"
     # Design names are never replaced, and nothing changes without enrichment.
     assert name_by_gene_sets(mods, None) is mods
+
+
+def test_the_heatmap_subtitle_names_the_removed_effect():
+    expr, sheet, _ = nuisance_experiment(seed=8, nuisance="batch", n_levels=2, n_rep=3)
+    design = "~ batch + treatment"
+    display = display_matrix(expr, remove=["batch"], samples=sheet, design=design)
+    assert display.removal_note == "batch effect removed for display"
+    assert display.protected == ("treatment",)
+    mods = find_modules(
+        display,
+        samples=sheet,
+        design=design,
+        contrast=CONTRAST,
+        options=ModuleOptions(n_bootstrap=0),
+    )
+    texts = [t.get_text() for t in heatmap(mods, display, samples=sheet).texts]
+    assert any(t.endswith("· batch effect removed for display") for t in texts), texts
+    raw = display_matrix(expr)
+    assert raw.removal_note == "" and raw.protected == ()
+
+
+@pytest.fixture(scope="module")
+def cell_line_experiment():
+    sim = simulate(seed=2, n_genes=300, effect_genes=0.2)
+    return Experiment.from_frames(sim.counts, sim.samples)
+
+
+@pytest.mark.parametrize(
+    ("settings", "removed", "protected"),
+    [
+        ({}, ("cell_line",), ("condition",)),
+        ({"display_remove": ("none",)}, (), ()),
+    ],
+)
+def test_the_run_removes_the_nuisance_term_unless_told(
+    cell_line_experiment, settings, removed, protected
+):
+    config = RunConfig(
+        de=DESettings(design="~ cell_line + condition", contrast=("condition", "treat", "ctrl")),
+        heatmap=HeatmapSettings(**settings),
+        modules=ModuleSettings(n_bootstrap=0),
+    )
+    display = analyse(cell_line_experiment, config).display
+    assert (display.removed, display.protected) == (removed, protected)
+
+
+def test_a_likelihood_ratio_run_removes_what_the_reduced_model_keeps(cell_line_experiment):
+    config = RunConfig(
+        de=DESettings(design="~ cell_line + condition", test="lrt", reduced="~ cell_line"),
+        modules=ModuleSettings(n_bootstrap=0),
+    )
+    display = analyse(cell_line_experiment, config).display
+    assert (display.removed, display.protected) == (("cell_line",), ("condition",))

@@ -275,9 +275,22 @@ def _modules(analysis: Analysis) -> tuple[Module, ...]:
                 stability=float(row.stability),
                 top_sets=top,
                 hub_genes=hubs,
+                name_note=_name_note(row._asdict()),
             )
         )
     return tuple(out)
+
+
+def _name_note(row: Mapping[str, object]) -> str:
+    """What kind of name a module has and, for a design name, the share of genes it fits."""
+    kind, purity = row.get("name_kind"), row.get("name_purity")
+    if kind == "gene set":
+        return "named for its top gene set: no design pattern holds for its genes"
+    if kind == "none":
+        return "no design pattern holds for its genes"
+    if isinstance(purity, float) and np.isfinite(purity):
+        return f"name purity {purity:.2f}: the name is true for {purity:.0%} of its genes"
+    return ""
 
 
 def _volcano(analysis: Analysis, figures: Mapping[str, bytes]) -> VolcanoData | None:
@@ -387,6 +400,14 @@ def report_data(
         controls=controls,
         downloads=_downloads(folder),
     )
+
+
+def _display_record(analysis: Analysis) -> dict[str, object] | None:
+    """What the heatmap's values are: the sheet columns removed and those protected."""
+    display = analysis.display
+    if display is None:
+        return None
+    return {"removed": list(display.removed), "protected": list(display.protected)}
 
 
 def _qc_note(analysis: Analysis) -> str:
@@ -523,6 +544,7 @@ def write_results(
                     "samples": analysis.experiment.n_samples,
                 },
                 "de": dict(analysis.de.params.items()),
+                "display": _display_record(analysis),
                 "timings": {**analysis.timings, **timings},
             },
             tmp / "run.json",

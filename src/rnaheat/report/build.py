@@ -329,6 +329,7 @@ def _heatmap_payload(
                 "title": m.title,
                 "color": m.color,
                 "size": m.size,
+                "note": m.name_note,
             }
             for m in modules
         ],
@@ -492,6 +493,8 @@ def _module_table(modules: tuple[Module, ...]) -> str:
         )
         hubs = _e(", ".join(m.hub_genes)) if m.hub_genes else "—"
         subtitle = f'<span class="subtitle">{_breakable(m.subtitle)}</span>' if m.subtitle else ""
+        if m.name_note:
+            subtitle += f'<span class="subtitle muted">{_e(m.name_note)}</span>'
         coherence = "" if m.coherence is None else f' data-sort="{m.coherence!r}"'
         stability = "" if m.stability is None else f' data-sort="{m.stability!r}"'
         rows.append(
@@ -599,9 +602,10 @@ def _removal(heatmap: HeatmapData) -> str:
     """The sentence saying what left the heatmap, and that the sample QC still shows it."""
     if not heatmap.removal_note:
         return ""
+    # Column names keep their case, even at the start of a sentence.
     return (
-        f" <strong>{_e(heatmap.removal_note[0].upper() + heatmap.removal_note[1:])}</strong>"
-        " (DE is not affected); the sample QC shows the data as measured."
+        f" <strong>{_e(heatmap.removal_note)}</strong> (DE is not affected; the sample QC "
+        "shows the data as measured)."
     )
 
 

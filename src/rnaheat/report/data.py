@@ -225,6 +225,9 @@ class Module:
         (padj 1e-25)"``).
     hub_genes
         Hub gene symbols, best first.
+    name_note
+        What kind of name it is and how true it is for the genes, e.g. ``"name true for 98%
+        of its genes"``; shown on the band's tooltip.
     """
 
     id: int
@@ -237,8 +240,10 @@ class Module:
     stability: float | None = None
     top_sets: tuple[str, ...] = ()
     hub_genes: tuple[str, ...] = ()
+    name_note: str = ""
 
     def __post_init__(self) -> None:
+        _text(self.name_note, "module name note")
         if isinstance(self.id, bool) or not isinstance(self.id, int | np.integer) or self.id < 1:
             raise ValueError(f"module id must be a whole number ≥ 1, got {self.id!r}")
         _set(self, "id", int(self.id))
