@@ -153,6 +153,27 @@ def test_donor_paired_design_finds_up_and_down_modules(seed, measured):
     assert sorted(mods.names().values()) == ["down in treated", "up in treated"]
 
 
+@pytest.mark.slow
+def test_nuisance_removal_holds_over_many_seeds(measured):
+    removed_ari, raw_ari, paired_ari = [], [], []
+    for seed in range(10, 30):
+        expr, sheet, truth = nuisance_experiment(seed=seed, nuisance="batch", n_levels=2, n_rep=3)
+        design = "~ batch + treatment"
+        removed_ari.append(
+            _ari(_modules(expr, sheet, design=design, remove=["batch"]), expr, truth)
+        )
+        raw_ari.append(_ari(_modules(expr, sheet, design=design, remove=None), expr, truth))
+        expr, sheet, truth = nuisance_experiment(seed=seed, nuisance="donor", n_levels=4, n_rep=1)
+        mods = _modules(expr, sheet, design="~ donor + treatment", remove=["donor"])
+        paired_ari.append(_ari(mods, expr, truth))
+    measured(
+        f"20 seeds: batch removed ARI min {min(removed_ari):.2f} (raw VST mean "
+        f"{np.mean(raw_ari):.2f}); donor-paired ARI min {min(paired_ari):.2f}"
+    )
+    assert min(removed_ari) >= 0.9 and min(paired_ari) >= 0.9
+    assert np.mean(raw_ari) < 0.5
+
+
 # --------------------------------------------------------------------------- name purity
 
 
