@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from collections.abc import Sequence
@@ -15,9 +16,10 @@ from rnaheat.de.design import Contrast, design_variables, parse_contrast
 from rnaheat.display import DisplayMatrix
 from rnaheat.modules.cut import GeneCut, cut_genes
 from rnaheat.modules.describe import coherence, eigengenes, stability
-from rnaheat.modules.naming import Explanation, explain, module_order
+from rnaheat.modules.naming import Explanation, explanations, module_order
 from rnaheat.modules.options import ModuleOptions
 from rnaheat.modules.order import module_trees, order_samples
+from rnaheat.modules.purity import split_by_direction, truest_name
 from rnaheat.modules.result import GeneModules
 from rnaheat.modules.shapes import (
     Levels,
@@ -26,7 +28,7 @@ from rnaheat.modules.shapes import (
     shape_explanation,
     told_apart,
 )
-from rnaheat.modules.tables import gene_table, summary_table
+from rnaheat.modules.tables import de_columns, gene_table, summary_table
 
 __all__ = ["find_modules"]
 
@@ -195,15 +197,46 @@ class _Named:
     kme: np.ndarray
 
 
+def _split(
+    inputs: _Inputs, gene_cut: GeneCut, *, options: ModuleOptions, log2fc: np.ndarray | None
+) -> GeneCut:
+    """The cut with modules that move both ways under a direction name split by direction.
+
+    Only when the number of modules is chosen automatically: a number the user asked for is
+    kept, and such a module is renamed instead.
+    """
+    if options.n_modules is not None:
+        return gene_cut
+    eig, _, _ = eigengenes(inputs.x, gene_cut.labels, k=gene_cut.k)
+    labels = split_by_direction(
+        inputs.x,
+        gene_cut.labels,
+        sheet=inputs.sheet,
+        variables=inputs.variables,
+        contrast=inputs.contrast,
+        log2fc=log2fc,
+        eigengenes=eig,
+        min_size=inputs.min_size,
+        min_explained=options.min_explained,
+        name_pvalue=options.name_pvalue,
+    )
+    k = int(labels.max()) + 1
+    if k > gene_cut.k:
+        logger.info("%d module(s) moved both ways in the contrast: split", k - gene_cut.k)
+    return dataclasses.replace(gene_cut, labels=labels, k=k)
+
+
 def _named(
     inputs: _Inputs,
     gene_cut: GeneCut,
     *,
     options: ModuleOptions,
+    log2fc: np.ndarray | None,
     profiles: np.ndarray | None = None,
 ) -> _Named:
-    """Explain each module's eigengene by the design and number the modules.
+    """Name each module by its eigengene's best explanation that holds for its genes; number.
 
+    Names below the purity bound give way to the next one (see :mod:`rnaheat.modules.purity`).
     With level ``profiles`` (pattern modules) a module is named by its mean profile's shape.
     """
     raw, k = gene_cut.labels, gene_cut.k
@@ -224,13 +257,17 @@ def _named(
         explained = told_apart(explained, means, levels=inputs.levels)
     else:
         explained = [
-            explain(
-                eig[:, m],
-                inputs.sheet,
-                variables=inputs.variables,
-                contrast=inputs.contrast,
-                min_explained=options.min_explained,
-                name_pvalue=options.name_pvalue,
+            truest_name(
+                *explanations(
+                    eig[:, m],
+                    inputs.sheet,
+                    variables=inputs.variables,
+                    contrast=inputs.contrast,
+                    min_explained=options.min_explained,
+                    name_pvalue=options.name_pvalue,
+                ),
+                block=inputs.x[raw == m],
+                log2fc=None if log2fc is None else log2fc[raw == m],
             )
             for m in range(k)
         ]
@@ -365,16 +402,22 @@ def find_modules(
         options=options,
         levels=levels,
     )
-    profiles = None
-    if levels is not None:
-        # Pattern modules: genes are clustered by their mean per level, not per sample.
-        profiles = level_profiles(inputs.x, levels.codes(inputs.sheet), n_levels=len(levels.levels))
+    # Pattern modules: genes are clustered by their mean per level, not per sample.
+    profiles = (
+        None
+        if levels is None
+        else level_profiles(inputs.x, levels.codes(inputs.sheet), n_levels=len(levels.levels))
+    )
     # 1-3: the gene tree, its cut and the number of modules.
     gene_cut = cut_genes(
         inputs.x if profiles is None else profiles, options=options, min_size=inputs.min_size
     )
+    log2fc = None if de_table is None else de_columns(inputs.frame.index.astype(str), de_table)[0]
+    if profiles is None:
+        # Names must be true for the genes: a module moving both ways in the contrast is split.
+        gene_cut = _split(inputs, gene_cut, options=options, log2fc=log2fc)
     # Eigengenes and their explanation by the design (or shape), then the documented numbering.
-    named = _named(inputs, gene_cut, options=options, profiles=profiles)
+    named = _named(inputs, gene_cut, options=options, log2fc=log2fc, profiles=profiles)
     # 4: the tree within each module gives the rows' order.
     trees, row_order = module_trees(
         inputs.x,
@@ -398,11 +441,8 @@ def find_modules(
     )
     params["gene_ordering"] = sorted({t.ordering for t in trees.values()})
     if levels is not None:
-        params["levels"] = {
-            "variable": levels.variable,
-            "order": list(levels.levels),
-            "kind": levels.kind,
-        }
+        params["levels"] = {"variable": levels.variable, "order": list(levels.levels)}
+        params["levels"]["kind"] = levels.kind
     return GeneModules(
         genes=genes.iloc[row_order],
         summary=summary,
