@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rnaheat.de.contrasts import check_contrasts_spec
 from rnaheat.de.deseq2.shrink import SHRINK_METHODS
 from rnaheat.de.design import parse_design
 from rnaheat.de.engine import engines, get_engine
@@ -81,6 +82,7 @@ def setting(
     repeat: bool = False,
     factory: Any = None,
     allowed: tuple[float, float] | None = None,
+    overflow: str | None = None,
 ) -> Any:
     """A settings field: its default and, when it has a command-line flag, the flag's text.
 
@@ -104,6 +106,10 @@ def setting(
         Makes the default (a section's dataclass).
     allowed
         The smallest and largest value of a numeric setting (NaN and infinity are refused).
+    overflow
+        For a flag with several values that may be given again (``--contrast A B C
+        --contrast A D C``): the field of the same section that takes the values of the second
+        and later flags, as a tuple of tuples; the first flag's values stay in this field.
     """
     metadata = {
         "flag": flag,
@@ -113,6 +119,7 @@ def setting(
         "choices": choices,
         "repeat": repeat,
         "allowed": allowed,
+        "overflow": overflow,
     }
     if factory is not None:
         return field(default_factory=factory, metadata=metadata)
@@ -255,6 +262,12 @@ class DESettings:
     contrast
         ``(variable, numerator, denominator)``, or ``(variable,)`` for a numeric variable;
         optional for the likelihood-ratio test (``log2fc`` is then the last coefficient's).
+        The first contrast: ``de.tsv`` holds it and the modules are named by it.
+    more_contrasts
+        Further contrasts like ``contrast``, each tested on the same fit.
+    contrasts
+        Contrasts made from the sheet: ``(variable, "each-vs-reference", reference)`` or
+        ``(variable, "pairwise")`` (see :mod:`rnaheat.de.contrasts`).
     engine
         DE engine name.
     alpha
@@ -279,7 +292,17 @@ class DESettings:
         default=(),
         flag="--contrast",
         metavar="VALUE",
-        help="VARIABLE NUMERATOR DENOMINATOR, e.g. condition Hypoxia Normoxia",
+        overflow="more_contrasts",
+        help="VARIABLE NUMERATOR DENOMINATOR, e.g. condition Hypoxia Normoxia; give it again "
+        "for more contrasts, all tested on one fit (the first names the modules)",
+    )
+    more_contrasts: tuple[tuple[str, ...], ...] = setting(default=())
+    contrasts: tuple[str, ...] = setting(
+        default=(),
+        flag="--contrasts",
+        metavar="VALUE",
+        help="VARIABLE each-vs-reference REFERENCE, or VARIABLE pairwise: one table per "
+        "contrast, tested on one fit",
     )
     engine: str = setting(
         default=DEFAULT_ENGINE, flag="--engine", help=f"DE engine: {', '.join(engines()['name'])}"
@@ -607,13 +630,19 @@ class RunConfig:
             raise ValueError("no output folder given: set --out (or out in the config)")
         if not self.de.design and self.inputs.de_table is None:
             raise ValueError("no design given: set --design, e.g. --design '~ condition'")
-        if not self.de.contrast and self.inputs.de_table is None and self.de.test != "lrt":
+        asked = self.de.contrast or self.de.contrasts
+        if not asked and self.inputs.de_table is None and self.de.test != "lrt":
             raise ValueError("no contrast given: set --contrast VARIABLE NUMERATOR DENOMINATOR")
-        if len(self.de.contrast) not in (0, 1, 3):
-            raise ValueError(
-                f"contrast {list(self.de.contrast)}: give VARIABLE NUMERATOR "
-                "DENOMINATOR, or one numeric VARIABLE"
-            )
+        for contrast in (self.de.contrast, *self.de.more_contrasts):
+            if len(contrast) not in (0, 1, 3):
+                raise ValueError(
+                    f"contrast {list(contrast)}: give VARIABLE NUMERATOR "
+                    "DENOMINATOR, or one numeric VARIABLE"
+                )
+        if self.de.more_contrasts and not self.de.contrast:
+            raise ValueError("more_contrasts is given without a first contrast: set contrast")
+        if self.de.contrasts:
+            check_contrasts_spec(self.de.contrasts)
         get_engine(self.de.engine)
         if self.de.test == "lrt" and not self.de.reduced:
             raise ValueError(
@@ -699,6 +728,10 @@ def _coerce(value: Any, hint: Any, *, key: str, base: Path | None) -> Any:
             raise ValueError(f"config: {key} must be a path (text), got {value!r}")
         path = Path(value).expanduser()
         return base / path if base is not None and not path.is_absolute() else path
+    if origin is tuple and typing.get_origin(args[0]) is tuple:
+        if not isinstance(value, list | tuple):
+            raise ValueError(f"config: {key} must be a list of lists of text, got {value!r}")
+        return tuple(_coerce(v, args[0], key=key, base=base) for v in value)
     if origin is tuple:
         if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
             raise ValueError(f"config: {key} must be a list of text values, got {value!r}")

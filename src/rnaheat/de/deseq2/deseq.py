@@ -551,7 +551,7 @@ def _replace_and_refit(
     original fit).
     """
     fits = _GeneFits.concatenate([b.fits for b in blocks])
-    nothing = np.zeros(fits.log2fc.size, dtype=bool)
+    nothing = np.zeros(fits.log2fc.shape[0], dtype=bool)
     unchanged = _Refitted(
         fits=fits, base_mean=base_mean, replaced=nothing, now_zero=nothing, n_refit=0
     )
