@@ -36,6 +36,7 @@ __all__ = [
     "Story",
     "check_title",
     "four_checks",
+    "other_contrasts_sentence",
     "tell_story",
 ]
 
@@ -364,3 +365,25 @@ def tell_story(
             "Note: " + "; ".join(f"{check_title(c).lower()}: {c.reason}" for c in warned) + "."
         )
     return Story(sentences=tuple(sentences), checks=tuple(checks))
+
+
+def other_contrasts_sentence(
+    results: Sequence[DEResult], /, *, alpha: float, lfc_threshold: float = 0.0
+) -> str:
+    """One sentence on the contrasts after the first: genes up and down in each.
+
+    The modules are named by the first contrast; this says what the others found and where
+    the module × contrast view shows them.
+    """
+    parts = []
+    for result in results:
+        table = result.significant(alpha=alpha, lfc_threshold=lfc_threshold)
+        up = int((table["log2fc"] > 0).sum())
+        down = int((table["log2fc"] < 0).sum())
+        name = result.contrast_label.split(": ", 1)[-1] or "another contrast"
+        parts.append(f"{name} ({up:,} up, {down:,} down)")
+    rule = threshold_text(alpha=alpha, lfc_threshold=lfc_threshold)
+    return (
+        f"Also tested in this run, at {rule}: {'; '.join(parts)}; the module × contrast view "
+        "shows how each module moves in them."
+    )

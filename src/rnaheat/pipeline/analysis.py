@@ -59,6 +59,12 @@ class Analysis:
         The plain-language summary.
     timings
         Seconds per stage, keyed by stage name, in the order the stages ran (read-only).
+    contrasts
+        With several contrasts, the DE result of each in the run's order (the first is
+        ``de``); empty for a run of one contrast.
+    module_contrasts
+        With several contrasts and modules, each module's mean log2 fold change and share of
+        significant genes per contrast (:func:`rnaheat.modules.contrasts.module_contrasts`).
     """
 
     config: RunConfig
@@ -76,6 +82,8 @@ class Analysis:
     checks: tuple[Check, ...]
     story: Story
     timings: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+    contrasts: tuple[DEResult, ...] = ()
+    module_contrasts: pd.DataFrame | None = None
 
     def __post_init__(self) -> None:
         # A read-only copy: whoever extends the timings makes a new Analysis.

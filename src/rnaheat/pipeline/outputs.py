@@ -19,6 +19,8 @@ from matplotlib.figure import Figure as MplFigure
 from rnaheat._progress import stage
 from rnaheat.checks import checks_table
 from rnaheat.config import RunConfig, to_dict
+from rnaheat.de.contrasts import contrast_stem
+from rnaheat.de.design import Contrast
 from rnaheat.experiment import Experiment
 from rnaheat.io.output import (
     FORMAT_VERSION,
@@ -32,6 +34,7 @@ from rnaheat.io.output import (
 from rnaheat.modules import module_subtitles
 from rnaheat.pipeline.analysis import Analysis
 from rnaheat.plot.colors import NEUTRAL, sample_track_colors, track_palettes
+from rnaheat.plot.contrasts import module_contrast_heatmap
 from rnaheat.plot.heatmap import heatmap, module_colors, track_columns
 from rnaheat.plot.qc import qc_figures
 from rnaheat.plot.volcano import volcano
@@ -39,6 +42,7 @@ from rnaheat.qc import library_sizes
 from rnaheat.report import build_report
 from rnaheat.report.data import (
     Annotation,
+    ContrastData,
     ControlsData,
     Download,
     HeatmapData,
@@ -80,6 +84,11 @@ def analysis_tables(analysis: Analysis, /) -> dict[str, pd.DataFrame]:
     for part in (analysis.modules, analysis.enrichment, analysis.controls):
         if part is not None:
             tables.update(part.tables())
+    # Several contrasts: one table each (de.tsv stays the first, for scripts).
+    for result in analysis.contrasts:
+        tables[contrast_stem(Contrast(*result.params["contrast"]))] = result.table
+    if analysis.module_contrasts is not None:
+        tables["module_contrasts"] = analysis.module_contrasts
     return tables
 
 
@@ -153,7 +162,19 @@ def analysis_figures(analysis: Analysis, /) -> Iterator[tuple[str, MplFigure]]:
             title=title,
         )
         yield "volcano", fig
+    if analysis.module_contrasts is not None and modules is not None:
+        ax = module_contrast_heatmap(
+            analysis.module_contrasts,
+            module_colors=module_colors(modules),
+            value_label=_mean_lfc_label(analysis),
+        )
+        yield "module_contrasts", ax.figure
     yield from qc_figures(analysis.qc).items()
+
+
+def _mean_lfc_label(analysis: Analysis) -> str:
+    shrunk = analysis.de.shrunk
+    return "mean log2 fold change" + (" (shrunken)" if shrunk else "")
 
 
 # --- report -------------------------------------------------------------------------------
@@ -181,6 +202,12 @@ _FIGURE_TEXT = {
     "qc_pca": ("PCA of the samples", "Principal components of the most variable genes."),
     "qc_scree": ("Variance explained by each principal component", "Scree plot."),
     "qc_library": ("Library size and detected genes per sample", "Reads and detected genes."),
+    "module_contrasts": (
+        "Modules across contrasts: mean log2 fold change of each module in each contrast",
+        "Colour: the module's mean log2 fold change in the contrast (blue down, red up); text: "
+        "the share of its genes significant there. The modules are named by the first "
+        "contrast.",
+    ),
 }
 _TABLE_TEXT = {
     "de": "differential expression, every tested gene",
@@ -196,6 +223,8 @@ _TABLE_TEXT = {
     "controls": "positive controls",
     "enrichment_modules": "gene-set enrichment of each module",
     "enrichment_ranked": "ranked gene-set test of the whole contrast",
+    "module_contrasts": "mean log2 fold change and share of significant genes per module and "
+    "contrast",
 }
 
 
@@ -314,7 +343,10 @@ def _volcano(analysis: Analysis, figures: Mapping[str, bytes]) -> VolcanoData | 
 def _downloads(folder: Path) -> tuple[Download, ...]:
     out = []
     for path in sorted((folder / "tables").glob("*.tsv")):
-        out.append(Download(path=f"tables/{path.name}", description=_TABLE_TEXT.get(path.stem, "")))
+        text = _TABLE_TEXT.get(path.stem, "")
+        if not text and path.stem.startswith("de_"):
+            text = "differential expression of one contrast, every tested gene"
+        out.append(Download(path=f"tables/{path.name}", description=text))
     for path in sorted((folder / "figures").glob("*.pdf")):
         out.append(Download(path=f"figures/{path.name}", description="figure (also .png and .svg)"))
     for name, text in (
@@ -384,7 +416,47 @@ def report_data(
         ),
         controls=controls,
         downloads=_downloads(folder),
+        contrasts=_contrasts(analysis),
+        module_contrasts=_figure(figures, "module_contrasts"),
     )
+
+
+def _contrasts(analysis: Analysis) -> tuple[ContrastData, ...]:
+    """Each contrast's fold changes and module means, for the page's contrast switch."""
+    table = analysis.module_contrasts
+    out = []
+    for result in analysis.contrasts:
+        genes = result.table[["gene_id", result.display_lfc, "padj"]]
+        modules = (
+            table.loc[table["contrast"] == result.contrast_label]
+            if table is not None
+            else pd.DataFrame(columns=["module", "mean_log2fc", "share_significant"])
+        )
+        out.append(
+            ContrastData(
+                label=result.contrast_label,
+                genes=genes.set_axis(["gene_id", "log2fc", "padj"], axis=1),
+                modules=modules,
+            )
+        )
+    return tuple(out)
+
+
+def _contrasts_record(analysis: Analysis) -> dict[str, object]:
+    """The run record's ``contrasts``: each contrast's table, fit and shrinkage."""
+    if not analysis.contrasts:
+        return {}
+    keys = ("contrast_label", "fit", "shrink", "shrunk_coefficient", "fit_shrink")
+    return {
+        "contrasts": [
+            {
+                "table": f"tables/{contrast_stem(Contrast(*r.params['contrast']))}.tsv",
+                **{k: r.params[k] for k in keys if k in r.params},
+                "fit_filter_threshold": r.params.get("fit_filter_threshold"),
+            }
+            for r in analysis.contrasts
+        ]
+    }
 
 
 def _headline(analysis: Analysis) -> tuple[str, str]:
@@ -509,6 +581,7 @@ def write_results(
                     "samples": analysis.experiment.n_samples,
                 },
                 "de": dict(analysis.de.params.items()),
+                **_contrasts_record(analysis),
                 "timings": {**analysis.timings, **timings},
             },
             tmp / "run.json",

@@ -19,7 +19,8 @@ from rnaheat import de as de_module
 from rnaheat import transform
 from rnaheat._progress import stage
 from rnaheat.config import RunConfig
-from rnaheat.de.design import build_design, design_matrix, design_variables
+from rnaheat.de.contrasts import resolve_contrasts
+from rnaheat.de.design import Contrast, build_design, design_matrix, design_variables
 from rnaheat.de.result import DEResult
 from rnaheat.display import DisplayMatrix, display_matrix
 from rnaheat.enrich import Enrichment, gene_set_enrichment
@@ -28,11 +29,12 @@ from rnaheat.io import align_de_table, read_de_table, read_experiment, read_gene
 from rnaheat.io.controls import read_controls
 from rnaheat.io.output import check_output_folder, file_checksums
 from rnaheat.modules import GeneModules, ModuleOptions, find_modules
+from rnaheat.modules.contrasts import module_contrasts, most_significant_rows
 from rnaheat.pipeline.analysis import Analysis
 from rnaheat.pipeline.outputs import input_files, write_results
 from rnaheat.qc import sample_qc
 from rnaheat.select import GeneSelection, select_genes
-from rnaheat.story import four_checks, tell_story
+from rnaheat.story import four_checks, other_contrasts_sentence, tell_story
 from rnaheat.validate import check_controls
 
 __all__ = ["MIN_GENES_TO_CLUSTER", "analyse", "run"]
@@ -52,26 +54,61 @@ def _imported_de(path: Path, experiment: Experiment) -> DEResult:
     )
 
 
-def _test(experiment: Experiment, config: RunConfig, timings: dict[str, float]) -> DEResult:
-    """DE: the DESeq2 model for the contrast, or the user's finished table."""
+def _test(
+    experiment: Experiment, config: RunConfig, timings: dict[str, float]
+) -> tuple[DEResult, ...]:
+    """DE: the DESeq2 model for each contrast (the first names the modules), or the user's table."""
     settings = config.de
     if config.inputs.de_table is not None:
         with stage("de", timings, what=f"importing {Path(config.inputs.de_table).name}"):
-            return _imported_de(config.inputs.de_table, experiment)
+            return (_imported_de(config.inputs.de_table, experiment),)
+    contrasts = _contrasts(experiment, config)
     what = f"{settings.design}, {' '.join(settings.contrast)} ({settings.engine})"
+    if len(contrasts) > 1:
+        what = f"{settings.design}, {len(contrasts)} contrasts ({settings.engine})"
     if settings.test == "lrt":
         what = f"LRT {settings.design} vs {settings.reduced} ({settings.engine})"
+    options = {
+        "design": settings.design,
+        "engine": settings.engine,
+        "filter_alpha": settings.filter_alpha,
+        "test": settings.test,
+        "reduced": settings.reduced or None,
+        "shrink": settings.shrink,
+    }
     with stage("de", timings, what=what):
-        return de_module.test(
-            experiment,
-            design=settings.design,
-            contrast=settings.contrast,
-            engine=settings.engine,
-            filter_alpha=settings.filter_alpha,
-            test=settings.test,
-            reduced=settings.reduced or None,
-            shrink=settings.shrink,
+        if len(contrasts) > 1:
+            return de_module.test_contrasts(experiment, contrasts=contrasts, **options)
+        return (de_module.test(experiment, contrast=settings.contrast or None, **options),)
+
+
+def _contrasts(experiment: Experiment, config: RunConfig) -> tuple[Contrast, ...]:
+    """The run's contrasts, each checked against the design and the sheet."""
+    settings = config.de
+    source = Path(config.inputs.samples or config.inputs.counts or "sample sheet").name
+    contrasts = resolve_contrasts(
+        experiment.samples,
+        given=[c for c in (settings.contrast, *settings.more_contrasts) if c],
+        spec=settings.contrasts,
+        source=source,
+    )
+    for contrast in contrasts:
+        build_design(
+            experiment.samples,
+            settings.design,
+            contrast=contrast,
+            source=source,
+            warn_small_groups=False,
         )
+    return contrasts
+
+
+def _first_contrast(config: RunConfig, result: DEResult) -> RunConfig:
+    """``config`` naming the first contrast, when only ``--contrasts`` made it."""
+    if config.de.contrast or config.inputs.de_table is not None or not config.de.contrasts:
+        return config
+    first = tuple(result.params["contrast"])
+    return dataclasses.replace(config, de=dataclasses.replace(config.de, contrast=first))
 
 
 def analyse(experiment: Experiment, config: RunConfig, /) -> Analysis:
@@ -90,8 +127,10 @@ def analyse(experiment: Experiment, config: RunConfig, /) -> Analysis:
         With the seconds of each compute stage in ``timings``.
     """
     timings: dict[str, float] = {}
+    results = _test(experiment, config, timings)
+    result = results[0]
+    config = _first_contrast(config, result)
     settings = config.de
-    result = _test(experiment, config, timings)
     # VST: blind by default, as DESeq2's vst(); the sample QC and heatmaps draw from it.
     with stage("vst", timings, what="variance-stabilising transformation"):
         factors = (
@@ -124,7 +163,12 @@ def analyse(experiment: Experiment, config: RunConfig, /) -> Analysis:
         )
     # Modules: select genes, scale them for display, cluster, cut and name the modules.
     with stage("modules", timings, what="gene selection, clustering and named modules"):
-        selection, display, modules = _modules(experiment, vst, result, config)
+        selection, display, modules = _modules(experiment, vst, results, config)
+        by_contrast = None
+        if len(results) > 1 and modules is not None:
+            by_contrast = module_contrasts(
+                modules, results, alpha=settings.alpha, lfc_threshold=config.select.lfc_threshold
+            )
     # Meaning: enrichment of each module, then the positive controls.
     enrichment = None
     if config.inputs.gene_sets:
@@ -155,6 +199,11 @@ def analyse(experiment: Experiment, config: RunConfig, /) -> Analysis:
         # An imported table's contrast is unknown: the settings' contrast did not make it.
         contrast = settings.contrast if config.inputs.de_table is None else ()
         story = tell_story(checks, **parts, contrast=contrast)
+        if len(results) > 1:
+            also = other_contrasts_sentence(
+                results[1:], alpha=settings.alpha, lfc_threshold=config.select.lfc_threshold
+            )
+            story = dataclasses.replace(story, sentences=(*story.sentences, also))
         for check in checks:
             logger.info("  %s", check.line)
     return Analysis(
@@ -173,18 +222,27 @@ def analyse(experiment: Experiment, config: RunConfig, /) -> Analysis:
         checks=tuple(checks),
         story=story,
         timings=timings,
+        contrasts=results if len(results) > 1 else (),
+        module_contrasts=by_contrast,
     )
 
 
 def _modules(
-    experiment: Experiment, vst: pd.DataFrame, result: DEResult, config: RunConfig
+    experiment: Experiment, vst: pd.DataFrame, results: tuple[DEResult, ...], config: RunConfig
 ) -> tuple[GeneSelection, DisplayMatrix | None, GeneModules | None]:
     s, h, m = config.select, config.heatmap, config.modules
     design = config.de.design or None
     gene_list = read_gene_list(config.inputs.gene_list) if config.inputs.gene_list else None
+    result = results[0]
+    # Several contrasts: the genes significant in any of them, each by its best evidence.
+    candidates = (
+        most_significant_rows(results, alpha=config.de.alpha, lfc_threshold=s.lfc_threshold)
+        if len(results) > 1
+        else result.table
+    )
     selection = select_genes(
         vst,
-        de_table=result.table,
+        de_table=candidates,
         significant=s.significant,
         alpha=config.de.alpha,
         lfc_threshold=s.lfc_threshold,
