@@ -426,7 +426,8 @@ def _contrasts(analysis: Analysis) -> tuple[ContrastData, ...]:
     table = analysis.module_contrasts
     out = []
     for result in analysis.contrasts:
-        genes = result.table[["gene_id", result.display_lfc, "padj"]]
+        # The volcano's quantities: the MLE fold change and padj, as the first contrast's.
+        genes = result.table[["gene_id", "log2fc", "padj"]]
         modules = (
             table.loc[table["contrast"] == result.contrast_label]
             if table is not None
@@ -435,7 +436,7 @@ def _contrasts(analysis: Analysis) -> tuple[ContrastData, ...]:
         out.append(
             ContrastData(
                 label=result.contrast_label,
-                genes=genes.set_axis(["gene_id", "log2fc", "padj"], axis=1),
+                genes=genes,
                 modules=modules,
             )
         )
