@@ -127,6 +127,42 @@ _case("design-unknown-column", _design("~ genotype"), 2, r"'genotype', which is 
 _case("design-column-and-c", _design("~ batch + condition + C(batch)"), 2, r"both as a number")
 # Contrasts.
 _case("contrast-two-values", _flags("--contrast", "condition", "B"), 2, r"VARIABLE NUMERATOR")
+# Several contrasts: every one is checked before anything runs.
+_case(
+    "contrast-second-unknown-level",
+    _flags("--contrast", "condition", "C", "A"),
+    2,
+    r"contrast level 'C' does not exist in column 'condition'; its levels are: A, B",
+)
+_case("contrast-given-twice", _flags("--contrast", "condition", "B", "A"), 2, r"given twice")
+_case(
+    "contrasts-unknown-reference",
+    _flags("--contrasts", "condition", "each-vs-reference", "C"),
+    2,
+    r"reference level 'C' does not exist in column 'condition'; its levels are: A, B",
+)
+_case(
+    "contrasts-unknown-mode",
+    _flags("--contrasts", "condition", "all"),
+    2,
+    r"--contrasts condition all: give VARIABLE each-vs-reference REFERENCE, or VARIABLE pairwise",
+)
+_case(
+    "contrasts-unknown-column",
+    _flags("--contrasts", "genotype", "pairwise"),
+    2,
+    r"--contrasts names 'genotype', which is not a column",
+)
+_case(
+    "contrasts-file-name-clash",
+    (
+        {"samples.csv": _sheet(["A", "A", "B", "B", "a b", "a_b"])},
+        ["--contrasts", "condition", "each-vs-reference", "A"],
+    ),
+    2,
+    r"contrasts 'condition: a b vs A' and 'condition: a_b vs A' would both be written to "
+    r"tables/de_condition_a_b_vs_A\.tsv",
+)
 _case(
     "contrast-unknown-level",
     _flags("--contrast", "condition", "B", "Z"),
