@@ -37,9 +37,9 @@ def three_groups(seed: int = 3, n_genes: int = 400) -> Experiment:
 PAIRS = [("group", "drugA", "ctrl"), ("group", "drugB", "ctrl"), ("group", "drugB", "drugA")]
 
 
-@pytest.mark.parametrize("shrink", ["apeglm", "normal"])
+@pytest.mark.parametrize("shrink", ["apeglm", pytest.param("normal", marks=pytest.mark.slow)])
 def test_each_contrast_equals_its_own_run_bit_for_bit(shrink):
-    experiment = three_groups()
+    experiment = three_groups(n_genes=250)
     design = "~ batch + group"
     together = de.test_contrasts(experiment, design=design, contrasts=PAIRS, shrink=shrink)
     for contrast, result in zip(PAIRS, together, strict=True):
@@ -123,3 +123,81 @@ def test_contrasts_after_outlier_replacement_equal_their_own_fits():
         alone = run_deseq2(counts, design, contrast=contrast)
         for name in ("base_mean", "log2fc", "lfc_se", "stat", "pvalue", "padj"):
             np.testing.assert_array_equal(getattr(result, name), getattr(alone, name))
+
+
+def test_flags_and_config_spell_several_contrasts_the_same_way():
+    from rnaheat.cli import _parser, _run_config
+    from rnaheat.config import from_dict
+
+    argv = ["run", "--contrast", "g", "b", "a", "--contrast", "g", "c", "a"]
+    flags = _run_config(_parser().parse_args([*argv, "--contrasts", "g", "pairwise"])).de
+    toml = from_dict({"de": {"contrast": ["g", "b", "a"], "more_contrasts": [["g", "c", "a"]]}}).de
+    assert flags.contrast == toml.contrast == ("g", "b", "a")
+    assert flags.more_contrasts == toml.more_contrasts == (("g", "c", "a"),)
+    assert flags.contrasts == ("g", "pairwise")
+
+
+@pytest.mark.slow
+def test_a_run_with_several_contrasts_has_each_contrasts_own_table(tmp_path):
+    """The pipeline's per-contrast tables are those of one run per contrast, bit for bit."""
+    from rnaheat.config import from_dict
+    from rnaheat.pipeline import analyse
+    from rnaheat.pipeline.outputs import analysis_tables
+
+    experiment = three_groups(n_genes=600)
+    settings = {"out": str(tmp_path), "inputs": {"counts": "x"}}
+    design = {"design": "~ batch + group"}
+    config = from_dict({**settings, "de": {**design, "contrasts": ["group", "pairwise"]}})
+    together = analyse(experiment, config)
+    tables = analysis_tables(together)
+    assert together.config.de.contrast == PAIRS[0]
+    pd.testing.assert_frame_equal(tables["de"], tables["de_group_drugA_vs_ctrl"])
+    for contrast in PAIRS:
+        alone = analyse(experiment, from_dict({**settings, "de": {**design, "contrast": contrast}}))
+        stem = contrast_stem(Contrast(*contrast))
+        pd.testing.assert_frame_equal(tables[stem], alone.de.table, check_exact=True)
+    summary = tables["module_contrasts"]
+    assert list(summary["contrast"].unique()) == [f"group: {n} vs {d}" for _, n, d in PAIRS]
+    assert summary["share_significant"].between(0, 1).all()
+    assert "Also tested in this run" in together.story.sentences[-1]
+
+
+def _result(label: str, rows: list[tuple[str, float, float]]) -> de.DEResult:
+    table = pd.DataFrame(rows, columns=["gene_id", "log2fc", "padj"])
+    table["pvalue"] = table["padj"]
+    return de.DEResult(table=table, params={"contrast_label": label})
+
+
+def test_genes_are_picked_from_every_contrast_by_their_best_evidence():
+    from rnaheat.modules.contrasts import most_significant_rows
+
+    first = _result("g: b vs a", [("x", 2.0, 0.01), ("y", 0.1, 0.9), ("z", 0.2, 0.04)])
+    second = _result("g: c vs a", [("x", 1.0, 0.001), ("y", -3.0, 0.002), ("z", 2.5, 0.3)])
+    best = most_significant_rows([first, second], alpha=0.05, lfc_threshold=1.0).set_index(
+        "gene_id"
+    )
+    # x: significant in both, the smaller padj; y: only in the second; z: in neither (|lfc|
+    # too small where its padj passes), so its smallest padj.
+    assert best.loc["x", "padj"] == 0.001 and best.loc["y", "log2fc"] == -3.0
+    assert best.loc["z", "padj"] == 0.04
+
+
+def test_module_contrast_table_averages_each_modules_genes():
+    from types import SimpleNamespace
+
+    from rnaheat.modules.contrasts import module_contrasts
+
+    labels = pd.Series([1, 1, 2], index=pd.Index(["x", "y", "z"], name="gene_id"))
+    modules = SimpleNamespace(labels=labels, names=lambda: {1: "up in b", 2: "down in b"})
+    first = _result("g: b vs a", [("x", 2.0, 0.01), ("y", 1.0, 0.2), ("z", -1.0, 0.01)])
+    second = _result("g: c vs a", [("x", 0.0, 0.9), ("y", 0.5, 0.01), ("z", np.nan, np.nan)])
+    table = module_contrasts(modules, [first, second], alpha=0.05, lfc_threshold=0.0)
+    assert table[["module", "contrast"]].values.tolist() == [
+        [1, "g: b vs a"],
+        [1, "g: c vs a"],
+        [2, "g: b vs a"],
+        [2, "g: c vs a"],
+    ]
+    assert table["mean_log2fc"].tolist()[:3] == [1.5, 0.25, -1.0]
+    assert np.isnan(table["mean_log2fc"].iloc[3])
+    assert table["share_significant"].tolist() == [0.5, 0.5, 1.0, 0.0]
