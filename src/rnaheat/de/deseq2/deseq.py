@@ -321,11 +321,10 @@ def run_deseq2_contrasts(
     chunk_elements: int = DEFAULT_CHUNK_ELEMENTS,
     n_threads: int | None = None,
 ) -> list[EngineResult]:
-    """Fit DESeq2's model to every gene once and test each contrast, as R's ``results()``.
+    """Fit DESeq2's model to every gene once, test each contrast as R's ``results()``.
 
-    The Wald test of each contrast, or with ``reduced`` R's ``DESeq(test = "LRT")`` (each
-    contrast's log2 fold change then stands beside the one LRT statistic). The fit does not
-    depend on the contrasts, so each result equals that of a run with its contrast alone.
+    Wald tests, or with ``reduced`` R's ``DESeq(test = "LRT")`` beside each contrast's log2
+    fold change. Each result equals that of a fit with its contrast alone.
 
     Parameters
     ----------
@@ -372,10 +371,7 @@ def run_deseq2_contrasts(
     counts = np.asarray(counts)
     design = np.asarray(design, dtype=float)
     contrasts = np.atleast_2d(np.asarray(contrasts, dtype=float))
-    if contrast_samples is None:
-        contrast_samples = [None] * len(contrasts)
-    for contrast in contrasts:
-        _check_shapes(counts, design, contrast)
+    _check_shapes(counts, design, contrasts)
     if reduced is not None:
         reduced = np.asarray(reduced, dtype=float)
     lrt_df = 0 if reduced is None else check_nested(design, reduced)
@@ -420,7 +416,7 @@ def run_deseq2_contrasts(
     )
     return _results(
         refitted,
-        zero_in_contrast=[_zero_in_contrast(y, samples) for samples in contrast_samples],
+        zero_in_contrast=_zero_in_contrasts(y, contrast_samples, n=len(contrasts)),
         n_above_outlier=np.concatenate([b.n_above_outlier for b in blocks]),
         settings=settings,
         size_factors=sf,
@@ -479,11 +475,17 @@ def _fit_wide(
     return settings, disp_fit
 
 
-def _zero_in_contrast(counts: np.ndarray, contrast_samples: np.ndarray | None) -> np.ndarray:
-    """Per gene, whether all its counts in the contrasted groups are zero."""
-    if contrast_samples is None:
-        return np.zeros(counts.shape[0], dtype=bool)
-    return counts[:, np.asarray(contrast_samples, dtype=bool)].sum(axis=1) == 0
+def _zero_in_contrasts(
+    counts: np.ndarray, contrast_samples: list[np.ndarray | None] | None, /, *, n: int
+) -> list[np.ndarray]:
+    """Per contrast and gene, whether all the gene's counts in the contrasted groups are zero."""
+    out = []
+    for samples in contrast_samples or [None] * n:
+        if samples is None:
+            out.append(np.zeros(counts.shape[0], dtype=bool))
+        else:
+            out.append(counts[:, np.asarray(samples, dtype=bool)].sum(axis=1) == 0)
+    return out
 
 
 def _testing_pass(
@@ -515,13 +517,13 @@ def _testing_pass(
     )
 
 
-def _check_shapes(counts: np.ndarray, design: np.ndarray, contrast: np.ndarray) -> None:
+def _check_shapes(counts: np.ndarray, design: np.ndarray, contrasts: np.ndarray) -> None:
     m = counts.shape[1]
     p = design.shape[1]
     if design.shape[0] != m:
         raise ValueError(f"design has {design.shape[0]} rows but counts have {m} samples")
-    if contrast.shape != (p,):
-        raise ValueError(f"contrast has {contrast.size} weights for {p} design coefficients")
+    if contrasts.shape[1:] != (p,):
+        raise ValueError(f"contrast has {contrasts.shape[-1]} weights for {p} design coefficients")
     if m <= p:
         raise ValueError(
             f"design has {p} coefficients for {m} samples: no replicates are left to estimate "
