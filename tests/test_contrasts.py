@@ -176,10 +176,12 @@ def test_genes_are_picked_from_every_contrast_by_their_best_evidence():
     best = most_significant_rows([first, second], alpha=0.05, lfc_threshold=1.0).set_index(
         "gene_id"
     )
-    # x: significant in both, the smaller padj; y: only in the second; z: in neither (|lfc|
-    # too small where its padj passes), so its smallest padj.
-    assert best.loc["x", "padj"] == 0.001 and best.loc["y", "log2fc"] == -3.0
-    assert best.loc["z", "padj"] == 0.04
+    # x: first in both contrasts, so the earlier one's row; y: second in the second contrast;
+    # z: significant nowhere (|log2fc| too small where its padj passes), its smallest padj.
+    assert best.loc["x", "padj"] == 0.01 and best.loc["x", "contrast_rank"] == 1
+    assert best.loc["y", "log2fc"] == -3.0 and best.loc["y", "contrast_rank"] == 2
+    assert best.loc["z", "padj"] == 0.04 and np.isinf(best.loc["z", "contrast_rank"])
+    assert best.index.tolist() == ["x", "y", "z"]
 
 
 def test_module_contrast_table_averages_each_modules_genes():

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import pandas as pd
 
 from rnaheat.de.result import DEResult
@@ -30,32 +31,27 @@ MODULE_CONTRAST_COLUMNS = [
 def most_significant_rows(
     results: Sequence[DEResult], /, *, alpha: float, lfc_threshold: float
 ) -> pd.DataFrame:
-    """One DE row per gene: from the contrast where it is significant with the lowest padj.
+    """One DE row per gene, from the contrast where the gene ranks best; its rank beside it.
 
-    A gene significant in no contrast keeps its row of lowest ``padj``. The significance rule
-    applied to this table picks the union of the contrasts' significant genes, each ranked
-    by its best evidence.
+    Within each contrast its significant genes are ranked by ``padj`` (1 the smallest); a
+    gene keeps the row of the contrast where its rank is best (the earlier contrast on a tie)
+    and that rank as ``contrast_rank`` (infinite where it is significant nowhere: then its row
+    of lowest ``padj``). Capping by ``contrast_rank`` takes the contrasts' best genes in turn,
+    so that a contrast with thousands of strong changes cannot push another's genes out.
     """
-    stacked = pd.concat(
-        [
-            r.table.assign(
-                _rank=k, _hit=significant_rows(r.table, alpha=alpha, lfc_threshold=lfc_threshold)
-            )
-            for k, r in enumerate(results)
-        ],
-        ignore_index=True,
-    )
+    parts = []
+    for k, result in enumerate(results):
+        table = result.table
+        hit = significant_rows(table, alpha=alpha, lfc_threshold=lfc_threshold).to_numpy()
+        rank = np.full(len(table), np.inf)
+        order = np.argsort(table["padj"].to_numpy(float)[hit], kind="stable")
+        rank[np.flatnonzero(hit)[order]] = np.arange(1, order.size + 1)
+        parts.append(table.assign(contrast_rank=rank, _contrast=k))
+    stacked = pd.concat(parts, ignore_index=True)
     ordered = stacked.sort_values(
-        ["_hit", "padj", "_rank"],
-        ascending=[False, True, True],
-        na_position="last",
-        kind="mergesort",
+        ["contrast_rank", "_contrast", "padj"], na_position="last", kind="mergesort"
     )
-    best = ordered.drop_duplicates("gene_id", keep="first")
-    table = best.drop(columns=["_rank", "_hit"])
-    return table.sort_values(
-        ["padj", "pvalue", "gene_id"], na_position="last", kind="mergesort"
-    ).reset_index(drop=True)
+    return ordered.drop_duplicates("gene_id").drop(columns="_contrast").reset_index(drop=True)
 
 
 def module_contrasts(

@@ -250,6 +250,7 @@ def _modules(
         top_variance=s.top_variance,
         gene_list=gene_list,
         symbols=experiment.genes["symbol"],
+        rank_by="contrast_rank" if len(results) > 1 else "padj",
     )
     if len(selection.genes) < MIN_GENES_TO_CLUSTER:
         logger.warning(
