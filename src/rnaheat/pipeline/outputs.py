@@ -174,7 +174,7 @@ def analysis_figures(analysis: Analysis, /) -> Iterator[tuple[str, MplFigure]]:
 
 def _mean_lfc_label(analysis: Analysis) -> str:
     shrunk = analysis.de.shrunk
-    return "mean log2 fold change" + (" (shrunken)" if shrunk else "")
+    return "mean log2 FC" + (" (shrunken)" if shrunk else "")
 
 
 # --- report -------------------------------------------------------------------------------

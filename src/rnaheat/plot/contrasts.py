@@ -26,7 +26,7 @@ def module_contrast_heatmap(
     /,
     *,
     module_colors: Mapping[int, str] | None = None,
-    value_label: str = "mean log2 fold change",
+    value_label: str = "mean log2 FC",
     ax: Axes | None = None,
 ) -> Axes:
     """Modules (rows, as in the heatmap) × contrasts (columns): mean log2 fold change.
@@ -58,8 +58,8 @@ def module_contrast_heatmap(
     values, shares = (m.loc[modules, contrasts] for m in (values, shares))
     names = table.drop_duplicates("module").set_index("module")["module_name"]
     if ax is None:
-        width = 3.6 + 1.25 * len(contrasts)
-        height = 1.3 + 0.42 * len(modules)
+        width = 3.8 + 1.5 * len(contrasts)
+        height = 2.2 + 0.42 * len(modules)
         _, ax = plt.subplots(figsize=(width, height), layout="constrained")
     limit = float(np.nanmax(np.abs(values.to_numpy()))) if values.notna().any().any() else 1.0
     limit = max(limit, 0.1)
@@ -78,7 +78,7 @@ def module_contrast_heatmap(
             fontsize=8,
             color="white" if strong else "#59636e" if faint else "black",
         )
-    ax.set_xticks(range(len(contrasts)), [_short(c) for c in contrasts], rotation=30, ha="right")
+    ax.set_xticks(range(len(contrasts)), [_short(c) for c in contrasts], fontsize=8)
     ax.set_yticks(range(len(modules)), [f"M{m} {names.get(m, '')}".strip() for m in modules])
     ax.tick_params(length=0)
     if module_colors:
@@ -93,12 +93,21 @@ def module_contrast_heatmap(
             transform=offset_copy(ax.transData, fig=ax.figure, x=-9, units="points"),
             clip_on=False,
         )
-    ax.set_title("Modules across contrasts\n(text: share of the module's genes significant)")
+    ax.set_title("Modules across contrasts", loc="left", pad=16)
+    ax.text(
+        0.0,
+        1.02,
+        "colour: mean log2 fold change · text: share of the module's genes significant",
+        transform=ax.transAxes,
+        fontsize=7,
+        color="#59636e",
+        va="bottom",
+    )
     bar = ax.figure.colorbar(image, ax=ax, shrink=0.8, pad=0.02)
     bar.set_label(value_label)
     return ax
 
 
 def _short(label: str) -> str:
-    """``group: drugA vs ctrl`` → ``drugA vs ctrl`` (the variable is the same for most)."""
-    return label.split(": ", 1)[-1]
+    """``group: drugA vs ctrl`` → ``drugA`` over ``vs ctrl`` (the variable is in the title)."""
+    return label.split(": ", 1)[-1].replace(" vs ", "\nvs ")
