@@ -530,13 +530,14 @@ def test_the_contrast_switch_moves_the_volcano_and_the_fold_changes(session, tmp
     data = example_report()
     points = data.volcano.points
     genes = points[["gene_id", "log2fc"]].assign(padj=10.0 ** -points["neglog10_padj"])
+    genes["log2fc_shown"] = genes["log2fc"]
     modules = pd.DataFrame(
         {"module": [m.id for m in data.modules], "mean_log2fc": 1.0, "share_significant": 0.5}
     )
     # The second contrast turns every fold change round and halves the module means.
     other = ContrastData(
         label="condition: other vs control",
-        genes=genes.assign(log2fc=-genes["log2fc"]),
+        genes=genes.assign(log2fc=-genes["log2fc"], log2fc_shown=-genes["log2fc"]),
         modules=modules.assign(mean_log2fc=-0.5, share_significant=0.25),
     )
     first = ContrastData(label="condition: treated vs control", genes=genes, modules=modules)

@@ -480,8 +480,9 @@ def _contrasts(analysis: Analysis) -> tuple[ContrastData, ...]:
     table = analysis.module_contrasts
     out = []
     for result in analysis.contrasts:
-        # The volcano's quantities: the MLE fold change and padj, as the first contrast's.
-        genes = result.table[["gene_id", "log2fc", "padj"]]
+        # As the first contrast's: the heatmap genes' fold change, the volcano's, and padj.
+        table = result.table
+        genes = table[["gene_id", "log2fc", "padj"]].assign(log2fc_shown=table[result.display_lfc])
         modules = (
             table.loc[table["contrast"] == result.contrast_label]
             if table is not None

@@ -12,6 +12,7 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
+import pandas as pd
 
 from rnaheat.report.data import ContrastData, Module
 
@@ -25,8 +26,11 @@ def _rounded(values, digits: int) -> list[float | None]:
 
 
 def _neglog(padj) -> np.ndarray:
-    with np.errstate(divide="ignore"):
-        return -np.log10(np.clip(np.asarray(padj, float), np.finfo(float).tiny, None))
+    """-log10 padj, a padj of 0 at the smallest positive one (as the volcano draws it)."""
+    padj = np.asarray(padj, float)
+    positive = padj[padj > 0]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return -np.log10(np.clip(padj, positive.min() if positive.size else 1e-300, None))
 
 
 def drawable_elsewhere(contrasts: Sequence[ContrastData], /) -> frozenset[str]:
@@ -38,7 +42,7 @@ def drawable_elsewhere(contrasts: Sequence[ContrastData], /) -> frozenset[str]:
     ids: set[str] = set()
     for contrast in contrasts[1:]:
         genes = contrast.genes
-        ids |= set(genes.loc[genes["log2fc"].notna() & genes["padj"].notna(), "gene_id"])
+        ids |= set(genes.loc[genes["log2fc_shown"].notna() & genes["padj"].notna(), "gene_id"])
     return frozenset(ids)
 
 
@@ -58,11 +62,12 @@ def contrast_payload(
         genes = contrast.genes.drop_duplicates("gene_id").set_index("gene_id")
         at_volcano = genes.reindex(volcano_ids)
         at_heatmap = genes.reindex(gene_ids)
+        neglog = pd.Series(_neglog(genes["padj"]), index=genes.index).reindex(volcano_ids)
         out.append(
             {
                 "label": contrast.label,
-                "x": _rounded(at_volcano["log2fc"], 3),
-                "y": _rounded(_neglog(at_volcano["padj"]), 3),
+                "x": _rounded(at_volcano["log2fc_shown"], 3),
+                "y": _rounded(neglog, 3),
                 "fc": _rounded(at_heatmap["log2fc"], 3),
                 "padj": [
                     None if not math.isfinite(v) else float(f"{v:.3g}") for v in at_heatmap["padj"]

@@ -60,7 +60,7 @@ GENE_COLUMNS = ("gene_id", "symbol", "module", "log2fc", "padj")
 VOLCANO_COLUMNS = ("gene_id", "symbol", "log2fc", "neglog10_padj", "module", "color")
 
 #: Columns of :attr:`ContrastData.genes` and :attr:`ContrastData.modules`.
-CONTRAST_GENE_COLUMNS = ("gene_id", "log2fc", "padj")
+CONTRAST_GENE_COLUMNS = ("gene_id", "log2fc", "log2fc_shown", "padj")
 CONTRAST_MODULE_COLUMNS = ("module", "mean_log2fc", "share_significant")
 
 _HEX = re.compile(r"^#[0-9A-Fa-f]{6}$")
@@ -558,8 +558,9 @@ class ContrastData:
     label
         The contrast, e.g. ``"group: drugA vs ctrl"``.
     genes
-        Every tested gene with :data:`CONTRAST_GENE_COLUMNS` (the fold change the figures
-        draw); the volcano and the heatmap's fold changes show these when it is chosen.
+        Every tested gene with :data:`CONTRAST_GENE_COLUMNS`: ``log2fc`` as the heatmap's
+        genes carry it, ``log2fc_shown`` the one the volcano draws (shrunken when the run
+        shrank them); the volcano and the heatmap's fold changes show these when it is chosen.
     modules
         Per module, :data:`CONTRAST_MODULE_COLUMNS` (the module × contrast table's rows).
     """
@@ -572,7 +573,7 @@ class ContrastData:
         _nonempty(self.label, "contrast label")
         genes = _columns(self.genes, CONTRAST_GENE_COLUMNS, f"contrast {self.label} genes")
         genes["gene_id"] = genes["gene_id"].astype(str)
-        for column in ("log2fc", "padj"):
+        for column in ("log2fc", "log2fc_shown", "padj"):
             genes[column] = pd.to_numeric(genes[column], errors="coerce").astype(float)
         _set(self, "genes", genes)
         modules = _columns(self.modules, CONTRAST_MODULE_COLUMNS, f"contrast {self.label} modules")
