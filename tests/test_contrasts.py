@@ -203,3 +203,16 @@ def test_module_contrast_table_averages_each_modules_genes():
     assert table["mean_log2fc"].tolist()[:3] == [1.5, 0.25, -1.0]
     assert np.isnan(table["mean_log2fc"].iloc[3])
     assert table["share_significant"].tolist() == [0.5, 0.5, 1.0, 0.0]
+
+
+@pytest.mark.slow
+def test_contrasts_that_make_one_contrast_run_it_as_the_first(tmp_path):
+    from rnaheat.config import from_dict
+    from rnaheat.pipeline import analyse
+
+    experiment = three_groups(n_genes=300)
+    spec = {"design": "~ batch + group", "contrasts": ["batch", "each-vs-reference", "x"]}
+    config = from_dict({"out": str(tmp_path), "inputs": {"counts": "x"}, "de": spec})
+    analysis = analyse(experiment, config)
+    assert analysis.de.contrast_label == "batch: y vs x"
+    assert analysis.config.de.contrast == ("batch", "y", "x") and analysis.contrasts == ()

@@ -79,7 +79,8 @@ def _test(
     with stage("de", timings, what=what):
         if len(contrasts) > 1:
             return de_module.test_contrasts(experiment, contrasts=contrasts, **options)
-        return (de_module.test(experiment, contrast=settings.contrast or None, **options),)
+        first = contrasts[0] if contrasts else None
+        return (de_module.test(experiment, contrast=first, **options),)
 
 
 def _contrasts(experiment: Experiment, config: RunConfig) -> tuple[Contrast, ...]:
