@@ -142,7 +142,7 @@ def test_a_run_with_several_contrasts_has_each_contrasts_own_table(tmp_path):
     """The pipeline's per-contrast tables are those of one run per contrast, bit for bit."""
     from rnaheat.config import from_dict
     from rnaheat.pipeline import analyse
-    from rnaheat.pipeline.outputs import analysis_tables
+    from rnaheat.pipeline.outputs import analysis_tables, report_data
 
     experiment = three_groups(n_genes=600)
     settings = {"out": str(tmp_path), "inputs": {"counts": "x"}}
@@ -160,6 +160,9 @@ def test_a_run_with_several_contrasts_has_each_contrasts_own_table(tmp_path):
     assert list(summary["contrast"].unique()) == [f"group: {n} vs {d}" for _, n, d in PAIRS]
     assert summary["share_significant"].between(0, 1).all()
     assert "Also tested in this run" in together.story.sentences[-1]
+    page = report_data(together, figures={}, folder=tmp_path)
+    assert [c.label for c in page.contrasts] == list(summary["contrast"].unique())
+    assert page.contrasts[2].modules["module"].tolist() == sorted(summary["module"].unique())
 
 
 def _result(label: str, rows: list[tuple[str, float, float]]) -> de.DEResult:

@@ -114,7 +114,7 @@ def select_genes(
         Gene id → symbol, for matching ``gene_list``; the DE table's ``symbol`` column is used
         when this is not given.
     rank_by
-        The DE table's column the cap ranks by, smallest first (several contrasts: ``contrast_rank``).
+        The DE table's column the cap ranks by, smallest first (``contrast_rank``: contrasts).
 
     Returns
     -------
