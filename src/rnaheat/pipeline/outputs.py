@@ -6,9 +6,9 @@ the result objects.
 
 from __future__ import annotations
 
-import io
 import shlex
 from collections.abc import Callable, Iterator, Mapping
+from functools import partial
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -25,15 +25,21 @@ from rnaheat.io.output import (
     atomic_output,
     file_checksums,
     package_versions,
-    save_figure,
     write_json,
+    write_matrix,
     write_table,
 )
 from rnaheat.modules import module_subtitles
 from rnaheat.pipeline.analysis import Analysis
+from rnaheat.pipeline.figures import (
+    REPORT_DPI,
+    default_jobs,
+    figure_png,
+    figures_in_background,
+)
 from rnaheat.plot.colors import NEUTRAL, sample_track_colors, track_palettes
 from rnaheat.plot.heatmap import heatmap, module_colors, track_columns
-from rnaheat.plot.qc import qc_figures
+from rnaheat.plot.qc import qc_figure_drawers
 from rnaheat.plot.volcano import volcano
 from rnaheat.qc import library_sizes
 from rnaheat.report import build_report
@@ -55,10 +61,13 @@ __all__ = [
     "REPORT_DPI",
     "analysis_figures",
     "analysis_tables",
+    "expression_matrices",
+    "figure_drawers",
     "figure_png",
     "heatmap_tracks",
     "input_files",
     "report_data",
+    "result_tables",
     "write_results",
 ]
 
@@ -68,10 +77,23 @@ __all__ = [
 
 def analysis_tables(analysis: Analysis, /) -> dict[str, pd.DataFrame]:
     """Every result table, keyed by its file name under ``tables/`` (without ``.tsv``)."""
+    tables = result_tables(analysis)
+    return {
+        "de": tables.pop("de"),
+        **{name: _matrix_table(m) for name, m in expression_matrices(analysis).items()},
+        **tables,
+    }
+
+
+def expression_matrices(analysis: Analysis, /) -> dict[str, pd.DataFrame]:
+    """The genes × samples expression matrices written as tables, by file name."""
+    return {"vst": analysis.vst, "normalized_counts": analysis.normalized}
+
+
+def result_tables(analysis: Analysis, /) -> dict[str, pd.DataFrame]:
+    """Every result table but the expression matrices, keyed by file name."""
     tables = {
         "de": analysis.de.table,
-        "vst": _matrix_table(analysis.vst),
-        "normalized_counts": _matrix_table(analysis.normalized),
         "samples": _samples_table(analysis),
         **analysis.qc.tables(),
         "gene_selection": analysis.selection.rules,
@@ -114,10 +136,11 @@ def heatmap_tracks(analysis: Analysis, /) -> list[str]:
     )
 
 
-def analysis_figures(analysis: Analysis, /) -> Iterator[tuple[str, MplFigure]]:
-    """Yield ``(file stem, Figure)`` for the heatmap, the volcano and the QC figures.
+def figure_drawers(analysis: Analysis, /) -> dict[str, Callable[[], MplFigure]]:
+    """The heatmap, the volcano and the QC figures, each as a function that draws it.
 
-    Figures are drawn one at a time so that a caller saving them holds one in memory.
+    Keyed by file stem. Nothing is drawn until a function is called, so that each figure can
+    be drawn (and held in memory) only where it is saved.
     """
     modules = analysis.modules
     config = analysis.config
@@ -127,44 +150,53 @@ def analysis_figures(analysis: Analysis, /) -> Iterator[tuple[str, MplFigure]]:
     if analysis.controls is not None:
         found = analysis.controls.table["gene_id"].astype(str)
         controls = [g for g in found if g and g != "nan"]
+    drawers: dict[str, Callable[[], MplFigure]] = {}
     if modules is not None and analysis.display is not None:
-        yield (
-            "heatmap",
-            heatmap(
-                modules,
-                analysis.display,
-                samples=analysis.experiment.samples,
-                tracks=heatmap_tracks(analysis),
-                markers=[*config.heatmap.markers, *controls] or None,
-                title=title,
-                note=analysis.selection.shown_note(),
-                subtitles=module_subtitles(modules, enrichment=analysis.enrichment),
-            ),
+        drawers["heatmap"] = partial(
+            heatmap,
+            modules,
+            analysis.display,
+            samples=analysis.experiment.samples,
+            tracks=heatmap_tracks(analysis),
+            markers=[*config.heatmap.markers, *controls] or None,
+            title=title,
+            note=analysis.selection.shown_note(),
+            subtitles=module_subtitles(modules, enrichment=analysis.enrichment),
         )
     if analysis.de.table["pvalue"].notna().any():
-        fig, ax = plt.subplots(figsize=(7.5, 6.0), layout="constrained")
-        volcano(
-            analysis.de,
-            ax=ax,
-            modules=modules,
-            alpha=config.de.alpha,
-            lfc_threshold=config.select.lfc_threshold,
-            label_genes=[*config.heatmap.markers, *controls] or None,
-            title=title,
-        )
-        yield "volcano", fig
-    yield from qc_figures(analysis.qc).items()
+
+        def draw_volcano() -> MplFigure:
+            fig, ax = plt.subplots(figsize=(7.5, 6.0), layout="constrained")
+            volcano(
+                analysis.de,
+                ax=ax,
+                modules=modules,
+                alpha=config.de.alpha,
+                lfc_threshold=config.select.lfc_threshold,
+                label_genes=[*config.heatmap.markers, *controls] or None,
+                title=title,
+            )
+            return fig
+
+        drawers["volcano"] = draw_volcano
+    return {**drawers, **qc_figure_drawers(analysis.qc)}
+
+
+def analysis_figures(analysis: Analysis, /) -> Iterator[tuple[str, MplFigure]]:
+    """Yield ``(file stem, Figure)`` for the heatmap, the volcano and the QC figures.
+
+    Figures are drawn one at a time so that a caller saving them holds one in memory.
+    """
+    for stem, draw in figure_drawers(analysis).items():
+        yield stem, draw()
 
 
 # --- report -------------------------------------------------------------------------------
 
-#: Resolution of the figures embedded in the report (screen, not print).
-REPORT_DPI = 110
-
 _FIGURE_TEXT = {
     "heatmap": (
         "Clustered heatmap of the selected genes, rows split into modules",
-        "The publication figure (300 dpi PNG, PDF and SVG in figures/).",
+        "The publication figure (in figures/, in the formats the run was asked for).",
     ),
     "volcano": (
         "Volcano plot: log2 fold change against adjusted p-value, coloured by module",
@@ -197,13 +229,6 @@ _TABLE_TEXT = {
     "enrichment_modules": "gene-set enrichment of each module",
     "enrichment_ranked": "ranked gene-set test of the whole contrast",
 }
-
-
-def figure_png(figure: MplFigure, /, *, dpi: int = REPORT_DPI) -> bytes:
-    """The figure as PNG bytes (no metadata, so the same figure gives the same bytes)."""
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=dpi, metadata={"Software": None})
-    return buffer.getvalue()
 
 
 def _figure(figures: Mapping[str, bytes], stem: str) -> StaticFigure | None:
@@ -311,12 +336,17 @@ def _volcano(analysis: Analysis, figures: Mapping[str, bytes]) -> VolcanoData | 
     )
 
 
-def _downloads(folder: Path) -> tuple[Download, ...]:
+def _downloads(folder: Path, formats: tuple[str, ...]) -> tuple[Download, ...]:
     out = []
-    for path in sorted((folder / "tables").glob("*.tsv")):
-        out.append(Download(path=f"tables/{path.name}", description=_TABLE_TEXT.get(path.stem, "")))
-    for path in sorted((folder / "figures").glob("*.pdf")):
-        out.append(Download(path=f"figures/{path.name}", description="figure (also .png and .svg)"))
+    for path in sorted([*(folder / "tables").glob("*.tsv"), *(folder / "tables").glob("*.tsv.gz")]):
+        name = path.name.split(".")[0]
+        out.append(Download(path=f"tables/{path.name}", description=_TABLE_TEXT.get(name, "")))
+    # One link per figure, to its PDF when there is one (print), naming the other files.
+    main = "pdf" if "pdf" in formats else formats[0]
+    for path in sorted((folder / "figures").glob(f"*.{main}")):
+        others = " and ".join(f".{f}" for f in formats if f != main)
+        description = f"figure (also {others})" if others else "figure"
+        out.append(Download(path=f"figures/{path.name}", description=description))
     for name, text in (
         ("summary.md", "the summary and the four checks"),
         ("run.json", "settings, versions, input checksums, timings"),
@@ -383,7 +413,7 @@ def report_data(
             figures=qc_figures,
         ),
         controls=controls,
-        downloads=_downloads(folder),
+        downloads=_downloads(folder, analysis.config.figures.format_list()),
     )
 
 
@@ -434,6 +464,16 @@ def input_files(config: RunConfig, experiment: Experiment, /) -> dict[str, Path]
     return files
 
 
+def _write_tables(analysis: Analysis, folder: Path) -> None:
+    """Every table into ``folder``; the expression matrices by the fixed-precision writer."""
+    settings = analysis.config.tables
+    for name, table in result_tables(analysis).items():
+        write_table(table, folder / f"{name}.tsv")
+    if settings.expression:
+        for name, matrix in expression_matrices(analysis).items():
+            write_matrix(matrix, folder / f"{name}.tsv", compress=settings.compress)
+
+
 def write_results(
     analysis: Analysis,
     out: str | Path,
@@ -469,12 +509,23 @@ def write_results(
         holds these after the analysis' own.
     """
     timings: dict[str, float] = {}
-    with atomic_output(out, force=force) as tmp:
+    settings = analysis.config.figures
+    formats = settings.format_list()
+    with (
+        atomic_output(out, force=force) as tmp,
+        # Figures are drawn in worker processes while the tables are written.
+        figures_in_background(
+            figure_drawers(analysis),
+            tmp / "figures",
+            formats=formats,
+            dpi=settings.dpi,
+            jobs=settings.jobs or default_jobs(),
+        ) as drawn_figures,
+    ):
         with stage("tables", timings, what=f"tables into {out}/tables"):
             if checksums is None:
                 checksums = file_checksums(input_files(analysis.config, analysis.experiment))
-            for name, table in analysis_tables(analysis).items():
-                write_table(table, tmp / "tables" / f"{name}.tsv")
+            _write_tables(analysis, tmp / "tables")
             (tmp / "summary.md").write_text(
                 analysis.story.markdown(
                     title=f"rnaheat: {analysis.de.contrast_label or 'analysis'}"
@@ -483,12 +534,10 @@ def write_results(
             )
             if extra is not None:
                 extra(tmp)
-        with stage("figures", timings, what="PNG (300 dpi), PDF and SVG"):
-            embedded = {}
-            for stem, figure in analysis_figures(analysis):
-                # The report embeds a screen-resolution copy; the files are for print.
-                embedded[stem] = figure_png(figure, dpi=REPORT_DPI)
-                save_figure(figure, tmp / "figures" / stem)
+        what = f"{', '.join(f.upper() for f in formats)} ({settings.dpi} dpi)"
+        with stage("figures", timings, what=what):
+            # The report embeds the PNGs written here, scaled to screen resolution.
+            embedded = drawn_figures()
         with stage("report", timings, what="report.html"):
             page = build_report(
                 report_data(

@@ -9,7 +9,8 @@ labels are thinned and the figure says how many are shown.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 
 import matplotlib as mpl
 import numpy as np
@@ -30,6 +31,7 @@ __all__ = [
     "distance_heatmap",
     "library_plot",
     "pca_plot",
+    "qc_figure_drawers",
     "qc_figures",
     "scree_plot",
     "variable_colors",
@@ -657,22 +659,28 @@ def library_plot(qc: QCResult, /, *, color: str | None = None) -> Figure:
 # --------------------------------------------------------------------------- all of them
 
 
-def qc_figures(qc: QCResult, /) -> dict[str, Figure]:
-    """Every QC figure, keyed by the file stem the pipeline saves it under.
+def qc_figure_drawers(qc: QCResult, /) -> dict[str, Callable[[], Figure]]:
+    """Every QC figure as a function that draws it, keyed by the file stem it is saved under.
 
     ``qc_distances``, ``qc_correlations``, ``qc_pca``, ``qc_scree`` and, when the result has
     library sizes, ``qc_library``; with more than two design variables also one PCA per
-    variable (``qc_pca_<variable>``), since one plot can only colour and shape by two.
+    variable (``qc_pca_<variable>``), since one plot can only colour and shape by two. Nothing
+    is drawn until a function is called, so each figure can be drawn where it is saved.
     """
-    figures: dict[str, Figure] = {
-        "qc_distances": distance_heatmap(qc),
-        "qc_correlations": correlation_heatmap(qc),
-        "qc_pca": pca_plot(qc),
-        "qc_scree": scree_plot(qc),
+    drawers: dict[str, Callable[[], Figure]] = {
+        "qc_distances": partial(distance_heatmap, qc),
+        "qc_correlations": partial(correlation_heatmap, qc),
+        "qc_pca": partial(pca_plot, qc),
+        "qc_scree": partial(scree_plot, qc),
     }
     if len(qc.design.columns) > 2:
         for name in qc.design.columns:
-            figures[f"qc_pca_{name}"] = pca_plot(qc, color=name, shape=name)
+            drawers[f"qc_pca_{name}"] = partial(pca_plot, qc, color=name, shape=name)
     if "library_size" in qc.samples.columns:
-        figures["qc_library"] = library_plot(qc)
-    return figures
+        drawers["qc_library"] = partial(library_plot, qc)
+    return drawers
+
+
+def qc_figures(qc: QCResult, /) -> dict[str, Figure]:
+    """Every QC figure, drawn, keyed by the file stem (as :func:`qc_figure_drawers`)."""
+    return {stem: draw() for stem, draw in qc_figure_drawers(qc).items()}
