@@ -420,8 +420,9 @@ def save_figure(
     """Save a matplotlib figure as ``stem.png`` (at ``dpi``), ``.pdf`` and ``.svg``.
 
     The figure is laid out once, at ``dpi``, and every format is drawn from that layout, so
-    the files agree with each other whatever their order. Metadata that would change between runs (creation dates, software strings) is left out,
-    so the same analysis writes the same files.
+    the files agree with each other whatever their order. Metadata that would change between
+    runs (creation dates, software strings) is left out, so the same analysis writes the same
+    files.
     """
     import matplotlib as mpl
     import matplotlib.pyplot as plt
