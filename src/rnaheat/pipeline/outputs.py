@@ -31,12 +31,7 @@ from rnaheat.io.output import (
 )
 from rnaheat.modules import module_subtitles
 from rnaheat.pipeline.analysis import Analysis
-from rnaheat.pipeline.figures import (
-    REPORT_DPI,
-    default_jobs,
-    figure_png,
-    figures_in_background,
-)
+from rnaheat.pipeline.figures import default_jobs, figures_in_background
 from rnaheat.plot.colors import NEUTRAL, sample_track_colors, track_palettes
 from rnaheat.plot.heatmap import heatmap, module_colors, track_columns
 from rnaheat.plot.qc import qc_figure_drawers
@@ -58,12 +53,10 @@ from rnaheat.report.data import (
 from rnaheat.significance import threshold_text
 
 __all__ = [
-    "REPORT_DPI",
     "analysis_figures",
     "analysis_tables",
     "expression_matrices",
     "figure_drawers",
-    "figure_png",
     "heatmap_tracks",
     "input_files",
     "report_data",
