@@ -12,7 +12,7 @@ import pandas as pd
 from rnaheat.io.estimated import is_estimated_layout, lengths_beside, round_estimated
 from rnaheat.io.gct import is_gct, read_gct_table
 from rnaheat.io.quant import QUANT_FILES
-from rnaheat.io.text import check_regular_file, read_table_text
+from rnaheat.io.text import check_regular_file, read_numeric_table, read_table_text
 from rnaheat.io.tximport import GeneQuant, read_quant_folder
 
 __all__ = ["parse_counts", "read_counts"]
@@ -116,7 +116,16 @@ def read_counts(
         return _read_h5ad(path)
     if is_gct(path):
         return parse_counts(read_gct_table(path), source=path, estimated=estimated)
-    table = read_table_text(path, comment="#")
+    # Numbers parsed by the C parser; a table with a cell that is not a number is read as
+    # text, cell by cell, so that the error names that cell.
+    annotation = {
+        *_SYMBOL_COLUMNS,
+        *_SKIPPED_COLUMNS,
+        *(c.lower() for c in _FEATURECOUNTS_ANNOTATION),
+    }
+    table = read_numeric_table(path, comment="#", text_columns=annotation)
+    if table is None:
+        table = read_table_text(path, comment="#")
     if table.shape[1] >= 7 and list(table.columns[1:6]) == _FEATURECOUNTS_ANNOTATION:
         table = table.drop(columns=_FEATURECOUNTS_ANNOTATION)
         renamed = [Path(c).name.removesuffix(".bam") for c in table.columns[1:]]
@@ -230,10 +239,26 @@ def _first(mask: np.ndarray) -> tuple[int, int] | None:
 def _to_integers(
     data: pd.DataFrame, *, ids: pd.Series, source: str, line0: int, estimated: bool = False
 ) -> pd.DataFrame:
-    """Convert text cells to int64, naming the first offending cell when one is not a count."""
+    """Convert cells to int64, naming the first offending cell when one is not a count."""
+    samples = [str(c) for c in data.columns]
+    if all(pd.api.types.is_float_dtype(dtype) for dtype in data.dtypes):
+        # Parsed as numbers already, every cell present: only the count checks remain.
+        numbers = data.to_numpy(dtype=float)
+    else:
+        numbers = _text_numbers(data, ids=ids, samples=samples, source=source, line0=line0)
+    if estimated:
+        numbers = round_estimated(numbers, source=Path(source).name)
+    return pd.DataFrame(
+        _check_counts(numbers, ids=ids, samples=samples, source=source, line0=line0)
+    )
+
+
+def _text_numbers(
+    data: pd.DataFrame, *, ids: pd.Series, samples: list[str], source: str, line0: int
+) -> np.ndarray:
+    """Text cells as floats, naming the first cell that is missing or not a number."""
     text = data.apply(lambda col: col.str.strip())
     numbers = text.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
-    samples = [str(c) for c in data.columns]
     missing = text.isin(["", "NA", "NaN", "nan", "N/A", "NULL", "null", "-"]).to_numpy()
     hit = _first(missing)
     if hit:
@@ -247,11 +272,7 @@ def _to_integers(
             f"{source}: {text.iat[hit]!r} is not a number, for "
             f"{_cell(ids, samples, line0, *hit)}; counts must be whole numbers ≥ 0"
         )
-    if estimated:
-        numbers = round_estimated(numbers, source=Path(source).name)
-    return pd.DataFrame(
-        _check_counts(numbers, ids=ids, samples=samples, source=source, line0=line0)
-    )
+    return numbers
 
 
 def _cell(ids: pd.Series, samples: list[str], line0: int, row: int, col: int) -> str:
