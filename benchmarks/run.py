@@ -54,6 +54,9 @@ print(json.dumps({"wall": wall, "peak_mb": peak, "first_line": first, "status": 
 """
 
 
+_MEASURED = ("wall", "peak_mb", "first_line", "status")
+
+
 def measure(command: list[str], *, env: dict[str, str] | None = None) -> dict:
     """Wall seconds, peak MB and first-line seconds of ``command`` in a fresh process."""
     out = subprocess.run(
@@ -131,7 +134,9 @@ def bench_set(name: str, *, repeats: int, with_r: bool, env: dict[str, str]) -> 
         folder = Path(tmp)
         spec = inputs(name, folder)
         for _ in range(repeats):
-            runs["rnaheat"].append(measure(rnaheat_command(spec, folder / "out"), env=env))
+            result = measure(rnaheat_command(spec, folder / "out"), env=env)
+            record = json.loads((folder / "out" / "run.json").read_text())
+            runs["rnaheat"].append({**result, **record["timings"]})
             if with_r:
                 runs["R"].append(measure(r_command(spec, folder / "r.png")))
             shutil.rmtree(folder / "out", ignore_errors=True)
@@ -171,6 +176,10 @@ def main() -> None:
         result = bench_set(name, repeats=args.repeats, with_r=with_r, env=env)
         for tool, r in result.items():
             print(f"{name:8} {tool:8} {r['wall']:8.2f} {r['peak_mb']:8.0f} {r['first_line']:10.2f}")
+        stages = {k: v for k, v in result["rnaheat"].items() if k not in _MEASURED}
+        print(
+            f"{name:8} rnaheat stages (s): " + ", ".join(f"{k} {v:.2f}" for k, v in stages.items())
+        )
         if "R" in result:
             ratio = result["R"]["wall"] / result["rnaheat"]["wall"]
             memory = result["R"]["peak_mb"] / result["rnaheat"]["peak_mb"]
