@@ -10,24 +10,20 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-# Each public name and its module, loaded when first used: a run starts (and logs its first
-# stage) before the plotting modules behind the outputs are imported.
-_EXPORTS = {
-    "Analysis": "rnaheat.pipeline.analysis",
-    "analyse": "rnaheat.pipeline.run",
-    "analysis_figures": "rnaheat.pipeline.outputs",
-    "analysis_tables": "rnaheat.pipeline.outputs",
-    "run": "rnaheat.pipeline.run",
-    "run_demo": "rnaheat.pipeline.demo",
-    "write_results": "rnaheat.pipeline.outputs",
-}
+from rnaheat.pipeline.analysis import Analysis
+from rnaheat.pipeline.demo import run_demo
+from rnaheat.pipeline.run import analyse, run
+
+# The outputs draw figures: their names load on first use, so that a run starts (and logs
+# its first stage) before matplotlib is imported.
+_OUTPUTS = ("analysis_figures", "analysis_tables", "write_results")
 
 
 def __getattr__(name: str) -> Any:
-    """Load a public name from its module when it is first used."""
-    if name not in _EXPORTS:
+    """Load a name of :mod:`rnaheat.pipeline.outputs` when it is first used."""
+    if name not in _OUTPUTS:
         raise AttributeError(f"module 'rnaheat.pipeline' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    value = getattr(importlib.import_module("rnaheat.pipeline.outputs"), name)
     globals()[name] = value
     return value
 
