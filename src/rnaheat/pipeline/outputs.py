@@ -31,7 +31,7 @@ from rnaheat.io.output import (
 )
 from rnaheat.modules import module_subtitles
 from rnaheat.pipeline.analysis import Analysis
-from rnaheat.plot.colors import NEUTRAL, sample_track_colors, track_palettes
+from rnaheat.plot.colors import NEUTRAL, QC_TRACK, sample_track_colors, track_palettes
 from rnaheat.plot.heatmap import heatmap, module_colors, track_columns
 from rnaheat.plot.qc import qc_figures
 from rnaheat.plot.volcano import volcano
@@ -114,6 +114,16 @@ def heatmap_tracks(analysis: Analysis, /) -> list[str]:
     )
 
 
+def _with_qc_track(analysis: Analysis) -> tuple[pd.DataFrame, list[str]]:
+    """The heatmap's sheet and tracks, plus a track marking the samples QC flagged, if any."""
+    samples, tracks = analysis.experiment.samples, heatmap_tracks(analysis)
+    flag = analysis.qc.samples["qc_flag"].reindex(samples.index.astype(str))
+    if not (flag.isin(["inspect", "outlier"])).any():
+        return samples, tracks
+    marked = samples.assign(**{QC_TRACK: flag.where(flag != "ok").to_numpy()})
+    return marked, [*tracks, QC_TRACK]
+
+
 def analysis_figures(analysis: Analysis, /) -> Iterator[tuple[str, MplFigure]]:
     """Yield ``(file stem, Figure)`` for the heatmap, the volcano and the QC figures.
 
@@ -128,13 +138,14 @@ def analysis_figures(analysis: Analysis, /) -> Iterator[tuple[str, MplFigure]]:
         found = analysis.controls.table["gene_id"].astype(str)
         controls = [g for g in found if g and g != "nan"]
     if modules is not None and analysis.display is not None:
+        samples, tracks = _with_qc_track(analysis)
         yield (
             "heatmap",
             heatmap(
                 modules,
                 analysis.display,
-                samples=analysis.experiment.samples,
-                tracks=heatmap_tracks(analysis),
+                samples=samples,
+                tracks=tracks,
                 markers=[*config.heatmap.markers, *controls] or None,
                 title=title,
                 note=analysis.selection.shown_note(),
@@ -353,7 +364,14 @@ def report_data(
     qc = analysis.qc
     qc_figures = tuple(
         f
-        for stem in ("qc_pca", "qc_distances", "qc_correlations", "qc_scree", "qc_library")
+        for stem in (
+            "qc_pca",
+            "qc_pca_within",
+            "qc_distances",
+            "qc_correlations",
+            "qc_scree",
+            "qc_library",
+        )
         if (f := _figure(figures, stem)) is not None
     )
     controls = None

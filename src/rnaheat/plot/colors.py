@@ -13,6 +13,8 @@ __all__ = [
     "CATEGORICAL",
     "DIVERGING",
     "NEUTRAL",
+    "QC_FLAG_COLORS",
+    "QC_TRACK",
     "category_colors",
     "continuous_cmap",
     "diverging_cmap",
@@ -43,6 +45,11 @@ CATEGORICAL = (
 
 #: Colour for "not selected" / "no module" / missing values.
 NEUTRAL = "#BBBBBB"
+
+#: Colours of the sample-QC tiers (``qc_flag``); ``ok`` samples are left uncoloured.
+QC_FLAG_COLORS = {"inspect": "#E69F00", "outlier": "#D55E00"}
+#: The heatmap track marking flagged samples (its cells hold ``inspect`` / ``outlier``).
+QC_TRACK = "sample QC"
 
 #: Name of the diverging map for z-scores (blue–white–red, centred at 0).
 DIVERGING = "RdBu_r"
@@ -96,6 +103,10 @@ def track_palettes(samples: pd.DataFrame, columns: Sequence[str], /) -> dict[str
                 continuous_cmap(),
                 Normalize(float(numeric.min()), float(numeric.max())),
             )
+            continue
+        if column == QC_TRACK:
+            # The QC tiers keep their own colours on every figure.
+            palettes[column] = {k: v for k, v in QC_FLAG_COLORS.items() if (raw == k).any()}
             continue
         levels = raw.astype(str).where(raw.notna(), "NA")
         palette = category_colors(levels[levels != "NA"].unique(), offset=offset)

@@ -64,10 +64,13 @@ from __future__ import annotations
 
 from rnaheat.qc.result import (
     EXPLAINED_R2,
+    INSPECT_Z,
     LOW_DEPTH_FRACTION,
     LOW_DETECTED_FRACTION,
     OUTLIER_MIN_SCALE,
     OUTLIER_Z,
+    QC_FLAGS,
+    SEPARATE_ACCURACY,
     SWAP_RATIO,
     QCResult,
 )
@@ -76,10 +79,13 @@ from rnaheat.qc.stats import adjusted_rand_index, silhouette_samples
 
 __all__ = [
     "EXPLAINED_R2",
+    "INSPECT_Z",
     "LOW_DEPTH_FRACTION",
     "LOW_DETECTED_FRACTION",
     "OUTLIER_MIN_SCALE",
     "OUTLIER_Z",
+    "QC_FLAGS",
+    "SEPARATE_ACCURACY",
     "SWAP_RATIO",
     "QCResult",
     "adjusted_rand_index",
