@@ -194,7 +194,7 @@ def tier_figures(runs: dict[float, int]) -> pd.DataFrame:
                     "runs": n_runs,
                     "planted": planted,
                     "recall": true / planted if planted else np.nan,
-                    "precision": true / (true + false) if true + false else np.nan,
+                    "precision": true / (true + false) if planted and true + false else np.nan,
                     "false_flags": false,
                 }
             )

@@ -143,7 +143,7 @@ def test_replicate_verdict_judges_the_contrast_after_removing_the_other_factor()
     assert check.line == (
         "pass — after removing the cell_line effect, ctrl and treat separate by condition "
         "(100% of samples lie nearest their own group's centre); every group is a tight clade "
-        "of the sample tree"
+        "of the sample tree after the removal"
     )
 
 

@@ -190,6 +190,11 @@ _FIGURE_TEXT = {
         "Pearson correlation of samples on the most variable genes.",
     ),
     "qc_pca": ("PCA of the samples", "Principal components of the most variable genes."),
+    "qc_pca_within": (
+        "PCA of the samples with the design's other terms removed",
+        "What the sample check judges: the contrast's groups once the blocking terms (donor, "
+        "cell line, batch, …) are removed, as the heatmap removes them.",
+    ),
     "qc_scree": ("Variance explained by each principal component", "Scree plot."),
     "qc_library": ("Library size and detected genes per sample", "Reads and detected genes."),
 }

@@ -593,9 +593,9 @@ def within_pca_plot(qc: QCResult, /) -> Figure:
     handles, labels, numeric_norm = _pca_points(ax, qc, x, y, color=color, shape=shape, size=size)
     _pca_flagged(ax, qc, x, y, size=size, handles=handles, labels=labels)
     removed = " and ".join(sep.removed)
-    _pca_axes(
-        ax, pcs, sep.variance, title=f"PCA after removing {removed} · what the sample check judges"
-    )
+    genes = qc.params.get("n_top", "?")
+    title = f"PCA of {len(scores)} samples, {removed} removed · {genes} most variable genes"
+    _pca_axes(ax, pcs, sep.variance, title=title)
     _pca_legend(fig, ax, handles, labels, numeric_norm=numeric_norm, color=color)
     return fig
 

@@ -99,11 +99,12 @@ def check_replicates(sep: Separation, /) -> Check:
     wrong = sep.called.index[sep.called["correct"] == 0].astype(str).tolist()
     if accuracy >= SEPARATE_ACCURACY:
         split = evidence["not_clades"]
+        # The clades are those of the tree on the judged space (after any removal).
+        tree = "the sample tree" + (" after the removal" if sep.removed else "")
         tight = (
-            "every group is a tight clade of the sample tree"
+            f"every group is a tight clade of {tree}"
             if not split
-            else f"though not every group is a tight clade of the sample tree (split: "
-            f"{_names(split)})"
+            else f"though not every group is a tight clade of {tree} (split: {_names(split)})"
         )
         return Check(
             "replicates_cluster",
@@ -200,14 +201,15 @@ def check_outliers(table: pd.DataFrame) -> Check:
             evidence,
         )
     worst = str(table.loc[flagged, "outlier_score"].idxmax())
-    who = f"sample {worst} is" if len(flagged) == 1 else f"samples {_names(flagged)} are"
+    if len(flagged) == 1:
+        who, act = f"sample {worst} is an outlier", "inspect it before trusting its group"
+    else:
+        who, act = (
+            f"samples {_names(flagged)} are outliers",
+            "inspect them before trusting their groups",
+        )
     also = f"; also worth inspecting: {_names(inspect)}" if inspect else ""
-    return Check(
-        "outliers",
-        "warn",
-        f"{who} an outlier: {_strays(table, worst)}; inspect it before trusting its group{also}",
-        evidence,
-    )
+    return Check("outliers", "warn", f"{who}: {_strays(table, worst)}; {act}{also}", evidence)
 
 
 def check_swaps(table: pd.DataFrame) -> Check:
