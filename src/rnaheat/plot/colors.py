@@ -46,8 +46,9 @@ CATEGORICAL = (
 #: Colour for "not selected" / "no module" / missing values.
 NEUTRAL = "#BBBBBB"
 
-#: Colours of the sample-QC tiers (``qc_flag``); ``ok`` samples are left uncoloured.
-QC_FLAG_COLORS = {"inspect": "#E69F00", "outlier": "#D55E00"}
+#: Colours of the sample-QC tiers (``qc_flag``); ``ok`` samples are left uncoloured. The
+#: ``inspect`` tier is dark grey (drawn dashed on the PCA), so no category colour mimics it.
+QC_FLAG_COLORS = {"inspect": "#444444", "outlier": "#D55E00"}
 #: The heatmap track marking flagged samples (its cells hold ``inspect`` / ``outlier``).
 QC_TRACK = "sample QC"
 

@@ -201,6 +201,7 @@ def _sample_cells(ax, qc: QCResult, image, *, step: int, size: float, label_room
             for label, i in zip(labels_on_axis, ticks, strict=True):
                 if order[i] in flagged:
                     label.set_color(_mark_color(marks[order[i]]))
+                    label.set_fontstyle("italic" if marks[order[i]] == "inspect" else "normal")
     else:
         ax.set_xticks([])
         ax.set_yticks([])
@@ -457,11 +458,14 @@ def _pca_flagged(ax, qc: QCResult, x, y, *, size: float, handles: list, labels: 
             zorder=4,
         )
         if rank < MAX_FLAG_NAMES:
+            # Names of samples in the right third point left, so they stay inside the axes.
+            left = x[sample] > x.min() + 2 / 3 * (x.max() - x.min())
             ax.annotate(
                 f"{_short(str(sample))} ({mark})",
                 (x[sample], y[sample]),
-                xytext=(6, 6),
+                xytext=(-6 if left else 6, 6),
                 textcoords="offset points",
+                ha="right" if left else "left",
                 fontsize=8,
                 color=_mark_color(mark),
                 zorder=5,

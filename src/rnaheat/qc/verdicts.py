@@ -66,8 +66,9 @@ def _separation_evidence(sep: Separation) -> dict[str, object]:
         "silhouette": round(sep.silhouette, 3) if np.isfinite(sep.silhouette) else np.nan,
         "n_clades": int(sum(clade_of.values())),
         "not_clades": [g for g, ok in clade_of.items() if not ok],
-        "n_blocks": len(blocks),
-        "blocks_separated": int(blocks.sum()),
+        # Pairs exist only in a paired design; elsewhere these stay empty (and unshown).
+        "n_blocks": len(blocks) if sep.paired_by else None,
+        "blocks_separated": int(blocks.sum()) if sep.paired_by else None,
         "blocks_not_separated": [str(b) for b in blocks.index[~blocks.to_numpy(dtype=bool)]],
     }
 
