@@ -4,13 +4,13 @@ The four checks follow the questions a biologist asks of a heatmap: do the sampl
 (sample check), do the genes fall into coherent, stable and meaningful modules (gene check),
 does each module's pattern follow the design (pattern check), and do the positive controls
 behave (validation). Each is a :class:`~rnaheat.checks.Check` built from the stage results,
-and the story is written from the same numbers: when a check fails it says so first and tells
-no confident biology.
+and the story is written from the same numbers: when a check fails it says so first, and after
+a failed check or a sample-check warning the modules are still told, marked as provisional, so
+the reader sees what the data would say once the doubt is resolved.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -52,9 +52,6 @@ CHECK_TITLES = {
     "experimental_validation": "Experimental validation",
 }
 _SAMPLE_CHECKS = ("replicates_cluster", "outliers", "label_swap", "library_size")
-_COLLECTION_PREFIX = re.compile(
-    r"^(DEMO|HALLMARK|KEGG|REACTOME|GOBP|GOMF|GOCC|GO|WP|BIOCARTA|PID)_"
-)
 
 
 def check_title(check: Check, /) -> str:
@@ -68,11 +65,6 @@ def _number(n: float) -> str:
 
 def _p(p: float) -> str:
     return f"{p:.1e}" if p < 1e-3 else f"{p:.3f}"
-
-
-def _set_phrase(gene_set: str) -> str:
-    """HALLMARK_OXIDATIVE_PHOSPHORYLATION → 'oxidative phosphorylation'."""
-    return _COLLECTION_PREFIX.sub("", gene_set).replace("_", " ").lower()
 
 
 def _sample_check(qc: QCResult) -> Check:
@@ -304,9 +296,10 @@ def _module_sentence(row: pd.Series, top: pd.DataFrame, modules: GeneModules) ->
         best = top.loc[module]
         in_set = set(str(best["genes"]).split(GENE_SEP))
         shown = [s for s in ranked["symbol"] if s in in_set][:3] or list(ranked["symbol"][:3])
+        # The set's name as written in the gene-set file: lower-casing it would garble the
+        # gene and complex names inside it (MYC, TNFA, NFKB, E2F).
         return (
-            f"{head}, is enriched for {_set_phrase(str(best['gene_set']))} "
-            f"({best['gene_set']}, padj {_p(float(best['padj']))}; "
+            f"{head}, is enriched for {best['gene_set']} (padj {_p(float(best['padj']))}; "
             f"{', '.join(map(str, shown))})."
         )
     shown = [s for s in ranked["symbol"] if s][:3]
