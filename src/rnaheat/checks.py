@@ -13,7 +13,15 @@ from types import MappingProxyType
 import numpy as np
 import pandas as pd
 
-__all__ = ["EVIDENCE_LABELS", "STATUSES", "Check", "checks_table", "evidence_items", "worst_status"]
+__all__ = [
+    "EVIDENCE_LABELS",
+    "STATUSES",
+    "Check",
+    "checks_table",
+    "evidence_items",
+    "name_list",
+    "worst_status",
+]
 
 #: The allowed statuses, from best to worst.
 STATUSES = ("pass", "warn", "fail")
@@ -119,6 +127,13 @@ def worst_status(checks: Iterable[Check], /) -> str:
     """The worst status among ``checks`` (``"pass"`` when there are none)."""
     ranks = [STATUSES.index(check.status) for check in checks]
     return STATUSES[max(ranks, default=0)]
+
+
+def name_list(items: Iterable[object], /, *, limit: int = 3) -> str:
+    """``a, b, c and 79 more``: a verdict names a few samples, then counts the rest."""
+    names = [str(item) for item in items]
+    shown = ", ".join(names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
 def _empty(value: object) -> bool:

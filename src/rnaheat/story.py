@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from rnaheat.checks import Check, worst_status
+from rnaheat.checks import Check, name_list, worst_status
 from rnaheat.enrich import GENE_SEP
 from rnaheat.modules import module_label
 from rnaheat.significance import significant_rows, threshold_text
@@ -281,8 +281,7 @@ def _inspect_sentence(qc: QCResult) -> str:
     outliers = next((c for c in qc.checks if c.name == "outliers"), None)
     if outliers is None or outliers.status != "pass" or not outliers.evidence.get("inspect"):
         return ""
-    names = list(outliers.evidence["inspect"])
-    shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    shown = name_list(outliers.evidence["inspect"])
     return f"Worth inspecting, though not outliers: {shown} (ringed on the PCA)."
 
 

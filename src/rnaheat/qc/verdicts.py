@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from rnaheat.checks import Check
+from rnaheat.checks import Check, name_list
 from rnaheat.qc.result import (
     EXPLAINED_R2,
     INSPECT_Z,
@@ -29,11 +29,6 @@ def _fmt_p(p: float) -> str:
 
 def _pct(fraction: float) -> str:
     return f"{100 * fraction:.0f}%"
-
-
-def _names(items: Sequence[str], *, limit: int = 3) -> str:
-    shown = ", ".join(items[:limit])
-    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
 
 
 def _millions(x: float) -> str:
@@ -105,7 +100,7 @@ def check_replicates(sep: Separation, /) -> Check:
         tight = (
             f"every group is a tight clade of {tree}"
             if not split
-            else f"though not every group is a tight clade of {tree} (split: {_names(split)})"
+            else f"though not every group is a tight clade of {tree} (split: {name_list(split)})"
         )
         return Check(
             "replicates_cluster",
@@ -127,7 +122,7 @@ def check_replicates(sep: Separation, /) -> Check:
     return Check(
         "replicates_cluster",
         "warn",
-        f"{after}{words} partly separate: {share}; nearer another group: {_names(wrong)}",
+        f"{after}{words} partly separate: {share}; nearer another group: {name_list(wrong)}",
         evidence,
     )
 
@@ -150,7 +145,7 @@ def _paired_verdict(sep: Separation, *, words: str, evidence: dict[str, object])
         "replicates_cluster",
         status,
         f"{head} separate within {done} of {n_blocks} levels of {block}; not within "
-        f"{_names(missed)}",
+        f"{name_list(missed)}",
         evidence,
     )
 
@@ -189,7 +184,7 @@ def check_outliers(table: pd.DataFrame) -> Check:
             return Check(
                 "outliers",
                 "pass",
-                f"no outlier; worth inspecting: {_names(inspect)} ({_strays(table, worst)})",
+                f"no outlier; worth inspecting: {name_list(inspect)} ({_strays(table, worst)})",
                 evidence,
             )
         top = str(scores.idxmax())
@@ -206,10 +201,10 @@ def check_outliers(table: pd.DataFrame) -> Check:
         who, act = f"sample {worst} is an outlier", "inspect it before trusting its group"
     else:
         who, act = (
-            f"samples {_names(flagged)} are outliers",
+            f"samples {name_list(flagged)} are outliers",
             "inspect them before trusting their groups",
         )
-    also = f"; also worth inspecting: {_names(inspect)}" if inspect else ""
+    also = f"; also worth inspecting: {name_list(inspect)}" if inspect else ""
     return Check("outliers", "warn", f"{who}: {_strays(table, worst)}; {act}{also}", evidence)
 
 
@@ -357,14 +352,14 @@ def check_library(table: pd.DataFrame) -> Check:
     if low_lib:
         worst = lib[low_lib].idxmin()
         problems.append(
-            f"{_names(low_lib)} below {LOW_DEPTH_FRACTION:.0%} of the median depth ({worst}: "
+            f"{name_list(low_lib)} below {LOW_DEPTH_FRACTION:.0%} of the median depth ({worst}: "
             f"{_millions(lib[worst])}, {lib[worst] / med_lib:.2f}× the median "
             f"{_millions(med_lib)})"
         )
     if low_det:
         worst = det[low_det].idxmin()
         problems.append(
-            f"{_names(low_det)} detect few genes ({worst}: {int(det[worst]):,} vs median "
+            f"{name_list(low_det)} detect few genes ({worst}: {int(det[worst]):,} vs median "
             f"{int(med_det):,})"
         )
     return Check(
