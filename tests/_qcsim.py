@@ -129,6 +129,19 @@ def cohort(
     return Simulated(vst=vst, counts=counts, samples=sheet, truth=truth)
 
 
+def judged(sim: Simulated, variables: list[str], contrast: str, *, counts: bool = False):
+    """Sample QC of a simulation with the given design variables and contrast variable."""
+    from rnaheat.qc import sample_qc
+
+    return sample_qc(
+        sim.vst,
+        counts=sim.counts if counts else None,
+        samples=sim.samples,
+        design_variables=variables,
+        contrast_variable=contrast,
+    )
+
+
 #: Fractions of a bad replicate's genes hit by noise, from mild to severe.
 SEVERITIES = (0.1, 0.2, 0.4)
 
@@ -162,22 +175,13 @@ def tier_figures(runs: dict[float, int]) -> pd.DataFrame:
     counts every flagged sample (``inspect`` or ``outlier``), the ``outlier`` tier the strict
     flags only.
     """
-    from rnaheat.qc import sample_qc
-
     rows = []
     for fraction, n_runs in runs.items():
         found = {"inspect": [0, 0], "outlier": [0, 0]}
         planted = 0
         for seed in range(n_runs):
             sim, bad = bad_replicates(seed=seed, fraction=fraction)
-            qc = sample_qc(
-                sim.vst,
-                counts=None,
-                samples=sim.samples,
-                design_variables=["condition"],
-                contrast_variable="condition",
-            )
-            flag = qc.samples["qc_flag"]
+            flag = judged(sim, ["condition"], "condition").samples["qc_flag"]
             planted += len(bad)
             for tier, chosen in (
                 ("inspect", flag != "ok"),

@@ -10,7 +10,7 @@ import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from _qcsim import bad_replicates, simulate
+from _qcsim import bad_replicates, judged, simulate
 from rnaheat.plot.colors import QC_FLAG_COLORS, QC_TRACK
 from rnaheat.plot.qc import (
     FLAG_COLOR,
@@ -248,13 +248,7 @@ def test_within_pca_draws_the_space_the_sample_check_judges(small):
 @pytest.fixture(scope="module")
 def tiered():
     sim, bad = bad_replicates(seed=3, fraction=0.4, n_rep=20, n_bad=10)
-    qc = sample_qc(
-        sim.vst,
-        counts=None,
-        samples=sim.samples,
-        design_variables=["condition"],
-        contrast_variable="condition",
-    )
+    qc = judged(sim, ["condition"], "condition")
     return qc, bad
 
 

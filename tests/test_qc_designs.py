@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from _qcsim import SEVERITIES, bad_replicates, cohort, simulate, tier_figures
-from rnaheat.qc import INSPECT_Z, OUTLIER_Z, sample_qc
+from _qcsim import SEVERITIES, bad_replicates, cohort, judged, simulate, tier_figures
+from rnaheat.qc import INSPECT_Z, OUTLIER_Z
 
 DONORS = {"donor": [f"d{i}" for i in range(1, 5)], "treatment": ["untreated", "treated"]}
 
@@ -15,13 +15,7 @@ DONORS = {"donor": [f"d{i}" for i in range(1, 5)], "treatment": ["untreated", "t
 def _paired(seed: int):
     # The donor effect is twice the treatment effect: donors dominate the raw sample tree.
     sim = simulate(seed=seed, factors=DONORS, n_rep=1, effect_size={"donor": 3.0, "treatment": 1.5})
-    return sim, sample_qc(
-        sim.vst,
-        counts=sim.counts,
-        samples=sim.samples,
-        design_variables=["donor", "treatment"],
-        contrast_variable="treatment",
-    )
+    return sim, judged(sim, ["donor", "treatment"], "treatment", counts=True)
 
 
 def _check_paired(seed: int) -> None:
@@ -50,13 +44,7 @@ def test_donor_paired_design_is_judged_within_donors_more_seeds(seed):
 
 def test_paired_design_without_a_treatment_effect_does_not_pass():
     sim = simulate(seed=5, factors=DONORS, n_rep=1, effect_size={"donor": 3.0, "treatment": 0.0})
-    qc = sample_qc(
-        sim.vst,
-        counts=None,
-        samples=sim.samples,
-        design_variables=["donor", "treatment"],
-        contrast_variable="treatment",
-    )
+    qc = judged(sim, ["donor", "treatment"], "treatment")
     check = qc.check("replicates_cluster")
     assert check.status != "pass"
     assert check.evidence["blocks_separated"] < 4
@@ -65,13 +53,7 @@ def test_paired_design_without_a_treatment_effect_does_not_pass():
 
 def _check_cohort(seed: int) -> None:
     sim = cohort(seed=seed)
-    qc = sample_qc(
-        sim.vst,
-        counts=sim.counts,
-        samples=sim.samples,
-        design_variables=["subtype"],
-        contrast_variable="subtype",
-    )
+    qc = judged(sim, ["subtype"], "subtype", counts=True)
     # The tree's top split ignores the subtypes (the old clade rule failed this design) ...
     row = qc.groupings.set_index("grouping").loc["subtype"]
     assert row["n_clades"] == 0 and row["ari"] < 0.2
@@ -96,13 +78,7 @@ def test_heterogeneous_groups_more_seeds(seed):
 
 def test_groups_of_several_levels_are_judged_alike():
     sim = simulate(seed=2, factors={"condition": ["a", "b", "c", "d"]}, n_rep=4)
-    qc = sample_qc(
-        sim.vst,
-        counts=None,
-        samples=sim.samples,
-        design_variables=["condition"],
-        contrast_variable="condition",
-    )
+    qc = judged(sim, ["condition"], "condition")
     check = qc.check("replicates_cluster")
     assert check.status == "pass"
     assert check.evidence["n_groups"] == 4
@@ -111,13 +87,7 @@ def test_groups_of_several_levels_are_judged_alike():
 
 def test_tiers_follow_the_score_and_the_story_words():
     sim, bad = bad_replicates(seed=3, fraction=0.4)
-    qc = sample_qc(
-        sim.vst,
-        counts=None,
-        samples=sim.samples,
-        design_variables=["condition"],
-        contrast_variable="condition",
-    )
+    qc = judged(sim, ["condition"], "condition")
     table = qc.samples
     assert set(table["qc_flag"]) <= {"ok", "inspect", "outlier"}
     assert (table["outlier"] == (table["qc_flag"] == "outlier")).all()
@@ -159,3 +129,15 @@ def test_planted_bad_replicates_tiers_over_many_runs():
             <= indexed.loc[(severity, "inspect"), "recall"]
         )
     assert np.isfinite(indexed["false_flags"]).all()
+
+
+def test_a_term_confounded_with_the_contrast_is_not_removed(caplog):
+    sim = simulate(seed=1, factors={"condition": ["a", "b"]}, n_rep=3)
+    sheet = sim.samples.assign(batch=sim.samples["condition"].map({"a": "x", "b": "y"}))
+    confounded = type(sim)(vst=sim.vst, counts=sim.counts, samples=sheet, truth=sim.truth)
+    with caplog.at_level("WARNING", logger="rnaheat"):
+        qc = judged(confounded, ["batch", "condition"], "condition")
+    check = qc.check("replicates_cluster")
+    assert qc.separation.removed == ()
+    assert "removing" not in check.reason and check.status == "pass"
+    assert "cannot remove batch" in caplog.text

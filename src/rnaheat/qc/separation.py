@@ -21,6 +21,7 @@ Everything works for any number of groups.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,6 +33,8 @@ from rnaheat.display import remove_batch
 from rnaheat.qc.stats import clades, silhouette_samples
 
 __all__ = ["N_SEPARATION_PCS", "Separation", "separation"]
+
+logger = logging.getLogger("rnaheat")
 
 #: Principal components the groups are judged on.
 N_SEPARATION_PCS = 5
@@ -129,15 +132,21 @@ def _nearest_centre(
 
 def _judged_space(
     vst: pd.DataFrame, samples: pd.DataFrame, *, grouping: str, removed: list[str], n_top: int
-) -> np.ndarray:
-    """Samples × the most variable genes after removing the blocking terms."""
+) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Samples × the most variable genes after removing the blocking terms, and those terms."""
     values = vst
     if removed:
-        values = remove_batch(vst, samples=samples, remove=removed, design=f"~ {grouping}")
+        # A term confounded with the contrast cannot be removed without the contrast: then
+        # the groups are judged as they are (the DE model says the same about that design).
+        try:
+            values = remove_batch(vst, samples=samples, remove=removed, design=f"~ {grouping}")
+        except ValueError as error:
+            logger.warning("sample check: %s; judging the groups without removing it", error)
+            removed = []
     matrix = values.to_numpy(dtype=float)
     variance = matrix.var(axis=1, ddof=1)
     top = np.sort(np.argsort(-variance, kind="stable")[: min(n_top, int((variance > 0).sum()))])
-    return matrix[top].T
+    return matrix[top].T, tuple(removed)
 
 
 def separation(
@@ -170,7 +179,9 @@ def separation(
     n_top
         How many of the most variable genes define the space.
     """
-    data = _judged_space(vst, samples, grouping=grouping, removed=removed, n_top=n_top)
+    data, removed_terms = _judged_space(
+        vst, samples, grouping=grouping, removed=removed, n_top=n_top
+    )
     centred = data - data.mean(axis=0)
     u, s, _ = np.linalg.svd(centred, full_matrices=False)
     # Removing blocking terms lowers the rank; components without variance say nothing.
@@ -179,7 +190,7 @@ def separation(
     scores = u[:, :keep] * s[:keep]
     values = labels.to_numpy(dtype=object)
     design = samples.assign(**{grouping: values}) if grouping not in samples else samples
-    paired = _paired_by(design, grouping, [f for f in factors if f != grouping])
+    paired = _paired_by(design, grouping, [f for f in factors if f in removed_terms])
     folds = design[paired].to_numpy() if paired else np.arange(len(values))
     called, judged = _nearest_centre(scores, values, folds)
     correct = np.where(judged, (called == values).astype(float), np.nan)
@@ -196,7 +207,7 @@ def separation(
     names = [f"PC{i + 1}" for i in range(keep)]
     return Separation(
         grouping=grouping,
-        removed=tuple(removed),
+        removed=removed_terms,
         paired_by=paired,
         called=pd.DataFrame(
             {

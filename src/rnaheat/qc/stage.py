@@ -617,12 +617,7 @@ def sample_qc(
         data, tree, group=group, design=design, factors=factors, covariates=covariates
     )
     separated = _contrast_separation(
-        vst,
-        design,
-        groupings,
-        factors=factors,
-        contrast_variable=contrast_variable,
-        n_top=n_top,
+        vst, design, groupings, factors=factors, contrast_variable=contrast_variable, n_top=n_top
     )
     scores, variance = _pca(data, names)
     association_table = _pc_association(
