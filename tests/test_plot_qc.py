@@ -274,5 +274,5 @@ def test_sample_heatmap_marks_flagged_samples_in_a_track(tiered):
     row = tracks.get_images()[0].get_array()[-1]
     order = list(qc.order)
     for sample, flag in qc.samples["qc_flag"].items():
-        expected = QC_FLAG_COLORS.get(flag, "#FFFFFF")
+        expected = QC_FLAG_COLORS[flag]
         assert np.allclose(row[order.index(sample)][:3], mpl.colors.to_rgb(expected)), sample

@@ -120,7 +120,7 @@ def _with_qc_track(analysis: Analysis) -> tuple[pd.DataFrame, list[str]]:
     flag = analysis.qc.samples["qc_flag"].reindex(samples.index.astype(str))
     if not (flag.isin(["inspect", "outlier"])).any():
         return samples, tracks
-    marked = samples.assign(**{QC_TRACK: flag.where(flag != "ok").to_numpy()})
+    marked = samples.assign(**{QC_TRACK: flag.fillna("ok").to_numpy()})
     return marked, [*tracks, QC_TRACK]
 
 

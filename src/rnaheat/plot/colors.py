@@ -46,9 +46,9 @@ CATEGORICAL = (
 #: Colour for "not selected" / "no module" / missing values.
 NEUTRAL = "#BBBBBB"
 
-#: Colours of the sample-QC tiers (``qc_flag``); ``ok`` samples are left uncoloured. The
+#: Colours of the sample-QC tiers (``qc_flag``); ``ok`` samples are left white. The
 #: ``inspect`` tier is dark grey (drawn dashed on the PCA), so no category colour mimics it.
-QC_FLAG_COLORS = {"inspect": "#444444", "outlier": "#D55E00"}
+QC_FLAG_COLORS = {"inspect": "#444444", "outlier": "#D55E00", "ok": "#FFFFFF"}
 #: The heatmap track marking flagged samples (its cells hold ``inspect`` / ``outlier``).
 QC_TRACK = "sample QC"
 
