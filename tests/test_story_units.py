@@ -146,7 +146,8 @@ def test_story_counts_genes_and_tells_each_module_with_its_gene_set():
     assert story.sentences[0] == "Samples separate cleanly by condition (both groups form clades)."
     assert story.sentences[1] == "3 genes change (padj < 0.05): 2 up and 1 down in Hypoxia."
     assert story.sentences[2] == (
-        "M1, up in Hypoxia (3 genes), is enriched for HALLMARK_HYPOXIA (padj 1.0e-05; CA9, BNIP3)."
+        "M1, up in Hypoxia (3 genes), is enriched for hypoxia "
+        "(HALLMARK_HYPOXIA, padj 1.0e-05; CA9, BNIP3)."
     )
     # Without a significant gene set, the most confident members speak for the module.
     assert story.sentences[3] == "M2, down in Hypoxia (2 genes); hub genes NDUFA4, COX7A1."
