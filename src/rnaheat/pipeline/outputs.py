@@ -33,7 +33,13 @@ from rnaheat.labels import gene_label_rank
 from rnaheat.modules import module_subtitles
 from rnaheat.pipeline.analysis import Analysis
 from rnaheat.pipeline.figures import default_jobs, figures_in_background
-from rnaheat.plot.colors import NEUTRAL, NOT_SHOWN, sample_track_colors, track_palettes
+from rnaheat.plot.colors import (
+    NEUTRAL,
+    NOT_SHOWN,
+    QC_TRACK,
+    sample_track_colors,
+    track_palettes,
+)
 from rnaheat.plot.heatmap import heatmap, heatmap_layout, module_colors, track_columns
 from rnaheat.plot.qc import qc_figure_drawers
 from rnaheat.plot.volcano import volcano
@@ -136,6 +142,16 @@ def heatmap_tracks(analysis: Analysis, /) -> list[str]:
     )
 
 
+def _with_qc_track(analysis: Analysis) -> tuple[pd.DataFrame, list[str]]:
+    """The heatmap's sheet and tracks, plus a track marking the samples QC flagged, if any."""
+    samples, tracks = analysis.experiment.samples, heatmap_tracks(analysis)
+    flag = analysis.qc.samples["qc_flag"].reindex(samples.index.astype(str))
+    if not (flag.isin(["inspect", "outlier"])).any():
+        return samples, tracks
+    marked = samples.assign(**{QC_TRACK: flag.fillna("ok").to_numpy()})
+    return marked, [*tracks, QC_TRACK]
+
+
 def _always_labelled(analysis: Analysis) -> list[str]:
     """The user's markers and the positive controls: labelled wherever they are drawn."""
     controls = []
@@ -160,7 +176,7 @@ def _label_rank(analysis: Analysis) -> pd.Series:
 def _heatmap_settings(analysis: Analysis) -> dict[str, object]:
     """What both the heatmap and its layout are given, so that the two cannot differ."""
     return {
-        "tracks": heatmap_tracks(analysis),
+        "tracks": _with_qc_track(analysis)[1],
         "markers": _always_labelled(analysis),
         "subtitles": module_subtitles(analysis.modules, enrichment=analysis.enrichment),
         "de": analysis.de,
@@ -191,7 +207,7 @@ def figure_drawers(analysis: Analysis, /) -> dict[str, Callable[[], MplFigure]]:
             heatmap,
             modules,
             analysis.display,
-            samples=analysis.experiment.samples,
+            samples=_with_qc_track(analysis)[0],
             title=title,
             note=analysis.selection.shown_note(),
             **_heatmap_settings(analysis),
@@ -251,6 +267,11 @@ _FIGURE_TEXT = {
         "Pearson correlation of samples on the most variable genes.",
     ),
     "qc_pca": ("PCA of the samples", "Principal components of the most variable genes."),
+    "qc_pca_within": (
+        "PCA of the samples with the design's other terms removed",
+        "What the sample check judges: the contrast's groups once the blocking terms (donor, "
+        "cell line, batch, …) are removed, as the heatmap removes them.",
+    ),
     "qc_scree": ("Variance explained by each principal component", "Scree plot."),
     "qc_library": ("Library size and detected genes per sample", "Reads and detected genes."),
 }
@@ -444,7 +465,14 @@ def report_data(
     qc = analysis.qc
     qc_figures = tuple(
         f
-        for stem in ("qc_pca", "qc_distances", "qc_correlations", "qc_scree", "qc_library")
+        for stem in (
+            "qc_pca",
+            "qc_pca_within",
+            "qc_distances",
+            "qc_correlations",
+            "qc_scree",
+            "qc_library",
+        )
         if (f := _figure(figures, stem)) is not None
     )
     controls = None
