@@ -9,7 +9,7 @@ whole run (``rh.run``, ``rh.analyse``). Submodules keep their own names (``rh.en
 
 from __future__ import annotations
 
-from rnaheat import de, transform
+from rnaheat import de, pl, transform
 from rnaheat.checks import Check
 from rnaheat.config import RunConfig, load_config
 from rnaheat.demo import simulate_experiment
@@ -28,6 +28,7 @@ from rnaheat.io import (
 )
 from rnaheat.modules import GeneModules, ModuleOptions, find_modules
 from rnaheat.pipeline import Analysis, analyse, run, write_results
+from rnaheat.pipeline.h5ad import read_analysis
 from rnaheat.plot.heatmap import heatmap as plot_heatmap
 from rnaheat.plot.volcano import volcano as plot_volcano
 from rnaheat.qc import sample_qc
@@ -54,8 +55,10 @@ __all__ = [
     "four_checks",
     "gene_set_enrichment",
     "load_config",
+    "pl",
     "plot_heatmap",
     "plot_volcano",
+    "read_analysis",
     "read_controls",
     "read_counts",
     "read_de_table",

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure as MplFigure
 
+from rnaheat import pl
 from rnaheat._progress import stage
 from rnaheat.checks import checks_table
 from rnaheat.config import RunConfig, to_dict
@@ -24,6 +25,7 @@ from rnaheat.io.output import (
     FORMAT_VERSION,
     atomic_output,
     file_checksums,
+    output_checksums,
     package_versions,
     save_figure,
     write_json,
@@ -31,10 +33,11 @@ from rnaheat.io.output import (
 )
 from rnaheat.modules import module_subtitles
 from rnaheat.pipeline.analysis import Analysis
+from rnaheat.pipeline.h5ad import H5AD_NAME, write_analysis
+from rnaheat.pl import heatmap_tracks
 from rnaheat.plot.colors import NEUTRAL, sample_track_colors, track_palettes
-from rnaheat.plot.heatmap import heatmap, module_colors, track_columns
+from rnaheat.plot.heatmap import module_colors
 from rnaheat.plot.qc import qc_figures
-from rnaheat.plot.volcano import volcano
 from rnaheat.qc import library_sizes
 from rnaheat.report import build_report
 from rnaheat.report.data import (
@@ -103,55 +106,17 @@ def _samples_table(analysis: Analysis) -> pd.DataFrame:
 # --- figures ------------------------------------------------------------------------------
 
 
-def heatmap_tracks(analysis: Analysis, /) -> list[str]:
-    """The sample-sheet columns the heatmap annotates: the design's, grouping, requested."""
-    config = analysis.config
-    return track_columns(
-        config.de.design or None,
-        group_samples=config.heatmap.group_samples,
-        annotate=config.heatmap.annotate,
-        contrast_variable=config.de.contrast[0] if config.de.contrast else None,
-    )
-
-
 def analysis_figures(analysis: Analysis, /) -> Iterator[tuple[str, MplFigure]]:
     """Yield ``(file stem, Figure)`` for the heatmap, the volcano and the QC figures.
 
-    Figures are drawn one at a time so that a caller saving them holds one in memory.
+    Figures are drawn one at a time so that a caller saving them holds one in memory; the
+    heatmap and the volcano through :mod:`rnaheat.pl`, as a notebook draws them.
     """
-    modules = analysis.modules
-    config = analysis.config
-    title = analysis.de.contrast_label or "Gene modules"
-    # Positive controls are labelled wherever they are drawn, beside the user's markers.
-    controls = []
-    if analysis.controls is not None:
-        found = analysis.controls.table["gene_id"].astype(str)
-        controls = [g for g in found if g and g != "nan"]
-    if modules is not None and analysis.display is not None:
-        yield (
-            "heatmap",
-            heatmap(
-                modules,
-                analysis.display,
-                samples=analysis.experiment.samples,
-                tracks=heatmap_tracks(analysis),
-                markers=[*config.heatmap.markers, *controls] or None,
-                title=title,
-                note=analysis.selection.shown_note(),
-                subtitles=module_subtitles(modules, enrichment=analysis.enrichment),
-            ),
-        )
+    if analysis.modules is not None and analysis.display is not None:
+        yield "heatmap", pl.heatmap(analysis)
     if analysis.de.table["pvalue"].notna().any():
         fig, ax = plt.subplots(figsize=(7.5, 6.0), layout="constrained")
-        volcano(
-            analysis.de,
-            ax=ax,
-            modules=modules,
-            alpha=config.de.alpha,
-            lfc_threshold=config.select.lfc_threshold,
-            label_genes=[*config.heatmap.markers, *controls] or None,
-            title=title,
-        )
+        pl.volcano(analysis, ax=ax)
         yield "volcano", fig
     yield from qc_figures(analysis.qc).items()
 
@@ -318,6 +283,7 @@ def _downloads(folder: Path) -> tuple[Download, ...]:
     for path in sorted((folder / "figures").glob("*.pdf")):
         out.append(Download(path=f"figures/{path.name}", description="figure (also .png and .svg)"))
     for name, text in (
+        (H5AD_NAME, "the whole result as one AnnData file (anndata, scanpy, rh.read_analysis)"),
         ("summary.md", "the summary and the four checks"),
         ("run.json", "settings, versions, input checksums, timings"),
     ):
@@ -465,8 +431,9 @@ def write_results(
     Returns
     -------
     dict
-        Seconds of each writing stage (``tables``, ``figures``, ``report``); the run record
-        holds these after the analysis' own.
+        Seconds of each writing stage (``tables``, ``h5ad``, ``figures``, ``report``); the
+        run record holds these after the analysis' own, and the SHA-256 of every file written
+        before it (``outputs``).
     """
     timings: dict[str, float] = {}
     with atomic_output(out, force=force) as tmp:
@@ -483,6 +450,9 @@ def write_results(
             )
             if extra is not None:
                 extra(tmp)
+        if analysis.config.h5ad:
+            with stage("h5ad", timings, what=f"{out}/{H5AD_NAME}"):
+                write_analysis(analysis, tmp / H5AD_NAME)
         with stage("figures", timings, what="PNG (300 dpi), PDF and SVG"):
             embedded = {}
             for stem, figure in analysis_figures(analysis):
@@ -510,6 +480,7 @@ def write_results(
                 },
                 "de": dict(analysis.de.params.items()),
                 "timings": {**analysis.timings, **timings},
+                "outputs": output_checksums(tmp),
             },
             tmp / "run.json",
         )

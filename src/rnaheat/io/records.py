@@ -1,0 +1,263 @@
+"""Result objects as values an AnnData file holds in ``uns``, and back.
+
+AnnData stores nested dicts of arrays, numbers, text and data frames whose columns are
+numbers, booleans, categories or text without gaps. rnaheat's results are frozen dataclasses of
+data frames, arrays and small settings. A record becomes a dict with one entry per field, so a
+notebook finds ``adata.uns["modules"]["summary"]`` as a data frame; what AnnData cannot hold
+as it is (``None``, tuples, mappings with number keys, text columns with gaps, number column
+names) goes through tagged JSON or a short layout note, so that reading gives back equal
+objects.
+
+Nothing read is ever run: a record names its class, which must be one the caller allows.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "CLASS_KEY",
+    "LAYOUT_KEY",
+    "decode_frame",
+    "decode_record",
+    "encode_frame",
+    "encode_record",
+]
+
+#: Keys of a record's dict that are not fields.
+CLASS_KEY, LAYOUT_KEY = "_class", "_layout"
+
+
+# --- plain values as tagged JSON ----------------------------------------------------------
+
+
+def _tagged(value: Any) -> Any:
+    """``value`` as JSON-ready data that keeps tuples and mappings with non-text keys."""
+    if value is None or isinstance(value, str | bool):
+        return value
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, int | float):
+        return value
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, tuple):
+        return {"tuple": [_tagged(v) for v in value]}
+    if isinstance(value, Mapping):
+        return {"map": [[_tagged(k), _tagged(v)] for k, v in value.items()]}
+    if isinstance(value, list | np.ndarray | pd.Index):
+        return [_tagged(v) for v in list(value)]
+    return str(value)
+
+
+def _untagged(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_untagged(v) for v in value]
+    if isinstance(value, dict) and "tuple" in value:
+        return tuple(_untagged(v) for v in value["tuple"])
+    if isinstance(value, dict) and "map" in value:
+        return {_untagged(k): _untagged(v) for k, v in value["map"]}
+    return value
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(_tagged(value))
+
+
+def _loads(text: Any) -> Any:
+    return _untagged(json.loads(str(text)))
+
+
+# --- data frames --------------------------------------------------------------------------
+
+
+def _column_kind(column: pd.Series) -> str:
+    """How a column is stored: as it is, as categories of text, or cell by cell as JSON."""
+    if column.dtype == object:
+        present = column.dropna()
+        return "text" if present.map(type).eq(str).all() else "json"
+    return "string" if isinstance(column.dtype, pd.StringDtype) else "native"
+
+
+def encode_frame(frame: pd.DataFrame, /, *, keep_index: bool = False) -> tuple[pd.DataFrame, str]:
+    """A data frame AnnData can write, and the JSON note that restores the original.
+
+    Index levels become leading columns unless ``keep_index`` (for ``obs``/``var``, whose
+    text index AnnData keeps). Column names become text; text columns with gaps become
+    categories; columns of mixed Python objects are stored cell by cell as JSON text.
+    """
+    index_names = list(frame.index.names)
+    # A default 0..n-1 index is not stored: reading makes it again.
+    default_index = isinstance(frame.index, pd.RangeIndex) and frame.index.equals(
+        pd.RangeIndex(len(frame))
+    )
+    if default_index and frame.index.name is None and not keep_index:
+        index_names = []
+        table = frame
+    else:
+        table = frame if keep_index else frame.reset_index(allow_duplicates=True)
+    labels = list(table.columns)
+    names = [str(c) for c in labels]
+    if len(set(names)) < len(names):
+        names = [f"{i}:{n}" for i, n in enumerate(names)]
+    kinds = [_column_kind(table.iloc[:, i]) for i in range(table.shape[1])]
+    columns = {}
+    for i, (name, kind) in enumerate(zip(names, kinds, strict=True)):
+        column = table.iloc[:, i]
+        if kind in ("text", "string"):
+            column = pd.Categorical(column.astype(object).where(column.notna(), None))
+        elif kind == "json":
+            column = pd.Categorical(column.map(_dumps))
+        columns[name] = column
+    stored = pd.DataFrame(columns, index=table.index if keep_index else None)
+    if keep_index:
+        stored.index = stored.index.astype(str)
+    note = {
+        "columns": _tagged(labels),
+        "columns_name": _tagged(frame.columns.name),
+        "kinds": kinds,
+        "index": _tagged(index_names),
+        "keep_index": keep_index,
+    }
+    return stored, json.dumps(note)
+
+
+def decode_frame(stored: pd.DataFrame, note: str, /) -> pd.DataFrame:
+    """The data frame :func:`encode_frame` stored."""
+    meta = json.loads(note)
+    labels, kinds = _untagged(meta["columns"]), meta["kinds"]
+    columns = {}
+    for i, kind in enumerate(kinds):
+        column = stored.iloc[:, i]
+        if kind in ("text", "string"):
+            column = column.astype(object).where(column.notna(), np.nan)
+            column = column.astype("string") if kind == "string" else column
+        elif kind == "json":
+            column = column.astype(object).map(_loads)
+        columns[i] = column.to_numpy() if kind != "string" else column.array
+    table = pd.DataFrame(columns, index=stored.index if meta["keep_index"] else None)
+    index_names = _untagged(meta["index"])
+    n = 0 if meta["keep_index"] else len(index_names)
+    if n:
+        # By position: an index level may share its name with a column.
+        levels = [table.iloc[:, i].to_numpy() for i in range(n)]
+        index = (
+            pd.MultiIndex.from_arrays(levels, names=index_names)
+            if n > 1
+            else pd.Index(levels[0], name=index_names[0])
+        )
+        table = table.iloc[:, n:].set_axis(index, axis=0)
+    elif meta["keep_index"]:
+        table.index.names = index_names
+    names = _untagged(meta["columns_name"])
+    return table.set_axis(pd.Index(labels[n:], tupleize_cols=False, name=names), axis=1)
+
+
+# --- records ------------------------------------------------------------------------------
+
+
+def _is_record(value: Any) -> bool:
+    return dataclasses.is_dataclass(value) and not isinstance(value, type)
+
+
+def _encode_field(value: Any) -> tuple[Any, Any]:
+    """A field's stored value and its layout entry (``None`` for one that goes to JSON)."""
+    if isinstance(value, pd.DataFrame):
+        stored, note = encode_frame(value)
+        return stored, ["frame", note]
+    if isinstance(value, pd.Series):
+        stored, note = encode_frame(value.to_frame(name=0))
+        return stored, ["series", note, _tagged(value.name)]
+    if isinstance(value, pd.Index):
+        stored, note = encode_frame(pd.DataFrame({0: value}))
+        return stored, ["index", note, _tagged(value.name)]
+    if isinstance(value, np.ndarray) and value.dtype.kind in "biuf":
+        return value, ["array"]
+    if _is_record(value):
+        return encode_record(value), ["record"]
+    items = list(value.items()) if isinstance(value, Mapping) else None
+    if isinstance(value, tuple) and value and all(map(_is_record, value)):
+        items = list(enumerate(value))
+    if items and all(_is_record(v) for _, v in items):
+        stored = {str(i): encode_record(v) for i, (_, v) in enumerate(items)}
+        kind = "tuple" if isinstance(value, tuple) else "mapping"
+        return stored, ["records", kind, _tagged([k for k, _ in items])]
+    if isinstance(value, str | bool | int | float) and not isinstance(value, np.generic):
+        return value, ["value", type(value).__name__]
+    return None, None
+
+
+def encode_record(record: Any, /) -> dict[str, Any]:
+    """A dataclass instance as a dict AnnData can write into ``uns``."""
+    out: dict[str, Any] = {CLASS_KEY: type(record).__name__}
+    layout: dict[str, Any] = {}
+    as_json: dict[str, Any] = {}
+    for f in dataclasses.fields(record):
+        value = getattr(record, f.name)
+        stored, entry = _encode_field(value)
+        if entry is None:
+            as_json[f.name] = _tagged(value)
+            continue
+        out[f.name] = stored
+        layout[f.name] = entry
+    out[LAYOUT_KEY] = json.dumps({"fields": layout, "json": as_json})
+    return out
+
+
+_SCALARS = {"str": str, "bool": bool, "int": int, "float": float}
+
+
+def _decode_field(stored: Any, entry: list, classes: Mapping[str, type]) -> Any:
+    kind = entry[0]
+    if kind == "frame":
+        return decode_frame(stored, entry[1])
+    if kind == "series":
+        return decode_frame(stored, entry[1]).iloc[:, 0].rename(_untagged(entry[2]))
+    if kind == "index":
+        return pd.Index(decode_frame(stored, entry[1]).iloc[:, 0], name=_untagged(entry[2]))
+    if kind == "array":
+        return np.asarray(stored)
+    if kind == "record":
+        return decode_record(stored, classes=classes)
+    if kind == "records":
+        keys = _untagged(entry[2])
+        values = [decode_record(stored[str(i)], classes=classes) for i in range(len(keys))]
+        return tuple(values) if entry[1] == "tuple" else dict(zip(keys, values, strict=True))
+    if kind == "value":
+        value = stored.item() if isinstance(stored, np.generic | np.ndarray) else stored
+        return _SCALARS[entry[1]](value)
+    raise ValueError(f"unknown stored field kind {kind!r}")
+
+
+def decode_record(stored: Mapping[str, Any], /, *, classes: Mapping[str, type]) -> Any:
+    """The dataclass instance :func:`encode_record` stored.
+
+    Parameters
+    ----------
+    stored
+        The dict read from ``uns``.
+    classes
+        The classes a record may be, by name; any other name is refused.
+
+    Raises
+    ------
+    ValueError
+        The record is not one :func:`encode_record` wrote, or names a class not allowed.
+    """
+    if not isinstance(stored, Mapping) or CLASS_KEY not in stored or LAYOUT_KEY not in stored:
+        raise ValueError("not a result record written by rnaheat")
+    name = str(stored[CLASS_KEY])
+    if name not in classes:
+        raise ValueError(f"result record of class {name!r}; expected one of {', '.join(classes)}")
+    layout = json.loads(str(stored[LAYOUT_KEY]))
+    values = {key: _untagged(value) for key, value in layout["json"].items()}
+    for key, entry in layout["fields"].items():
+        values[key] = _decode_field(stored[key], entry, classes)
+    return classes[name](**values)
