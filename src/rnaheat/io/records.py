@@ -27,8 +27,10 @@ __all__ = [
     "LAYOUT_KEY",
     "decode_frame",
     "decode_record",
+    "decode_table",
     "encode_frame",
     "encode_record",
+    "encode_table",
 ]
 
 #: Keys of a record's dict that are not fields.
@@ -40,8 +42,8 @@ CLASS_KEY, LAYOUT_KEY = "_class", "_layout"
 
 def _tagged(value: Any) -> Any:
     """``value`` as JSON-ready data that keeps tuples and mappings with non-text keys."""
-    if value is None or isinstance(value, str | bool):
-        return value
+    if value is None or value is pd.NA or isinstance(value, str | bool):
+        return None if value is pd.NA else value
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, int | float):
@@ -78,86 +80,140 @@ def _loads(text: Any) -> Any:
 # --- data frames --------------------------------------------------------------------------
 
 
-def _column_kind(column: pd.Series) -> str:
-    """How a column is stored: as it is, as categories of text, or cell by cell as JSON."""
-    if column.dtype == object:
-        present = column.dropna()
-        return "text" if present.map(type).eq(str).all() else "json"
-    return "string" if isinstance(column.dtype, pd.StringDtype) else "native"
+def _column_kind(column: pd.Series, *, gaps: bool) -> str:
+    """How a column is stored: as it is, as text, or cell by cell as JSON.
 
-
-def encode_frame(frame: pd.DataFrame, /, *, keep_index: bool = False) -> tuple[pd.DataFrame, str]:
-    """A data frame AnnData can write, and the JSON note that restores the original.
-
-    Index levels become leading columns unless ``keep_index`` (for ``obs``/``var``, whose
-    text index AnnData keeps). Column names become text; text columns with gaps become
-    categories; columns of mixed Python objects are stored cell by cell as JSON text.
+    ``gaps``: whether text may have missing values (categories can; record arrays cannot).
     """
+    if column.dtype == object:
+        kind = pd.api.types.infer_dtype(column, skipna=True)
+        text = kind in ("string", "empty") and (gaps or not column.isna().any())
+        return "text" if text else "json"
+    if isinstance(column.dtype, np.dtype) and column.dtype.kind in "biuf":
+        return "native"
+    # AnnData writes nullable integers, booleans and categories in obs and var; in a record
+    # array they go as JSON, restored by dtype name.
+    nullable = isinstance(column.dtype, pd.Int64Dtype | pd.BooleanDtype | pd.CategoricalDtype)
+    return "native" if gaps and nullable else "json"
+
+
+def _flat(frame: pd.DataFrame, *, keep_index: bool) -> tuple[pd.DataFrame, list[str], dict]:
+    """The frame with its index levels as leading columns, text column names, and the note."""
     index_names = list(frame.index.names)
     # A default 0..n-1 index is not stored: reading makes it again.
-    default_index = isinstance(frame.index, pd.RangeIndex) and frame.index.equals(
+    default = isinstance(frame.index, pd.RangeIndex) and frame.index.equals(
         pd.RangeIndex(len(frame))
     )
-    if default_index and frame.index.name is None and not keep_index:
-        index_names = []
+    if keep_index or (default and frame.index.name is None):
         table = frame
+        index_names = index_names if keep_index else []
     else:
-        table = frame if keep_index else frame.reset_index(allow_duplicates=True)
+        table = frame.reset_index(allow_duplicates=True)
     labels = list(table.columns)
     names = [str(c) for c in labels]
     if len(set(names)) < len(names):
         names = [f"{i}:{n}" for i, n in enumerate(names)]
-    kinds = [_column_kind(table.iloc[:, i]) for i in range(table.shape[1])]
-    columns = {}
-    for i, (name, kind) in enumerate(zip(names, kinds, strict=True)):
-        column = table.iloc[:, i]
-        if kind in ("text", "string"):
-            column = pd.Categorical(column.astype(object).where(column.notna(), None))
-        elif kind == "json":
-            column = pd.Categorical(column.map(_dumps))
-        columns[name] = column
-    stored = pd.DataFrame(columns, index=table.index if keep_index else None)
-    if keep_index:
-        stored.index = stored.index.astype(str)
     note = {
         "columns": _tagged(labels),
         "columns_name": _tagged(frame.columns.name),
-        "kinds": kinds,
         "index": _tagged(index_names),
         "keep_index": keep_index,
     }
-    return stored, json.dumps(note)
+    note["dtypes"] = [str(table.iloc[:, i].dtype) for i in range(table.shape[1])]
+    return table, names, note
 
 
-def decode_frame(stored: pd.DataFrame, note: str, /) -> pd.DataFrame:
-    """The data frame :func:`encode_frame` stored."""
-    meta = json.loads(note)
-    labels, kinds = _untagged(meta["columns"]), meta["kinds"]
-    columns = {}
-    for i, kind in enumerate(kinds):
-        column = stored.iloc[:, i]
-        if kind in ("text", "string"):
-            column = column.astype(object).where(column.notna(), np.nan)
-            column = column.astype("string") if kind == "string" else column
-        elif kind == "json":
-            column = column.astype(object).map(_loads)
-        columns[i] = column.to_numpy() if kind != "string" else column.array
-    table = pd.DataFrame(columns, index=stored.index if meta["keep_index"] else None)
-    index_names = _untagged(meta["index"])
-    n = 0 if meta["keep_index"] else len(index_names)
+def _restored(
+    column: pd.Series, kind: str, dtype: str
+) -> np.ndarray | pd.api.extensions.ExtensionArray:
+    """A stored column back in its kind and dtype."""
+    if kind == "text":
+        return column.astype(object).where(column.notna(), np.nan).to_numpy()
+    if kind == "json":
+        values = column.astype(object).map(_loads)
+        return values.to_numpy() if dtype == "object" else values.astype(dtype).array
+    return (
+        column.array
+        if isinstance(column.dtype, pd.api.extensions.ExtensionDtype)
+        else (column.to_numpy())
+    )
+
+
+def _unflat(columns: list, note: dict, index: pd.Index | None) -> pd.DataFrame:
+    labels = _untagged(note["columns"])
+    table = pd.DataFrame(dict(enumerate(columns)), index=index)
+    index_names = _untagged(note["index"])
+    n = 0 if note["keep_index"] else len(index_names)
     if n:
         # By position: an index level may share its name with a column.
         levels = [table.iloc[:, i].to_numpy() for i in range(n)]
-        index = (
+        rows = (
             pd.MultiIndex.from_arrays(levels, names=index_names)
             if n > 1
             else pd.Index(levels[0], name=index_names[0])
         )
-        table = table.iloc[:, n:].set_axis(index, axis=0)
-    elif meta["keep_index"]:
+        table = table.iloc[:, n:].set_axis(rows, axis=0)
+    elif note["keep_index"]:
         table.index.names = index_names
-    names = _untagged(meta["columns_name"])
+    names = _untagged(note["columns_name"])
     return table.set_axis(pd.Index(labels[n:], tupleize_cols=False, name=names), axis=1)
+
+
+def encode_frame(frame: pd.DataFrame, /) -> tuple[pd.DataFrame, str]:
+    """``obs`` or ``var`` as AnnData writes them, and the JSON note that restores the original.
+
+    Text columns become categories (which scanpy groups by); other columns that AnnData
+    cannot write are stored cell by cell as JSON text.
+    """
+    table, names, note = _flat(frame, keep_index=True)
+    kinds = [_column_kind(table.iloc[:, i], gaps=True) for i in range(table.shape[1])]
+    columns = {}
+    for i, (name, kind) in enumerate(zip(names, kinds, strict=True)):
+        column = table.iloc[:, i]
+        if kind == "text":
+            column = pd.Categorical(column.astype(object).where(column.notna(), None))
+        elif kind == "json":
+            column = pd.Categorical(column.map(_dumps))
+        columns[name] = column
+    stored = pd.DataFrame(columns, index=table.index.astype(str))
+    return stored, json.dumps({**note, "kinds": kinds})
+
+
+def decode_frame(stored: pd.DataFrame, note: str, /) -> pd.DataFrame:
+    """The ``obs`` or ``var`` that :func:`encode_frame` stored."""
+    meta = json.loads(note)
+    columns = [
+        _restored(stored.iloc[:, i], kind, dtype)
+        for i, (kind, dtype) in enumerate(zip(meta["kinds"], meta["dtypes"], strict=True))
+    ]
+    return _unflat(columns, meta, stored.index)
+
+
+def encode_table(frame: pd.DataFrame, /) -> tuple[np.ndarray, str]:
+    """A data frame as one record array (one HDF5 dataset), and the note that restores it."""
+    table, names, note = _flat(frame, keep_index=False)
+    kinds = [_column_kind(table.iloc[:, i], gaps=False) for i in range(table.shape[1])]
+    fields = []
+    for i, kind in enumerate(kinds):
+        column = table.iloc[:, i]
+        values = column.map(_dumps) if kind == "json" else column
+        fields.append(values.to_numpy(object if kind != "native" else None))
+    records = np.empty(len(table), dtype=[(n, f.dtype) for n, f in zip(names, fields, strict=True)])
+    for name, values in zip(names, fields, strict=True):
+        records[name] = values
+    return records, json.dumps({**note, "kinds": kinds})
+
+
+def decode_table(stored: np.ndarray, note: str, /) -> pd.DataFrame:
+    """The data frame :func:`encode_table` stored."""
+    meta = json.loads(note)
+    columns = [
+        _restored(pd.Series(stored[name]), kind, dtype)
+        for name, kind, dtype in zip(
+            stored.dtype.names or (), meta["kinds"], meta["dtypes"], strict=True
+        )
+    ]
+    return _unflat(columns, meta, None)
 
 
 # --- records ------------------------------------------------------------------------------
@@ -170,13 +226,13 @@ def _is_record(value: Any) -> bool:
 def _encode_field(value: Any) -> tuple[Any, Any]:
     """A field's stored value and its layout entry (``None`` for one that goes to JSON)."""
     if isinstance(value, pd.DataFrame):
-        stored, note = encode_frame(value)
+        stored, note = encode_table(value)
         return stored, ["frame", note]
     if isinstance(value, pd.Series):
-        stored, note = encode_frame(value.to_frame(name=0))
+        stored, note = encode_table(value.to_frame(name=0))
         return stored, ["series", note, _tagged(value.name)]
     if isinstance(value, pd.Index):
-        stored, note = encode_frame(pd.DataFrame({0: value}))
+        stored, note = encode_table(pd.DataFrame({0: value}))
         return stored, ["index", note, _tagged(value.name)]
     if isinstance(value, np.ndarray) and value.dtype.kind in "biuf":
         return value, ["array"]
@@ -189,13 +245,15 @@ def _encode_field(value: Any) -> tuple[Any, Any]:
         stored = {str(i): encode_record(v) for i, (_, v) in enumerate(items)}
         kind = "tuple" if isinstance(value, tuple) else "mapping"
         return stored, ["records", kind, _tagged([k for k, _ in items])]
-    if isinstance(value, str | bool | int | float) and not isinstance(value, np.generic):
-        return value, ["value", type(value).__name__]
     return None, None
 
 
 def encode_record(record: Any, /) -> dict[str, Any]:
-    """A dataclass instance as a dict AnnData can write into ``uns``."""
+    """A dataclass instance as a dict AnnData can write into ``uns``.
+
+    Tables become record arrays (one HDF5 dataset each), number arrays stay arrays, nested
+    results nest; everything else (text, numbers, settings) is in the ``_layout`` JSON.
+    """
     out: dict[str, Any] = {CLASS_KEY: type(record).__name__}
     layout: dict[str, Any] = {}
     as_json: dict[str, Any] = {}
@@ -211,17 +269,14 @@ def encode_record(record: Any, /) -> dict[str, Any]:
     return out
 
 
-_SCALARS = {"str": str, "bool": bool, "int": int, "float": float}
-
-
 def _decode_field(stored: Any, entry: list, classes: Mapping[str, type]) -> Any:
     kind = entry[0]
     if kind == "frame":
-        return decode_frame(stored, entry[1])
+        return decode_table(stored, entry[1])
     if kind == "series":
-        return decode_frame(stored, entry[1]).iloc[:, 0].rename(_untagged(entry[2]))
+        return decode_table(stored, entry[1]).iloc[:, 0].rename(_untagged(entry[2]))
     if kind == "index":
-        return pd.Index(decode_frame(stored, entry[1]).iloc[:, 0], name=_untagged(entry[2]))
+        return pd.Index(decode_table(stored, entry[1]).iloc[:, 0], name=_untagged(entry[2]))
     if kind == "array":
         return np.asarray(stored)
     if kind == "record":
@@ -230,9 +285,6 @@ def _decode_field(stored: Any, entry: list, classes: Mapping[str, type]) -> Any:
         keys = _untagged(entry[2])
         values = [decode_record(stored[str(i)], classes=classes) for i in range(len(keys))]
         return tuple(values) if entry[1] == "tuple" else dict(zip(keys, values, strict=True))
-    if kind == "value":
-        value = stored.item() if isinstance(stored, np.generic | np.ndarray) else stored
-        return _SCALARS[entry[1]](value)
     raise ValueError(f"unknown stored field kind {kind!r}")
 
 

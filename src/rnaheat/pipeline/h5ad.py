@@ -185,8 +185,8 @@ def write_analysis(analysis: Analysis, path: str | Path, /) -> None:
         The file to write (replaced if it exists).
     """
     path = Path(path)
-    obs, obs_note = encode_frame(_obs(analysis), keep_index=True)
-    var, var_note = encode_frame(_var(analysis), keep_index=True)
+    obs, obs_note = encode_frame(_obs(analysis))
+    var, var_note = encode_frame(_var(analysis))
     results = encode_record(
         _Results(
             **{f.name: getattr(analysis, f.name) for f in dataclasses.fields(_Results)},
