@@ -119,24 +119,30 @@ def _flat(frame: pd.DataFrame, *, keep_index: bool) -> tuple[pd.DataFrame, list[
         "index": _tagged(index_names),
         "keep_index": keep_index,
     }
-    note["dtypes"] = [str(table.iloc[:, i].dtype) for i in range(table.shape[1])]
+    note["dtypes"] = [_dtype_note(table.iloc[:, i].dtype) for i in range(table.shape[1])]
     return table, names, note
 
 
+def _dtype_note(dtype: Any) -> Any:
+    """A dtype by name; categories with their levels and order, which values alone lose."""
+    if isinstance(dtype, pd.CategoricalDtype):
+        return {"categories": _tagged(list(dtype.categories)), "ordered": bool(dtype.ordered)}
+    return str(dtype)
+
+
 def _restored(
-    column: pd.Series, kind: str, dtype: str
+    column: pd.Series, kind: str, dtype: Any
 ) -> np.ndarray | pd.api.extensions.ExtensionArray:
-    """A stored column back in its kind and dtype."""
+    """A stored column back in its kind and dtype (missing text comes back as NaN)."""
+    if kind == "native":
+        extension = isinstance(column.dtype, pd.api.extensions.ExtensionDtype)
+        return column.array if extension else column.to_numpy()
     if kind == "text":
         return column.astype(object).where(column.notna(), np.nan).to_numpy()
-    if kind == "json":
-        values = column.astype(object).map(_loads)
-        return values.to_numpy() if dtype == "object" else values.astype(dtype).array
-    return (
-        column.array
-        if isinstance(column.dtype, pd.api.extensions.ExtensionDtype)
-        else (column.to_numpy())
-    )
+    values = column.astype(object).map(_loads)
+    if isinstance(dtype, dict):
+        return pd.Categorical(values, categories=dtype["categories"], ordered=dtype["ordered"])
+    return values.to_numpy() if dtype == "object" else values.astype(dtype).array
 
 
 def _unflat(columns: list, note: dict, index: pd.Index | None) -> pd.DataFrame:
