@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ __all__ = [
     "decode_frame",
     "decode_record",
     "decode_table",
+    "decode_values",
     "encode_frame",
     "encode_record",
     "encode_table",
@@ -254,23 +255,25 @@ def _encode_field(value: Any) -> tuple[Any, Any]:
     return None, None
 
 
-def encode_record(record: Any, /) -> dict[str, Any]:
+def encode_record(record: Any, /, *, fields: Sequence[str] | None = None) -> dict[str, Any]:
     """A dataclass instance as a dict AnnData can write into ``uns``.
 
     Tables become record arrays (one HDF5 dataset each), number arrays stay arrays, nested
     results nest; everything else (text, numbers, settings) is in the ``_layout`` JSON.
+    ``fields`` keeps only those fields (read back with :func:`decode_values`).
     """
     out: dict[str, Any] = {CLASS_KEY: type(record).__name__}
     layout: dict[str, Any] = {}
     as_json: dict[str, Any] = {}
-    for f in dataclasses.fields(record):
-        value = getattr(record, f.name)
+    names = [f.name for f in dataclasses.fields(record)] if fields is None else list(fields)
+    for name in names:
+        value = getattr(record, name)
         stored, entry = _encode_field(value)
         if entry is None:
-            as_json[f.name] = _tagged(value)
+            as_json[name] = _tagged(value)
             continue
-        out[f.name] = stored
-        layout[f.name] = entry
+        out[name] = stored
+        layout[name] = entry
     out[LAYOUT_KEY] = json.dumps({"fields": layout, "json": as_json})
     return out
 
@@ -294,15 +297,15 @@ def _decode_field(stored: Any, entry: list, classes: Mapping[str, type]) -> Any:
     raise ValueError(f"unknown stored field kind {kind!r}")
 
 
-def decode_record(stored: Mapping[str, Any], /, *, classes: Mapping[str, type]) -> Any:
-    """The dataclass instance :func:`encode_record` stored.
+def decode_values(stored: Mapping[str, Any], /, *, classes: Mapping[str, type]) -> dict:
+    """The field values that :func:`encode_record` stored, by field name.
 
     Parameters
     ----------
     stored
         The dict read from ``uns``.
     classes
-        The classes a record may be, by name; any other name is refused.
+        The classes a nested record may be, by name; any other name is refused.
 
     Raises
     ------
@@ -311,11 +314,17 @@ def decode_record(stored: Mapping[str, Any], /, *, classes: Mapping[str, type]) 
     """
     if not isinstance(stored, Mapping) or CLASS_KEY not in stored or LAYOUT_KEY not in stored:
         raise ValueError("not a result record written by rnaheat")
-    name = str(stored[CLASS_KEY])
-    if name not in classes:
-        raise ValueError(f"result record of class {name!r}; expected one of {', '.join(classes)}")
     layout = json.loads(str(stored[LAYOUT_KEY]))
     values = {key: _untagged(value) for key, value in layout["json"].items()}
     for key, entry in layout["fields"].items():
         values[key] = _decode_field(stored[key], entry, classes)
+    return values
+
+
+def decode_record(stored: Mapping[str, Any], /, *, classes: Mapping[str, type]) -> Any:
+    """The dataclass instance :func:`encode_record` stored (as :func:`decode_values`)."""
+    name = str(stored.get(CLASS_KEY, "")) if isinstance(stored, Mapping) else ""
+    if name and name not in classes:
+        raise ValueError(f"result record of class {name!r}; expected one of {', '.join(classes)}")
+    values = decode_values(stored, classes=classes)
     return classes[name](**values)

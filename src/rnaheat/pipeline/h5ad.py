@@ -20,10 +20,8 @@ holds no second copy of them in memory.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +42,7 @@ from rnaheat.io.records import (
     CLASS_KEY,
     LAYOUT_KEY,
     decode_frame,
-    decode_record,
+    decode_values,
     encode_frame,
     encode_record,
 )
@@ -67,26 +65,23 @@ _BLOCK_GENES = 2048
 _LAYERS = {"normalized": "normalized", "vst": "vst"}
 
 
-@dataclass(frozen=True)
-class _Results:
-    """The parts of an :class:`Analysis` kept in ``uns``, one key each."""
-
-    de: DEResult
-    qc: QCResult
-    selection: GeneSelection
-    display: DisplayMatrix | None
-    modules: GeneModules | None
-    enrichment: Enrichment | None
-    controls: ControlsResult | None
-    checks: tuple[Check, ...]
-    story: Story
-    timings: Mapping[str, float]
-
-
+#: The fields of an :class:`Analysis` kept in ``uns``, one key each.
+_RESULTS = (
+    "de",
+    "qc",
+    "selection",
+    "display",
+    "modules",
+    "enrichment",
+    "controls",
+    "checks",
+    "story",
+    "timings",
+)
+#: The result classes a stored record may name.
 _CLASSES = {
     cls.__name__: cls
     for cls in (
-        _Results,
         Check,
         ControlsResult,
         DEResult,
@@ -187,11 +182,7 @@ def write_analysis(analysis: Analysis, path: str | Path, /) -> None:
     path = Path(path)
     obs, obs_note = encode_frame(_obs(analysis))
     var, var_note = encode_frame(_var(analysis))
-    results = encode_record(
-        _Results(
-            **{f.name: getattr(analysis, f.name) for f in dataclasses.fields(_Results)},
-        )
-    )
+    results = encode_record(analysis, fields=_RESULTS)
     layout = results.pop(LAYOUT_KEY)
     results.pop(CLASS_KEY)
     experiment = analysis.experiment
@@ -270,8 +261,8 @@ def read_analysis(path: str | Path, /) -> Analysis:
     meta = _meta(adata, path)
     try:
         config = from_dict(_plain(adata.uns["settings"]))
-        results = decode_record(
-            {**adata.uns, CLASS_KEY: "_Results", LAYOUT_KEY: meta["results"]}, classes=_CLASSES
+        results = decode_values(
+            {**adata.uns, CLASS_KEY: "Analysis", LAYOUT_KEY: meta["results"]}, classes=_CLASSES
         )
     except (KeyError, ValueError, TypeError) as err:
         raise ValueError(f"{path}: the stored results cannot be read back ({err})") from None
@@ -289,5 +280,5 @@ def read_analysis(path: str | Path, /) -> Analysis:
         experiment=_experiment(adata, obs, meta),
         size_factors=obs["size_factor"].astype(float).rename(meta["size_factor_name"]),
         **matrices,
-        **{f.name: getattr(results, f.name) for f in dataclasses.fields(results)},
+        **results,
     )
