@@ -6,8 +6,11 @@ import dataclasses
 import functools
 import hashlib
 import json
+import tracemalloc
+from types import SimpleNamespace
 
 import anndata as ad
+import h5py
 import matplotlib.image as mpimg
 import numpy as np
 import pandas as pd
@@ -18,7 +21,7 @@ from rnaheat.cli import main
 from rnaheat.config import DESettings, EnrichSettings, Inputs, RunConfig
 from rnaheat.demo import write_demo_inputs
 from rnaheat.io import output
-from rnaheat.pipeline import outputs
+from rnaheat.pipeline import h5ad, outputs
 
 #: Resolution of the run's figures in these tests (the redraw is saved at the same).
 DPI = 80
@@ -208,3 +211,31 @@ def test_read_analysis_refuses_other_anndata_files(tmp_path):
     broken.write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(100))
     with pytest.raises(ValueError, match=r"broken.h5ad: cannot be read as an AnnData"):
         rh.read_analysis(broken)
+
+
+def test_large_matrices_are_written_without_a_second_copy(tmp_path, measured):
+    n_genes, n_samples = 20_000, 40
+    rng = np.random.default_rng(0)
+    genes = pd.Index([f"G{i}" for i in range(n_genes)], name="gene_id")
+    samples = pd.DataFrame({"condition": ["a", "b"] * (n_samples // 2)})
+    samples.index = [f"S{i}" for i in range(n_samples)]
+    counts = pd.DataFrame(rng.poisson(50, (n_genes, n_samples)), index=genes)
+    counts.columns = samples.index
+    experiment = rh.Experiment.from_frames(counts, samples)
+    vst = np.log2(counts + 1.0)
+    part = SimpleNamespace(experiment=experiment, normalized=counts * 1.0, vst=vst)
+    path = tmp_path / "m.h5ad"
+    with h5py.File(path, "w") as h5:
+        h5.create_group("layers")
+    tracemalloc.start()
+    h5ad._write_matrices(part, path)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    size = vst.to_numpy().nbytes
+    measured(f"writing 3 matrices of {size / 2**20:.1f} MiB each: peak {peak / 2**20:.1f} MiB")
+    # A second copy of a matrix would be its size; a few blocks of genes are all it holds.
+    block = h5ad._BLOCK_GENES * n_samples * 8
+    assert peak < min(size / 2, 4 * block)
+    with h5py.File(path) as h5:
+        np.testing.assert_array_equal(h5["layers/vst"][:], vst.to_numpy().T)
+        np.testing.assert_array_equal(h5["X"][:], counts.to_numpy().T)

@@ -155,12 +155,13 @@ def _write_matrices(analysis: Analysis, path: Path) -> None:
             columns = frame.columns.get_indexer(experiment.adata.obs_names)
             if (rows < 0).any() or (columns < 0).any():
                 raise ValueError(f"the {name} matrix does not cover the experiment's genes")
+            # Rows first, then columns of that block: pandas' two-axis iloc copies the frame.
             _write_dense(
                 h5["layers"],
                 layer,
                 shape=shape,
                 dtype=np.float64,
-                block=lambda g, f=frame, r=rows, c=columns: f.iloc[r[g], c].to_numpy().T,
+                block=lambda g, f=frame, r=rows, c=columns: f.iloc[r[g]].to_numpy()[:, c].T,
             )
         if AVG_TX_LENGTH in experiment.adata.layers:
             lengths = experiment.adata.layers[AVG_TX_LENGTH]
