@@ -20,6 +20,7 @@ holds no second copy of them in memory.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -65,20 +66,12 @@ _BLOCK_GENES = 2048
 _LAYERS = {"normalized": "normalized", "vst": "vst"}
 
 
-#: The fields of an :class:`Analysis` kept in ``uns``, one key each.
-_RESULTS = (
-    "de",
-    "qc",
-    "selection",
-    "display",
-    "modules",
-    "enrichment",
-    "controls",
-    "checks",
-    "story",
-    "timings",
-)
-#: The result classes a stored record may name.
+#: Fields of an :class:`Analysis` with a place of their own: ``uns["settings"]``, ``X`` with
+#: ``obs`` and ``var``, ``obs["size_factor"]`` and the layers.
+_ELSEWHERE = ("config", "experiment", "size_factors", *_LAYERS.values())
+#: Every other field is kept in ``uns``, one key each.
+_RESULTS = tuple(f.name for f in dataclasses.fields(Analysis) if f.name not in _ELSEWHERE)
+#: The result classes a stored record may name (a new one is added here to be read back).
 _CLASSES = {
     cls.__name__: cls
     for cls in (
@@ -125,7 +118,10 @@ def _var(analysis: Analysis) -> pd.DataFrame:
 
 
 def _without_none(value: Any) -> Any:
-    """Settings as AnnData stores them: unset (``None``) settings left out."""
+    """Settings as AnnData stores them: unset (``None``) settings left out.
+
+    Every setting that may be unset defaults to ``None``, so reading them back restores them.
+    """
     if isinstance(value, dict):
         return {k: _without_none(v) for k, v in value.items() if v is not None}
     return value
