@@ -20,6 +20,7 @@ import rnaheat as rh
 from rnaheat.cli import main
 from rnaheat.config import DESettings, EnrichSettings, Inputs, RunConfig
 from rnaheat.demo import write_demo_inputs
+from rnaheat.experiment import AVG_TX_LENGTH
 from rnaheat.io import output
 from rnaheat.pipeline import h5ad, outputs
 
@@ -239,3 +240,15 @@ def test_large_matrices_are_written_without_a_second_copy(tmp_path, measured):
     with h5py.File(path) as h5:
         np.testing.assert_array_equal(h5["layers/vst"][:], vst.to_numpy().T)
         np.testing.assert_array_equal(h5["X"][:], counts.to_numpy().T)
+
+
+def test_transcript_lengths_of_an_h5ad_are_the_next_run_offset(tmp_path):
+    rng = np.random.default_rng(1)
+    counts = rng.integers(0, 100, (4, 5)).astype(np.int64)
+    lengths = rng.uniform(500, 3000, (4, 5))
+    path = tmp_path / "tx.h5ad"
+    ad.AnnData(X=counts, layers={AVG_TX_LENGTH: lengths}).write_h5ad(path)
+    read = rh.read_counts(path)
+    np.testing.assert_array_equal(read.to_numpy(), counts.T)
+    np.testing.assert_array_equal(read.attrs["lengths"].to_numpy(), lengths.T)
+    assert list(read.attrs["lengths"].index) == list(read.index)
