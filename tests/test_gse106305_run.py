@@ -87,6 +87,38 @@ def test_lncap_modules_and_markers(lncap, measured):
         assert modules.loc[gene, "module_name"] == "up in Hypoxia", gene
 
 
+def _labelled_genes(folder, gmt):
+    """Per module, the labelled genes: how many, how many in HALLMARK_HYPOXIA, lowest base mean."""
+    modules = read_tsv(folder / "tables" / "modules.tsv")
+    base_mean = read_tsv(folder / "tables" / "de.tsv").set_index("gene_id")["base_mean"]
+    hypoxia = next(
+        set(line.rstrip("\n").split("\t")[2:])
+        for line in gmt.read_text().splitlines()
+        if line.startswith("HALLMARK_HYPOXIA\t")
+    )
+    labelled = modules[modules["labelled"]].assign(
+        base_mean=lambda t: base_mean.reindex(t["gene_id"]).to_numpy(),
+        in_set=lambda t: t["symbol"].isin(hypoxia),
+    )
+    return labelled
+
+
+@pytest.mark.parametrize("run", ["lncap", "all8"])
+def test_labels_name_the_genes_a_biologist_would(run, request, gse106305, measured):
+    folder = request.getfixturevalue(run)
+    labelled = _labelled_genes(folder, gse106305 / "h.all.v7.0.symbols.gmt")
+    up = labelled[labelled["module_name"] == "up in Hypoxia"]
+    forced = set(HIF_TARGETS) if run == "lncap" else set()
+    low = labelled[(labelled["base_mean"] < 50) & ~labelled["symbol"].isin(forced)]
+    measured(
+        f"GSE106305 {run}: {len(labelled)} labelled genes; up in Hypoxia {up['in_set'].sum()} of "
+        f"{len(up)} in HALLMARK_HYPOXIA; lowest base mean of a labelled gene "
+        f"{labelled['base_mean'].min():.0f}"
+    )
+    assert len(up) >= 3 and up["in_set"].mean() >= 0.5
+    assert low.empty, list(low["symbol"])
+
+
 def test_lncap_sample_tree_splits_by_condition(lncap):
     order = read_tsv(lncap / "tables" / "sample_order.tsv")
     conditions = ["Hypoxia" in s for s in order["sample"]]

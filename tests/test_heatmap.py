@@ -14,7 +14,13 @@ from _gse import HYPOXIA_MARKERS, load
 from _planted import planted
 from rnaheat.display import display_matrix
 from rnaheat.modules import ModuleOptions, find_modules
-from rnaheat.plot.heatmap import heatmap, label_positions, module_colors, track_columns
+from rnaheat.plot.heatmap import (
+    heatmap,
+    heatmap_layout,
+    label_positions,
+    module_colors,
+    track_columns,
+)
 from rnaheat.select import select_genes
 
 BASELINE = Path(__file__).parent / "baseline"
@@ -143,6 +149,35 @@ def test_labels_do_not_overlap_each_other_or_the_tree(sizes, n_per_group):
     for a, b in combinations(names, 2):
         assert not _overlap(a, b)
     assert not any(_overlap(n, tree) for n in names)
+
+
+def test_labels_stay_beside_their_module_and_follow_the_room():
+    dm, mods, samples = _case([500, 300, 200], n_per_group=3, seed=2)
+    lay = heatmap_layout(mods, tracks=TRACKS)
+    taller = heatmap_layout(mods, tracks=TRACKS, height=12.0)
+    assert len(taller.labels.shown) > 1.5 * len(lay.labels.shown)
+    fig = heatmap(mods, dm, samples=samples, tracks=TRACKS)
+    lines = _axes(fig, "gene-labels").collections[0].get_segments()
+    rows = lay.rows
+    for segment, row in zip(lines, lay.labels.shown, strict=True):
+        block = next(i for i, (a, b, _) in enumerate(rows.blocks) if a <= row < b)
+        low, high = rows.span(block)
+        # The label and its whole leader line stay within the module's stretch.
+        assert all(low <= y <= high for _, y in segment)
+    per_module = pd.Series(mods.genes["module"].to_numpy()[lay.labels.shown]).value_counts()
+    assert set(per_module.index) == {1, 2, 3}
+
+
+def test_long_module_and_gene_set_names_wrap_inside_the_figure():
+    dm, mods, samples = _case([20, 12, 8])
+    long_set = "HALLMARK_FATTY_ACID_METABOLISM_AND_OXIDATIVE_PHOSPHORYLATION_LONG"
+    fig = heatmap(mods, dm, samples=samples, tracks=TRACKS, subtitles={1: long_set})
+    fig.canvas.draw()
+    names = _axes(fig, "module-names").texts
+    text = next(t.get_text() for t in names if "HALLMARK" in t.get_text())
+    assert text.replace("\n", "").endswith(long_set) and text.count("\n") >= 3
+    left = min(_extents(fig, names)[:, 0])
+    assert left >= 0
 
 
 def test_legends_stay_outside_the_plot():

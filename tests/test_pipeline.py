@@ -10,6 +10,7 @@ import pytest
 
 from rnaheat.config import DESettings, Inputs, RunConfig
 from rnaheat.pipeline import analyse, analysis_tables
+from rnaheat.pipeline.outputs import heatmap_labelled
 from rnaheat.pipeline.run import _moved_inputs
 
 
@@ -40,7 +41,11 @@ def test_normalised_counts_are_computed_in_the_run(analysis):
 def test_tables_are_the_results_own(analysis):
     tables = analysis_tables(analysis)
     assert tables["de"] is analysis.de.table
-    assert tables["modules"].equals(analysis.modules.tables()["modules"])
+    modules = tables["modules"]
+    assert modules.drop(columns="labelled").equals(analysis.modules.tables()["modules"])
+    # ``labelled``: exactly the genes the heatmap names.
+    assert set(modules.loc[modules["labelled"], "gene_id"]) == heatmap_labelled(analysis)
+    assert 0 < modules["labelled"].sum() < len(modules)
     assert {"vst", "samples", "qc_checks", "gene_selection", "checks"} <= set(tables)
     assert "enrichment_modules" not in tables and "controls" not in tables
 

@@ -31,11 +31,27 @@ def test_significant_rule_and_cap():
     assert set(sel.genes) == set(truth.gene_id)
     cap = len(truth) // 2
     capped = select_genes(expr, de_table=table, alpha=0.05, lfc_threshold=1, max_genes=cap)
-    assert set(capped.genes) == set(truth.nsmallest(cap, "padj").gene_id)
+    up, down = truth[truth.log2fc > 0], truth[truth.log2fc < 0]
+    n_up = round(cap * len(up) / len(truth))
+    kept = [*up.nsmallest(n_up, "padj").gene_id, *down.nsmallest(cap - n_up, "padj").gene_id]
+    assert set(capped.genes) == set(kept)
     row = capped.rules.set_index("rule").loc["significant"]
     assert row.n_genes == cap and row.n_candidates == len(truth)
     assert capped.shown_note() == f"{cap:,} of {len(truth):,} genes shown"
     assert sel.shown_note() == ""
+
+
+def test_cap_keeps_up_and_down_in_proportion():
+    expr, table = _data()
+    # Down genes carry much stronger evidence: a cap by padj alone would keep only them.
+    table.loc[table.log2fc < 0, "padj"] /= 100
+    truth = table[table.padj < 0.05]
+    cap = len(truth) // 3
+    capped = select_genes(expr, de_table=table, alpha=0.05, max_genes=cap)
+    kept = truth[truth.gene_id.isin(capped.genes)]
+    share = (truth.log2fc > 0).mean()
+    assert len(kept) == cap
+    assert abs((kept.log2fc > 0).sum() - share * cap) <= 0.5
 
 
 def test_genes_keep_expression_order_and_input_untouched():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import matplotlib.pyplot as plt
@@ -13,9 +14,10 @@ from matplotlib.colors import to_hex
 import rnaheat.de as de
 from rnaheat.config import DESettings, Inputs, RunConfig, SelectSettings
 from rnaheat.demo import simulate_experiment, write_demo_inputs
+from rnaheat.pipeline.outputs import _volcano as volcano_data
 from rnaheat.pipeline.outputs import report_data
 from rnaheat.pipeline.run import analyse
-from rnaheat.plot.colors import diverging_cmap
+from rnaheat.plot.colors import NEUTRAL, NOT_SHOWN, diverging_cmap
 from rnaheat.plot.volcano import volcano
 from rnaheat.significance import benjamini_hochberg, significant, significant_rows
 
@@ -112,7 +114,8 @@ def test_every_part_of_a_run_calls_the_same_genes_significant(run, tmp_path):
     cmap = diverging_cmap()
     up_colour, down_colour = to_hex(cmap(0.88)), to_hex(cmap(0.12))
     coloured = {up_colour: set(), down_colour: set()}
-    by_x = dict(zip(np.round(table["log2fc"], 12), table["gene_id"], strict=False))
+    # The x axis is the shrunken fold change; the rule is on the unshrunken one.
+    by_x = dict(zip(np.round(table["log2fc_shrunk"], 12), table["gene_id"], strict=False))
     for points in ax.collections:
         colours = [to_hex(c) for c in points.get_facecolors()]
         for (x, _), colour in zip(points.get_offsets(), colours, strict=True):
@@ -122,4 +125,27 @@ def test_every_part_of_a_run_calls_the_same_genes_significant(run, tmp_path):
     assert coloured[down_colour] == truth - up
     header = " ".join(t.get_text() for t in ax.texts)
     assert f"{len(up):,} up" in header and f"{len(truth - up):,} down" in header
+    plt.close(ax.figure)
+
+    # The report's interactive volcano: every significant gene in a colour, no other gene.
+    points = report.volcano.points
+    assert set(points.loc[points["color"] != NEUTRAL, "gene_id"]) == truth
+
+
+def test_genes_the_cap_leaves_out_stay_significant_on_both_volcanos(run):
+    table = run.de.table
+    truth = set(table.loc[significant_rows(table, alpha=ALPHA, lfc_threshold=LFC), "gene_id"])
+    kept = list(run.modules.order[: len(truth) // 2])
+    capped = dataclasses.replace(
+        run, modules=dataclasses.replace(run.modules, genes=run.modules.genes.loc[kept])
+    )
+    # The report's volcano data alone: the capped modules no longer match the summary.
+    points = volcano_data(capped, {}).points
+    assert set(points.loc[points["color"] == NOT_SHOWN, "gene_id"]) == truth - set(kept)
+    assert set(points.loc[points["color"] != NEUTRAL, "gene_id"]) == truth
+    ax = volcano(run.de, modules=capped.modules, alpha=ALPHA, lfc_threshold=LFC)
+    drawn = {to_hex(c) for points in ax.collections for c in points.get_facecolors()}
+    assert to_hex(NOT_SHOWN) in drawn
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert f"significant, not in the heatmap ({len(truth) - len(kept):,})" in legend
     plt.close(ax.figure)

@@ -15,7 +15,7 @@ from rnaheat.cluster import Tree
 from rnaheat.de.result import DEResult
 from rnaheat.io import read_genes
 from rnaheat.modules import GeneModules
-from rnaheat.plot.colors import NEUTRAL
+from rnaheat.plot.colors import NEUTRAL, NOT_SHOWN
 from rnaheat.plot.heatmap import module_colors
 from rnaheat.plot.volcano import volcano
 
@@ -147,13 +147,13 @@ def test_points_take_the_module_colours():
     colours = module_colors(modules)
     ax = volcano(table, modules=modules)
     drawn = point_colours(ax)
-    tested = table[table["pvalue"].notna()]
+    tested = table[table["padj"].notna()]
     assert len(drawn) == len(tested)
-    floor = tested.loc[tested["pvalue"] > 0, "pvalue"].min()
+    floor = tested.loc[tested["padj"] > 0, "padj"].min()
     module_of = modules.labels.to_dict()
     mismatches = 0
     for row in tested.itertuples():
-        y = -np.log10(max(row.pvalue, floor))
+        y = -np.log10(max(row.padj, floor))
         expected = to_rgb(colours.get(module_of.get(row.gene_id), NEUTRAL))
         got = drawn[(round(row.log2fc, 9), round(y, 9))]
         mismatches += not np.allclose(got, expected, atol=1e-6)
@@ -211,17 +211,20 @@ def test_counts_thresholds_and_labels_follow_the_table():
         if line.get_xdata()[0] == line.get_xdata()[1] and line.get_xdata()[0] != 0
     )
     assert vertical == [-lfc_threshold, lfc_threshold]
-    # The dashed line sits at the largest p-value still under the padj threshold.
+    # The y axis is −log10 padj, so the dashed line sits at −log10 alpha.
     horizontal = [
         line.get_ydata()[0] for line in ax.lines if line.get_ydata()[0] == line.get_ydata()[1]
     ]
-    assert horizontal == [pytest.approx(-np.log10(table.loc[significant, "pvalue"].max()))]
+    assert horizontal == [pytest.approx(-np.log10(alpha))]
+    assert ax.get_ylabel() == "−log10 adjusted p-value"
     labels = {t.get_text() for t in label_texts(ax)}
     # GENE5 was not tested and is not drawn; the other controls are labelled.
     assert {"GENE7", "GENE10"} <= labels and "GENE5" not in labels
     changed = table[significant & (table["log2fc"].abs() >= lfc_threshold)]
-    top_up = changed[changed["log2fc"] > 0].sort_values("pvalue")["symbol"].iloc[0]
-    top_down = changed[changed["log2fc"] < 0].sort_values("pvalue")["symbol"].iloc[0]
+    floor = table.loc[table["padj"] > 0, "padj"].min()
+    score = changed["log2fc"].abs() * -np.log10(changed["padj"].clip(lower=floor))
+    top_up = changed.loc[score[changed["log2fc"] > 0].idxmax(), "symbol"]
+    top_down = changed.loc[score[changed["log2fc"] < 0].idxmax(), "symbol"]
     assert {top_up, top_down} <= labels
     assert len(labels) >= 12
     assert assert_no_overlaps(ax) >= 15
@@ -268,8 +271,8 @@ def test_without_modules_changed_genes_are_coloured_by_direction():
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
     assert legend == ["up", "down", "not significant"]
     drawn = point_colours(ax)
-    not_significant = table[(table["padj"] >= 0.05) & (table["pvalue"] > 0)].iloc[0]
-    key = (round(not_significant["log2fc"], 9), round(-np.log10(not_significant["pvalue"]), 9))
+    not_significant = table[(table["padj"] >= 0.05) & (table["padj"] < 1)].iloc[0]
+    key = (round(not_significant["log2fc"], 9), round(-np.log10(not_significant["padj"]), 9))
     assert np.allclose(drawn[key], to_rgb(NEUTRAL))
 
 
@@ -317,5 +320,29 @@ def test_nothing_significant_still_draws_with_zero_counts():
     table = simulated_table(300).assign(padj=1.0)
     ax = volcano(table, modules=gene_modules(pd.Series(dtype=int)))
     header = [t.get_text() for t in ax.texts if t.get_gid() == "volcano-header"]
-    assert header == ["◀ 0 down", "0 up ▶", "padj < 0.05"]
-    assert len(ax.lines) == 0 and label_texts(ax) == []
+    assert header == ["◀ 0 down", "0 up ▶", "padj < 0.05 (dashed: padj)"]
+    assert len(ax.lines) == 1 and label_texts(ax) == []
+
+
+def test_shrunken_fold_changes_on_x_and_capped_genes_not_grey():
+    table = simulated_table(1500)
+    table["log2fc_shrunk"] = table["log2fc"] * 0.8
+    modules = modules_of(table)
+    # The heatmap's cap left out half of the up genes: still significant, not grey.
+    up = modules.genes.index[modules.genes["module"] == 1]
+    capped = gene_modules(modules.labels.drop(up[: len(up) // 2]))
+    result = DEResult(table=table, params={"shrink": "apeglm"})
+    ax = volcano(result, modules=capped)
+    assert ax.get_xlabel() == "shrunken log2 fold change (apeglm)"
+    drawn = point_colours(ax)
+    floor = table.loc[table["padj"] > 0, "padj"].min()
+    for gene in up[: len(up) // 2]:
+        row = table.set_index("gene_id").loc[gene]
+        key = (round(row["log2fc_shrunk"], 9), round(-np.log10(max(row["padj"], floor)), 9))
+        assert np.allclose(drawn[key], to_rgb(NOT_SHOWN))
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert f"significant, not in the heatmap ({len(up) // 2:,})" in legend
+    assert legend[-1] == "not significant"
+    # On a shrunken axis the fold-change threshold cannot be a line; the rule says it instead.
+    ax = volcano(result, modules=capped, lfc_threshold=1.0)
+    assert all(line.get_xdata()[0] != line.get_xdata()[1] for line in ax.lines)

@@ -18,6 +18,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from rnaheat.de.result import DEResult
+from rnaheat.labels import gene_label_rank
 from rnaheat.modules import GeneModules, module_subtitles
 from rnaheat.plot.heatmap import heatmap as draw_heatmap
 from rnaheat.plot.heatmap import track_columns
@@ -32,7 +33,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "heatmap",
+    "heatmap_settings",
     "heatmap_tracks",
+    "label_rank",
     "labelled_genes",
     "module_profiles",
     "pca",
@@ -61,6 +64,28 @@ def labelled_genes(analysis: Analysis, /) -> list[str]:
     return [*analysis.config.heatmap.markers, *controls]
 
 
+def label_rank(analysis: Analysis, /) -> pd.Series:
+    """The label order of every tested gene, the one rule the heatmap and the volcano share."""
+    return gene_label_rank(
+        analysis.de.table,
+        modules=analysis.modules,
+        enrichment=analysis.enrichment,
+        biotypes=analysis.experiment.genes.get("biotype"),
+        forced=labelled_genes(analysis),
+    )
+
+
+def heatmap_settings(analysis: Analysis, /) -> dict[str, object]:
+    """What both the heatmap and its layout are given, so that the two cannot differ."""
+    return {
+        "tracks": heatmap_tracks(analysis),
+        "markers": labelled_genes(analysis),
+        "subtitles": module_subtitles(analysis.modules, enrichment=analysis.enrichment),
+        "de": analysis.de,
+        "label_rank": label_rank(analysis),
+    }
+
+
 def _title(analysis: Analysis) -> str:
     return analysis.de.contrast_label or "Gene modules"
 
@@ -74,8 +99,8 @@ def heatmap(analysis: Analysis, /, **settings: Any) -> Figure:
         A finished analysis.
     **settings
         Keywords of :func:`rnaheat.plot.heatmap.heatmap` (``tracks``, ``markers``, ``title``,
-        ``note``, ``subtitles``, ``max_all_labels``, ``labels_per_module``,
-        ``hubs_per_module``, ``width``, ``height``); by default the run's.
+        ``note``, ``subtitles``, ``label_rank``, ``max_all_labels``, ``width``,
+        ``height``, ...); by default the run's.
 
     Raises
     ------
@@ -87,11 +112,9 @@ def heatmap(analysis: Analysis, /, **settings: Any) -> Figure:
         raise ValueError("this analysis has no modules (too few genes to cluster): no heatmap")
     run = {
         "samples": analysis.experiment.samples,
-        "tracks": heatmap_tracks(analysis),
-        "markers": labelled_genes(analysis) or None,
         "title": _title(analysis),
         "note": analysis.selection.shown_note(),
-        "subtitles": module_subtitles(modules, enrichment=analysis.enrichment),
+        **heatmap_settings(analysis),
     }
     return draw_heatmap(modules, display, **{**run, **settings})
 
@@ -108,7 +131,7 @@ def volcano(result: Analysis | DEResult, /, *, ax: Axes | None = None, **setting
         Where to draw; a new figure when ``None``.
     **settings
         Keywords of :func:`rnaheat.plot.volcano.volcano` (``modules``, ``alpha``,
-        ``lfc_threshold``, ``label_genes``, ``n_labels``, ``title``).
+        ``lfc_threshold``, ``label_genes``, ``label_rank``, ``n_labels``, ``title``).
     """
     if isinstance(result, DEResult):
         return draw_volcano(result, ax=ax, **settings)
@@ -118,6 +141,7 @@ def volcano(result: Analysis | DEResult, /, *, ax: Axes | None = None, **setting
         "alpha": config.de.alpha,
         "lfc_threshold": config.select.lfc_threshold,
         "label_genes": labelled_genes(result) or None,
+        "label_rank": label_rank(result),
         "title": _title(result),
     }
     return draw_volcano(result.de, ax=ax, **{**run, **settings})

@@ -3,7 +3,8 @@
 Three rules, combinable (the selection is their union):
 
 * ``significant`` — genes with ``padj < alpha`` and ``|log2fc| >= lfc_threshold`` in the DE
-  table, capped at ``max_genes`` by ``padj`` (the table's order breaks ties);
+  table, capped at ``max_genes``: the cap keeps up- and down-regulated genes in proportion to
+  their numbers, each by ``padj`` (the table's order breaks ties);
 * ``top_variance`` — the N genes with the largest variance of the VST values across samples;
 * ``gene_list`` — the user's genes, given by symbol or id; entries that match no gene are
   reported, never silently dropped.
@@ -102,8 +103,8 @@ def select_genes(
     lfc_threshold
         Minimum absolute log2 fold change.
     max_genes
-        Cap on the significance rule; the genes with the smallest ``padj`` are kept. ``None``
-        keeps all.
+        Cap on the significance rule: up and down genes keep their shares of the significant
+        genes, and within each direction the smallest ``padj`` are kept. ``None`` keeps all.
     top_variance
         Also take this many genes with the largest expression variance.
     gene_list
@@ -231,8 +232,12 @@ def _significant(
     hits = hits[hits["gene_id"].isin(available)]
     # A stable sort keeps the table's own tie order (sorted by pvalue, then gene id).
     hits = hits.sort_values("padj", kind="mergesort")
-    kept = hits if cap is None else hits.iloc[:cap]
-    capped = "" if cap is None or len(hits) <= cap else f", capped at {cap:,} by padj"
+    kept = hits if cap is None else _proportional_cap(hits, cap)
+    capped = (
+        ""
+        if cap is None or len(hits) <= cap
+        else f", capped at {cap:,} by padj, up and down in proportion"
+    )
     row = {
         "rule": "significant",
         "n_genes": len(kept),
@@ -240,6 +245,23 @@ def _significant(
         "detail": f"padj < {alpha:g} and |log2fc| >= {lfc_threshold:g}{capped}",
     }
     return kept["gene_id"].to_numpy(), row
+
+
+def _proportional_cap(hits: pd.DataFrame, cap: int) -> pd.DataFrame:
+    """At most ``cap`` rows of ``hits`` (sorted by padj), up and down in proportion to their counts.
+
+    Capping by padj alone favours the direction with the stronger evidence: on GSE106305 LNCaP
+    it kept 1,357 up and 643 down genes of 3,208 and 2,507. Each direction keeps its share
+    (rounded, up first), its genes by padj.
+    """
+    if len(hits) <= cap:
+        return hits
+    up = hits["log2fc"].to_numpy() > 0
+    n_up = round(cap * up.sum() / len(hits))
+    keep = np.zeros(len(hits), dtype=bool)
+    keep[np.flatnonzero(up)[:n_up]] = True
+    keep[np.flatnonzero(~up)[: cap - n_up]] = True
+    return hits[keep]
 
 
 def _listed(

@@ -12,7 +12,20 @@ from rnaheat.cluster import build_tree, unit_rows
 from rnaheat.modules.cut import cut
 from rnaheat.modules.naming import is_numeric
 
-__all__ = ["coherence", "eigengenes", "group_means", "hub_ranks", "stability"]
+__all__ = [
+    "MIN_HUB_SAMPLES",
+    "coherence",
+    "eigengenes",
+    "group_means",
+    "hub_note",
+    "hub_ranks",
+    "stability",
+]
+
+#: Fewest samples for which hub ranks are given. With fewer, a gene's correlation with its
+#: module's eigengene rests on so few points that nearly every gene of a module correlates at
+#: about 0.99 and the ranks order noise (two against two samples leave one degree of freedom).
+MIN_HUB_SAMPLES = 6
 
 
 def eigengenes(
@@ -45,14 +58,29 @@ def eigengenes(
     return eig, share, kme
 
 
-def hub_ranks(kme: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """Rank within module by eigengene correlation, 1 = highest (ties by row: gene id order)."""
+def hub_ranks(kme: np.ndarray, labels: np.ndarray, *, n_samples: int) -> pd.Series:
+    """Rank within module by eigengene correlation, 1 = highest (ties by row: gene id order).
+
+    Empty (missing) for every gene below :data:`MIN_HUB_SAMPLES` samples; see :func:`hub_note`.
+    """
+    if n_samples < MIN_HUB_SAMPLES:
+        return pd.Series(pd.NA, index=range(len(kme)), dtype="Int64")
     order = np.lexsort((np.arange(len(kme)), -kme, labels))
     ranks = np.empty(len(kme), dtype=int)
     sorted_labels = labels[order]
     starts = np.searchsorted(sorted_labels, sorted_labels, side="left")
     ranks[order] = np.arange(len(kme)) - starts + 1
-    return ranks
+    return pd.Series(ranks, dtype="Int64")
+
+
+def hub_note(n_samples: int, /) -> str:
+    """Why hub ranks are missing, or ``""`` when they are given."""
+    if n_samples >= MIN_HUB_SAMPLES:
+        return ""
+    return (
+        f"no hub ranks: {n_samples} samples; a correlation with the eigengene needs at least "
+        f"{MIN_HUB_SAMPLES} to rank genes"
+    )
 
 
 def group_means(

@@ -215,6 +215,7 @@ def _tables(
         kme=named.kme,
         de_table=de_table,
         symbols=symbols,
+        n_samples=x.shape[1],
     )
     # One stream of random numbers: the coherence baseline draws first, then the bootstrap.
     rng = np.random.default_rng(options.random_state)

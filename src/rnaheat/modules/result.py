@@ -41,14 +41,16 @@ class GeneModules:
         One row per gene in heatmap order (top to bottom), indexed by ``gene_id``, with
         ``symbol``, ``module`` (1..k), ``module_name``, ``log2fc``, ``padj``,
         ``eigengene_corr`` (correlation with the module eigengene) and ``hub_rank`` (1 = the
-        gene most correlated with its eigengene).
+        gene most correlated with its eigengene; empty below
+        :data:`~rnaheat.modules.describe.MIN_HUB_SAMPLES` samples).
     summary
         One row per module (in module order): ``module``, ``module_name``, ``direction``
         (``up``, ``down`` or ``other``), ``n_genes``, ``explained_by``, ``r2`` and ``pvalue``
         (of the naming explanation), ``effect``
         (numerator minus denominator mean of the eigengene for a two-level contrast),
         ``eigengene_variance``, ``coherence``, ``coherence_baseline``, ``stability``,
-        ``hub_genes`` and one ``mean_z[variable=level]`` column per design level.
+        ``hub_genes``, ``hub_note`` (why there are no hub ranks, when there are none) and one
+        ``mean_z[variable=level]`` column per design level.
     eigengenes
         Samples × modules (columns ``1..k``), each standardised to mean 0 and SD 1.
     linkage

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from rnaheat.modules.describe import group_means, hub_ranks
+from rnaheat.modules.describe import group_means, hub_note, hub_ranks
 from rnaheat.modules.naming import Explanation
 
 __all__ = ["gene_table", "summary_table"]
@@ -55,14 +55,18 @@ def gene_table(
     kme: np.ndarray,
     de_table: pd.DataFrame | None,
     symbols: pd.Series | None,
+    n_samples: int,
 ) -> pd.DataFrame:
-    """One row per gene (display-matrix order): symbol, module (1..k), kME and hub rank."""
+    """One row per gene (display-matrix order): symbol, module (1..k), kME and hub rank.
+
+    The hub rank is empty below :data:`rnaheat.modules.describe.MIN_HUB_SAMPLES` samples.
+    """
     genes = pd.DataFrame(
         {
             "symbol": _symbols(gene_ids, de_table=de_table, symbols=symbols),
             "module": labels + 1,
             "eigengene_corr": kme,
-            "hub_rank": hub_ranks(kme, labels),
+            "hub_rank": hub_ranks(kme, labels, n_samples=n_samples).to_numpy(),
         },
         index=pd.Index(gene_ids, name="gene_id"),
     )
@@ -91,9 +95,10 @@ def summary_table(
     labels = genes["module"].to_numpy() - 1
     within, baseline = coherence
     rows = []
+    note = hub_note(x.shape[1])
     for m, info in enumerate(explained):
         members = genes[labels == m]
-        hubs = members.sort_values("hub_rank").head(n_hubs)
+        hubs = members.dropna(subset=["hub_rank"]).sort_values("hub_rank").head(n_hubs)
         row = {
             "module": m + 1,
             "module_name": info.name,
@@ -108,6 +113,7 @@ def summary_table(
             "coherence_baseline": baseline[m],
             "stability": stability[m],
             "hub_genes": ", ".join(hubs["symbol"].where(hubs["symbol"] != "", hubs.index)),
+            "hub_note": note,
         }
         row.update(group_means(x[labels == m], sheet, variables=variables))
         rows.append(row)

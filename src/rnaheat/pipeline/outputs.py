@@ -34,9 +34,9 @@ from rnaheat.io.output import (
 from rnaheat.modules import module_subtitles
 from rnaheat.pipeline.analysis import Analysis
 from rnaheat.pipeline.h5ad import H5AD_NAME, write_analysis
-from rnaheat.pl import heatmap_tracks
-from rnaheat.plot.colors import NEUTRAL, sample_track_colors, track_palettes
-from rnaheat.plot.heatmap import module_colors
+from rnaheat.pl import heatmap_settings, heatmap_tracks
+from rnaheat.plot.colors import NEUTRAL, NOT_SHOWN, sample_track_colors, track_palettes
+from rnaheat.plot.heatmap import heatmap_layout, module_colors
 from rnaheat.plot.qc import qc_figures
 from rnaheat.qc import library_sizes
 from rnaheat.report import build_report
@@ -52,7 +52,7 @@ from rnaheat.report.data import (
     StaticFigure,
     VolcanoData,
 )
-from rnaheat.significance import threshold_text
+from rnaheat.significance import significant_rows, threshold_text
 
 __all__ = [
     "REPORT_DPI",
@@ -70,7 +70,10 @@ __all__ = [
 
 
 def analysis_tables(analysis: Analysis, /) -> dict[str, pd.DataFrame]:
-    """Every result table, keyed by its file name under ``tables/`` (without ``.tsv``)."""
+    """Every result table, keyed by its file name under ``tables/`` (without ``.tsv``).
+
+    ``modules`` gets the column ``labelled``: whether the heatmap names the gene.
+    """
     tables = {
         "de": analysis.de.table,
         "vst": _matrix_table(analysis.vst),
@@ -83,6 +86,9 @@ def analysis_tables(analysis: Analysis, /) -> dict[str, pd.DataFrame]:
     for part in (analysis.modules, analysis.enrichment, analysis.controls):
         if part is not None:
             tables.update(part.tables())
+    if analysis.modules is not None and analysis.display is not None:
+        named = heatmap_labelled(analysis)
+        tables["modules"]["labelled"] = tables["modules"]["gene_id"].astype(str).isin(named)
     return tables
 
 
@@ -104,6 +110,14 @@ def _samples_table(analysis: Analysis) -> pd.DataFrame:
 
 
 # --- figures ------------------------------------------------------------------------------
+
+
+def heatmap_labelled(analysis: Analysis, /) -> set[str]:
+    """Ids of the genes the heatmap labels (empty without a heatmap)."""
+    if analysis.modules is None or analysis.display is None:
+        return set()
+    layout = heatmap_layout(analysis.modules, **heatmap_settings(analysis))
+    return set(analysis.modules.order.astype(str)[layout.labels.shown])
 
 
 def analysis_figures(analysis: Analysis, /) -> Iterator[tuple[str, MplFigure]]:
@@ -129,11 +143,17 @@ REPORT_DPI = 110
 _FIGURE_TEXT = {
     "heatmap": (
         "Clustered heatmap of the selected genes, rows split into modules",
-        "The publication figure (300 dpi PNG, PDF and SVG in figures/).",
+        "The publication figure (300 dpi PNG, PDF and SVG in figures/). Labelled: markers "
+        "and controls, then in each module as many genes as the room beside it holds, "
+        "strongest evidence first (padj and shrunken fold change together), expressed "
+        "protein-coding genes before barely detected or non-coding ones, members of the "
+        "module's top gene set preferred (column labelled of modules.tsv).",
     ),
     "volcano": (
-        "Volcano plot: log2 fold change against adjusted p-value, coloured by module",
-        "Genes coloured by their heatmap module; grey genes are in no module.",
+        "Volcano plot: shrunken log2 fold change against −log10 adjusted p-value, by module",
+        "Genes coloured by their heatmap module; dark grey: significant but left out of the "
+        "heatmap by its gene cap; light grey: not significant. Fold changes are shrunken "
+        "(when the run shrinks them); significance is called on the unshrunken ones.",
     ),
     "qc_distances": (
         "Sample-to-sample Euclidean distances on VST, clustered",
@@ -152,7 +172,7 @@ _TABLE_TEXT = {
     "vst": "variance-stabilised expression",
     "normalized_counts": "counts divided by size factors",
     "samples": "sample sheet with size factors and library sizes",
-    "modules": "one row per heatmap gene with its module",
+    "modules": "one row per heatmap gene with its module and whether the heatmap labels it",
     "module_summary": "one row per module",
     "sample_order": "the heatmap's column order",
     "qc_samples": "per-sample QC figures",
@@ -255,14 +275,20 @@ def _volcano(analysis: Analysis, figures: Mapping[str, bytes]) -> VolcanoData | 
     if modules is not None:
         module = table["gene_id"].map(modules.labels).fillna(0).astype(int)
         palette = module_colors(modules)
-        colors = module.map(palette).fillna(NEUTRAL)
-    with np.errstate(divide="ignore"):
-        neglog = -np.log10(table["padj"].clip(lower=np.finfo(float).tiny))
+        lfc_threshold = analysis.config.select.lfc_threshold
+        changed = significant_rows(
+            table, alpha=analysis.config.de.alpha, lfc_threshold=lfc_threshold
+        )
+        # Significant genes the heatmap's cap left out: as on the publication volcano.
+        colors = module.map(palette).fillna(NEUTRAL).mask(changed & (module == 0), NOT_SHOWN)
+    # A padj of 0 sits at the smallest positive padj, as on the publication volcano.
+    positive = table.loc[table["padj"] > 0, "padj"]
+    neglog = -np.log10(table["padj"].clip(lower=positive.min() if len(positive) else 1e-300))
     points = pd.DataFrame(
         {
             "gene_id": table["gene_id"],
             "symbol": table["symbol"],
-            "log2fc": table["log2fc"],
+            "log2fc": table[analysis.de.display_lfc],
             "neglog10_padj": neglog,
             "module": module,
             "color": colors,
@@ -273,6 +299,7 @@ def _volcano(analysis: Analysis, figures: Mapping[str, bytes]) -> VolcanoData | 
         alpha=analysis.config.de.alpha,
         lfc_threshold=analysis.config.select.lfc_threshold,
         figure=_figure(figures, "volcano"),
+        shrunken=analysis.de.shrunk,
     )
 
 

@@ -30,9 +30,12 @@ from matplotlib.patches import Patch, Rectangle
 
 from rnaheat.cluster import Tree
 from rnaheat.de.design import design_variables
+from rnaheat.de.result import DEResult
 from rnaheat.display import DisplayMatrix
+from rnaheat.labels import label_evidence
+from rnaheat.labels import label_rank as rank_labels
 from rnaheat.modules import GeneModules, module_label
-from rnaheat.plot._text import literal_text
+from rnaheat.plot._text import literal_text, wrap_name
 from rnaheat.plot.colors import (
     CATEGORICAL,
     diverging_cmap,
@@ -61,7 +64,31 @@ _GAP_ROWS_IN = 0.06  # between module blocks
 _GAP_COLS_IN = 0.05  # between sample groups
 _TRACK_IN = 0.14
 _TRACK_GAP_IN = 0.03
+_NAMES_MAX_IN = 2.4  # widest module-name column; longer names wrap
 _MAX_CELL_ROWS_VECTOR = 60_000  # above this many cells, cells are a raster image
+
+
+def _module_texts(modules: GeneModules, subtitles: Mapping[int, str]) -> list[str]:
+    """Every module's name line and subtitle, unwrapped."""
+    names = modules.names()
+    texts = [f"{module_label(m)}  {names[m]}" for m in modules.summary["module"]]
+    return texts + [str(v) for v in subtitles.values() if v]
+
+
+def _module_name_lines(
+    modules: GeneModules, subtitles: Mapping[int, str], *, width_in: float
+) -> dict[int, str]:
+    """Module → its name, size and subtitle, wrapped to the name column's width."""
+    chars = int((width_in - 0.15) / _text_width_in("x", _FONT))
+    names = modules.names()
+    out = {}
+    for m, size in zip(modules.summary["module"], modules.summary["n_genes"], strict=True):
+        lines = wrap_name(f"{module_label(m)}  {names[int(m)]}", width=chars)
+        lines.append(f"{int(size):,} genes")
+        if int(m) in subtitles:
+            lines += wrap_name(subtitles[int(m)], width=chars)
+        out[int(m)] = "\n".join(lines)
+    return out
 
 
 def module_colors(modules: GeneModules, /) -> dict[int, str]:
@@ -143,6 +170,12 @@ class _Rows:
     centers: np.ndarray  # y centre per row in heatmap order
     blocks: list[tuple[int, int, float]]  # (first row, stop row, y of block top) per module
     extent: float
+    gap: float  # between modules
+
+    def span(self, block: int, /) -> tuple[float, float]:
+        """The stretch of the label column beside a module: its rows and half of each gap."""
+        start, stop, top = self.blocks[block]
+        return max(top - self.gap / 2, 0.0), min(top + stop - start + self.gap / 2, self.extent)
 
 
 def _row_layout(sizes: Sequence[int], gap: float) -> _Rows:
@@ -152,7 +185,7 @@ def _row_layout(sizes: Sequence[int], gap: float) -> _Rows:
         tops.append(y + np.arange(size) + 0.5)
         y += size + gap
         start += size
-    return _Rows(centers=np.concatenate(tops), blocks=blocks, extent=y - gap)
+    return _Rows(centers=np.concatenate(tops), blocks=blocks, extent=y - gap, gap=gap)
 
 
 def _dendrogram_segments(
@@ -254,36 +287,44 @@ def track_columns(
     return list(dict.fromkeys(columns))
 
 
-def _choose_labels(
-    genes: pd.DataFrame, *, markers: Sequence[str], per_module: int, n_hubs: int, capacity: int
-) -> np.ndarray:
-    """Row positions to label: markers first, then per module hubs and largest |log2fc|."""
-    n = len(genes)
-    if n <= capacity:
-        return np.arange(n)
-    symbols = genes["symbol"].astype(str).to_numpy()
-    ids = genes.index.astype(str).to_numpy()
-    marker_set = {str(m) for m in markers}
-    priority: list[int] = [
-        int(i)
-        for i in np.flatnonzero(np.isin(symbols, list(marker_set)) | np.isin(ids, list(marker_set)))
-    ]
-    modules = genes["module"].to_numpy()
-    lfc = genes["log2fc"].abs().fillna(0.0).to_numpy()
-    hub = genes["hub_rank"].to_numpy()
-    for round_ in range(max(per_module, n_hubs)):
-        for m in pd.unique(modules):
-            rows = np.flatnonzero(modules == m)
-            if round_ < n_hubs:
-                by_hub = rows[np.argsort(hub[rows], kind="stable")]
-                if round_ < len(by_hub):
-                    priority.append(int(by_hub[round_]))
-            if round_ < per_module and np.isfinite(lfc[rows]).any() and lfc[rows].max() > 0:
-                by_lfc = rows[np.argsort(-lfc[rows], kind="stable")]
-                if round_ < len(by_lfc):
-                    priority.append(int(by_lfc[round_]))
-    chosen = list(dict.fromkeys(priority))[:capacity]
+def _choose_labels(rank: np.ndarray, *, rows: _Rows, step: float, forced: np.ndarray) -> np.ndarray:
+    """Row positions to label: per module, as many as its height holds, in ``rank`` order.
+
+    Forced rows (markers, controls) are always taken, even beyond the module's room.
+    """
+    chosen = []
+    for i, (start, stop, _) in enumerate(rows.blocks):
+        block = np.arange(start, stop)
+        low, high = rows.span(i)
+        room = int((high - low) // step)
+        by_rank = block[np.argsort(rank[block], kind="stable")]
+        must = by_rank[forced[by_rank]]
+        rest = by_rank[~forced[by_rank]][: max(room - len(must), 0)]
+        chosen.extend([*must, *rest])
     return np.sort(np.asarray(chosen, dtype=int))
+
+
+def _place_labels(
+    targets: np.ndarray, shown: np.ndarray, *, rows: _Rows, step: float
+) -> np.ndarray:
+    """Label positions beside each label's own module, never closer than ``step``.
+
+    Each module's labels are placed within its rows (and half the gaps around it), so leader
+    lines never cross into another module. Only when forced labels overflow a module are all
+    labels placed along the whole column instead.
+    """
+    extent = rows.extent
+    placed = np.empty(len(shown))
+    for i, (start, stop, _) in enumerate(rows.blocks):
+        inside = (shown >= start) & (shown < stop)
+        low, high = rows.span(i)
+        low, high = low + step / 2, high - step / 2
+        if not inside.any():
+            continue
+        if (inside.sum() - 1) * step > high - low:
+            return label_positions(targets, spacing=step, low=step / 2, high=extent - step / 2)
+        placed[inside] = label_positions(targets[inside], spacing=step, low=low, high=high)
+    return placed
 
 
 @dataclass(frozen=True)
@@ -291,6 +332,7 @@ class _Labels:
     """Which gene rows are labelled, with what text, at what size and spacing."""
 
     shown: np.ndarray  # row positions, top to bottom
+    placed: np.ndarray  # label y per shown row, in row units
     texts: np.ndarray  # symbol (or id) per shown row
     font: float  # points
     step: float  # spacing between labels, in row units
@@ -337,28 +379,41 @@ def _label_plan(
     *,
     rows: _Rows,
     row_in: float,
+    rank: pd.Series,
     markers: Sequence[str],
     max_all_labels: int,
-    per_module: int,
-    n_hubs: int,
 ) -> _Labels:
-    """Pick the gene labels and their font so that they fit the body's height."""
+    """Pick the gene labels and their font so that they fit beside their modules."""
     n_rows = len(genes)
     every_row = n_rows <= max_all_labels
     font = float(np.clip(row_in * 72 * 0.8, 4.0, _FONT)) if every_row else _FONT
     step = font * 1.25 / 72.0 / row_in
+    ids = genes.index.astype(str)
     if every_row:
         shown = np.arange(n_rows)
-    else:
-        capacity = max(1, int(rows.extent / step))
-        shown = _choose_labels(
-            genes, markers=markers, per_module=per_module, n_hubs=n_hubs, capacity=capacity
+        placed = label_positions(
+            rows.centers, spacing=step, low=step / 2, high=rows.extent - step / 2
         )
+    else:
+        wanted = {str(m) for m in markers}
+        forced = genes["symbol"].astype(str).isin(wanted).to_numpy() | ids.isin(wanted)
+        # Genes the rank does not know go last, in heatmap order.
+        order = rank.reindex(ids).fillna(len(rank)).to_numpy()
+        shown = _choose_labels(order, rows=rows, step=step, forced=forced)
+        placed = _place_labels(rows.centers[shown], shown, rows=rows, step=step)
     symbols = genes["symbol"].astype(str)
     texts = symbols.where(symbols != "", genes.index.to_series().astype(str)).to_numpy()[shown]
     longest = max((len(t) for t in texts), default=4)
     width = 0.35 + _text_width_in("x" * longest, font)
-    return _Labels(shown=shown, texts=texts, font=font, step=step, every_row=every_row, width=width)
+    return _Labels(
+        shown=shown,
+        placed=placed,
+        texts=texts,
+        font=font,
+        step=step,
+        every_row=every_row,
+        width=width,
+    )
 
 
 def heatmap_layout(
@@ -368,9 +423,9 @@ def heatmap_layout(
     tracks: Sequence[str],
     markers: Sequence[str] = (),
     subtitles: Mapping[int, str] | None = None,
+    de: DEResult | None = None,
+    label_rank: pd.Series | None = None,
     max_all_labels: int = 60,
-    labels_per_module: int = 3,
-    hubs_per_module: int = 2,
     width: float | None = None,
     height: float | None = None,
 ) -> HeatmapLayout:
@@ -388,21 +443,23 @@ def heatmap_layout(
     gap_rows = 0.0 if k < 2 else _GAP_ROWS_IN * n_rows / max(body_h - (k - 1) * _GAP_ROWS_IN, 0.5)
     rows = _row_layout(sizes, gap_rows)
     row_in = body_h / rows.extent
+    if label_rank is None:
+        evidence = label_evidence(genes, de_table=de.table if de is not None else None)
+        label_rank = rank_labels(evidence, forced=markers)
     labels = _label_plan(
         genes,
         rows=rows,
         row_in=row_in,
+        rank=label_rank,
         markers=markers,
         max_all_labels=max_all_labels,
-        per_module=labels_per_module,
-        n_hubs=hubs_per_module,
     )
-    names = modules.names()
-    module_texts = [f"{module_label(m)}  {names[m]}" for m in modules.summary["module"]]
-    module_texts += [str(v) for v in (subtitles or {}).values() if v]
-    names_w = min(2.4, max(_text_width_in(t, _FONT) for t in module_texts) + 0.15)
+    names_w = min(
+        _NAMES_MAX_IN,
+        max(_text_width_in(t, _FONT) for t in _module_texts(modules, subtitles or {})) + 0.15,
+    )
     dend_w, band_w = 0.55, 0.14
-    lfc_w = 0.5 if bool(genes["log2fc"].notna().any()) else 0.0
+    lfc_w = 0.5 if bool(_fold_changes(modules, de).notna().any()) else 0.0
     legend_w = 1.75
     track_names_w = max((_text_width_in(c, _FONT) for c in tracks), default=0) + 0.1
     left_w = max(names_w + dend_w + band_w + 0.05, track_names_w)
@@ -491,9 +548,9 @@ def heatmap(
     title: str | None = None,
     note: str = "",
     subtitles: Mapping[int, str] | None = None,
+    de: DEResult | None = None,
+    label_rank: pd.Series | None = None,
     max_all_labels: int = 60,
-    labels_per_module: int = 3,
-    hubs_per_module: int = 2,
     width: float | None = None,
     height: float | None = None,
 ) -> Figure:
@@ -519,10 +576,16 @@ def heatmap(
     note
         A line under the title, e.g. ``GeneSelection.shown_note()`` ("2,000 of 5,312 genes
         shown"); the number of genes and modules is always stated.
+    de
+        The DE result: the fold-change bar draws its shrunken log2 fold changes when it has
+        them (:attr:`~rnaheat.de.DEResult.display_lfc`), and label choice uses its base means.
+    label_rank
+        Gene id → place in the label order (0 first), from :func:`rnaheat.labels.label_rank`
+        (the run passes :func:`rnaheat.labels.gene_label_rank`); by default the same rule on
+        what ``modules`` and ``de`` hold.
     max_all_labels
-        Every gene is labelled when there are at most this many rows.
-    labels_per_module, hubs_per_module
-        Otherwise label per module this many genes by largest |log2fc| and by hub rank.
+        Every gene is labelled when there are at most this many rows; otherwise each module
+        gets as many labels as its height holds, in the order of ``label_rank``.
     width, height
         Heatmap body size in inches; chosen from the matrix shape by default.
 
@@ -545,9 +608,9 @@ def heatmap(
         tracks=tracks,
         markers=marker_list,
         subtitles=subtitles,
+        de=de,
+        label_rank=label_rank,
         max_all_labels=max_all_labels,
-        labels_per_module=labels_per_module,
-        hubs_per_module=hubs_per_module,
         width=width,
         height=height,
     )
@@ -560,7 +623,7 @@ def heatmap(
         _draw_sample_tree(fig, lay, modules)
     legends = _draw_tracks(fig, lay, samples.loc[modules.sample_order], tracks)
     if lay.lfc_w:
-        _draw_fold_changes(fig, lay, modules)
+        _draw_fold_changes(fig, lay, modules, de)
     _draw_labels(fig, lay, modules, marker_list)
     _draw_title(fig, lay, modules, title=title, note=note)
     _draw_legends(fig, legends, lay, display)
@@ -629,7 +692,6 @@ def _draw_bands(
     """The coloured module band and, left of the trees, each module's name and size."""
     summary = modules.summary
     colors = module_colors(modules)
-    names = modules.names()
     rows = lay.rows
     band = _add_axes(
         fig, lay, lay.body_x - 0.04 - lay.band_w, lay.body_top, w=lay.band_w, h=lay.body_h
@@ -646,17 +708,17 @@ def _draw_bands(
     names_ax.set_xlim(0, 1)
     names_ax.set_ylim(rows.extent, 0)
     centers = [top + (stop - start) / 2 for start, stop, top in rows.blocks]
-    name_step = _FONT * (3.8 if subtitles else 2.6) / 72.0 / lay.row_in
+    texts = _module_name_lines(modules, subtitles, width_in=lay.names_w)
+    n_lines = max(t.count("\n") + 1 for t in texts.values())
+    name_step = _FONT * (1.3 * n_lines + 0.2) / 72.0 / lay.row_in
     placed = label_positions(
         centers, spacing=name_step, low=name_step / 2, high=rows.extent - name_step / 2
     )
-    sizes = summary["n_genes"].to_numpy(dtype=int)
-    for y, m, size in zip(placed, summary["module"], sizes, strict=True):
+    for y, m in zip(placed, summary["module"], strict=True):
         names_ax.text(
             1.0,
             y,
-            f"{module_label(m)}  {names[int(m)]}\n{size:,} genes"
-            + (f"\n{subtitles[int(m)]}" if int(m) in subtitles else ""),
+            texts[int(m)],
             ha="right",
             va="center",
             fontsize=_FONT,
@@ -764,12 +826,23 @@ def _draw_tracks(
     return legends
 
 
-def _draw_fold_changes(fig: Figure, lay: HeatmapLayout, modules: GeneModules) -> None:
-    """Each gene's log2 fold change as a bar right of the cells."""
+def _fold_changes(modules: GeneModules, de: DEResult | None) -> pd.Series:
+    """Each heatmap gene's log2 fold change to draw: shrunken when the DE result has it."""
+    if de is None:
+        return modules.genes["log2fc"]
+    table = de.table.drop_duplicates("gene_id")
+    values = pd.Series(table[de.display_lfc].to_numpy(), index=table["gene_id"].astype(str))
+    return values.reindex(modules.order.astype(str)).set_axis(modules.order)
+
+
+def _draw_fold_changes(
+    fig: Figure, lay: HeatmapLayout, modules: GeneModules, de: DEResult | None
+) -> None:
+    """Each gene's log2 fold change as a bar right of the cells (shrunken when available)."""
     x0 = lay.body_x + lay.body_w + 0.06
     lf = _add_axes(fig, lay, x0, lay.body_top, w=lay.lfc_w - 0.06, h=lay.body_h)
     lf.set_gid("log2fc")
-    lfc = modules.genes["log2fc"].fillna(0.0).to_numpy()
+    lfc = _fold_changes(modules, de).fillna(0.0).to_numpy()
     n_rows = len(lfc)
     span = float(np.nanpercentile(np.abs(lfc), 99)) or 1.0
     cmap = diverging_cmap()
@@ -789,7 +862,8 @@ def _draw_fold_changes(fig: Figure, lay: HeatmapLayout, modules: GeneModules) ->
     lf.tick_params(axis="x", labelsize=_FONT - 1, length=2, pad=1)
     for side in ("left", "right", "top"):
         lf.spines[side].set_visible(False)
-    lf.set_title("log2 FC", fontsize=_FONT, pad=3)
+    shrunk = de is not None and de.shrunk
+    lf.set_title("log2 FC\n(shrunken)" if shrunk else "log2 FC", fontsize=_FONT, pad=3)
 
 
 def _draw_labels(
@@ -803,9 +877,8 @@ def _draw_labels(
     lab.set_xlim(0, labels.width)
     lab.set_ylim(lay.rows.extent, 0)
     lab.axis("off")
-    extent, step = lay.rows.extent, labels.step
     targets = lay.rows.centers[labels.shown]
-    placed = label_positions(targets, spacing=step, low=step / 2, high=extent - step / 2)
+    placed = labels.placed
     marker_set = set(markers)
     leader = 0.28 if not labels.every_row else 0.08
     segs = [

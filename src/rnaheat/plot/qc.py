@@ -21,7 +21,7 @@ from matplotlib.patches import Patch
 from scipy.cluster.hierarchy import dendrogram
 
 from rnaheat.plot._text import bold_headers, literal_text
-from rnaheat.plot.colors import NEUTRAL, category_colors, continuous_cmap
+from rnaheat.plot.colors import NEUTRAL, category_colors, continuous_cmap, track_palettes
 from rnaheat.qc import EXPLAINED_R2, LOW_DEPTH_FRACTION, LOW_DETECTED_FRACTION, QCResult
 
 __all__ = [
@@ -49,16 +49,16 @@ FLAG_COLOR = "#D55E00"
 def variable_colors(qc: QCResult, /) -> dict[str, dict[str, str]]:
     """Colours per level of each categorical design variable, as every QC figure uses them.
 
-    Each variable starts further along the shared palette, so two tracks side by side (say
-    ``cell_line`` and ``condition``) never share a colour.
+    The heatmap's tracks and the report take theirs from the same rule
+    (:func:`rnaheat.plot.colors.track_palettes`), so a level has one colour in every figure.
     """
-    colors: dict[str, dict[str, str]] = {}
-    offset = 0
-    for name in qc.factors:
-        levels = sorted(qc.design[name].astype(str).unique())
-        colors[name] = category_colors(levels, offset=offset)
-        offset += len(levels)
-    return colors
+    design = qc.design.astype(str)
+    palettes = track_palettes(design, list(qc.factors))
+    # A factor of many numbers is a gradient on the heatmap; the QC figures keep its levels.
+    return {
+        name: palette if isinstance(palette, dict) else category_colors(design[name])
+        for name, palette in palettes.items()
+    }
 
 
 def _label_step(n: int, *, max_labels: int = MAX_LABELS) -> int:

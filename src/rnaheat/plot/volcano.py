@@ -15,9 +15,11 @@ from matplotlib.path import Path
 from matplotlib.transforms import Bbox
 
 from rnaheat.de.result import DEResult
+from rnaheat.labels import label_evidence
+from rnaheat.labels import label_rank as rank_labels
 from rnaheat.modules import GeneModules, module_label
 from rnaheat.plot._text import literal_text
-from rnaheat.plot.colors import NEUTRAL, diverging_cmap
+from rnaheat.plot.colors import NEUTRAL, NOT_SHOWN, diverging_cmap
 from rnaheat.plot.heatmap import module_colors
 from rnaheat.significance import significant_rows, threshold_text
 
@@ -45,30 +47,39 @@ def volcano(
     alpha: float = 0.05,
     lfc_threshold: float = 0.0,
     label_genes: Iterable[str] | None = None,
+    label_rank: pd.Series | None = None,
     n_labels: int = 15,
     title: str | None = None,
 ) -> Axes:
-    """Log2 fold change against significance, genes coloured by their heatmap module.
+    """Log2 fold change against −log10 padj, genes coloured by their heatmap module.
 
     Parameters
     ----------
     de_table
         A DE result or its table (``gene_id``, ``symbol``, ``log2fc``, ``pvalue``, ``padj``).
-        Genes without a p-value or fold change were not tested and are not drawn.
+        The x axis is the shrunken fold change (``log2fc_shrunk``) when the table has it, as
+        DESeq2 advises for showing fold changes; the y axis is −log10 ``padj``, the quantity
+        the significance rule and the report's interactive volcano use. Genes without a padj
+        (not tested, or filtered independently) are not drawn and their number is stated.
     ax
         Where to draw; a new figure when ``None``.
     modules
         The heatmap's modules: their genes take the module's colour (the heatmap's, from
         :func:`rnaheat.plot.heatmap.module_colors`) and the legend lists the modules in
-        order with their names; other genes are grey. Without modules, significant genes
-        are coloured by direction.
+        order with their names; significant genes left out of the modules (the heatmap's
+        ``max_genes`` cap) are drawn as "significant, not in the heatmap"; other genes are
+        grey. Without modules, significant genes are coloured by direction.
     alpha, lfc_threshold
-        A gene counts as up or down when ``padj < alpha`` and ``|log2fc| >= lfc_threshold``;
-        both thresholds are drawn.
+        A gene counts as up or down by :mod:`rnaheat.significance` (``padj < alpha`` and
+        ``|log2fc| >= lfc_threshold`` on the unshrunken fold change). The padj line is drawn;
+        the fold-change lines only on an unshrunken x axis, where they separate the genes.
     label_genes
-        Genes (symbols or ids) to label in addition to the top genes, e.g. positive controls.
+        Genes (symbols or ids) always labelled, e.g. markers and positive controls.
+    label_rank
+        Gene id → place in the label order (:func:`rnaheat.labels.label_rank`); by default
+        the same rule on the table alone.
     n_labels
-        How many of the most significant changed genes to label, split between up and down.
+        How many changed genes to label, first in ``label_rank``, split between up and down.
     title
         Axes title; by default the contrast of a :class:`~rnaheat.de.DEResult`.
 
@@ -86,14 +97,19 @@ def volcano(
     Notes
     -----
     Labels are placed once, when the function runs, from the axes' size at that time; lay the
-    figure out (size, ``subplots_adjust``) before calling, not after. Genes with a p-value of
+    figure out (size, ``subplots_adjust``) before calling, not after. Genes with a padj of
     exactly 0 are drawn as triangles at the top of the axis.
     """
+    x_label = "log2 fold change"
     if isinstance(de_table, DEResult):
         title = de_table.contrast_label or None if title is None else title
         table = de_table.table
+        method = de_table.params.get("shrink")
     else:
         table = de_table
+        method = None
+    if "log2fc_shrunk" in table.columns:
+        x_label = f"shrunken log2 fold change ({method})" if method else "shrunken log2 fold change"
     missing = [c for c in ("gene_id", "log2fc", "pvalue", "padj") if c not in table.columns]
     if missing:
         raise KeyError(
@@ -113,21 +129,29 @@ def volcano(
         ax = fig.add_axes((0.11, 0.1, 0.85, 0.78))
     colours, legend = _colours(genes, modules, alpha, lfc_threshold)
     _scatter(ax, genes, colours)
-    _frame(ax, genes)
-    n_up, n_down, dashed = _thresholds(ax, genes, alpha, lfc_threshold)
-    _counts(ax, n_up, n_down, alpha, lfc_threshold, title, dashed=dashed)
+    _frame(ax, genes, x_label=x_label)
+    lines = lfc_threshold if "log2fc_shrunk" not in table.columns else 0.0
+    n_up, n_down = _thresholds(ax, genes, alpha, lfc_threshold, lines=lines)
+    # Tested genes the independent filter left without a padj (untested genes go unsaid).
+    hidden = int((table["pvalue"].notna() & table["padj"].isna()).sum())
+    _counts(ax, n_up, n_down, alpha, lfc_threshold, title, not_drawn=hidden)
     if legend:
         _legend(ax, genes, legend, title="module" if modules is not None else None)
-    chosen, asked = _label_choice(genes, alpha, lfc_threshold, n_labels, label_genes)
+    if label_rank is None:
+        evidence = label_evidence(genes.set_index("gene_id"), de_table=table)
+        label_rank = rank_labels(evidence, forced=label_genes or ())
+    chosen, asked = _label_choice(genes, alpha, lfc_threshold, n_labels, label_genes, label_rank)
     _place_labels(ax, genes, chosen, bold=asked)
     return ax
 
 
 def _drawable(table: pd.DataFrame) -> pd.DataFrame:
-    keep = table["pvalue"].notna() & table["log2fc"].notna()
-    genes = table.loc[
-        keep, [c for c in ("gene_id", "symbol", "log2fc", "pvalue", "padj") if c in table.columns]
-    ].copy()
+    """The genes with a padj and a fold change: ``x`` (shrunken when present) and ``y``."""
+    x_column = "log2fc_shrunk" if "log2fc_shrunk" in table.columns else "log2fc"
+    keep = table["padj"].notna() & table["log2fc"].notna() & table[x_column].notna()
+    wanted = ("gene_id", "symbol", "log2fc", "pvalue", "padj")
+    genes = table.loc[keep, [c for c in wanted if c in table.columns]].copy()
+    genes["x"] = table.loc[keep, x_column].to_numpy(dtype=float)
     genes["gene_id"] = genes["gene_id"].astype(str)
     symbol = (
         genes["symbol"].fillna("").astype(str)
@@ -135,10 +159,10 @@ def _drawable(table: pd.DataFrame) -> pd.DataFrame:
         else pd.Series("", index=genes.index)
     )
     genes["label"] = symbol.where(symbol.str.strip() != "", genes["gene_id"])
-    positive = genes["pvalue"][genes["pvalue"] > 0]
+    positive = genes["padj"][genes["padj"] > 0]
     floor = positive.min() if len(positive) else 1e-300
-    genes["at_floor"] = genes["pvalue"] <= 0
-    genes["y"] = -np.log10(genes["pvalue"].clip(lower=floor))
+    genes["at_floor"] = genes["padj"] <= 0
+    genes["y"] = -np.log10(genes["padj"].clip(lower=floor))
     return genes.reset_index(drop=True)
 
 
@@ -153,16 +177,21 @@ def _colours(genes, modules, alpha, lfc_threshold):
     module_of = pd.Series(labels.to_numpy(), index=labels.index.astype(str))
     module_of = module_of[~module_of.index.duplicated()]
     group = genes["gene_id"].map(module_of)
-    colour = group.map(palette).fillna(NEUTRAL)
+    up, down = _changed(genes, alpha, lfc_threshold)
+    # Significant genes the heatmap's cap left out are significant all the same.
+    left_out = group.isna() & (up | down)
+    colour = group.map(palette).fillna(NEUTRAL).mask(left_out, NOT_SHOWN)
     sizes = group.value_counts()
     legend = [
         _handle(palette[m], _legend_label(m, names, int(sizes.get(m, 0))))
         for m in palette
         if m in sizes.index
     ]
-    legend.append(_handle(NEUTRAL, "not in a module"))
-    order = {m: i + 1 for i, m in enumerate(palette)}
-    rank = group.map(order).fillna(0).astype(int)
+    if left_out.any():
+        legend.append(_handle(NOT_SHOWN, f"significant, not in the heatmap ({left_out.sum():,})"))
+    legend.append(_handle(NEUTRAL, "not significant" if left_out.any() else "not in a module"))
+    order = {m: i + 2 for i, m in enumerate(palette)}
+    rank = group.map(order).fillna(0).astype(int).mask(left_out, 1)
     return pd.DataFrame({"colour": colour, "rank": rank}), legend
 
 
@@ -216,7 +245,7 @@ def _scatter(ax, genes, colours) -> None:
             if not rows.any():
                 continue
             ax.scatter(
-                genes.loc[rows, "log2fc"],
+                genes.loc[rows, "x"],
                 genes.loc[rows, "y"],
                 c=colours.loc[rows, "colour"].tolist(),
                 s=size * (3 if at_floor else 1),
@@ -228,36 +257,33 @@ def _scatter(ax, genes, colours) -> None:
             )
 
 
-def _frame(ax, genes) -> None:
-    x, y = genes["log2fc"].to_numpy(), genes["y"].to_numpy()
+def _frame(ax, genes, *, x_label: str) -> None:
+    x, y = genes["x"].to_numpy(), genes["y"].to_numpy()
     span = max(np.abs(x).max() if len(x) else 1.0, 1.0)
     # Symmetric x so up and down read at the same scale; headroom above for labels.
     ax.set_xlim(-span * 1.12, span * 1.12)
     ax.set_ylim(0, (y.max() if len(y) else 1.0) * 1.12 + 0.5)
-    ax.set_xlabel("log2 fold change")
-    ax.set_ylabel("−log10 p-value")
+    ax.set_xlabel(x_label)
+    ax.set_ylabel("−log10 adjusted p-value")
     ax.spines[["top", "right"]].set_visible(False)
 
 
-def _thresholds(ax, genes, alpha, lfc_threshold) -> tuple[int, int, bool]:
+def _thresholds(ax, genes, alpha, lfc_threshold, *, lines: float) -> tuple[int, int]:
+    """The padj line (and fold-change lines at ``±lines``); the numbers of up and down genes."""
     up, down = _changed(genes, alpha, lfc_threshold)
     style = {"color": "0.35", "linewidth": 0.8, "linestyle": (0, (4, 3)), "zorder": 0.5}
-    significant = genes.loc[(genes["padj"] < alpha).fillna(value=False), "y"]
-    if len(significant):
-        # The p-value line that padj < alpha corresponds to in this table.
-        line = significant.min()
-        ax.axhline(line, **style)
-    if lfc_threshold > 0:
-        for x in (-lfc_threshold, lfc_threshold):
+    ax.axhline(-np.log10(alpha), **style)
+    if lines > 0:
+        for x in (-lines, lines):
             ax.axvline(x, **style)
-    return int(up.sum()), int(down.sum()), bool(len(significant)) or lfc_threshold > 0
+    return int(up.sum()), int(down.sum())
 
 
-def _counts(ax, n_up, n_down, alpha, lfc_threshold, title, *, dashed: bool) -> None:
+def _counts(ax, n_up, n_down, alpha, lfc_threshold, title, *, not_drawn: int) -> None:
     cmap = diverging_cmap()
-    rule = threshold_text(alpha=alpha, lfc_threshold=lfc_threshold) + (
-        " (dashed)" if dashed else ""
-    )
+    rule = threshold_text(alpha=alpha, lfc_threshold=lfc_threshold) + " (dashed: padj)"
+    if not_drawn:
+        rule += f" · {not_drawn:,} tested genes without padj not drawn"
     header = {
         "xycoords": "axes fraction",
         "textcoords": "offset points",
@@ -293,7 +319,7 @@ def _counts(ax, n_up, n_down, alpha, lfc_threshold, title, *, dashed: bool) -> N
 def _legend(ax, genes, handles, *, title) -> None:
     """Put the legend in the inner corner that hides the fewest genes."""
     renderer = ax.figure.canvas.get_renderer()
-    points_px = ax.transData.transform(genes[["log2fc", "y"]].to_numpy())
+    points_px = ax.transData.transform(genes[["x", "y"]].to_numpy())
     best = None
     for loc in ("upper left", "upper right", "center left", "center right", "upper center"):
         legend = ax.legend(
@@ -343,12 +369,15 @@ def _legend(ax, genes, handles, *, title) -> None:
         ax.legend(handles=handles, loc=best[1], borderaxespad=0.3, **style)
 
 
-def _label_choice(genes, alpha, lfc_threshold, n_labels, label_genes) -> tuple[list[int], set[int]]:
+def _label_choice(
+    genes, alpha, lfc_threshold, n_labels, label_genes, label_rank
+) -> tuple[list[int], set[int]]:
+    """Rows to label: the asked-for genes, then changed genes in label order, up and down."""
     up, down = _changed(genes, alpha, lfc_threshold)
-    # Most significant first; the larger fold change breaks ties (p-values often tie at 0).
-    by_p = genes.index[np.lexsort((-genes["log2fc"].abs().to_numpy(), genes["pvalue"].to_numpy()))]
-    up_rows = list(by_p[up[by_p].to_numpy()])
-    down_rows = list(by_p[down[by_p].to_numpy()])
+    rank = genes["gene_id"].map(label_rank).fillna(len(label_rank)).to_numpy()
+    by_rank = genes.index[np.argsort(rank, kind="stable")]
+    up_rows = list(by_rank[up[by_rank].to_numpy()])
+    down_rows = list(by_rank[down[by_rank].to_numpy()])
     n_up = min(len(up_rows), max(n_labels - min(len(down_rows), n_labels // 2), 0))
     n_down = min(len(down_rows), n_labels - n_up)
     chosen = up_rows[:n_up] + down_rows[:n_down]
@@ -381,7 +410,7 @@ def _place_labels(ax, genes, chosen, *, bold: set[int]) -> None:
         return
     fig = ax.figure
     renderer = fig.canvas.get_renderer()
-    points_px = ax.transData.transform(genes[["log2fc", "y"]].to_numpy())
+    points_px = ax.transData.transform(genes[["x", "y"]].to_numpy())
     area = ax.get_window_extent(renderer)
     scale = fig.dpi / 72.0
     pad, gap = 2.5 * scale, 2.5 * scale
@@ -397,7 +426,7 @@ def _place_labels(ax, genes, chosen, *, bold: set[int]) -> None:
         x, y = points_px[row]
         text = ax.annotate(
             genes.at[row, "label"],
-            xy=(genes.at[row, "log2fc"], genes.at[row, "y"]),
+            xy=(genes.at[row, "x"], genes.at[row, "y"]),
             xytext=(0, 0),
             textcoords="offset points",
             fontsize=_LABEL_SIZE,
@@ -466,7 +495,7 @@ def _place_labels(ax, genes, chosen, *, bold: set[int]) -> None:
         if ring > 0:
             ax.annotate(
                 "",
-                xy=(genes.at[row, "log2fc"], genes.at[row, "y"]),
+                xy=(genes.at[row, "x"], genes.at[row, "y"]),
                 xytext=(dx, dy),
                 textcoords="offset points",
                 arrowprops={

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from rnaheat.checks import Check
-from rnaheat.plot.colors import NEUTRAL
+from rnaheat.plot.colors import NEUTRAL, NOT_SHOWN
 from rnaheat.report.data import (
     ControlsData,
     HeatmapData,
@@ -361,7 +361,8 @@ def _volcano_payload(volcano: VolcanoData, heatmap_ids: list[str]) -> dict[str, 
         "colors": colors,
         "row": [row_of.get(g, -1) for g in drawable["gene_id"]],
         "alpha": float(volcano.alpha),
-        "lfc": float(volcano.lfc_threshold),
+        "lfc": 0.0 if volcano.shrunken else float(volcano.lfc_threshold),
+        "xLabel": "shrunken log2 fold change" if volcano.shrunken else "log2 fold change",
         "notDrawn": len(points) - len(drawable),
     }
 
@@ -574,9 +575,17 @@ def _volcano(
         f"{_swatch(m.color)}{_e(m.label)} · {_e(m.name)}</button></li>"
         for m in modules
     )
-    legend += f"<li>{_swatch(NEUTRAL)}in no module</li>"
+    capped = bool((volcano.points["color"] == NOT_SHOWN).any())
+    if capped:
+        legend += f"<li>{_swatch(NOT_SHOWN)}significant, not in the heatmap</li>"
+    legend += f"<li>{_swatch(NEUTRAL)}{'not significant' if capped else 'in no module'}</li>"
+    grey = (
+        "dark grey: significant but left out of the heatmap; light grey: not significant"
+        if capped
+        else "grey: in no module"
+    )
     lede = (
-        f"{n:,} tested genes, coloured by their heatmap module (grey: in no module). Hover "
+        f"{n:,} tested genes, coloured by their heatmap module ({grey}). Hover "
         "or click a point to find its row in the heatmap."
         if modules
         else f"{n:,} tested genes; none was selected for a heatmap."

@@ -400,15 +400,19 @@ class VolcanoData:
     alpha
         The significance threshold drawn as a horizontal line.
     lfc_threshold
-        The fold-change threshold drawn as vertical lines (none at 0).
+        The fold-change threshold drawn as vertical lines (none at 0, none on a shrunken axis,
+        where it would not separate the significant genes).
     figure
         The publication figure, or ``None``.
+    shrunken
+        ``log2fc`` holds shrunken fold changes (the axis says so).
     """
 
     points: pd.DataFrame
     alpha: float = 0.05
     lfc_threshold: float = 0.0
     figure: StaticFigure | None = None
+    shrunken: bool = False
 
     def __post_init__(self) -> None:
         points = _columns(self.points, VOLCANO_COLUMNS, "volcano points")

@@ -46,6 +46,29 @@ rh.fit = function (ctx, text, width) {
   return lo > 0 ? text.slice(0, lo) + "…" : "";
 };
 
+// Break text into lines no wider than width: at spaces and after underscores (gene-set names
+// such as HALLMARK_FATTY_ACID_METABOLISM), inside a word only when it alone is too wide.
+rh.wrap = function (ctx, text, width) {
+  const lines = [];
+  let line = "";
+  for (const token of text.match(/[^\s_]+_*|_+|\s+/g) || []) {
+    const next = line + token;
+    if (!line.trim() || ctx.measureText(next.trim()).width <= width) line = next;
+    else {
+      lines.push(line.trim());
+      line = token.trimStart();
+    }
+    while (line.length > 1 && ctx.measureText(line).width > width) {
+      let cut = line.length - 1;
+      while (cut > 1 && ctx.measureText(line.slice(0, cut)).width > width) cut--;
+      lines.push(line.slice(0, cut));
+      line = line.slice(cut);
+    }
+  }
+  if (line.trim()) lines.push(line.trim());
+  return lines;
+};
+
 // Fill a tooltip: a bold head line and plain lines, all as text.
 rh.showTip = function (tip, wrap, x, y, head, lines, gene) {
   const nodes = [];

@@ -250,21 +250,34 @@ rh.HeatmapView = class {
         c.lineWidth = 2;
         c.strokeRect(L.labelW + 1, y1 + 1, L.bandW - 2, y2 - y1 - 2);
       }
-      if (y2 - y1 >= 14) {
-        const faded = selected && selected !== b.id;
-        const subtitle = m.subtitle && y2 - y1 >= 30;
-        c.font = selected === b.id ? "bold " + rh.FONT : rh.FONT;
-        c.fillStyle = faded ? "#8c959f" : "#1f2328";
-        const text = rh.fit(c, m.label + " " + m.name, L.labelW - 8);
-        c.fillText(text, L.labelW - 6, (y1 + y2) / 2 - (subtitle ? 7 : 0));
-        if (subtitle) {
-          c.font = rh.SMALL;
-          c.fillStyle = faded ? "#aab2bb" : "#59636e";
-          c.fillText(rh.fit(c, m.subtitle, L.labelW - 8), L.labelW - 6, (y1 + y2) / 2 + 8);
-        }
-      }
+      if (y2 - y1 >= 14) this.drawModuleName(c, m, y1, y2, selected);
     }
     c.restore();
+  }
+
+  // A module's name and top gene set, wrapped to the name column, centred on its block. Only
+  // a block too short for every line shows fewer, the last one shortened.
+  drawModuleName(c, m, y1, y2, selected) {
+    const L = this.L;
+    const faded = selected && selected !== m.id;
+    const width = L.labelW - 8;
+    const nameFont = selected === m.id ? "bold " + rh.FONT : rh.FONT;
+    c.font = nameFont;
+    const lines = rh.wrap(c, m.label + " " + m.name, width).map((t) => [t, true]);
+    if (m.subtitle) {
+      c.font = rh.SMALL;
+      for (const t of rh.wrap(c, m.subtitle, width)) lines.push([t, false]);
+    }
+    const room = Math.max(1, Math.floor((y2 - y1) / 14));
+    const shown = lines.slice(0, room);
+    if (lines.length > room) shown[room - 1] = [shown[room - 1][0] + "…", shown[room - 1][1]];
+    let y = (y1 + y2) / 2 - ((shown.length - 1) * 14) / 2;
+    for (const [text, isName] of shown) {
+      c.font = isName ? nameFont : rh.SMALL;
+      c.fillStyle = isName ? (faded ? "#8c959f" : "#1f2328") : faded ? "#aab2bb" : "#59636e";
+      c.fillText(rh.fit(c, text, width), L.labelW - 6, y);
+      y += 14;
+    }
   }
 
   // Annotation tracks.

@@ -101,7 +101,7 @@ rh.VolcanoView = class {
     c.font = rh.FONT;
     c.textAlign = "center";
     c.textBaseline = "bottom";
-    c.fillText("log2 fold change", L.left + L.w / 2, L.height - 4);
+    c.fillText(this.v.xLabel || "log2 fold change", L.left + L.w / 2, L.height - 4);
     c.save();
     c.translate(14, L.top + L.h / 2);
     c.rotate(-Math.PI / 2);
