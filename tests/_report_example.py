@@ -192,6 +192,7 @@ def example_report(
             stability=0.88,
             top_sets=("HALLMARK_OXIDATIVE_PHOSPHORYLATION (padj 1e-12)",),
             hub_genes=tuple(HYPOXIA_DOWN[:4]),
+            name_note="name purity 0.97: the name is true for 97% of its genes",
         ),
         Module(
             id=3,

@@ -162,11 +162,33 @@ def test_all_samples_two_factor_design(all8):
     assert read_tsv(all8 / "tables" / "vst.tsv").shape == (60676, 9)
 
 
-def test_all_samples_module_names_tell_cell_line_from_hypoxia(all8, measured):
-    names = list(read_tsv(all8 / "tables" / "module_summary.tsv")["module_name"])
-    measured("GSE106305 all 8 modules: " + "; ".join(names))
-    assert any("Hypoxia" in n for n in names)
-    assert any(("PC3" in n or "LNCaP" in n) and "Hypoxia" not in n for n in names)
+def test_all_samples_default_display_removes_cell_line(all8, measured):
+    summary = read_tsv(all8 / "tables" / "module_summary.tsv")
+    de = read_tsv(all8 / "tables" / "de.tsv").set_index("symbol")
+    modules = read_tsv(all8 / "tables" / "modules.tsv").set_index("symbol")
+    markers = [g for g in (*HIF_TARGETS, "EGLN3") if de.loc[g, "padj"] < 0.05]
+    measured(
+        "GSE106305 all 8, default flags: "
+        + "; ".join(
+            f"M{r.module} {r.module_name} ({r.n_genes}, purity {r.name_purity:.2f})"
+            for r in summary.itertuples()
+        )
+        + f"; significant HIF targets {', '.join(markers)}"
+    )
+    assert sorted(summary["module_name"]) == ["down in Hypoxia", "up in Hypoxia"]
+    assert (summary["name_purity"] >= 0.9).all()
+    assert set(summary["name_kind"]) == {"design"}
+    assert len(markers) >= 6
+    assert (modules.loc[markers, "module_name"] == "up in Hypoxia").all()
+    # The heatmap's samples split by condition: the sample tree's two halves.
+    order = read_tsv(all8 / "tables" / "sample_order.tsv")["sample"]
+    hypoxia = ["Hypoxia" in s for s in order]
+    assert hypoxia in ([True] * 4 + [False] * 4, [False] * 4 + [True] * 4)
+    record = json.loads((all8 / "run.json").read_text())
+    assert record["config"]["heatmap"]["display_remove"] == []
+    assert record["display"] == {"removed": ["cell_line"], "protected": ["condition"]}
+    report = (all8 / "report.html").read_text()
+    assert "cell_line effect removed for display" in report
 
 
 def test_all_samples_qc(all8, measured):

@@ -265,6 +265,9 @@ def test_clicking_a_module_highlights_its_rows(session, pages):
         centres.append(p["y"])
     assert centres == sorted(centres)
     band = s.js("() => window.rnaheat.bandPoint(2)")
+    # The band's tooltip says how true the module's name is for its genes.
+    s.page.mouse.move(band["x"], band["y"])
+    assert "name purity 0.97" in s.page.locator("#heatmap-tooltip").inner_text()
     s.page.mouse.click(band["x"], band["y"])
     s.page.mouse.move(5, 5)
     assert s.attr("#heatmap-view", "data-selected-module") == "2"

@@ -39,7 +39,7 @@ from rnaheat.de.design import parse_design
 from rnaheat.de.engine import engines, get_engine
 from rnaheat.de.runner import DEFAULT_ENGINE, TESTS, test
 from rnaheat.demo import simulate_experiment
-from rnaheat.display import display_matrix
+from rnaheat.display import NO_REMOVAL, display_matrix
 from rnaheat.enrich import gene_set_enrichment
 from rnaheat.io.align import read_experiment
 from rnaheat.io.text import check_regular_file
@@ -442,8 +442,10 @@ class HeatmapSettings:
         Colour bound for the display values.
     display_remove
         Sheet columns removed from the displayed values only (limma's removeBatchEffect
-        with the design protected); DE is never affected. Unset in a likelihood-ratio test
-        run, the reduced model's variables are removed and the terms the test drops kept.
+        with the design protected); DE is never affected. Unset, the design's terms other
+        than the contrast variable are removed (:func:`rnaheat.display.nuisance_terms`; in a
+        likelihood-ratio test run the reduced model's variables, keeping the terms the test
+        drops); ``none`` keeps the VST as it is.
     group_samples
         Group the columns by this sheet column (with gaps) instead of the sample tree.
     annotate
@@ -468,8 +470,8 @@ class HeatmapSettings:
         default=(),
         flag="--display-remove",
         metavar="COLUMN",
-        help="remove these sheet columns from the displayed values only (DE is not affected), "
-        "e.g. a batch or cell line",
+        help="remove these sheet columns from the displayed values only (DE is not affected); "
+        "default: the design's terms other than the contrast variable; 'none' removes nothing",
     )
     group_samples: str | None = setting(
         flag="--group-samples",
@@ -492,7 +494,8 @@ class HeatmapSettings:
     def check_columns(self, columns: list[str], /, *, source: str) -> None:
         """Refuse a sheet column named here that the sheet does not have (before any work)."""
         named = {
-            "--display-remove": self.display_remove,
+            # "none" alone is the word for no removal, not a column.
+            "--display-remove": () if self.display_remove == (NO_REMOVAL,) else self.display_remove,
             "--group-samples": (self.group_samples,) if self.group_samples else (),
             "--annotate": self.annotate,
         }

@@ -8,6 +8,13 @@ Batch removal follows limma's ``removeBatchEffect`` on log-scale data: the expre
 gene is fitted on the protected design terms plus the batch factors (sum-to-zero coded, so the
 result stays on the average batch's level), and only the fitted batch term is subtracted.
 Differential expression never sees this matrix.
+
+Which terms leave the display by default (:func:`nuisance_terms`): every design variable other
+than the contrast's, as the DESeq2 workflow recommends for visualisation, so that the heatmap
+and the module names show the contrast rather than a cell line, batch or donor. A variable
+that enters an interaction with the contrast variable is part of the question and stays. In a
+likelihood-ratio test the terms the reduced model keeps are removed and the terms the test
+drops are protected.
 """
 
 from __future__ import annotations
@@ -19,14 +26,24 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from rnaheat.de.design import design_variables
+from rnaheat.de.design import design_variables, parse_design
 
-__all__ = ["SCALES", "DisplayMatrix", "display_matrix", "remove_batch"]
+__all__ = [
+    "NO_REMOVAL",
+    "SCALES",
+    "DisplayMatrix",
+    "display_matrix",
+    "nuisance_terms",
+    "remove_batch",
+    "remove_nuisance",
+]
 
 logger = logging.getLogger("rnaheat")
 
 #: Row scalings: name → words for the colour-bar label.
 SCALES = {"zscore": "row z-score", "center": "row-centred", "none": ""}
+#: The word that asks for no removal at all (``--display-remove none``).
+NO_REMOVAL = "none"
 
 
 @dataclass(frozen=True)
@@ -44,6 +61,8 @@ class DisplayMatrix:
         largest absolute value.
     removed
         Sample-sheet columns whose effect was removed for display.
+    protected
+        The design variables kept while removing (e.g. the contrast's).
     label
         Colour-bar text, e.g. ``"row z-score of VST, clipped at ±2"``.
     params
@@ -56,6 +75,18 @@ class DisplayMatrix:
     removed: tuple[str, ...]
     label: str
     params: Mapping[str, object] = field(default_factory=dict)
+    protected: tuple[str, ...] = ()
+
+    @property
+    def removal_note(self) -> str:
+        """What left the display, for a figure subtitle (empty when nothing was removed).
+
+        E.g. ``"cell_line effect removed for display"``.
+        """
+        if not self.removed:
+            return ""
+        effects = "effects" if len(self.removed) > 1 else "effect"
+        return f"{' and '.join(self.removed)} {effects} removed for display"
 
     @property
     def color_limit(self) -> float:
@@ -88,6 +119,114 @@ def _dummies(samples: pd.DataFrame, variables: Sequence[str], *, sum_to_zero: bo
     if not parts:
         return pd.DataFrame(index=samples.index)
     return pd.concat(parts, axis=1).set_axis(samples.index, axis=0)
+
+
+def _removal_columns(
+    sheet: pd.DataFrame, /, *, remove: Sequence[str], design: str | None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The protected model columns (with the intercept) and the sum-to-zero batch columns.
+
+    Raises ``ValueError`` when the batch is confounded with the protected design.
+    """
+    protected = [v for v in (design_variables(design) if design else []) if v not in remove]
+    for name in protected:
+        if name not in sheet.columns:
+            raise KeyError(f"design variable {name!r} is not a column of the sample sheet")
+    keep = pd.concat(
+        [
+            pd.DataFrame({"(intercept)": 1.0}, index=sheet.index),
+            _dummies(sheet, protected, sum_to_zero=False),
+        ],
+        axis=1,
+    )
+    batch = _dummies(sheet, remove, sum_to_zero=True)
+    full = np.hstack([keep.to_numpy(), batch.to_numpy()])
+    if np.linalg.matrix_rank(full) < full.shape[1]:
+        raise ValueError(
+            f"cannot remove {', '.join(remove)} for display: it is confounded with the design "
+            f"({', '.join(protected) or 'intercept'}), so removing it would also remove the "
+            "effect of interest"
+        )
+    return keep, batch
+
+
+def nuisance_terms(
+    design: str | None,
+    /,
+    *,
+    contrast_variable: str | None,
+    reduced: str | None = None,
+    samples: pd.DataFrame | None = None,
+) -> tuple[str, ...]:
+    """The design variables the display removes by default.
+
+    Parameters
+    ----------
+    design
+        The design formula, e.g. ``"~ cell_line + condition"``.
+    contrast_variable
+        The variable of the tested contrast; it is protected.
+    reduced
+        The reduced formula of a likelihood-ratio test: its variables are removed and every
+        term the test drops is protected (the contrast plays no part then).
+    samples
+        The sample sheet: when given, terms confounded with the protected ones (which cannot
+        be told apart from them) are not removed, with a warning.
+
+    Returns
+    -------
+    tuple of str
+        Sample-sheet columns, in the design's order; empty without a design, or without a
+        contrast outside a likelihood-ratio test.
+    """
+    if not design:
+        return ()
+    if reduced is not None:
+        terms = tuple(design_variables(reduced)) if reduced.strip() else ()
+    elif contrast_variable is None:
+        return ()
+    else:
+        formula = parse_design(design)
+        # A variable that interacts with the contrast is part of the question ("does the
+        # treatment act differently in each genotype?"): removing it would hide the answer.
+        asked = {v for term in formula.terms if contrast_variable in term for v in term}
+        terms = tuple(v for v in formula.variables if v not in asked)
+    if terms and samples is not None:
+        try:
+            _removal_columns(samples, remove=list(terms), design=design)
+        except ValueError as error:
+            logger.warning("%s; the display keeps it", error)
+            return ()
+    return terms
+
+
+def remove_nuisance(
+    expression: pd.DataFrame,
+    /,
+    *,
+    samples: pd.DataFrame,
+    design: str | None,
+    contrast_variable: str | None,
+    reduced: str | None = None,
+) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    """Expression with the :func:`nuisance_terms` removed, the contrast protected.
+
+    For judging samples by the contrast (e.g. within donors after the donor effect is
+    removed) on the same values the heatmap shows. Terms confounded with the protected ones
+    cannot be told apart from them and are kept (with a warning).
+
+    Returns
+    -------
+    tuple
+        The adjusted genes × samples matrix (a copy when nothing is removed) and the columns
+        removed.
+    """
+    terms = nuisance_terms(
+        design, contrast_variable=contrast_variable, reduced=reduced, samples=samples
+    )
+    if not terms:
+        return expression.copy(), ()
+    return remove_batch(expression, samples=samples, remove=terms, design=design), terms
 
 
 def remove_batch(
@@ -133,26 +272,8 @@ def remove_batch(
     missing = [s for s in expression.columns if s not in samples.index]
     if missing:
         raise KeyError(f"sample(s) {', '.join(map(str, missing))} are not in the sample sheet")
-    sheet = samples.loc[expression.columns]
-    protected = [v for v in (design_variables(design) if design else []) if v not in remove]
-    for name in protected:
-        if name not in sheet.columns:
-            raise KeyError(f"design variable {name!r} is not a column of the sample sheet")
-    keep = pd.concat(
-        [
-            pd.DataFrame({"(intercept)": 1.0}, index=sheet.index),
-            _dummies(sheet, protected, sum_to_zero=False),
-        ],
-        axis=1,
-    )
-    batch = _dummies(sheet, remove, sum_to_zero=True)
+    keep, batch = _removal_columns(samples.loc[expression.columns], remove=remove, design=design)
     full = np.hstack([keep.to_numpy(), batch.to_numpy()])
-    if np.linalg.matrix_rank(full) < full.shape[1]:
-        raise ValueError(
-            f"cannot remove {', '.join(remove)} for display: it is confounded with the design "
-            f"({', '.join(protected) or 'intercept'}), so removing it would also remove the "
-            "effect of interest"
-        )
     y = expression.to_numpy(dtype=float)
     # One least-squares fit for all genes at once: genes are the right-hand sides.
     coef, *_ = np.linalg.lstsq(full, y.T, rcond=None)
@@ -220,11 +341,13 @@ def display_matrix(
             raise KeyError(f"gene(s) not in the expression matrix: {', '.join(absent[:10])}")
         matrix = expression.loc[genes]
     removed: tuple[str, ...] = ()
+    protected: tuple[str, ...] = ()
     if remove:
         if samples is None:
             raise ValueError("removing a batch effect needs the sample sheet (samples=...)")
         matrix = remove_batch(matrix, samples=samples, remove=remove, design=design)
         removed = tuple(dict.fromkeys(remove))
+        protected = tuple(v for v in design_variables(design) if v not in removed) if design else ()
         logger.info(
             "display matrix: removed %s for display only (design protected)", ", ".join(removed)
         )
@@ -250,7 +373,13 @@ def display_matrix(
         "source": source,
     }
     return DisplayMatrix(
-        values=out, scale=scale, clip=clip, removed=removed, label=label, params=params
+        values=out,
+        scale=scale,
+        clip=clip,
+        removed=removed,
+        label=label,
+        params=params,
+        protected=protected,
     )
 
 

@@ -29,6 +29,7 @@ table, and version-free Ensembl ids, and the result says how many set genes were
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
 import re
@@ -51,6 +52,7 @@ __all__ = [
     "RANKED_COLUMNS",
     "Enrichment",
     "gene_set_enrichment",
+    "set_words",
 ]
 
 log = logging.getLogger("rnaheat")
@@ -89,6 +91,15 @@ RANKED_COLUMNS = [
 _VERSION = r"^(ENS[A-Z]*G\d+)\.\d+(_PAR_Y)?$"
 #: Separator of gene lists inside one table cell.
 GENE_SEP = ","
+#: Collection prefixes that say where a set comes from, not what it is.
+_COLLECTION_PREFIX = re.compile(
+    r"^(DEMO|HALLMARK|KEGG|REACTOME|GOBP|GOMF|GOCC|GO|WP|BIOCARTA|PID)_"
+)
+
+
+def set_words(gene_set: str, /) -> str:
+    """A gene set's name in words: HALLMARK_DNA_REPAIR → 'dna repair'."""
+    return _COLLECTION_PREFIX.sub("", gene_set).replace("_", " ").lower()
 
 
 @dataclass(frozen=True)
@@ -135,6 +146,14 @@ class Enrichment:
             "enrichment_ranked": self.ranked,
             "enrichment_gene_sets": self.matching,
         }
+
+    def renamed(self, module_names: Mapping[Hashable, str], /) -> Enrichment:
+        """The same enrichment with the modules' names replaced (tables and subtitles)."""
+        names = {**self.module_names, **module_names}
+        table = self.modules.assign(
+            module_name=self.modules["module"].map(lambda m: names.get(m, "")).astype(object)
+        )
+        return dataclasses.replace(self, modules=table, module_names=names)
 
     def top_sets(self, *, alpha: float | None = None) -> pd.DataFrame:
         """Each module's most significant gene set, for modules that have a significant one.

@@ -10,16 +10,17 @@ no confident biology.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 from rnaheat.checks import Check, worst_status
-from rnaheat.enrich import GENE_SEP
+from rnaheat.enrich import GENE_SEP, set_words
 from rnaheat.modules import module_label
+from rnaheat.modules.purity import MIN_PURITY
 from rnaheat.significance import significant_rows, threshold_text
 
 if TYPE_CHECKING:
@@ -52,9 +53,6 @@ CHECK_TITLES = {
     "experimental_validation": "Experimental validation",
 }
 _SAMPLE_CHECKS = ("replicates_cluster", "outliers", "label_swap", "library_size")
-_COLLECTION_PREFIX = re.compile(
-    r"^(DEMO|HALLMARK|KEGG|REACTOME|GOBP|GOMF|GOCC|GO|WP|BIOCARTA|PID)_"
-)
 
 
 def check_title(check: Check, /) -> str:
@@ -68,11 +66,6 @@ def _number(n: float) -> str:
 
 def _p(p: float) -> str:
     return f"{p:.1e}" if p < 1e-3 else f"{p:.3f}"
-
-
-def _set_phrase(gene_set: str) -> str:
-    """HALLMARK_OXIDATIVE_PHOSPHORYLATION → 'oxidative phosphorylation'."""
-    return _COLLECTION_PREFIX.sub("", gene_set).replace("_", " ").lower()
 
 
 def _sample_check(qc: QCResult) -> Check:
@@ -138,6 +131,27 @@ def _gene_check(
     return Check("gene_groupings", status, reason, evidence)
 
 
+def _both_ways(modules: GeneModules) -> pd.Series:
+    """Share of each up/down-named module's genes that change the other way in the contrast.
+
+    Only the modules whose share exceeds what a name may leave out (``1 - MIN_PURITY``).
+    """
+    summary, genes = modules.summary, modules.genes
+    if "direction" not in summary.columns or "log2fc" not in genes.columns:
+        return pd.Series(dtype=float)
+    sign = {"up": 1.0, "down": -1.0}
+    named = summary[summary["direction"].isin(sign)]
+    lfc = genes["log2fc"].where(np.isfinite(genes["log2fc"]))
+    against = pd.Series(
+        {
+            int(m): float((np.sign(lfc[genes["module"] == m].dropna()) != sign[d]).mean())
+            for m, d in zip(named["module"], named["direction"], strict=True)
+        },
+        dtype=float,
+    )
+    return against[against > 1 - MIN_PURITY]
+
+
 def _pattern_check(modules: GeneModules | None) -> Check:
     if modules is None or modules.n_modules == 0:
         return Check(
@@ -147,7 +161,24 @@ def _pattern_check(modules: GeneModules | None) -> Check:
             {},
         )
     summary = modules.summary
+    both_ways = _both_ways(modules)
+    if len(both_ways):
+        names = dict(zip(summary["module"], summary["module_name"], strict=True))
+        listed = "; ".join(
+            f"{module_label(m)} is named {names.get(m, '')!r} but {share:.0%} of its genes "
+            "change the other way"
+            for m, share in both_ways.items()
+        )
+        return Check(
+            "interpretable_patterns",
+            "fail",
+            f"{listed} (a name must hold for {MIN_PURITY:.0%} of a module's genes)",
+            {"n_modules": int(summary.shape[0]), "n_both_ways": len(both_ways)},
+        )
     follows = summary["r2"].fillna(0) >= MIN_PATTERN_R2
+    if "name_kind" in summary.columns:
+        # A module whose design patterns all fail its genes (name purity) follows none.
+        follows &= summary["name_kind"] == "design"
     names = "; ".join(
         f"{module_label(m)} {n}"
         for m, n in zip(summary["module"], summary["module_name"], strict=True)
@@ -160,15 +191,27 @@ def _pattern_check(modules: GeneModules | None) -> Check:
             {"n_modules": int(summary.shape[0]), "min_r2": float(summary["r2"].min())},
         )
     loose = summary[~follows]
-    listed = ", ".join(
-        f"{module_label(m)} (R² {r:.2f})"
-        for m, r in zip(loose["module"], loose["r2"].fillna(0), strict=True)
-    )
+    weak = loose[loose["r2"].fillna(0) < MIN_PATTERN_R2]
+    parts = []
+    if len(weak):
+        listed = ", ".join(
+            f"{module_label(m)} (R² {r:.2f})"
+            for m, r in zip(weak["module"], weak["r2"].fillna(0), strict=True)
+        )
+        parts.append(
+            f"{listed} follow{'s' if len(weak) == 1 else ''} no "
+            f"design variable (R² < {MIN_PATTERN_R2})"
+        )
+    untrue = loose[loose["r2"].fillna(0) >= MIN_PATTERN_R2]
+    if len(untrue):
+        parts.append(
+            f"{', '.join(map(module_label, untrue['module']))}: no design pattern holds for "
+            f"{MIN_PURITY:.0%} of {'its' if len(untrue) == 1 else 'their'} genes"
+        )
     return Check(
         "interpretable_patterns",
         "warn",
-        f"{listed} follow{'s' if len(loose) == 1 else ''} no "
-        f"design variable (R² < {MIN_PATTERN_R2})",
+        "; ".join(parts),
         {"n_modules": int(summary.shape[0]), "n_unexplained": int(loose.shape[0])},
     )
 
@@ -269,6 +312,8 @@ def _samples_sentence(qc: QCResult, contrast_variable: str | None) -> str:
 def _module_sentence(row: pd.Series, top: pd.DataFrame, modules: GeneModules) -> str:
     module = row["module"]
     head = f"{module_label(module)}, {row['module_name']} ({_number(row['n_genes'])} genes)"
+    if row.get("name_kind") == "gene set":
+        head = f"{module_label(module)} ({_number(row['n_genes'])} genes), named for its gene set"
     members = modules.genes[modules.genes["module"] == module]
     # The most confidently changed members speak for the module, hubs break ties.
     ranked = members.sort_values(["padj", "hub_rank"], kind="mergesort")
@@ -277,7 +322,7 @@ def _module_sentence(row: pd.Series, top: pd.DataFrame, modules: GeneModules) ->
         in_set = set(str(best["genes"]).split(GENE_SEP))
         shown = [s for s in ranked["symbol"] if s in in_set][:3] or list(ranked["symbol"][:3])
         return (
-            f"{head}, is enriched for {_set_phrase(str(best['gene_set']))} "
+            f"{head}, is enriched for {set_words(str(best['gene_set']))} "
             f"({best['gene_set']}, padj {_p(float(best['padj']))}; "
             f"{', '.join(map(str, shown))})."
         )

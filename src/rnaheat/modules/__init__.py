@@ -49,6 +49,13 @@ of the eigengene's variance (R²) wins, among those that beat chance (F-test p-v
 explanations fitted together are tried the same way ("up in Hypoxia · high in PC3"); when no
 pair does either, the module is called "mixed pattern".
 
+A name must also be true for the module's genes (:mod:`~rnaheat.modules.purity`): the share
+of its genes that agree with it (``name_purity``) must reach 0.9, else the next explanation
+that does names it, or none; a module whose genes move both ways under a direction name is
+split by direction. After enrichment, a module without a design name can be named by the gene
+set that explains it (:mod:`~rnaheat.modules.set_names`); ``name_kind`` says which kind of
+name each module has.
+
 Layout
 ------
 :mod:`~rnaheat.modules.find` validates and runs the steps; :mod:`~rnaheat.modules.cut`
@@ -64,5 +71,13 @@ from __future__ import annotations
 from rnaheat.modules.find import find_modules
 from rnaheat.modules.options import ModuleOptions
 from rnaheat.modules.result import GeneModules, module_label, module_subtitles
+from rnaheat.modules.set_names import name_by_gene_sets
 
-__all__ = ["GeneModules", "ModuleOptions", "find_modules", "module_label", "module_subtitles"]
+__all__ = [
+    "GeneModules",
+    "ModuleOptions",
+    "find_modules",
+    "module_label",
+    "module_subtitles",
+    "name_by_gene_sets",
+]

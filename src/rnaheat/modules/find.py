@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from collections.abc import Sequence
@@ -15,11 +16,12 @@ from rnaheat.de.design import Contrast, design_variables, parse_contrast
 from rnaheat.display import DisplayMatrix
 from rnaheat.modules.cut import GeneCut, cut_genes
 from rnaheat.modules.describe import coherence, eigengenes, stability
-from rnaheat.modules.naming import Explanation, explain, module_order
+from rnaheat.modules.naming import Explanation, explanations, module_order
 from rnaheat.modules.options import ModuleOptions
 from rnaheat.modules.order import module_trees, order_samples
+from rnaheat.modules.purity import split_by_direction, truest_name
 from rnaheat.modules.result import GeneModules
-from rnaheat.modules.tables import gene_table, summary_table
+from rnaheat.modules.tables import de_columns, gene_table, summary_table
 
 __all__ = ["find_modules"]
 
@@ -171,18 +173,56 @@ class _Named:
     kme: np.ndarray
 
 
-def _named(inputs: _Inputs, gene_cut: GeneCut, *, options: ModuleOptions) -> _Named:
-    """Explain each module's eigengene by the design and number the modules."""
+def _split(
+    inputs: _Inputs, gene_cut: GeneCut, *, options: ModuleOptions, log2fc: np.ndarray | None
+) -> GeneCut:
+    """The cut with modules that move both ways under a direction name split by direction.
+
+    Only when the number of modules is chosen automatically: a number the user asked for is
+    kept, and such a module is renamed instead.
+    """
+    if options.n_modules is not None:
+        return gene_cut
+    eig, _, _ = eigengenes(inputs.x, gene_cut.labels, k=gene_cut.k)
+    labels = split_by_direction(
+        inputs.x,
+        gene_cut.labels,
+        sheet=inputs.sheet,
+        variables=inputs.variables,
+        contrast=inputs.contrast,
+        log2fc=log2fc,
+        eigengenes=eig,
+        min_size=inputs.min_size,
+        min_explained=options.min_explained,
+        name_pvalue=options.name_pvalue,
+    )
+    k = int(labels.max()) + 1
+    if k > gene_cut.k:
+        logger.info("%d module(s) moved both ways in the contrast: split", k - gene_cut.k)
+    return dataclasses.replace(gene_cut, labels=labels, k=k)
+
+
+def _named(
+    inputs: _Inputs, gene_cut: GeneCut, *, options: ModuleOptions, log2fc: np.ndarray | None
+) -> _Named:
+    """Name each module by its eigengene's best explanation that holds for its genes; number.
+
+    Names below the purity bound give way to the next one (see :mod:`rnaheat.modules.purity`).
+    """
     raw, k = gene_cut.labels, gene_cut.k
     eig, variance, kme = eigengenes(inputs.x, raw, k=k)
     explained = [
-        explain(
-            eig[:, m],
-            inputs.sheet,
-            variables=inputs.variables,
-            contrast=inputs.contrast,
-            min_explained=options.min_explained,
-            name_pvalue=options.name_pvalue,
+        truest_name(
+            *explanations(
+                eig[:, m],
+                inputs.sheet,
+                variables=inputs.variables,
+                contrast=inputs.contrast,
+                min_explained=options.min_explained,
+                name_pvalue=options.name_pvalue,
+            ),
+            block=inputs.x[raw == m],
+            log2fc=None if log2fc is None else log2fc[raw == m],
         )
         for m in range(k)
     ]
@@ -307,8 +347,11 @@ def find_modules(
     inputs = _validated(display, samples=samples, design=design, contrast=contrast, options=options)
     # 1-3: the gene tree, its cut and the number of modules.
     gene_cut = cut_genes(inputs.x, options=options, min_size=inputs.min_size)
+    # Names must be true for the genes: a module moving both ways in the contrast is split.
+    log2fc = None if de_table is None else de_columns(inputs.frame.index.astype(str), de_table)[0]
+    gene_cut = _split(inputs, gene_cut, options=options, log2fc=log2fc)
     # Eigengenes and their explanation by the design, then the documented numbering.
-    named = _named(inputs, gene_cut, options=options)
+    named = _named(inputs, gene_cut, options=options, log2fc=log2fc)
     # 4: the tree within each module gives the rows' order.
     trees, row_order = module_trees(
         inputs.x,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -12,10 +12,26 @@ from scipy.stats import f as f_dist
 
 from rnaheat.de.design import Contrast
 
-__all__ = ["Explanation", "explain", "is_numeric", "module_order"]
+__all__ = [
+    "ONLY_RATIO",
+    "Explanation",
+    "contrast_sign",
+    "explain",
+    "explanations",
+    "is_numeric",
+    "module_order",
+]
 
 #: How the direction of a module's name sorts it: up first, then down, then the rest.
 _DIRECTION_RANK = {"up": 0, "down": 1, "other": 2}
+#: A gene changes "only" in one level when its change in every other level, counted in the
+#: same direction, is less than this share of its change there (half: the named level must
+#: carry at least twice the change, which a reader sees as "there, not elsewhere").
+ONLY_RATIO = 0.5
+
+#: Which genes of a module agree with a name: (module rows × samples in the sheet's order,
+#: the contrast's log2 fold change of those rows or ``None``) → one boolean per row.
+Agreement = Callable[[np.ndarray, "np.ndarray | None"], np.ndarray]
 
 
 @dataclass(frozen=True, eq=False)
@@ -40,6 +56,11 @@ class Explanation:
     columns
         The explanation's model columns (samples × terms, no intercept), for fitting two
         explanations together; ``None`` once chosen.
+    agrees
+        Which genes the name is true for (see :data:`Agreement`); ``None`` for a name that
+        claims nothing ("mixed pattern").
+    purity
+        Share of the module's genes the name is true for, once checked (NaN before).
     """
 
     name: str
@@ -49,6 +70,13 @@ class Explanation:
     direction: str
     effect: float
     columns: np.ndarray | None = None
+    agrees: Agreement | None = None
+    purity: float = float("nan")
+
+
+def _gap(block: np.ndarray, inside: np.ndarray, outside: np.ndarray) -> np.ndarray:
+    """Each row's mean over the ``inside`` samples minus its mean over the ``outside`` ones."""
+    return block[:, inside].mean(axis=1) - block[:, outside].mean(axis=1)
 
 
 def is_numeric(column: pd.Series) -> bool:
@@ -93,6 +121,7 @@ def _numeric(eig: np.ndarray, column: pd.Series, *, name: str, is_contrast: bool
         direction=direction,
         effect=r,
         columns=(values - values.mean())[:, None],
+        agrees=lambda block, _: np.sign(block @ (values - values.mean())) == np.sign(r),
     )
 
 
@@ -125,7 +154,24 @@ def _contrast(eig: np.ndarray, text: np.ndarray, *, name: str, contrast: Contras
         direction=direction,
         effect=effect,
         columns=num.astype(float)[:, None],
+        agrees=lambda block, log2fc: (
+            contrast_sign(block, log2fc, num=num, den=den) == np.sign(effect)
+        ),
     )
+
+
+def contrast_sign(
+    block: np.ndarray, log2fc: np.ndarray | None, /, *, num: np.ndarray, den: np.ndarray
+) -> np.ndarray:
+    """Sign of each gene's change in the contrast.
+
+    Its log2 fold change where the DE table gives one, else the difference of its numerator
+    and denominator means.
+    """
+    sign = np.sign(_gap(block, num, den))
+    if log2fc is None:
+        return sign
+    return np.where(np.isfinite(log2fc), np.sign(log2fc), sign)
 
 
 def _factor(eig: np.ndarray, text: np.ndarray, *, name: str) -> Explanation:
@@ -148,6 +194,9 @@ def _factor(eig: np.ndarray, text: np.ndarray, *, name: str) -> Explanation:
         direction="other",
         effect=gaps[top],
         columns=(text[:, None] == levels[None, 1:]).astype(float),
+        agrees=lambda block, _: (
+            np.sign(_gap(block, text == top, text != top)) == np.sign(gaps[top])
+        ),
     )
 
 
@@ -210,9 +259,38 @@ def _within_levels(
                     direction=direction,
                     effect=cell_effect,
                     columns=num.astype(float)[:, None],
+                    agrees=_only_in(text_c, text_f, level=level, contrast=contrast, sign=direction),
                 )
             )
     return out
+
+
+def _only_in(
+    text_c: np.ndarray, text_f: np.ndarray, *, level: str, contrast: Contrast, sign: str
+) -> Agreement:
+    """Genes that change in the named direction within ``level`` and not in the other levels.
+
+    Each level's change is its own fit (numerator minus denominator mean within the level);
+    "not" allows a change in the same direction below :data:`ONLY_RATIO` of the named one.
+    """
+    s = 1.0 if sign == "up" else -1.0
+    num, den = text_c == contrast.numerator, text_c == contrast.denominator
+    others = [
+        lv
+        for lv in np.unique(text_f)
+        if lv != level and (num & (text_f == lv)).any() and (den & (text_f == lv)).any()
+    ]
+
+    def agrees(block: np.ndarray, _: np.ndarray | None) -> np.ndarray:
+        inside = text_f == level
+        here = s * _gap(block, num & inside, den & inside)
+        ok = here > 0
+        for lv in others:
+            there = s * _gap(block, num & (text_f == lv), den & (text_f == lv))
+            ok &= there < ONLY_RATIO * here
+        return ok
+
+    return agrees
 
 
 def _pairs(
@@ -255,9 +333,69 @@ def _pairs(
                     explained_by=f"{first.explained_by} + {second.explained_by}",
                     direction=first.direction,
                     effect=first.effect,
+                    agrees=_both(first.agrees, second.agrees),
                 )
             )
     return out
+
+
+def _both(a: Agreement | None, b: Agreement | None) -> Agreement | None:
+    """A two-part name is true for a gene when both parts are."""
+    if a is None or b is None:
+        return None
+    return lambda block, log2fc: a(block, log2fc) & b(block, log2fc)
+
+
+def explanations(
+    eig: np.ndarray,
+    sheet: pd.DataFrame,
+    *,
+    variables: Sequence[str],
+    contrast: Contrast | None,
+    min_explained: float,
+    name_pvalue: float,
+) -> tuple[list[Explanation], Explanation]:
+    """The design explanations that can name one eigengene, best first, and the fallback.
+
+    Returns
+    -------
+    tuple
+        The usable explanations, single ones before pairs, each group by largest R² (on a
+        tie the contrast's main effect, then the shorter name), and the "mixed pattern"
+        explanation used when none is usable.
+    """
+    candidates = _single_variables(eig, sheet, variables=variables, contrast=contrast)
+    candidates += _within_levels(eig, sheet, variables=variables, contrast=contrast)
+    effect = _contrast_effect(eig, sheet, contrast)
+    # Only explanations that fit better than chance (F-test of the group means against none)
+    # and explain enough of the eigengene's variance can name a module.
+    usable = [c for c in candidates if c.pvalue < name_pvalue and c.r2 >= min_explained]
+    # Pairs come after every single explanation: tried when none names the module, or when
+    # none that does holds for its genes (see rnaheat.modules.purity).
+    pairs = _pairs(eig, candidates, min_explained=min_explained, name_pvalue=name_pvalue)
+    mixed = Explanation(
+        name="mixed pattern",
+        r2=max((c.r2 for c in candidates), default=0.0),
+        pvalue=min((c.pvalue for c in candidates), default=1.0),
+        explained_by="",
+        direction="other",
+        effect=effect,
+    )
+    ranked = [
+        c
+        for group in (usable, pairs)
+        for c in sorted(
+            group,
+            key=lambda c: (round(c.r2, 9), c.direction != "other", -len(c.name)),
+            reverse=True,
+        )
+    ]
+    if contrast is not None:
+        ranked = [
+            dataclasses.replace(c, effect=effect) if c.explained_by == contrast.variable else c
+            for c in ranked
+        ]
+    return [dataclasses.replace(c, columns=None) for c in ranked], mixed
 
 
 def explain(
@@ -270,28 +408,15 @@ def explain(
     name_pvalue: float,
 ) -> Explanation:
     """The design explanation of one eigengene with the largest R², as a name."""
-    candidates = _single_variables(eig, sheet, variables=variables, contrast=contrast)
-    candidates += _within_levels(eig, sheet, variables=variables, contrast=contrast)
-    effect = _contrast_effect(eig, sheet, contrast)
-    # Only explanations that fit better than chance (F-test of the group means against none)
-    # and explain enough of the eigengene's variance can name a module.
-    usable = [c for c in candidates if c.pvalue < name_pvalue and c.r2 >= min_explained]
-    if not usable:
-        usable = _pairs(eig, candidates, min_explained=min_explained, name_pvalue=name_pvalue)
-    if not usable:
-        return Explanation(
-            name="mixed pattern",
-            r2=max((c.r2 for c in candidates), default=0.0),
-            pvalue=min((c.pvalue for c in candidates), default=1.0),
-            explained_by="",
-            direction="other",
-            effect=effect,
-        )
-    # Highest R² wins; on a tie the contrast's main effect, then the simpler name, wins.
-    best = max(usable, key=lambda c: (round(c.r2, 9), c.direction != "other", -len(c.name)))
-    if contrast is not None and best.explained_by == contrast.variable:
-        best = dataclasses.replace(best, effect=effect)
-    return dataclasses.replace(best, columns=None)
+    ranked, mixed = explanations(
+        eig,
+        sheet,
+        variables=variables,
+        contrast=contrast,
+        min_explained=min_explained,
+        name_pvalue=name_pvalue,
+    )
+    return ranked[0] if ranked else mixed
 
 
 def module_order(labels: np.ndarray, explained: Sequence[Explanation], *, k: int) -> list[int]:

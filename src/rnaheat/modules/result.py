@@ -44,9 +44,11 @@ class GeneModules:
         gene most correlated with its eigengene; empty below
         :data:`~rnaheat.modules.describe.MIN_HUB_SAMPLES` samples).
     summary
-        One row per module (in module order): ``module``, ``module_name``, ``direction``
-        (``up``, ``down`` or ``other``), ``n_genes``, ``explained_by``, ``r2`` and ``pvalue``
-        (of the naming explanation), ``effect``
+        One row per module (in module order): ``module``, ``module_name``, ``name_kind``
+        (``design``, ``gene set`` or ``none``), ``name_purity`` (share of the module's genes
+        the design name is true for; NaN for other names, see :mod:`rnaheat.modules.purity`),
+        ``direction`` (``up``, ``down`` or ``other``), ``n_genes``, ``explained_by``,
+        ``r2`` and ``pvalue`` (of the naming explanation), ``effect``
         (numerator minus denominator mean of the eigengene for a two-level contrast),
         ``eigengene_variance``, ``coherence``, ``coherence_baseline``, ``stability``,
         ``hub_genes``, ``hub_note`` (why there are no hub ranks, when there are none) and one

@@ -10,7 +10,7 @@ import pandas as pd
 from rnaheat.modules.describe import group_means, hub_note, hub_ranks
 from rnaheat.modules.naming import Explanation
 
-__all__ = ["gene_table", "summary_table"]
+__all__ = ["de_columns", "gene_table", "summary_table"]
 
 
 def _symbols(
@@ -35,7 +35,8 @@ def _by_gene(table: pd.DataFrame | None, column: str) -> pd.Series | None:
     return pd.Series(table[column].to_numpy(), index=table["gene_id"].astype(str))
 
 
-def _de_columns(gene_ids: pd.Index, de_table: pd.DataFrame | None) -> tuple[np.ndarray, np.ndarray]:
+def de_columns(gene_ids: pd.Index, de_table: pd.DataFrame | None) -> tuple[np.ndarray, np.ndarray]:
+    """``log2fc`` and ``padj`` of each gene (NaN where the DE table has none)."""
     if de_table is None:
         nan = np.full(len(gene_ids), np.nan)
         return nan, nan.copy()
@@ -70,7 +71,7 @@ def gene_table(
         },
         index=pd.Index(gene_ids, name="gene_id"),
     )
-    genes["log2fc"], genes["padj"] = _de_columns(gene_ids, de_table)
+    genes["log2fc"], genes["padj"] = de_columns(gene_ids, de_table)
     return genes
 
 
@@ -102,6 +103,8 @@ def summary_table(
         row = {
             "module": m + 1,
             "module_name": info.name,
+            "name_kind": "design" if info.explained_by else "none",
+            "name_purity": info.purity,
             "direction": info.direction,
             "n_genes": len(members),
             "explained_by": info.explained_by,

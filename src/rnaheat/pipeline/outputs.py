@@ -224,6 +224,7 @@ def _heatmap(analysis: Analysis, figures: Mapping[str, bytes]) -> HeatmapData | 
         label=display.label,
         n_candidates=n_candidates if n_candidates > len(genes) else None,
         figure=_figure(figures, "heatmap"),
+        removal_note=display.removal_note,
         # The publication figure leaves missing cells blank.
         missing_color="#FFFFFF",
     )
@@ -259,9 +260,22 @@ def _modules(analysis: Analysis) -> tuple[Module, ...]:
                 stability=float(row.stability),
                 top_sets=top,
                 hub_genes=hubs,
+                name_note=_name_note(row._asdict()),
             )
         )
     return tuple(out)
+
+
+def _name_note(row: Mapping[str, object]) -> str:
+    """What kind of name a module has and, for a design name, the share of genes it fits."""
+    kind, purity = row.get("name_kind"), row.get("name_purity")
+    if kind == "gene set":
+        return "named for its top gene set: no design pattern holds for its genes"
+    if kind == "none":
+        return "no design pattern holds for its genes"
+    if isinstance(purity, float) and np.isfinite(purity):
+        return f"name purity {purity:.2f}: the name is true for {purity:.0%} of its genes"
+    return ""
 
 
 def _volcano(analysis: Analysis, figures: Mapping[str, bytes]) -> VolcanoData | None:
@@ -374,9 +388,30 @@ def report_data(
             checks=tuple(qc.checks),
             samples=qc.samples.reset_index(),
             figures=qc_figures,
+            note=_qc_note(analysis),
         ),
         controls=controls,
         downloads=_downloads(folder),
+    )
+
+
+def _display_record(analysis: Analysis) -> dict[str, object] | None:
+    """What the heatmap's values are: the sheet columns removed and those protected."""
+    display = analysis.display
+    if display is None:
+        return None
+    return {"removed": list(display.removed), "protected": list(display.protected)}
+
+
+def _qc_note(analysis: Analysis) -> str:
+    """Say that the sample QC is unadjusted when the heatmap removed an effect."""
+    display = analysis.display
+    if display is None or not display.removed:
+        return ""
+    return (
+        f"These views use the VST as measured, with no effect removed: they show what drives "
+        f"the variation between samples (e.g. {' and '.join(display.removed)}). The heatmap "
+        f"and the module names remove {' and '.join(display.removed)} for display."
     )
 
 
@@ -506,6 +541,7 @@ def write_results(
                     "samples": analysis.experiment.n_samples,
                 },
                 "de": dict(analysis.de.params.items()),
+                "display": _display_record(analysis),
                 "timings": {**analysis.timings, **timings},
                 "outputs": output_checksums(tmp),
             },

@@ -21,13 +21,13 @@ from rnaheat._progress import stage
 from rnaheat.config import RunConfig
 from rnaheat.de.design import build_design, design_matrix, design_variables
 from rnaheat.de.result import DEResult
-from rnaheat.display import DisplayMatrix, display_matrix
+from rnaheat.display import NO_REMOVAL, DisplayMatrix, display_matrix, nuisance_terms
 from rnaheat.enrich import Enrichment, gene_set_enrichment
 from rnaheat.experiment import Experiment
 from rnaheat.io import align_de_table, read_de_table, read_experiment, read_gene_list, read_gmt
 from rnaheat.io.controls import read_controls
 from rnaheat.io.output import check_output_folder, file_checksums
-from rnaheat.modules import GeneModules, ModuleOptions, find_modules
+from rnaheat.modules import GeneModules, ModuleOptions, find_modules, name_by_gene_sets
 from rnaheat.pipeline.analysis import Analysis
 from rnaheat.pipeline.outputs import input_files, write_results
 from rnaheat.qc import sample_qc
@@ -130,6 +130,10 @@ def analyse(experiment: Experiment, config: RunConfig, /) -> Analysis:
     if config.inputs.gene_sets:
         with stage("enrich", timings, what=", ".join(p.name for p in config.inputs.gene_sets)):
             enrichment = _enrich(experiment, result, modules, config)
+            if modules is not None:
+                # A module no design pattern explains may be explained by its top gene set.
+                modules = name_by_gene_sets(modules, enrichment)
+                enrichment = enrichment.renamed(modules.names())
     controls = None
     if config.inputs.controls is not None:
         with stage("controls", timings, what=f"{Path(config.inputs.controls).name}"):
@@ -200,16 +204,12 @@ def _modules(
             len(selection.genes),
         )
         return selection, None, None
-    remove = list(h.display_remove)
-    if not remove and config.de.test == "lrt":
-        # An LRT asks what the dropped terms explain: show them, remove what both models share.
-        remove = design_variables(config.de.reduced)
     display = display_matrix(
         vst,
         genes=selection.genes,
         scale=h.scale,
         clip=h.clip,
-        remove=remove or None,
+        remove=_display_terms(config, experiment.samples) or None,
         samples=experiment.samples,
         design=design,
     )
@@ -231,6 +231,23 @@ def _modules(
         ),
     )
     return selection, display, modules
+
+
+def _display_terms(config: RunConfig, samples: pd.DataFrame) -> tuple[str, ...]:
+    """The sheet columns the display removes: the user's, none, or the design's nuisance terms."""
+    requested = tuple(config.heatmap.display_remove)
+    if requested == (NO_REMOVAL,):
+        return ()
+    if requested:
+        return requested
+    settings = config.de
+    # An LRT asks what the dropped terms explain: show them, remove what both models share.
+    return nuisance_terms(
+        settings.design or None,
+        contrast_variable=settings.contrast[0] if settings.contrast else None,
+        reduced=settings.reduced if settings.test == "lrt" else None,
+        samples=samples,
+    )
 
 
 def _enrich(

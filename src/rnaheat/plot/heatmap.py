@@ -625,7 +625,7 @@ def heatmap(
     if lay.lfc_w:
         _draw_fold_changes(fig, lay, modules, de)
     _draw_labels(fig, lay, modules, marker_list)
-    _draw_title(fig, lay, modules, title=title, note=note)
+    _draw_title(fig, lay, modules, title=title, note=note, removed=display.removal_note)
     _draw_legends(fig, legends, lay, display)
     return fig
 
@@ -902,12 +902,22 @@ def _draw_labels(
 
 
 def _draw_title(
-    fig: Figure, lay: HeatmapLayout, modules: GeneModules, *, title: str | None, note: str
+    fig: Figure,
+    lay: HeatmapLayout,
+    modules: GeneModules,
+    *,
+    title: str | None,
+    note: str,
+    removed: str,
 ) -> None:
-    """The title, and under it the counts of genes, modules and samples and the note."""
+    """The title; under it the counts of genes, modules and samples, the note, the removal.
+
+    What the display removed is said here because a reader comparing with the PCA must know
+    that the two show different values.
+    """
     n_rows, n_cols, k = len(modules.order), len(lay.col_x), len(lay.rows.blocks)
     n_total = f"{n_rows:,} genes in {k} module{'s' if k != 1 else ''} · {n_cols} samples"
-    sub = " · ".join(part for part in (n_total, note) if part)
+    sub = " · ".join(part for part in (n_total, note, removed) if part)
     fig.text(
         0.15 / lay.fig_w,
         1 - 0.12 / lay.fig_h,

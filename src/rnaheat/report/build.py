@@ -329,6 +329,7 @@ def _heatmap_payload(
                 "title": m.title,
                 "color": m.color,
                 "size": m.size,
+                "note": m.name_note,
             }
             for m in modules
         ],
@@ -451,7 +452,8 @@ def _heatmap(data: ReportData, payload: Mapping[str, object] | None) -> str:
     )
     return f"""<section id="heatmap"><h2>Main heatmap</h2>
 <p class="lede">{_e(heatmap.shown_note)}, {len(heatmap.samples):,} samples, {len(data.modules)}
-{"module" if len(data.modules) == 1 else "modules"}. Colour: {_e(heatmap.label)}.</p>
+{"module" if len(data.modules) == 1 else "modules"}. Colour: {_e(heatmap.label)}.
+{_removal(heatmap)}</p>
 {tabs}
 <div id="hm-interactive"{' role="tabpanel" aria-labelledby="tab-interactive"' if tabs else ""}>
 <div class="toolbar">
@@ -492,6 +494,8 @@ def _module_table(modules: tuple[Module, ...]) -> str:
         )
         hubs = _e(", ".join(m.hub_genes)) if m.hub_genes else "—"
         subtitle = f'<span class="subtitle">{_breakable(m.subtitle)}</span>' if m.subtitle else ""
+        if m.name_note:
+            subtitle += f'<span class="subtitle muted">{_e(m.name_note)}</span>'
         coherence = "" if m.coherence is None else f' data-sort="{m.coherence!r}"'
         stability = "" if m.stability is None else f' data-sort="{m.stability!r}"'
         rows.append(
@@ -603,6 +607,17 @@ def _volcano(
 {static}</section>"""
 
 
+def _removal(heatmap: HeatmapData) -> str:
+    """The sentence saying what left the heatmap, and that the sample QC still shows it."""
+    if not heatmap.removal_note:
+        return ""
+    # Column names keep their case, even at the start of a sentence.
+    return (
+        f" <strong>{_e(heatmap.removal_note)}</strong> (DE is not affected; the sample QC "
+        "shows the data as measured)."
+    )
+
+
 def _qc(qc: QCData | None) -> str:
     if qc is None:
         return (
@@ -612,8 +627,9 @@ def _qc(qc: QCData | None) -> str:
     verdicts = "".join(_verdict(v, tag="li") for v in qc.checks)
     figures = "".join(_figure(f) for f in qc.figures)
     table = "" if qc.samples is None else f"<h3>Per sample</h3>{_table(qc.samples, sortable=True)}"
+    note = f'<p class="lede">{_e(qc.note)}</p>' if qc.note else ""
     return (
-        f'<section id="qc"><h2>Sample QC</h2><ul class="verdicts">{verdicts}</ul>'
+        f'<section id="qc"><h2>Sample QC</h2>{note}<ul class="verdicts">{verdicts}</ul>'
         f'<div class="figure-grid">{figures}</div>{table}</section>'
     )
 

@@ -225,6 +225,9 @@ class Module:
         (padj 1e-25)"``).
     hub_genes
         Hub gene symbols, best first.
+    name_note
+        What kind of name it is and how true it is for the genes, e.g. ``"name true for 98%
+        of its genes"``; shown on the band's tooltip.
     """
 
     id: int
@@ -237,8 +240,10 @@ class Module:
     stability: float | None = None
     top_sets: tuple[str, ...] = ()
     hub_genes: tuple[str, ...] = ()
+    name_note: str = ""
 
     def __post_init__(self) -> None:
+        _text(self.name_note, "module name note")
         if isinstance(self.id, bool) or not isinstance(self.id, int | np.integer) or self.id < 1:
             raise ValueError(f"module id must be a whole number ≥ 1, got {self.id!r}")
         _set(self, "id", int(self.id))
@@ -296,6 +301,8 @@ class HeatmapData:
         The publication figure, or ``None``.
     missing_color
         Colour of a missing (NaN) cell, as the publication figure draws it.
+    removal_note
+        What the display removed, e.g. ``"cell_line effect removed for display"``, or empty.
     """
 
     values: np.ndarray
@@ -308,9 +315,11 @@ class HeatmapData:
     n_candidates: int | None = None
     figure: StaticFigure | None = None
     missing_color: str = NEUTRAL
+    removal_note: str = ""
 
     def __post_init__(self) -> None:
         _color(self.missing_color, "heatmap missing_color")
+        _text(self.removal_note, "heatmap removal_note")
         values = np.array(self.values, dtype=float)
         if values.ndim != 2:
             raise ValueError(
@@ -445,13 +454,17 @@ class QCData:
         sample name in a column).
     figures
         Distance heatmap, PCA, scree, library sizes, ...
+    note
+        What values the views use, when the heatmap's differ (an effect removed there).
     """
 
     checks: tuple[Check, ...] = ()
     samples: pd.DataFrame | None = None
     figures: tuple[StaticFigure, ...] = ()
+    note: str = ""
 
     def __post_init__(self) -> None:
+        _text(self.note, "QC note")
         _set(self, "checks", tuple(self.checks))
         _set(self, "figures", tuple(self.figures))
         if self.samples is not None:

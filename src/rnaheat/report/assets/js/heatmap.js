@@ -409,7 +409,8 @@ rh.HeatmapView = class {
     if (h && h.kind === "module") {
       const m = this.modules.get(h.id);
       const size = m.size === 1 ? "1 gene" : m.size.toLocaleString() + " genes";
-      rh.showTip(tip, wrap, x, y, m.title, [size, "click to highlight, click again to clear"], "");
+      const lines = m.note ? [size, m.note] : [size];
+      rh.showTip(tip, wrap, x, y, m.title, [...lines, "click to highlight, click again to clear"], "");
     } else if (h && h.kind === "track") {
       const t = d.tracks[h.i];
       rh.showTip(tip, wrap, x, y, d.samples[h.c], [t.name + ": " + t.values[h.c]], "");
