@@ -67,16 +67,16 @@ def test_bundled_inputs_are_recorded_where_they_end_up():
 
 
 def test_heatmap_marks_samples_the_qc_flagged(analysis):
-    from rnaheat.pipeline.outputs import _with_qc_track
+    from rnaheat.pl import samples_with_qc_track
     from rnaheat.plot.colors import QC_TRACK
 
-    samples, tracks = _with_qc_track(analysis)
+    samples, tracks = samples_with_qc_track(analysis)
     assert QC_TRACK not in tracks and samples is analysis.experiment.samples
     flags = analysis.qc.samples.copy()
     first, second = flags.index[:2]
     flags.loc[first, "qc_flag"], flags.loc[second, "qc_flag"] = "outlier", "inspect"
     qc = dataclasses.replace(analysis.qc, samples=flags)
-    samples, tracks = _with_qc_track(dataclasses.replace(analysis, qc=qc))
+    samples, tracks = samples_with_qc_track(dataclasses.replace(analysis, qc=qc))
     assert tracks[-1] == QC_TRACK
     marked = samples[QC_TRACK]
     assert marked[first] == "outlier" and marked[second] == "inspect"

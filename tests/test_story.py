@@ -112,7 +112,7 @@ def test_no_significant_gene_still_gives_qc_and_a_report(tmp_path):
     assert analysis.qc.checks
     out = tmp_path / "out"
     written = write_results(analysis, out)
-    assert list(written) == ["tables", "figures", "report"]
+    assert list(written) == ["tables", "h5ad", "figures", "report"]
     assert (out / "report.html").is_file() and (out / "tables" / "qc_checks.tsv").is_file()
     assert not (out / "figures" / "heatmap.png").exists()
     assert (out / "figures" / "qc_pca.png").is_file()

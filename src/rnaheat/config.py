@@ -647,6 +647,11 @@ class RunConfig:
     out: Path | None = _OUT
     force: bool = _FORCE
     random_state: int = _RANDOM_STATE
+    h5ad: bool = setting(
+        default=True,
+        flag="--no-h5ad",
+        help="skip OUT/analysis.h5ad (the whole result as one AnnData file)",
+    )
     inputs: Inputs = _section(Inputs, "inputs")
     de: DESettings = _section(DESettings, "differential expression")
     vst: VSTSettings = _section(VSTSettings, "differential expression")

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
+import anndata as ad
 import numpy as np
 import pandas as pd
 
+from rnaheat.experiment import AVG_TX_LENGTH
 from rnaheat.io.estimated import is_estimated_layout, lengths_beside, round_estimated
 from rnaheat.io.gct import is_gct, read_gct_table
 from rnaheat.io.quant import QUANT_FILES
+from rnaheat.io.records import decode_frame
 from rnaheat.io.text import check_regular_file, read_numeric_table, read_table_text
 from rnaheat.io.tximport import GeneQuant, read_quant_folder
 
-__all__ = ["parse_counts", "read_counts"]
+__all__ = ["parse_counts", "read_counts", "read_h5ad"]
 
 logger = logging.getLogger("rnaheat")
 
@@ -353,13 +358,26 @@ def _read_htseq_folder(folder: Path) -> pd.DataFrame:
     return counts
 
 
-def _read_h5ad(path: Path) -> pd.DataFrame:
-    import anndata as ad
+def read_h5ad(path: Path, /) -> ad.AnnData:
+    """An AnnData ``.h5ad`` file, or one clear line saying why it cannot be read.
 
+    Raises
+    ------
+    ValueError
+        Not an HDF5 file, a truncated one, or HDF5 that is not AnnData's layout.
+    """
+    check_regular_file(path, what="AnnData file")
     try:
-        adata = ad.read_h5ad(path)
-    except (OSError, KeyError, ValueError) as err:
-        raise ValueError(f"{path}: cannot be read as an AnnData .h5ad file ({err})") from None
+        return ad.read_h5ad(path)
+    # anndata passes on whatever its element readers raise on a file of another layout
+    # (TypeError, AttributeError, ...); each is a file that is not an AnnData.
+    except Exception as err:
+        reason = (str(err).splitlines() or [type(err).__name__])[0]
+        raise ValueError(f"{path}: cannot be read as an AnnData .h5ad file ({reason})") from None
+
+
+def _read_h5ad(path: Path) -> pd.DataFrame:
+    adata = read_h5ad(path)
     matrix = adata.layers.get("counts", adata.X)
     if matrix is None or 0 in adata.shape:
         raise ValueError(
@@ -383,5 +401,21 @@ def _read_h5ad(path: Path) -> pd.DataFrame:
         if column in adata.var:
             counts.attrs["symbols"] = adata.var[column].astype(str).set_axis(counts.index)
             break
-    counts.attrs["obs"] = adata.obs.copy()
+    counts.attrs["obs"] = _sheet(adata)
+    if AVG_TX_LENGTH in adata.layers:
+        lengths = np.asarray(adata.layers[AVG_TX_LENGTH], dtype=float).T
+        counts.attrs["lengths"] = pd.DataFrame(lengths, index=counts.index, columns=counts.columns)
     return counts
+
+
+def _sheet(adata: ad.AnnData) -> pd.DataFrame:
+    """``obs`` as the sample sheet; of an rnaheat analysis file, only the sheet's own columns.
+
+    An analysis file's ``obs`` also holds size factors and QC columns, which are results of
+    that run, not design information of the next.
+    """
+    stored = adata.uns.get("rnaheat")
+    if not isinstance(stored, Mapping) or "meta" not in stored:
+        return adata.obs.copy()
+    meta = json.loads(str(stored["meta"]))
+    return decode_frame(adata.obs, meta["obs"])[meta["sheet_columns"]]

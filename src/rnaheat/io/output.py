@@ -28,6 +28,7 @@ __all__ = [
     "atomic_output",
     "check_output_folder",
     "file_checksums",
+    "output_checksums",
     "package_versions",
     "save_figure",
     "write_json",
@@ -468,6 +469,15 @@ def file_checksums(paths: dict[str, Path | None], /) -> dict[str, Any]:
         else:
             out[role] = {"path": str(path), "sha256": _sha256(path)}
     return out
+
+
+def output_checksums(folder: Path, /) -> dict[str, str]:
+    """SHA-256 of every file written into ``folder`` so far, by path relative to it."""
+    return {
+        path.relative_to(folder).as_posix(): _sha256(path)
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and not path.is_symlink()
+    }
 
 
 def package_versions() -> dict[str, str]:

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure as MplFigure
 
+from rnaheat import pl
 from rnaheat._progress import stage
 from rnaheat.checks import checks_table
 from rnaheat.config import RunConfig, to_dict
@@ -24,25 +25,20 @@ from rnaheat.io.output import (
     FORMAT_VERSION,
     atomic_output,
     file_checksums,
+    output_checksums,
     package_versions,
     write_json,
     write_matrix,
     write_table,
 )
-from rnaheat.labels import gene_label_rank
 from rnaheat.modules import module_subtitles
 from rnaheat.pipeline.analysis import Analysis
 from rnaheat.pipeline.figures import default_jobs, figures_in_background
-from rnaheat.plot.colors import (
-    NEUTRAL,
-    NOT_SHOWN,
-    QC_TRACK,
-    sample_track_colors,
-    track_palettes,
-)
-from rnaheat.plot.heatmap import heatmap, heatmap_layout, module_colors, track_columns
+from rnaheat.pipeline.h5ad import H5AD_NAME, write_analysis
+from rnaheat.pl import heatmap_settings, heatmap_tracks
+from rnaheat.plot.colors import NEUTRAL, NOT_SHOWN, sample_track_colors, track_palettes
+from rnaheat.plot.heatmap import heatmap_layout, module_colors
 from rnaheat.plot.qc import qc_figure_drawers
-from rnaheat.plot.volcano import volcano
 from rnaheat.qc import library_sizes
 from rnaheat.report import build_report
 from rnaheat.report.data import (
@@ -131,64 +127,11 @@ def _samples_table(analysis: Analysis) -> pd.DataFrame:
 # --- figures ------------------------------------------------------------------------------
 
 
-def heatmap_tracks(analysis: Analysis, /) -> list[str]:
-    """The sample-sheet columns the heatmap annotates: the design's, grouping, requested."""
-    config = analysis.config
-    return track_columns(
-        config.de.design or None,
-        group_samples=config.heatmap.group_samples,
-        annotate=config.heatmap.annotate,
-        contrast_variable=config.de.contrast[0] if config.de.contrast else None,
-    )
-
-
-def _with_qc_track(analysis: Analysis) -> tuple[pd.DataFrame, list[str]]:
-    """The heatmap's sheet and tracks, plus a track marking the samples QC flagged, if any."""
-    samples, tracks = analysis.experiment.samples, heatmap_tracks(analysis)
-    flag = analysis.qc.samples["qc_flag"].reindex(samples.index.astype(str))
-    if not (flag.isin(["inspect", "outlier"])).any():
-        return samples, tracks
-    marked = samples.assign(**{QC_TRACK: flag.fillna("ok").to_numpy()})
-    return marked, [*tracks, QC_TRACK]
-
-
-def _always_labelled(analysis: Analysis) -> list[str]:
-    """The user's markers and the positive controls: labelled wherever they are drawn."""
-    controls = []
-    if analysis.controls is not None:
-        found = analysis.controls.table["gene_id"].astype(str)
-        controls = [g for g in found if g and g != "nan"]
-    return [*analysis.config.heatmap.markers, *controls]
-
-
-def _label_rank(analysis: Analysis) -> pd.Series:
-    """The label order of every tested gene, the one rule the heatmap and the volcano share."""
-    biotypes = analysis.experiment.genes.get("biotype")
-    return gene_label_rank(
-        analysis.de.table,
-        modules=analysis.modules,
-        enrichment=analysis.enrichment,
-        biotypes=biotypes,
-        forced=_always_labelled(analysis),
-    )
-
-
-def _heatmap_settings(analysis: Analysis) -> dict[str, object]:
-    """What both the heatmap and its layout are given, so that the two cannot differ."""
-    return {
-        "tracks": _with_qc_track(analysis)[1],
-        "markers": _always_labelled(analysis),
-        "subtitles": module_subtitles(analysis.modules, enrichment=analysis.enrichment),
-        "de": analysis.de,
-        "label_rank": _label_rank(analysis),
-    }
-
-
 def heatmap_labelled(analysis: Analysis, /) -> set[str]:
     """Ids of the genes the heatmap labels (empty without a heatmap)."""
     if analysis.modules is None or analysis.display is None:
         return set()
-    layout = heatmap_layout(analysis.modules, **_heatmap_settings(analysis))
+    layout = heatmap_layout(analysis.modules, **heatmap_settings(analysis))
     return set(analysis.modules.order.astype(str)[layout.labels.shown])
 
 
@@ -198,34 +141,14 @@ def figure_drawers(analysis: Analysis, /) -> dict[str, Callable[[], MplFigure]]:
     Keyed by file stem. Nothing is drawn until a function is called, so that each figure can
     be drawn (and held in memory) only where it is saved.
     """
-    modules = analysis.modules
-    config = analysis.config
-    title = analysis.de.contrast_label or "Gene modules"
     drawers: dict[str, Callable[[], MplFigure]] = {}
-    if modules is not None and analysis.display is not None:
-        drawers["heatmap"] = partial(
-            heatmap,
-            modules,
-            analysis.display,
-            samples=_with_qc_track(analysis)[0],
-            title=title,
-            note=analysis.selection.shown_note(),
-            **_heatmap_settings(analysis),
-        )
+    if analysis.modules is not None and analysis.display is not None:
+        drawers["heatmap"] = partial(pl.heatmap, analysis)
     if analysis.de.table["pvalue"].notna().any():
 
         def draw_volcano() -> MplFigure:
             fig, ax = plt.subplots(figsize=(7.5, 6.0), layout="constrained")
-            volcano(
-                analysis.de,
-                ax=ax,
-                modules=modules,
-                alpha=config.de.alpha,
-                lfc_threshold=config.select.lfc_threshold,
-                label_genes=_always_labelled(analysis) or None,
-                label_rank=_label_rank(analysis),
-                title=title,
-            )
+            pl.volcano(analysis, ax=ax)
             return fig
 
         drawers["volcano"] = draw_volcano
@@ -235,7 +158,8 @@ def figure_drawers(analysis: Analysis, /) -> dict[str, Callable[[], MplFigure]]:
 def analysis_figures(analysis: Analysis, /) -> Iterator[tuple[str, MplFigure]]:
     """Yield ``(file stem, Figure)`` for the heatmap, the volcano and the QC figures.
 
-    Figures are drawn one at a time so that a caller saving them holds one in memory.
+    Figures are drawn one at a time so that a caller saving them holds one in memory; the
+    heatmap and the volcano through :mod:`rnaheat.pl`, as a notebook draws them.
     """
     for stem, draw in figure_drawers(analysis).items():
         yield stem, draw()
@@ -430,6 +354,7 @@ def _downloads(folder: Path, formats: tuple[str, ...]) -> tuple[Download, ...]:
         description = f"figure (also {others})" if others else "figure"
         out.append(Download(path=f"figures/{path.name}", description=description))
     for name, text in (
+        (H5AD_NAME, "the whole result as one AnnData file (anndata, scanpy, rh.read_analysis)"),
         ("summary.md", "the summary and the four checks"),
         ("run.json", "settings, versions, input checksums, timings"),
     ):
@@ -615,8 +540,9 @@ def write_results(
     Returns
     -------
     dict
-        Seconds of each writing stage (``tables``, ``figures``, ``report``); the run record
-        holds these after the analysis' own.
+        Seconds of each writing stage (``tables``, ``h5ad``, ``figures``, ``report``); the
+        run record holds these after the analysis' own, and the SHA-256 of every file written
+        before it (``outputs``).
     """
     timings: dict[str, float] = {}
     settings = analysis.config.figures
@@ -644,6 +570,9 @@ def write_results(
             )
             if extra is not None:
                 extra(tmp)
+        if analysis.config.h5ad:
+            with stage("h5ad", timings, what=f"{out}/{H5AD_NAME}"):
+                write_analysis(analysis, tmp / H5AD_NAME)
         what = f"{', '.join(f.upper() for f in formats)} ({settings.dpi} dpi)"
         with stage("figures", timings, what=what):
             # The report embeds the PNGs written here, scaled to screen resolution.
@@ -670,6 +599,7 @@ def write_results(
                 "de": dict(analysis.de.params.items()),
                 "display": _display_record(analysis),
                 "timings": {**analysis.timings, **timings},
+                "outputs": output_checksums(tmp),
             },
             tmp / "run.json",
         )

@@ -105,6 +105,16 @@ class QCResult:
     params: Mapping[str, object] = field(default_factory=dict)
     separation: Separation | None = None
 
+    def __repr__(self) -> str:
+        verdicts = []
+        for status in ("fail", "warn", "pass"):
+            names = [c.name for c in self.checks if c.status == status]
+            if names and status == "pass":
+                verdicts.append(f"{len(names)} pass")
+            elif names:
+                verdicts.append(f"{status}: {', '.join(names)}")
+        return f"QCResult({len(self.samples)} samples · {' · '.join(verdicts) or 'no checks'})"
+
     @property
     def status(self) -> str:
         """The worst status among the checks."""
