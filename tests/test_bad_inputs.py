@@ -15,6 +15,7 @@ import re
 from pathlib import Path
 
 import anndata as ad
+import h5py
 import numpy as np
 import pandas as pd
 import pytest
@@ -274,6 +275,50 @@ _case("counts-missing", _flags("--counts", "{d}/nope.csv"), 2, r"nope\.csv: no s
 _case("counts-empty-folder", ({"empty/": ""}, ["--counts", "{d}/empty"]), 2, r"no HTSeq-count")
 _case("samples-folder", ({"empty/": ""}, ["--samples", "{d}/empty"]), 2, r"is a folder, expected")
 _case("counts-fifo", ({"|fifo.csv": ""}, ["--counts", "{d}/fifo.csv"]), 2, r"not a regular file")
+
+
+def _hdf5(datasets: dict[str, np.ndarray]) -> bytes:
+    """An HDF5 file holding ``datasets``, as bytes."""
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w") as h5:
+        for name, values in datasets.items():
+            h5[name] = values
+    return buffer.getvalue()
+
+
+# Corrupt or foreign HDF5: AnnData's readers raise many kinds of errors, each one line here.
+_NOT_ANNDATA = r"counts\.h5ad: cannot be read as an AnnData \.h5ad file"
+_case("h5ad-not-hdf5", _file_flag("counts.h5ad", _counts(), "--counts"), 2, _NOT_ANNDATA)
+_case(
+    "h5ad-truncated",
+    _file_flag("counts.h5ad", b"\x89HDF\r\n\x1a\n" + bytes(256), "--counts"),
+    2,
+    _NOT_ANNDATA,
+)
+_case(
+    "h5ad-other-layout",
+    _file_flag("counts.h5ad", _hdf5({"foo": np.arange(3)}), "--counts"),
+    2,
+    _NOT_ANNDATA,
+)
+_case(
+    "h5ad-x-not-a-matrix",
+    _file_flag("counts.h5ad", _hdf5({"X": np.arange(3), "obs": np.arange(3)}), "--counts"),
+    2,
+    _NOT_ANNDATA,
+)
+_case(
+    "kallisto-h5-corrupt",
+    (
+        {
+            **{f"quant/{s}/abundance.h5": b"\x89HDF\r\n\x1a\n" + bytes(64) for s in SAMPLES},
+            "t2g.csv": "transcript_id,gene_id\nT1,G00\n",
+        },
+        ["--counts", "{d}/quant", "--tx2gene", "{d}/t2g.csv"],
+    ),
+    2,
+    r"quant/S1/abundance\.h5: cannot be read as kallisto HDF5 output",
+)
 _case("samples-device", _flags("--samples", "/dev/zero"), 2, r"/dev/zero: is not a regular file")
 _case("genes-fifo", ({"|g.csv": ""}, ["--genes", "{d}/g.csv"]), 2, r"g\.csv: is not a regular")
 _case("gene-sets-folder", ({"sets/": ""}, ["--gene-sets", "{d}/sets"]), 2, r"sets: is a folder")

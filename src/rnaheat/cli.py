@@ -83,6 +83,7 @@ _GROUPS = (
     "heatmap",
     "meaning",
     "checks",
+    "outputs",
 )
 
 

@@ -54,12 +54,14 @@ __all__ = [
     "DESettings",
     "DemoConfig",
     "EnrichSettings",
+    "FigureSettings",
     "HeatmapSettings",
     "Inputs",
     "ModuleSettings",
     "QCSettings",
     "RunConfig",
     "SelectSettings",
+    "TableSettings",
     "VSTSettings",
     "default_of",
     "flagged_settings",
@@ -570,6 +572,82 @@ class EnrichSettings:
     )
 
 
+#: Figure file formats that ``--formats`` may name.
+FIGURE_FORMATS = ("png", "pdf", "svg")
+
+
+@dataclass(frozen=True)
+class FigureSettings:
+    """Figure files.
+
+    Attributes
+    ----------
+    formats
+        Comma-separated file formats of each figure (png, pdf, svg); each figure is laid out
+        once and saved in each.
+    dpi
+        Resolution of the PNG files (and of the rasterised parts of PDF and SVG).
+    jobs
+        Worker processes drawing figures side by side; unset, the number of cores.
+    """
+
+    formats: str = setting(
+        default="png,pdf",
+        flag="--formats",
+        metavar="LIST",
+        help=f"figure file formats, comma-separated, of {', '.join(FIGURE_FORMATS)}",
+    )
+    dpi: int = setting(allowed=(30, 1200), default=300, flag="--dpi", help="PNG resolution")
+    jobs: int | None = setting(
+        allowed=(1, 256),
+        flag="--figure-jobs",
+        metavar="N",
+        help="worker processes drawing the figures (default: the number of cores)",
+    )
+
+    def format_list(self) -> tuple[str, ...]:
+        """The formats named in ``formats``, in order, each once.
+
+        Raises
+        ------
+        ValueError
+            A format that is not png, pdf or svg, or none at all.
+        """
+        names = tuple(dict.fromkeys(f.strip().lower() for f in self.formats.split(",")))
+        wrong = [f for f in names if f not in FIGURE_FORMATS]
+        if wrong or not names:
+            raise ValueError(
+                f"--formats {self.formats}: allowed are {', '.join(FIGURE_FORMATS)} "
+                "(comma-separated, e.g. png,pdf)"
+            )
+        return names
+
+
+@dataclass(frozen=True)
+class TableSettings:
+    """Table files.
+
+    Attributes
+    ----------
+    compress
+        Write the expression tables (``vst``, ``normalized_counts``) gzipped (``.tsv.gz``).
+    expression
+        Write the expression tables at all; large cohorts may skip them (the full matrices
+        are in ``analysis.h5ad``).
+    """
+
+    compress: bool = setting(
+        default=False,
+        flag="--tables-compress",
+        help="write vst and normalized_counts gzipped (.tsv.gz)",
+    )
+    expression: bool = setting(
+        default=True,
+        flag="--no-expression-tables",
+        help="skip vst.tsv and normalized_counts.tsv (large cohorts)",
+    )
+
+
 # Settings both commands have, declared once.
 _OUT = setting(flag="--out", help="output folder (created atomically)")
 _FORCE = setting(
@@ -592,6 +670,11 @@ class RunConfig:
     out: Path | None = _OUT
     force: bool = _FORCE
     random_state: int = _RANDOM_STATE
+    h5ad: bool = setting(
+        default=True,
+        flag="--no-h5ad",
+        help="skip OUT/analysis.h5ad (the whole result as one AnnData file)",
+    )
     inputs: Inputs = _section(Inputs, "inputs")
     de: DESettings = _section(DESettings, "differential expression")
     vst: VSTSettings = _section(VSTSettings, "differential expression")
@@ -600,6 +683,8 @@ class RunConfig:
     modules: ModuleSettings = _section(ModuleSettings, "modules")
     heatmap: HeatmapSettings = _section(HeatmapSettings, "heatmap")
     enrich: EnrichSettings = _section(EnrichSettings, "meaning")
+    figures: FigureSettings = _section(FigureSettings, "outputs")
+    tables: TableSettings = _section(TableSettings, "outputs")
 
     def _ranges(self) -> list[tuple[str, float | None, float, float]]:
         """Each numeric setting with its smallest and largest allowed value."""
@@ -660,6 +745,7 @@ class RunConfig:
             if allowed is not None and value not in allowed:
                 raise ValueError(f"{key} = {value!r}: allowed are {', '.join(allowed)}")
         self.check_ranges()
+        self.figures.format_list()
         for name in ("alpha", "filter_alpha"):
             value = getattr(self.de, name)
             if not 0 < value < 1:

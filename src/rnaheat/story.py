@@ -4,8 +4,9 @@ The four checks follow the questions a biologist asks of a heatmap: do the sampl
 (sample check), do the genes fall into coherent, stable and meaningful modules (gene check),
 does each module's pattern follow the design (pattern check), and do the positive controls
 behave (validation). Each is a :class:`~rnaheat.checks.Check` built from the stage results,
-and the story is written from the same numbers: when a check fails it says so first and tells
-no confident biology.
+and the story is written from the same numbers: when a check fails it says so first, and after
+a failed check or a sample-check warning the modules are still told, marked as provisional, so
+the reader sees what the data would say once the doubt is resolved.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from rnaheat.checks import Check, worst_status
+from rnaheat.checks import Check, name_list, worst_status
 from rnaheat.enrich import GENE_SEP, set_words
 from rnaheat.modules import module_label
 from rnaheat.modules.purity import MIN_PURITY
@@ -73,9 +74,13 @@ def _sample_check(qc: QCResult) -> Check:
     parts = [c for c in qc.checks if c.name in _SAMPLE_CHECKS]
     status = worst_status(parts)
     replicates = next((c for c in parts if c.name == "replicates_cluster"), None)
+    outliers = next((c for c in parts if c.name == "outliers"), None)
     if status == "pass":
         reason = replicates.reason if replicates is not None else "samples pass every QC check"
-        reason += "; no outlier, no label swap"
+        if outliers is not None and outliers.evidence.get("inspect"):
+            reason += f"; {outliers.reason}"
+        else:
+            reason += "; no outlier, no label swap"
     else:
         # The worst finding leads: it is what the reader must act on.
         worst = [c for c in parts if c.status == status]
@@ -300,14 +305,37 @@ class Story:
 
 
 def _samples_sentence(qc: QCResult, contrast_variable: str | None) -> str:
+    """How the samples group, from the same numbers as the sample check."""
     replicates = next((c for c in qc.checks if c.name == "replicates_cluster"), None)
     if replicates is None or replicates.status != "pass":
         return ""
     ev = replicates.evidence
     grouping = str(ev.get("grouping", contrast_variable or "group"))
     n = int(ev.get("n_groups", 0))
+    paired = str(ev.get("paired_by") or "")
+    if paired:
+        return (
+            f"Samples are paired by {paired}: within every {paired}, the {grouping} groups "
+            "separate."
+        )
+    removed = list(ev.get("removed") or [])
+    within = f" once {' and '.join(removed)} is accounted for" if removed else ""
     groups = "both groups" if n == 2 else f"all {n} groups"
-    return f"Samples separate cleanly by {grouping} ({groups} form clades)."
+    if ev.get("not_clades"):
+        return (
+            f"Samples separate by {grouping}{within} ({groups} apart on the PCA, though not "
+            "every group is a tight clade)."
+        )
+    return f"Samples separate cleanly by {grouping}{within} ({groups} form clades)."
+
+
+def _inspect_sentence(qc: QCResult) -> str:
+    """Name the samples of the ``inspect`` tier when no stronger finding names them."""
+    outliers = next((c for c in qc.checks if c.name == "outliers"), None)
+    if outliers is None or outliers.status != "pass" or not outliers.evidence.get("inspect"):
+        return ""
+    shown = name_list(outliers.evidence["inspect"])
+    return f"Worth inspecting, though not outliers: {shown} (ringed on the PCA)."
 
 
 def _module_sentence(row: pd.Series, top: pd.DataFrame, modules: GeneModules) -> str:
@@ -329,6 +357,17 @@ def _module_sentence(row: pd.Series, top: pd.DataFrame, modules: GeneModules) ->
         )
     shown = [s for s in ranked["symbol"] if s][:3]
     return f"{head}; hub genes {', '.join(map(str, shown))}." if shown else f"{head}."
+
+
+def _doubt(checks: Sequence[Check]) -> str:
+    """The sentence marking the module story provisional, or ``""`` when nothing casts doubt."""
+    failed = [check_title(c).lower() for c in checks if c.status == "fail"]
+    if failed:
+        return f"Provisional until the {' and '.join(failed)} is resolved:"
+    sample = next((c for c in checks if c.name == "sample_clustering"), None)
+    if sample is not None and sample.status == "warn":
+        return "Provisional, as the sample check warns (see the note below):"
+    return ""
 
 
 def tell_story(
@@ -363,15 +402,16 @@ def tell_story(
     sentences: list[str] = []
     failed = [c for c in checks if c.status == "fail"]
     if failed:
-        # A failed check comes first and the story stays factual: no biology is told on top
-        # of an experiment that did not work as designed.
+        # A failed check comes first: the reader must act on it before the biology.
         sentences.append(
             "Caution: " + "; ".join(f"{check_title(c).lower()}: {c.reason}" for c in failed) + "."
         )
-        sentences.append("Resolve this before interpreting the modules biologically.")
     samples = _samples_sentence(qc, contrast[0] if contrast else None)
     if samples and not failed:
         sentences.append(samples)
+    inspect = _inspect_sentence(qc)
+    if inspect:
+        sentences.append(inspect)
     table = de.table
     significant = table[significant_rows(table, alpha=alpha, lfc_threshold=lfc_threshold)]
     n_up = int((significant["log2fc"] > 0).sum())
@@ -388,7 +428,12 @@ def tell_story(
             f"{_number(len(significant))} genes change ({rule}): "
             f"{_number(n_up)} up and {_number(n_down)} down{where}."
         )
-    if modules is not None and modules.n_modules and not failed:
+    if modules is not None and modules.n_modules:
+        # The modules are still told after a failed or warning sample check, marked as
+        # provisional, so the reader sees what the data would say once the doubt is resolved.
+        doubt = _doubt(checks)
+        if doubt:
+            sentences.append(doubt)
         top = enrichment.top_sets() if enrichment is not None else pd.DataFrame()
         summary = modules.summary
         shown = summary.sort_values("n_genes", ascending=False, kind="mergesort")[:max_modules]

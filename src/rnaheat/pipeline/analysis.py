@@ -88,3 +88,15 @@ class Analysis:
     def __post_init__(self) -> None:
         # A read-only copy: whoever extends the timings makes a new Analysis.
         object.__setattr__(self, "timings", MappingProxyType(dict(self.timings)))
+
+    def __repr__(self) -> str:
+        experiment = self.experiment
+        lines = [
+            f"Analysis of {experiment.n_samples} samples × {experiment.n_genes:,} genes",
+            f"  de:      {self.de!r}",
+            f"  qc:      {self.qc!r}",
+            f"  modules: {self.modules!r}" if self.modules is not None else "  modules: none",
+        ]
+        if self.story.sentences:
+            lines.append(f"  story:   {self.story.sentences[0]}")
+        return "\n".join(lines)

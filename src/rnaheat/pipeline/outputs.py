@@ -6,9 +6,9 @@ the result objects.
 
 from __future__ import annotations
 
-import io
 import shlex
 from collections.abc import Callable, Iterator, Mapping
+from functools import partial
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure as MplFigure
 
+from rnaheat import pl
 from rnaheat._progress import stage
 from rnaheat.checks import checks_table
 from rnaheat.config import RunConfig, to_dict
@@ -26,19 +27,21 @@ from rnaheat.io.output import (
     FORMAT_VERSION,
     atomic_output,
     file_checksums,
+    output_checksums,
     package_versions,
-    save_figure,
     write_json,
+    write_matrix,
     write_table,
 )
-from rnaheat.labels import gene_label_rank
 from rnaheat.modules import module_subtitles
 from rnaheat.pipeline.analysis import Analysis
+from rnaheat.pipeline.figures import default_jobs, figures_in_background
+from rnaheat.pipeline.h5ad import H5AD_NAME, write_analysis
+from rnaheat.pl import heatmap_settings, heatmap_tracks
 from rnaheat.plot.colors import NEUTRAL, NOT_SHOWN, sample_track_colors, track_palettes
 from rnaheat.plot.contrasts import module_contrast_heatmap
-from rnaheat.plot.heatmap import heatmap, heatmap_layout, module_colors, track_columns
-from rnaheat.plot.qc import qc_figures
-from rnaheat.plot.volcano import volcano
+from rnaheat.plot.heatmap import heatmap_layout, module_colors
+from rnaheat.plot.qc import qc_figure_drawers
 from rnaheat.qc import library_sizes
 from rnaheat.report import build_report
 from rnaheat.report.data import (
@@ -57,13 +60,14 @@ from rnaheat.report.data import (
 from rnaheat.significance import significant_rows, threshold_text
 
 __all__ = [
-    "REPORT_DPI",
     "analysis_figures",
     "analysis_tables",
-    "figure_png",
+    "expression_matrices",
+    "figure_drawers",
     "heatmap_tracks",
     "input_files",
     "report_data",
+    "result_tables",
     "write_results",
 ]
 
@@ -72,14 +76,27 @@ __all__ = [
 
 
 def analysis_tables(analysis: Analysis, /) -> dict[str, pd.DataFrame]:
-    """Every result table, keyed by its file name under ``tables/`` (without ``.tsv``).
+    """Every result table, keyed by its file name under ``tables/`` (without ``.tsv``)."""
+    tables = result_tables(analysis)
+    return {
+        "de": tables.pop("de"),
+        **{name: _matrix_table(m) for name, m in expression_matrices(analysis).items()},
+        **tables,
+    }
+
+
+def expression_matrices(analysis: Analysis, /) -> dict[str, pd.DataFrame]:
+    """The genes × samples expression matrices written as tables, by file name."""
+    return {"vst": analysis.vst, "normalized_counts": analysis.normalized}
+
+
+def result_tables(analysis: Analysis, /) -> dict[str, pd.DataFrame]:
+    """Every result table but the expression matrices, keyed by file name.
 
     ``modules`` gets the column ``labelled``: whether the heatmap names the gene.
     """
     tables = {
         "de": analysis.de.table,
-        "vst": _matrix_table(analysis.vst),
-        "normalized_counts": _matrix_table(analysis.normalized),
         "samples": _samples_table(analysis),
         **analysis.qc.tables(),
         "gene_selection": analysis.selection.rules,
@@ -119,98 +136,54 @@ def _samples_table(analysis: Analysis) -> pd.DataFrame:
 # --- figures ------------------------------------------------------------------------------
 
 
-def heatmap_tracks(analysis: Analysis, /) -> list[str]:
-    """The sample-sheet columns the heatmap annotates: the design's, grouping, requested."""
-    config = analysis.config
-    return track_columns(
-        config.de.design or None,
-        group_samples=config.heatmap.group_samples,
-        annotate=config.heatmap.annotate,
-        contrast_variable=config.de.contrast[0] if config.de.contrast else None,
-    )
-
-
-def _always_labelled(analysis: Analysis) -> list[str]:
-    """The user's markers and the positive controls: labelled wherever they are drawn."""
-    controls = []
-    if analysis.controls is not None:
-        found = analysis.controls.table["gene_id"].astype(str)
-        controls = [g for g in found if g and g != "nan"]
-    return [*analysis.config.heatmap.markers, *controls]
-
-
-def _label_rank(analysis: Analysis) -> pd.Series:
-    """The label order of every tested gene, the one rule the heatmap and the volcano share."""
-    biotypes = analysis.experiment.genes.get("biotype")
-    return gene_label_rank(
-        analysis.de.table,
-        modules=analysis.modules,
-        enrichment=analysis.enrichment,
-        biotypes=biotypes,
-        forced=_always_labelled(analysis),
-    )
-
-
-def _heatmap_settings(analysis: Analysis) -> dict[str, object]:
-    """What both the heatmap and its layout are given, so that the two cannot differ."""
-    return {
-        "tracks": heatmap_tracks(analysis),
-        "markers": _always_labelled(analysis),
-        "subtitles": module_subtitles(analysis.modules, enrichment=analysis.enrichment),
-        "de": analysis.de,
-        "label_rank": _label_rank(analysis),
-    }
-
-
 def heatmap_labelled(analysis: Analysis, /) -> set[str]:
     """Ids of the genes the heatmap labels (empty without a heatmap)."""
     if analysis.modules is None or analysis.display is None:
         return set()
-    layout = heatmap_layout(analysis.modules, **_heatmap_settings(analysis))
+    layout = heatmap_layout(analysis.modules, **heatmap_settings(analysis))
     return set(analysis.modules.order.astype(str)[layout.labels.shown])
+
+
+def figure_drawers(analysis: Analysis, /) -> dict[str, Callable[[], MplFigure]]:
+    """The heatmap, the volcano, the module × contrast view and the QC figures, as functions.
+
+    Keyed by file stem. Nothing is drawn until a function is called, so that each figure can
+    be drawn (and held in memory) only where it is saved.
+    """
+    drawers: dict[str, Callable[[], MplFigure]] = {}
+    if analysis.modules is not None and analysis.display is not None:
+        drawers["heatmap"] = partial(pl.heatmap, analysis)
+    if analysis.de.table["pvalue"].notna().any():
+
+        def draw_volcano() -> MplFigure:
+            fig, ax = plt.subplots(figsize=(7.5, 6.0), layout="constrained")
+            pl.volcano(analysis, ax=ax)
+            return fig
+
+        drawers["volcano"] = draw_volcano
+    if analysis.module_contrasts is not None and analysis.modules is not None:
+        drawers["module_contrasts"] = partial(_module_contrast_figure, analysis)
+    return {**drawers, **qc_figure_drawers(analysis.qc)}
+
+
+def _module_contrast_figure(analysis: Analysis) -> MplFigure:
+    """The module × contrast heatmap (several contrasts only)."""
+    ax = module_contrast_heatmap(
+        analysis.module_contrasts,
+        module_colors=module_colors(analysis.modules),
+        value_label=_mean_lfc_label(analysis),
+    )
+    return ax.figure
 
 
 def analysis_figures(analysis: Analysis, /) -> Iterator[tuple[str, MplFigure]]:
     """Yield ``(file stem, Figure)`` for the heatmap, the volcano and the QC figures.
 
-    Figures are drawn one at a time so that a caller saving them holds one in memory.
+    Figures are drawn one at a time so that a caller saving them holds one in memory; the
+    heatmap and the volcano through :mod:`rnaheat.pl`, as a notebook draws them.
     """
-    modules = analysis.modules
-    config = analysis.config
-    title = analysis.de.contrast_label or "Gene modules"
-    if modules is not None and analysis.display is not None:
-        yield (
-            "heatmap",
-            heatmap(
-                modules,
-                analysis.display,
-                samples=analysis.experiment.samples,
-                title=title,
-                note=analysis.selection.shown_note(),
-                **_heatmap_settings(analysis),
-            ),
-        )
-    if analysis.de.table["pvalue"].notna().any():
-        fig, ax = plt.subplots(figsize=(7.5, 6.0), layout="constrained")
-        volcano(
-            analysis.de,
-            ax=ax,
-            modules=modules,
-            alpha=config.de.alpha,
-            lfc_threshold=config.select.lfc_threshold,
-            label_genes=_always_labelled(analysis) or None,
-            label_rank=_label_rank(analysis),
-            title=title,
-        )
-        yield "volcano", fig
-    if analysis.module_contrasts is not None and modules is not None:
-        ax = module_contrast_heatmap(
-            analysis.module_contrasts,
-            module_colors=module_colors(modules),
-            value_label=_mean_lfc_label(analysis),
-        )
-        yield "module_contrasts", ax.figure
-    yield from qc_figures(analysis.qc).items()
+    for stem, draw in figure_drawers(analysis).items():
+        yield stem, draw()
 
 
 def _mean_lfc_label(analysis: Analysis) -> str:
@@ -220,14 +193,11 @@ def _mean_lfc_label(analysis: Analysis) -> str:
 
 # --- report -------------------------------------------------------------------------------
 
-#: Resolution of the figures embedded in the report (screen, not print).
-REPORT_DPI = 110
-
 _FIGURE_TEXT = {
     "heatmap": (
         "Clustered heatmap of the selected genes, rows split into modules",
-        "The publication figure (300 dpi PNG, PDF and SVG in figures/). Labelled: markers "
-        "and controls, then in each module as many genes as the room beside it holds, "
+        "The publication figure (in figures/, in the formats the run asked for). Labelled: "
+        "markers and controls, then in each module as many genes as the room beside it holds, "
         "strongest evidence first (padj and shrunken fold change together), expressed "
         "protein-coding genes before barely detected or non-coding ones, members of the "
         "module's top gene set preferred (column labelled of modules.tsv).",
@@ -247,6 +217,11 @@ _FIGURE_TEXT = {
         "Pearson correlation of samples on the most variable genes.",
     ),
     "qc_pca": ("PCA of the samples", "Principal components of the most variable genes."),
+    "qc_pca_within": (
+        "PCA of the samples with the design's other terms removed",
+        "What the sample check judges: the contrast's groups once the blocking terms (donor, "
+        "cell line, batch, …) are removed, as the heatmap removes them.",
+    ),
     "qc_scree": ("Variance explained by each principal component", "Scree plot."),
     "qc_library": ("Library size and detected genes per sample", "Reads and detected genes."),
     "module_contrasts": (
@@ -273,13 +248,6 @@ _TABLE_TEXT = {
     "module_contrasts": "mean log2 fold change and share of significant genes per module and "
     "contrast",
 }
-
-
-def figure_png(figure: MplFigure, /, *, dpi: int = REPORT_DPI) -> bytes:
-    """The figure as PNG bytes (no metadata, so the same figure gives the same bytes)."""
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=dpi, metadata={"Software": None})
-    return buffer.getvalue()
 
 
 def _figure(figures: Mapping[str, bytes], stem: str) -> StaticFigure | None:
@@ -408,16 +376,22 @@ def _volcano(analysis: Analysis, figures: Mapping[str, bytes]) -> VolcanoData | 
     )
 
 
-def _downloads(folder: Path) -> tuple[Download, ...]:
+def _downloads(folder: Path, formats: tuple[str, ...]) -> tuple[Download, ...]:
     out = []
-    for path in sorted((folder / "tables").glob("*.tsv")):
-        text = _TABLE_TEXT.get(path.stem, "")
-        if not text and path.stem.startswith("de_"):
+    for path in sorted([*(folder / "tables").glob("*.tsv"), *(folder / "tables").glob("*.tsv.gz")]):
+        name = path.name.split(".")[0]
+        text = _TABLE_TEXT.get(name, "")
+        if not text and name.startswith("de_"):
             text = "differential expression of one contrast, every tested gene"
         out.append(Download(path=f"tables/{path.name}", description=text))
-    for path in sorted((folder / "figures").glob("*.pdf")):
-        out.append(Download(path=f"figures/{path.name}", description="figure (also .png and .svg)"))
+    # One link per figure, to its PDF when there is one (print), naming the other files.
+    main = "pdf" if "pdf" in formats else formats[0]
+    for path in sorted((folder / "figures").glob(f"*.{main}")):
+        others = " and ".join(f".{f}" for f in formats if f != main)
+        description = f"figure (also {others})" if others else "figure"
+        out.append(Download(path=f"figures/{path.name}", description=description))
     for name, text in (
+        (H5AD_NAME, "the whole result as one AnnData file (anndata, scanpy, rh.read_analysis)"),
         ("summary.md", "the summary and the four checks"),
         ("run.json", "settings, versions, input checksums, timings"),
     ):
@@ -453,7 +427,14 @@ def report_data(
     qc = analysis.qc
     qc_figures = tuple(
         f
-        for stem in ("qc_pca", "qc_distances", "qc_correlations", "qc_scree", "qc_library")
+        for stem in (
+            "qc_pca",
+            "qc_pca_within",
+            "qc_distances",
+            "qc_correlations",
+            "qc_scree",
+            "qc_library",
+        )
         if (f := _figure(figures, stem)) is not None
     )
     controls = None
@@ -484,7 +465,7 @@ def report_data(
             note=_qc_note(analysis),
         ),
         controls=controls,
-        downloads=_downloads(folder),
+        downloads=_downloads(folder, analysis.config.figures.format_list()),
         contrasts=_contrasts(analysis),
         module_contrasts=_figure(figures, "module_contrasts"),
     )
@@ -597,6 +578,16 @@ def input_files(config: RunConfig, experiment: Experiment, /) -> dict[str, Path]
     return files
 
 
+def _write_tables(analysis: Analysis, folder: Path) -> None:
+    """Every table into ``folder``; the expression matrices by the fixed-precision writer."""
+    settings = analysis.config.tables
+    for name, table in result_tables(analysis).items():
+        write_table(table, folder / f"{name}.tsv")
+    if settings.expression:
+        for name, matrix in expression_matrices(analysis).items():
+            write_matrix(matrix, folder / f"{name}.tsv", compress=settings.compress)
+
+
 def write_results(
     analysis: Analysis,
     out: str | Path,
@@ -628,16 +619,28 @@ def write_results(
     Returns
     -------
     dict
-        Seconds of each writing stage (``tables``, ``figures``, ``report``); the run record
-        holds these after the analysis' own.
+        Seconds of each writing stage (``tables``, ``h5ad``, ``figures``, ``report``); the
+        run record holds these after the analysis' own, and the SHA-256 of every file written
+        before it (``outputs``).
     """
     timings: dict[str, float] = {}
-    with atomic_output(out, force=force) as tmp:
+    settings = analysis.config.figures
+    formats = settings.format_list()
+    with (
+        atomic_output(out, force=force) as tmp,
+        # Figures are drawn in worker processes while the tables are written.
+        figures_in_background(
+            figure_drawers(analysis),
+            tmp / "figures",
+            formats=formats,
+            dpi=settings.dpi,
+            jobs=settings.jobs or default_jobs(),
+        ) as drawn_figures,
+    ):
         with stage("tables", timings, what=f"tables into {out}/tables"):
             if checksums is None:
                 checksums = file_checksums(input_files(analysis.config, analysis.experiment))
-            for name, table in analysis_tables(analysis).items():
-                write_table(table, tmp / "tables" / f"{name}.tsv")
+            _write_tables(analysis, tmp / "tables")
             (tmp / "summary.md").write_text(
                 analysis.story.markdown(
                     title=f"rnaheat: {analysis.de.contrast_label or 'analysis'}"
@@ -646,12 +649,13 @@ def write_results(
             )
             if extra is not None:
                 extra(tmp)
-        with stage("figures", timings, what="PNG (300 dpi), PDF and SVG"):
-            embedded = {}
-            for stem, figure in analysis_figures(analysis):
-                # The report embeds a screen-resolution copy; the files are for print.
-                embedded[stem] = figure_png(figure, dpi=REPORT_DPI)
-                save_figure(figure, tmp / "figures" / stem)
+        if analysis.config.h5ad:
+            with stage("h5ad", timings, what=f"{out}/{H5AD_NAME}"):
+                write_analysis(analysis, tmp / H5AD_NAME)
+        what = f"{', '.join(f.upper() for f in formats)} ({settings.dpi} dpi)"
+        with stage("figures", timings, what=what):
+            # The report embeds the PNGs written here, scaled to screen resolution.
+            embedded = drawn_figures()
         with stage("report", timings, what="report.html"):
             page = build_report(
                 report_data(
@@ -675,6 +679,7 @@ def write_results(
                 **_contrasts_record(analysis),
                 "display": _display_record(analysis),
                 "timings": {**analysis.timings, **timings},
+                "outputs": output_checksums(tmp),
             },
             tmp / "run.json",
         )

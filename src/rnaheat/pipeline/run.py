@@ -31,7 +31,6 @@ from rnaheat.io.output import check_output_folder, file_checksums
 from rnaheat.modules import GeneModules, ModuleOptions, find_modules, name_by_gene_sets
 from rnaheat.modules.contrasts import module_contrasts, most_significant_rows
 from rnaheat.pipeline.analysis import Analysis
-from rnaheat.pipeline.outputs import input_files, write_results
 from rnaheat.qc import sample_qc
 from rnaheat.select import GeneSelection, select_genes
 from rnaheat.story import four_checks, other_contrasts_sentence, tell_story
@@ -411,6 +410,9 @@ def run(
     timings: dict[str, float] = {}
     experiment = _read(config, timings)
     analysis = analyse(experiment, config)
+    # The outputs draw figures: matplotlib loads only once there is something to draw.
+    from rnaheat.pipeline.outputs import input_files, write_results
+
     checksums = file_checksums(input_files(config, experiment))
     extra = None
     if bundle is not None:

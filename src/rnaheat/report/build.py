@@ -30,7 +30,7 @@ from importlib import resources
 import numpy as np
 import pandas as pd
 
-from rnaheat.checks import Check
+from rnaheat.checks import Check, evidence_items
 from rnaheat.plot.colors import NEUTRAL, NOT_SHOWN
 from rnaheat.report.contrasts import (
     contrast_payload,
@@ -155,7 +155,9 @@ def _cell(value: object, column: str) -> str:
         return ", ".join(_cell(v, column) for v in value)
     if _missing(value):
         return "—"
-    is_p = column.lower() in {"padj", "pvalue", "p", "pval", "fdr"} or column.endswith("_p")
+    is_p = column.lower() in {"padj", "pvalue", "p", "pval", "fdr"} or column.endswith(
+        ("_p", "_pvalue")
+    )
     if isinstance(value, float | int | np.number | bool | np.bool_):
         return _number(value, kind="p" if is_p else "")
     return str(value)
@@ -216,11 +218,12 @@ def _badge(status: str) -> str:
 
 
 def _evidence(evidence: Mapping[str, object]) -> str:
-    if not evidence:
+    # Empty fields say nothing and raw keys mean nothing to a reader: both stay out.
+    shown = evidence_items(evidence)
+    if not shown:
         return ""
     items = "".join(
-        f"<div><dt>{_e(k.replace('_', ' '))}</dt><dd>{_e(_cell(v, k))}</dd></div>"
-        for k, v in evidence.items()
+        f"<div><dt>{_e(label)}</dt><dd>{_e(_cell(v, k))}</dd></div>" for k, label, v in shown
     )
     return f'<dl class="evidence">{items}</dl>'
 
