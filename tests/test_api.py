@@ -10,7 +10,7 @@ import rnaheat as rh
 def _public_functions():
     import rnaheat.io
 
-    for module in (rh, rh.de, rh.transform, rnaheat.io):
+    for module in (rh, rh.de, rh.transform, rh.pl, rnaheat.io):
         for name in module.__all__:
             obj = getattr(module, name)
             if inspect.isfunction(obj):

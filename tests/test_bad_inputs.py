@@ -15,6 +15,7 @@ import re
 from pathlib import Path
 
 import anndata as ad
+import h5py
 import numpy as np
 import pandas as pd
 import pytest
@@ -127,6 +128,42 @@ _case("design-unknown-column", _design("~ genotype"), 2, r"'genotype', which is 
 _case("design-column-and-c", _design("~ batch + condition + C(batch)"), 2, r"both as a number")
 # Contrasts.
 _case("contrast-two-values", _flags("--contrast", "condition", "B"), 2, r"VARIABLE NUMERATOR")
+# Several contrasts: every one is checked before anything runs.
+_case(
+    "contrast-second-unknown-level",
+    _flags("--contrast", "condition", "C", "A"),
+    2,
+    r"contrast level 'C' does not exist in column 'condition'; its levels are: A, B",
+)
+_case("contrast-given-twice", _flags("--contrast", "condition", "B", "A"), 2, r"given twice")
+_case(
+    "contrasts-unknown-reference",
+    _flags("--contrasts", "condition", "each-vs-reference", "C"),
+    2,
+    r"reference level 'C' does not exist in column 'condition'; its levels are: A, B",
+)
+_case(
+    "contrasts-unknown-mode",
+    _flags("--contrasts", "condition", "all"),
+    2,
+    r"--contrasts condition all: give VARIABLE each-vs-reference REFERENCE, or VARIABLE pairwise",
+)
+_case(
+    "contrasts-unknown-column",
+    _flags("--contrasts", "genotype", "pairwise"),
+    2,
+    r"--contrasts names 'genotype', which is not a column",
+)
+_case(
+    "contrasts-file-name-clash",
+    (
+        {"samples.csv": _sheet(["A", "A", "B", "B", "a b", "a_b"])},
+        ["--contrasts", "condition", "each-vs-reference", "A"],
+    ),
+    2,
+    r"contrasts 'condition: a b vs A' and 'condition: a_b vs A' would both be written to "
+    r"tables/de_condition_a_b_vs_A\.tsv",
+)
 _case(
     "contrast-unknown-level",
     _flags("--contrast", "condition", "B", "Z"),
@@ -238,6 +275,50 @@ _case("counts-missing", _flags("--counts", "{d}/nope.csv"), 2, r"nope\.csv: no s
 _case("counts-empty-folder", ({"empty/": ""}, ["--counts", "{d}/empty"]), 2, r"no HTSeq-count")
 _case("samples-folder", ({"empty/": ""}, ["--samples", "{d}/empty"]), 2, r"is a folder, expected")
 _case("counts-fifo", ({"|fifo.csv": ""}, ["--counts", "{d}/fifo.csv"]), 2, r"not a regular file")
+
+
+def _hdf5(datasets: dict[str, np.ndarray]) -> bytes:
+    """An HDF5 file holding ``datasets``, as bytes."""
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w") as h5:
+        for name, values in datasets.items():
+            h5[name] = values
+    return buffer.getvalue()
+
+
+# Corrupt or foreign HDF5: AnnData's readers raise many kinds of errors, each one line here.
+_NOT_ANNDATA = r"counts\.h5ad: cannot be read as an AnnData \.h5ad file"
+_case("h5ad-not-hdf5", _file_flag("counts.h5ad", _counts(), "--counts"), 2, _NOT_ANNDATA)
+_case(
+    "h5ad-truncated",
+    _file_flag("counts.h5ad", b"\x89HDF\r\n\x1a\n" + bytes(256), "--counts"),
+    2,
+    _NOT_ANNDATA,
+)
+_case(
+    "h5ad-other-layout",
+    _file_flag("counts.h5ad", _hdf5({"foo": np.arange(3)}), "--counts"),
+    2,
+    _NOT_ANNDATA,
+)
+_case(
+    "h5ad-x-not-a-matrix",
+    _file_flag("counts.h5ad", _hdf5({"X": np.arange(3), "obs": np.arange(3)}), "--counts"),
+    2,
+    _NOT_ANNDATA,
+)
+_case(
+    "kallisto-h5-corrupt",
+    (
+        {
+            **{f"quant/{s}/abundance.h5": b"\x89HDF\r\n\x1a\n" + bytes(64) for s in SAMPLES},
+            "t2g.csv": "transcript_id,gene_id\nT1,G00\n",
+        },
+        ["--counts", "{d}/quant", "--tx2gene", "{d}/t2g.csv"],
+    ),
+    2,
+    r"quant/S1/abundance\.h5: cannot be read as kallisto HDF5 output",
+)
 _case("samples-device", _flags("--samples", "/dev/zero"), 2, r"/dev/zero: is not a regular file")
 _case("genes-fifo", ({"|g.csv": ""}, ["--genes", "{d}/g.csv"]), 2, r"g\.csv: is not a regular")
 _case("gene-sets-folder", ({"sets/": ""}, ["--gene-sets", "{d}/sets"]), 2, r"sets: is a folder")

@@ -72,15 +72,17 @@ def test_outputs(result, small_sim):
     assert {"condition", "size_factor", "library_size", "detected_genes"} <= set(samples.columns)
     norm = read_tsv(result / "tables" / "normalized_counts.tsv", "gene_id")
     counts = small_sim.experiment.counts
+    # Expression tables are written at 4 decimal places.
     np.testing.assert_allclose(
-        norm.to_numpy(), counts.to_numpy() / samples["size_factor"].to_numpy()
+        norm.to_numpy(), counts.to_numpy() / samples["size_factor"].to_numpy(), rtol=0, atol=5e-5
     )
     checks = read_tsv(result / "tables" / "qc_checks.tsv")
     assert set(checks["status"]) <= {"pass", "warn", "fail"}
     assert "replicates_cluster" in set(checks["check"])
-    for stem in ("qc_distances", "qc_pca", "qc_library"):
-        for suffix in ("png", "pdf", "svg"):
+    for stem in ("heatmap", "volcano", "qc_distances", "qc_pca", "qc_library"):
+        for suffix in ("png", "pdf"):
             assert (result / "figures" / f"{stem}.{suffix}").stat().st_size > 0
+        assert not (result / "figures" / f"{stem}.svg").exists()  # not a default format
     record = json.loads((result / "run.json").read_text())
     assert record["format_version"] == "1"
     assert set(record["timings"]) >= {"read", "de", "vst", "qc"}
@@ -141,6 +143,25 @@ def test_reordered_inputs_change_no_number(small_sim, result, tmp_path):
         pd.testing.assert_frame_equal(a, b, check_exact=True)
 
 
+def test_formats_one_worker_and_no_expression_tables(inputs, result, tmp_path):
+    """Figures drawn in one process equal those drawn by workers; only the asked formats."""
+    counts, samples, genes = inputs
+    out = tmp_path / "serial"
+    files = ["--counts", str(counts), "--samples", str(samples), "--genes", str(genes)]
+    extra = ["--formats", "svg,png", "--figure-jobs", "1", "--no-expression-tables"]
+    assert main(["run", *files, *ARGS, *extra, "--out", str(out), "-q"]) == 0
+    drawn = sorted(p.name for p in (out / "figures").iterdir())
+    assert drawn == sorted(
+        f"{p.stem}.{f}" for p in (result / "figures").glob("*.pdf") for f in ("png", "svg")
+    )
+    for path in (out / "figures").glob("*.png"):
+        assert path.read_bytes() == (result / "figures" / path.name).read_bytes(), path.name
+    tables = {p.name for p in (out / "tables").iterdir()}
+    assert "de.tsv" in tables and not tables & {"vst.tsv", "normalized_counts.tsv"}
+    page = (out / "report.html").read_text()
+    assert "figures/heatmap.svg" in page and "figures/heatmap.pdf" not in page
+
+
 def _bad_run(tmp_path, inputs, capsys, *extra):
     counts, samples, _ = inputs
     out = tmp_path / "out"
@@ -190,6 +211,7 @@ def _bad_run(tmp_path, inputs, capsys, *extra):
             ],
             "unknown DE engine 'edger'",
         ),
+        ([*ARGS, "--formats", "png,tiff"], "--formats png,tiff: allowed are png, pdf, svg"),
         ([*ARGS, "--test", "lrt"], "the likelihood-ratio test needs a reduced formula"),
         ([*ARGS, "--reduced", "~ 1"], "--reduced is the likelihood-ratio test's"),
         (
@@ -263,7 +285,7 @@ def test_demo_command(tmp_path, capsys):
         "tables/controls.tsv",
         "tables/checks.tsv",
         "figures/heatmap.png",
-        "figures/volcano.svg",
+        "figures/volcano.pdf",
         "inputs/demo_sets.gmt",
     ):
         assert (out / name).is_file(), name

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from rnaheat.io import read_counts
+from rnaheat.io.text import read_numeric_table, read_table_text
 
 GOOD = "gene_id,A,B,C\nG1,1,0,5\nG2,10,20,30\nG3,0,0,7\n"
 EXPECTED = pd.DataFrame(
@@ -22,6 +23,33 @@ EXPECTED = pd.DataFrame(
 def _check(frame: pd.DataFrame) -> None:
     pd.testing.assert_frame_equal(frame, EXPECTED, check_names=False)
     assert frame.dtypes.eq(np.int64).all()
+
+
+@pytest.mark.parametrize(
+    ("text", "numeric"),
+    [
+        ("# made by hand\n" + GOOD.replace(",", "\t"), True),
+        ("\ufeff" + GOOD.replace("\n", "\r\n"), True),
+        ('gene_id,"A",B,C,gene_name\nG1,1,0,5,x\nG2,10,20,30,\nG3,0,0,7,z\n', True),
+        (GOOD.replace("20", "NA"), False),
+        (GOOD.replace("20", ""), False),
+        (GOOD.replace("20", "twenty"), False),
+        (GOOD.replace("G2,10,20,30", "G2,10,20"), False),
+    ],
+)
+def test_numbers_are_parsed_fast_or_read_as_text_as_before(tmp_path, text, numeric):
+    """The fast numeric parse gives what the text read gives, or declines the file."""
+    path = tmp_path / "c.csv.gz"
+    path.write_bytes(gzip.compress(text.encode()))
+    table = read_numeric_table(path, comment="#", text_columns={"gene_name"})
+    assert (table is not None) == numeric
+    if numeric:
+        cells = read_table_text(path, comment="#")
+        assert list(table.columns) == list(cells.columns)
+        assert table.attrs == cells.attrs
+        assert table.iloc[:, 0].tolist() == cells.iloc[:, 0].tolist()
+        np.testing.assert_array_equal(table.iloc[:, 1:4].to_numpy(), EXPECTED.to_numpy())
+        _check(read_counts(path).rename_axis(columns=None))
 
 
 def test_csv(tmp_path):

@@ -16,6 +16,7 @@ from rnaheat.io.output import (
     file_checksums,
     save_figure,
     write_json,
+    write_matrix,
     write_table,
 )
 
@@ -71,6 +72,29 @@ def test_tables_keep_full_precision_and_write_na(tmp_path):
     assert path.read_text() == f"gene_id\tpadj\na\t{1 / 3!r}\nb\tNA\n"
     back = pd.read_csv(path, sep="\t")
     assert back["padj"][0] == 1 / 3
+
+
+def test_matrices_are_written_at_fixed_precision(tmp_path):
+    rng = np.random.default_rng(1)
+    values = rng.normal(0, 1, (301, 5)) * [1, 1e-3, 1e3, 1e6, 1]
+    values[2, 1], values[3, 0], values[4, 4] = np.nan, -0.00001, -12.5
+    matrix = pd.DataFrame(values, index=[f"g{i}" for i in range(301)], columns=list("ABCDE"))
+    matrix.index = matrix.index.where(np.arange(301) != 5, "=cmd|x\ty")
+    path = write_matrix(matrix, tmp_path / "m.tsv", decimals=4)
+    lines = path.read_text().splitlines()
+    assert lines[0] == "gene_id\tA\tB\tC\tD\tE"
+    assert lines[3].split("\t")[2] == "NA" and lines[5].split("\t")[5] == "-12.5000"
+    assert lines[4].split("\t")[1] == f"{-0.00001:.4f}"
+    assert lines[6].startswith('"\'=cmd|x\ty"\t')
+    # Every value as %.4f writes it (up to the last digit's rounding of a tie).
+    expected = [f"{v:.4f}" for v in values[10]]
+    assert lines[11].split("\t")[1:] == expected
+    compressed = write_matrix(matrix, tmp_path / "m.tsv", decimals=4, compress=True)
+    assert compressed.name == "m.tsv.gz"
+    for read in (path, compressed):
+        back = pd.read_csv(read, sep="\t", index_col=0)
+        assert back.index[5] == "'=cmd|x\ty"
+        np.testing.assert_allclose(back.to_numpy(), values, rtol=0, atol=5.0001e-5)
 
 
 def _figure():

@@ -64,3 +64,20 @@ def test_bundled_inputs_are_recorded_where_they_end_up():
     assert moved.samples == Path("elsewhere/samples.csv")
     assert moved.gene_sets == (out / "sets.gmt", Path("/shared/h.gmt"))
     assert moved.genes is None
+
+
+def test_heatmap_marks_samples_the_qc_flagged(analysis):
+    from rnaheat.pl import samples_with_qc_track
+    from rnaheat.plot.colors import QC_TRACK
+
+    samples, tracks = samples_with_qc_track(analysis)
+    assert QC_TRACK not in tracks and samples is analysis.experiment.samples
+    flags = analysis.qc.samples.copy()
+    first, second = flags.index[:2]
+    flags.loc[first, "qc_flag"], flags.loc[second, "qc_flag"] = "outlier", "inspect"
+    qc = dataclasses.replace(analysis.qc, samples=flags)
+    samples, tracks = samples_with_qc_track(dataclasses.replace(analysis, qc=qc))
+    assert tracks[-1] == QC_TRACK
+    marked = samples[QC_TRACK]
+    assert marked[first] == "outlier" and marked[second] == "inspect"
+    assert (marked.drop([first, second]) == "ok").all()

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import io
 
+import matplotlib as mpl
 import numpy as np
 import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from _qcsim import simulate
+from _qcsim import bad_replicates, judged, simulate
+from rnaheat.plot.colors import QC_FLAG_COLORS, QC_TRACK
 from rnaheat.plot.qc import (
     FLAG_COLOR,
     MAX_LABELS,
@@ -20,6 +22,7 @@ from rnaheat.plot.qc import (
     qc_figures,
     scree_plot,
     variable_colors,
+    within_pca_plot,
 )
 from rnaheat.qc import sample_qc
 
@@ -65,7 +68,8 @@ def test_distance_heatmap_draws_the_result_in_tree_order(small):
     shown = heat.images[0].get_array()
     assert np.allclose(shown, small.distances.loc[order, order].to_numpy())
     tracks = axes_named(fig, "tracks")
-    assert [t.get_text() for t in tracks.get_yticklabels()] == ["cell_line", "condition"]
+    # The planted swap is flagged, so a last track marks it.
+    assert [t.get_text() for t in tracks.get_yticklabels()] == ["cell_line", "condition", QC_TRACK]
     # Track colours are the shared per-variable colours, sample by sample.
     colors = variable_colors(small)
     rgba = tracks.images[0].get_array()
@@ -102,7 +106,10 @@ def test_labels_are_thinned_at_120_samples_and_the_count_is_said(large):
     fig = distance_heatmap(large)
     labels = [t.get_text() for t in axes_named(fig, "heatmap").get_xticklabels()]
     assert 0 < len(labels) <= MAX_LABELS
-    assert labels == list(large.order)[:: int(np.ceil(n / MAX_LABELS))]  # nothing flagged
+    thinned = list(large.order)[:: int(np.ceil(n / MAX_LABELS))]
+    flagged = set(large.samples.index[large.samples["qc_flag"] != "ok"])
+    # Flagged samples are always labelled; every other label is one of the thinned ones.
+    assert flagged <= set(labels) and set(labels) - flagged <= set(thinned)
     assert any(f"{len(labels)} of {n} sample labels shown" in t.get_text() for t in fig.texts)
     bars = library_plot(large)
     bottom = bars.axes[1]
@@ -138,7 +145,7 @@ def test_pca_axes_say_the_variance_and_flagged_samples_are_named(small):
         np.sort(offsets[:, 0]), np.sort(small.pca["PC1"].to_numpy())
     )  # two marker shapes, all samples
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert {"ctrl", "treat", "A", "B", "flagged by QC"} <= set(legend)
+    assert {"ctrl", "treat", "A", "B", "possible swap"} <= set(legend)
 
 
 def test_pca_with_a_numeric_colour_gets_a_colour_bar():
@@ -182,6 +189,7 @@ def test_all_figures_render(small):
         "qc_distances",
         "qc_correlations",
         "qc_pca",
+        "qc_pca_within",
         "qc_scree",
         "qc_library",
     }
@@ -221,3 +229,50 @@ def test_user_text_is_drawn_as_typed():
     labels = axes_named(fig, "heatmap").get_xticklabels()
     assert {t.get_text() for t in labels} <= set(renamed.values())
     assert all(not t.get_parse_math() for t in labels)
+
+
+def test_within_pca_draws_the_space_the_sample_check_judges(small):
+    fig = within_pca_plot(small)
+    (ax,) = fig.axes
+    sep = small.separation
+    assert ax.get_title(loc="left").startswith(
+        f"PCA of {len(sep.scores)} samples, cell_line removed"
+    )
+    offsets = np.vstack([c.get_offsets() for c in ax.collections[:2]])
+    assert np.allclose(np.sort(offsets[:, 0]), np.sort(sep.scores["PC1"].to_numpy()))
+    one_factor = make_qc(seed=0, factors={"condition": ["a", "b"]}, design_variables=["condition"])
+    with pytest.raises(ValueError, match="removed no design term"):
+        within_pca_plot(one_factor)
+
+
+@pytest.fixture(scope="module")
+def tiered():
+    sim, bad = bad_replicates(seed=3, fraction=0.4, n_rep=20, n_bad=10)
+    qc = judged(sim, ["condition"], "condition")
+    return qc, bad
+
+
+def test_pca_rings_every_tier_and_names_the_worst_few(tiered):
+    qc, _bad = tiered
+    flags = qc.samples["qc_flag"]
+    assert (flags != "ok").sum() > 8
+    (ax,) = pca_plot(qc).axes
+    named = [t.get_text() for t in ax.texts]
+    assert len(named) == 8
+    worst = qc.samples["outlier_score"][flags != "ok"].sort_values(ascending=False)
+    outliers = [s for s in worst.index if flags[s] == "outlier"]
+    assert [n.split(" (")[0] for n in named[: len(outliers)]] == outliers
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert f"{(flags != 'ok').sum() - 8} more ringed, not named" in legend
+
+
+def test_sample_heatmap_marks_flagged_samples_in_a_track(tiered):
+    qc, _bad = tiered
+    fig = distance_heatmap(qc)
+    tracks = axes_named(fig, "tracks")
+    assert [t.get_text() for t in tracks.get_yticklabels()][-1] == QC_TRACK
+    row = tracks.get_images()[0].get_array()[-1]
+    order = list(qc.order)
+    for sample, flag in qc.samples["qc_flag"].items():
+        expected = QC_FLAG_COLORS[flag]
+        assert np.allclose(row[order.index(sample)][:3], mpl.colors.to_rgb(expected)), sample

@@ -265,6 +265,20 @@ def test_shown_tables_format_numbers_missing_values_and_lists():
         assert shown in section
 
 
+def test_check_cards_use_words_and_leave_empty_fields_out():
+    check = Check(
+        "replicates_cluster",
+        "pass",
+        "Hypoxia and Normoxia separate by condition",
+        {"ari": 0.5, "pc1_r2": 0.9, "not_clades": [], "paired_by": "", "silhouette": np.nan},
+    )
+    card = report_build._verdict(check)
+    labels = re.findall(r"<dt>(.*?)</dt>", card)
+    assert labels == ["adjusted Rand index", "PC1 R²"]
+    for raw in ("pc1 r2", ">ari<", "not clades", "paired by", "silhouette"):
+        assert raw not in card
+
+
 # ------------------------------------------------------------------------------ validation
 
 

@@ -523,3 +523,54 @@ def test_a_minimal_page_without_figures_volcano_or_qc_works(session, tmp_path):
     text = s.page.locator("#heatmap-tooltip").inner_text()
     assert "value: —" in text and "padj: —" in text
     s.shot("report_minimal")
+
+
+def test_the_contrast_switch_moves_the_volcano_and_the_fold_changes(session, tmp_path):
+    import dataclasses
+
+    from rnaheat.report import ContrastData
+
+    data = example_report()
+    points = data.volcano.points
+    genes = points[["gene_id", "log2fc"]].assign(padj=10.0 ** -points["neglog10_padj"])
+    genes["log2fc_shown"] = genes["log2fc"]
+    modules = pd.DataFrame(
+        {"module": [m.id for m in data.modules], "mean_log2fc": 1.0, "share_significant": 0.5}
+    )
+    # The second contrast turns every fold change round and halves the module means.
+    other = ContrastData(
+        label="condition: other vs control",
+        genes=genes.assign(log2fc=-genes["log2fc"], log2fc_shown=-genes["log2fc"]),
+        modules=modules.assign(mean_log2fc=-0.5, share_significant=0.25),
+    )
+    first = ContrastData(label="condition: treated vs control", genes=genes, modules=modules)
+    path = tmp_path / "contrasts.html"
+    path.write_text(
+        build_report(dataclasses.replace(data, contrasts=(first, other))), encoding="utf-8"
+    )
+    s = session(path)
+    top = points.loc[points["neglog10_padj"].idxmax(), "gene_id"]
+    s.page.locator("#volcano-view").scroll_into_view_if_needed()
+    before = s.js("id => window.rnaheat.volcanoPoint(id)", top)
+    s.page.click("#volcano button[data-contrast='1']")
+    after = s.js("id => window.rnaheat.volcanoPoint(id)", top)
+    centre = s.js(
+        "() => { const r = document.getElementById('volcano-canvas').getBoundingClientRect();"
+        " return r.left + 60 + (r.width - 80) / 2; }"
+    )
+    # The point crossed the zero line; both switches show the choice.
+    assert (before["x"] - centre) * (after["x"] - centre) < 0
+    assert s.js("() => window.rnaheat.contrast()") == 1
+    pressed = s.page.locator("button[data-contrast='1'][aria-pressed='true']")
+    assert pressed.count() == 2
+    table = s.page.locator("#module-contrast-table tbody tr").first
+    assert table.locator(".fc-value").inner_text() == "-0.50"
+    assert table.locator(".fc-share").inner_text() == "25%"
+    # A module's gene list shows the chosen contrast's fold changes.
+    s.page.locator("details.gene-list summary").first.click()
+    row = s.page.locator("details.gene-list tbody tr").first
+    gene = row.get_attribute("data-gene")
+    expected = -float(genes.set_index("gene_id").loc[gene, "log2fc"])
+    assert row.locator("td").nth(2).inner_text() == f"{expected:.2f}"
+    assert s.errors == []
+    s.shot("report_contrast_switch")

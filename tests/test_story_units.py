@@ -153,13 +153,43 @@ def test_story_counts_genes_and_tells_each_module_with_its_gene_set():
     assert story.sentences[3] == "M2, down in Hypoxia (2 genes); hub genes NDUFA4, COX7A1."
 
 
-def test_a_failed_check_leads_the_story_and_no_biology_is_told():
+def test_a_failed_check_leads_the_story_and_the_modules_are_provisional():
     de = _de([2.0, -1.0], [1e-6, 1e-4])
     parts = {"qc": _qc("fail"), "de": de, "modules": _modules(), "enrichment": _enrichment()}
     story = tell_story(four_checks(**parts), **parts, contrast=CONTRAST)
     assert story.sentences[0] == "Caution: sample check: replicates_cluster is fail."
-    assert story.sentences[1] == "Resolve this before interpreting the modules biologically."
-    assert not any(s.startswith("M1") for s in story.sentences)
+    marker = story.sentences.index("Provisional until the sample check is resolved:")
+    modules = [i for i, s in enumerate(story.sentences) if s.startswith(("M1", "M2"))]
+    assert len(modules) == 2 and min(modules) == marker + 1
+
+
+def test_a_sample_check_warning_marks_the_modules_provisional():
+    de = _de([2.0, -1.0], [1e-6, 1e-4])
+    parts = {"qc": _qc("warn"), "de": de, "modules": _modules(), "enrichment": _enrichment()}
+    story = tell_story(four_checks(**parts), **parts, contrast=CONTRAST)
+    marker = story.sentences.index("Provisional, as the sample check warns (see the note below):")
+    assert story.sentences[marker + 1].startswith("M1, up in Hypoxia")
+    assert story.sentences[-1].startswith("Note: sample check: replicates_cluster is warn")
+
+
+def test_samples_worth_inspecting_are_named_in_the_story():
+    qc = _qc("pass", "pass")
+    outliers = Check(
+        "outliers",
+        "pass",
+        "no outlier; worth inspecting: S1, S2, S3 and 1 more",
+        {"inspect": ["S1", "S2", "S3", "S4"]},
+    )
+    qc = SimpleNamespace(checks=(qc.checks[0], outliers))
+    parts = {"qc": qc, "de": _de([2.0], [1e-6])}
+    checks = four_checks(**parts)
+    assert checks[0].status == "pass"
+    assert checks[0].reason.endswith("; no outlier; worth inspecting: S1, S2, S3 and 1 more")
+    story = tell_story(checks, **parts, contrast=CONTRAST)
+    assert (
+        "Worth inspecting, though not outliers: S1, S2, S3 and 1 more (ringed on the PCA)."
+        in story.sentences
+    )
 
 
 def test_story_without_significant_genes_says_so():

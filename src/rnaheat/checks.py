@@ -13,10 +13,69 @@ from types import MappingProxyType
 import numpy as np
 import pandas as pd
 
-__all__ = ["STATUSES", "Check", "checks_table", "worst_status"]
+__all__ = [
+    "EVIDENCE_LABELS",
+    "STATUSES",
+    "Check",
+    "checks_table",
+    "evidence_items",
+    "name_list",
+    "worst_status",
+]
 
 #: The allowed statuses, from best to worst.
 STATUSES = ("pass", "warn", "fail")
+
+#: Words for evidence keys where people read them (the report's check cards); the tables keep
+#: the keys. A key not listed is shown with spaces for underscores.
+EVIDENCE_LABELS = {
+    "grouping": "groups by",
+    "removed": "removed first",
+    "paired_by": "paired by",
+    "n_groups": "groups",
+    "n_replicated": "groups with replicates",
+    "accuracy": "share nearest own group (cross-validated)",
+    "chance": "share expected by chance",
+    "n_clades": "groups forming a clade",
+    "not_clades": "groups not forming a clade",
+    "n_blocks": "pairs judged",
+    "blocks_separated": "pairs separating",
+    "blocks_not_separated": "pairs not separating",
+    "ari": "adjusted Rand index",
+    "threshold": "outlier bound (score)",
+    "inspect_threshold": "inspect bound (score)",
+    "max_outlier_score": "largest outlier score",
+    "inspect": "worth inspecting",
+    "suspected_swaps": "suspected swaps",
+    "nearest_in_other_group": "samples nearest another group",
+    "pc1_variance": "PC1 share of variance",
+    "pc1_variable": "PC1 follows",
+    "pc1_r2": "PC1 R²",
+    "pc1_pvalue": "PC1 p-value",
+    "pc1_sheet_column": "sheet column behind PC1",
+    "contrast_pc": "component of the contrast",
+    "min_library": "smallest library",
+    "median_library": "median library",
+    "max_library": "largest library",
+    "min_detected": "fewest genes detected",
+    "median_detected": "median genes detected",
+    "low_depth": "low depth",
+    "low_detected": "few genes detected",
+    "n_significant": "genes changed",
+    "n_modules": "modules",
+    "min_coherence": "lowest coherence",
+    "min_stability": "lowest stability",
+    "n_enriched": "modules enriched",
+    "min_r2": "lowest pattern R²",
+    "n_unexplained": "modules following no design variable",
+    "n_controls": "positive controls",
+    "n_found": "controls found",
+    "n_passed": "controls as expected",
+    "replicates_cluster": "replicates",
+    "label_swap": "label swap",
+    "library_size": "library size",
+    "variation_drivers": "variation drivers",
+}
 
 
 @dataclass(frozen=True)
@@ -68,6 +127,30 @@ def worst_status(checks: Iterable[Check], /) -> str:
     """The worst status among ``checks`` (``"pass"`` when there are none)."""
     ranks = [STATUSES.index(check.status) for check in checks]
     return STATUSES[max(ranks, default=0)]
+
+
+def name_list(items: Iterable[object], /, *, limit: int = 3) -> str:
+    """``a, b, c and 79 more``: a verdict names a few samples, then counts the rest."""
+    names = [str(item) for item in items]
+    shown = ", ".join(names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def _empty(value: object) -> bool:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return True
+    if isinstance(value, float | np.floating):
+        return bool(np.isnan(value))
+    return isinstance(value, list | tuple | set | frozenset) and not value
+
+
+def evidence_items(evidence: Mapping[str, object], /) -> list[tuple[str, str, object]]:
+    """Evidence for people: ``(key, label, value)``, empty values (none, NaN, ``[]``) left out."""
+    return [
+        (key, EVIDENCE_LABELS.get(key, key.replace("_", " ")), value)
+        for key, value in evidence.items()
+        if not _empty(value)
+    ]
 
 
 def _cell(value: object) -> object:

@@ -83,6 +83,7 @@ _GROUPS = (
     "heatmap",
     "meaning",
     "checks",
+    "outputs",
 )
 
 
@@ -108,6 +109,8 @@ def _add_settings(parser: argparse.ArgumentParser, cls: type) -> None:
         if hint is bool:
             # A switch sets the opposite of the default; absent, the TOML or default holds.
             options.update(action="store_const", const=not spec.default)
+        elif typing.get_origin(hint) is tuple and meta["overflow"]:
+            options.update(type=typing.get_args(hint)[0], action="append", nargs="+")
         elif typing.get_origin(hint) is tuple:
             item = typing.get_args(hint)[0]
             options.update(
@@ -166,14 +169,17 @@ def _parser() -> argparse.ArgumentParser:
 def _given(args: argparse.Namespace, cls: type) -> dict[str, dict[str, object]]:
     """The settings given on the command line, by section (``top`` for the class's own)."""
     sections: dict[str, dict[str, object]] = {}
-    for key, _ in flagged_settings(cls):
+    for key, spec in flagged_settings(cls):
         value = getattr(args, key)
         if value is None:
             continue
         section, _, name = key.rpartition(".")
-        sections.setdefault(section or "top", {})[name] = (
-            tuple(value) if isinstance(value, list) else value
-        )
+        given = sections.setdefault(section or "top", {})
+        overflow = spec.metadata.get("overflow")
+        if overflow:
+            # The first flag's values are the setting; later ones go to its overflow field.
+            value, given[overflow] = value[0], tuple(tuple(v) for v in value[1:])
+        given[name] = tuple(value) if isinstance(value, list) else value
     return sections
 
 

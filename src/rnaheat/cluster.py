@@ -23,7 +23,6 @@ from dataclasses import dataclass
 import fastcluster
 import numpy as np
 from scipy.cluster.hierarchy import fcluster, leaves_list, optimal_leaf_ordering
-from scipy.stats import rankdata
 
 __all__ = [
     "LINKAGES",
@@ -74,6 +73,8 @@ def unit_rows(values: np.ndarray, /, *, metric: str) -> np.ndarray:
     if metric == "euclidean":
         return x.copy()
     if metric == "spearman":
+        from scipy.stats import rankdata  # slow to import; only Spearman needs it
+
         x = rankdata(x, axis=1)
     if metric in ("correlation", "spearman"):
         x = x - x.mean(axis=1, keepdims=True)

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rnaheat.de.contrasts import check_contrasts_spec
 from rnaheat.de.deseq2.shrink import SHRINK_METHODS
 from rnaheat.de.design import parse_design
 from rnaheat.de.engine import engines, get_engine
@@ -53,12 +54,14 @@ __all__ = [
     "DESettings",
     "DemoConfig",
     "EnrichSettings",
+    "FigureSettings",
     "HeatmapSettings",
     "Inputs",
     "ModuleSettings",
     "QCSettings",
     "RunConfig",
     "SelectSettings",
+    "TableSettings",
     "VSTSettings",
     "default_of",
     "flagged_settings",
@@ -81,6 +84,7 @@ def setting(
     repeat: bool = False,
     factory: Any = None,
     allowed: tuple[float, float] | None = None,
+    overflow: str | None = None,
 ) -> Any:
     """A settings field: its default and, when it has a command-line flag, the flag's text.
 
@@ -104,6 +108,10 @@ def setting(
         Makes the default (a section's dataclass).
     allowed
         The smallest and largest value of a numeric setting (NaN and infinity are refused).
+    overflow
+        For a flag with several values that may be given again (``--contrast A B C
+        --contrast A D C``): the field of the same section that takes the values of the second
+        and later flags, as a tuple of tuples; the first flag's values stay in this field.
     """
     metadata = {
         "flag": flag,
@@ -113,6 +121,7 @@ def setting(
         "choices": choices,
         "repeat": repeat,
         "allowed": allowed,
+        "overflow": overflow,
     }
     if factory is not None:
         return field(default_factory=factory, metadata=metadata)
@@ -255,6 +264,12 @@ class DESettings:
     contrast
         ``(variable, numerator, denominator)``, or ``(variable,)`` for a numeric variable;
         optional for the likelihood-ratio test (``log2fc`` is then the last coefficient's).
+        The first contrast: ``de.tsv`` holds it and the modules are named by it.
+    more_contrasts
+        Further contrasts like ``contrast``, each tested on the same fit.
+    contrasts
+        Contrasts made from the sheet: ``(variable, "each-vs-reference", reference)`` or
+        ``(variable, "pairwise")`` (see :mod:`rnaheat.de.contrasts`).
     engine
         DE engine name.
     alpha
@@ -279,7 +294,17 @@ class DESettings:
         default=(),
         flag="--contrast",
         metavar="VALUE",
-        help="VARIABLE NUMERATOR DENOMINATOR, e.g. condition Hypoxia Normoxia",
+        overflow="more_contrasts",
+        help="VARIABLE NUMERATOR DENOMINATOR, e.g. condition Hypoxia Normoxia; give it again "
+        "for more contrasts, all tested on one fit (the first names the modules)",
+    )
+    more_contrasts: tuple[tuple[str, ...], ...] = setting(default=())
+    contrasts: tuple[str, ...] = setting(
+        default=(),
+        flag="--contrasts",
+        metavar="VALUE",
+        help="VARIABLE each-vs-reference REFERENCE, or VARIABLE pairwise: one table per "
+        "contrast, tested on one fit",
     )
     engine: str = setting(
         default=DEFAULT_ENGINE, flag="--engine", help=f"DE engine: {', '.join(engines()['name'])}"
@@ -566,6 +591,82 @@ class EnrichSettings:
     )
 
 
+#: Figure file formats that ``--formats`` may name.
+FIGURE_FORMATS = ("png", "pdf", "svg")
+
+
+@dataclass(frozen=True)
+class FigureSettings:
+    """Figure files.
+
+    Attributes
+    ----------
+    formats
+        Comma-separated file formats of each figure (png, pdf, svg); each figure is laid out
+        once and saved in each.
+    dpi
+        Resolution of the PNG files (and of the rasterised parts of PDF and SVG).
+    jobs
+        Worker processes drawing figures side by side; unset, the number of cores.
+    """
+
+    formats: str = setting(
+        default="png,pdf",
+        flag="--formats",
+        metavar="LIST",
+        help=f"figure file formats, comma-separated, of {', '.join(FIGURE_FORMATS)}",
+    )
+    dpi: int = setting(allowed=(30, 1200), default=300, flag="--dpi", help="PNG resolution")
+    jobs: int | None = setting(
+        allowed=(1, 256),
+        flag="--figure-jobs",
+        metavar="N",
+        help="worker processes drawing the figures (default: the number of cores)",
+    )
+
+    def format_list(self) -> tuple[str, ...]:
+        """The formats named in ``formats``, in order, each once.
+
+        Raises
+        ------
+        ValueError
+            A format that is not png, pdf or svg, or none at all.
+        """
+        names = tuple(dict.fromkeys(f.strip().lower() for f in self.formats.split(",")))
+        wrong = [f for f in names if f not in FIGURE_FORMATS]
+        if wrong or not names:
+            raise ValueError(
+                f"--formats {self.formats}: allowed are {', '.join(FIGURE_FORMATS)} "
+                "(comma-separated, e.g. png,pdf)"
+            )
+        return names
+
+
+@dataclass(frozen=True)
+class TableSettings:
+    """Table files.
+
+    Attributes
+    ----------
+    compress
+        Write the expression tables (``vst``, ``normalized_counts``) gzipped (``.tsv.gz``).
+    expression
+        Write the expression tables at all; large cohorts may skip them (the full matrices
+        are in ``analysis.h5ad``).
+    """
+
+    compress: bool = setting(
+        default=False,
+        flag="--tables-compress",
+        help="write vst and normalized_counts gzipped (.tsv.gz)",
+    )
+    expression: bool = setting(
+        default=True,
+        flag="--no-expression-tables",
+        help="skip vst.tsv and normalized_counts.tsv (large cohorts)",
+    )
+
+
 # Settings both commands have, declared once.
 _OUT = setting(flag="--out", help="output folder (created atomically)")
 _FORCE = setting(
@@ -588,6 +689,11 @@ class RunConfig:
     out: Path | None = _OUT
     force: bool = _FORCE
     random_state: int = _RANDOM_STATE
+    h5ad: bool = setting(
+        default=True,
+        flag="--no-h5ad",
+        help="skip OUT/analysis.h5ad (the whole result as one AnnData file)",
+    )
     inputs: Inputs = _section(Inputs, "inputs")
     de: DESettings = _section(DESettings, "differential expression")
     vst: VSTSettings = _section(VSTSettings, "differential expression")
@@ -596,6 +702,8 @@ class RunConfig:
     modules: ModuleSettings = _section(ModuleSettings, "modules")
     heatmap: HeatmapSettings = _section(HeatmapSettings, "heatmap")
     enrich: EnrichSettings = _section(EnrichSettings, "meaning")
+    figures: FigureSettings = _section(FigureSettings, "outputs")
+    tables: TableSettings = _section(TableSettings, "outputs")
 
     def _ranges(self) -> list[tuple[str, float | None, float, float]]:
         """Each numeric setting with its smallest and largest allowed value."""
@@ -629,13 +737,19 @@ class RunConfig:
             raise ValueError("no output folder given: set --out (or out in the config)")
         if not self.de.design and self.inputs.de_table is None:
             raise ValueError("no design given: set --design, e.g. --design '~ condition'")
-        if not self.de.contrast and self.inputs.de_table is None and self.de.test != "lrt":
+        asked = self.de.contrast or self.de.contrasts
+        if not asked and self.inputs.de_table is None and self.de.test != "lrt":
             raise ValueError("no contrast given: set --contrast VARIABLE NUMERATOR DENOMINATOR")
-        if len(self.de.contrast) not in (0, 1, 3):
-            raise ValueError(
-                f"contrast {list(self.de.contrast)}: give VARIABLE NUMERATOR "
-                "DENOMINATOR, or one numeric VARIABLE"
-            )
+        for contrast in (self.de.contrast, *self.de.more_contrasts):
+            if len(contrast) not in (0, 1, 3):
+                raise ValueError(
+                    f"contrast {list(contrast)}: give VARIABLE NUMERATOR "
+                    "DENOMINATOR, or one numeric VARIABLE"
+                )
+        if self.de.more_contrasts and not self.de.contrast:
+            raise ValueError("more_contrasts is given without a first contrast: set contrast")
+        if self.de.contrasts:
+            check_contrasts_spec(self.de.contrasts)
         get_engine(self.de.engine)
         if self.de.test == "lrt" and not self.de.reduced:
             raise ValueError(
@@ -650,6 +764,7 @@ class RunConfig:
             if allowed is not None and value not in allowed:
                 raise ValueError(f"{key} = {value!r}: allowed are {', '.join(allowed)}")
         self.check_ranges()
+        self.figures.format_list()
         for name in ("alpha", "filter_alpha"):
             value = getattr(self.de, name)
             if not 0 < value < 1:
@@ -721,6 +836,10 @@ def _coerce(value: Any, hint: Any, *, key: str, base: Path | None) -> Any:
             raise ValueError(f"config: {key} must be a path (text), got {value!r}")
         path = Path(value).expanduser()
         return base / path if base is not None and not path.is_absolute() else path
+    if origin is tuple and typing.get_origin(args[0]) is tuple:
+        if not isinstance(value, list | tuple):
+            raise ValueError(f"config: {key} must be a list of lists of text, got {value!r}")
+        return tuple(_coerce(v, args[0], key=key, base=base) for v in value)
     if origin is tuple:
         if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
             raise ValueError(f"config: {key} must be a list of text values, got {value!r}")

@@ -40,7 +40,6 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 from scipy.special import ndtr
-from scipy.stats import hypergeom
 
 from rnaheat.de.result import DEResult
 from rnaheat.io.genes import match_gene_ids
@@ -615,6 +614,8 @@ def _over_representation(
         some = overlap > 0
         sizes_2d = np.broadcast_to(set_size, overlap.shape)
         modules_2d = np.broadcast_to(module_size[None, :], overlap.shape)
+        from scipy.stats import hypergeom  # slow to import; only this test needs it
+
         pvalue[some] = np.clip(
             hypergeom.sf(overlap[some] - 1, n_background, sizes_2d[some], modules_2d[some]),
             0.0,

@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import anndata as ad
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    import anndata as ad
 
 __all__ = ["AVG_TX_LENGTH", "Experiment"]
 
@@ -76,6 +79,8 @@ class Experiment:
             )
         obs = samples.copy()
         obs.index = pd.Index(obs.index.astype(str), name="sample")
+        import anndata as ad  # slow to import: loaded when an experiment is first built
+
         adata = ad.AnnData(
             X=np.ascontiguousarray(counts.to_numpy(dtype=np.int64).T), obs=obs, var=var
         )

@@ -86,6 +86,7 @@ def select_genes(
     top_variance: int | None = None,
     gene_list: Sequence[str] | None = None,
     symbols: pd.Series | None = None,
+    rank_by: str = "padj",
 ) -> GeneSelection:
     """Choose the genes to cluster and draw.
 
@@ -112,6 +113,8 @@ def select_genes(
     symbols
         Gene id → symbol, for matching ``gene_list``; the DE table's ``symbol`` column is used
         when this is not given.
+    rank_by
+        The DE table's column the cap ranks by, smallest first (``contrast_rank``: contrasts).
 
     Returns
     -------
@@ -141,7 +144,12 @@ def select_genes(
     rows: list[dict[str, object]] = []
     if use_significant:
         picked, row = _significant(
-            de_table, available=available, alpha=alpha, lfc_threshold=lfc_threshold, cap=max_genes
+            de_table,
+            available=available,
+            alpha=alpha,
+            lfc_threshold=lfc_threshold,
+            cap=max_genes,
+            rank_by=rank_by,
         )
         chosen[picked] = True
         rows.append(row)
@@ -211,6 +219,10 @@ def _usable_profiles(expression: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return spread, finite & (spread > 0)
 
 
+#: How the rules table says what the cap ranked by.
+_RANK_TEXT = {"padj": "padj", "contrast_rank": "padj rank in each contrast, contrasts in turn"}
+
+
 def _significant(
     de_table: pd.DataFrame,
     *,
@@ -218,25 +230,27 @@ def _significant(
     alpha: float,
     lfc_threshold: float,
     cap: int | None,
+    rank_by: str = "padj",
 ) -> tuple[np.ndarray, dict[str, object]]:
     """The significance rule: its gene ids and its row of the rules table."""
-    missing = {"gene_id", "log2fc", "padj"} - set(de_table.columns)
+    missing = {"gene_id", "log2fc", "padj", rank_by} - set(de_table.columns)
     if missing:
         raise ValueError(
             f"the DE table lacks column(s) {', '.join(sorted(missing))}; it needs "
-            "gene_id, log2fc and padj"
+            f"gene_id, log2fc, padj and {rank_by}"
         )
-    table = de_table.loc[:, ["gene_id", "log2fc", "padj"]].copy()
+    table = de_table.loc[:, list(dict.fromkeys(["gene_id", "log2fc", "padj", rank_by]))].copy()
     table["gene_id"] = table["gene_id"].astype(str)
     hits = table[significant_rows(table, alpha=alpha, lfc_threshold=lfc_threshold)]
     hits = hits[hits["gene_id"].isin(available)]
     # A stable sort keeps the table's own tie order (sorted by pvalue, then gene id).
-    hits = hits.sort_values("padj", kind="mergesort")
+    hits = hits.sort_values(rank_by, kind="mergesort")
     kept = hits if cap is None else _proportional_cap(hits, cap)
+    by = _RANK_TEXT.get(rank_by, rank_by)
     capped = (
         ""
         if cap is None or len(hits) <= cap
-        else f", capped at {cap:,} by padj, up and down in proportion"
+        else f", capped at {cap:,} by {by}, up and down in proportion"
     )
     row = {
         "rule": "significant",

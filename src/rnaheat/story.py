@@ -4,8 +4,9 @@ The four checks follow the questions a biologist asks of a heatmap: do the sampl
 (sample check), do the genes fall into coherent, stable and meaningful modules (gene check),
 does each module's pattern follow the design (pattern check), and do the positive controls
 behave (validation). Each is a :class:`~rnaheat.checks.Check` built from the stage results,
-and the story is written from the same numbers: when a check fails it says so first and tells
-no confident biology.
+and the story is written from the same numbers: when a check fails it says so first, and after
+a failed check or a sample-check warning the modules are still told, marked as provisional, so
+the reader sees what the data would say once the doubt is resolved.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from rnaheat.checks import Check, worst_status
+from rnaheat.checks import Check, name_list, worst_status
 from rnaheat.enrich import GENE_SEP, set_words
 from rnaheat.modules import module_label
 from rnaheat.modules.purity import MIN_PURITY
@@ -37,6 +38,7 @@ __all__ = [
     "Story",
     "check_title",
     "four_checks",
+    "other_contrasts_sentence",
     "tell_story",
 ]
 
@@ -72,9 +74,13 @@ def _sample_check(qc: QCResult) -> Check:
     parts = [c for c in qc.checks if c.name in _SAMPLE_CHECKS]
     status = worst_status(parts)
     replicates = next((c for c in parts if c.name == "replicates_cluster"), None)
+    outliers = next((c for c in parts if c.name == "outliers"), None)
     if status == "pass":
         reason = replicates.reason if replicates is not None else "samples pass every QC check"
-        reason += "; no outlier, no label swap"
+        if outliers is not None and outliers.evidence.get("inspect"):
+            reason += f"; {outliers.reason}"
+        else:
+            reason += "; no outlier, no label swap"
     else:
         # The worst finding leads: it is what the reader must act on.
         worst = [c for c in parts if c.status == status]
@@ -299,14 +305,37 @@ class Story:
 
 
 def _samples_sentence(qc: QCResult, contrast_variable: str | None) -> str:
+    """How the samples group, from the same numbers as the sample check."""
     replicates = next((c for c in qc.checks if c.name == "replicates_cluster"), None)
     if replicates is None or replicates.status != "pass":
         return ""
     ev = replicates.evidence
     grouping = str(ev.get("grouping", contrast_variable or "group"))
     n = int(ev.get("n_groups", 0))
+    paired = str(ev.get("paired_by") or "")
+    if paired:
+        return (
+            f"Samples are paired by {paired}: within every {paired}, the {grouping} groups "
+            "separate."
+        )
+    removed = list(ev.get("removed") or [])
+    within = f" once {' and '.join(removed)} is accounted for" if removed else ""
     groups = "both groups" if n == 2 else f"all {n} groups"
-    return f"Samples separate cleanly by {grouping} ({groups} form clades)."
+    if ev.get("not_clades"):
+        return (
+            f"Samples separate by {grouping}{within} ({groups} apart on the PCA, though not "
+            "every group is a tight clade)."
+        )
+    return f"Samples separate cleanly by {grouping}{within} ({groups} form clades)."
+
+
+def _inspect_sentence(qc: QCResult) -> str:
+    """Name the samples of the ``inspect`` tier when no stronger finding names them."""
+    outliers = next((c for c in qc.checks if c.name == "outliers"), None)
+    if outliers is None or outliers.status != "pass" or not outliers.evidence.get("inspect"):
+        return ""
+    shown = name_list(outliers.evidence["inspect"])
+    return f"Worth inspecting, though not outliers: {shown} (ringed on the PCA)."
 
 
 def _module_sentence(row: pd.Series, top: pd.DataFrame, modules: GeneModules) -> str:
@@ -359,6 +388,49 @@ def _changed_sentence(de: DEResult, significant: pd.DataFrame, *, rule: str, whe
     )
 
 
+def _doubt(checks: Sequence[Check]) -> str:
+    """The sentence marking the module story provisional, or ``""`` when nothing casts doubt."""
+    failed = [check_title(c).lower() for c in checks if c.status == "fail"]
+    if failed:
+        return f"Provisional until the {' and '.join(failed)} is resolved:"
+    sample = next((c for c in checks if c.name == "sample_clustering"), None)
+    if sample is not None and sample.status == "warn":
+        return "Provisional, as the sample check warns (see the note below):"
+    return ""
+
+
+def _modules_sentences(
+    modules: GeneModules,
+    enrichment: Enrichment | None,
+    checks: Sequence[Check],
+    *,
+    max_modules: int,
+) -> list[str]:
+    """The module story: marked provisional when a check casts doubt, told all the same.
+
+    Pattern modules are read side by side, so one line lists them all with their shapes;
+    other modules get a sentence each, largest first, up to ``max_modules``.
+    """
+    # Told after a failed or warning sample check too, so the reader sees what the data
+    # would say once the doubt is resolved.
+    doubt = _doubt(checks)
+    sentences = [doubt] if doubt else []
+    top = enrichment.top_sets() if enrichment is not None else pd.DataFrame()
+    if modules.profiles is not None:
+        return [*sentences, _patterns_sentence(modules, top)]
+    summary = modules.summary
+    shown = summary.sort_values("n_genes", ascending=False, kind="mergesort")[:max_modules]
+    for _, row in summary[summary["module"].isin(shown["module"])].iterrows():
+        sentences.append(_module_sentence(row, top, modules))
+    rest = modules.n_modules - len(shown)
+    if rest > 0:
+        sentences.append(
+            f"{rest} smaller module{'s' if rest > 1 else ''} "
+            f"{'are' if rest > 1 else 'is'} listed in the module table."
+        )
+    return sentences
+
+
 def tell_story(
     checks: Sequence[Check],
     /,
@@ -391,15 +463,16 @@ def tell_story(
     sentences: list[str] = []
     failed = [c for c in checks if c.status == "fail"]
     if failed:
-        # A failed check comes first and the story stays factual: no biology is told on top
-        # of an experiment that did not work as designed.
+        # A failed check comes first: the reader must act on it before the biology.
         sentences.append(
             "Caution: " + "; ".join(f"{check_title(c).lower()}: {c.reason}" for c in failed) + "."
         )
-        sentences.append("Resolve this before interpreting the modules biologically.")
     samples = _samples_sentence(qc, contrast[0] if contrast else None)
     if samples and not failed:
         sentences.append(samples)
+    inspect = _inspect_sentence(qc)
+    if inspect:
+        sentences.append(inspect)
     table = de.table
     significant = table[significant_rows(table, alpha=alpha, lfc_threshold=lfc_threshold)]
     rule = threshold_text(alpha=alpha, lfc_threshold=lfc_threshold)
@@ -411,22 +484,8 @@ def tell_story(
     else:
         where = f" in {contrast[1]}" if len(contrast) == 3 else ""
         sentences.append(_changed_sentence(de, significant, rule=rule, where=where))
-    if modules is not None and modules.n_modules and not failed and modules.profiles is not None:
-        # Pattern modules are read side by side: one line lists them all, with their shapes.
-        top = enrichment.top_sets() if enrichment is not None else pd.DataFrame()
-        sentences.append(_patterns_sentence(modules, top))
-    elif modules is not None and modules.n_modules and not failed:
-        top = enrichment.top_sets() if enrichment is not None else pd.DataFrame()
-        summary = modules.summary
-        shown = summary.sort_values("n_genes", ascending=False, kind="mergesort")[:max_modules]
-        for _, row in summary[summary["module"].isin(shown["module"])].iterrows():
-            sentences.append(_module_sentence(row, top, modules))
-        rest = modules.n_modules - len(shown)
-        if rest > 0:
-            sentences.append(
-                f"{rest} smaller module{'s' if rest > 1 else ''} "
-                f"{'are' if rest > 1 else 'is'} listed in the module table."
-            )
+    if modules is not None and modules.n_modules:
+        sentences.extend(_modules_sentences(modules, enrichment, checks, max_modules=max_modules))
     if controls is not None:
         sentences.append(
             controls.summary if controls.summary.endswith(".") else controls.summary + "."
@@ -437,3 +496,25 @@ def tell_story(
             "Note: " + "; ".join(f"{check_title(c).lower()}: {c.reason}" for c in warned) + "."
         )
     return Story(sentences=tuple(sentences), checks=tuple(checks))
+
+
+def other_contrasts_sentence(
+    results: Sequence[DEResult], /, *, alpha: float, lfc_threshold: float = 0.0
+) -> str:
+    """One sentence on the contrasts after the first: genes up and down in each.
+
+    The modules are named by the first contrast; this says what the others found and where
+    the module × contrast view shows them.
+    """
+    parts = []
+    for result in results:
+        table = result.significant(alpha=alpha, lfc_threshold=lfc_threshold)
+        up = int((table["log2fc"] > 0).sum())
+        down = int((table["log2fc"] < 0).sum())
+        name = result.contrast_label.split(": ", 1)[-1] or "another contrast"
+        parts.append(f"{name} ({up:,} up, {down:,} down)")
+    rule = threshold_text(alpha=alpha, lfc_threshold=lfc_threshold)
+    return (
+        f"Also tested in this run, at {rule}: {'; '.join(parts)}; the module × contrast view "
+        "shows how each module moves in them."
+    )

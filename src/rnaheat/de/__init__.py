@@ -12,7 +12,7 @@ from rnaheat.de import _pydeseq2, _rnaheat  # noqa: F401  (register the engines)
 from rnaheat.de.design import Contrast, build_design, design_variables, parse_contrast
 from rnaheat.de.engine import Engine, EngineResult, engines, get_engine, register
 from rnaheat.de.result import DE_COLUMNS, DEResult
-from rnaheat.de.runner import DEFAULT_ENGINE, test
+from rnaheat.de.runner import DEFAULT_ENGINE, test, test_contrasts
 
 __all__ = [
     "DEFAULT_ENGINE",
@@ -28,4 +28,5 @@ __all__ = [
     "parse_contrast",
     "register",
     "test",
+    "test_contrasts",
 ]

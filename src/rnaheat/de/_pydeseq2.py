@@ -145,6 +145,14 @@ class PyDESeq2Engine:
             **shrunk,
         )
 
+    def test_contrasts(self, counts, design, contrasts, /, *, contrast_samples=None, **options):
+        """:meth:`test` of each contrast in turn: pydeseq2 fits once per contrast."""
+        samples = contrast_samples or [None] * len(contrasts)
+        return [
+            self.test(counts, design, contrast, contrast_samples=marks, **options)
+            for contrast, marks in zip(contrasts, samples, strict=True)
+        ]
+
     def size_factors(self, counts, /):
         """Median-of-ratios size factors through pydeseq2."""
         from pydeseq2.preprocessing import deseq2_norm

@@ -37,27 +37,49 @@ class RnaheatEngine:
         shrink: str = "none",
     ) -> EngineResult:
         """Fit, test and shrink; see :class:`rnaheat.de.engine.Engine`."""
+        return self.test_contrasts(
+            counts,
+            design,
+            np.asarray(contrast, dtype=float)[None, :],
+            size_factors=size_factors,
+            filter_alpha=filter_alpha,
+            reduced=reduced,
+            contrast_samples=[contrast_samples],
+            shrink=shrink,
+        )[0]
+
+    def test_contrasts(
+        self,
+        counts: np.ndarray,
+        design: pd.DataFrame,
+        contrasts: np.ndarray,
+        /,
+        *,
+        size_factors: np.ndarray | None,
+        filter_alpha: float,
+        reduced: pd.DataFrame | None = None,
+        contrast_samples: list[np.ndarray | None] | None = None,
+        shrink: str = "none",
+    ) -> list[EngineResult]:
+        """Fit once, then test and shrink each contrast; see :class:`rnaheat.de.engine.Engine`."""
         counts = np.asarray(counts)
         matrix = design.to_numpy(dtype=float)
-        contrast = np.asarray(contrast, dtype=float)
-        out = deseq2.run_deseq2(
+        contrasts = np.atleast_2d(np.asarray(contrasts, dtype=float))
+        results = deseq2.run_deseq2_contrasts(
             counts,
             matrix,
-            contrast=contrast,
+            contrasts=contrasts,
             reduced=None if reduced is None else reduced.to_numpy(dtype=float),
             contrast_samples=contrast_samples,
             size_factors=size_factors,
             filter_alpha=filter_alpha,
         )
         if shrink == "none":
-            return out
-        shrunk = shrink_fit(counts, matrix, out, method=shrink, contrast=contrast)
-        return dataclasses.replace(
-            out,
-            info={**out.info, "shrink": shrunk.prior},
-            log2fc_shrunk=shrunk.log2fc,
-            lfc_se_shrunk=shrunk.lfc_se,
-        )
+            return results
+        return [
+            _shrunk(counts, matrix, out, method=shrink, contrast=contrast)
+            for out, contrast in zip(results, contrasts, strict=True)
+        ]
 
     def size_factors(self, counts: np.ndarray, /) -> np.ndarray:
         """Median-of-ratios size factors."""
@@ -70,6 +92,19 @@ class RnaheatEngine:
         return deseq2.vst(
             np.asarray(counts), design.to_numpy(dtype=float), size_factors=size_factors
         )
+
+
+def _shrunk(
+    counts: np.ndarray, matrix: np.ndarray, out: EngineResult, /, *, method: str, contrast
+) -> EngineResult:
+    """``out`` with its contrast's shrunken fold changes (the contrast is one coefficient)."""
+    shrunk = shrink_fit(counts, matrix, out, method=method, contrast=contrast)
+    return dataclasses.replace(
+        out,
+        info={**out.info, "shrink": shrunk.prior},
+        log2fc_shrunk=shrunk.log2fc,
+        lfc_se_shrunk=shrunk.lfc_se,
+    )
 
 
 register(RnaheatEngine())

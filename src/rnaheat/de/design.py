@@ -12,9 +12,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from formulaic import model_matrix
-from formulaic.formula import SimpleFormula
-from formulaic.parser.types import Factor, Term
 
 __all__ = [
     "Contrast",
@@ -435,6 +432,11 @@ def _check_contrast(
 
 def _model_matrix(frame: pd.DataFrame, formula: DesignFormula) -> pd.DataFrame:
     """The model matrix of the parsed terms; columns are only looked up, never evaluated."""
+    # formulaic is slow to import and only building a matrix needs it.
+    from formulaic import model_matrix
+    from formulaic.formula import SimpleFormula
+    from formulaic.parser.types import Factor, Term
+
     terms = [Term([Factor("1", eval_method="literal")])] if formula.intercept else []
     terms += [Term([Factor(v, eval_method="lookup") for v in term]) for term in formula.terms]
     if not terms:

@@ -91,6 +91,26 @@ class Engine(Protocol):
         """
         ...
 
+    def test_contrasts(
+        self,
+        counts: np.ndarray,
+        design: pd.DataFrame,
+        contrasts: np.ndarray,
+        /,
+        *,
+        size_factors: np.ndarray | None,
+        filter_alpha: float,
+        reduced: pd.DataFrame | None = None,
+        contrast_samples: list[np.ndarray | None] | None = None,
+        shrink: str = "none",
+    ) -> list[EngineResult]:
+        """:meth:`test` of each row of ``contrasts`` (contrasts × coefficients), in order.
+
+        An engine that can fits the model once; each result must equal :meth:`test` of its
+        contrast alone. ``contrast_samples`` has one entry per contrast.
+        """
+        ...
+
     def size_factors(self, counts: np.ndarray, /) -> np.ndarray:
         """DESeq2's median-of-ratios size factors, one per sample."""
         ...

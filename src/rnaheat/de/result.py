@@ -56,6 +56,16 @@ class DEResult:
         """The contrast as text, e.g. ``condition: Hypoxia vs Normoxia``."""
         return str(self.params.get("contrast_label", ""))
 
+    def __repr__(self) -> str:
+        tested = int(self.table["pvalue"].notna().sum())
+        called = self.significant()
+        up = int((called["log2fc"] > 0).sum())
+        label = f"{self.contrast_label} · " if self.contrast_label else ""
+        return (
+            f"DEResult({label}{tested:,} genes tested · {len(called):,} at padj < 0.05: "
+            f"{up:,} up, {len(called) - up:,} down)"
+        )
+
     def significant(self, *, alpha: float = 0.05, lfc_threshold: float = 0.0) -> pd.DataFrame:
         """Rows with ``padj < alpha`` and ``|log2fc| >= lfc_threshold``."""
         return self.table[significant_rows(self.table, alpha=alpha, lfc_threshold=lfc_threshold)]

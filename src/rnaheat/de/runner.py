@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,12 +14,19 @@ from rnaheat.de.deseq2.norm_factors import normalization_factors
 from rnaheat.de.deseq2.shrink import SHRINK_METHODS
 from rnaheat.de.deseq2.size_factors import per_sample
 from rnaheat.de.design import Contrast, build_design, design_matrix
-from rnaheat.de.engine import get_engine
+from rnaheat.de.engine import EngineResult, get_engine
 from rnaheat.de.result import DE_COLUMNS, DEResult, sort_de_table
 from rnaheat.experiment import AVG_TX_LENGTH, Experiment
 from rnaheat.significance import significant_rows
 
-__all__ = ["DEFAULT_ENGINE", "TESTS", "canonical_counts", "canonical_norm_factors", "test"]
+__all__ = [
+    "DEFAULT_ENGINE",
+    "TESTS",
+    "canonical_counts",
+    "canonical_norm_factors",
+    "test",
+    "test_contrasts",
+]
 
 logger = logging.getLogger("rnaheat")
 
@@ -129,26 +137,134 @@ def test(
         Unknown engine, test or shrinkage, a reduced model missing, unasked or not nested
         in the design, or a design the engine cannot fit.
     """
+    return _run(
+        experiment,
+        [contrast],
+        design=design,
+        engine=engine,
+        filter_alpha=filter_alpha,
+        size_factors=size_factors,
+        test=test,
+        reduced=reduced,
+        shrink=shrink,
+    )[0]
+
+
+def test_contrasts(
+    experiment: Experiment,
+    /,
+    *,
+    design: str,
+    contrasts: Sequence[Contrast | tuple[str, ...] | list[str]],
+    engine: str = DEFAULT_ENGINE,
+    filter_alpha: float = 0.1,
+    size_factors: pd.Series | None = None,
+    test: str = "wald",
+    reduced: str | None = None,
+    shrink: str = "apeglm",
+) -> tuple[DEResult, ...]:
+    """Test several contrasts of one design, each result equal to :func:`test` of it alone.
+
+    The engine fits the model once for all contrasts that share a reference level (the
+    contrast's denominator is the reference, as in :func:`test`): ``each-vs-reference``
+    contrasts take one fit, ``pairwise`` contrasts of ``k`` levels ``k - 1``. Each contrast
+    is then a Wald test of one coefficient of its fit, and its fold changes are shrunk on that
+    coefficient. The other parameters are those of :func:`test`.
+
+    Returns
+    -------
+    tuple of DEResult
+        One per contrast, in order; ``params["fit"]`` numbers the fit each came from.
+    """
+    if not contrasts:
+        raise ValueError("no contrast given: give at least one (variable, numerator, denominator)")
+    return tuple(
+        _run(
+            experiment,
+            list(contrasts),
+            design=design,
+            engine=engine,
+            filter_alpha=filter_alpha,
+            size_factors=size_factors,
+            test=test,
+            reduced=reduced,
+            shrink=shrink,
+        )
+    )
+
+
+def _run(
+    experiment: Experiment,
+    contrasts: list,
+    /,
+    *,
+    design: str,
+    engine: str,
+    filter_alpha: float,
+    size_factors: pd.Series | None,
+    test: str,
+    reduced: str | None,
+    shrink: str,
+) -> list[DEResult]:
+    """One engine fit per distinct model matrix, every contrast tested on its matrix's fit."""
     if shrink not in SHRINK_METHODS:
         raise ValueError(f"shrink = {shrink!r}: allowed are {', '.join(SHRINK_METHODS)}")
     runner = get_engine(engine)
     source = experiment.sources.get("samples", "sample sheet")
     source = str(getattr(source, "name", source))
-    dm = _model(experiment, design, contrast, test=test, source=source)
-    reduced_matrix = _reduced_matrix(experiment, dm.matrix, test=test, reduced=reduced)
+    models = [_model(experiment, design, c, test=test, source=source) for c in contrasts]
     counts, gene_pos, sample_pos = canonical_counts(experiment)
     sf = _canonical_factors(experiment, size_factors, counts, gene_pos, sample_pos)
-    out = runner.test(
-        counts,
-        dm.matrix.iloc[sample_pos],
-        dm.vector,
-        size_factors=sf,
-        filter_alpha=filter_alpha,
-        reduced=None if reduced_matrix is None else reduced_matrix.iloc[sample_pos],
-        contrast_samples=_contrast_samples(experiment, dm.contrast, order=sample_pos),
-        shrink=shrink,
-    )
+    results: list[DEResult | None] = [None] * len(models)
+    for fit, members in enumerate(_by_matrix(models)):
+        matrix = models[members[0]].matrix
+        reduced_matrix = _reduced_matrix(experiment, matrix, test=test, reduced=reduced)
+        outs = runner.test_contrasts(
+            counts,
+            matrix.iloc[sample_pos],
+            np.vstack([models[k].vector for k in members]),
+            size_factors=sf,
+            filter_alpha=filter_alpha,
+            reduced=None if reduced_matrix is None else reduced_matrix.iloc[sample_pos],
+            contrast_samples=[
+                _contrast_samples(experiment, models[k].contrast, order=sample_pos) for k in members
+            ],
+            shrink=shrink,
+        )
+        for k, out in zip(members, outs, strict=True):
+            params = {
+                "engine": runner.name,
+                "design": design,
+                "filter_alpha": filter_alpha,
+                "test": test,
+                "reduced": reduced,
+                "shrink": shrink,
+                "fit": fit + 1,
+            }
+            results[k] = _de_result(experiment, out, models[k], gene_pos, sample_pos, params=params)
+    return results
 
+
+def _by_matrix(models: list[_Model]) -> list[list[int]]:
+    """Positions of the models grouped by identical model matrices, in order of first use."""
+    groups: dict[tuple, list[int]] = {}
+    for k, model in enumerate(models):
+        key = (tuple(model.matrix.columns), model.matrix.to_numpy(dtype=float).tobytes())
+        groups.setdefault(key, []).append(k)
+    return list(groups.values())
+
+
+def _de_result(
+    experiment: Experiment,
+    out: EngineResult,
+    model: _Model,
+    gene_pos: np.ndarray,
+    sample_pos: np.ndarray,
+    /,
+    *,
+    params: dict[str, object],
+) -> DEResult:
+    """The engine's arrays as a result table in the user's gene ids, with the run record."""
     gene_ids = experiment.adata.var_names[gene_pos]
     table = pd.DataFrame(
         {
@@ -172,23 +288,29 @@ def test(
     dispersions.index = pd.Index(np.asarray(gene_ids, dtype=str), name="gene_id")
     logger.info(
         "%s: %d genes tested, %d with padj < 0.05",
-        dm.label,
+        model.label,
         int(table["pvalue"].notna().sum()),
         int(significant_rows(table, alpha=0.05).sum()),
     )
+    shrunk_on = {}
+    if params["shrink"] != "none":
+        # DESeq2 shrinks one coefficient: the contrast's, its denominator the reference.
+        shrunk_on = {"shrunk_coefficient": str(model.matrix.columns[np.argmax(model.vector)])}
     return DEResult(
         table=sort_de_table(table),
         size_factors=size.reindex(experiment.adata.obs_names),
         dispersions=dispersions.reindex(experiment.adata.var_names),
         params={
-            "engine": runner.name,
-            "design": design,
-            "contrast": dm.contrast_values,
-            "contrast_label": dm.label,
-            "coefficients": list(dm.matrix.columns),
-            "filter_alpha": filter_alpha,
-            **_test_params(test, reduced, dm),
-            "shrink": shrink,
+            "engine": params["engine"],
+            "design": params["design"],
+            "contrast": model.contrast_values,
+            "contrast_label": model.label,
+            "coefficients": list(model.matrix.columns),
+            "filter_alpha": params["filter_alpha"],
+            **_test_params(str(params["test"]), params["reduced"], model),
+            "shrink": params["shrink"],
+            **shrunk_on,
+            "fit": params["fit"],
             **{f"fit_{k}": v for k, v in out.info.items()},
         },
     )

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
+import anndata as ad
 import numpy as np
 import pandas as pd
 
+from rnaheat.experiment import AVG_TX_LENGTH
 from rnaheat.io.estimated import is_estimated_layout, lengths_beside, round_estimated
 from rnaheat.io.gct import is_gct, read_gct_table
 from rnaheat.io.quant import QUANT_FILES
-from rnaheat.io.text import check_regular_file, read_table_text
+from rnaheat.io.records import decode_frame
+from rnaheat.io.text import check_regular_file, read_numeric_table, read_table_text
 from rnaheat.io.tximport import GeneQuant, read_quant_folder
 
-__all__ = ["parse_counts", "read_counts"]
+__all__ = ["parse_counts", "read_counts", "read_h5ad"]
 
 logger = logging.getLogger("rnaheat")
 
@@ -116,7 +121,16 @@ def read_counts(
         return _read_h5ad(path)
     if is_gct(path):
         return parse_counts(read_gct_table(path), source=path, estimated=estimated)
-    table = read_table_text(path, comment="#")
+    # Numbers parsed by the C parser; a table with a cell that is not a number is read as
+    # text, cell by cell, so that the error names that cell.
+    annotation = {
+        *_SYMBOL_COLUMNS,
+        *_SKIPPED_COLUMNS,
+        *(c.lower() for c in _FEATURECOUNTS_ANNOTATION),
+    }
+    table = read_numeric_table(path, comment="#", text_columns=annotation)
+    if table is None:
+        table = read_table_text(path, comment="#")
     if table.shape[1] >= 7 and list(table.columns[1:6]) == _FEATURECOUNTS_ANNOTATION:
         table = table.drop(columns=_FEATURECOUNTS_ANNOTATION)
         renamed = [Path(c).name.removesuffix(".bam") for c in table.columns[1:]]
@@ -230,10 +244,26 @@ def _first(mask: np.ndarray) -> tuple[int, int] | None:
 def _to_integers(
     data: pd.DataFrame, *, ids: pd.Series, source: str, line0: int, estimated: bool = False
 ) -> pd.DataFrame:
-    """Convert text cells to int64, naming the first offending cell when one is not a count."""
+    """Convert cells to int64, naming the first offending cell when one is not a count."""
+    samples = [str(c) for c in data.columns]
+    if all(pd.api.types.is_float_dtype(dtype) for dtype in data.dtypes):
+        # Parsed as numbers already, every cell present: only the count checks remain.
+        numbers = data.to_numpy(dtype=float)
+    else:
+        numbers = _text_numbers(data, ids=ids, samples=samples, source=source, line0=line0)
+    if estimated:
+        numbers = round_estimated(numbers, source=Path(source).name)
+    return pd.DataFrame(
+        _check_counts(numbers, ids=ids, samples=samples, source=source, line0=line0)
+    )
+
+
+def _text_numbers(
+    data: pd.DataFrame, *, ids: pd.Series, samples: list[str], source: str, line0: int
+) -> np.ndarray:
+    """Text cells as floats, naming the first cell that is missing or not a number."""
     text = data.apply(lambda col: col.str.strip())
     numbers = text.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
-    samples = [str(c) for c in data.columns]
     missing = text.isin(["", "NA", "NaN", "nan", "N/A", "NULL", "null", "-"]).to_numpy()
     hit = _first(missing)
     if hit:
@@ -247,11 +277,7 @@ def _to_integers(
             f"{source}: {text.iat[hit]!r} is not a number, for "
             f"{_cell(ids, samples, line0, *hit)}; counts must be whole numbers ≥ 0"
         )
-    if estimated:
-        numbers = round_estimated(numbers, source=Path(source).name)
-    return pd.DataFrame(
-        _check_counts(numbers, ids=ids, samples=samples, source=source, line0=line0)
-    )
+    return numbers
 
 
 def _cell(ids: pd.Series, samples: list[str], line0: int, row: int, col: int) -> str:
@@ -332,13 +358,26 @@ def _read_htseq_folder(folder: Path) -> pd.DataFrame:
     return counts
 
 
-def _read_h5ad(path: Path) -> pd.DataFrame:
-    import anndata as ad
+def read_h5ad(path: Path, /) -> ad.AnnData:
+    """An AnnData ``.h5ad`` file, or one clear line saying why it cannot be read.
 
+    Raises
+    ------
+    ValueError
+        Not an HDF5 file, a truncated one, or HDF5 that is not AnnData's layout.
+    """
+    check_regular_file(path, what="AnnData file")
     try:
-        adata = ad.read_h5ad(path)
-    except (OSError, KeyError, ValueError) as err:
-        raise ValueError(f"{path}: cannot be read as an AnnData .h5ad file ({err})") from None
+        return ad.read_h5ad(path)
+    # anndata passes on whatever its element readers raise on a file of another layout
+    # (TypeError, AttributeError, ...); each is a file that is not an AnnData.
+    except Exception as err:
+        reason = (str(err).splitlines() or [type(err).__name__])[0]
+        raise ValueError(f"{path}: cannot be read as an AnnData .h5ad file ({reason})") from None
+
+
+def _read_h5ad(path: Path) -> pd.DataFrame:
+    adata = read_h5ad(path)
     matrix = adata.layers.get("counts", adata.X)
     if matrix is None or 0 in adata.shape:
         raise ValueError(
@@ -362,5 +401,21 @@ def _read_h5ad(path: Path) -> pd.DataFrame:
         if column in adata.var:
             counts.attrs["symbols"] = adata.var[column].astype(str).set_axis(counts.index)
             break
-    counts.attrs["obs"] = adata.obs.copy()
+    counts.attrs["obs"] = _sheet(adata)
+    if AVG_TX_LENGTH in adata.layers:
+        lengths = np.asarray(adata.layers[AVG_TX_LENGTH], dtype=float).T
+        counts.attrs["lengths"] = pd.DataFrame(lengths, index=counts.index, columns=counts.columns)
     return counts
+
+
+def _sheet(adata: ad.AnnData) -> pd.DataFrame:
+    """``obs`` as the sample sheet; of an rnaheat analysis file, only the sheet's own columns.
+
+    An analysis file's ``obs`` also holds size factors and QC columns, which are results of
+    that run, not design information of the next.
+    """
+    stored = adata.uns.get("rnaheat")
+    if not isinstance(stored, Mapping) or "meta" not in stored:
+        return adata.obs.copy()
+    meta = json.loads(str(stored["meta"]))
+    return decode_frame(adata.obs, meta["obs"])[meta["sheet_columns"]]

@@ -6,6 +6,7 @@ import contextlib
 import ctypes
 import errno
 import glob
+import gzip
 import hashlib
 import json
 import logging
@@ -14,10 +15,12 @@ import shutil
 import signal
 import tempfile
 from collections.abc import Iterable, Iterator
+from functools import partial
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 __all__ = [
@@ -25,9 +28,11 @@ __all__ = [
     "atomic_output",
     "check_output_folder",
     "file_checksums",
+    "output_checksums",
     "package_versions",
     "save_figure",
     "write_json",
+    "write_matrix",
     "write_table",
 ]
 
@@ -292,18 +297,139 @@ def write_table(table: pd.DataFrame, path: Path, /, *, index: bool = False) -> N
     _defuse_formulas(table).to_csv(path, sep="\t", index=index, na_rep="NA", lineterminator="\n")
 
 
+#: Decimal places of the expression tables (``vst``, ``normalized_counts``): far finer than
+#: any colour step of a figure drawn from them.
+MATRIX_DECIMALS = 4
+#: Values formatted at a time by :func:`write_matrix` (bounds its memory).
+_BLOCK_VALUES = 1 << 21
+_NUL, _TAB, _NEWLINE = 0, ord("\t"), ord("\n")
+
+
+def _quoted(texts: pd.Index) -> np.ndarray:
+    """Cells as a CSV writer quotes them (a tab, quote or line break inside → ``"..."``)."""
+    texts = pd.Series(texts.astype(str), dtype=object)
+    start = texts.str.startswith(_FORMULA_START)
+    texts[start] = "'" + texts[start]
+    risky = texts.str.contains('[\t"\n\r]', regex=True)
+    texts[risky] = '"' + texts[risky].str.replace('"', '""', regex=False) + '"'
+    return texts.str.encode("utf-8").to_numpy(dtype=bytes)
+
+
+def _fixed_point(values: np.ndarray, decimals: int) -> np.ndarray:
+    """Floats (rows × columns) as ASCII ``%.{decimals}f`` text, NUL-padded on the left.
+
+    Returns a uint8 array (rows × columns × width); non-finite values become ``NA``.
+    """
+    finite = np.isfinite(values)
+    digits = np.rint(np.abs(np.where(finite, values, 0.0)) * 10.0**decimals).astype(np.int64)
+    n_int = len(str(int(digits.max(initial=0)) // 10**decimals))
+    width = 1 + n_int + 1 + decimals
+    out = np.zeros((*values.shape, width), dtype=np.uint8)
+    for position in range(width - 1, 0, -1):
+        if position == width - 1 - decimals:
+            out[..., position] = ord(".")
+            continue
+        # Zeros left of the units digit are padding, not digits.
+        leading = (digits == 0) & (position < width - 2 - decimals)
+        out[..., position] = np.where(leading, _NUL, ord("0") + digits % 10)
+        digits //= 10
+    out[..., 0] = np.where(values < 0, ord("-"), _NUL)
+    out[~finite] = _NUL
+    out[~finite, -2:] = (ord("N"), ord("A"))
+    return out
+
+
+def _matrix_rows(ids: np.ndarray, values: np.ndarray, decimals: int) -> bytes:
+    """Lines ``id<TAB>v1<TAB>...<NEWLINE>`` of a block of rows, as bytes."""
+    cells = _fixed_point(values, decimals)
+    separators = np.full((*values.shape, 1), _TAB, dtype=np.uint8)
+    separators[:, -1] = _NEWLINE
+    cells = np.concatenate([cells, separators], axis=-1).reshape(len(values), -1)
+    names = np.frombuffer(ids.astype(f"S{max(ids.dtype.itemsize, 1)}").tobytes(), np.uint8)
+    names = names.reshape(len(values), -1)
+    tab = np.full((len(values), 1), _TAB, dtype=np.uint8)
+    line = np.concatenate([names, tab, cells], axis=1).ravel()
+    return line[line != _NUL].tobytes()
+
+
+def write_matrix(
+    matrix: pd.DataFrame,
+    path: Path,
+    /,
+    *,
+    index_name: str = "gene_id",
+    decimals: int = MATRIX_DECIMALS,
+    compress: bool = False,
+) -> Path:
+    """Write a numeric matrix as a tab-separated table at a fixed precision.
+
+    Values are written as ``%.{decimals}f`` would write them (``NA`` for missing values), a
+    block of rows at a time, so that no second copy of a large matrix is ever held; ids and
+    column names are quoted and defused as :func:`write_table` does.
+
+    Parameters
+    ----------
+    matrix
+        Rows (genes) × columns (samples), all numeric.
+    path
+        Where to write; ``.gz`` is appended when ``compress``.
+    index_name
+        The header of the first (index) column.
+    decimals
+        Decimal places of every value.
+    compress
+        Write gzip (fast level: the table is large, its text repetitive).
+
+    Returns
+    -------
+    pathlib.Path
+        The file written.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if compress:
+        path = path.with_name(f"{path.name}.gz")
+    ids = _quoted(matrix.index)
+    header = b"\t".join(_quoted(pd.Index([index_name, *map(str, matrix.columns)])))
+    values = matrix.to_numpy(dtype=float, copy=False)
+    step = max(1, _BLOCK_VALUES // max(1, matrix.shape[1]))
+    opener = partial(gzip.open, compresslevel=1) if compress else open
+    with opener(path, "wb") as handle:
+        handle.write(header + b"\n")
+        for start in range(0, len(values), step):
+            rows = slice(start, start + step)
+            handle.write(_matrix_rows(ids[rows], values[rows], decimals))
+    return path
+
+
+def _freeze_layout(figure: Any, *, dpi: int) -> None:
+    """Run the figure's layout engine once at ``dpi``, then keep its result for every save.
+
+    Otherwise each save lays the figure out again from where the last one left it.
+    """
+    if figure.get_layout_engine() is None:
+        return
+    screen = figure.dpi
+    figure.set_dpi(dpi)
+    figure.draw_without_rendering()
+    figure.set_dpi(screen)
+    figure.set_layout_engine("none")
+
+
 def save_figure(
     figure: Any, stem: Path, /, *, formats: tuple[str, ...] = ("png", "pdf", "svg"), dpi: int = 300
 ) -> list[Path]:
     """Save a matplotlib figure as ``stem.png`` (at ``dpi``), ``.pdf`` and ``.svg``.
 
-    Metadata that would change between runs (creation dates, software strings) is left out,
-    so the same analysis writes the same files.
+    The figure is laid out once, at ``dpi``, and every format is drawn from that layout, so
+    the files agree with each other whatever their order. Metadata that would change between
+    runs (creation dates, software strings) is left out, so the same analysis writes the same
+    files.
     """
     import matplotlib as mpl
     import matplotlib.pyplot as plt
 
     stem.parent.mkdir(parents=True, exist_ok=True)
+    _freeze_layout(figure, dpi=dpi)
     paths = []
     for fmt in formats:
         path = stem.with_suffix(f".{fmt}")
@@ -343,6 +469,15 @@ def file_checksums(paths: dict[str, Path | None], /) -> dict[str, Any]:
         else:
             out[role] = {"path": str(path), "sha256": _sha256(path)}
     return out
+
+
+def output_checksums(folder: Path, /) -> dict[str, str]:
+    """SHA-256 of every file written into ``folder`` so far, by path relative to it."""
+    return {
+        path.relative_to(folder).as_posix(): _sha256(path)
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and not path.is_symlink()
+    }
 
 
 def package_versions() -> dict[str, str]:

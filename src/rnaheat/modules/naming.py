@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.stats import f as f_dist
 
 from rnaheat.de.design import Contrast
 
@@ -102,6 +101,8 @@ def _f_pvalue(r2: float, *, groups: int, n: int) -> float:
         return 1.0
     if r2 >= 1.0:
         return 0.0
+    from scipy.stats import f as f_dist  # scipy.stats is slow to import; only this needs it
+
     return float(f_dist.sf((r2 / df1) / ((1.0 - r2) / df2), df1, df2))
 
 

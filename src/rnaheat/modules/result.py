@@ -16,6 +16,9 @@ if TYPE_CHECKING:
 
 __all__ = ["GeneModules", "module_label", "module_subtitles"]
 
+#: Modules named in the text representation before it ends with "…".
+_REPR_MODULES = 4
+
 
 def module_label(module: object, /) -> str:
     """How a module is named in text, tables and figures: ``M1`` for module 1.
@@ -108,6 +111,15 @@ class GeneModules:
     def sample_order(self) -> pd.Index:
         """Sample names in heatmap order, left to right."""
         return self.samples.index
+
+    def __repr__(self) -> str:
+        shown = [
+            f"{module_label(row.module)} {row.module_name} {int(row.n_genes):,} genes"
+            for row in self.summary.head(_REPR_MODULES).itertuples()
+        ]
+        more = ", …" if self.n_modules > _REPR_MODULES else ""
+        plural = "" if self.n_modules == 1 else "s"
+        return f"GeneModules({self.n_modules} module{plural}: {', '.join(shown)}{more})"
 
     def names(self) -> dict[int, str]:
         """Module number → name."""

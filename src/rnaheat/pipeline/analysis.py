@@ -59,6 +59,12 @@ class Analysis:
         The plain-language summary.
     timings
         Seconds per stage, keyed by stage name, in the order the stages ran (read-only).
+    contrasts
+        With several contrasts, the DE result of each in the run's order (the first is
+        ``de``); empty for a run of one contrast.
+    module_contrasts
+        With several contrasts and modules, each module's mean log2 fold change and share of
+        significant genes per contrast (:func:`rnaheat.modules.contrasts.module_contrasts`).
     """
 
     config: RunConfig
@@ -76,7 +82,21 @@ class Analysis:
     checks: tuple[Check, ...]
     story: Story
     timings: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+    contrasts: tuple[DEResult, ...] = ()
+    module_contrasts: pd.DataFrame | None = None
 
     def __post_init__(self) -> None:
         # A read-only copy: whoever extends the timings makes a new Analysis.
         object.__setattr__(self, "timings", MappingProxyType(dict(self.timings)))
+
+    def __repr__(self) -> str:
+        experiment = self.experiment
+        lines = [
+            f"Analysis of {experiment.n_samples} samples × {experiment.n_genes:,} genes",
+            f"  de:      {self.de!r}",
+            f"  qc:      {self.qc!r}",
+            f"  modules: {self.modules!r}" if self.modules is not None else "  modules: none",
+        ]
+        if self.story.sentences:
+            lines.append(f"  story:   {self.story.sentences[0]}")
+        return "\n".join(lines)

@@ -6,9 +6,9 @@ the result objects.
 
 from __future__ import annotations
 
-import io
 import shlex
 from collections.abc import Callable, Iterator, Mapping
+from functools import partial
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -16,30 +16,37 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure as MplFigure
 
+from rnaheat import pl
 from rnaheat._progress import stage
 from rnaheat.checks import checks_table
 from rnaheat.config import RunConfig, to_dict
+from rnaheat.de.contrasts import contrast_stem
+from rnaheat.de.design import Contrast
 from rnaheat.experiment import Experiment
 from rnaheat.io.output import (
     FORMAT_VERSION,
     atomic_output,
     file_checksums,
+    output_checksums,
     package_versions,
-    save_figure,
     write_json,
+    write_matrix,
     write_table,
 )
-from rnaheat.labels import gene_label_rank
 from rnaheat.modules import GeneModules, module_subtitles
 from rnaheat.pipeline.analysis import Analysis
+from rnaheat.pipeline.figures import default_jobs, figures_in_background
+from rnaheat.pipeline.h5ad import H5AD_NAME, write_analysis
+from rnaheat.pl import heatmap_settings, heatmap_tracks, run_title
 from rnaheat.plot.colors import NEUTRAL, NOT_SHOWN, sample_track_colors, track_palettes
-from rnaheat.plot.heatmap import heatmap, heatmap_layout, module_colors, track_columns
-from rnaheat.plot.qc import qc_figures
-from rnaheat.plot.volcano import volcano
+from rnaheat.plot.contrasts import module_contrast_heatmap
+from rnaheat.plot.heatmap import heatmap_layout, module_colors
+from rnaheat.plot.qc import qc_figure_drawers
 from rnaheat.qc import library_sizes
 from rnaheat.report import build_report
 from rnaheat.report.data import (
     Annotation,
+    ContrastData,
     ControlsData,
     Download,
     HeatmapData,
@@ -53,13 +60,14 @@ from rnaheat.report.data import (
 from rnaheat.significance import significant_rows, threshold_text
 
 __all__ = [
-    "REPORT_DPI",
     "analysis_figures",
     "analysis_tables",
-    "figure_png",
+    "expression_matrices",
+    "figure_drawers",
     "heatmap_tracks",
     "input_files",
     "report_data",
+    "result_tables",
     "write_results",
 ]
 
@@ -68,14 +76,27 @@ __all__ = [
 
 
 def analysis_tables(analysis: Analysis, /) -> dict[str, pd.DataFrame]:
-    """Every result table, keyed by its file name under ``tables/`` (without ``.tsv``).
+    """Every result table, keyed by its file name under ``tables/`` (without ``.tsv``)."""
+    tables = result_tables(analysis)
+    return {
+        "de": tables.pop("de"),
+        **{name: _matrix_table(m) for name, m in expression_matrices(analysis).items()},
+        **tables,
+    }
+
+
+def expression_matrices(analysis: Analysis, /) -> dict[str, pd.DataFrame]:
+    """The genes × samples expression matrices written as tables, by file name."""
+    return {"vst": analysis.vst, "normalized_counts": analysis.normalized}
+
+
+def result_tables(analysis: Analysis, /) -> dict[str, pd.DataFrame]:
+    """Every result table but the expression matrices, keyed by file name.
 
     ``modules`` gets the column ``labelled``: whether the heatmap names the gene.
     """
     tables = {
         "de": analysis.de.table,
-        "vst": _matrix_table(analysis.vst),
-        "normalized_counts": _matrix_table(analysis.normalized),
         "samples": _samples_table(analysis),
         **analysis.qc.tables(),
         "gene_selection": analysis.selection.rules,
@@ -87,6 +108,11 @@ def analysis_tables(analysis: Analysis, /) -> dict[str, pd.DataFrame]:
     if analysis.modules is not None and analysis.display is not None:
         named = heatmap_labelled(analysis)
         tables["modules"]["labelled"] = tables["modules"]["gene_id"].astype(str).isin(named)
+    # Several contrasts: one table each (de.tsv stays the first, for scripts).
+    for result in analysis.contrasts:
+        tables[contrast_stem(Contrast(*result.params["contrast"]))] = result.table
+    if analysis.module_contrasts is not None:
+        tables["module_contrasts"] = analysis.module_contrasts
     return tables
 
 
@@ -110,115 +136,68 @@ def _samples_table(analysis: Analysis) -> pd.DataFrame:
 # --- figures ------------------------------------------------------------------------------
 
 
-def heatmap_tracks(analysis: Analysis, /) -> list[str]:
-    """The sample-sheet columns the heatmap annotates: the design's, grouping, requested."""
-    config = analysis.config
-    levels = analysis.modules.params.get("levels") if analysis.modules is not None else None
-    return track_columns(
-        config.de.design or None,
-        group_samples=config.heatmap.group_samples or (levels or {}).get("variable"),
-        annotate=config.heatmap.annotate,
-        contrast_variable=config.de.contrast[0] if config.de.contrast else None,
-    )
-
-
-def _run_title(analysis: Analysis, /) -> str:
-    """What the DE tested, for titles: the contrast, or an LRT's two models."""
-    settings = analysis.config.de
-    imported = analysis.config.inputs.de_table is not None
-    if settings.test == "lrt" and len(settings.contrast) != 3 and not imported:
-        # Without a contrast the LRT's log2fc is one coefficient: the models say what was tested.
-        return f"LRT {settings.design} vs {settings.reduced}"
-    return analysis.de.contrast_label
-
-
-def _always_labelled(analysis: Analysis) -> list[str]:
-    """The user's markers and the positive controls: labelled wherever they are drawn."""
-    controls = []
-    if analysis.controls is not None:
-        found = analysis.controls.table["gene_id"].astype(str)
-        controls = [g for g in found if g and g != "nan"]
-    return [*analysis.config.heatmap.markers, *controls]
-
-
-def _label_rank(analysis: Analysis) -> pd.Series:
-    """The label order of every tested gene, the one rule the heatmap and the volcano share."""
-    biotypes = analysis.experiment.genes.get("biotype")
-    return gene_label_rank(
-        analysis.de.table,
-        modules=analysis.modules,
-        enrichment=analysis.enrichment,
-        biotypes=biotypes,
-        forced=_always_labelled(analysis),
-    )
-
-
-def _heatmap_settings(analysis: Analysis) -> dict[str, object]:
-    """What both the heatmap and its layout are given, so that the two cannot differ."""
-    return {
-        "tracks": heatmap_tracks(analysis),
-        "markers": _always_labelled(analysis),
-        "subtitles": module_subtitles(analysis.modules, enrichment=analysis.enrichment),
-        "de": analysis.de,
-        "label_rank": _label_rank(analysis),
-    }
-
-
 def heatmap_labelled(analysis: Analysis, /) -> set[str]:
     """Ids of the genes the heatmap labels (empty without a heatmap)."""
     if analysis.modules is None or analysis.display is None:
         return set()
-    layout = heatmap_layout(analysis.modules, **_heatmap_settings(analysis))
+    layout = heatmap_layout(analysis.modules, **heatmap_settings(analysis))
     return set(analysis.modules.order.astype(str)[layout.labels.shown])
+
+
+def figure_drawers(analysis: Analysis, /) -> dict[str, Callable[[], MplFigure]]:
+    """The heatmap, the volcano, the module × contrast view and the QC figures, as functions.
+
+    Keyed by file stem. Nothing is drawn until a function is called, so that each figure can
+    be drawn (and held in memory) only where it is saved.
+    """
+    drawers: dict[str, Callable[[], MplFigure]] = {}
+    if analysis.modules is not None and analysis.display is not None:
+        drawers["heatmap"] = partial(pl.heatmap, analysis)
+    if analysis.de.table["pvalue"].notna().any():
+
+        def draw_volcano() -> MplFigure:
+            fig, ax = plt.subplots(figsize=(7.5, 6.0), layout="constrained")
+            pl.volcano(analysis, ax=ax)
+            return fig
+
+        drawers["volcano"] = draw_volcano
+    if analysis.module_contrasts is not None and analysis.modules is not None:
+        drawers["module_contrasts"] = partial(_module_contrast_figure, analysis)
+    return {**drawers, **qc_figure_drawers(analysis.qc)}
+
+
+def _module_contrast_figure(analysis: Analysis) -> MplFigure:
+    """The module × contrast heatmap (several contrasts only)."""
+    ax = module_contrast_heatmap(
+        analysis.module_contrasts,
+        module_colors=module_colors(analysis.modules),
+        value_label=_mean_lfc_label(analysis),
+    )
+    return ax.figure
 
 
 def analysis_figures(analysis: Analysis, /) -> Iterator[tuple[str, MplFigure]]:
     """Yield ``(file stem, Figure)`` for the heatmap, the volcano and the QC figures.
 
-    Figures are drawn one at a time so that a caller saving them holds one in memory.
+    Figures are drawn one at a time so that a caller saving them holds one in memory; the
+    heatmap and the volcano through :mod:`rnaheat.pl`, as a notebook draws them.
     """
-    modules = analysis.modules
-    config = analysis.config
-    title = _run_title(analysis) or "Gene modules"
-    if modules is not None and analysis.display is not None:
-        levels = modules.params.get("levels")
-        yield (
-            "heatmap",
-            heatmap(
-                modules,
-                analysis.display,
-                samples=analysis.experiment.samples,
-                title=f"Gene patterns across {levels['variable']}" if levels else title,
-                note=analysis.selection.shown_note(),
-                **_heatmap_settings(analysis),
-            ),
-        )
-    if analysis.de.table["pvalue"].notna().any():
-        fig, ax = plt.subplots(figsize=(7.5, 6.0), layout="constrained")
-        volcano(
-            analysis.de,
-            ax=ax,
-            modules=modules,
-            alpha=config.de.alpha,
-            lfc_threshold=config.select.lfc_threshold,
-            label_genes=_always_labelled(analysis) or None,
-            label_rank=_label_rank(analysis),
-            title=title,
-        )
-        yield "volcano", fig
-    yield from qc_figures(analysis.qc).items()
+    for stem, draw in figure_drawers(analysis).items():
+        yield stem, draw()
+
+
+def _mean_lfc_label(analysis: Analysis) -> str:
+    shrunk = analysis.de.shrunk
+    return "mean log2 FC" + (" (shrunken)" if shrunk else "")
 
 
 # --- report -------------------------------------------------------------------------------
 
-#: Resolution of the figures embedded in the report (screen, not print).
-REPORT_DPI = 110
-
 _FIGURE_TEXT = {
     "heatmap": (
         "Clustered heatmap of the selected genes, rows split into modules",
-        "The publication figure (300 dpi PNG, PDF and SVG in figures/). Labelled: markers "
-        "and controls, then in each module as many genes as the room beside it holds, "
+        "The publication figure (in figures/, in the formats the run asked for). Labelled: "
+        "markers and controls, then in each module as many genes as the room beside it holds, "
         "strongest evidence first (padj and shrunken fold change together), expressed "
         "protein-coding genes before barely detected or non-coding ones, members of the "
         "module's top gene set preferred (column labelled of modules.tsv).",
@@ -238,8 +217,19 @@ _FIGURE_TEXT = {
         "Pearson correlation of samples on the most variable genes.",
     ),
     "qc_pca": ("PCA of the samples", "Principal components of the most variable genes."),
+    "qc_pca_within": (
+        "PCA of the samples with the design's other terms removed",
+        "What the sample check judges: the contrast's groups once the blocking terms (donor, "
+        "cell line, batch, …) are removed, as the heatmap removes them.",
+    ),
     "qc_scree": ("Variance explained by each principal component", "Scree plot."),
     "qc_library": ("Library size and detected genes per sample", "Reads and detected genes."),
+    "module_contrasts": (
+        "Modules across contrasts: mean log2 fold change of each module in each contrast",
+        "Colour: the module's mean log2 fold change in the contrast (blue down, red up); text: "
+        "the share of its genes significant there. The modules are named by the first "
+        "contrast.",
+    ),
 }
 _TABLE_TEXT = {
     "de": "differential expression, every tested gene",
@@ -255,14 +245,9 @@ _TABLE_TEXT = {
     "controls": "positive controls",
     "enrichment_modules": "gene-set enrichment of each module",
     "enrichment_ranked": "ranked gene-set test of the whole contrast",
+    "module_contrasts": "mean log2 fold change and share of significant genes per module and "
+    "contrast",
 }
-
-
-def figure_png(figure: MplFigure, /, *, dpi: int = REPORT_DPI) -> bytes:
-    """The figure as PNG bytes (no metadata, so the same figure gives the same bytes)."""
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=dpi, metadata={"Software": None})
-    return buffer.getvalue()
 
 
 def _figure(figures: Mapping[str, bytes], stem: str) -> StaticFigure | None:
@@ -400,13 +385,22 @@ def _volcano(analysis: Analysis, figures: Mapping[str, bytes]) -> VolcanoData | 
     )
 
 
-def _downloads(folder: Path) -> tuple[Download, ...]:
+def _downloads(folder: Path, formats: tuple[str, ...]) -> tuple[Download, ...]:
     out = []
-    for path in sorted((folder / "tables").glob("*.tsv")):
-        out.append(Download(path=f"tables/{path.name}", description=_TABLE_TEXT.get(path.stem, "")))
-    for path in sorted((folder / "figures").glob("*.pdf")):
-        out.append(Download(path=f"figures/{path.name}", description="figure (also .png and .svg)"))
+    for path in sorted([*(folder / "tables").glob("*.tsv"), *(folder / "tables").glob("*.tsv.gz")]):
+        name = path.name.split(".")[0]
+        text = _TABLE_TEXT.get(name, "")
+        if not text and name.startswith("de_"):
+            text = "differential expression of one contrast, every tested gene"
+        out.append(Download(path=f"tables/{path.name}", description=text))
+    # One link per figure, to its PDF when there is one (print), naming the other files.
+    main = "pdf" if "pdf" in formats else formats[0]
+    for path in sorted((folder / "figures").glob(f"*.{main}")):
+        others = " and ".join(f".{f}" for f in formats if f != main)
+        description = f"figure (also {others})" if others else "figure"
+        out.append(Download(path=f"figures/{path.name}", description=description))
     for name, text in (
+        (H5AD_NAME, "the whole result as one AnnData file (anndata, scanpy, rh.read_analysis)"),
         ("summary.md", "the summary and the four checks"),
         ("run.json", "settings, versions, input checksums, timings"),
     ):
@@ -442,7 +436,14 @@ def report_data(
     qc = analysis.qc
     qc_figures = tuple(
         f
-        for stem in ("qc_pca", "qc_distances", "qc_correlations", "qc_scree", "qc_library")
+        for stem in (
+            "qc_pca",
+            "qc_pca_within",
+            "qc_distances",
+            "qc_correlations",
+            "qc_scree",
+            "qc_library",
+        )
         if (f := _figure(figures, stem)) is not None
     )
     controls = None
@@ -473,8 +474,50 @@ def report_data(
             note=_qc_note(analysis),
         ),
         controls=controls,
-        downloads=_downloads(folder),
+        downloads=_downloads(folder, analysis.config.figures.format_list()),
+        contrasts=_contrasts(analysis),
+        module_contrasts=_figure(figures, "module_contrasts"),
     )
+
+
+def _contrasts(analysis: Analysis) -> tuple[ContrastData, ...]:
+    """Each contrast's fold changes and module means, for the page's contrast switch."""
+    by_contrast = analysis.module_contrasts
+    out = []
+    for result in analysis.contrasts:
+        # As the first contrast's: the heatmap genes' fold change, the volcano's, and padj.
+        table = result.table
+        genes = table[["gene_id", "log2fc", "padj"]].assign(log2fc_shown=table[result.display_lfc])
+        modules = (
+            by_contrast.loc[by_contrast["contrast"] == result.contrast_label]
+            if by_contrast is not None
+            else pd.DataFrame(columns=["module", "mean_log2fc", "share_significant"])
+        )
+        out.append(
+            ContrastData(
+                label=result.contrast_label,
+                genes=genes,
+                modules=modules,
+            )
+        )
+    return tuple(out)
+
+
+def _contrasts_record(analysis: Analysis) -> dict[str, object]:
+    """The run record's ``contrasts``: each contrast's table, fit and shrinkage."""
+    if not analysis.contrasts:
+        return {}
+    keys = ("contrast_label", "fit", "shrink", "shrunk_coefficient", "fit_shrink")
+    return {
+        "contrasts": [
+            {
+                "table": f"tables/{contrast_stem(Contrast(*r.params['contrast']))}.tsv",
+                **{k: r.params[k] for k in keys if k in r.params},
+                "fit_filter_threshold": r.params.get("fit_filter_threshold"),
+            }
+            for r in analysis.contrasts
+        ]
+    }
 
 
 def _display_record(analysis: Analysis) -> dict[str, object] | None:
@@ -507,7 +550,7 @@ def _headline(analysis: Analysis) -> tuple[str, str]:
     levels = settings.contrast
     title = f"{levels[1]} vs {levels[2]}" if len(levels) == 3 else contrast or "rnaheat report"
     if settings.test == "lrt" and len(levels) != 3:
-        title = _run_title(analysis)
+        title = run_title(analysis)
     if settings.design:
         contrast = f"{contrast} · design {settings.design}"
     return title, contrast
@@ -546,6 +589,16 @@ def input_files(config: RunConfig, experiment: Experiment, /) -> dict[str, Path]
     return files
 
 
+def _write_tables(analysis: Analysis, folder: Path) -> None:
+    """Every table into ``folder``; the expression matrices by the fixed-precision writer."""
+    settings = analysis.config.tables
+    for name, table in result_tables(analysis).items():
+        write_table(table, folder / f"{name}.tsv")
+    if settings.expression:
+        for name, matrix in expression_matrices(analysis).items():
+            write_matrix(matrix, folder / f"{name}.tsv", compress=settings.compress)
+
+
 def write_results(
     analysis: Analysis,
     out: str | Path,
@@ -577,28 +630,41 @@ def write_results(
     Returns
     -------
     dict
-        Seconds of each writing stage (``tables``, ``figures``, ``report``); the run record
-        holds these after the analysis' own.
+        Seconds of each writing stage (``tables``, ``h5ad``, ``figures``, ``report``); the
+        run record holds these after the analysis' own, and the SHA-256 of every file written
+        before it (``outputs``).
     """
     timings: dict[str, float] = {}
-    with atomic_output(out, force=force) as tmp:
+    settings = analysis.config.figures
+    formats = settings.format_list()
+    with (
+        atomic_output(out, force=force) as tmp,
+        # Figures are drawn in worker processes while the tables are written.
+        figures_in_background(
+            figure_drawers(analysis),
+            tmp / "figures",
+            formats=formats,
+            dpi=settings.dpi,
+            jobs=settings.jobs or default_jobs(),
+        ) as drawn_figures,
+    ):
         with stage("tables", timings, what=f"tables into {out}/tables"):
             if checksums is None:
                 checksums = file_checksums(input_files(analysis.config, analysis.experiment))
-            for name, table in analysis_tables(analysis).items():
-                write_table(table, tmp / "tables" / f"{name}.tsv")
+            _write_tables(analysis, tmp / "tables")
             (tmp / "summary.md").write_text(
-                analysis.story.markdown(title=f"rnaheat: {_run_title(analysis) or 'analysis'}"),
+                analysis.story.markdown(title=f"rnaheat: {run_title(analysis) or 'analysis'}"),
                 encoding="utf-8",
             )
             if extra is not None:
                 extra(tmp)
-        with stage("figures", timings, what="PNG (300 dpi), PDF and SVG"):
-            embedded = {}
-            for stem, figure in analysis_figures(analysis):
-                # The report embeds a screen-resolution copy; the files are for print.
-                embedded[stem] = figure_png(figure, dpi=REPORT_DPI)
-                save_figure(figure, tmp / "figures" / stem)
+        if analysis.config.h5ad:
+            with stage("h5ad", timings, what=f"{out}/{H5AD_NAME}"):
+                write_analysis(analysis, tmp / H5AD_NAME)
+        what = f"{', '.join(f.upper() for f in formats)} ({settings.dpi} dpi)"
+        with stage("figures", timings, what=what):
+            # The report embeds the PNGs written here, scaled to screen resolution.
+            embedded = drawn_figures()
         with stage("report", timings, what="report.html"):
             page = build_report(
                 report_data(
@@ -619,8 +685,10 @@ def write_results(
                     "samples": analysis.experiment.n_samples,
                 },
                 "de": dict(analysis.de.params.items()),
+                **_contrasts_record(analysis),
                 "display": _display_record(analysis),
                 "timings": {**analysis.timings, **timings},
+                "outputs": output_checksums(tmp),
             },
             tmp / "run.json",
         )

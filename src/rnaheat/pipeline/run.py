@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,8 @@ from rnaheat import de as de_module
 from rnaheat import transform
 from rnaheat._progress import stage
 from rnaheat.config import RunConfig
-from rnaheat.de.design import build_design, design_matrix, design_variables
+from rnaheat.de.contrasts import resolve_contrasts
+from rnaheat.de.design import Contrast, build_design, design_matrix, design_variables
 from rnaheat.de.result import DEResult
 from rnaheat.display import NO_REMOVAL, DisplayMatrix, display_matrix, nuisance_terms
 from rnaheat.enrich import Enrichment, gene_set_enrichment
@@ -28,13 +30,13 @@ from rnaheat.io import align_de_table, read_de_table, read_experiment, read_gene
 from rnaheat.io.controls import read_controls
 from rnaheat.io.output import check_output_folder, file_checksums
 from rnaheat.modules import GeneModules, ModuleOptions, find_modules, name_by_gene_sets
+from rnaheat.modules.contrasts import module_contrasts, most_significant_rows
 from rnaheat.modules.shapes import Levels, sample_levels
 from rnaheat.pipeline.analysis import Analysis
-from rnaheat.pipeline.outputs import input_files, write_results
 from rnaheat.qc import sample_qc
 from rnaheat.select import GeneSelection, select_genes
-from rnaheat.story import four_checks, tell_story
-from rnaheat.validate import check_controls, expected_levels
+from rnaheat.story import four_checks, other_contrasts_sentence, tell_story
+from rnaheat.validate import ControlsResult, check_controls, expected_levels
 
 __all__ = ["MIN_GENES_TO_CLUSTER", "analyse", "run"]
 
@@ -53,26 +55,62 @@ def _imported_de(path: Path, experiment: Experiment) -> DEResult:
     )
 
 
-def _test(experiment: Experiment, config: RunConfig, timings: dict[str, float]) -> DEResult:
-    """DE: the DESeq2 model for the contrast, or the user's finished table."""
+def _test(
+    experiment: Experiment, config: RunConfig, timings: dict[str, float]
+) -> tuple[DEResult, ...]:
+    """DE: the DESeq2 model for each contrast (the first names the modules), or the user's table."""
     settings = config.de
     if config.inputs.de_table is not None:
         with stage("de", timings, what=f"importing {Path(config.inputs.de_table).name}"):
-            return _imported_de(config.inputs.de_table, experiment)
+            return (_imported_de(config.inputs.de_table, experiment),)
+    contrasts = _contrasts(experiment, config)
     what = f"{settings.design}, {' '.join(settings.contrast)} ({settings.engine})"
+    if len(contrasts) > 1:
+        what = f"{settings.design}, {len(contrasts)} contrasts ({settings.engine})"
     if settings.test == "lrt":
         what = f"LRT {settings.design} vs {settings.reduced} ({settings.engine})"
+    options = {
+        "design": settings.design,
+        "engine": settings.engine,
+        "filter_alpha": settings.filter_alpha,
+        "test": settings.test,
+        "reduced": settings.reduced or None,
+        "shrink": settings.shrink,
+    }
     with stage("de", timings, what=what):
-        return de_module.test(
-            experiment,
-            design=settings.design,
-            contrast=settings.contrast,
-            engine=settings.engine,
-            filter_alpha=settings.filter_alpha,
-            test=settings.test,
-            reduced=settings.reduced or None,
-            shrink=settings.shrink,
+        if len(contrasts) > 1:
+            return de_module.test_contrasts(experiment, contrasts=contrasts, **options)
+        first = contrasts[0] if contrasts else None
+        return (de_module.test(experiment, contrast=first, **options),)
+
+
+def _contrasts(experiment: Experiment, config: RunConfig) -> tuple[Contrast, ...]:
+    """The run's contrasts, each checked against the design and the sheet."""
+    settings = config.de
+    source = Path(config.inputs.samples or config.inputs.counts or "sample sheet").name
+    contrasts = resolve_contrasts(
+        experiment.samples,
+        given=[c for c in (settings.contrast, *settings.more_contrasts) if c],
+        spec=settings.contrasts,
+        source=source,
+    )
+    for contrast in contrasts:
+        build_design(
+            experiment.samples,
+            settings.design,
+            contrast=contrast,
+            source=source,
+            warn_small_groups=False,
         )
+    return contrasts
+
+
+def _first_contrast(config: RunConfig, result: DEResult) -> RunConfig:
+    """``config`` naming the first contrast, when only ``--contrasts`` made it."""
+    if config.de.contrast or config.inputs.de_table is not None or not config.de.contrasts:
+        return config
+    first = tuple(result.params["contrast"])
+    return dataclasses.replace(config, de=dataclasses.replace(config.de, contrast=first))
 
 
 def analyse(experiment: Experiment, config: RunConfig, /) -> Analysis:
@@ -91,8 +129,10 @@ def analyse(experiment: Experiment, config: RunConfig, /) -> Analysis:
         With the seconds of each compute stage in ``timings``.
     """
     timings: dict[str, float] = {}
+    results = _test(experiment, config, timings)
+    result = results[0]
+    config = _first_contrast(config, result)
     settings = config.de
-    result = _test(experiment, config, timings)
     # VST: blind by default, as DESeq2's vst(); the sample QC and heatmaps draw from it.
     with stage("vst", timings, what="variance-stabilising transformation"):
         factors = (
@@ -125,7 +165,12 @@ def analyse(experiment: Experiment, config: RunConfig, /) -> Analysis:
         )
     # Modules: select genes, scale them for display, cluster, cut and name the modules.
     with stage("modules", timings, what="gene selection, clustering and named modules"):
-        selection, display, modules = _modules(experiment, vst, result, config)
+        selection, display, modules = _modules(experiment, vst, results, config)
+        by_contrast = None
+        if len(results) > 1 and modules is not None:
+            by_contrast = module_contrasts(
+                modules, results, alpha=settings.alpha, lfc_threshold=config.select.lfc_threshold
+            )
     # Meaning: enrichment of each module, then the positive controls.
     enrichment = None
     if config.inputs.gene_sets:
@@ -138,16 +183,7 @@ def analyse(experiment: Experiment, config: RunConfig, /) -> Analysis:
     controls = None
     if config.inputs.controls is not None:
         with stage("controls", timings, what=f"{Path(config.inputs.controls).name}"):
-            controls = check_controls(
-                read_controls(config.inputs.controls),
-                de_table=result.table,
-                alpha=settings.alpha,
-                lfc_threshold=config.select.lfc_threshold,
-                modules=modules.labels if modules is not None else None,
-                expression=vst,
-                samples=experiment.samples,
-                variables=variables,
-            )
+            controls = _controls(experiment, result, modules, vst, variables, config)
     # The four checks and the story, written from the numbers above.
     with stage("story", timings, what="the four checks and the summary"):
         parts = {
@@ -163,6 +199,11 @@ def analyse(experiment: Experiment, config: RunConfig, /) -> Analysis:
         # An imported table's contrast is unknown: the settings' contrast did not make it.
         contrast = settings.contrast if config.inputs.de_table is None else ()
         story = tell_story(checks, **parts, contrast=contrast)
+        if len(results) > 1:
+            also = other_contrasts_sentence(
+                results[1:], alpha=settings.alpha, lfc_threshold=config.select.lfc_threshold
+            )
+            story = dataclasses.replace(story, sentences=(*story.sentences, also))
         for check in checks:
             logger.info("  %s", check.line)
     return Analysis(
@@ -181,6 +222,29 @@ def analyse(experiment: Experiment, config: RunConfig, /) -> Analysis:
         checks=tuple(checks),
         story=story,
         timings=timings,
+        contrasts=results if len(results) > 1 else (),
+        module_contrasts=by_contrast,
+    )
+
+
+def _controls(
+    experiment: Experiment,
+    result: DEResult,
+    modules: GeneModules | None,
+    vst: pd.DataFrame,
+    variables: Sequence[str],
+    config: RunConfig,
+) -> ControlsResult:
+    """The positive controls, checked against the DE, their modules and the level means."""
+    return check_controls(
+        read_controls(config.inputs.controls),
+        de_table=result.table,
+        alpha=config.de.alpha,
+        lfc_threshold=config.select.lfc_threshold,
+        modules=modules.labels if modules is not None else None,
+        expression=vst,
+        samples=experiment.samples,
+        variables=variables,
     )
 
 
@@ -218,14 +282,21 @@ def _pattern_levels(samples: pd.DataFrame, config: RunConfig, /, *, source: str)
 
 
 def _modules(
-    experiment: Experiment, vst: pd.DataFrame, result: DEResult, config: RunConfig
+    experiment: Experiment, vst: pd.DataFrame, results: tuple[DEResult, ...], config: RunConfig
 ) -> tuple[GeneSelection, DisplayMatrix | None, GeneModules | None]:
     s, h, m = config.select, config.heatmap, config.modules
     design = config.de.design or None
     gene_list = read_gene_list(config.inputs.gene_list) if config.inputs.gene_list else None
+    result = results[0]
+    # Several contrasts: the genes significant in any of them, each by its best evidence.
+    candidates = (
+        most_significant_rows(results, alpha=config.de.alpha, lfc_threshold=s.lfc_threshold)
+        if len(results) > 1
+        else result.table
+    )
     selection = select_genes(
         vst,
-        de_table=result.table,
+        de_table=candidates,
         significant=s.significant,
         alpha=config.de.alpha,
         lfc_threshold=s.lfc_threshold,
@@ -233,6 +304,7 @@ def _modules(
         top_variance=s.top_variance,
         gene_list=gene_list,
         symbols=experiment.genes["symbol"],
+        rank_by="contrast_rank" if len(results) > 1 else "padj",
     )
     if len(selection.genes) < MIN_GENES_TO_CLUSTER:
         logger.warning(
@@ -398,6 +470,9 @@ def run(
     timings: dict[str, float] = {}
     experiment = _read(config, timings)
     analysis = analyse(experiment, config)
+    # The outputs draw figures: matplotlib loads only once there is something to draw.
+    from rnaheat.pipeline.outputs import input_files, write_results
+
     checksums = file_checksums(input_files(config, experiment))
     extra = None
     if bundle is not None:

@@ -16,6 +16,8 @@ __all__ = [
     "LEVEL_PALETTE",
     "NEUTRAL",
     "NOT_SHOWN",
+    "QC_FLAG_COLORS",
+    "QC_TRACK",
     "category_colors",
     "continuous_cmap",
     "diverging_cmap",
@@ -46,6 +48,12 @@ CATEGORICAL = (
 
 #: Colour for "not selected" / "no module" / missing values.
 NEUTRAL = "#BBBBBB"
+
+#: Colours of the sample-QC tiers (``qc_flag``); ``ok`` samples are left white. The
+#: ``inspect`` tier is dark grey (drawn dashed on the PCA), so no category colour mimics it.
+QC_FLAG_COLORS = {"inspect": "#444444", "outlier": "#D55E00", "ok": "#FFFFFF"}
+#: The heatmap track marking flagged samples (its cells hold ``inspect`` / ``outlier``).
+QC_TRACK = "sample QC"
 
 #: Colour for significant genes that the heatmap's gene cap left out: dark, so that they never
 #: read as the light grey of genes that did not change.
@@ -136,6 +144,10 @@ def track_palettes(samples: pd.DataFrame, columns: Sequence[str], /) -> dict[str
                 continuous_cmap(),
                 Normalize(float(numeric.min()), float(numeric.max())),
             )
+            continue
+        if column == QC_TRACK:
+            # The QC tiers keep their own colours on every figure.
+            palettes[column] = {k: v for k, v in QC_FLAG_COLORS.items() if (raw == k).any()}
             continue
         levels = raw.astype(str).where(raw.notna(), "NA")
         categorical[column] = sorted(set(levels[levels != "NA"]))

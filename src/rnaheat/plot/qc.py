@@ -9,7 +9,8 @@ labels are thinned and the figure says how many are shown.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 
 import matplotlib as mpl
 import numpy as np
@@ -21,7 +22,14 @@ from matplotlib.patches import Patch
 from scipy.cluster.hierarchy import dendrogram
 
 from rnaheat.plot._text import bold_headers, literal_text
-from rnaheat.plot.colors import NEUTRAL, category_colors, continuous_cmap, track_palettes
+from rnaheat.plot.colors import (
+    NEUTRAL,
+    QC_FLAG_COLORS,
+    QC_TRACK,
+    category_colors,
+    continuous_cmap,
+    track_palettes,
+)
 from rnaheat.qc import EXPLAINED_R2, LOW_DEPTH_FRACTION, LOW_DETECTED_FRACTION, QCResult
 
 __all__ = [
@@ -30,17 +38,21 @@ __all__ = [
     "distance_heatmap",
     "library_plot",
     "pca_plot",
+    "qc_figure_drawers",
     "qc_figures",
     "scree_plot",
     "variable_colors",
+    "within_pca_plot",
 ]
 
 #: Most sample labels drawn along an axis; beyond it every k-th label is shown.
 MAX_LABELS = 60
 #: Marker shapes for a second factor, in order (distinct in grey print too).
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
-#: Colour marking samples the QC flagged.
-FLAG_COLOR = "#D55E00"
+#: Colour marking samples the QC flagged as outliers or swaps.
+FLAG_COLOR = QC_FLAG_COLORS["outlier"]
+#: Most flagged samples named on the PCA (the worst first); the others are ringed only.
+MAX_FLAG_NAMES = 8
 
 
 # --------------------------------------------------------------------------- shared helpers
@@ -147,6 +159,17 @@ _SAMPLE_HEATMAP_TEXT = {
 }
 
 
+def _marks(qc: QCResult) -> pd.Series:
+    """Each sample's QC mark: ``outlier``, ``possible swap``, ``inspect`` or ``""``."""
+    table = qc.samples
+    tier = table["qc_flag"].where(table["qc_flag"] != "ok", "")
+    return tier.where(~table["suspected_swap"].astype(bool), "possible swap")
+
+
+def _mark_color(mark: str) -> str:
+    return QC_FLAG_COLORS.get(mark, FLAG_COLOR)
+
+
 def _sample_matrix(qc: QCResult, kind: str) -> tuple[np.ndarray, Colormap, float, float]:
     """The matrix in the result's sample order, its colour map and its colour range."""
     order = list(qc.order)
@@ -165,8 +188,8 @@ def _sample_cells(ax, qc: QCResult, image, *, step: int, size: float, label_room
     n = len(order)
     image.set_rasterized(n > 100)
     ticks = np.arange(0, n, step)
-    table = qc.samples
-    flagged = {s for s in order if table.loc[s, "outlier"] or table.loc[s, "suspected_swap"]}
+    marks = _marks(qc)
+    flagged = {s for s in order if marks[s]}
     # A flagged sample is what the reader looks for: its label is always drawn, in the flag
     # colour, and thinned labels too close to it make room.
     marked = sorted(order.index(s) for s in flagged)
@@ -180,7 +203,8 @@ def _sample_cells(ax, qc: QCResult, image, *, step: int, size: float, label_room
         for labels_on_axis in (ax.get_xticklabels(), ax.get_yticklabels()):
             for label, i in zip(labels_on_axis, ticks, strict=True):
                 if order[i] in flagged:
-                    label.set_color(FLAG_COLOR)
+                    label.set_color(_mark_color(marks[order[i]]))
+                    label.set_fontstyle("italic" if marks[order[i]] == "inspect" else "normal")
     else:
         ax.set_xticks([])
         ax.set_yticks([])
@@ -206,11 +230,19 @@ def _sample_tree(ax, qc: QCResult, title: str) -> None:
 
 
 def _design_tracks(ax, qc: QCResult, variables: Sequence[str]) -> None:
-    """One coloured row per design variable, in the matrix's sample order."""
+    """One coloured row per design variable, in the matrix's sample order.
+
+    A row :data:`QC_TRACK` (last) marks the flagged samples, so they stay visible when there
+    are too many samples to label.
+    """
     order = list(qc.order)
     colors = variable_colors(qc)
-    rgba = np.zeros((len(variables), len(order), 4))
+    rgba = np.ones((len(variables), len(order), 4))
     for row, name in enumerate(variables):
+        if name == QC_TRACK:
+            marks = _marks(qc).loc[order]
+            rgba[row] = [mpl.colors.to_rgba(_mark_color(m)) if m else (1, 1, 1, 1) for m in marks]
+            continue
         values = qc.design.loc[order, name]
         if name in colors:
             rgba[row] = [mpl.colors.to_rgba(colors[name][str(v)]) for v in values]
@@ -231,6 +263,9 @@ def _sample_heatmap(qc: QCResult, *, kind: str) -> Figure:
     matrix, cmap, vmin, vmax = _sample_matrix(qc, kind)
     bar_label, title = _SAMPLE_HEATMAP_TEXT[kind]
     variables = list(qc.design.columns)
+    legend_variables = list(variables)
+    if _marks(qc).astype(bool).any():
+        variables.append(QC_TRACK)
     n_tracks = len(variables)
 
     # Inches: the matrix grows with the samples up to a cap; tracks and margins stay fixed.
@@ -241,7 +276,13 @@ def _sample_heatmap(qc: QCResult, *, kind: str) -> Figure:
     longest = max(len(_short(str(name))) for name in order)
     label_room = 0.0 if n > 4 * MAX_LABELS else longest * 0.6 * size / 72 + 0.2
     dendro_h, track_h = 0.9, 0.2
-    handles, labels = _legend_entries(qc, variables) if variables else ([], [])
+    handles, labels = _legend_entries(qc, legend_variables) if legend_variables else ([], [])
+    if QC_TRACK in variables:
+        handles.append(Patch(visible=False))
+        labels.append(QC_TRACK)
+        for mark in dict.fromkeys(sorted(m for m in _marks(qc) if m)):
+            handles.append(Patch(facecolor=_mark_color(mark), edgecolor="none"))
+            labels.append(mark)
     # The legend runs down from below the colour bar to the bottom margin, in as many
     # columns as it needs, so that it never runs off the figure.
     legend_top = max(label_room + 0.3 + side - 1.9, 1.0)
@@ -288,7 +329,7 @@ def _sample_heatmap(qc: QCResult, *, kind: str) -> Figure:
     bar.set_label(bar_label, fontsize=8)
     bar.ax.tick_params(labelsize=7)
     ax_legend.axis("off")
-    if variables:
+    if handles:
         legend = ax_legend.legend(
             handles,
             labels,
@@ -398,29 +439,42 @@ def _pca_points(ax, qc: QCResult, x, y, *, color: str | None, shape: str | None,
 
 
 def _pca_flagged(ax, qc: QCResult, x, y, *, size: float, handles: list, labels: list) -> None:
-    """Ring and name the samples the QC flagged: they are what the reader looks for."""
-    flagged = qc.samples.index[qc.samples["outlier"] | qc.samples["suspected_swap"]]
-    for sample in flagged:
+    """Ring the samples the QC flagged, by tier; name the worst :data:`MAX_FLAG_NAMES`."""
+    marks = _marks(qc)
+    severity = marks.map({"outlier": 0, "possible swap": 1, "inspect": 2})
+    flagged = (
+        pd.DataFrame({"severity": severity, "score": -qc.samples["outlier_score"].fillna(0)})
+        .dropna(subset=["severity"])
+        .sort_values(["severity", "score"], kind="mergesort")
+        .index
+    )
+    for rank, sample in enumerate(flagged):
+        mark = marks[sample]
         ax.scatter(
             x[sample],
             y[sample],
             s=size * 3,
             facecolors="none",
-            edgecolors=FLAG_COLOR,
-            linewidths=1.4,
+            edgecolors=_mark_color(mark),
+            linewidths=1.4 if mark != "inspect" else 1.0,
+            linestyles="-" if mark != "inspect" else "--",
             zorder=4,
         )
-        why = "outlier" if qc.samples.loc[sample, "outlier"] else "possible swap"
-        ax.annotate(
-            f"{sample} ({why})",
-            (x[sample], y[sample]),
-            xytext=(6, 6),
-            textcoords="offset points",
-            fontsize=8,
-            color=FLAG_COLOR,
-            zorder=5,
-        )
-    if len(flagged):
+        if rank < MAX_FLAG_NAMES:
+            # Names of samples in the right third point left, so they stay inside the axes.
+            left = x[sample] > x.min() + 2 / 3 * (x.max() - x.min())
+            ax.annotate(
+                f"{_short(str(sample))} ({mark})",
+                (x[sample], y[sample]),
+                xytext=(-6 if left else 6, 6),
+                textcoords="offset points",
+                ha="right" if left else "left",
+                fontsize=8,
+                color=_mark_color(mark),
+                zorder=5,
+            )
+    words = {"outlier": "outlier", "possible swap": "possible swap", "inspect": "worth inspecting"}
+    for mark in dict.fromkeys(marks[flagged]):
         handles.append(
             Line2D(
                 [],
@@ -428,11 +482,14 @@ def _pca_flagged(ax, qc: QCResult, x, y, *, size: float, handles: list, labels: 
                 ls="",
                 marker="o",
                 markerfacecolor="none",
-                markeredgecolor=FLAG_COLOR,
+                markeredgecolor=_mark_color(mark),
                 markersize=9,
             )
         )
-        labels.append("flagged by QC")
+        labels.append(words[mark])
+    if len(flagged) > MAX_FLAG_NAMES:
+        handles.append(Patch(visible=False))
+        labels.append(f"{len(flagged) - MAX_FLAG_NAMES} more ringed, not named")
 
 
 @literal_text
@@ -478,16 +535,25 @@ def pca_plot(
     handles, labels, numeric_norm = _pca_points(ax, qc, x, y, color=color, shape=shape, size=size)
     _pca_flagged(ax, qc, x, y, size=size, handles=handles, labels=labels)
 
-    variance = qc.pca_variance
+    _pca_axes(
+        ax,
+        pcs,
+        qc.pca_variance,
+        title=f"PCA of {n} samples · {qc.params.get('n_genes_used', '?')} most variable genes",
+    )
+    _pca_legend(fig, ax, handles, labels, numeric_norm=numeric_norm, color=color)
+    return fig
+
+
+def _pca_axes(ax, pcs: Sequence[str], variance: pd.Series, *, title: str) -> None:
     ax.set_xlabel(f"{pcs[0]} ({100 * variance[pcs[0]]:.1f}% of variance)")
     ax.set_ylabel(f"{pcs[1]} ({100 * variance[pcs[1]]:.1f}% of variance)")
     ax.axhline(0, color="#DDDDDD", lw=0.8, zorder=1)
     ax.axvline(0, color="#DDDDDD", lw=0.8, zorder=1)
-    ax.set_title(
-        f"PCA of {n} samples · {qc.params.get('n_genes_used', '?')} most variable genes",
-        fontsize=11,
-        loc="left",
-    )
+    ax.set_title(title, fontsize=11, loc="left")
+
+
+def _pca_legend(fig, ax, handles: list, labels: list, *, numeric_norm, color: str | None) -> None:
     if numeric_norm is not None:
         bar = fig.colorbar(
             mpl.cm.ScalarMappable(norm=numeric_norm, cmap=continuous_cmap()),
@@ -506,6 +572,38 @@ def pca_plot(
             borderaxespad=0,
         )
         bold_headers(legend, _headers(handles))
+
+
+@literal_text
+def within_pca_plot(qc: QCResult, /) -> Figure:
+    """The samples as the sample check judges them: the design's other terms removed.
+
+    The first two components of :attr:`QCResult.separation` (e.g. after removing the donor or
+    cell-line effect), coloured by the contrast's groups, flagged samples ringed.
+
+    Raises
+    ------
+    ValueError
+        The sample check removed no design term (then :func:`pca_plot` shows its space).
+    """
+    sep = qc.separation
+    if sep is None or not sep.removed or sep.scores.shape[1] < 2:
+        raise ValueError("the sample check removed no design term; pca_plot draws its space")
+    scores = sep.scores.loc[qc.design.index]
+    pcs = tuple(scores.columns[:2])
+    color = sep.grouping if sep.grouping in qc.design.columns else None
+    shape = _shape_variable(qc, None, color=color)
+    fig = Figure(figsize=(7.2, 4.8), layout="constrained")
+    ax = fig.add_subplot()
+    x, y = scores[pcs[0]], scores[pcs[1]]
+    size = float(np.clip(900 / max(len(scores), 1), 14, 70))
+    handles, labels, numeric_norm = _pca_points(ax, qc, x, y, color=color, shape=shape, size=size)
+    _pca_flagged(ax, qc, x, y, size=size, handles=handles, labels=labels)
+    removed = " and ".join(sep.removed)
+    genes = qc.params.get("n_top", "?")
+    title = f"PCA of {len(scores)} samples, {removed} removed · {genes} most variable genes"
+    _pca_axes(ax, pcs, sep.variance, title=title)
+    _pca_legend(fig, ax, handles, labels, numeric_norm=numeric_norm, color=color)
     return fig
 
 
@@ -657,22 +755,32 @@ def library_plot(qc: QCResult, /, *, color: str | None = None) -> Figure:
 # --------------------------------------------------------------------------- all of them
 
 
-def qc_figures(qc: QCResult, /) -> dict[str, Figure]:
-    """Every QC figure, keyed by the file stem the pipeline saves it under.
+def qc_figure_drawers(qc: QCResult, /) -> dict[str, Callable[[], Figure]]:
+    """Every QC figure as a function that draws it, keyed by the file stem it is saved under.
 
-    ``qc_distances``, ``qc_correlations``, ``qc_pca``, ``qc_scree`` and, when the result has
-    library sizes, ``qc_library``; with more than two design variables also one PCA per
-    variable (``qc_pca_<variable>``), since one plot can only colour and shape by two.
+    ``qc_distances``, ``qc_correlations``, ``qc_pca``, ``qc_scree``, ``qc_pca_within`` when
+    the sample check removed design terms, ``qc_library`` when the result has library sizes;
+    with more than two design variables also one PCA per variable (``qc_pca_<variable>``),
+    since one plot can only colour and shape by two. Nothing is drawn until a function is
+    called, so each figure can be drawn where it is saved.
     """
-    figures: dict[str, Figure] = {
-        "qc_distances": distance_heatmap(qc),
-        "qc_correlations": correlation_heatmap(qc),
-        "qc_pca": pca_plot(qc),
-        "qc_scree": scree_plot(qc),
+    drawers: dict[str, Callable[[], Figure]] = {
+        "qc_distances": partial(distance_heatmap, qc),
+        "qc_correlations": partial(correlation_heatmap, qc),
+        "qc_pca": partial(pca_plot, qc),
+        "qc_scree": partial(scree_plot, qc),
     }
+    separation = qc.separation
+    if separation is not None and separation.removed and separation.scores.shape[1] >= 2:
+        drawers["qc_pca_within"] = partial(within_pca_plot, qc)
     if len(qc.design.columns) > 2:
         for name in qc.design.columns:
-            figures[f"qc_pca_{name}"] = pca_plot(qc, color=name, shape=name)
+            drawers[f"qc_pca_{name}"] = partial(pca_plot, qc, color=name, shape=name)
     if "library_size" in qc.samples.columns:
-        figures["qc_library"] = library_plot(qc)
-    return figures
+        drawers["qc_library"] = partial(library_plot, qc)
+    return drawers
+
+
+def qc_figures(qc: QCResult, /) -> dict[str, Figure]:
+    """Every QC figure, drawn, keyed by the file stem (as :func:`qc_figure_drawers`)."""
+    return {stem: draw() for stem, draw in qc_figure_drawers(qc).items()}

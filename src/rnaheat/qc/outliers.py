@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from rnaheat.qc.result import OUTLIER_MIN_SCALE, OUTLIER_Z, SWAP_RATIO
+from rnaheat.qc.result import INSPECT_Z, OUTLIER_MIN_SCALE, OUTLIER_Z, SWAP_RATIO
 from rnaheat.qc.stats import robust_z
 
 
@@ -87,24 +87,32 @@ def _scored(
     score = np.full(n, np.nan)
     if finite.sum() >= 3:
         score[finite] = robust_z(log_norm[finite], min_scale=OUTLIER_MIN_SCALE)
-    flagged = np.nan_to_num(score, nan=-np.inf) > OUTLIER_Z
-    # Where the model pits two samples against each other (two replicates, or one patient's
-    # two conditions), one odd sample gives both the same residual with opposite signs and
-    # both are flagged; the one farther from all other samples is the odd one out.
-    candidates = np.flatnonzero(flagged)
-    if len(candidates) > 1:
-        mirror = np.corrcoef(residual[candidates]) < -0.9
-        for a, b in zip(*np.nonzero(np.triu(mirror, 1)), strict=True):
-            i, j = candidates[a], candidates[b]
-            flagged[i if median_distance[i] < median_distance[j] else j] = False
+    flag = _tiers(score, residual, median_distance)
     return pd.DataFrame(
         {
             "median_distance": median_distance,
             "log2_noise_ratio": log_norm - (np.median(log_norm[finite]) if finite.any() else 0),
             "outlier_score": score,
-            "outlier": flagged,
+            "outlier": flag == "outlier",
+            "qc_flag": flag,
         }
     )
+
+
+def _tiers(score: np.ndarray, residual: np.ndarray, median_distance: np.ndarray) -> np.ndarray:
+    """``ok``, ``inspect`` (score above :data:`INSPECT_Z`) or ``outlier`` (above OUTLIER_Z)."""
+    value = np.nan_to_num(score, nan=-np.inf)
+    flag = np.where(value > OUTLIER_Z, "outlier", np.where(value > INSPECT_Z, "inspect", "ok"))
+    # Where the model pits two samples against each other (two replicates, or one patient's
+    # two conditions), one odd sample gives both the same residual with opposite signs and
+    # both score alike; the one farther from all other samples is the odd one out.
+    candidates = np.flatnonzero(value > INSPECT_Z)
+    if len(candidates) > 1:
+        mirror = np.corrcoef(residual[candidates]) < -0.9
+        for a, b in zip(*np.nonzero(np.triu(mirror, 1)), strict=True):
+            i, j = candidates[a], candidates[b]
+            flag[i if median_distance[i] < median_distance[j] else j] = "ok"
+    return flag.astype(object)
 
 
 def swap_table(

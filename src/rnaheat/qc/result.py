@@ -4,14 +4,26 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from rnaheat.checks import Check, checks_table, worst_status
 
+if TYPE_CHECKING:
+    from rnaheat.qc.separation import Separation
+
 #: Robust z above which a sample is an outlier (Iglewicz & Hoaglin 1993, modified z > 3.5).
 OUTLIER_Z = 3.5
+#: Share of samples nearest their own group's centre (cross-validated) from which groups are
+#: said to separate.
+SEPARATE_ACCURACY = 0.9
+#: Robust z above which a sample is worth inspecting (the ``inspect`` tier below the outlier
+#: bound); measured in ``benchmarks/qc.py``: about 0.6% of clean samples, most bad replicates.
+INSPECT_Z = 2.5
+#: The tiers of ``qc_flag``, from best to worst.
+QC_FLAGS = ("ok", "inspect", "outlier")
 #: Floor of the robust scale of log2 distance ratios (see the module notes).
 OUTLIER_MIN_SCALE = 0.15
 #: How much closer another group must be than the own replicates to suspect a label swap.
@@ -42,8 +54,9 @@ class QCResult:
         One row per sample (index ``sample``, sheet order): design variables, ``group``,
         ``library_size``, ``detected_genes``, ``nearest_neighbour``, ``nearest_group``,
         ``nearest_distance``, ``cor_own_group``, ``cor_other_groups`` (median Pearson r),
-        ``silhouette``, ``median_distance``, ``outlier_score``, ``outlier``,
-        ``suspected_swap``, ``swap_group`` and the first PCA coordinates.
+        ``silhouette``, ``median_distance``, ``outlier_score``, ``outlier`` (the strict tier),
+        ``qc_flag`` (``ok``, ``inspect`` or ``outlier``), ``suspected_swap``, ``swap_group``
+        and the first PCA coordinates.
     checks
         The verdicts (:class:`~rnaheat.checks.Check`), in the order the report shows them.
     groupings
@@ -72,6 +85,9 @@ class QCResult:
         The design variables per sample (sheet order); factors as text, numbers as floats.
     params
         Settings and thresholds that produced the result.
+    separation
+        How the contrast's groups separate once the design's other terms are removed (the
+        sample check's numbers and the space it judges), or ``None`` without a factor.
     """
 
     samples: pd.DataFrame
@@ -87,6 +103,17 @@ class QCResult:
     order: tuple[str, ...]
     design: pd.DataFrame
     params: Mapping[str, object] = field(default_factory=dict)
+    separation: Separation | None = None
+
+    def __repr__(self) -> str:
+        verdicts = []
+        for status in ("fail", "warn", "pass"):
+            names = [c.name for c in self.checks if c.status == status]
+            if names and status == "pass":
+                verdicts.append(f"{len(names)} pass")
+            elif names:
+                verdicts.append(f"{status}: {', '.join(names)}")
+        return f"QCResult({len(self.samples)} samples · {' · '.join(verdicts) or 'no checks'})"
 
     @property
     def status(self) -> str:

@@ -31,6 +31,7 @@ from rnaheat.qc.result import (
     SWAP_RATIO,
     QCResult,
 )
+from rnaheat.qc.separation import Separation, separation
 from rnaheat.qc.stats import adjusted_rand_index, association, clades, silhouette_samples
 from rnaheat.qc.verdicts import (
     check_drivers,
@@ -368,7 +369,10 @@ def _outliers_and_swaps(
         outliers = outlier_table(
             data, relabelled.astype(object), covariates, median_distance, additive=additive
         )
-        outliers.loc[swaps["suspected_swap"].to_numpy(), "outlier"] = False
+        swapped = swaps["suspected_swap"].to_numpy()
+        outliers.loc[swapped, "outlier"] = False
+        # A suspected swap is worth a look whatever its score against its new group.
+        outliers.loc[swapped, "qc_flag"] = "inspect"
     return outliers, swaps
 
 
@@ -447,10 +451,44 @@ def _square(values: np.ndarray, names: pd.Index) -> pd.DataFrame:
     return pd.DataFrame(values, index=names, columns=names)
 
 
+def _contrast_separation(
+    vst: pd.DataFrame,
+    design: pd.DataFrame,
+    groupings: _Groupings,
+    *,
+    factors: list[str],
+    contrast_variable: str | None,
+    n_top: int,
+) -> Separation | None:
+    """The contrast's groups judged with the design's other terms removed (see separation).
+
+    Without a categorical contrast the replicate groups (the factors' combination) are judged
+    as they are.
+    """
+    if not factors:
+        return None
+    if contrast_variable in factors:
+        labels = design[contrast_variable]
+        grouping = str(contrast_variable)
+        removed = [v for v in design.columns if v != contrast_variable]
+    else:
+        labels, grouping, removed = groupings.group, groupings.names[-1], []
+    return separation(
+        vst,
+        samples=design,
+        labels=labels,
+        grouping=grouping,
+        removed=removed,
+        factors=[f for f in factors if f in removed],
+        n_top=n_top,
+    )
+
+
 def _checks(
     table: pd.DataFrame,
     groupings: _Groupings,
     *,
+    separated: Separation | None,
     factors: list[str],
     association_table: pd.DataFrame,
     variance: pd.Series,
@@ -460,12 +498,8 @@ def _checks(
 ) -> tuple[Check, ...]:
     """The verdicts, in the order the report shows them."""
     checks = []
-    if factors:
-        last = groupings.names[-1]
-        row = groupings.summary.set_index("grouping").loc[last]
-        checks.append(
-            check_replicates(last, row, groupings.groups[groupings.groups["grouping"] == last])
-        )
+    if separated is not None:
+        checks.append(check_replicates(separated))
     checks.append(check_outliers(table))
     if factors and bool((groupings.group.value_counts() >= 2).any()):
         checks.append(check_swaps(table))
@@ -582,6 +616,9 @@ def sample_qc(
     outliers, swaps = _outliers_and_swaps(
         data, tree, group=group, design=design, factors=factors, covariates=covariates
     )
+    separated = _contrast_separation(
+        vst, design, groupings, factors=factors, contrast_variable=contrast_variable, n_top=n_top
+    )
     scores, variance = _pca(data, names)
     association_table = _pc_association(
         scores, variance, design=design, kinds=kinds, samples=samples, variables=variables
@@ -593,6 +630,7 @@ def sample_qc(
     checks = _checks(
         table,
         groupings,
+        separated=separated,
         factors=factors,
         association_table=association_table,
         variance=variance,
@@ -623,4 +661,5 @@ def sample_qc(
         order=tree.order,
         design=design.loc[sheet_order],
         params=params,
+        separation=separated,
     )

@@ -6,7 +6,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from rnaheat.cluster import silhouette_widths
 
@@ -97,4 +96,6 @@ def association(score: np.ndarray, values: pd.Series, kind: str) -> tuple[float,
     if r2 >= 1:
         return 1.0, 0.0
     f = (r2 / df1) / ((1 - r2) / df2)
+    from scipy import stats  # slow to import; only this test needs it
+
     return r2, float(stats.f.sf(f, df1, df2))

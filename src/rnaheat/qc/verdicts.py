@@ -7,8 +7,16 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from rnaheat.checks import Check
-from rnaheat.qc.result import EXPLAINED_R2, LOW_DEPTH_FRACTION, LOW_DETECTED_FRACTION, OUTLIER_Z
+from rnaheat.checks import Check, name_list
+from rnaheat.qc.result import (
+    EXPLAINED_R2,
+    INSPECT_Z,
+    LOW_DEPTH_FRACTION,
+    LOW_DETECTED_FRACTION,
+    OUTLIER_Z,
+    SEPARATE_ACCURACY,
+)
+from rnaheat.qc.separation import Separation
 
 # --------------------------------------------------------------------------- formatting
 
@@ -23,11 +31,6 @@ def _pct(fraction: float) -> str:
     return f"{100 * fraction:.0f}%"
 
 
-def _names(items: Sequence[str], *, limit: int = 5) -> str:
-    shown = ", ".join(items[:limit])
-    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
-
-
 def _millions(x: float) -> str:
     return f"{x / 1e6:.1f} M"
 
@@ -35,61 +38,138 @@ def _millions(x: float) -> str:
 # --------------------------------------------------------------------------- the checks
 
 
-def check_replicates(grouping: str, row: pd.Series, groups: pd.DataFrame) -> Check:
-    """The check ``replicates_cluster``: do replicate groups form clades of the sample tree."""
-    replicated = groups[groups["n_samples"] >= 2]
-    n_rep, n_clades = len(replicated), int(replicated["clade"].sum())
-    singles = int((groups["n_samples"] == 1).sum())
-    split = [str(g) for g in replicated.loc[~replicated["clade"].astype(bool), "group"]]
-    evidence = {
-        "grouping": grouping,
-        "n_groups": len(groups),
-        "n_replicated": n_rep,
-        "n_clades": n_clades,
-        "silhouette": round(float(row["silhouette"]), 3),
-        "ari": round(float(row["ari"]), 3),
-        "not_clades": split,
+def _group_words(levels: Sequence[str], grouping: str) -> str:
+    """``Hypoxia and Normoxia``, or ``the 5 groups of subtype`` when there are many."""
+    if len(levels) == 2:
+        return f"{levels[0]} and {levels[1]}"
+    if len(levels) == 3:
+        return f"{levels[0]}, {levels[1]} and {levels[2]}"
+    return f"the {len(levels)} groups of {grouping}"
+
+
+def _separation_evidence(sep: Separation) -> dict[str, object]:
+    blocks = sep.blocks() if sep.paired_by else pd.Series(dtype=bool)
+    clade_of = sep.group_clades
+    return {
+        "grouping": sep.grouping,
+        "removed": list(sep.removed),
+        "paired_by": sep.paired_by,
+        "n_groups": sep.n_groups,
+        "n_replicated": len(clade_of),
+        "accuracy": round(sep.accuracy, 3) if np.isfinite(sep.accuracy) else np.nan,
+        "chance": round(sep.chance, 3),
+        "silhouette": round(sep.silhouette, 3) if np.isfinite(sep.silhouette) else np.nan,
+        "n_clades": int(sum(clade_of.values())),
+        "not_clades": [g for g, ok in clade_of.items() if not ok],
+        # Pairs exist only in a paired design; elsewhere these stay empty (and unshown).
+        "n_blocks": len(blocks) if sep.paired_by else None,
+        "blocks_separated": int(blocks.sum()) if sep.paired_by else None,
+        "blocks_not_separated": [str(b) for b in blocks.index[~blocks.to_numpy(dtype=bool)]],
     }
-    if n_rep == 0:
+
+
+def check_replicates(sep: Separation, /) -> Check:
+    """The check ``replicates_cluster``: do the contrast's groups separate, design-aware.
+
+    Passes when at least :data:`SEPARATE_ACCURACY` of the samples are nearest their own
+    group's centre (cross-validated, see :mod:`rnaheat.qc.separation`); fails only when the
+    groups overlap on the PCA as much as chance allows (accuracy within 0.1 of chance and a
+    silhouette of 0 or less), which the PCA figure shows.
+    """
+    evidence = _separation_evidence(sep)
+    levels = sorted(map(str, sep.called["group"].unique()))
+    words = _group_words(levels, sep.grouping)
+    after = f"after removing the {' and '.join(sep.removed)} effect, " if sep.removed else ""
+    if not sep.group_clades or not np.isfinite(sep.accuracy):
         return Check(
             "replicates_cluster",
             "warn",
-            f"no replicates: each of the {len(groups)} groups ({grouping}) has one sample, so "
-            "replicate clustering and label swaps cannot be checked",
+            f"no replicates: each of the {sep.n_groups} groups ({sep.grouping}) has one sample, "
+            "so replicate clustering and label swaps cannot be checked",
             evidence,
         )
-    stats_text = f"silhouette {row['silhouette']:.2f}"
-    if np.isfinite(row["ari"]):
-        stats_text += f", ARI {row['ari']:.2f}"
-    note = f"; {singles} group(s) of one sample not checked" if singles else ""
-    if n_clades == n_rep:
-        what = "both" if n_rep == 2 else f"all {n_rep}"
+    if sep.paired_by:
+        return _paired_verdict(sep, words=words, evidence=evidence)
+    accuracy, chance = sep.accuracy, sep.chance
+    share = f"{_pct(accuracy)} of samples lie nearest their own group's centre"
+    wrong = sep.called.index[sep.called["correct"] == 0].astype(str).tolist()
+    if accuracy >= SEPARATE_ACCURACY:
+        split = evidence["not_clades"]
+        # The clades are those of the tree on the judged space (after any removal).
+        tree = "the sample tree" + (" after the removal" if sep.removed else "")
+        tight = (
+            f"every group is a tight clade of {tree}"
+            if not split
+            else f"though not every group is a tight clade of {tree} (split: {name_list(split)})"
+        )
         return Check(
             "replicates_cluster",
             "pass",
-            f"replicates cluster: {what} groups ({grouping}) form clades of the sample tree "
-            f"({stats_text}){note}",
+            f"{after}{words} separate by {sep.grouping} ({share}); {tight}",
             evidence,
         )
-    status = "fail" if n_clades < n_rep / 2 or row["silhouette"] <= 0 else "warn"
-    verb = "do not cluster" if status == "fail" else "partly cluster"
+    if accuracy <= chance + 0.1:
+        # A fail needs what the PCA shows too: the groups overlap (silhouette 0 or less).
+        overlap = not sep.silhouette > 0
+        return Check(
+            "replicates_cluster",
+            "fail" if overlap else "warn",
+            f"{after}{words} {'do not separate' if overlap else 'hardly separate'}"
+            f"{': they overlap on the PCA' if overlap else ''}; only {share} "
+            f"({_pct(chance)} by chance)",
+            evidence,
+        )
     return Check(
         "replicates_cluster",
-        status,
-        f"replicates {verb}: {n_clades} of {n_rep} groups ({grouping}) form clades "
-        f"({stats_text}); split: {_names(split)}{note}",
+        "warn",
+        f"{after}{words} partly separate: {share}; nearer another group: {name_list(wrong)}",
         evidence,
     )
 
 
+def _paired_verdict(sep: Separation, *, words: str, evidence: dict[str, object]) -> Check:
+    """Paired design: whether the groups separate within every block (e.g. every donor)."""
+    block = sep.paired_by
+    n_blocks, done = int(evidence["n_blocks"]), int(evidence["blocks_separated"])
+    missed = list(evidence["blocks_not_separated"])
+    head = f"paired by {block}: after removing the {' and '.join(sep.removed)} effect, {words}"
+    if done == n_blocks:
+        return Check(
+            "replicates_cluster",
+            "pass",
+            f"{head} separate within every {block} ({n_blocks} of {n_blocks})",
+            evidence,
+        )
+    status = "fail" if done <= n_blocks * sep.chance and not sep.silhouette > 0 else "warn"
+    return Check(
+        "replicates_cluster",
+        status,
+        f"{head} separate within {done} of {n_blocks} levels of {block}; not within "
+        f"{name_list(missed)}",
+        evidence,
+    )
+
+
+def _strays(table: pd.DataFrame, sample: str) -> str:
+    ratio = 2 ** float(table.loc[sample, "log2_noise_ratio"])
+    return f"{sample} strays {ratio:.1f}× further than its group's typical sample"
+
+
 def check_outliers(table: pd.DataFrame) -> Check:
-    """The check ``outliers``: does any sample stray from its replicate group."""
+    """The check ``outliers``: does any sample stray from its replicate group.
+
+    Two tiers (``qc_flag``): ``outlier`` above :data:`OUTLIER_Z` warns; ``inspect`` above
+    :data:`INSPECT_Z` passes but names the samples worth a look.
+    """
     scores = table["outlier_score"]
-    flagged = table.index[table["outlier"]].tolist()
+    flagged = table.index[table["qc_flag"] == "outlier"].astype(str).tolist()
+    inspect = table.index[table["qc_flag"] == "inspect"].astype(str).tolist()
     evidence: dict[str, object] = {
         "threshold": OUTLIER_Z,
+        "inspect_threshold": INSPECT_Z,
         "max_outlier_score": round(float(scores.max()), 2),
         "outliers": flagged,
+        "inspect": inspect,
     }
     if scores.isna().all():
         return Check(
@@ -99,25 +179,33 @@ def check_outliers(table: pd.DataFrame) -> Check:
             evidence,
         )
     if not flagged:
-        top = scores.idxmax()
+        if inspect:
+            worst = str(table.loc[inspect, "outlier_score"].idxmax())
+            return Check(
+                "outliers",
+                "pass",
+                f"no outlier; worth inspecting: {name_list(inspect)} ({_strays(table, worst)})",
+                evidence,
+            )
+        top = str(scores.idxmax())
+        ratio = 2 ** float(table.loc[top, "log2_noise_ratio"])
         return Check(
             "outliers",
             "pass",
-            f"no outlier sample: the largest outlier score is {scores[top]:.1f} ({top}), below "
-            f"the threshold {OUTLIER_Z}",
+            f"no outlier: every sample stays within {ratio:.1f}× its group's typical spread "
+            f"(farthest: {top})",
             evidence,
         )
-    worst = table.loc[flagged, "outlier_score"].idxmax()
-    ratio = 2 ** table.loc[worst, "log2_noise_ratio"]
-    who = f"sample {worst} is" if len(flagged) == 1 else f"samples {_names(flagged)} are"
-    return Check(
-        "outliers",
-        "warn",
-        f"{who} an outlier: {worst} strays {ratio:.1f}× as far from its group as a typical "
-        f"sample (score {table.loc[worst, 'outlier_score']:.1f} > {OUTLIER_Z}); inspect it "
-        "before trusting its group",
-        evidence,
-    )
+    worst = str(table.loc[flagged, "outlier_score"].idxmax())
+    if len(flagged) == 1:
+        who, act = f"sample {worst} is an outlier", "inspect it before trusting its group"
+    else:
+        who, act = (
+            f"samples {name_list(flagged)} are outliers",
+            "inspect them before trusting their groups",
+        )
+    also = f"; also worth inspecting: {name_list(inspect)}" if inspect else ""
+    return Check("outliers", "warn", f"{who}: {_strays(table, worst)}; {act}{also}", evidence)
 
 
 def check_swaps(table: pd.DataFrame) -> Check:
@@ -264,14 +352,14 @@ def check_library(table: pd.DataFrame) -> Check:
     if low_lib:
         worst = lib[low_lib].idxmin()
         problems.append(
-            f"{_names(low_lib)} below {LOW_DEPTH_FRACTION:.0%} of the median depth ({worst}: "
+            f"{name_list(low_lib)} below {LOW_DEPTH_FRACTION:.0%} of the median depth ({worst}: "
             f"{_millions(lib[worst])}, {lib[worst] / med_lib:.2f}× the median "
             f"{_millions(med_lib)})"
         )
     if low_det:
         worst = det[low_det].idxmin()
         problems.append(
-            f"{_names(low_det)} detect few genes ({worst}: {int(det[worst]):,} vs median "
+            f"{name_list(low_det)} detect few genes ({worst}: {int(det[worst]):,} vs median "
             f"{int(med_det):,})"
         )
     return Check(

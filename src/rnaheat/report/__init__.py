@@ -10,6 +10,7 @@ from __future__ import annotations
 from rnaheat.report.build import MAX_INTERACTIVE_CELLS, MAX_INTERACTIVE_ROWS, build_report
 from rnaheat.report.data import (
     Annotation,
+    ContrastData,
     ControlsData,
     Download,
     HeatmapData,
@@ -26,6 +27,7 @@ __all__ = [
     "MAX_INTERACTIVE_CELLS",
     "MAX_INTERACTIVE_ROWS",
     "Annotation",
+    "ContrastData",
     "ControlsData",
     "Download",
     "HeatmapData",

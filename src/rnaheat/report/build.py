@@ -30,8 +30,14 @@ from importlib import resources
 import numpy as np
 import pandas as pd
 
-from rnaheat.checks import Check
+from rnaheat.checks import Check, evidence_items
 from rnaheat.plot.colors import NEUTRAL, NOT_SHOWN
+from rnaheat.report.contrasts import (
+    contrast_payload,
+    contrast_section,
+    contrast_switch,
+    drawable_elsewhere,
+)
 from rnaheat.report.data import (
     ControlsData,
     HeatmapData,
@@ -106,7 +112,7 @@ def _asset(name: str) -> str:
 
 
 #: The parts of the page's script, in the order they run (see the head of ``js/common.js``).
-_SCRIPT_PARTS = ("common", "data", "heatmap", "volcano", "search", "wiring")
+_SCRIPT_PARTS = ("common", "data", "heatmap", "volcano", "search", "contrasts", "wiring")
 
 
 def _script() -> str:
@@ -149,7 +155,9 @@ def _cell(value: object, column: str) -> str:
         return ", ".join(_cell(v, column) for v in value)
     if _missing(value):
         return "—"
-    is_p = column.lower() in {"padj", "pvalue", "p", "pval", "fdr"} or column.endswith("_p")
+    is_p = column.lower() in {"padj", "pvalue", "p", "pval", "fdr"} or column.endswith(
+        ("_p", "_pvalue")
+    )
     if isinstance(value, float | int | np.number | bool | np.bool_):
         return _number(value, kind="p" if is_p else "")
     return str(value)
@@ -210,11 +218,12 @@ def _badge(status: str) -> str:
 
 
 def _evidence(evidence: Mapping[str, object]) -> str:
-    if not evidence:
+    # Empty fields say nothing and raw keys mean nothing to a reader: both stay out.
+    shown = evidence_items(evidence)
+    if not shown:
         return ""
     items = "".join(
-        f"<div><dt>{_e(k.replace('_', ' '))}</dt><dd>{_e(_cell(v, k))}</dd></div>"
-        for k, v in evidence.items()
+        f"<div><dt>{_e(label)}</dt><dd>{_e(_cell(v, k))}</dd></div>" for k, label, v in shown
     )
     return f'<dl class="evidence">{items}</dl>'
 
@@ -344,9 +353,13 @@ def _interactive_ids(payload: Mapping[str, object] | None) -> list[str]:
     return ids if rows is None else [ids[i] for i in rows]  # type: ignore[union-attr]
 
 
-def _volcano_payload(volcano: VolcanoData, heatmap_ids: list[str]) -> dict[str, object]:
+def _volcano_payload(
+    volcano: VolcanoData, heatmap_ids: list[str], *, keep: frozenset[str] = frozenset()
+) -> dict[str, object]:
+    """The volcano's points; genes in ``keep`` too, with no position when not drawable here."""
     points = volcano.points
-    drawable = points[np.isfinite(points["log2fc"]) & np.isfinite(points["neglog10_padj"])]
+    finite = np.isfinite(points["log2fc"]) & np.isfinite(points["neglog10_padj"])
+    drawable = points[finite | points["gene_id"].isin(keep)]
     colors = sorted(drawable["color"].unique())
     index = {c: i for i, c in enumerate(colors)}
     row_of = {gene: i for i, gene in enumerate(heatmap_ids)}
@@ -585,7 +598,11 @@ def _modules(data: ReportData) -> str:
 
 
 def _volcano(
-    volcano: VolcanoData | None, payload: Mapping[str, object] | None, modules: tuple[Module, ...]
+    volcano: VolcanoData | None,
+    payload: Mapping[str, object] | None,
+    modules: tuple[Module, ...],
+    *,
+    switch: str = "",
 ) -> str:
     if volcano is None or payload is None:
         return (
@@ -628,7 +645,7 @@ def _volcano(
         else f"{n:,} tested genes; none was selected for a heatmap."
     )
     return f"""<section id="volcano"><h2>Volcano</h2>
-<p class="lede">{_e(lede)}{_e(missing)}</p>
+<p class="lede">{_e(lede)}{_e(missing)}</p>{switch}
 <div id="volcano-view" class="canvas-wrap" data-selected-gene="" data-selected-module=""
  data-hover-gene="">
 <canvas id="volcano-canvas" tabindex="0" role="img"
@@ -750,7 +767,16 @@ def build_report(data: ReportData, /, *, max_cells: int = MAX_INTERACTIVE_CELLS)
         raise ValueError(f"max_cells must be at least 1, got {max_cells}")
     heatmap = _heatmap_payload(data.heatmap, data.modules, max_cells=max_cells)
     volcano = (
-        None if data.volcano is None else _volcano_payload(data.volcano, _interactive_ids(heatmap))
+        None
+        if data.volcano is None
+        else _volcano_payload(
+            data.volcano, _interactive_ids(heatmap), keep=drawable_elsewhere(data.contrasts)
+        )
+    )
+    contrasts = contrast_payload(
+        data.contrasts,
+        volcano_ids=[] if volcano is None else volcano["ids"],  # type: ignore[arg-type]
+        gene_ids=[] if heatmap is None else heatmap["genes"]["ids"],  # type: ignore[index]
     )
     if heatmap is not None and heatmap["nRows"] != heatmap["nAll"]:
         logger.info(
@@ -758,7 +784,7 @@ def build_report(data: ReportData, /, *, max_cells: int = MAX_INTERACTIVE_CELLS)
             heatmap["nRows"],
             heatmap["nAll"],
         )
-    payload = script_json({"heatmap": heatmap, "volcano": volcano})
+    payload = script_json({"heatmap": heatmap, "volcano": volcano, "contrasts": contrasts})
     script = _script()
     digest = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii")
     # The policy is the second line of defence after escaping: no request of any kind, and
@@ -771,7 +797,14 @@ def build_report(data: ReportData, /, *, max_cells: int = MAX_INTERACTIVE_CELLS)
         _summary(data),
         _heatmap(data, heatmap),
         _modules(data),
-        _volcano(data.volcano, volcano, data.modules),
+        contrast_section(
+            data.contrasts,
+            data.modules,
+            figure=""
+            if data.module_contrasts is None
+            else _figure(data.module_contrasts, cls="publication"),
+        ),
+        _volcano(data.volcano, volcano, data.modules, switch=contrast_switch(data.contrasts)),
         _qc(data.qc),
         _controls(data.controls),
         _methods(data.methods),

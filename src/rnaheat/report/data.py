@@ -35,9 +35,12 @@ from rnaheat.checks import STATUSES, Check
 from rnaheat.plot.colors import NEUTRAL, diverging_cmap
 
 __all__ = [
+    "CONTRAST_GENE_COLUMNS",
+    "CONTRAST_MODULE_COLUMNS",
     "GENE_COLUMNS",
     "VOLCANO_COLUMNS",
     "Annotation",
+    "ContrastData",
     "ControlsData",
     "Download",
     "HeatmapData",
@@ -55,6 +58,10 @@ GENE_COLUMNS = ("gene_id", "symbol", "module", "log2fc", "padj")
 
 #: Columns of :attr:`VolcanoData.points`, one row per tested gene.
 VOLCANO_COLUMNS = ("gene_id", "symbol", "log2fc", "neglog10_padj", "module", "color")
+
+#: Columns of :attr:`ContrastData.genes` and :attr:`ContrastData.modules`.
+CONTRAST_GENE_COLUMNS = ("gene_id", "log2fc", "log2fc_shown", "padj")
+CONTRAST_MODULE_COLUMNS = ("module", "mean_log2fc", "share_significant")
 
 _HEX = re.compile(r"^#[0-9A-Fa-f]{6}$")
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -560,6 +567,38 @@ class Download:
 
 
 @dataclass(frozen=True, eq=False)
+class ContrastData:
+    """One contrast of a run with several, for the page's contrast switch.
+
+    Attributes
+    ----------
+    label
+        The contrast, e.g. ``"group: drugA vs ctrl"``.
+    genes
+        Every tested gene with :data:`CONTRAST_GENE_COLUMNS`: ``log2fc`` as the heatmap's
+        genes carry it, ``log2fc_shown`` the one the volcano draws (shrunken when the run
+        shrank them); the volcano and the heatmap's fold changes show these when it is chosen.
+    modules
+        Per module, :data:`CONTRAST_MODULE_COLUMNS` (the module × contrast table's rows).
+    """
+
+    label: str
+    genes: pd.DataFrame
+    modules: pd.DataFrame
+
+    def __post_init__(self) -> None:
+        _nonempty(self.label, "contrast label")
+        genes = _columns(self.genes, CONTRAST_GENE_COLUMNS, f"contrast {self.label} genes")
+        genes["gene_id"] = genes["gene_id"].astype(str)
+        for column in ("log2fc", "log2fc_shown", "padj"):
+            genes[column] = pd.to_numeric(genes[column], errors="coerce").astype(float)
+        _set(self, "genes", genes)
+        modules = _columns(self.modules, CONTRAST_MODULE_COLUMNS, f"contrast {self.label} modules")
+        modules["module"] = pd.to_numeric(modules["module"], errors="raise").astype(int)
+        _set(self, "modules", modules)
+
+
+@dataclass(frozen=True, eq=False)
 class ReportData:
     """Everything the report page shows.
 
@@ -592,6 +631,11 @@ class ReportData:
         Further static figures shown at the end of the results.
     generated
         When the report was made (free text, e.g. an ISO time), or empty.
+    contrasts
+        With several contrasts, each of them in the run's order (the first is the one the
+        page shows at first); empty otherwise.
+    module_contrasts
+        The module × contrast figure, shown beside the modules.
     """
 
     title: str
@@ -607,6 +651,8 @@ class ReportData:
     downloads: tuple[Download, ...] = ()
     figures: tuple[StaticFigure, ...] = ()
     generated: str = ""
+    contrasts: tuple[ContrastData, ...] = ()
+    module_contrasts: StaticFigure | None = None
 
     def __post_init__(self) -> None:
         _nonempty(self.title, "report title")
@@ -617,6 +663,7 @@ class ReportData:
             ("modules", Module),
             ("downloads", Download),
             ("figures", StaticFigure),
+            ("contrasts", ContrastData),
         ):
             items = tuple(getattr(self, name))
             for item in items:
@@ -655,6 +702,7 @@ class ReportData:
             ("qc", QCData),
             ("controls", ControlsData),
             ("methods", MethodsData),
+            ("module_contrasts", StaticFigure),
         ):
             value = getattr(self, part)
             if (value is not None or part == "methods") and not isinstance(value, kind):

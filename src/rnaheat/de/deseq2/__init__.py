@@ -36,12 +36,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnaheat.de.deseq2.deseq import run_deseq2
+from rnaheat.de.deseq2.deseq import run_deseq2, run_deseq2_contrasts
 from rnaheat.de.deseq2.norm_factors import normalization_factors
 from rnaheat.de.deseq2.size_factors import median_of_ratios
 from rnaheat.de.deseq2.vst import fit_vst_trend, vst_transform
 
-__all__ = ["median_of_ratios", "normalization_factors", "run_deseq2", "vst"]
+__all__ = ["median_of_ratios", "normalization_factors", "run_deseq2", "run_deseq2_contrasts", "vst"]
 
 
 def vst(

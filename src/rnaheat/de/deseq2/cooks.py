@@ -12,7 +12,6 @@ refits those genes; otherwise it sets the gene's p-value to NA.
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import f as f_dist
 
 from rnaheat.de.deseq2.dispersion import design_groups
 from rnaheat.de.deseq2.linalg import trimmed_mean
@@ -35,6 +34,8 @@ def n_or_more_in_cell(design: np.ndarray, /, *, n: int) -> np.ndarray:
 
 def cooks_cutoff(n_samples: int, n_coefs: int, /) -> float:
     """DESeq2's default threshold: the 0.99 quantile of ``F(p, m - p)``."""
+    from scipy.stats import f as f_dist  # slow to import; only this quantile needs it
+
     return float(f_dist.ppf(0.99, n_coefs, n_samples - n_coefs))
 
 

@@ -48,7 +48,7 @@ from rnaheat.de.deseq2.trend import DispersionTrend, fit_trend
 from rnaheat.de.deseq2.wald import wald_test
 from rnaheat.de.engine import EngineResult
 
-__all__ = ["DEFAULT_CHUNK_ELEMENTS", "chunk_slices", "run_deseq2"]
+__all__ = ["DEFAULT_CHUNK_ELEMENTS", "chunk_slices", "run_deseq2", "run_deseq2_contrasts"]
 
 logger = logging.getLogger("rnaheat")
 
@@ -110,7 +110,8 @@ class _Settings:
     design: np.ndarray
     #: Per sample, or the normalisation factors of the genes with a non-zero count.
     size_factors: np.ndarray
-    contrast: np.ndarray
+    #: One row of weights over the coefficients per contrast tested on the one fit.
+    contrasts: np.ndarray
     #: The reduced model matrix of a likelihood-ratio test and its degrees of freedom.
     reduced: np.ndarray | None
     lrt_df: int
@@ -123,7 +124,10 @@ class _Settings:
 
 @dataclass(frozen=True)
 class _GeneFits:
-    """Per-gene numbers of the testing pass, for the genes with a non-zero count, in order."""
+    """Per-gene numbers of the testing pass, for the genes with a non-zero count, in order.
+
+    ``log2fc``, ``lfc_se``, ``stat`` and ``pvalue`` have one column per contrast.
+    """
 
     disp_gene_est: np.ndarray
     disp_gene_iter: np.ndarray
@@ -226,9 +230,11 @@ def _test_block(
         table=table,
     )
     fit = fit_nb_glm(y, design, size_factors=sf, dispersions=disp.dispersion, table=table)
-    log2fc, lfc_se, stat, pvalue = wald_test(fit.beta, fit.covariance, contrast=settings.contrast)
+    # Each contrast alone through the same arithmetic: its numbers are those of a run of it.
+    tests = [wald_test(fit.beta, fit.covariance, contrast=c) for c in settings.contrasts]
+    log2fc, lfc_se, stat, pvalue = (np.column_stack(values) for values in zip(*tests, strict=True))
     if settings.reduced is not None:
-        stat, pvalue = likelihood_ratio_test(
+        lrt_stat, lrt_pvalue = likelihood_ratio_test(
             y,
             fit,
             reduced=settings.reduced,
@@ -237,6 +243,7 @@ def _test_block(
             df=settings.lrt_df,
             table=table,
         )
+        stat, pvalue = (np.repeat(v[:, None], len(tests), axis=1) for v in (lrt_stat, lrt_pvalue))
     robust = robust_moment_dispersions(y / sf, design)
     cooks = cooks_distances(
         y.astype(float), fit.mu, hat=fit.hat, robust_dispersion=robust, n_coefs=design.shape[1]
@@ -286,19 +293,38 @@ def run_deseq2(
     /,
     *,
     contrast: np.ndarray,
-    reduced: np.ndarray | None = None,
     contrast_samples: np.ndarray | None = None,
+    **options,
+) -> EngineResult:
+    """Fit DESeq2's model to every gene and test one contrast as R's ``DESeq()`` + ``results()``.
+
+    :func:`run_deseq2_contrasts` with one contrast; ``options`` are its other keywords.
+    """
+    contrasts = np.asarray(contrast, dtype=float)[None, :]
+    return run_deseq2_contrasts(
+        counts, design, contrasts=contrasts, contrast_samples=[contrast_samples], **options
+    )[0]
+
+
+def run_deseq2_contrasts(
+    counts: np.ndarray,
+    design: np.ndarray,
+    /,
+    *,
+    contrasts: np.ndarray,
+    contrast_samples: list[np.ndarray | None] | None = None,
+    reduced: np.ndarray | None = None,
     size_factors: np.ndarray | None = None,
     filter_alpha: float = 0.1,
     min_replicates_for_replace: int = 7,
     fit_type: str = "parametric",
     chunk_elements: int = DEFAULT_CHUNK_ELEMENTS,
     n_threads: int | None = None,
-) -> EngineResult:
-    """Fit DESeq2's model to every gene and test it as R's ``DESeq()`` + ``results()``.
+) -> list[EngineResult]:
+    """Fit DESeq2's model to every gene once, test each contrast as R's ``results()``.
 
-    The Wald test of ``contrast``, or with ``reduced`` R's ``DESeq(test = "LRT")`` (the
-    contrast's log2 fold change then stands beside the LRT statistic).
+    Wald tests, or with ``reduced`` R's ``DESeq(test = "LRT")`` beside each contrast's log2
+    fold change. Each result equals that of a fit with its contrast alone.
 
     Parameters
     ----------
@@ -306,15 +332,16 @@ def run_deseq2(
         Genes × samples non-negative integer counts.
     design
         Samples × coefficients full-rank model matrix.
-    contrast
-        Weights over the design's coefficients; a unit vector tests one coefficient.
+    contrasts
+        Contrasts × coefficients weights; a unit row tests one coefficient.
     reduced
         Samples × coefficients model matrix of a reduced model nested in ``design``, for a
         likelihood-ratio test; ``None`` for the Wald test.
     contrast_samples
-        Per sample, whether it belongs to one of the two groups a contrast of factor levels
-        compares. Genes with only zeros there report ``log2fc`` 0 (and, for the Wald test,
-        ``stat`` 0 and ``pvalue`` 1), as R's ``results(contrast = c(variable, a, b))`` does.
+        Per contrast (``None`` for all of them), per sample, whether it belongs to one of the
+        two groups a contrast of factor levels compares (``None`` for a slope). Genes with
+        only zeros there report ``log2fc`` 0 (and, for the Wald test, ``stat`` 0 and
+        ``pvalue`` 1), as R's ``results(contrast = c(variable, a, b))`` does.
     size_factors
         Per-sample size factors, or a genes × samples matrix of normalisation factors (see
         :mod:`.norm_factors`); median-of-ratios when ``None``.
@@ -332,8 +359,8 @@ def run_deseq2(
 
     Returns
     -------
-    EngineResult
-        Per-gene statistics in the input order and fit-wide figures.
+    list of EngineResult
+        Per contrast, per-gene statistics in the input order and fit-wide figures.
 
     Raises
     ------
@@ -343,8 +370,8 @@ def run_deseq2(
     """
     counts = np.asarray(counts)
     design = np.asarray(design, dtype=float)
-    contrast = np.asarray(contrast, dtype=float)
-    _check_shapes(counts, design, contrast)
+    contrasts = np.atleast_2d(np.asarray(contrasts, dtype=float))
+    _check_shapes(counts, design, contrasts)
     if reduced is not None:
         reduced = np.asarray(reduced, dtype=float)
     lrt_df = 0 if reduced is None else check_nested(design, reduced)
@@ -368,7 +395,7 @@ def run_deseq2(
         gw,
         design=design,
         size_factors=sf_nonzero,
-        contrast=contrast,
+        contrasts=contrasts,
         reduced=reduced,
         lrt_df=lrt_df,
         fit_type=fit_type,
@@ -389,7 +416,7 @@ def run_deseq2(
     )
     return _results(
         refitted,
-        zero_in_contrast=_zero_in_contrast(y, contrast_samples),
+        zero_in_contrast=_zero_in_contrasts(y, contrast_samples, n=len(contrasts)),
         n_above_outlier=np.concatenate([b.n_above_outlier for b in blocks]),
         settings=settings,
         size_factors=sf,
@@ -418,7 +445,7 @@ def _fit_wide(
     *,
     design: np.ndarray,
     size_factors: np.ndarray,
-    contrast: np.ndarray,
+    contrasts: np.ndarray,
     reduced: np.ndarray | None,
     lrt_df: int,
     fit_type: str,
@@ -435,7 +462,7 @@ def _fit_wide(
     settings = _Settings(
         design=design,
         size_factors=size_factors,
-        contrast=contrast,
+        contrasts=contrasts,
         reduced=reduced,
         lrt_df=lrt_df,
         trend=trend,
@@ -448,11 +475,17 @@ def _fit_wide(
     return settings, disp_fit
 
 
-def _zero_in_contrast(counts: np.ndarray, contrast_samples: np.ndarray | None) -> np.ndarray:
-    """Per gene, whether all its counts in the contrasted groups are zero."""
-    if contrast_samples is None:
-        return np.zeros(counts.shape[0], dtype=bool)
-    return counts[:, np.asarray(contrast_samples, dtype=bool)].sum(axis=1) == 0
+def _zero_in_contrasts(
+    counts: np.ndarray, contrast_samples: list[np.ndarray | None] | None, /, *, n: int
+) -> list[np.ndarray]:
+    """Per contrast and gene, whether all the gene's counts in the contrasted groups are zero."""
+    out = []
+    for samples in contrast_samples or [None] * n:
+        if samples is None:
+            out.append(np.zeros(counts.shape[0], dtype=bool))
+        else:
+            out.append(counts[:, np.asarray(samples, dtype=bool)].sum(axis=1) == 0)
+    return out
 
 
 def _testing_pass(
@@ -484,13 +517,13 @@ def _testing_pass(
     )
 
 
-def _check_shapes(counts: np.ndarray, design: np.ndarray, contrast: np.ndarray) -> None:
+def _check_shapes(counts: np.ndarray, design: np.ndarray, contrasts: np.ndarray) -> None:
     m = counts.shape[1]
     p = design.shape[1]
     if design.shape[0] != m:
         raise ValueError(f"design has {design.shape[0]} rows but counts have {m} samples")
-    if contrast.shape != (p,):
-        raise ValueError(f"contrast has {contrast.size} weights for {p} design coefficients")
+    if contrasts.shape[1:] != (p,):
+        raise ValueError(f"contrast has {contrasts.shape[-1]} weights for {p} design coefficients")
     if m <= p:
         raise ValueError(
             f"design has {p} coefficients for {m} samples: no replicates are left to estimate "
@@ -520,7 +553,7 @@ def _replace_and_refit(
     original fit).
     """
     fits = _GeneFits.concatenate([b.fits for b in blocks])
-    nothing = np.zeros(fits.log2fc.size, dtype=bool)
+    nothing = np.zeros(fits.log2fc.shape[0], dtype=bool)
     unchanged = _Refitted(
         fits=fits, base_mean=base_mean, replaced=nothing, now_zero=nothing, n_refit=0
     )
@@ -585,15 +618,18 @@ def _refit(
 def _results(
     refitted: _Refitted,
     *,
-    zero_in_contrast: np.ndarray,
+    zero_in_contrast: list[np.ndarray],
     n_above_outlier: np.ndarray,
     settings: _Settings,
     size_factors: np.ndarray,
     nonzero: np.ndarray,
     n_genes: int,
     filter_alpha: float,
-) -> EngineResult:
-    """Cook's filtering, independent filtering and the per-gene table (R's ``results()``)."""
+) -> list[EngineResult]:
+    """Cook's filtering, independent filtering and the per-gene tables (R's ``results()``).
+
+    One result per contrast; the dispersions and fit-wide figures are the fit's, shared.
+    """
     fits, now_zero = refitted.fits, refitted.now_zero
     design = settings.design
     cutoff = cooks_cutoff(*design.shape)
@@ -601,16 +637,6 @@ def _results(
         outlier = fits.max_cooks > cutoff
     if _two_level_factor(design):
         outlier &= ~(n_above_outlier >= 3)
-    # Genes with only zeros in the contrasted groups: no change (the LRT keeps its test).
-    log2fc = np.where(zero_in_contrast, 0.0, fits.log2fc)
-    wald_zero = zero_in_contrast if settings.reduced is None else np.zeros_like(now_zero)
-    stat = np.where(wald_zero, 0.0, fits.stat)
-    pvalue = np.where(outlier, np.nan, np.where(wald_zero, 1.0, fits.pvalue))
-    # Genes left with only zeros after replacement: no change, as R's results() reports them.
-    log2fc, lfc_se, stat = (
-        np.where(now_zero, 0.0, values) for values in (log2fc, fits.lfc_se, stat)
-    )
-    pvalue = np.where(now_zero, 1.0, pvalue)
 
     def full(values, fill=np.nan):
         out = np.full(n_genes, fill, dtype=float)
@@ -623,8 +649,6 @@ def _results(
         return out
 
     base_mean = full(refitted.base_mean, 0.0)
-    pvalue_full = full(pvalue)
-    filt = independent_filter(pvalue_full, base_mean, alpha=filter_alpha)
     dispersions = pd.DataFrame(
         {
             "disp_gene_est": full(fits.disp_gene_est),
@@ -646,8 +670,6 @@ def _results(
         **settings.trend.info(),
         "disp_prior_var": settings.prior_var,
         "var_log_disp_ests": settings.log_var,
-        "filter_threshold": filt.threshold,
-        "filter_theta": filt.theta,
         "filter_alpha": filter_alpha,
         "cooks_cutoff": cutoff,
         "n_refit": refitted.n_refit,
@@ -655,14 +677,47 @@ def _results(
     }
     if settings.reduced is not None:
         info["lrt_df"] = settings.lrt_df
-    return EngineResult(
-        size_factors=size_factors,
-        base_mean=base_mean,
-        log2fc=full(log2fc),
-        lfc_se=full(lfc_se),
-        stat=full(stat),
-        pvalue=pvalue_full,
-        padj=filt.padj,
-        dispersions=dispersions,
-        info=info,
+    out = []
+    for k, zero in enumerate(zero_in_contrast):
+        log2fc, lfc_se, stat, pvalue = _contrast_columns(
+            fits, k, zero_in_contrast=zero, outlier=outlier, now_zero=now_zero, settings=settings
+        )
+        pvalue_full = full(pvalue)
+        filt = independent_filter(pvalue_full, base_mean, alpha=filter_alpha)
+        out.append(
+            EngineResult(
+                size_factors=size_factors,
+                base_mean=base_mean,
+                log2fc=full(log2fc),
+                lfc_se=full(lfc_se),
+                stat=full(stat),
+                pvalue=pvalue_full,
+                padj=filt.padj,
+                dispersions=dispersions,
+                info={**info, "filter_threshold": filt.threshold, "filter_theta": filt.theta},
+            )
+        )
+    return out
+
+
+def _contrast_columns(
+    fits: _GeneFits,
+    k: int,
+    /,
+    *,
+    zero_in_contrast: np.ndarray,
+    outlier: np.ndarray,
+    now_zero: np.ndarray,
+    settings: _Settings,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Contrast ``k``'s log2fc, lfc_se, stat and p-value with R's special cases applied."""
+    # Genes with only zeros in the contrasted groups: no change (the LRT keeps its test).
+    log2fc = np.where(zero_in_contrast, 0.0, fits.log2fc[:, k])
+    wald_zero = zero_in_contrast if settings.reduced is None else np.zeros_like(now_zero)
+    stat = np.where(wald_zero, 0.0, fits.stat[:, k])
+    pvalue = np.where(outlier, np.nan, np.where(wald_zero, 1.0, fits.pvalue[:, k]))
+    # Genes left with only zeros after replacement: no change, as R's results() reports them.
+    log2fc, lfc_se, stat = (
+        np.where(now_zero, 0.0, values) for values in (log2fc, fits.lfc_se[:, k], stat)
     )
+    return log2fc, lfc_se, stat, np.where(now_zero, 1.0, pvalue)

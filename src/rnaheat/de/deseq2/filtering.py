@@ -130,6 +130,31 @@ class FilterResult:
     thetas: np.ndarray
 
 
+def _rejections(
+    pvalues: np.ndarray, base_mean: np.ndarray, *, cutoffs: np.ndarray, alpha: float
+) -> np.ndarray:
+    """How many genes with ``base_mean >= cutoff`` have a BH ``padj < alpha``, per cutoff.
+
+    Among ``n`` kept p-values sorted ascending, ``padj < alpha`` holds for exactly the first
+    ``K``, where ``K`` is the largest rank ``k`` with ``n / k * p_(k) < alpha`` (the same
+    arithmetic as :func:`benjamini_hochberg`). One sort serves every cutoff: a gene's rank
+    among the kept ones is the running count of kept genes in the global order.
+    """
+    present = np.flatnonzero(~np.isnan(pvalues))
+    order = present[np.argsort(pvalues[present], kind="stable")]
+    p, mean = pvalues[order], base_mean[order]
+    counts = np.zeros(len(cutoffs), dtype=int)
+    for i, cutoff in enumerate(cutoffs):
+        keep = mean >= cutoff
+        rank = np.cumsum(keep)
+        n = int(rank[-1]) if rank.size else 0
+        if n == 0:
+            continue
+        passing = np.flatnonzero(keep & (n / np.maximum(rank, 1) * p < alpha))
+        counts[i] = int(rank[passing[-1]]) if passing.size else 0
+    return counts
+
+
 def independent_filter(
     pvalues: np.ndarray, base_mean: np.ndarray, /, *, alpha: float
 ) -> FilterResult:
@@ -157,7 +182,7 @@ def independent_filter(
         padj[keep] = benjamini_hochberg(pvalues[keep])
         return padj
 
-    n_rej = np.array([int(np.sum(adjusted(c) < alpha)) for c in cutoffs])
+    n_rej = _rejections(pvalues, base_mean, cutoffs=cutoffs, alpha=alpha)
     fit = lowess(thetas, n_rej.astype(float), f=1 / 5)
     if n_rej.max() <= 10:
         j = 0

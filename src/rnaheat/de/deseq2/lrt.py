@@ -13,7 +13,6 @@ holds it, can score a little below zero, p-value 1, exactly as in R.
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import chi2
 
 from rnaheat.de.deseq2.count_table import CountTable
 from rnaheat.de.deseq2.glm import GLMFit, fit_nb_glm
@@ -97,4 +96,6 @@ def likelihood_ratio_test(
         return (log_mu - (y + 1.0 / a) * np.log1p(a * mu)).sum(axis=1)
 
     stat = 2.0 * (mean_terms(full.mu) - mean_terms(fit.mu))
+    from scipy.stats import chi2  # slow to import; only the LRT needs it
+
     return stat, chi2.sf(stat, df)

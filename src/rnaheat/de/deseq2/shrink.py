@@ -30,7 +30,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy.optimize import brentq
 from scipy.special import ndtri
 
 from rnaheat.de.deseq2 import linalg
@@ -145,6 +144,8 @@ def apeglm_prior_scale(mle: np.ndarray, se: np.ndarray, /) -> float:
     if excess(_MIN_PRIOR_VAR) < 0:
         variance = _MIN_PRIOR_VAR
     else:
+        from scipy.optimize import brentq  # slow to import; only this root needs it
+
         variance = brentq(excess, _MIN_PRIOR_VAR, _MAX_PRIOR_VAR, xtol=1e-12, rtol=1e-10)
     return float(min(np.sqrt(variance), 1.0))
 

@@ -7,7 +7,8 @@
  *
  * The page inlines these parts in this order, inside one function that gives them a shared
  * namespace `rh`: common (formatting, canvas and tooltip helpers), data (the data block and
- * the one selection all views share), heatmap (view), volcano (view), search, wiring.
+ * the one selection all views share), heatmap (view), volcano (view), search, contrasts (the
+ * contrast switch of a run with several), wiring.
  */
 
 // ------------------------------------------------------------------------------ common

@@ -26,17 +26,37 @@ rh.VolcanoView = class {
     this.sy = new Float32Array(this.n);
     this.L = {};
     this.ctx = null;
+    this.scale();
+    // Colours in order of first appearance: the grey ones were put first by the page builder.
+    this.colorOrder = [...new Set(v.color)];
+    this.listen();
+  }
+
+  // Whether gene i has a position (a gene another contrast tested may have none in this one).
+  shown(i) {
+    return this.v.x[i] !== null && this.v.y[i] !== null;
+  }
+
+  // The axes' ranges from the points shown.
+  scale() {
+    const v = this.v;
     let xMax = 1;
     let yMax = 1;
     for (let i = 0; i < this.n; i++) {
+      if (!this.shown(i)) continue;
       xMax = Math.max(xMax, Math.abs(v.x[i]));
       yMax = Math.max(yMax, v.y[i]);
     }
     this.xMax = Math.max(xMax * 1.05, v.lfc * 1.2);
     this.yMax = Math.max(yMax * 1.05, -Math.log10(v.alpha) * 1.2);
-    // Colours in order of first appearance: the grey ones were put first by the page builder.
-    this.colorOrder = [...new Set(v.color)];
-    this.listen();
+  }
+
+  // Show another contrast's coordinates (same genes, same order).
+  setPoints(x, y) {
+    this.v.x = x;
+    this.v.y = y;
+    this.scale();
+    if (this.layout()) this.draw();
   }
 
   layout() {
@@ -145,7 +165,7 @@ rh.VolcanoView = class {
         c.fillStyle = v.colors[k];
         c.beginPath();
         for (let i = 0; i < n; i++) {
-          if (v.color[i] !== k) continue;
+          if (v.color[i] !== k || !this.shown(i)) continue;
           if (inModule !== null && (v.module[i] === selected) !== inModule) continue;
           c.moveTo(sx[i] + r, sy[i]);
           c.arc(sx[i], sy[i], r, 0, 2 * Math.PI);
@@ -160,7 +180,7 @@ rh.VolcanoView = class {
   drawRing(c, id, strong) {
     const { L, v, sx, sy } = this;
     const i = this.index.get(id);
-    if (i === undefined) return;
+    if (i === undefined || !this.shown(i)) return;
     const r = this.n > 5000 ? 1.8 : 2.6;
     c.strokeStyle = strong ? "#000" : "#333";
     c.lineWidth = strong ? 2 : 1.5;
@@ -184,6 +204,7 @@ rh.VolcanoView = class {
     let best = -1;
     let bestD = 64;
     for (let i = 0; i < this.n; i++) {
+      if (!this.shown(i)) continue;
       const dx = this.sx[i] - x;
       const dy = this.sy[i] - y;
       const dd = dx * dx + dy * dy;
@@ -234,7 +255,7 @@ rh.VolcanoView = class {
 
   point(id) {
     const i = this.index.get(id);
-    if (i === undefined || !this.L.width) return null;
+    if (i === undefined || !this.L.width || !this.shown(i)) return null;
     const rect = this.canvas.getBoundingClientRect();
     return { x: rect.left + this.sx[i], y: rect.top + this.sy[i] };
   }

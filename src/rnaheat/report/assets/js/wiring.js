@@ -186,6 +186,7 @@ rh.start = function () {
     rh.views.push(rh.volcano);
   }
   rh.wireSearch(genes);
+  rh.wireContrasts();
   rh.wireModuleButtons();
   rh.wireGeneLists(genes);
   rh.wireTabs();
@@ -205,6 +206,8 @@ rh.start = function () {
     bandPoint: (id) => (heatmap ? heatmap.bandPoint(id) : null),
     volcanoPoint: (id) => (volcano ? volcano.point(id) : null),
     visibleRows: () => (heatmap ? heatmap.visibleRows() : null),
+    contrast: () => rh.contrast,
+    setContrast: (k) => rh.setContrast(k),
   });
   document.documentElement.dataset.ready = "true";
 };

@@ -1,0 +1,134 @@
+"""Figure files off the critical path: each figure laid out once and saved in every format.
+
+Figures are independent of each other, so worker processes draw them side by side while the
+run writes its tables. Workers are forked, so they see the analysis without copying it; each
+figure is drawn in one worker only and held there until its files are written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import multiprocessing
+import os
+import signal
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from rnaheat.io.output import save_figure
+
+__all__ = ["REPORT_DPI", "default_jobs", "figure_png", "figures_in_background"]
+
+#: Resolution of the figures embedded in the report (screen, not print).
+REPORT_DPI = 110
+
+# The drawing functions of the run, set in each worker process by the pool's initializer
+# (forked workers inherit them; nothing is pickled).
+_DRAWERS: Mapping[str, Callable[[], Any]] = {}
+
+
+def default_jobs() -> int:
+    """The number of cores this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def figure_png(figure: Any, /, *, dpi: int = REPORT_DPI) -> bytes:
+    """The figure as PNG bytes (no metadata, so the same figure gives the same bytes)."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi, metadata={"Software": None})
+    return buffer.getvalue()
+
+
+def _scaled_png(path: Path, *, dpi: int) -> bytes:
+    """The PNG at ``path`` (written at ``dpi``) scaled to the report's resolution."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        if dpi <= REPORT_DPI:
+            return path.read_bytes()
+        size = tuple(max(1, round(n * REPORT_DPI / dpi)) for n in image.size)
+        small = image.resize(size, Image.Resampling.LANCZOS)
+    buffer = io.BytesIO()
+    small.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _render(
+    stem: str,
+    /,
+    *,
+    folder: Path,
+    formats: Sequence[str],
+    dpi: int,
+    drawers: Mapping[str, Callable[[], Any]] | None = None,
+) -> tuple[str, bytes]:
+    """Draw one figure, save it in each format; return its stem and the report's PNG.
+
+    The report embeds the PNG this writes, scaled to screen resolution; only when no PNG is
+    written is a screen copy drawn for it.
+    """
+    figure = (_DRAWERS if drawers is None else drawers)[stem]()
+    preview = None if "png" in formats else figure_png(figure)
+    save_figure(figure, folder / stem, formats=tuple(formats), dpi=dpi)
+    if preview is None:
+        preview = _scaled_png(folder / f"{stem}.png", dpi=dpi)
+    return stem, preview
+
+
+def _install(drawers: Mapping[str, Callable[[], Any]]) -> None:
+    """Set a worker up: the run's drawing functions; signals are the parent's to handle."""
+    global _DRAWERS  # one set of drawing functions per worker process is the point
+    _DRAWERS = drawers
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@contextlib.contextmanager
+def figures_in_background(
+    drawers: Mapping[str, Callable[[], Any]],
+    folder: Path,
+    /,
+    *,
+    formats: Sequence[str],
+    dpi: int,
+    jobs: int,
+) -> Iterator[Callable[[], dict[str, bytes]]]:
+    """Draw and save ``drawers``' figures into ``folder`` while the caller does other work.
+
+    Parameters
+    ----------
+    drawers
+        A function drawing each figure, by file stem (most expensive first).
+    folder
+        Where ``<stem>.<format>`` files are written.
+    formats, dpi
+        The file formats and the PNG resolution.
+    jobs
+        Worker processes; with one (or where processes cannot be forked) the figures are
+        drawn in this process when the results are asked for.
+
+    Yields
+    ------
+    Callable
+        Waits for every figure and returns the report's PNG bytes by stem. Figures not
+        finished when the block ends (an error in it) are abandoned.
+    """
+    task = partial(_render, folder=folder, formats=tuple(formats), dpi=dpi)
+    n_workers = min(jobs, len(drawers))
+    if n_workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        yield lambda: dict(task(stem, drawers=drawers) for stem in drawers)
+        return
+    pool = multiprocessing.get_context("fork").Pool(
+        n_workers, initializer=_install, initargs=(drawers,)
+    )
+    try:
+        pending = pool.map_async(task, list(drawers), chunksize=1)
+        yield lambda: dict(pending.get())
+        pool.close()
+    finally:
+        pool.terminate()
+        pool.join()

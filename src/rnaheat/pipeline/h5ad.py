@@ -1,0 +1,283 @@
+"""``analysis.h5ad``: a finished run as one AnnData file, and back into an :class:`Analysis`.
+
+The file is a plain AnnData (samples × genes) that scanpy and anndata read as they are:
+
+- ``X``: raw counts; ``layers["normalized"]`` (counts / size factors), ``layers["vst"]`` and,
+  for counts summed from transcripts, ``layers["avg_tx_length"]``;
+- ``obs``: the sample sheet, ``size_factor`` and the sample QC columns (``library_size``,
+  ``outlier``, ``PC1`` …);
+- ``var``: ``symbol``, ``biotype``, the DE columns (``log2fc``, ``padj`` …), ``module``,
+  ``module_name`` and ``hub_rank`` (empty for genes outside the heatmap);
+- ``uns``: ``settings`` (the run's settings), and each result as a dict of its parts:
+  ``display`` (its ``values`` are the heatmap's matrix, selected genes × samples),
+  ``modules`` (``summary``, ``genes``, trees …), ``enrichment`` (``modules``, ``ranked``),
+  ``de``, ``qc``, ``selection``, ``controls``, ``checks`` and ``story``; ``uns["rnaheat"]``
+  holds the format version and the notes that restore exact types.
+
+The three large matrices are written in blocks of genes straight into the file, so writing
+holds no second copy of them in memory.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import anndata as ad
+import h5py
+import numpy as np
+import pandas as pd
+
+from rnaheat.checks import Check
+from rnaheat.cluster import Tree
+from rnaheat.config import from_dict, to_dict
+from rnaheat.de.result import DEResult
+from rnaheat.display import DisplayMatrix
+from rnaheat.enrich import Enrichment
+from rnaheat.experiment import AVG_TX_LENGTH, Experiment
+from rnaheat.io.counts import read_h5ad
+from rnaheat.io.records import (
+    CLASS_KEY,
+    LAYOUT_KEY,
+    decode_frame,
+    decode_values,
+    encode_frame,
+    encode_record,
+)
+from rnaheat.modules import GeneModules
+from rnaheat.pipeline.analysis import Analysis
+from rnaheat.qc import QCResult
+from rnaheat.qc.separation import Separation
+from rnaheat.select import GeneSelection
+from rnaheat.story import Story
+from rnaheat.validate import ControlsResult
+
+__all__ = ["H5AD_FORMAT", "H5AD_NAME", "read_analysis", "write_analysis"]
+
+#: The file's name in the output folder.
+H5AD_NAME = "analysis.h5ad"
+#: Version of the file's layout (``uns["rnaheat"]["format_version"]``).
+H5AD_FORMAT = "1"
+#: Genes per block when writing a matrix (2,048 genes × 1,000 samples of float64: 16 MB).
+_BLOCK_GENES = 2048
+#: The layers beside ``X``: layer name → the analysis field (genes × samples).
+_LAYERS = {"normalized": "normalized", "vst": "vst"}
+
+
+#: Fields of an :class:`Analysis` with a place of their own: ``uns["settings"]``, ``X`` with
+#: ``obs`` and ``var``, ``obs["size_factor"]`` and the layers.
+_ELSEWHERE = ("config", "experiment", "size_factors", *_LAYERS.values())
+#: Every other field is kept in ``uns``, one key each.
+_RESULTS = tuple(f.name for f in dataclasses.fields(Analysis) if f.name not in _ELSEWHERE)
+#: The result classes a stored record may name (a new one is added here to be read back).
+_CLASSES = {
+    cls.__name__: cls
+    for cls in (
+        Check,
+        ControlsResult,
+        DEResult,
+        DisplayMatrix,
+        Enrichment,
+        GeneModules,
+        GeneSelection,
+        QCResult,
+        Separation,
+        Story,
+        Tree,
+    )
+}
+
+
+# --- writing ------------------------------------------------------------------------------
+
+
+def _obs(analysis: Analysis) -> pd.DataFrame:
+    """The sample sheet, then ``size_factor``, then the QC columns the sheet does not have."""
+    obs = analysis.experiment.samples.copy()
+    obs["size_factor"] = analysis.size_factors.reindex(obs.index).to_numpy(float)
+    qc = analysis.qc.samples.reindex(obs.index)
+    for column in qc.columns:
+        if column not in obs.columns:
+            obs[column] = qc[column].to_numpy()
+    return obs
+
+
+def _var(analysis: Analysis) -> pd.DataFrame:
+    """Symbol and biotype, the DE columns, and each heatmap gene's module and hub rank."""
+    var = analysis.experiment.genes.copy()
+    de = analysis.de.table.set_index("gene_id")
+    de = de.drop(columns=[c for c in de.columns if c in var.columns])
+    var = var.join(de.reindex(var.index))
+    if analysis.modules is not None:
+        genes = analysis.modules.genes.reindex(var.index)
+        var["module"] = genes["module"].astype("Int64")
+        var["module_name"] = genes["module_name"]
+        var["hub_rank"] = genes["hub_rank"].astype("Int64")
+    return var
+
+
+def _without_none(value: Any) -> Any:
+    """Settings as AnnData stores them: unset (``None``) settings left out.
+
+    Every setting that may be unset defaults to ``None``, so reading them back restores them.
+    """
+    if isinstance(value, dict):
+        return {k: _without_none(v) for k, v in value.items() if v is not None}
+    return value
+
+
+def _write_dense(
+    group: h5py.Group, name: str, *, shape: tuple[int, int], dtype: Any, block: Callable
+) -> None:
+    """A dense AnnData array written ``_BLOCK_GENES`` columns (genes) at a time."""
+    data = group.create_dataset(name, shape=shape, dtype=dtype)
+    for start in range(0, shape[1], _BLOCK_GENES):
+        genes = slice(start, min(start + _BLOCK_GENES, shape[1]))
+        data[:, genes] = block(genes)
+    data.attrs["encoding-type"] = "array"
+    data.attrs["encoding-version"] = "0.2.0"
+
+
+def _write_matrices(analysis: Analysis, path: Path) -> None:
+    experiment = analysis.experiment
+    counts = experiment.adata.X
+    shape = (experiment.n_samples, experiment.n_genes)
+    with h5py.File(path, "r+") as h5:
+        _write_dense(h5, "X", shape=shape, dtype=counts.dtype, block=lambda g: counts[:, g])
+        for layer, name in _LAYERS.items():
+            frame = getattr(analysis, name)
+            rows = frame.index.get_indexer(experiment.adata.var_names)
+            columns = frame.columns.get_indexer(experiment.adata.obs_names)
+            if (rows < 0).any() or (columns < 0).any():
+                raise ValueError(f"the {name} matrix does not cover the experiment's genes")
+            # Rows first, then columns of that block: pandas' two-axis iloc copies the frame.
+            _write_dense(
+                h5["layers"],
+                layer,
+                shape=shape,
+                dtype=np.float64,
+                block=lambda g, f=frame, r=rows, c=columns: f.iloc[r[g]].to_numpy()[:, c].T,
+            )
+        if AVG_TX_LENGTH in experiment.adata.layers:
+            lengths = experiment.adata.layers[AVG_TX_LENGTH]
+            _write_dense(
+                h5["layers"], AVG_TX_LENGTH, shape=shape, dtype=float, block=lambda g: lengths[:, g]
+            )
+
+
+def write_analysis(analysis: Analysis, path: str | Path, /) -> None:
+    """Write ``analysis`` as an AnnData ``.h5ad`` file (see the module notes for its layout).
+
+    Parameters
+    ----------
+    analysis
+        A finished analysis.
+    path
+        The file to write (replaced if it exists).
+    """
+    path = Path(path)
+    obs, obs_note = encode_frame(_obs(analysis))
+    var, var_note = encode_frame(_var(analysis))
+    results = encode_record(analysis, fields=_RESULTS)
+    layout = results.pop(LAYOUT_KEY)
+    results.pop(CLASS_KEY)
+    experiment = analysis.experiment
+    matrices = {
+        name: [getattr(analysis, name).index.name, getattr(analysis, name).columns.name]
+        for name in _LAYERS.values()
+    }
+    meta = {
+        "sheet_columns": list(map(str, experiment.samples.columns)),
+        "size_factor_name": analysis.size_factors.name,
+        "obs": obs_note,
+        "var": var_note,
+        "results": layout,
+        "matrices": matrices,
+        "sources": {role: str(p) for role, p in experiment.sources.items()},
+    }
+    uns = {
+        **results,
+        "settings": _without_none(to_dict(analysis.config)),
+        "rnaheat": {"format_version": H5AD_FORMAT, "meta": json.dumps(meta)},
+    }
+    ad.AnnData(obs=obs, var=var, uns=uns).write_h5ad(path)
+    _write_matrices(analysis, path)
+
+
+# --- reading ------------------------------------------------------------------------------
+
+
+def _plain(value: Any) -> Any:
+    """Values AnnData read back (arrays, NumPy scalars) as the settings reader expects them."""
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, np.ndarray):
+        return [_plain(v) for v in value.tolist()]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _meta(adata: ad.AnnData, path: Path) -> dict[str, Any]:
+    stored = adata.uns.get("rnaheat")
+    if not isinstance(stored, Mapping) or "meta" not in stored:
+        raise ValueError(
+            f"{path}: not an analysis written by rnaheat (it has no uns['rnaheat']); "
+            "read_analysis reads the analysis.h5ad of a run"
+        )
+    version = str(stored.get("format_version", ""))
+    if version != H5AD_FORMAT:
+        raise ValueError(
+            f"{path}: analysis file format {version!r}; this rnaheat reads format {H5AD_FORMAT}"
+        )
+    return json.loads(str(stored["meta"]))
+
+
+def _experiment(adata: ad.AnnData, obs: pd.DataFrame, meta: dict[str, Any]) -> Experiment:
+    var = decode_frame(adata.var, meta["var"])[["symbol", "biotype"]]
+    layers = {k: adata.layers[k] for k in (AVG_TX_LENGTH,) if k in adata.layers}
+    counts = ad.AnnData(X=adata.X, obs=obs[meta["sheet_columns"]], var=var, layers=layers)
+    sources = {role: Path(p) for role, p in meta["sources"].items()}
+    return Experiment(adata=counts, sources=sources)
+
+
+def read_analysis(path: str | Path, /) -> Analysis:
+    """Read the ``analysis.h5ad`` of a run back into an :class:`Analysis`.
+
+    Nothing is recomputed: the figures (``rh.pl.heatmap(analysis, ...)``) and tables drawn
+    from the result equal the run's.
+
+    Raises
+    ------
+    ValueError
+        The file is not an AnnData file, or not one that rnaheat wrote.
+    """
+    path = Path(path)
+    adata = read_h5ad(path)
+    meta = _meta(adata, path)
+    try:
+        config = from_dict(_plain(adata.uns["settings"]))
+        results = decode_values(
+            {**adata.uns, CLASS_KEY: "Analysis", LAYOUT_KEY: meta["results"]}, classes=_CLASSES
+        )
+    except (KeyError, ValueError, TypeError) as err:
+        raise ValueError(f"{path}: the stored results cannot be read back ({err})") from None
+    obs = decode_frame(adata.obs, meta["obs"])
+    matrices = {}
+    for layer, name in _LAYERS.items():
+        index_name, columns_name = meta["matrices"][name]
+        matrices[name] = pd.DataFrame(
+            np.asarray(adata.layers[layer]).T,
+            index=pd.Index(adata.var_names, name=index_name),
+            columns=pd.Index(adata.obs_names, name=columns_name),
+        )
+    return Analysis(
+        config=config,
+        experiment=_experiment(adata, obs, meta),
+        size_factors=obs["size_factor"].astype(float).rename(meta["size_factor_name"]),
+        **matrices,
+        **results,
+    )

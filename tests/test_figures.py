@@ -1,0 +1,63 @@
+"""Figure files drawn in worker processes: the same files as in one process, errors surface."""
+
+from __future__ import annotations
+
+import io
+
+import matplotlib.pyplot as plt
+import pytest
+from PIL import Image
+
+from rnaheat.pipeline.figures import REPORT_DPI, figures_in_background
+
+
+def _line() -> plt.Figure:
+    fig, ax = plt.subplots(figsize=(2, 1.5), layout="constrained")
+    ax.plot([0, 1], [1, 0])
+    ax.set_title("a line")
+    return fig
+
+
+def _bars() -> plt.Figure:
+    fig, ax = plt.subplots(figsize=(3, 2))
+    ax.bar(["a", "b"], [1, 2])
+    return fig
+
+
+def _broken() -> plt.Figure:
+    raise ValueError("no figure here")
+
+
+def _draw(folder, *, jobs, formats=("png", "svg")):
+    drawers = {"line": _line, "bars": _bars}
+    with figures_in_background(drawers, folder, formats=formats, dpi=220, jobs=jobs) as wait:
+        return wait()
+
+
+def test_workers_write_what_one_process_writes(tmp_path):
+    parallel = _draw(tmp_path / "parallel", jobs=2)
+    serial = _draw(tmp_path / "serial", jobs=1)
+    assert parallel == serial and set(parallel) == {"line", "bars"}
+    for name in ("line.png", "line.svg", "bars.png", "bars.svg"):
+        assert (tmp_path / "parallel" / name).read_bytes() == (
+            tmp_path / "serial" / name
+        ).read_bytes()
+    # The report's copy is the written PNG at screen resolution.
+    with Image.open(io.BytesIO(parallel["bars"])) as image:
+        assert image.size == (round(3 * REPORT_DPI), round(2 * REPORT_DPI))
+    assert not (tmp_path / "parallel" / "bars.pdf").exists()
+
+
+def test_without_png_the_report_copy_is_drawn(tmp_path):
+    previews = _draw(tmp_path, jobs=2, formats=("pdf",))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bars.pdf", "line.pdf"]
+    assert all(png.startswith(b"\x89PNG") for png in previews.values())
+
+
+def test_an_error_in_a_worker_reaches_the_caller(tmp_path):
+    drawers = {"line": _line, "broken": _broken}
+    with (
+        pytest.raises(ValueError, match="no figure here"),
+        figures_in_background(drawers, tmp_path, formats=("png",), dpi=50, jobs=2) as wait,
+    ):
+        wait()
