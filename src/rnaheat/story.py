@@ -66,6 +66,12 @@ def _number(n: float) -> str:
     return f"{int(n):,}"
 
 
+def _span(values: pd.Series) -> str:
+    """ "0.84–0.85", or one number when every module has the same value."""
+    low, high = f"{values.min():.2f}", f"{values.max():.2f}"
+    return low if low == high else f"{low}–{high}"
+
+
 def _p(p: float) -> str:
     return f"{p:.1e}" if p < 1e-3 else f"{p:.3f}"
 
@@ -117,10 +123,9 @@ def _gene_check(
         )
     k = modules.n_modules
     facts = (
-        f"{k} module{'s' if k != 1 else ''}, coherence {summary['coherence'].min():.2f}–"
-        f"{summary['coherence'].max():.2f} (random genes "
-        f"{summary['coherence_baseline'].mean():.2f}), stability "
-        f"{summary['stability'].min():.2f}–{summary['stability'].max():.2f}"
+        f"{k} module{'s' if k != 1 else ''}, coherence {_span(summary['coherence'])} (random "
+        f"genes {summary['coherence_baseline'].mean():.2f}), stability "
+        f"{_span(summary['stability'])}"
     )
     if enrichment is not None:
         facts += f", {n_enriched} of {k} enriched for a gene set"
