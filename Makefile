@@ -24,7 +24,7 @@ test: $(STAMP) browser
 	$(BIN)/python -m pytest -m "not slow" -n auto
 
 test-slow: $(STAMP)
-	$(BIN)/python -m pytest -m slow
+	$(BIN)/python -m pytest -m slow -n auto
 
 # The report's browser tests drive Debian's Chromium (a browser cannot be downloaded by a
 # test tool here). Installed when missing and possible; without it those tests skip.

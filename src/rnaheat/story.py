@@ -67,7 +67,7 @@ def _number(n: float) -> str:
 
 
 def _span(values: pd.Series) -> str:
-    """ "0.84–0.85", or one number when every module has the same value."""
+    """A range such as 0.84–0.85, or one number when every module has the same value."""
     low, high = f"{values.min():.2f}", f"{values.max():.2f}"
     return low if low == high else f"{low}–{high}"
 

@@ -31,6 +31,12 @@ def _pct(fraction: float) -> str:
     return f"{100 * fraction:.0f}%"
 
 
+def _span(counts: pd.Series) -> str:
+    """A range such as 21,690–27,260, or one number when every sample has the same count."""
+    low, high = f"{int(counts.min()):,}", f"{int(counts.max()):,}"
+    return low if low == high else f"{low}–{high}"
+
+
 def _millions(x: float) -> str:
     return f"{x / 1e6:.1f} M"
 
@@ -217,7 +223,8 @@ def check_swaps(table: pd.DataFrame) -> Check:
         detail = (
             "every sample's nearest neighbour is in its own group"
             if foreign == 0
-            else f"{foreign} sample(s) lie nearest another group, but none firmly inside it"
+            else f"{foreign} sample{' lies' if foreign == 1 else 's lie'} nearest another "
+            "group, but none firmly inside it"
         )
         evidence["nearest_in_other_group"] = foreign
         return Check("label_swap", "pass", f"no label swap: {detail}", evidence)
@@ -355,7 +362,7 @@ def check_library(table: pd.DataFrame) -> Check:
     spread = lib.max() / max(lib.min(), 1)
     summary = (
         f"library sizes {_millions(lib.min())}–{_millions(lib.max())} (max/min {spread:.1f}×); "
-        f"{int(det.min()):,}–{int(det.max()):,} genes detected"
+        f"{_span(det)} genes detected"
     )
     if not low_lib and not low_det:
         return Check("library_size", "pass", summary, evidence)
