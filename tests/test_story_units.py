@@ -207,3 +207,14 @@ def test_markdown_lists_the_checks_under_the_story():
         "# T\n\nOne. Two.\n\n## The four checks\n\n"
         "- **Sample check: pass** — fine\n- **Gene check: warn** — hm\n"
     )
+
+
+def test_evidence_for_people_reads_shares_as_percentages_and_leaves_out_empty_fields():
+    from rnaheat.checks import evidence_items
+
+    shown = evidence_items({"accuracy": 0.983, "chance": 0.5, "n_groups": 2, "removed": ""})
+    assert shown == [
+        ("accuracy", "share nearest own group (cross-validated)", "98%"),
+        ("chance", "share expected by chance", "50%"),
+        ("n_groups", "groups", 2),
+    ]

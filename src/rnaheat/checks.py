@@ -144,10 +144,21 @@ def _empty(value: object) -> bool:
     return isinstance(value, list | tuple | set | frozenset) and not value
 
 
+#: Evidence keys holding a share (0–1): people read them as percentages.
+SHARE_KEYS = frozenset({"accuracy", "chance", "pc1_variance"})
+
+
 def evidence_items(evidence: Mapping[str, object], /) -> list[tuple[str, str, object]]:
-    """Evidence for people: ``(key, label, value)``, empty values (none, NaN, ``[]``) left out."""
+    """Evidence for people: ``(key, label, value)``, empty values (none, NaN, ``[]``) left out.
+
+    Shares read as percentages ("98%"); the tables keep the numbers.
+    """
     return [
-        (key, EVIDENCE_LABELS.get(key, key.replace("_", " ")), value)
+        (
+            key,
+            EVIDENCE_LABELS.get(key, key.replace("_", " ")),
+            f"{100 * float(value):.0f}%" if key in SHARE_KEYS else value,
+        )
         for key, value in evidence.items()
         if not _empty(value)
     ]
