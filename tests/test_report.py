@@ -425,3 +425,16 @@ def test_pattern_modules_show_their_profile_in_the_module_table():
     assert "M1 mean z per level: 0h -1.00, 2h +0.00, 6h +1.00" in table
     # Without profiles the column is absent.
     assert ">Profile</button>" not in build_report(data)
+
+
+def test_module_table_says_why_a_module_has_no_hub_genes():
+    note = "no hub ranks: 4 samples; a correlation needs at least 6"
+    modules = (
+        Module(id=1, name="up in treated", color="#332288", size=2, hub_note=note),
+        Module(id=2, name="down in treated", color="#CC6677", size=2, hub_genes=("ABC1",)),
+    )
+    page = build_report(_report(modules=modules))
+    row = page[page.index('<tr data-module="1">') :]
+    assert f"<td>{html.escape(note)}</td>" in row[: row.index("</tr>")]
+    other = page[page.index('<tr data-module="2">') :]
+    assert "<td>ABC1</td>" in other[: other.index("</tr>")]

@@ -289,6 +289,11 @@ def _heatmap(analysis: Analysis, figures: Mapping[str, bytes]) -> HeatmapData | 
     )
 
 
+def _text_or_empty(value: object) -> str:
+    """A table's text cell, or ``""`` where it is empty (missing values read back as NaN)."""
+    return value if isinstance(value, str) else ""
+
+
 def _profile(modules: GeneModules, module: int, /) -> tuple[tuple[str, float, float], ...]:
     """A pattern module's ``(level, mean, spread)`` per level; empty for other modules."""
     if modules.profiles is None:
@@ -327,6 +332,7 @@ def _modules(analysis: Analysis) -> tuple[Module, ...]:
                 stability=float(row.stability),
                 top_sets=top,
                 hub_genes=hubs,
+                hub_note=_text_or_empty(getattr(row, "hub_note", "")),
                 profile=_profile(modules, int(row.module)),
                 name_note=_name_note(row._asdict()),
             )

@@ -532,7 +532,8 @@ def _module_table(modules: tuple[Module, ...]) -> str:
             if m.top_sets
             else "—"
         )
-        hubs = _e(", ".join(m.hub_genes)) if m.hub_genes else "—"
+        # Without hub genes the cell says why (too few samples to rank them), as the TSV does.
+        hubs = _e(", ".join(m.hub_genes)) if m.hub_genes else _e(m.hub_note or "—")
         subtitle = f'<span class="subtitle">{_breakable(m.subtitle)}</span>' if m.subtitle else ""
         if m.name_note:
             subtitle += f'<span class="subtitle muted">{_e(m.name_note)}</span>'

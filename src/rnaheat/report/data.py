@@ -232,6 +232,8 @@ class Module:
         (padj 1e-25)"``).
     hub_genes
         Hub gene symbols, best first.
+    hub_note
+        Why there are no hub genes (too few samples to rank them), or ``""``.
     profile
         Pattern modules: ``(level, mean, spread)`` per level, in the levels' order.
     name_note
@@ -249,6 +251,7 @@ class Module:
     stability: float | None = None
     top_sets: tuple[str, ...] = ()
     hub_genes: tuple[str, ...] = ()
+    hub_note: str = ""
     profile: tuple[tuple[str, float, float], ...] = ()
     name_note: str = ""
 
@@ -268,6 +271,7 @@ class Module:
         _set(self, "stability", _optional_number(self.stability, "stability"))
         _set(self, "top_sets", _texts(self.top_sets, f"module {self.id} top_sets"))
         _set(self, "hub_genes", _texts(self.hub_genes, f"module {self.id} hub_genes"))
+        _text(self.hub_note, f"module {self.id} hub note")
         _set(self, "profile", tuple((str(lv), float(m), float(sd)) for lv, m, sd in self.profile))
 
     @property
