@@ -218,3 +218,11 @@ def test_evidence_for_people_reads_shares_as_percentages_and_leaves_out_empty_fi
         ("chance", "share expected by chance", "50%"),
         ("n_groups", "groups", 2),
     ]
+
+
+def test_a_range_reads_as_one_number_when_its_ends_agree():
+    from rnaheat.checks import value_range
+
+    assert value_range([0.844, 0.851]) == "0.84–0.85"
+    assert value_range([1.0, 0.999]) == "1.00"
+    assert value_range([21690, 27260], spec=",.0f") == "21,690–27,260"

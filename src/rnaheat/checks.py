@@ -20,6 +20,7 @@ __all__ = [
     "checks_table",
     "evidence_items",
     "name_list",
+    "value_range",
     "worst_status",
 ]
 
@@ -127,6 +128,13 @@ def worst_status(checks: Iterable[Check], /) -> str:
     """The worst status among ``checks`` (``"pass"`` when there are none)."""
     ranks = [STATUSES.index(check.status) for check in checks]
     return STATUSES[max(ranks, default=0)]
+
+
+def value_range(values: Iterable[float], /, *, spec: str = ".2f") -> str:
+    """``0.84–0.85`` (formatted by ``spec``), or one number when both ends read the same."""
+    values = list(values)
+    low, high = format(min(values), spec), format(max(values), spec)
+    return low if low == high else f"{low}–{high}"
 
 
 def name_list(items: Iterable[object], /, *, limit: int = 3) -> str:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from rnaheat.checks import Check, name_list, worst_status
+from rnaheat.checks import Check, name_list, value_range, worst_status
 from rnaheat.enrich import GENE_SEP, set_words
 from rnaheat.modules import module_label
 from rnaheat.modules.purity import MIN_PURITY
@@ -64,12 +64,6 @@ def check_title(check: Check, /) -> str:
 
 def _number(n: float) -> str:
     return f"{int(n):,}"
-
-
-def _span(values: pd.Series) -> str:
-    """A range such as 0.84–0.85, or one number when every module has the same value."""
-    low, high = f"{values.min():.2f}", f"{values.max():.2f}"
-    return low if low == high else f"{low}–{high}"
 
 
 def _p(p: float) -> str:
@@ -123,9 +117,9 @@ def _gene_check(
         )
     k = modules.n_modules
     facts = (
-        f"{k} module{'s' if k != 1 else ''}, coherence {_span(summary['coherence'])} (random "
+        f"{k} module{'s' if k != 1 else ''}, coherence {value_range(summary['coherence'])} (random "
         f"genes {summary['coherence_baseline'].mean():.2f}), stability "
-        f"{_span(summary['stability'])}"
+        f"{value_range(summary['stability'])}"
     )
     if enrichment is not None:
         facts += f", {n_enriched} of {k} enriched for a gene set"

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from rnaheat.checks import Check, name_list
+from rnaheat.checks import Check, name_list, value_range
 from rnaheat.qc.result import (
     EXPLAINED_R2,
     INSPECT_Z,
@@ -29,12 +29,6 @@ def _fmt_p(p: float) -> str:
 
 def _pct(fraction: float) -> str:
     return f"{100 * fraction:.0f}%"
-
-
-def _span(counts: pd.Series) -> str:
-    """A range such as 21,690–27,260, or one number when every sample has the same count."""
-    low, high = f"{int(counts.min()):,}", f"{int(counts.max()):,}"
-    return low if low == high else f"{low}–{high}"
 
 
 def _millions(x: float) -> str:
@@ -362,7 +356,7 @@ def check_library(table: pd.DataFrame) -> Check:
     spread = lib.max() / max(lib.min(), 1)
     summary = (
         f"library sizes {_millions(lib.min())}–{_millions(lib.max())} (max/min {spread:.1f}×); "
-        f"{_span(det)} genes detected"
+        f"{value_range(det, spec=',.0f')} genes detected"
     )
     if not low_lib and not low_det:
         return Check("library_size", "pass", summary, evidence)
