@@ -11,7 +11,6 @@ from rnaheat.cli import _parser, _run_config
 from rnaheat.config import (
     DemoConfig,
     RunConfig,
-    default_of,
     flagged_settings,
     from_dict,
     load_config,
@@ -120,13 +119,32 @@ def test_override_ignores_unset_values():
 
 
 def test_defaults_are_the_librarys():
-    from rnaheat.enrich import gene_set_enrichment
-    from rnaheat.select import select_genes
+    import inspect
 
-    assert default_of(select_genes, "max_genes") == RunConfig().select.max_genes
-    assert default_of(gene_set_enrichment, "n_perm") == RunConfig().enrich.permutations
-    with pytest.raises(TypeError, match="no parameter 'nope'"):
-        default_of(select_genes, "nope")
+    from rnaheat.de import test
+    from rnaheat.display import display_matrix
+    from rnaheat.enrich import gene_set_enrichment
+    from rnaheat.modules import ModuleOptions
+    from rnaheat.qc import sample_qc
+    from rnaheat.select import select_genes
+    from rnaheat.transform import vst
+
+    config = RunConfig()
+    shared = [
+        (select_genes, "max_genes", config.select.max_genes),
+        (select_genes, "alpha", config.de.alpha),
+        (gene_set_enrichment, "n_perm", config.enrich.permutations),
+        (gene_set_enrichment, "min_set_size", config.enrich.min_set_size),
+        (test, "filter_alpha", config.de.filter_alpha),
+        (test, "shrink", config.de.shrink),
+        (vst, "blind", config.vst.blind),
+        (sample_qc, "n_top", config.qc.top_genes),
+        (display_matrix, "clip", config.heatmap.clip),
+        (ModuleOptions, "n_bootstrap", config.modules.n_bootstrap),
+        (ModuleOptions, "random_state", config.random_state),
+    ]
+    for function, parameter, setting in shared:
+        assert inspect.signature(function).parameters[parameter].default == setting, parameter
 
 
 def test_demo_settings_share_the_run_flags():

@@ -24,7 +24,6 @@ and a TOML key is the field's name.
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import math
 import tomllib
 import types
@@ -34,21 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rnaheat.de.contrasts import check_contrasts_spec
-from rnaheat.de.deseq2.shrink import SHRINK_METHODS
-from rnaheat.de.design import parse_design
-from rnaheat.de.engine import engines, get_engine
-from rnaheat.de.runner import DEFAULT_ENGINE, TESTS, test
-from rnaheat.demo import simulate_experiment
-from rnaheat.display import NO_REMOVAL, display_matrix
-from rnaheat.enrich import gene_set_enrichment
-from rnaheat.io.align import read_experiment
-from rnaheat.io.text import check_regular_file
-from rnaheat.io.tximport import COUNTS_FROM_ABUNDANCE
-from rnaheat.modules import ModuleOptions
-from rnaheat.qc import sample_qc
-from rnaheat.select import select_genes
-from rnaheat.transform import vst
+from rnaheat import defaults
 
 __all__ = [
     "DESettings",
@@ -63,7 +48,6 @@ __all__ = [
     "SelectSettings",
     "TableSettings",
     "VSTSettings",
-    "default_of",
     "flagged_settings",
     "from_dict",
     "load_config",
@@ -128,20 +112,6 @@ def setting(
     return field(default=default, metadata=metadata)
 
 
-def default_of(function: Any, parameter: str, /) -> Any:
-    """The default of ``function``'s ``parameter``: a setting's default is the library's.
-
-    Raises
-    ------
-    TypeError
-        The function has no such parameter with a default (a renamed parameter).
-    """
-    default = inspect.signature(function).parameters.get(parameter)
-    if default is None or default.default is inspect.Parameter.empty:
-        raise TypeError(f"{function.__qualname__} has no parameter {parameter!r} with a default")
-    return default.default
-
-
 def _section(cls: type, group: str) -> Any:
     return setting(factory=cls, group=group)
 
@@ -188,14 +158,14 @@ class Inputs:
         help="transcript → gene map (table, GTF or GFF3) for transcript quantifications",
     )
     counts_from_abundance: str = setting(
-        default=default_of(read_experiment, "counts_from_abundance"),
+        default=defaults.COUNTS_FROM_ABUNDANCE[0],
         flag="--counts-from-abundance",
-        choices=COUNTS_FROM_ABUNDANCE,
+        choices=defaults.COUNTS_FROM_ABUNDANCE,
         help="as tximport: 'no' (average transcript lengths become the model's offset), "
         "scaledTPM or lengthScaledTPM",
     )
     estimated_counts: bool = setting(
-        default=default_of(read_experiment, "estimated_counts"),
+        default=defaults.ESTIMATED_COUNTS,
         flag="--estimated-counts",
         help="the count table holds estimated counts (salmon, kallisto, RSEM): round them",
     )
@@ -229,6 +199,8 @@ class Inputs:
         Only the counts may be a folder (of HTSeq-count files or quantifications); settings
         that are not files are skipped.
         """
+        from rnaheat.io.text import check_regular_file
+
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
             for path in value if isinstance(value, tuple) else (value,):
@@ -307,27 +279,29 @@ class DESettings:
         "contrast, tested on one fit",
     )
     engine: str = setting(
-        default=DEFAULT_ENGINE, flag="--engine", help=f"DE engine: {', '.join(engines()['name'])}"
+        default=defaults.DEFAULT_ENGINE,
+        flag="--engine",
+        help="DE engine (an unknown name is refused with the list of those available)",
     )
     alpha: float = setting(
-        default=default_of(select_genes, "alpha"), flag="--alpha", help="adjusted p-value threshold"
+        default=defaults.ALPHA, flag="--alpha", help="adjusted p-value threshold"
     )
     filter_alpha: float = setting(
-        default=default_of(test, "filter_alpha"),
+        default=defaults.FILTER_ALPHA,
         flag="--filter-alpha",
         help="FDR for independent filtering, as R DESeq2",
     )
     shrink: str = setting(
-        default=default_of(test, "shrink"),
+        default=defaults.SHRINK,
         flag="--shrink",
-        choices=SHRINK_METHODS,
+        choices=defaults.SHRINK_METHODS,
         help="log fold-change shrinkage added to de.tsv as log2fc_shrunk (apeglm as DESeq2)",
     )
     # Named after the runner's argument; fields after it see this field as ``test``.
     test: str = setting(
-        default=default_of(test, "test"),
+        default=defaults.TEST,
         flag="--test",
-        choices=TESTS,
+        choices=defaults.TESTS,
         help="wald: the contrast's Wald test; lrt: the likelihood-ratio test of the design "
         "against --reduced, as R DESeq2's test='LRT'",
     )
@@ -350,7 +324,7 @@ class VSTSettings:
     """
 
     blind: bool = setting(
-        default=default_of(vst, "blind"),
+        default=defaults.VST_BLIND,
         flag="--vst-design",
         group="differential expression",
         help="use the design in the VST instead of DESeq2's blind default",
@@ -370,7 +344,7 @@ class QCSettings:
 
     top_genes: int = setting(
         allowed=(2, 10**7),
-        default=default_of(sample_qc, "n_top"),
+        default=defaults.QC_TOP_GENES,
         flag="--qc-top-genes",
         group="checks",
         help="most variable genes for sample distances and PCA",
@@ -393,16 +367,16 @@ class SelectSettings:
         Also take the N genes of highest VST variance.
     """
 
-    significant: bool = setting(default=default_of(select_genes, "significant"))
+    significant: bool = setting(default=defaults.SIGNIFICANT)
     lfc_threshold: float = setting(
         allowed=(0, 100),
-        default=default_of(select_genes, "lfc_threshold"),
+        default=defaults.LFC_THRESHOLD,
         flag="--lfc-threshold",
         help="minimum |log2 fold change| of a selected gene",
     )
     max_genes: int = setting(
         allowed=(1, 10**7),
-        default=default_of(select_genes, "max_genes"),
+        default=defaults.MAX_GENES,
         flag="--max-genes",
         help="at most this many significant genes, smallest padj first",
     )
@@ -443,20 +417,20 @@ class ModuleSettings:
         help="number of modules (chosen automatically when not given)",
     )
     metric: str = setting(
-        default=default_of(ModuleOptions, "metric"),
+        default=defaults.METRIC,
         flag="--metric",
         choices=("correlation", "spearman", "euclidean", "cosine"),
         help="gene distance",
     )
     linkage: str = setting(
-        default=default_of(ModuleOptions, "linkage"),
+        default=defaults.LINKAGE,
         flag="--linkage",
         choices=("average", "complete", "ward"),
         help="linkage",
     )
     n_bootstrap: int = setting(
         allowed=(0, 10_000),
-        default=default_of(ModuleOptions, "n_bootstrap"),
+        default=defaults.MODULE_BOOTSTRAP,
         flag="--n-bootstrap",
         help="resamples of the samples for module stability",
     )
@@ -499,14 +473,14 @@ class HeatmapSettings:
     """
 
     scale: str = setting(
-        default=default_of(display_matrix, "scale"),
+        default=defaults.SCALE,
         flag="--scale",
         choices=("zscore", "center", "none"),
         help="row scaling of the VST",
     )
     clip: float = setting(
         allowed=(0.01, 100),
-        default=default_of(display_matrix, "clip"),
+        default=defaults.CLIP,
         flag="--clip",
         help="colour bound",
     )
@@ -539,7 +513,9 @@ class HeatmapSettings:
         """Refuse a sheet column named here that the sheet does not have (before any work)."""
         named = {
             # "none" alone is the word for no removal, not a column.
-            "--display-remove": () if self.display_remove == (NO_REMOVAL,) else self.display_remove,
+            "--display-remove": ()
+            if self.display_remove == (defaults.NO_REMOVAL,)
+            else self.display_remove,
             "--group-samples": (self.group_samples,) if self.group_samples else (),
             "--annotate": self.annotate,
         }
@@ -568,24 +544,24 @@ class EnrichSettings:
 
     min_set_size: int = setting(
         allowed=(1, 10**6),
-        default=default_of(gene_set_enrichment, "min_set_size"),
+        default=defaults.MIN_SET_SIZE,
         flag="--min-set-size",
         help="smallest set tested",
     )
     max_set_size: int = setting(
         allowed=(1, 10**6),
-        default=default_of(gene_set_enrichment, "max_set_size"),
+        default=defaults.MAX_SET_SIZE,
         flag="--max-set-size",
         help="largest set tested",
     )
     permutations: int = setting(
         allowed=(1, 10**6),
-        default=default_of(gene_set_enrichment, "n_perm"),
+        default=defaults.GSEA_PERMUTATIONS,
         flag="--gsea-permutations",
         help="random sets for the ranked test's p-values",
     )
     ranked: bool = setting(
-        default=default_of(gene_set_enrichment, "ranked"),
+        default=defaults.RANKED,
         flag="--no-ranked",
         help="skip the ranked gene-set test of the whole contrast",
     )
@@ -675,7 +651,7 @@ _FORCE = setting(
     help="replace an existing rnaheat result at --out (never any other folder)",
 )
 _RANDOM_STATE = setting(
-    default=default_of(ModuleOptions, "random_state"),
+    default=defaults.RANDOM_STATE,
     flag="--seed",
     group="modules",
     help="random seed of every random step",
@@ -731,6 +707,11 @@ class RunConfig:
         ValueError
             Naming the missing or invalid setting and what is allowed.
         """
+        # Loaded here, not with the settings: --help must not wait for the DE modules.
+        from rnaheat.de.contrasts import check_contrasts_spec
+        from rnaheat.de.design import parse_design
+        from rnaheat.de.engine import get_engine
+
         if self.inputs.counts is None:
             raise ValueError("no counts given: set --counts (or [inputs] counts in the config)")
         if self.out is None:
@@ -795,9 +776,7 @@ class DemoConfig:
     out: Path | None = _OUT
     force: bool = _FORCE
     random_state: int = _RANDOM_STATE
-    n_genes: int = setting(
-        default=default_of(simulate_experiment, "n_genes"), flag="--n-genes", help="genes"
-    )
+    n_genes: int = setting(default=defaults.DEMO_GENES, flag="--n-genes", help="genes")
 
 
 def flagged_settings(cls: type, /) -> Iterator[tuple[str, dataclasses.Field]]:
@@ -886,6 +865,8 @@ def from_dict(values: dict[str, Any], /, *, base: Path | None = None) -> RunConf
 
 def load_config(path: str | Path, /) -> RunConfig:
     """Read a TOML config file (not yet validated: command-line flags may complete it)."""
+    from rnaheat.io.text import check_regular_file
+
     path = Path(path)
     check_regular_file(path, what="config file")
     try:

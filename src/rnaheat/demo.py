@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from rnaheat import defaults
 from rnaheat.experiment import Experiment
 
 __all__ = ["DEMO_FILES", "SimulatedExperiment", "simulate_experiment", "write_demo_inputs"]
@@ -187,7 +188,7 @@ def _symbols(n: int, rng: np.random.Generator, taken: set[str]) -> list[str]:
 
 def simulate_experiment(
     *,
-    n_genes: int = 5000,
+    n_genes: int = defaults.DEMO_GENES,
     n_replicates: int = 4,
     n_up: int | None = None,
     n_down: int | None = None,

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from rnaheat import defaults
 from rnaheat.de.design import design_variables, parse_design
 
 __all__ = [
@@ -43,7 +44,7 @@ logger = logging.getLogger("rnaheat")
 #: Row scalings: name → words for the colour-bar label.
 SCALES = {"zscore": "row z-score", "center": "row-centred", "none": ""}
 #: The word that asks for no removal at all (``--display-remove none``).
-NO_REMOVAL = "none"
+NO_REMOVAL = defaults.NO_REMOVAL
 
 
 @dataclass(frozen=True)
@@ -287,8 +288,8 @@ def display_matrix(
     /,
     *,
     genes: Sequence[str] | pd.Index | None = None,
-    scale: str = "zscore",
-    clip: float | None = 2.0,
+    scale: str = defaults.SCALE,
+    clip: float | None = defaults.CLIP,
     remove: Sequence[str] | None = None,
     samples: pd.DataFrame | None = None,
     design: str | None = None,

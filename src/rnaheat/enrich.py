@@ -41,6 +41,7 @@ import pandas as pd
 from scipy import sparse
 from scipy.special import ndtr
 
+from rnaheat import defaults
 from rnaheat.de.result import DEResult
 from rnaheat.io.genes import match_gene_ids
 from rnaheat.io.gmt import GeneSets
@@ -207,11 +208,11 @@ def gene_set_enrichment(
     annotation: pd.DataFrame | None = None,
     module_names: Mapping[Hashable, str] | None = None,
     background: Iterable[str] | None = None,
-    min_set_size: int = 10,
-    max_set_size: int = 500,
+    min_set_size: int = defaults.MIN_SET_SIZE,
+    max_set_size: int = defaults.MAX_SET_SIZE,
     alpha: float = 0.05,
-    ranked: bool = True,
-    n_perm: int = 2000,
+    ranked: bool = defaults.RANKED,
+    n_perm: int = defaults.GSEA_PERMUTATIONS,
     random_state: int = 0,
 ) -> Enrichment:
     """Test each module, and the whole contrast, for enriched gene sets.

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from rnaheat import defaults
 from rnaheat.significance import significant_rows
 
 __all__ = ["GeneSelection", "select_genes"]
@@ -79,10 +80,10 @@ def select_genes(
     /,
     *,
     de_table: pd.DataFrame | None = None,
-    significant: bool = True,
-    alpha: float = 0.05,
-    lfc_threshold: float = 0.0,
-    max_genes: int | None = 2000,
+    significant: bool = defaults.SIGNIFICANT,
+    alpha: float = defaults.ALPHA,
+    lfc_threshold: float = defaults.LFC_THRESHOLD,
+    max_genes: int | None = defaults.MAX_GENES,
     top_variance: int | None = None,
     gene_list: Sequence[str] | None = None,
     symbols: pd.Series | None = None,

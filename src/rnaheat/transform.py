@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from rnaheat import defaults
 from rnaheat.de.design import design_matrix
 from rnaheat.de.engine import get_engine
 from rnaheat.de.runner import DEFAULT_ENGINE, canonical_counts, canonical_norm_factors
@@ -64,7 +65,7 @@ def vst(
     experiment: Experiment,
     /,
     *,
-    blind: bool = True,
+    blind: bool = defaults.VST_BLIND,
     design: str | None = None,
     size_factors: pd.Series | None = None,
     engine: str = DEFAULT_ENGINE,

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from rnaheat import defaults
 from rnaheat.de.deseq2.lrt import check_nested
 from rnaheat.de.deseq2.norm_factors import normalization_factors
-from rnaheat.de.deseq2.shrink import SHRINK_METHODS
 from rnaheat.de.deseq2.size_factors import per_sample
 from rnaheat.de.design import Contrast, build_design, design_matrix
 from rnaheat.de.engine import EngineResult, get_engine
@@ -30,9 +30,8 @@ __all__ = [
 
 logger = logging.getLogger("rnaheat")
 
-DEFAULT_ENGINE = "rnaheat"
-#: The tests an engine can run: the contrast's Wald test, or the likelihood-ratio test.
-TESTS = ("wald", "lrt")
+DEFAULT_ENGINE = defaults.DEFAULT_ENGINE
+TESTS = defaults.TESTS
 
 
 def canonical_counts(experiment: Experiment) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -87,11 +86,11 @@ def test(
     design: str,
     contrast: Contrast | tuple[str, ...] | list[str] | None,
     engine: str = DEFAULT_ENGINE,
-    filter_alpha: float = 0.1,
+    filter_alpha: float = defaults.FILTER_ALPHA,
     size_factors: pd.Series | None = None,
-    test: str = "wald",
+    test: str = defaults.TEST,
     reduced: str | None = None,
-    shrink: str = "apeglm",
+    shrink: str = defaults.SHRINK,
 ) -> DEResult:
     """Test every gene for differential expression with the DESeq2 model.
 
@@ -157,11 +156,11 @@ def test_contrasts(
     design: str,
     contrasts: Sequence[Contrast | tuple[str, ...] | list[str]],
     engine: str = DEFAULT_ENGINE,
-    filter_alpha: float = 0.1,
+    filter_alpha: float = defaults.FILTER_ALPHA,
     size_factors: pd.Series | None = None,
-    test: str = "wald",
+    test: str = defaults.TEST,
     reduced: str | None = None,
-    shrink: str = "apeglm",
+    shrink: str = defaults.SHRINK,
 ) -> tuple[DEResult, ...]:
     """Test several contrasts of one design, each result equal to :func:`test` of it alone.
 
@@ -207,8 +206,8 @@ def _run(
     shrink: str,
 ) -> list[DEResult]:
     """One engine fit per distinct model matrix, every contrast tested on its matrix's fit."""
-    if shrink not in SHRINK_METHODS:
-        raise ValueError(f"shrink = {shrink!r}: allowed are {', '.join(SHRINK_METHODS)}")
+    if shrink not in defaults.SHRINK_METHODS:
+        raise ValueError(f"shrink = {shrink!r}: allowed are {', '.join(defaults.SHRINK_METHODS)}")
     runner = get_engine(engine)
     source = experiment.sources.get("samples", "sample sheet")
     source = str(getattr(source, "name", source))

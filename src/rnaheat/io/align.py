@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from rnaheat import defaults
 from rnaheat.experiment import Experiment
 from rnaheat.io.counts import read_counts
 from rnaheat.io.genes import match_gene_ids, read_genes
@@ -145,8 +146,8 @@ def read_experiment(
     *,
     genes: str | Path | None = None,
     tx2gene: str | Path | None = None,
-    counts_from_abundance: str = "no",
-    estimated_counts: bool = False,
+    counts_from_abundance: str = defaults.COUNTS_FROM_ABUNDANCE[0],
+    estimated_counts: bool = defaults.ESTIMATED_COUNTS,
 ) -> Experiment:
     """Read and validate counts, sample sheet and (optionally) gene annotation.
 

@@ -7,11 +7,12 @@ import logging
 import re
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import anndata as ad
 import numpy as np
 import pandas as pd
 
+from rnaheat import defaults
 from rnaheat.experiment import AVG_TX_LENGTH
 from rnaheat.io.estimated import is_estimated_layout, lengths_beside, round_estimated
 from rnaheat.io.gct import is_gct, read_gct_table
@@ -19,6 +20,9 @@ from rnaheat.io.quant import QUANT_FILES
 from rnaheat.io.records import decode_frame
 from rnaheat.io.text import check_regular_file, read_numeric_table, read_table_text
 from rnaheat.io.tximport import GeneQuant, read_quant_folder
+
+if TYPE_CHECKING:
+    import anndata as ad
 
 __all__ = ["parse_counts", "read_counts", "read_h5ad"]
 
@@ -54,7 +58,7 @@ def read_counts(
     /,
     *,
     tx2gene: str | Path | None = None,
-    counts_from_abundance: str = "no",
+    counts_from_abundance: str = defaults.COUNTS_FROM_ABUNDANCE[0],
     estimated: bool = False,
 ) -> pd.DataFrame:
     """Read a raw count matrix.
@@ -366,6 +370,8 @@ def read_h5ad(path: Path, /) -> ad.AnnData:
     ValueError
         Not an HDF5 file, a truncated one, or HDF5 that is not AnnData's layout.
     """
+    import anndata as ad  # slow to import: loaded when an .h5ad is read
+
     check_regular_file(path, what="AnnData file")
     try:
         return ad.read_h5ad(path)

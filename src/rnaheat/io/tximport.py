@@ -22,14 +22,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from rnaheat import defaults
+from rnaheat.defaults import COUNTS_FROM_ABUNDANCE
 from rnaheat.io.quant import Quantifications, find_quant_files, read_quantifications
 from rnaheat.io.tx2gene import read_tx2gene
 
 __all__ = ["COUNTS_FROM_ABUNDANCE", "GeneQuant", "read_quant_folder", "summarize_to_gene"]
 
 logger = logging.getLogger("rnaheat")
-
-COUNTS_FROM_ABUNDANCE = ("no", "scaledTPM", "lengthScaledTPM")
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,7 @@ def summarize_to_gene(
     tx2gene: pd.Series,
     /,
     *,
-    counts_from_abundance: str = "no",
+    counts_from_abundance: str = defaults.COUNTS_FROM_ABUNDANCE[0],
     source: str = "tx2gene",
 ) -> GeneQuant:
     """Sum transcript estimates to genes as tximport's ``summarizeToGene`` does.
@@ -152,7 +152,7 @@ def read_quant_folder(
     /,
     *,
     tx2gene: str | Path | None = None,
-    counts_from_abundance: str = "no",
+    counts_from_abundance: str = defaults.COUNTS_FROM_ABUNDANCE[0],
 ) -> GeneQuant | None:
     """Gene-level estimates from a folder of per-sample quantifications.
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rnaheat import defaults
+
 __all__ = ["ModuleOptions"]
 
 
@@ -53,20 +55,20 @@ class ModuleOptions:
     """
 
     n_modules: int | None = None
-    metric: str = "correlation"
-    linkage: str = "average"
+    metric: str = defaults.METRIC
+    linkage: str = defaults.LINKAGE
     sample_metric: str = "euclidean"
-    sample_linkage: str = "average"
+    sample_linkage: str = defaults.LINKAGE
     group_samples: str | None = None
     k_range: tuple[int, int] = (2, 10)
     min_module_size: int | None = None
     optimal_ordering: bool = True
     max_optimal: int = 1000
     max_tree_genes: int = 5000
-    n_bootstrap: int = 20
+    n_bootstrap: int = defaults.MODULE_BOOTSTRAP
     stability_genes: int = 1000
     n_random: int = 20
     n_hubs: int = 5
     min_explained: float = 0.3
     name_pvalue: float = 0.05
-    random_state: int = 0
+    random_state: int = defaults.RANDOM_STATE

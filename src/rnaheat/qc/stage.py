@@ -14,6 +14,7 @@ import pandas as pd
 from scipy.cluster.hierarchy import cut_tree
 from scipy.spatial.distance import pdist, squareform
 
+from rnaheat import defaults
 from rnaheat.checks import Check
 from rnaheat.cluster import Tree, build_tree, relabel_leaves
 from rnaheat.de.design import design_frame
@@ -552,7 +553,7 @@ def sample_qc(
     samples: pd.DataFrame,
     design_variables: Sequence[str],
     contrast_variable: str | None = None,
-    n_top: int = 500,
+    n_top: int = defaults.QC_TOP_GENES,
 ) -> QCResult:
     """Sample QC on a variance-stabilised matrix: distances, tree, PCA, checks with verdicts.
 

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy.special import ndtri
 
+from rnaheat import defaults
 from rnaheat.de.deseq2 import linalg
 from rnaheat.de.deseq2.deseq import DEFAULT_CHUNK_ELEMENTS, chunk_slices
 from rnaheat.de.deseq2.glm import fit_nb_glm
@@ -52,7 +53,7 @@ __all__ = [
 ]
 
 #: The shrinkage estimators, the default first.
-SHRINK_METHODS = ("apeglm", "normal", "none")
+SHRINK_METHODS = defaults.SHRINK_METHODS
 
 _LOG2 = float(np.log(2.0))
 #: DESeq2 leaves the intercept effectively unpenalised with this prior variance (log2 scale).
