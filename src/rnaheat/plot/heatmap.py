@@ -663,7 +663,8 @@ def _draw_body(
             block = values[start:stop, c0:c1]
             x0 = lay.col_x[c0] - 0.5
             if vector:
-                # Few cells: vector quads stay crisp in PDF and SVG at any zoom.
+                # Few cells: exact quads (the PNG's pixels), embedded in PDF and SVG as one
+                # raster each: thousands of separate vector cells are slow to write and view.
                 ax.pcolormesh(
                     x0 + np.arange(c1 - c0 + 1),
                     top + np.arange(stop - start + 1),
@@ -673,6 +674,7 @@ def _draw_body(
                     shading="flat",
                     linewidth=0,
                     antialiased=False,
+                    rasterized=True,
                     gid="cells",
                 )
             else:
