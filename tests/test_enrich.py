@@ -510,3 +510,16 @@ def test_sets_for_another_organism_are_warned_about(caplog):
         )
     assert result.matching.iloc[0]["matched_genes"] == 2
     assert "mouse: only 2 of 32 set genes match a background gene" in caplog.text
+
+
+def test_hypergeometric_tail_is_scipy_stats_on_and_off_its_support():
+    from rnaheat.enrich import _hypergeom_sf
+
+    rng = np.random.default_rng(1)
+    total = 120
+    marked, drawn = rng.integers(1, total, 3000), rng.integers(1, total, 3000)
+    # From below the support (k < drawn - (total - marked)) to above it.
+    k = rng.integers(-1, total, 3000)
+    np.testing.assert_array_equal(
+        _hypergeom_sf(k, total, marked, drawn), hypergeom.sf(k, total, marked, drawn)
+    )

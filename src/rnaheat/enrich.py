@@ -591,6 +591,26 @@ def _incidence(items: list[np.ndarray], n_items: int) -> sparse.csr_matrix:
     return sparse.csr_matrix((data, indices, indptr), shape=(len(items), n_items))
 
 
+def _hypergeom_sf(k: np.ndarray, total: int, marked: np.ndarray, drawn: np.ndarray) -> np.ndarray:
+    """``P(X > k)`` for ``X ~ Hypergeom(total, marked, drawn)``, as ``scipy.stats.hypergeom.sf``.
+
+    The same kernel scipy.stats calls, on the same support (1 below it, 0 above it), without
+    importing scipy.stats, which takes longer to load than this whole test takes to run.
+    """
+    try:
+        from scipy.special._ufuncs import _hypergeom_sf as tail
+    except ImportError:  # a scipy that moved the kernel: its public, slower-to-load path
+        from scipy.stats import hypergeom
+
+        return hypergeom.sf(k, total, marked, drawn)
+    low = np.maximum(drawn - (total - marked), 0)
+    high = np.minimum(marked, drawn)
+    inside = (k >= low) & (k < high)
+    out = np.where(k < low, 1.0, 0.0)
+    out[inside] = tail(k[inside], marked[inside], drawn[inside], total)
+    return out
+
+
 def _over_representation(
     universe, collections, matched, membership, order, names, min_size, max_size
 ) -> pd.DataFrame:
@@ -615,10 +635,8 @@ def _over_representation(
         some = overlap > 0
         sizes_2d = np.broadcast_to(set_size, overlap.shape)
         modules_2d = np.broadcast_to(module_size[None, :], overlap.shape)
-        from scipy.stats import hypergeom  # slow to import; only this test needs it
-
         pvalue[some] = np.clip(
-            hypergeom.sf(overlap[some] - 1, n_background, sizes_2d[some], modules_2d[some]),
+            _hypergeom_sf(overlap[some] - 1, n_background, sizes_2d[some], modules_2d[some]),
             0.0,
             1.0,
         )

@@ -100,14 +100,14 @@ def label_evidence(
     out["biotype"] = types.fillna("").astype(str).to_numpy()
     hub = genes["hub_rank"] if "hub_rank" in genes else pd.Series(np.nan, index=genes.index)
     out["hub_rank"] = pd.to_numeric(hub, errors="coerce").to_numpy(dtype=float)
-    pairs = [(int(m), str(g)) for m, names in (set_members or {}).items() for g in names]
-    out["in_top_set"] = False
-    if pairs:
-        wanted = pd.MultiIndex.from_tuples(pairs)
-        module = out["module"].astype(int).to_numpy()
-        by_symbol = pd.MultiIndex.from_arrays([module, out["symbol"].to_numpy()]).isin(wanted)
-        by_id = pd.MultiIndex.from_arrays([module, ids.to_numpy()]).isin(wanted)
-        out["in_top_set"] = by_symbol | by_id
+    # One pass per module (few), not per gene: a symbol or id among its top set's members.
+    module = out["module"].astype(int).to_numpy()
+    symbols = pd.Index(out["symbol"])
+    in_top_set = np.zeros(len(out), dtype=bool)
+    for m, names in (set_members or {}).items():
+        members = pd.Index([str(g) for g in names])
+        in_top_set |= (module == int(m)) & (symbols.isin(members) | ids.isin(members))
+    out["in_top_set"] = in_top_set
     return out
 
 

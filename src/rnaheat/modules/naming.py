@@ -101,9 +101,10 @@ def _f_pvalue(r2: float, *, groups: int, n: int) -> float:
         return 1.0
     if r2 >= 1.0:
         return 0.0
-    from scipy.stats import f as f_dist  # scipy.stats is slow to import; only this needs it
+    # The F tail scipy.stats.f.sf computes, without importing scipy.stats (slow).
+    from scipy.special import fdtrc
 
-    return float(f_dist.sf((r2 / df1) / ((1.0 - r2) / df2), df1, df2))
+    return float(fdtrc(df1, df2, (r2 / df1) / ((1.0 - r2) / df2)))
 
 
 def _numeric(eig: np.ndarray, column: pd.Series, *, name: str, is_contrast: bool):
