@@ -206,18 +206,26 @@ def main(argv: list[str] | None = None) -> int:
                 signal.signal(signal.SIGTERM, previous)
 
 
+def _log_start(command: str, out: Path | None) -> None:
+    """The run's first line, before the compute modules load (which takes about a second)."""
+    where = f" into {out}" if out is not None else ""
+    logger.info("rnaheat %s %s%s", __version__, command, where)
+
+
 def _main(args: argparse.Namespace, command: list[str]) -> int:
     """Run the parsed command; errors and signals become one line and an exit status."""
     try:
         if args.command == "run":
+            config = _run_config(args)
+            _log_start(args.command, config.out)
             from rnaheat.pipeline import run
 
-            config = _run_config(args)
             run(config, command=command)
         else:
+            config = DemoConfig(**_given(args, DemoConfig).get("top", {}))
+            _log_start(args.command, config.out)
             from rnaheat.pipeline import run_demo
 
-            config = DemoConfig(**_given(args, DemoConfig).get("top", {}))
             run_demo(config, command=command)
         out = config.out
     except _USER_ERRORS as err:
