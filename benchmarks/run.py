@@ -3,10 +3,12 @@
 Times, side by side in one benchmark run, the whole ``rnaheat run`` process (default flags:
 DE, VST, QC, modules, enrichment when a GMT is at hand, tables, figures, report) and
 ``Rscript deseq2_pheatmap.R`` (DESeq2, blind VST, a pheatmap of 2,000 genes to PNG), each as
-its own process: wall time from start to exit and peak memory (the largest resident set of
-the process and the workers it waited for). Runs alternate between the tools so that both
-see the same load; the median of ``--repeats`` counts. Also times ``rnaheat --help`` (start-up)
-and when a run prints its first line.
+its own process: wall time from start to exit, CPU seconds and peak memory (of the process and
+the workers it waited for; the largest resident set), and the mean number of runnable processes
+on the machine meanwhile (on a shared machine, wall ratios hold only at similar counts; CPU
+ratios vary less). Runs alternate between the tools so that both see the same load; the median
+of ``--repeats`` counts. Also times ``rnaheat --help`` (start-up) and when a run prints its
+first line.
 
 Sets: GSE106305 LNCaP (4 samples, Hallmark) and all 8 (``~ cell_line + condition``) when the
 shared data folder sits beside the project; ``sim1000`` is the negative-binomial simulation of
@@ -37,24 +39,32 @@ R_SCRIPT = Path(__file__).with_name("deseq2_pheatmap.R")
 SETS = ("lncap", "all8", "sim1000")
 CONTRAST = ("condition", "Hypoxia", "Normoxia")
 
-# Runs a command and prints its wall time, peak memory and the time of its first output line
-# (the process's and its waited-for children's high-water mark, from the kernel).
+# Runs a command and prints its wall time, CPU seconds, peak memory and the time of its first
+# output line (CPU and the high-water mark cover the process and its waited-for children, from
+# the kernel), and how many processes were runnable on the machine while it ran (others' jobs
+# on a shared machine slow both tools alike).
 _TIMER = r"""
 import json, resource, subprocess, sys, time
+def running():
+    with open("/proc/stat") as stat:
+        return next(int(l.split()[1]) for l in stat if l.startswith("procs_running"))
 start = time.perf_counter()
 proc = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-first = None
+first, seen = None, [running()]
 for line in proc.stderr:
     if first is None:
         first = time.perf_counter() - start
+    seen.append(running())
 status = proc.wait()
 wall = time.perf_counter() - start
-peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-print(json.dumps({"wall": wall, "peak_mb": peak, "first_line": first, "status": status}))
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(json.dumps({"wall": wall, "cpu": usage.ru_utime + usage.ru_stime,
+    "peak_mb": usage.ru_maxrss / 1024, "first_line": first,
+    "runnable": sum(seen) / len(seen), "status": status}))
 """
 
 
-_MEASURED = ("wall", "peak_mb", "first_line", "status")
+_MEASURED = ("wall", "cpu", "peak_mb", "first_line", "runnable", "status")
 
 
 def measure(command: list[str], *, env: dict[str, str] | None = None) -> dict:
@@ -167,7 +177,10 @@ def main() -> None:
     load = os.getloadavg()[0]
     print(f"load average at start {load:.1f} on {os.cpu_count()} cores (others' jobs slow both)")
     print(f"rnaheat --help: {startup(env, args.repeats):.2f} s (median of {args.repeats})")
-    header = f"{'set':8} {'tool':8} {'wall s':>8} {'peak MB':>8} {'1st line s':>10}"
+    header = (
+        f"{'set':8} {'tool':8} {'wall s':>8} {'CPU s':>8} {'peak MB':>8} {'1st line s':>10} "
+        f"{'runnable':>8}"
+    )
     print(header)
     for name in args.sets:
         if not name.startswith("sim") and not GSE.is_dir():
@@ -175,7 +188,10 @@ def main() -> None:
             continue
         result = bench_set(name, repeats=args.repeats, with_r=with_r, env=env)
         for tool, r in result.items():
-            print(f"{name:8} {tool:8} {r['wall']:8.2f} {r['peak_mb']:8.0f} {r['first_line']:10.2f}")
+            print(
+                f"{name:8} {tool:8} {r['wall']:8.2f} {r['cpu']:8.2f} {r['peak_mb']:8.0f} "
+                f"{r['first_line']:10.2f} {r['runnable']:8.1f}"
+            )
         stages = {k: v for k, v in result["rnaheat"].items() if k not in _MEASURED}
         print(
             f"{name:8} rnaheat stages (s): " + ", ".join(f"{k} {v:.2f}" for k, v in stages.items())
@@ -183,7 +199,11 @@ def main() -> None:
         if "R" in result:
             ratio = result["R"]["wall"] / result["rnaheat"]["wall"]
             memory = result["R"]["peak_mb"] / result["rnaheat"]["peak_mb"]
-            print(f"{name:8} R / rnaheat: wall {ratio:.1f}×, peak memory {memory:.1f}×")
+            cpu = result["R"]["cpu"] / result["rnaheat"]["cpu"]
+            print(
+                f"{name:8} R / rnaheat: wall {ratio:.1f}×, CPU {cpu:.1f}×, "
+                f"peak memory {memory:.1f}×"
+            )
     print(f"load average at end {os.getloadavg()[0]:.1f}")
 
 
