@@ -333,3 +333,11 @@ def test_pattern_modules_get_a_profile_panel_each_and_level_grouped_columns():
     ticks = [t.get_text() for t in _axes(fig, "heatmap").get_xticklabels()]
     assert [samples.condition[s] for s in ticks] == ["Treated"] * 4 + ["Control"] * 4
     assert _axes(fig, "sample-dendrogram") is None
+
+
+def test_vector_files_embed_the_cells_as_rasters():
+    # A path per cell makes PDFs slow to write and to open; the PNG's pixels are the same.
+    dm, mods, samples = _case([20, 12, 8])
+    fig = heatmap(mods, dm, samples=samples, tracks=TRACKS)
+    cells = [a for a in [*_axes(fig, "heatmap").collections] if a.get_gid() == "cells"]
+    assert cells and all(a.get_rasterized() for a in cells)
