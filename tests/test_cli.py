@@ -425,6 +425,8 @@ def test_library_warnings_become_log_lines(monkeypatch, tmp_path, capsys):
         assert main(["run", "--counts", "c.csv", "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err.splitlines()
     assert err == [
+        # The first line, before the pipeline loads.
+        f"rnaheat {rnaheat.__version__} run into {tmp_path / 'o'}",
         "warning: divide by zero encountered in log (RuntimeWarning from test_cli)",
         "rnaheat: error: stopped",
     ]
