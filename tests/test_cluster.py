@@ -33,6 +33,20 @@ def test_linkage_heights_match_scipy(method):
     np.testing.assert_allclose(np.sort(tree.linkage[:, 2]), np.sort(ref[:, 2]), atol=1e-10)
 
 
+@pytest.mark.parametrize("metric", ["correlation", "euclidean"])
+@pytest.mark.parametrize("method", ["average", "complete"])
+def test_tree_is_scipys_exact_tree(metric, method):
+    # Clustered rows with no ties: the same merges in the same order, heights to 1e-12.
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(6, 30))[rng.integers(0, 6, 240)] + rng.normal(size=(240, 30))
+    tree = build_tree(x, metric=metric, linkage=method, optimal_ordering=False, max_optimal=0)
+    ref = scipy_linkage(pdist(x, metric), method)
+    assert tree.ordering == "tree"
+    np.testing.assert_allclose(tree.linkage[:, 2], ref[:, 2], rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(np.sort(tree.linkage[:, :2], axis=1), ref[:, :2])
+    np.testing.assert_array_equal(tree.linkage[:, 3], ref[:, 3])
+
+
 def test_ward_on_correlation_is_ward_on_unit_rows():
     x = _data()
     tree = build_tree(x, metric="correlation", linkage="ward", optimal_ordering=False)

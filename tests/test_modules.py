@@ -365,6 +365,25 @@ def test_large_selections_build_the_tree_on_a_subset(caplog):
     assert sorted(mods.order) == sorted(expr.index)
 
 
+def test_exact_tree_by_default_and_leaf_ordering_bounded(caplog):
+    expr, samples, _ = planted([60, 40], noise=0.4, seed=12)
+    options = ModuleOptions(n_bootstrap=0)
+    exact = find_modules(display_matrix(expr), samples=samples, options=options)
+    assert exact.params["tree_genes"] == len(expr) and exact.tree_note() == ""
+    assert {t.ordering for t in exact.trees.values()} == {"optimal"}
+    with caplog.at_level("INFO", logger="rnaheat"):
+        bounded = find_modules(
+            display_matrix(expr),
+            samples=samples,
+            options=ModuleOptions(n_bootstrap=0, max_optimal_genes=99),
+        )
+    assert "optimal leaf ordering skipped" in caplog.text
+    assert {t.ordering for t in bounded.trees.values()} == {"tree"}
+    # The same tree and modules: only the order of leaves within each module may differ.
+    np.testing.assert_array_equal(bounded.linkage, exact.linkage)
+    pd.testing.assert_series_equal(bounded.labels.sort_index(), exact.labels.sort_index())
+
+
 def test_two_part_names_when_no_single_variable_explains_a_module():
     samples = _sheet(reps=2)
     cell = samples.cell_line + "/" + samples.condition

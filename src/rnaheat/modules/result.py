@@ -121,6 +121,20 @@ class GeneModules:
         plural = "" if self.n_modules == 1 else "s"
         return f"GeneModules({self.n_modules} module{plural}: {', '.join(shown)}{more})"
 
+    def tree_note(self) -> str:
+        """What the figure must say about a gene tree that is not exact ("" when it is).
+
+        Above ``max_tree_genes`` the modules come from a tree of a random subset of the
+        genes, and a module larger than that bound is ordered without a tree.
+        """
+        n, used = len(self.genes), int(self.params.get("tree_genes", len(self.genes)))
+        parts = []
+        if used < n:
+            parts.append(f"gene tree from a random {used:,} of {n:,} genes")
+        if "pc-angle" in self.params.get("gene_ordering", ()):
+            parts.append("largest modules ordered without a tree")
+        return " · ".join(parts)
+
     def names(self) -> dict[int, str]:
         """Module number → name."""
         return dict(zip(self.summary["module"], self.summary["module_name"], strict=True))

@@ -534,6 +534,20 @@ def _display_record(analysis: Analysis) -> dict[str, object] | None:
     return {"removed": list(display.removed), "protected": list(display.protected)}
 
 
+def _gene_tree_record(analysis: Analysis) -> dict[str, object] | None:
+    """Whether the modules' gene tree is exact or built on a random subset, and the ordering."""
+    modules = analysis.modules
+    if modules is None:
+        return None
+    genes, used = len(modules.genes), int(modules.params.get("tree_genes", len(modules.genes)))
+    return {
+        "tree": "exact" if used == genes else "subset",
+        "genes": genes,
+        "tree_genes": used,
+        "gene_ordering": list(modules.params.get("gene_ordering", [])),
+    }
+
+
 def _qc_note(analysis: Analysis) -> str:
     """Say that the sample QC is unadjusted when the heatmap removed an effect."""
     display = analysis.display
@@ -693,6 +707,7 @@ def write_results(
                 "de": dict(analysis.de.params.items()),
                 **_contrasts_record(analysis),
                 "display": _display_record(analysis),
+                "gene_tree": _gene_tree_record(analysis),
                 "timings": {**analysis.timings, **timings},
                 "outputs": output_checksums(tmp),
             },
