@@ -44,8 +44,12 @@ METRICS = ("correlation", "spearman", "euclidean", "cosine")
 #: Linkage methods.
 LINKAGES = ("average", "complete", "ward")
 
-# Rows per block in the blocked products: 2,048 rows × 20,000 columns of float64 is 330 MB.
+# Rows per block in the blocked products, at most. Wider matrices take fewer rows, so that a
+# block holds at most _BLOCK_VALUES values (32 MB, 2,048 × 2,048): one small buffer is reused,
+# where fresh memory would cost a page fault per page on first use. Up to 2,048 rows the whole
+# matrix is one product, as it always was.
 _BLOCK = 2048
+_BLOCK_VALUES = _BLOCK * _BLOCK
 
 
 def _check(metric: str, linkage: str | None = None) -> None:
@@ -98,7 +102,8 @@ def distance_blocks(
     metric
         One of :data:`METRICS`.
     block_size
-        Rows per block; a block holds ``block_size × n`` float64 values.
+        Most rows per block; a block holds ``block_size × n`` float64 values, or fewer rows
+        when that is more than 32 MB.
     upper
         Only the columns ``start:`` of each block (the part on and right of the diagonal),
         which is all a condensed array needs.
@@ -114,6 +119,7 @@ def distance_blocks(
     squares = (u * u).sum(axis=1) if metric == "euclidean" else None
     # A contiguous transposed copy (features × rows) makes every block a plain BLAS product.
     ut = np.ascontiguousarray(u.T)
+    block_size = max(1, min(block_size, _BLOCK_VALUES // max(n, 1)))
     buffer = np.empty(min(block_size, n) * n)
     for start in range(0, n, block_size):
         stop = min(n, start + block_size)
@@ -144,7 +150,7 @@ def condensed_distances(
     metric
         One of :data:`METRICS`.
     block_size
-        Rows per blocked product.
+        Most rows per blocked product.
 
     Returns
     -------
