@@ -18,6 +18,7 @@ Design notes
 from __future__ import annotations
 
 import logging
+import mmap
 from dataclasses import dataclass
 
 import fastcluster
@@ -50,6 +51,22 @@ LINKAGES = ("average", "complete", "ward")
 # matrix is one product, as it always was.
 _BLOCK = 2048
 _BLOCK_VALUES = _BLOCK * _BLOCK
+
+
+def _large_empty(n_values: int, /) -> np.ndarray:
+    """An uninitialised float64 array, in memory advised for huge pages when it is large.
+
+    The first write to fresh memory costs a page fault per page; with 4 kB pages, touching a
+    20,000-gene condensed distance array (1.6 GB) took longer than computing it. NumPy's own
+    allocations did not get huge pages on the machines measured; an anonymous map advised
+    for them does (where the system offers it).
+    """
+    size = n_values * 8
+    if size < 1 << 22 or not hasattr(mmap, "MADV_HUGEPAGE"):
+        return np.empty(n_values)
+    pages = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    pages.madvise(mmap.MADV_HUGEPAGE)
+    return np.frombuffer(pages, dtype=np.float64)
 
 
 def _check(metric: str, linkage: str | None = None) -> None:
@@ -120,7 +137,7 @@ def distance_blocks(
     # A contiguous transposed copy (features × rows) makes every block a plain BLAS product.
     ut = np.ascontiguousarray(u.T)
     block_size = max(1, min(block_size, _BLOCK_VALUES // max(n, 1)))
-    buffer = np.empty(min(block_size, n) * n)
+    buffer = _large_empty(min(block_size, n) * n)
     for start in range(0, n, block_size):
         stop = min(n, start + block_size)
         first = start if upper else 0
@@ -158,7 +175,7 @@ def condensed_distances(
         ``n·(n-1)/2`` float64 distances, pairs ``(i, j)`` with ``i < j`` in row-major order.
     """
     n = len(values)
-    out = np.empty(n * (n - 1) // 2)
+    out = _large_empty(n * (n - 1) // 2)
     pos = 0
     for start, stop, block in distance_blocks(
         values, metric=metric, block_size=block_size, upper=True
