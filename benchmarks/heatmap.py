@@ -111,7 +111,7 @@ def run_rnaheat(expr: pd.DataFrame, samples: pd.DataFrame, out: Path, dpi: int) 
         "total_cpu_seconds": total_cpu,
         "modules_seconds": modules_wall,
         "k": mods.n_modules,
-        "tree": "exact" if mods.params["tree_genes"] == len(mods.genes) else "subset",
+        "tree": "exact" if mods.exact_tree else "subset",
         "ordering": "+".join(mods.params["gene_ordering"]),
     }
 

@@ -352,7 +352,7 @@ def test_large_selections_build_the_tree_on_a_subset(caplog):
             options=ModuleOptions(max_tree_genes=400, n_bootstrap=0),
         )
     assert "random subset of 400 of 1000 genes" in caplog.text
-    assert mods.params["tree_genes"] == 400
+    assert mods.params["tree_genes"] == mods.n_tree_genes == 400 and not mods.exact_tree
     assert len(mods.tree_genes) == 400 and set(mods.tree_genes) <= set(expr.index)
     assert len(mods.linkage) == 399
     assert adjusted_rand_score(truth, mods.labels.reindex(expr.index)) >= 0.9
@@ -369,7 +369,7 @@ def test_exact_tree_by_default_and_leaf_ordering_bounded(caplog):
     expr, samples, _ = planted([60, 40], noise=0.4, seed=12)
     options = ModuleOptions(n_bootstrap=0)
     exact = find_modules(display_matrix(expr), samples=samples, options=options)
-    assert exact.params["tree_genes"] == len(expr) and exact.tree_note() == ""
+    assert exact.exact_tree and exact.n_tree_genes == len(expr) and exact.tree_note() == ""
     assert {t.ordering for t in exact.trees.values()} == {"optimal"}
     with caplog.at_level("INFO", logger="rnaheat"):
         bounded = find_modules(

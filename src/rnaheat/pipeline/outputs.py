@@ -539,11 +539,10 @@ def _gene_tree_record(analysis: Analysis) -> dict[str, object] | None:
     modules = analysis.modules
     if modules is None:
         return None
-    genes, used = len(modules.genes), int(modules.params.get("tree_genes", len(modules.genes)))
     return {
-        "tree": "exact" if used == genes else "subset",
-        "genes": genes,
-        "tree_genes": used,
+        "tree": "exact" if modules.exact_tree else "subset",
+        "genes": len(modules.genes),
+        "tree_genes": modules.n_tree_genes,
         "gene_ordering": list(modules.params.get("gene_ordering", [])),
     }
 
