@@ -25,6 +25,15 @@ def test_distances_match_scipy(metric, block_size):
     np.testing.assert_allclose(ours, ref, atol=1e-10)
 
 
+def test_large_distance_arrays_match_scipy():
+    # Above 4 MB the condensed array and the block buffer live in memory mapped for huge
+    # pages; the one buffer is reused by every block.
+    x = _data(n=1500, d=6)
+    ours = condensed_distances(x, metric="correlation", block_size=400)
+    assert ours.nbytes > 1 << 22 and ours.flags.writeable
+    np.testing.assert_allclose(ours, pdist(x, "correlation"), atol=1e-10)
+
+
 @pytest.mark.parametrize("method", ["average", "complete"])
 def test_linkage_heights_match_scipy(method):
     x = _data()
