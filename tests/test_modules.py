@@ -367,16 +367,13 @@ def test_large_selections_build_the_tree_on_a_subset(caplog):
 
 def test_exact_tree_by_default_and_leaf_ordering_bounded(caplog):
     expr, samples, _ = planted([60, 40], noise=0.4, seed=12)
-    options = ModuleOptions(n_bootstrap=0)
-    exact = find_modules(display_matrix(expr), samples=samples, options=options)
+    dm = display_matrix(expr)
+    exact = find_modules(dm, samples=samples, options=ModuleOptions(n_bootstrap=0))
     assert exact.exact_tree and exact.n_tree_genes == len(expr) and exact.tree_note() == ""
     assert {t.ordering for t in exact.trees.values()} == {"optimal"}
+    bounded_options = ModuleOptions(n_bootstrap=0, max_optimal_genes=99)
     with caplog.at_level("INFO", logger="rnaheat"):
-        bounded = find_modules(
-            display_matrix(expr),
-            samples=samples,
-            options=ModuleOptions(n_bootstrap=0, max_optimal_genes=99),
-        )
+        bounded = find_modules(dm, samples=samples, options=bounded_options)
     assert "optimal leaf ordering skipped" in caplog.text
     assert {t.ordering for t in bounded.trees.values()} == {"tree"}
     # The same tree and modules: only the order of leaves within each module may differ.
