@@ -20,6 +20,7 @@ __all__ = [
     "LINKAGE",
     "MAX_GENES",
     "MAX_SET_SIZE",
+    "MAX_TREE_GENES",
     "METRIC",
     "MIN_SET_SIZE",
     "MODULE_BOOTSTRAP",
@@ -75,6 +76,8 @@ NO_REMOVAL = "none"
 METRIC = "correlation"
 LINKAGE = "average"
 MODULE_BOOTSTRAP = 20
+#: Largest number of genes clustered exactly (above it, a subset tree).
+MAX_TREE_GENES = 20_000
 #: Seed of every random step.
 RANDOM_STATE = 0
 
