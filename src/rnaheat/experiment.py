@@ -13,11 +13,16 @@ import pandas as pd
 if TYPE_CHECKING:
     import anndata as ad
 
-__all__ = ["AVG_TX_LENGTH", "Experiment"]
+__all__ = ["AVG_TX_LENGTH", "Experiment", "is_chunked"]
 
 #: The layer holding average transcript lengths (samples × genes) of counts summed from
 #: transcripts; the DESeq2 model turns them into normalisation factors.
 AVG_TX_LENGTH = "avg_tx_length"
+
+
+def is_chunked(array: object, /) -> bool:
+    """Whether ``array`` is a chunked ``dask.array.Array`` (told without importing Dask)."""
+    return type(array).__module__.startswith("dask.")
 
 
 @dataclass(frozen=True)

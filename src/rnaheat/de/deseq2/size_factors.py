@@ -43,9 +43,13 @@ def median_of_ratios(counts: np.ndarray, /) -> np.ndarray:
 
 
 def log_counts(counts: np.ndarray, /) -> np.ndarray:
-    """Natural logarithms of the counts (``-inf`` for zeros)."""
+    """Natural logarithms of the counts (``-inf`` for zeros), in row-major order.
+
+    Row-major, so that sums over a gene's samples add in the same order whatever the
+    layout of the input.
+    """
     with np.errstate(divide="ignore"):
-        return np.log(np.asarray(counts, dtype=float))
+        return np.log(np.ascontiguousarray(counts, dtype=float))
 
 
 def log_geometric_means(counts: np.ndarray, /) -> np.ndarray:
