@@ -29,24 +29,16 @@ import pandas as pd
 
 from rnaheat.io.counts import MAX_COUNT, check_gene_ids, check_names
 
-__all__ = ["CHUNKED_SUFFIXES", "ChunkedCounts", "is_chunked_input", "read_chunked"]
+__all__ = ["ChunkedCounts", "read_chunked"]
 
 logger = logging.getLogger("rnaheat")
 
-#: Inputs always read chunk by chunk (``.h5ad`` too, when a run asks for Dask).
-CHUNKED_SUFFIXES = (".zarr", ".h5", ".hdf5")
 #: Counts per chunk read from a store (about 32 MB of int64).
 _READ_ELEMENTS = 1 << 22
 _ARCHS4_IDS = ("meta/genes/ensembl_gene", "meta/genes/gene_id", "meta/genes/symbol")
 _ARCHS4_SYMBOLS = ("meta/genes/symbol", "meta/genes/gene_symbol")
 _ARCHS4_SAMPLES = "meta/samples/geo_accession"
 _SYMBOL_COLUMNS = ("symbol", "gene_symbol", "gene_name")
-
-
-def is_chunked_input(path: Path, /, *, h5ad: bool = False) -> bool:
-    """Whether ``path`` is read chunk by chunk (an ``.h5ad`` only when ``h5ad``)."""
-    suffix = path.suffix.lower()
-    return suffix in CHUNKED_SUFFIXES or (h5ad and suffix == ".h5ad")
 
 
 @dataclass(frozen=True)
