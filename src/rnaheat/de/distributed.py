@@ -177,7 +177,7 @@ def cluster(*, workers: int = 0, scheduler: str = "") -> Iterator[DaskBackend]:
         else:
             local = stack.enter_context(
                 LocalCluster(
-                    n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+                    n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0"
                 )
             )
             client = stack.enter_context(Client(local))
