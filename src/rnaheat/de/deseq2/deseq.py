@@ -470,12 +470,10 @@ def run_deseq2_contrasts(
         Threads working on chunks at once (default: up to 2, bounded by the CPUs); the
         results do not depend on it.
     backend
-        Where the chunks run (default: :class:`ThreadBackend` with ``n_threads``); a Dask
-        backend (:mod:`rnaheat.de.distributed`) takes a ``dask.array.Array`` of counts.
+        Where the chunks run (default: :class:`ThreadBackend`); :mod:`rnaheat.de.distributed`'s
+        takes a ``dask.array.Array``.
     gene_order
-        The genes' positions sorted by id, when ``counts`` are not in that order: the steps
-        over all genes (trend, prior) sum in this order, so that the result does not depend
-        on the order of the rows.
+        The genes' positions sorted by id: the trend and prior sum over genes in this order.
 
     Returns
     -------
@@ -489,33 +487,21 @@ def run_deseq2_contrasts(
         is not nested in the design, or all genes are zero.
     """
     if backend is None:
-        counts = np.asarray(counts)
-        n_threads = min(2, os.cpu_count() or 1) if n_threads is None else n_threads
-        backend = ThreadBackend(n_threads)
+        threads = min(2, os.cpu_count() or 1) if n_threads is None else n_threads
+        counts, backend = np.asarray(counts), ThreadBackend(threads)
     design = np.asarray(design, dtype=float)
     contrasts = np.atleast_2d(np.asarray(contrasts, dtype=float))
     _check_shapes(counts, design, contrasts)
-    if reduced is not None:
-        reduced = np.asarray(reduced, dtype=float)
+    reduced = None if reduced is None else np.asarray(reduced, dtype=float)
     lrt_df = 0 if reduced is None else check_nested(design, reduced)
-    n_samples = design.shape[0]
-    nonzero = backend.nonzero_rows(counts)
-    if nonzero.size == 0:
-        raise ValueError("counts: every gene is zero in every sample; nothing to test")
-    sf = backend.size_factors(counts) if size_factors is None else _given(counts, size_factors)
-    sf_nonzero = factor_rows(sf, nonzero)
-    slices = chunk_slices(
-        nonzero.size,
-        n_samples,
-        chunk_elements=chunk_elements,
-        min_chunks=backend.min_chunks(nonzero.size * n_samples),
+    nonzero, sf, slices = _layout(
+        counts, backend, size_factors=size_factors, chunk_elements=chunk_elements
     )
+    sf_nonzero = factor_rows(sf, nonzero)
     chunks = backend.chunks(counts, rows=nonzero, slices=slices)
     # The global steps see the non-zero genes in sorted order.
     order = None if gene_order is None else np.argsort(np.argsort(gene_order)[nonzero])
-
-    parts = _gene_wise_pass(chunks, design, factors=sf_nonzero, slices=slices)
-    gw = _GeneWisePass.concatenate(chunks.gather(parts, function=_gene_wise_summary))
+    parts, gw = _gene_wise_pass(chunks, design, factors=sf_nonzero, slices=slices)
     settings, disp_fit = _fit_wide(
         gw,
         design=design,
@@ -527,16 +513,14 @@ def run_deseq2_contrasts(
         min_replicates_for_replace=min_replicates_for_replace,
         order=order,
     )
-    blocks = chunks.gather(
-        _testing_pass(
-            chunks,
-            parts,
-            gene_wise=gw,
-            disp_fit=disp_fit,
-            settings=settings,
-            slices=slices,
-            contrast_samples=contrast_samples or [None] * len(contrasts),
-        )
+    blocks = _testing_pass(
+        chunks,
+        parts,
+        gene_wise=gw,
+        disp_fit=disp_fit,
+        settings=settings,
+        slices=slices,
+        contrast_samples=contrast_samples or [None] * len(contrasts),
     )
     del parts  # the chunks' fitted means and count tables are no longer needed
     refitted = _replace_and_refit(
@@ -555,6 +539,24 @@ def run_deseq2_contrasts(
     )
 
 
+def _layout(
+    counts, backend: ChunkBackend, /, *, size_factors: np.ndarray | None, chunk_elements: int
+) -> tuple[np.ndarray, np.ndarray, list[slice]]:
+    """The genes with a non-zero count, the size factors, and the chunks of those genes."""
+    n_samples = counts.shape[1]
+    nonzero = backend.nonzero_rows(counts)
+    if nonzero.size == 0:
+        raise ValueError("counts: every gene is zero in every sample; nothing to test")
+    sf = backend.size_factors(counts) if size_factors is None else _given(counts, size_factors)
+    slices = chunk_slices(
+        nonzero.size,
+        n_samples,
+        chunk_elements=chunk_elements,
+        min_chunks=backend.min_chunks(nonzero.size * n_samples),
+    )
+    return nonzero, sf, slices
+
+
 def _gene_wise_chunk(counts, *, design, size_factors, xim) -> GeneWise:
     """:func:`gene_wise_dispersions` of one chunk, in the keyword form :meth:`Chunks.map` uses."""
     return gene_wise_dispersions(counts, design, size_factors=size_factors, xim=xim)
@@ -565,14 +567,18 @@ def _gene_wise_summary(part: GeneWise) -> GeneWise:
     return replace_fields(part, mu=None, table=None)
 
 
-def _gene_wise_pass(chunks: Chunks, design, *, factors, slices) -> list:
-    """Gene-wise dispersions chunk by chunk, with DESeq2's xim taken over all the genes."""
-    return chunks.map(
+def _gene_wise_pass(chunks: Chunks, design, *, factors, slices) -> tuple[list, _GeneWisePass]:
+    """Gene-wise dispersions chunk by chunk, with DESeq2's xim taken over all the genes.
+
+    Returns handles to the chunks' parts (kept where they ran) and the gathered estimates.
+    """
+    parts = chunks.map(
         _gene_wise_chunk,
         [{"size_factors": factor_rows(factors, sl)} for sl in slices],
         shared={"design": design, "xim": mean_inverse(factors)},
         desc="gene-wise dispersions",
     )
+    return parts, _GeneWisePass.concatenate(chunks.gather(parts, function=_gene_wise_summary))
 
 
 def _fit_wide(
@@ -644,22 +650,24 @@ def _testing_pass(
     settings: _Settings,
     slices: list[slice],
     contrast_samples: list[np.ndarray | None],
-) -> list:
+) -> list[_Block]:
     """:func:`_test_block` over the chunks, each starting from its gene-wise part."""
-    return chunks.map(
-        _test_chunk,
-        [
-            {
-                "part": part,
-                "rows": sl,
-                "gene_est": gene_wise.disp_gene_est[sl],
-                "gene_iter": gene_wise.disp_gene_iter[sl],
-                "disp_fit": disp_fit[sl],
-            }
-            for part, sl in zip(parts, slices, strict=True)
-        ],
-        shared={"settings": settings, "contrast_samples": contrast_samples},
-        desc="MAP, GLM and " + ("Wald test" if settings.reduced is None else "LRT"),
+    return chunks.gather(
+        chunks.map(
+            _test_chunk,
+            [
+                {
+                    "part": part,
+                    "rows": sl,
+                    "gene_est": gene_wise.disp_gene_est[sl],
+                    "gene_iter": gene_wise.disp_gene_iter[sl],
+                    "disp_fit": disp_fit[sl],
+                }
+                for part, sl in zip(parts, slices, strict=True)
+            ],
+            shared={"settings": settings, "contrast_samples": contrast_samples},
+            desc="MAP, GLM and " + ("Wald test" if settings.reduced is None else "LRT"),
+        )
     )
 
 
