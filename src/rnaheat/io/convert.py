@@ -15,7 +15,7 @@ import contextlib
 import gzip
 import logging
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +25,7 @@ from rnaheat._progress import progress
 from rnaheat.io.counts import parse_counts
 from rnaheat.io.gct import SYMBOL_COLUMNS, is_gct
 
-__all__ = ["STORE_SUFFIXES", "convert"]
+__all__ = ["STORE_SUFFIXES", "convert", "write_store"]
 
 logger = logging.getLogger("rnaheat")
 
@@ -59,26 +59,43 @@ def convert(source: str | Path, target: str | Path, /, *, block_genes: int = _BL
         A target of another kind, or a table whose counts fail the checks; nothing is written.
     """
     source, target = Path(source), Path(target)
-    if target.suffix.lower() not in STORE_SUFFIXES:
-        raise ValueError(f"{target}: the output must end in .zarr or .h5ad")
     if not source.is_file():
         raise ValueError(f"{source}: no such count table")
+    return write_store(target, _checked(source, block_genes=block_genes), source=str(source))
+
+
+def write_store(target: str | Path, blocks: Iterable[pd.DataFrame], /, *, source: str) -> int:
+    """Write blocks of counts (checked genes × samples int64 tables) as a chunked store.
+
+    The blocks share their samples and follow one another in gene order; only one is held at
+    a time. ``source`` names the input in messages. Returns the number of genes written.
+    """
+    target = Path(target)
+    if target.suffix.lower() not in STORE_SUFFIXES:
+        raise ValueError(f"{target}: the output must end in .zarr or .h5ad")
+    symbols: list[pd.Series] = []
     with _replacing(target) as temporary:
         writer = _ZarrWriter(temporary) if target.suffix == ".zarr" else _H5adWriter(temporary)
         with writer:
-            n_genes = _stream(source, writer, block_genes=block_genes)
-    logger.info("%s: %d genes × %d samples written", target.name, n_genes, writer.n_samples)
-    return n_genes
+            for counts in progress(blocks, desc=f"writing {target.name}"):
+                if not symbols:
+                    writer.start(list(counts.columns))
+                writer.append(counts.to_numpy(dtype=np.int64).T)
+                symbols.append(counts.attrs.get("symbols", pd.Series("", index=counts.index)))
+            if not symbols:
+                raise ValueError(f"{source}: the table has a header but no genes")
+            var = pd.DataFrame({"symbol": pd.concat(symbols).astype(str).to_numpy()})
+            var.index = pd.Index([str(g) for s in symbols for g in s.index], name="gene_id")
+            obs = pd.DataFrame(index=pd.Index(writer.samples, name="sample"))
+            writer.finish(obs=obs, var=var)
+    logger.info("%s: %d genes × %d samples written", target.name, len(var), len(obs))
+    return len(var)
 
 
-def _stream(source: Path, writer, *, block_genes: int) -> int:
-    """Read, check and append the table block by block; return the number of genes."""
+def _checked(source: Path, *, block_genes: int) -> Iterator[pd.DataFrame]:
+    """The table's blocks as checked counts, refusing a gene id seen in an earlier block."""
     seen: set[str] = set()
-    symbols: list[pd.Series] = []
-    samples = None
-    total = 0
-    blocks = _blocks(source, block_genes=block_genes)
-    for block in progress(blocks, desc=f"converting {source.name}"):
+    for block in _blocks(source, block_genes=block_genes):
         counts = parse_counts(block, source=source)
         duplicate = next((g for g in counts.index if g in seen), None)
         if duplicate is not None:
@@ -88,18 +105,7 @@ def _stream(source: Path, writer, *, block_genes: int) -> int:
                 "must be unique (sum or drop the duplicates first)"
             )
         seen.update(counts.index)
-        if samples is None:
-            samples = list(counts.columns)
-            writer.start(samples)
-        writer.append(counts.to_numpy(dtype=np.int64).T)
-        symbols.append(counts.attrs.get("symbols", pd.Series("", index=counts.index)))
-        total += len(counts)
-    if samples is None:
-        raise ValueError(f"{source}: the table has a header but no genes")
-    var = pd.DataFrame({"symbol": pd.concat(symbols).astype(str).to_numpy()})
-    var.index = pd.Index([str(g) for s in symbols for g in s.index], name="gene_id")
-    writer.finish(obs=pd.DataFrame(index=pd.Index(samples, name="sample")), var=var)
-    return total
+        yield counts
 
 
 def _blocks(source: Path, *, block_genes: int) -> Iterator[pd.DataFrame]:
@@ -171,6 +177,7 @@ class _ZarrWriter:
 
     def start(self, samples: list[str]) -> None:
         """Create ``X`` for ``samples`` (no genes yet)."""
+        self.samples = samples
         self.n_samples = len(samples)
         self.x = self.group.create_array(
             "X",
@@ -206,6 +213,7 @@ class _H5adWriter(_ZarrWriter):
 
     def start(self, samples: list[str]) -> None:
         """Create a resizable ``X`` for ``samples``."""
+        self.samples = samples
         self.n_samples = len(samples)
         self.x = self.file.create_dataset(
             "X",
