@@ -168,3 +168,36 @@ def test_a_worker_killed_mid_run_is_retried_and_the_result_is_unchanged(outlier_
 def _memory_keys(client) -> list[str]:
     """Keys held in the workers' memory (a task's key is its function's name and a token)."""
     return [str(k) for keys in client.has_what().values() for k in keys]
+
+
+def test_chunked_counts_on_an_engine_that_needs_memory_is_one_clear_error():
+    sim = simulate_experiment(n_genes=200, n_replicates=3, random_state=1)
+    counts = sim.experiment.counts
+    lazy = Experiment.from_chunked(
+        da.from_array(counts.to_numpy()), counts.index, sim.experiment.samples
+    )
+    with pytest.raises(ValueError, match="engine 'pydeseq2' needs the counts in memory"):
+        de.test(
+            lazy,
+            design="~ condition",
+            contrast=("condition", "Hypoxia", "Normoxia"),
+            engine="pydeseq2",
+        )
+
+
+@pytest.mark.slow
+def test_cli_run_on_a_zarr_store_with_workers_writes_the_same_de_table(tmp_path):
+    from rnaheat.cli import main
+
+    sim = simulate_experiment(n_genes=800, n_replicates=3, random_state=4)
+    sim.experiment.counts.to_csv(tmp_path / "counts.csv")
+    sim.experiment.samples.to_csv(tmp_path / "samples.csv")
+    assert main(["convert", str(tmp_path / "counts.csv"), str(tmp_path / "counts.zarr")]) == 0
+    common = ["--samples", str(tmp_path / "samples.csv"), "--design", "~ condition"]
+    common += ["--contrast", "condition", "Hypoxia", "Normoxia", "-q", "--no-h5ad"]
+    csv = ["--counts", str(tmp_path / "counts.csv"), "--out", str(tmp_path / "a")]
+    store = ["--counts", str(tmp_path / "counts.zarr"), "--out", str(tmp_path / "b")]
+    assert main(["run", *csv, *common]) == 0
+    assert main(["run", *store, "--workers", "2", *common]) == 0
+    tables = [(tmp_path / run / "tables" / "de.tsv").read_bytes() for run in "ab"]
+    assert tables[0] == tables[1]

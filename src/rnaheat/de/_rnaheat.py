@@ -12,6 +12,7 @@ import pandas as pd
 from rnaheat.de import deseq2
 from rnaheat.de.deseq2.shrink import shrink_fit
 from rnaheat.de.engine import EngineResult, register
+from rnaheat.experiment import is_chunked
 
 __all__ = ["RnaheatEngine"]
 
@@ -117,7 +118,7 @@ def _dask_backend(counts):
 
     Dask is imported only when the counts are a dask array or a run opened a cluster.
     """
-    if "rnaheat.de.distributed" not in sys.modules and "dask" not in type(counts).__module__:
+    if "rnaheat.de.distributed" not in sys.modules and not is_chunked(counts):
         return None
     from rnaheat.de.distributed import active_backend
 

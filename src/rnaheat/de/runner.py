@@ -234,6 +234,11 @@ def _run(
     sf = _canonical_factors(experiment, size_factors, counts, gene_pos, sample_pos)
     # Only an engine that reads chunked counts is given their order.
     chunked = {} if gene_order is None else {"gene_order": gene_order}
+    if chunked and engine != DEFAULT_ENGINE:
+        raise ValueError(
+            f"engine {engine!r} needs the counts in memory; counts read in chunks run on the "
+            f"{DEFAULT_ENGINE!r} engine"
+        )
     results: list[DEResult | None] = [None] * len(models)
     for fit, members in enumerate(_by_matrix(models)):
         matrix = models[members[0]].matrix
