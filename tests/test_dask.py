@@ -26,25 +26,33 @@ from rnaheat.de.distributed import DaskBackend, cluster  # noqa: E402
 from rnaheat.io.convert import convert  # noqa: E402
 
 # Small chunks, so that the simulated set spans many of them.
-CHUNK = 8_000
+CHUNK = 4_000
 
 
 @pytest.fixture(scope="module")
 def client():
-    """One 2-worker LocalCluster (processes) shared by this module's tests."""
-    with cluster(workers=2):
+    """One 2-worker LocalCluster (processes) shared by this module's tests.
+
+    Reached by its address, as ``--scheduler`` reaches a running cluster.
+    """
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
+        ) as local,
+        cluster(scheduler=local.scheduler_address),
+    ):
         yield distributed.default_client()
 
 
 @pytest.fixture(scope="module")
 def outlier_sim():
-    """Counts of 8 + 8 samples with planted outliers (replaced and refitted) and zero genes."""
-    sim = simulate_experiment(n_genes=1500, n_replicates=8, random_state=3)
+    """Counts of 7 + 7 samples with planted outliers (replaced and refitted) and zero genes."""
+    sim = simulate_experiment(n_genes=800, n_replicates=7, random_state=3)
     counts = np.ascontiguousarray(sim.experiment.counts.to_numpy())
     rng = np.random.default_rng(1)
-    counts[rng.integers(0, 1500, 30), rng.integers(0, 16, 30)] *= 40
+    counts[rng.integers(0, 800, 20), rng.integers(0, 14, 20)] *= 40
     counts[:4] = 0
-    design = np.column_stack([np.ones(16), np.repeat([0.0, 1.0], 8)])
+    design = np.column_stack([np.ones(14), np.repeat([0.0, 1.0], 7)])
     return counts, design
 
 
