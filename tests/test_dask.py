@@ -209,3 +209,23 @@ def test_cli_run_on_a_zarr_store_with_workers_writes_the_same_de_table(tmp_path)
     assert main(["run", *store, "--workers", "2", *common]) == 0
     tables = [(tmp_path / run / "tables" / "de.tsv").read_bytes() for run in "ab"]
     assert tables[0] == tables[1]
+
+
+def test_lrt_two_contrasts_and_normalisation_factors_on_dask_threads():
+    """The other paths of the engine (LRT, several contrasts, genes × samples factors)."""
+    sim = simulate_experiment(n_genes=600, n_replicates=4, random_state=3)
+    counts = np.ascontiguousarray(sim.experiment.counts.to_numpy())
+    design = np.column_stack([np.ones(8), np.repeat([0.0, 1.0], 4), np.tile([0.0, 1.0], 4)])
+    factors = np.random.default_rng(0).uniform(0.5, 2.0, counts.shape)
+    options = {
+        "contrasts": np.array([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]),
+        "reduced": design[:, :2],
+        "size_factors": factors,
+        "chunk_elements": 1000,
+    }
+    expected = run_deseq2_contrasts(counts, design, **options)
+    got = run_deseq2_contrasts(
+        da.from_array(counts, chunks=(77, 8)), design, backend=DaskBackend(parallel=2), **options
+    )
+    for a, b in zip(got, expected, strict=True):
+        _assert_identical(a, b)
