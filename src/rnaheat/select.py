@@ -87,6 +87,7 @@ def select_genes(
     gene_list: Sequence[str] | None = None,
     symbols: pd.Series | None = None,
     rank_by: str = "padj",
+    variance: pd.Series | None = None,
 ) -> GeneSelection:
     """Choose the genes to cluster and draw.
 
@@ -115,6 +116,10 @@ def select_genes(
         when this is not given.
     rank_by
         The DE table's column the cap ranks by, smallest first (``contrast_rank``: contrasts).
+    variance
+        Each gene's expression variance, indexed by gene id, when ``expression`` holds only
+        some of the samples (a cohort's chunked summaries); the usable profiles and the
+        ``top_variance`` rule then use it.
 
     Returns
     -------
@@ -138,7 +143,11 @@ def select_genes(
             "top_variance, or gene_list"
         )
     ids = pd.Index(expression.index.astype(str), name="gene_id")
-    spread, usable = _usable_profiles(expression)
+    if variance is None:
+        spread, usable = _usable_profiles(expression)
+    else:
+        spread = variance.reindex(ids).to_numpy(dtype=float)
+        usable = np.isfinite(spread) & (spread > 0)
     available = ids[usable]
     chosen = pd.Series(np.zeros(len(ids), dtype=bool), index=ids)
     rows: list[dict[str, object]] = []
