@@ -143,7 +143,9 @@ def heatmap(analysis: Analysis, /, **settings: Any) -> Figure:
     run = {
         "samples": samples_with_qc_track(analysis)[0],
         "title": _heatmap_title(analysis),
-        "note": analysis.selection.shown_note(),
+        "note": " · ".join(
+            n for n in (analysis.selection.shown_note(), analysis.samples_note) if n
+        ),
         **heatmap_settings(analysis),
     }
     return draw_heatmap(modules, display, **{**run, **settings})

@@ -95,6 +95,11 @@ class Analysis:
         # A read-only copy: whoever extends the timings makes a new Analysis.
         object.__setattr__(self, "timings", MappingProxyType(dict(self.timings)))
 
+    @property
+    def samples_note(self) -> str:
+        """``"1,000 of 17,382 samples shown, stratified by tissue"`` for a cohort's subset."""
+        return "" if self.cohort is None else self.cohort.subset.note()
+
     def __repr__(self) -> str:
         experiment = self.experiment
         lines = [

@@ -35,6 +35,13 @@ from rnaheat.io.output import (
 )
 from rnaheat.modules import GeneModules, module_subtitles
 from rnaheat.pipeline.analysis import Analysis
+from rnaheat.pipeline.cohort import (
+    COHORT_TABLE,
+    cohort_qc_note,
+    cohort_record,
+    cohort_tables,
+    skips_expression_tables,
+)
 from rnaheat.pipeline.figures import default_jobs, figures_in_background
 from rnaheat.pipeline.h5ad import H5AD_NAME, write_analysis
 from rnaheat.pl import heatmap_settings, heatmap_tracks, run_title
@@ -113,6 +120,7 @@ def result_tables(analysis: Analysis, /) -> dict[str, pd.DataFrame]:
         tables[contrast_stem(Contrast(*result.params["contrast"]))] = result.table
     if analysis.module_contrasts is not None:
         tables["module_contrasts"] = analysis.module_contrasts
+    tables.update(cohort_tables(analysis))
     return tables
 
 
@@ -247,6 +255,7 @@ _TABLE_TEXT = {
     "enrichment_ranked": "ranked gene-set test of the whole contrast",
     "module_contrasts": "mean log2 fold change and share of significant genes per module and "
     "contrast",
+    COHORT_TABLE: "PCA, distance to the group and outlier tier of every sample of the cohort",
 }
 
 
@@ -284,6 +293,7 @@ def _heatmap(analysis: Analysis, figures: Mapping[str, bytes]) -> HeatmapData | 
         n_candidates=n_candidates if n_candidates > len(genes) else None,
         figure=_figure(figures, "heatmap"),
         removal_note=display.removal_note,
+        samples_note=analysis.samples_note,
         # The publication figure leaves missing cells blank.
         missing_color="#FFFFFF",
     )
@@ -477,7 +487,7 @@ def report_data(
             checks=tuple(qc.checks),
             samples=qc.samples.reset_index(),
             figures=qc_figures,
-            note=_qc_note(analysis),
+            note=" ".join(n for n in (cohort_qc_note(analysis), _qc_note(analysis)) if n),
         ),
         controls=controls,
         downloads=_downloads(folder, analysis.config.figures.format_list()),
@@ -600,7 +610,7 @@ def _write_tables(analysis: Analysis, folder: Path) -> None:
     settings = analysis.config.tables
     for name, table in result_tables(analysis).items():
         write_table(table, folder / f"{name}.tsv")
-    if settings.expression:
+    if settings.expression and not skips_expression_tables(analysis):
         for name, matrix in expression_matrices(analysis).items():
             write_matrix(matrix, folder / f"{name}.tsv", compress=settings.compress)
 
@@ -692,6 +702,7 @@ def write_results(
                 },
                 "de": dict(analysis.de.params.items()),
                 **_contrasts_record(analysis),
+                **cohort_record(analysis),
                 "display": _display_record(analysis),
                 "timings": {**analysis.timings, **timings},
                 "outputs": output_checksums(tmp),
