@@ -9,13 +9,17 @@ are not written as text at this scale: ``analysis.h5ad`` holds them, written blo
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from functools import partial
 
 import pandas as pd
 
 from rnaheat.pipeline.analysis import Analysis
 
 __all__ = [
+    "COHORT_PCA",
     "COHORT_TABLE",
+    "cohort_figure_drawers",
     "cohort_qc_note",
     "cohort_record",
     "cohort_tables",
@@ -26,6 +30,18 @@ logger = logging.getLogger("rnaheat")
 
 #: The table of every cohort sample's QC (``tables/qc_cohort_samples.tsv``).
 COHORT_TABLE = "qc_cohort_samples"
+#: The figure of every cohort sample's PCA (``figures/qc_cohort_pca.*``).
+COHORT_PCA = "qc_cohort_pca"
+
+
+def cohort_figure_drawers(analysis: Analysis, /) -> dict[str, Callable]:
+    """The PCA of every sample, for a cohort (drawn only when called)."""
+    if analysis.cohort is None:
+        return {}
+    from rnaheat.plot.cohort import cohort_pca
+
+    qc = analysis.cohort.qc
+    return {COHORT_PCA: partial(cohort_pca, qc.samples, variance=qc.pca_variance)}
 
 
 def cohort_tables(analysis: Analysis, /) -> dict[str, pd.DataFrame]:

@@ -36,7 +36,9 @@ from rnaheat.io.output import (
 from rnaheat.modules import GeneModules, module_subtitles
 from rnaheat.pipeline.analysis import Analysis
 from rnaheat.pipeline.cohort import (
+    COHORT_PCA,
     COHORT_TABLE,
+    cohort_figure_drawers,
     cohort_qc_note,
     cohort_record,
     cohort_tables,
@@ -171,7 +173,7 @@ def figure_drawers(analysis: Analysis, /) -> dict[str, Callable[[], MplFigure]]:
         drawers["volcano"] = draw_volcano
     if analysis.module_contrasts is not None and analysis.modules is not None:
         drawers["module_contrasts"] = partial(_module_contrast_figure, analysis)
-    return {**drawers, **qc_figure_drawers(analysis.qc)}
+    return {**drawers, **qc_figure_drawers(analysis.qc), **cohort_figure_drawers(analysis)}
 
 
 def _module_contrast_figure(analysis: Analysis) -> MplFigure:
@@ -232,6 +234,11 @@ _FIGURE_TEXT = {
     ),
     "qc_scree": ("Variance explained by each principal component", "Scree plot."),
     "qc_library": ("Library size and detected genes per sample", "Reads and detected genes."),
+    COHORT_PCA: (
+        "PCA of every sample of the cohort",
+        "Every sample on the first two principal components of the most variable genes "
+        "(randomized SVD), coloured by replicate group; circled: outliers from their group.",
+    ),
     "module_contrasts": (
         "Modules across contrasts: mean log2 fold change of each module in each contrast",
         "Colour: the module's mean log2 fold change in the contrast (blue down, red up); text: "
@@ -454,6 +461,7 @@ def report_data(
         f
         for stem in (
             "qc_pca",
+            COHORT_PCA,
             "qc_pca_within",
             "qc_distances",
             "qc_correlations",
