@@ -17,6 +17,7 @@ from rnaheat import transform  # noqa: E402
 from rnaheat.cohort import (  # noqa: E402
     chunked_summaries,
     chunked_vst,
+    chunked_vst_trend,
     cohort_qc,
     randomized_pca,
     stratified_subsample,
@@ -61,13 +62,12 @@ def test_vst_on_chunks_equals_the_in_memory_vst(cohort, blind):
     genes, names = rng.permutation(counts.index), rng.permutation(counts.columns)
     shuffled = counts.loc[genes, names]
     design = None if blind else design_matrix(samples.loc[names], "~ condition").to_numpy()
-    values = chunked_vst(
-        da.from_array(shuffled.to_numpy(), chunks=(300, 128)),
-        gene_ids=genes,
-        sample_names=names,
-        size_factors=factors[names].to_numpy(),
-        design=design,
+    chunked = da.from_array(shuffled.to_numpy(), chunks=(300, 128))
+    factors = factors[names].to_numpy()
+    trend = chunked_vst_trend(
+        chunked, gene_ids=genes, sample_names=names, size_factors=factors, design=design
     )
+    values = chunked_vst(chunked, trend, size_factors=factors)
     assert values.chunks[0][0] == 300  # lazy, block by block
     got = pd.DataFrame(values.compute(), index=genes, columns=names)
     np.testing.assert_allclose(

@@ -13,7 +13,7 @@ from __future__ import annotations
 from rnaheat.cohort.qc import CohortQC, chunked_summaries, cohort_qc, randomized_pca
 from rnaheat.cohort.subsample import SampleSubset, stratified_subsample
 from rnaheat.cohort.view import Cohort, Shown, cohort_view
-from rnaheat.cohort.vst import chunked_vst, normalized_blocks
+from rnaheat.cohort.vst import chunked_vst, chunked_vst_trend, normalized_blocks
 
 __all__ = [
     "Cohort",
@@ -22,6 +22,7 @@ __all__ = [
     "Shown",
     "chunked_summaries",
     "chunked_vst",
+    "chunked_vst_trend",
     "cohort_qc",
     "cohort_view",
     "is_chunked",

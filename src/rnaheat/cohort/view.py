@@ -12,7 +12,7 @@ import pandas as pd
 
 from rnaheat.cohort.qc import CohortQC, chunked_summaries, cohort_qc
 from rnaheat.cohort.subsample import SampleSubset, stratified_subsample
-from rnaheat.cohort.vst import chunked_vst, normalized_blocks
+from rnaheat.cohort.vst import chunked_vst, chunked_vst_trend, normalized_blocks
 from rnaheat.experiment import Experiment
 from rnaheat.qc.result import GROUP_SEP
 
@@ -149,8 +149,10 @@ def cohort_view(
     counts = experiment.adata.X.T
     gene_ids = pd.Index(experiment.adata.var_names, name="gene_id")
     factors = size_factors.reindex(samples.index).to_numpy(float)
-    names = {"gene_ids": gene_ids, "sample_names": samples.index}
-    vst = chunked_vst(counts, **names, size_factors=factors, design=design)
+    trend = chunked_vst_trend(
+        counts, gene_ids=gene_ids, sample_names=samples.index, size_factors=factors, design=design
+    )
+    vst = chunked_vst(counts, trend, size_factors=factors)
     summaries = chunked_summaries(vst, counts=counts)
     qc = cohort_qc(
         vst,

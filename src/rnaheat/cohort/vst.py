@@ -88,19 +88,18 @@ def _factor_row(counts: da.Array, size_factors: np.ndarray) -> da.Array:
 
 
 def chunked_vst(
-    counts: da.Array,
-    /,
-    *,
-    gene_ids: Sequence[str],
-    sample_names: Sequence[str],
-    size_factors: np.ndarray,
-    design: np.ndarray | None = None,
-    nsub: int = 1000,
+    counts: da.Array, trend: DispersionTrend, /, *, size_factors: np.ndarray
 ) -> da.Array:
     """DESeq2's ``vst`` of a chunked matrix, as a lazy genes × samples float64 Dask array.
 
-    Parameters are those of :func:`chunked_vst_trend`. The result has ``counts``' chunks;
-    nothing is computed but the trend.
+    Parameters
+    ----------
+    counts
+        Genes × samples integer counts (a Dask array).
+    trend
+        The dispersion trend (:func:`chunked_vst_trend`).
+    size_factors
+        One per sample, in the columns' order.
 
     Raises
     ------
@@ -108,14 +107,6 @@ def chunked_vst(
         The parametric trend failed and fell back to the ``local`` one, whose transformation
         needs the whole matrix at once.
     """
-    trend = chunked_vst_trend(
-        counts,
-        gene_ids=gene_ids,
-        sample_names=sample_names,
-        size_factors=size_factors,
-        design=design,
-        nsub=nsub,
-    )
     if trend.fit_type not in _CLOSED_FORM:
         raise ValueError(
             f"the VST of a chunked count matrix needs a parametric or mean dispersion trend; "

@@ -134,30 +134,18 @@ def analyse(experiment: Experiment, config: RunConfig, /) -> Analysis:
     result = results[0]
     config = _first_contrast(config, result)
     settings = config.de
-    cohort = None
+    cohort = variance = None
     if is_chunked(experiment.adata.X):
         # A chunked cohort: VST on chunks and QC of every sample; the stages below draw the
         # shown subset (all samples up to --max-samples), its VST from the cohort's trend.
         with stage("cohort", timings, what="VST on chunks, cohort QC and the shown samples"):
             cohort, shown = _cohort(experiment, result, config)
         experiment, factors, vst = shown.experiment, shown.size_factors, shown.vst
-        normalized = shown.normalized
+        normalized, variance = shown.normalized, cohort.variance
     else:
         # VST: blind by default, as DESeq2's vst(); the sample QC and heatmaps draw from it.
         with stage("vst", timings, what="variance-stabilising transformation"):
-            factors = (
-                result.size_factors
-                if result.size_factors is not None
-                else transform.size_factors(experiment, engine=settings.engine)
-            )
-            normalized = transform.normalized_counts(experiment, size_factors=factors)
-            vst = transform.vst(
-                experiment,
-                blind=config.vst.blind or not settings.design,
-                design=settings.design or None,
-                size_factors=factors,
-                engine=settings.engine,
-            )
+            factors, normalized, vst = _vst(experiment, result, config)
     # Sample QC on the blind VST: do replicates cluster, is any sample an outlier or swapped?
     with stage("qc", timings, what="sample distances, PCA and verdicts"):
         variables = (
@@ -175,13 +163,7 @@ def analyse(experiment: Experiment, config: RunConfig, /) -> Analysis:
         )
     # Modules: select genes, scale them for display, cluster, cut and name the modules.
     with stage("modules", timings, what="gene selection, clustering and named modules"):
-        selection, display, modules = _modules(
-            experiment,
-            vst,
-            results,
-            config,
-            variance=cohort.variance if cohort is not None else None,
-        )
+        selection, display, modules = _modules(experiment, vst, results, config, variance=variance)
         by_contrast = None
         if len(results) > 1 and modules is not None:
             by_contrast = module_contrasts(
@@ -242,6 +224,27 @@ def analyse(experiment: Experiment, config: RunConfig, /) -> Analysis:
         module_contrasts=by_contrast,
         cohort=cohort,
     )
+
+
+def _vst(
+    experiment: Experiment, result: DEResult, config: RunConfig
+) -> tuple[pd.Series, pd.DataFrame, pd.DataFrame]:
+    """Size factors (the DE model's when it has them), normalised counts and the VST."""
+    settings = config.de
+    factors = (
+        result.size_factors
+        if result.size_factors is not None
+        else transform.size_factors(experiment, engine=settings.engine)
+    )
+    normalized = transform.normalized_counts(experiment, size_factors=factors)
+    vst = transform.vst(
+        experiment,
+        blind=config.vst.blind or not settings.design,
+        design=settings.design or None,
+        size_factors=factors,
+        engine=settings.engine,
+    )
+    return factors, normalized, vst
 
 
 def _cohort(experiment: Experiment, result: DEResult, config: RunConfig) -> tuple[Cohort, Shown]:
