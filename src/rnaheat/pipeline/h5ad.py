@@ -176,9 +176,6 @@ def _write_cohort_matrices(cohort: Cohort, path: Path) -> None:
 
 
 def _write_matrices(analysis: Analysis, path: Path) -> None:
-    if analysis.cohort is not None:
-        _write_cohort_matrices(analysis.cohort, path)
-        return
     experiment = analysis.experiment
     counts = experiment.adata.X
     shape = (experiment.n_samples, experiment.n_genes)
@@ -241,7 +238,10 @@ def write_analysis(analysis: Analysis, path: str | Path, /) -> None:
         "rnaheat": {"format_version": H5AD_FORMAT, "meta": json.dumps(meta)},
     }
     ad.AnnData(obs=obs, var=var, uns=uns).write_h5ad(path)
-    _write_matrices(analysis, path)
+    if analysis.cohort is not None:
+        _write_cohort_matrices(analysis.cohort, path)
+    else:
+        _write_matrices(analysis, path)
 
 
 # --- reading ------------------------------------------------------------------------------
