@@ -199,3 +199,14 @@ def test_a_chunked_run_names_its_subset_in_figure_report_record_and_h5ad(small_r
     assert stored.shape == (150, 300) and int(stored.obs["shown"].sum()) == 30
     back = read_analysis(out / "analysis.h5ad")
     pd.testing.assert_frame_equal(back.vst, small_run.vst)
+
+
+def test_a_diverse_group_is_judged_on_its_own_spread():
+    rng = np.random.default_rng(4)
+    group = np.repeat(["tight", "diverse"], 60)
+    # The diverse group's samples spread three times as far: none is an outlier of its own.
+    data = rng.normal(size=(120, 100)) * np.where(group == "diverse", 3.0, 1.0)[:, None]
+    data[5] += rng.normal(size=100) * 3  # but this one is, in the tight group
+    flags = group_outliers(data, group)["qc_flag"]
+    assert flags.iloc[5] == "outlier"
+    assert (flags[group == "diverse"] == "ok").mean() > 0.95

@@ -9,9 +9,11 @@ tree are drawn on the figures' sample subset only.
 
 Outlier score: for each sample, the distance to the mean of the *other* samples of its group
 (leave-one-out, so an odd sample does not pull its own yardstick), scaled by the variance of a
-prediction (``1 + 1 / (m - 1)`` for a group of ``m``), on a log2 scale; then a robust z across
-all samples with at least two replicates, tiered as the in-memory QC does
-(:data:`~rnaheat.qc.result.INSPECT_Z`, :data:`~rnaheat.qc.result.OUTLIER_Z`).
+prediction (``1 + 1 / (m - 1)`` for a group of ``m``), on a log2 scale; then a robust z within
+the group when it has at least :data:`OWN_SCALE_MIN` samples (a cohort's groups differ in how
+diverse they are: a heterogeneous tissue is not a group of outliers), else across all samples
+with a replicate; tiered as the in-memory QC does (:data:`~rnaheat.qc.result.INSPECT_Z`,
+:data:`~rnaheat.qc.result.OUTLIER_Z`).
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ from rnaheat.qc.stats import robust_z
 
 if TYPE_CHECKING:
     import dask.array as da
+
+#: Samples from which a group's outlier scores use the group's own median and spread.
+OWN_SCALE_MIN = 10
 
 __all__ = [
     "CohortQC",
@@ -132,8 +137,12 @@ def group_outliers(data: np.ndarray, group: np.ndarray, /) -> pd.DataFrame:
     distance[m < 2] = np.nan
     score = np.full(len(data), np.nan)
     finite = np.isfinite(distance) & (distance > 0)
+    log_distance = np.log2(np.where(finite, distance, 1.0))
     if finite.sum() >= 3:
-        score[finite] = robust_z(np.log2(distance[finite]), min_scale=OUTLIER_MIN_SCALE)
+        score[finite] = robust_z(log_distance[finite], min_scale=OUTLIER_MIN_SCALE)
+    for code in np.flatnonzero(np.bincount(codes[finite], minlength=n_groups) >= OWN_SCALE_MIN):
+        members = finite & (codes == code)
+        score[members] = robust_z(log_distance[members], min_scale=OUTLIER_MIN_SCALE)
     value = np.nan_to_num(score, nan=-np.inf)
     flag = np.where(value > OUTLIER_Z, "outlier", np.where(value > INSPECT_Z, "inspect", "ok"))
     return pd.DataFrame(
