@@ -9,7 +9,15 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["factor_rows", "mean_inverse", "median_of_ratios", "per_sample"]
+__all__ = [
+    "factor_rows",
+    "log_counts",
+    "log_geometric_means",
+    "mean_inverse",
+    "median_of_ratios",
+    "median_ratios",
+    "per_sample",
+]
 
 
 def median_of_ratios(counts: np.ndarray, /) -> np.ndarray:
@@ -30,14 +38,42 @@ def median_of_ratios(counts: np.ndarray, /) -> np.ndarray:
     ValueError
         When every gene has a zero in some sample, so no geometric mean is defined.
     """
-    counts = np.asarray(counts, dtype=float)
+    logs = log_counts(counts)
+    return median_ratios(logs, logs.mean(axis=1), source="counts")
+
+
+def log_counts(counts: np.ndarray, /) -> np.ndarray:
+    """Natural logarithms of the counts (``-inf`` for zeros), in row-major order.
+
+    Row-major, so that sums over a gene's samples add in the same order whatever the
+    layout of the input.
+    """
     with np.errstate(divide="ignore"):
-        logs = np.log(counts)
-    log_geo_means = logs.mean(axis=1)
+        return np.log(np.ascontiguousarray(counts, dtype=float))
+
+
+def log_geometric_means(counts: np.ndarray, /) -> np.ndarray:
+    """Each gene's mean log count over samples (``-inf`` where a count is zero).
+
+    Row by row, so that a chunk of genes gets the same numbers as the whole matrix.
+    """
+    return log_counts(counts).mean(axis=1)
+
+
+def median_ratios(logs: np.ndarray, log_geo_means: np.ndarray, /, *, source: str) -> np.ndarray:
+    """Size factors of the samples of ``logs`` (log counts, all genes × some samples).
+
+    ``log_geo_means`` are the genes' :func:`log_geometric_means` over all samples.
+
+    Raises
+    ------
+    ValueError
+        When no gene has a finite geometric mean; the message names ``source``.
+    """
     usable = np.isfinite(log_geo_means)
     if not usable.any():
         raise ValueError(
-            "counts: every gene has a zero count in at least one sample, so median-of-ratios "
+            f"{source}: every gene has a zero count in at least one sample, so median-of-ratios "
             "size factors are undefined; supply size factors or remove zero-heavy samples"
         )
     # A finite geometric mean means finite logarithms in every sample: each sample's median
