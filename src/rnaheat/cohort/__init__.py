@@ -25,13 +25,7 @@ __all__ = [
     "chunked_vst_trend",
     "cohort_qc",
     "cohort_view",
-    "is_chunked",
     "normalized_blocks",
     "randomized_pca",
     "stratified_subsample",
 ]
-
-
-def is_chunked(values: object, /) -> bool:
-    """Whether ``values`` is a Dask array (checked without importing Dask)."""
-    return type(values).__module__.split(".")[0] == "dask"

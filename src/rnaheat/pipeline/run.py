@@ -20,14 +20,14 @@ import pandas as pd
 from rnaheat import de as de_module
 from rnaheat import transform
 from rnaheat._progress import stage
-from rnaheat.cohort import Cohort, Shown, cohort_view, is_chunked
+from rnaheat.cohort import Cohort, Shown, cohort_view
 from rnaheat.config import RunConfig
 from rnaheat.de.contrasts import resolve_contrasts
 from rnaheat.de.design import Contrast, build_design, design_matrix, design_variables
 from rnaheat.de.result import DEResult
 from rnaheat.display import NO_REMOVAL, DisplayMatrix, display_matrix, nuisance_terms
 from rnaheat.enrich import Enrichment, gene_set_enrichment
-from rnaheat.experiment import Experiment
+from rnaheat.experiment import Experiment, is_chunked
 from rnaheat.io import align_de_table, read_de_table, read_experiment, read_gene_list, read_gmt
 from rnaheat.io.controls import read_controls
 from rnaheat.io.output import check_output_folder, file_checksums
