@@ -502,6 +502,13 @@ class HeatmapSettings:
         Extra sheet columns drawn as annotation tracks.
     markers
         Genes always labelled (symbols or ids).
+    max_samples
+        Most samples the heatmap and the sample-distance views show: about what a page-wide
+        figure can draw with every column at least a pixel or two wide. A larger cohort is
+        shown through a stratified subset that the figures and the report name.
+    subsample_by
+        The sheet column whose levels that subset keeps in proportion (default: the contrast
+        variable).
     """
 
     scale: str = setting(
@@ -540,6 +547,19 @@ class HeatmapSettings:
         metavar="GENE",
         help="genes always labelled on the heatmap (symbols or ids)",
     )
+    max_samples: int = setting(
+        default=1000,
+        allowed=(3, 10**6),
+        flag="--max-samples",
+        help="most samples the heatmap and the sample-distance views show; a larger cohort "
+        "is shown through a stratified subset the figures name",
+    )
+    subsample_by: str | None = setting(
+        flag="--subsample-by",
+        metavar="COLUMN",
+        help="sheet column whose levels the shown subset keeps in proportion (default: the "
+        "contrast variable)",
+    )
 
     def check_columns(self, columns: list[str], /, *, source: str) -> None:
         """Refuse a sheet column named here that the sheet does not have (before any work)."""
@@ -550,6 +570,7 @@ class HeatmapSettings:
             else self.display_remove,
             "--group-samples": (self.group_samples,) if self.group_samples else (),
             "--annotate": self.annotate,
+            "--subsample-by": (self.subsample_by,) if self.subsample_by else (),
         }
         for flag, names in named.items():
             for name in names:

@@ -54,9 +54,16 @@ def heatmap_tracks(analysis: Analysis, /) -> list[str]:
     return track_columns(
         config.de.design or None,
         group_samples=config.heatmap.group_samples or (levels or {}).get("variable"),
-        annotate=config.heatmap.annotate,
+        # A cohort's subset shows the column it keeps in proportion.
+        annotate=(*config.heatmap.annotate, *_subset_column(analysis)),
         contrast_variable=config.de.contrast[0] if config.de.contrast else None,
     )
+
+
+def _subset_column(analysis: Analysis) -> tuple[str, ...]:
+    """The column a cohort's shown subset is stratified by, when it is a subset."""
+    cohort = analysis.cohort
+    return (cohort.subset.by,) if cohort is not None and cohort.subset.is_subset else ()
 
 
 def samples_with_qc_track(analysis: Analysis, /) -> tuple[pd.DataFrame, list[str]]:
@@ -143,7 +150,9 @@ def heatmap(analysis: Analysis, /, **settings: Any) -> Figure:
     run = {
         "samples": samples_with_qc_track(analysis)[0],
         "title": _heatmap_title(analysis),
-        "note": analysis.selection.shown_note(),
+        "note": " · ".join(
+            n for n in (analysis.selection.shown_note(), analysis.samples_note) if n
+        ),
         **heatmap_settings(analysis),
     }
     return draw_heatmap(modules, display, **{**run, **settings})

@@ -88,6 +88,7 @@ def select_genes(
     gene_list: Sequence[str] | None = None,
     symbols: pd.Series | None = None,
     rank_by: str = "padj",
+    variance: pd.Series | None = None,
 ) -> GeneSelection:
     """Choose the genes to cluster and draw.
 
@@ -116,6 +117,9 @@ def select_genes(
         when this is not given.
     rank_by
         The DE table's column the cap ranks by, smallest first (``contrast_rank``: contrasts).
+    variance
+        Each gene's variance by gene id, when ``expression`` holds some of the samples only (a
+        cohort's chunked summaries): usable profiles and ``top_variance`` then use it.
 
     Returns
     -------
@@ -139,7 +143,7 @@ def select_genes(
             "top_variance, or gene_list"
         )
     ids = pd.Index(expression.index.astype(str), name="gene_id")
-    spread, usable = _usable_profiles(expression)
+    spread, usable = _usable_profiles(expression, variance=variance)
     available = ids[usable]
     chosen = pd.Series(np.zeros(len(ids), dtype=bool), index=ids)
     rows: list[dict[str, object]] = []
@@ -155,18 +159,9 @@ def select_genes(
         chosen[picked] = True
         rows.append(row)
     if top_variance:
-        # Ties in variance go to the smaller gene id, whatever the order of the rows.
-        order = np.lexsort((available.to_numpy(dtype=str), -spread[usable]))[:top_variance]
-        picked = available[order]
+        picked, row = _top_variance(available, spread[usable], n=top_variance)
         chosen[picked] = True
-        rows.append(
-            {
-                "rule": "top_variance",
-                "n_genes": len(picked),
-                "n_candidates": len(picked),
-                "detail": f"top {top_variance:,} genes by variance across samples",
-            }
-        )
+        rows.append(row)
     unknown: tuple[str, ...] = ()
     if gene_list:
         if symbols is None and de_table is not None and "symbol" in de_table.columns:
@@ -210,14 +205,37 @@ def _check_settings(
         raise ValueError(f"top_variance must be a positive integer or None, got {top_variance!r}")
 
 
-def _usable_profiles(expression: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Each gene's variance across samples, and whether its profile is finite and not constant."""
+def _usable_profiles(
+    expression: pd.DataFrame, *, variance: pd.Series | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each gene's variance across samples, and whether its profile is finite and not constant.
+
+    ``variance``, when given, holds the variances (of samples ``expression`` may not have).
+    """
+    if variance is not None:
+        spread = variance.reindex(expression.index.astype(str)).to_numpy(dtype=float)
+        return spread, np.isfinite(spread) & (spread > 0)
     values = expression.to_numpy(dtype=float)
     finite = np.isfinite(values).all(axis=1)
     # Constant rows have no z-score and no correlation; nothing can place them in a module.
     spread = np.zeros(len(values))
     spread[finite] = values[finite].var(axis=1)
     return spread, finite & (spread > 0)
+
+
+def _top_variance(
+    available: pd.Index, spread: np.ndarray, *, n: int
+) -> tuple[pd.Index, dict[str, object]]:
+    """The ``n`` usable genes of largest variance, and the rule's row of the rules table."""
+    # Ties in variance go to the smaller gene id, whatever the order of the rows.
+    picked = available[np.lexsort((available.to_numpy(dtype=str), -spread))[:n]]
+    detail = f"top {n:,} genes by variance across samples"
+    return picked, {
+        "rule": "top_variance",
+        "n_genes": len(picked),
+        "n_candidates": len(picked),
+        "detail": detail,
+    }
 
 
 #: How the rules table says what the cap ranked by.

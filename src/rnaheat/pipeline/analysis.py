@@ -9,6 +9,7 @@ from types import MappingProxyType
 import pandas as pd
 
 from rnaheat.checks import Check
+from rnaheat.cohort import Cohort
 from rnaheat.config import RunConfig
 from rnaheat.de.result import DEResult
 from rnaheat.display import DisplayMatrix
@@ -65,6 +66,10 @@ class Analysis:
     module_contrasts
         With several contrasts and modules, each module's mean log2 fold change and share of
         significant genes per contrast (:func:`rnaheat.modules.contrasts.module_contrasts`).
+    cohort
+        For a chunked cohort, the whole cohort (its chunked matrices, cohort-wide QC and the
+        shown subset); ``experiment``, ``normalized``, ``vst``, ``qc`` and the figures then
+        hold the shown samples. ``None`` for an in-memory run.
     """
 
     config: RunConfig
@@ -84,10 +89,16 @@ class Analysis:
     timings: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
     contrasts: tuple[DEResult, ...] = ()
     module_contrasts: pd.DataFrame | None = None
+    cohort: Cohort | None = None
 
     def __post_init__(self) -> None:
         # A read-only copy: whoever extends the timings makes a new Analysis.
         object.__setattr__(self, "timings", MappingProxyType(dict(self.timings)))
+
+    @property
+    def samples_note(self) -> str:
+        """``"1,000 of 17,382 samples shown, stratified by tissue"`` for a cohort's subset."""
+        return "" if self.cohort is None else self.cohort.subset.note()
 
     def __repr__(self) -> str:
         experiment = self.experiment

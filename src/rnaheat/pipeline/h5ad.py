@@ -5,7 +5,9 @@ The file is a plain AnnData (samples × genes) that scanpy and anndata read as t
 - ``X``: raw counts; ``layers["normalized"]`` (counts / size factors), ``layers["vst"]`` and,
   for counts summed from transcripts, ``layers["avg_tx_length"]``;
 - ``obs``: the sample sheet, ``size_factor`` and the sample QC columns (``library_size``,
-  ``outlier``, ``PC1`` …);
+  ``outlier``, ``PC1`` …); for a chunked cohort every sample of it, with ``shown`` (the
+  figures' subset, which the QC columns describe) and the QC of every sample as
+  ``cohort_outlier_score``, ``cohort_PC1`` …;
 - ``var``: ``symbol``, ``biotype``, the DE columns (``log2fc``, ``padj`` …), ``module``,
   ``module_name`` and ``hub_rank`` (empty for genes outside the heatmap);
 - ``uns``: ``settings`` (the run's settings), and each result as a dict of its parts:
@@ -15,7 +17,9 @@ The file is a plain AnnData (samples × genes) that scanpy and anndata read as t
   holds the format version and the notes that restore exact types.
 
 The three large matrices are written in blocks of genes straight into the file, so writing
-holds no second copy of them in memory.
+holds no second copy of them in memory; for a chunked cohort each block is computed from the
+chunked source as it is written. Reading a cohort's file back gives the analysis of its shown
+samples.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ import pandas as pd
 
 from rnaheat.checks import Check
 from rnaheat.cluster import Tree
+from rnaheat.cohort import Cohort
 from rnaheat.config import from_dict, to_dict
 from rnaheat.de.result import DEResult
 from rnaheat.display import DisplayMatrix
@@ -69,7 +74,9 @@ _LAYERS = {"normalized": "normalized", "vst": "vst"}
 
 #: Fields of an :class:`Analysis` with a place of their own: ``uns["settings"]``, ``X`` with
 #: ``obs`` and ``var``, ``obs["size_factor"]`` and the layers.
-_ELSEWHERE = ("config", "experiment", "size_factors", *_LAYERS.values())
+_ELSEWHERE = ("config", "experiment", "size_factors", "cohort", *_LAYERS.values())
+#: The ``obs`` column that marks a cohort's shown samples.
+_SHOWN = "shown"
 #: Every other field is kept in ``uns``, one key each.
 _RESULTS = tuple(f.name for f in dataclasses.fields(Analysis) if f.name not in _ELSEWHERE)
 #: The result classes a stored record may name (a new one is added here to be read back).
@@ -95,13 +102,22 @@ _CLASSES = {
 
 
 def _obs(analysis: Analysis) -> pd.DataFrame:
-    """The sample sheet, then ``size_factor``, then the QC columns the sheet does not have."""
-    obs = analysis.experiment.samples.copy()
-    obs["size_factor"] = analysis.size_factors.reindex(obs.index).to_numpy(float)
+    """The sample sheet, then ``size_factor``, then the QC columns the sheet does not have.
+
+    For a cohort: every sample, then ``shown`` and the cohort-wide QC (``cohort_…``).
+    """
+    cohort = analysis.cohort
+    obs = (analysis.experiment.samples if cohort is None else cohort.samples).copy()
+    factors = analysis.size_factors if cohort is None else cohort.size_factors
+    obs["size_factor"] = factors.reindex(obs.index).to_numpy(float)
     qc = analysis.qc.samples.reindex(obs.index)
     for column in qc.columns:
         if column not in obs.columns:
             obs[column] = qc[column].to_numpy()
+    if cohort is not None:
+        obs[_SHOWN] = obs.index.isin(cohort.subset.samples)
+        for column, values in cohort.qc.samples.items():
+            obs[f"cohort_{column}"] = values.reindex(obs.index).to_numpy()
     return obs
 
 
@@ -139,6 +155,24 @@ def _write_dense(
         data[:, genes] = block(genes)
     data.attrs["encoding-type"] = "array"
     data.attrs["encoding-version"] = "0.2.0"
+
+
+def _write_cohort_matrices(cohort: Cohort, path: Path) -> None:
+    """Counts, normalised counts and VST of every sample, each block computed from its chunks."""
+    shape = (len(cohort.samples), len(cohort.gene_ids))
+    counts = cohort.counts
+    with h5py.File(path, "r+") as h5:
+        _write_dense(
+            h5, "X", shape=shape, dtype=counts.dtype, block=lambda g: counts[g].compute().T
+        )
+        for layer, matrix in (("normalized", cohort.normalized), ("vst", cohort.vst)):
+            _write_dense(
+                h5["layers"],
+                layer,
+                shape=shape,
+                dtype=np.float64,
+                block=lambda g, m=matrix: m[g].compute().T,
+            )
 
 
 def _write_matrices(analysis: Analysis, path: Path) -> None:
@@ -204,7 +238,10 @@ def write_analysis(analysis: Analysis, path: str | Path, /) -> None:
         "rnaheat": {"format_version": H5AD_FORMAT, "meta": json.dumps(meta)},
     }
     ad.AnnData(obs=obs, var=var, uns=uns).write_h5ad(path)
-    _write_matrices(analysis, path)
+    if analysis.cohort is not None:
+        _write_cohort_matrices(analysis.cohort, path)
+    else:
+        _write_matrices(analysis, path)
 
 
 # --- reading ------------------------------------------------------------------------------
@@ -266,6 +303,10 @@ def read_analysis(path: str | Path, /) -> Analysis:
     except (KeyError, ValueError, TypeError) as err:
         raise ValueError(f"{path}: the stored results cannot be read back ({err})") from None
     obs = decode_frame(adata.obs, meta["obs"])
+    if _SHOWN in obs.columns:
+        # A cohort's file: the analysis is that of the samples its figures show.
+        shown = obs[_SHOWN].astype(bool).to_numpy()
+        adata, obs = adata[shown], obs[shown]
     matrices = {}
     for layer, name in _LAYERS.items():
         index_name, columns_name = meta["matrices"][name]

@@ -35,6 +35,15 @@ from rnaheat.io.output import (
 )
 from rnaheat.modules import GeneModules, module_subtitles
 from rnaheat.pipeline.analysis import Analysis
+from rnaheat.pipeline.cohort import (
+    COHORT_PCA,
+    COHORT_TABLE,
+    cohort_figure_drawers,
+    cohort_qc_note,
+    cohort_record,
+    cohort_tables,
+    skips_expression_tables,
+)
 from rnaheat.pipeline.figures import default_jobs, figures_in_background
 from rnaheat.pipeline.h5ad import H5AD_NAME, write_analysis
 from rnaheat.pl import heatmap_settings, heatmap_tracks, run_title
@@ -113,6 +122,7 @@ def result_tables(analysis: Analysis, /) -> dict[str, pd.DataFrame]:
         tables[contrast_stem(Contrast(*result.params["contrast"]))] = result.table
     if analysis.module_contrasts is not None:
         tables["module_contrasts"] = analysis.module_contrasts
+    tables.update(cohort_tables(analysis))
     return tables
 
 
@@ -163,7 +173,7 @@ def figure_drawers(analysis: Analysis, /) -> dict[str, Callable[[], MplFigure]]:
         drawers["volcano"] = draw_volcano
     if analysis.module_contrasts is not None and analysis.modules is not None:
         drawers["module_contrasts"] = partial(_module_contrast_figure, analysis)
-    return {**drawers, **qc_figure_drawers(analysis.qc)}
+    return {**drawers, **qc_figure_drawers(analysis.qc), **cohort_figure_drawers(analysis)}
 
 
 def _module_contrast_figure(analysis: Analysis) -> MplFigure:
@@ -224,6 +234,11 @@ _FIGURE_TEXT = {
     ),
     "qc_scree": ("Variance explained by each principal component", "Scree plot."),
     "qc_library": ("Library size and detected genes per sample", "Reads and detected genes."),
+    COHORT_PCA: (
+        "PCA of every sample of the cohort",
+        "Every sample on the first two principal components of the most variable genes "
+        "(randomized SVD), coloured by replicate group; circled: outliers from their group.",
+    ),
     "module_contrasts": (
         "Modules across contrasts: mean log2 fold change of each module in each contrast",
         "Colour: the module's mean log2 fold change in the contrast (blue down, red up); text: "
@@ -247,6 +262,7 @@ _TABLE_TEXT = {
     "enrichment_ranked": "ranked gene-set test of the whole contrast",
     "module_contrasts": "mean log2 fold change and share of significant genes per module and "
     "contrast",
+    COHORT_TABLE: "PCA, distance to the group and outlier tier of every sample of the cohort",
 }
 
 
@@ -284,6 +300,7 @@ def _heatmap(analysis: Analysis, figures: Mapping[str, bytes]) -> HeatmapData | 
         n_candidates=n_candidates if n_candidates > len(genes) else None,
         figure=_figure(figures, "heatmap"),
         removal_note=display.removal_note,
+        samples_note=analysis.samples_note,
         # The publication figure leaves missing cells blank.
         missing_color="#FFFFFF",
     )
@@ -444,6 +461,7 @@ def report_data(
         f
         for stem in (
             "qc_pca",
+            COHORT_PCA,
             "qc_pca_within",
             "qc_distances",
             "qc_correlations",
@@ -477,7 +495,7 @@ def report_data(
             checks=tuple(qc.checks),
             samples=qc.samples.reset_index(),
             figures=qc_figures,
-            note=_qc_note(analysis),
+            note=" ".join(n for n in (cohort_qc_note(analysis), _qc_note(analysis)) if n),
         ),
         controls=controls,
         downloads=_downloads(folder, analysis.config.figures.format_list()),
@@ -613,7 +631,7 @@ def _write_tables(analysis: Analysis, folder: Path) -> None:
     settings = analysis.config.tables
     for name, table in result_tables(analysis).items():
         write_table(table, folder / f"{name}.tsv")
-    if settings.expression:
+    if settings.expression and not skips_expression_tables(analysis):
         for name, matrix in expression_matrices(analysis).items():
             write_matrix(matrix, folder / f"{name}.tsv", compress=settings.compress)
 
@@ -705,6 +723,7 @@ def write_results(
                 },
                 "de": dict(analysis.de.params.items()),
                 **_contrasts_record(analysis),
+                **cohort_record(analysis),
                 "display": _display_record(analysis),
                 "gene_tree": _gene_tree_record(analysis),
                 "timings": {**analysis.timings, **timings},

@@ -20,13 +20,14 @@ import pandas as pd
 from rnaheat import de as de_module
 from rnaheat import transform
 from rnaheat._progress import stage
+from rnaheat.cohort import Cohort, Shown, cohort_view
 from rnaheat.config import RunConfig
 from rnaheat.de.contrasts import resolve_contrasts
 from rnaheat.de.design import Contrast, build_design, design_matrix, design_variables
 from rnaheat.de.result import DEResult
 from rnaheat.display import NO_REMOVAL, DisplayMatrix, display_matrix, nuisance_terms
 from rnaheat.enrich import Enrichment, gene_set_enrichment
-from rnaheat.experiment import Experiment
+from rnaheat.experiment import Experiment, is_chunked
 from rnaheat.io import align_de_table, read_de_table, read_experiment, read_gene_list, read_gmt
 from rnaheat.io.controls import read_controls
 from rnaheat.io.output import check_output_folder, file_checksums
@@ -134,21 +135,18 @@ def analyse(experiment: Experiment, config: RunConfig, /) -> Analysis:
     result = results[0]
     config = _first_contrast(config, result)
     settings = config.de
-    # VST: blind by default, as DESeq2's vst(); the sample QC and heatmaps draw from it.
-    with stage("vst", timings, what="variance-stabilising transformation"):
-        factors = (
-            result.size_factors
-            if result.size_factors is not None
-            else transform.size_factors(experiment, engine=settings.engine)
-        )
-        normalized = transform.normalized_counts(experiment, size_factors=factors)
-        vst = transform.vst(
-            experiment,
-            blind=config.vst.blind or not settings.design,
-            design=settings.design or None,
-            size_factors=factors,
-            engine=settings.engine,
-        )
+    cohort = variance = None
+    if is_chunked(experiment.adata.X):
+        # A chunked cohort: VST on chunks and QC of every sample; the stages below draw the
+        # shown subset (all samples up to --max-samples), its VST from the cohort's trend.
+        with stage("cohort", timings, what="VST on chunks, cohort QC and the shown samples"):
+            cohort, shown = _cohort(experiment, result, config)
+        experiment, factors, vst = shown.experiment, shown.size_factors, shown.vst
+        normalized, variance = shown.normalized, cohort.variance
+    else:
+        # VST: blind by default, as DESeq2's vst(); the sample QC and heatmaps draw from it.
+        with stage("vst", timings, what="variance-stabilising transformation"):
+            factors, normalized, vst = _vst(experiment, result, config)
     # Sample QC on the blind VST: do replicates cluster, is any sample an outlier or swapped?
     with stage("qc", timings, what="sample distances, PCA and verdicts"):
         variables = (
@@ -166,7 +164,7 @@ def analyse(experiment: Experiment, config: RunConfig, /) -> Analysis:
         )
     # Modules: select genes, scale them for display, cluster, cut and name the modules.
     with stage("modules", timings, what="gene selection, clustering and named modules"):
-        selection, display, modules = _modules(experiment, vst, results, config)
+        selection, display, modules = _modules(experiment, vst, results, config, variance=variance)
         by_contrast = None
         if len(results) > 1 and modules is not None:
             by_contrast = module_contrasts(
@@ -225,6 +223,54 @@ def analyse(experiment: Experiment, config: RunConfig, /) -> Analysis:
         timings=timings,
         contrasts=results if len(results) > 1 else (),
         module_contrasts=by_contrast,
+        cohort=cohort,
+    )
+
+
+def _vst(
+    experiment: Experiment, result: DEResult, config: RunConfig
+) -> tuple[pd.Series, pd.DataFrame, pd.DataFrame]:
+    """Size factors (the DE model's when it has them), normalised counts and the VST."""
+    settings = config.de
+    factors = (
+        result.size_factors
+        if result.size_factors is not None
+        else transform.size_factors(experiment, engine=settings.engine)
+    )
+    normalized = transform.normalized_counts(experiment, size_factors=factors)
+    vst = transform.vst(
+        experiment,
+        blind=config.vst.blind or not settings.design,
+        design=settings.design or None,
+        size_factors=factors,
+        engine=settings.engine,
+    )
+    return factors, normalized, vst
+
+
+def _cohort(experiment: Experiment, result: DEResult, config: RunConfig) -> tuple[Cohort, Shown]:
+    """The chunked cohort's VST, QC and summaries, and the in-memory part the figures show."""
+    settings = config.de
+    if result.size_factors is None:
+        raise ValueError(
+            "a chunked count matrix needs the DE model's size factors; an imported DE table "
+            "has none (run the DE model instead of --de-table)"
+        )
+    blind = config.vst.blind or not settings.design
+    variables = design_variables(settings.design) if settings.design else []
+    contrast_variable = settings.contrast[0] if settings.contrast else None
+    by = config.heatmap.subsample_by or contrast_variable or (variables or [None])[0]
+    if by is None:
+        raise ValueError("a chunked cohort needs --subsample-by COLUMN (there is no contrast)")
+    return cohort_view(
+        experiment,
+        size_factors=result.size_factors,
+        design=None if blind else design_matrix(experiment.samples, settings.design).to_numpy(),
+        variables=variables,
+        subsample_by=by,
+        max_samples=config.heatmap.max_samples,
+        n_top=config.qc.top_genes,
+        random_state=config.random_state,
     )
 
 
@@ -283,7 +329,12 @@ def _pattern_levels(samples: pd.DataFrame, config: RunConfig, /, *, source: str)
 
 
 def _modules(
-    experiment: Experiment, vst: pd.DataFrame, results: tuple[DEResult, ...], config: RunConfig
+    experiment: Experiment,
+    vst: pd.DataFrame,
+    results: tuple[DEResult, ...],
+    config: RunConfig,
+    *,
+    variance: pd.Series | None = None,
 ) -> tuple[GeneSelection, DisplayMatrix | None, GeneModules | None]:
     s, h, m = config.select, config.heatmap, config.modules
     design = config.de.design or None
@@ -306,6 +357,7 @@ def _modules(
         gene_list=gene_list,
         symbols=experiment.genes["symbol"],
         rank_by="contrast_rank" if len(results) > 1 else "padj",
+        variance=variance,
     )
     if len(selection.genes) < MIN_GENES_TO_CLUSTER:
         logger.warning(

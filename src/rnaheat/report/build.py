@@ -463,8 +463,9 @@ def _heatmap(data: ReportData, payload: Mapping[str, object] | None) -> str:
         '<button type="button" role="tab" id="tab-static" aria-controls="hm-static"'
         ' aria-selected="false" tabindex="-1">Publication figure</button></div>'
     )
+    columns = heatmap.samples_note or f"{len(heatmap.samples):,} samples"
     return f"""<section id="heatmap"><h2>Main heatmap</h2>
-<p class="lede">{_e(heatmap.shown_note)}, {len(heatmap.samples):,} samples, {len(data.modules)}
+<p class="lede">{_e(heatmap.shown_note)}, {_e(columns)}, {len(data.modules)}
 {"module" if len(data.modules) == 1 else "modules"}. Colour: {_e(heatmap.label)}.
 {_removal(heatmap)}</p>
 {tabs}

@@ -318,6 +318,9 @@ class HeatmapData:
         Colour of a missing (NaN) cell, as the publication figure draws it.
     removal_note
         What the display removed, e.g. ``"cell_line effect removed for display"``, or empty.
+    samples_note
+        Which samples the columns are when they are a subset of a cohort, e.g. ``"1,000 of
+        17,382 samples shown, stratified by tissue"``; empty when every sample is shown.
     """
 
     values: np.ndarray
@@ -331,10 +334,12 @@ class HeatmapData:
     figure: StaticFigure | None = None
     missing_color: str = NEUTRAL
     removal_note: str = ""
+    samples_note: str = ""
 
     def __post_init__(self) -> None:
         _color(self.missing_color, "heatmap missing_color")
         _text(self.removal_note, "heatmap removal_note")
+        _text(self.samples_note, "heatmap samples_note")
         values = np.array(self.values, dtype=float)
         if values.ndim != 2:
             raise ValueError(

@@ -20,7 +20,29 @@ from rnaheat.de.deseq2.dispersion import gene_wise_dispersions
 from rnaheat.de.deseq2.size_factors import factor_rows, per_sample
 from rnaheat.de.deseq2.trend import DispersionTrend, fit_trend
 
-__all__ = ["fit_vst_trend", "vst_transform"]
+__all__ = ["fit_vst_trend", "vst_transform", "vst_trend_rows"]
+
+
+def vst_trend_rows(base_mean: np.ndarray, /, *, nonzero: np.ndarray, nsub: int) -> np.ndarray:
+    """The rows whose dispersions fit the VST trend: ``nsub`` spread over the ranked means.
+
+    Parameters
+    ----------
+    base_mean
+        Each gene's mean normalised count (all genes, in a fixed order).
+    nonzero
+        Whether each gene has a count above zero; all of them are used when fewer than
+        ``nsub`` genes have a mean above 5.
+    nsub
+        Number of genes in the subset.
+    """
+    above = np.flatnonzero(base_mean > 5)
+    if base_mean.size >= nsub and above.size >= nsub:
+        order = np.argsort(base_mean[above], kind="stable")
+        # R: o[round(seq(1, length(o), length = nsub))], 1-based
+        picks = np.round(np.linspace(1, above.size, nsub)).astype(np.int64) - 1
+        return above[order[picks]]
+    return np.flatnonzero(nonzero)
 
 
 def fit_vst_trend(
@@ -48,14 +70,7 @@ def fit_vst_trend(
         Trend type, see :func:`rnaheat.de.deseq2.trend.fit_trend`.
     """
     base_mean = (counts / size_factors).mean(axis=1)
-    above = np.flatnonzero(base_mean > 5)
-    if counts.shape[0] >= nsub and above.size >= nsub:
-        order = np.argsort(base_mean[above], kind="stable")
-        # R: o[round(seq(1, length(o), length = nsub))], 1-based
-        picks = np.round(np.linspace(1, above.size, nsub)).astype(np.int64) - 1
-        rows = above[order[picks]]
-    else:
-        rows = np.flatnonzero(counts.sum(axis=1) > 0)
+    rows = vst_trend_rows(base_mean, nonzero=counts.sum(axis=1) > 0, nsub=nsub)
     genewise = gene_wise_dispersions(
         counts[rows], design, size_factors=factor_rows(size_factors, rows)
     )

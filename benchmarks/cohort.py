@@ -1,0 +1,361 @@
+"""Cohorts: DE and the whole run at 60,000 genes × 2,000 / 5,000 / 20,000 samples.
+
+Simulates negative-binomial counts (``~ condition``, two balanced groups, 10% of genes
+changed; a ``tissue`` column of 12 unbalanced levels, each shifting its own 3% of genes) into a
+zarr store in AnnData's layout (``X`` samples × genes, chunks of 1,024 samples × 2,048 genes,
+as ``rnaheat convert`` writes), written a block of genes at a time. Then, per size, each step
+in its own process while a sampler records the peak resident memory of that process and of
+every process it starts (the Dask workers):
+
+- ``de-memory``: DE with the in-memory engine (the store read whole), where it fits in memory;
+- ``de-dask``: DE on a 2-worker ``LocalCluster`` (processes) reading the store in chunks;
+- ``run``: ``rnaheat run`` on the store (``--workers 2``), then the first contentful paint of
+  its report in headless Chromium (target ≤ 2 s at 20,000 samples).
+
+The issue's targets: 60,000 × 20,000 completes through Dask with no process above 8 GB, at a
+per-sample cost within 1.5× of the in-memory engine's at 2,000 samples. The last table prints
+that ratio. The 20,000-sample store is about 10 GB of counts before compression; sizes above
+what fits in memory skip ``de-memory`` (``--memory-gb``).
+
+Usage::
+
+    python benchmarks/cohort.py --sizes 2000                    # about 10 minutes
+    python benchmarks/cohort.py --sizes 2000 5000 20000         # a quiet machine, hours
+    python benchmarks/cohort.py --sizes 20000 --steps run       # the report of 20,000 samples
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+STEPS = ("de-memory", "de-dask", "run")
+N_GENES = 60_000
+N_TISSUES = 12
+DESIGN = "~ condition"
+CONTRAST = ("condition", "B", "A")
+#: Chunks of ``X`` (samples × genes), as ``rnaheat convert`` writes them.
+CHUNK_SAMPLES, CHUNK_GENES = 1024, 2048
+#: The in-memory engine holds about this many float64 copies of the counts at its peak.
+MEMORY_COPIES = 6
+
+
+# --- simulation ---------------------------------------------------------------------------
+
+
+def _sample_sheet(n_samples: int, rng: np.random.Generator) -> pd.DataFrame:
+    """Balanced ``condition``; ``tissue`` levels with weights 1..12 (rare to common)."""
+    weights = np.arange(1, N_TISSUES + 1, dtype=float)
+    tissue = rng.choice(
+        [f"tissue{i:02d}" for i in range(N_TISSUES)], n_samples, p=weights / weights.sum()
+    )
+    names = pd.Index([f"S{i:06d}" for i in range(n_samples)], name="sample")
+    condition = np.resize(["A", "B"], n_samples)
+    return pd.DataFrame({"condition": condition, "tissue": tissue}, index=names)
+
+
+def _gene_parameters(n_genes: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Mean, dispersion, condition effect and tissue shifts (log scale) of every gene."""
+    low = rng.random(n_genes) < 0.35
+    mean = np.where(low, np.exp(rng.normal(-3, 1.5, n_genes)), np.exp(rng.normal(4, 2, n_genes)))
+    return {
+        "mean": mean,
+        "dispersion": np.minimum((0.04 + 1.5 / mean) * np.exp(rng.normal(0, 0.5, n_genes)), 20),
+        "effect": np.where(rng.random(n_genes) < 0.1, rng.normal(0, 1, n_genes), 0.0),
+        "tissue": np.where(
+            rng.random((N_TISSUES, n_genes)) < 0.03, rng.normal(0, 1, (N_TISSUES, n_genes)), 0.0
+        ),
+    }
+
+
+def simulate_store(
+    store: Path, n_samples: int, *, n_genes: int = N_GENES, seed: int = 17
+) -> pd.DataFrame:
+    """Write the simulated cohort into ``store`` a block of genes at a time; the sample sheet."""
+    import anndata as ad
+    import zarr
+    from anndata.io import write_elem
+
+    rng = np.random.default_rng([seed, n_samples])
+    samples = _sample_sheet(n_samples, rng)
+    genes = _gene_parameters(n_genes, rng)
+    factors = np.exp(rng.normal(0, 0.2, n_samples))
+    treated = (samples["condition"] == "B").to_numpy()
+    tissue = pd.Categorical(samples["tissue"]).codes
+    group = zarr.open_group(str(store), mode="w", zarr_format=3)
+    x = group.create_array(
+        "X",
+        shape=(n_samples, n_genes),
+        chunks=(min(n_samples, CHUNK_SAMPLES), CHUNK_GENES),
+        dtype="int64",
+    )
+    x.attrs.update({"encoding-type": "array", "encoding-version": "0.2.0"})
+    for start in range(0, n_genes, CHUNK_GENES):
+        g = slice(start, min(start + CHUNK_GENES, n_genes))
+        block_rng = np.random.default_rng([seed, n_samples, start])
+        log_mu = genes["effect"][g, None] * treated + genes["tissue"][:, g].T[:, tissue]
+        mu = genes["mean"][g, None] * np.exp(log_mu) * factors
+        size = 1 / genes["dispersion"][g, None]
+        x[:, g] = block_rng.negative_binomial(size, size / (size + mu)).T
+    ids = pd.Index([f"G{i:06d}" for i in range(n_genes)], name="gene_id")
+    var = pd.DataFrame({"symbol": [f"SYM{i}" for i in range(n_genes)]}, index=ids)
+    with ad.settings.override(auto_shard_zarr_v3=False):
+        write_elem(group, "obs", samples)
+        write_elem(group, "var", var)
+        for name in ("layers", "obsm", "varm", "obsp", "varp", "uns"):
+            write_elem(group, name, {})
+    group.attrs.update({"encoding-type": "anndata", "encoding-version": "0.1.0"})
+    return samples
+
+
+# --- measuring ----------------------------------------------------------------------------
+
+
+class PeakMemory:
+    """The peak resident memory of a process and of every process it starts, by polling."""
+
+    def __init__(self, pid: int, *, every: float = 0.2) -> None:
+        self.pid, self.every = pid, every
+        self.peaks: dict[int, tuple[float, str]] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+
+    def __enter__(self) -> PeakMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _poll(self) -> None:
+        import psutil
+
+        try:
+            root = psutil.Process(self.pid)
+        except psutil.NoSuchProcess:
+            return
+        while not self._stop.is_set():
+            try:
+                processes = [root, *root.children(recursive=True)]
+            except psutil.NoSuchProcess:
+                return
+            for process in processes:
+                try:
+                    rss = process.memory_info().rss / 2**20
+                    role = "main" if process.pid == self.pid else _role(process)
+                except psutil.Error:
+                    continue
+                if rss > self.peaks.get(process.pid, (0.0, ""))[0]:
+                    self.peaks[process.pid] = (rss, role)
+            self._stop.wait(self.every)
+
+    def summary(self) -> dict[str, float]:
+        """Peak MB of the main process, of its largest child and of each child by role."""
+        out = {
+            "main_mb": max((mb for mb, role in self.peaks.values() if role == "main"), default=0.0)
+        }
+        children = sorted((mb, role) for mb, role in self.peaks.values() if role != "main")
+        out["largest_child_mb"] = children[-1][0] if children else 0.0
+        out["children"] = [{"role": role, "peak_mb": round(mb)} for mb, role in reversed(children)]
+        return out
+
+
+def _role(process) -> str:
+    """``worker`` for a Dask worker process, else the process's name."""
+    command = " ".join(process.cmdline())
+    return "worker" if "multiprocessing" in command or "distributed" in command else process.name()
+
+
+def measured(command: list[str]) -> dict:
+    """Run ``command``; its wall time, the JSON it prints last and the processes' peak memory."""
+    start = time.perf_counter()
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True, env=_env())
+    with PeakMemory(process.pid) as memory:
+        output, _ = process.communicate()
+    wall = time.perf_counter() - start
+    if process.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed with status {process.returncode}")
+    lines = [line for line in output.splitlines() if line.startswith("{")]
+    return {"wall": wall, **(json.loads(lines[-1]) if lines else {}), **memory.summary()}
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+
+
+def first_paint(report: Path) -> float:
+    """Milliseconds to the first contentful paint of ``report`` in headless Chromium."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu"]
+        )
+        page = browser.new_page(viewport={"width": 1440, "height": 900})
+        page.goto(report.resolve().as_uri())
+        page.wait_for_function(
+            "() => performance.getEntriesByName('first-contentful-paint').length > 0"
+        )
+        paint = page.evaluate("performance.getEntriesByName('first-contentful-paint')[0].startTime")
+        browser.close()
+    return float(paint)
+
+
+# --- the steps, each in its own process ---------------------------------------------------
+
+
+def _experiment(store: Path, *, in_memory: bool = False):
+    """The store as an experiment whose counts stay a lazily read Dask array (or are read)."""
+    import anndata as ad
+    import dask.array as da
+    import zarr
+    from anndata.io import read_elem
+
+    from rnaheat.experiment import Experiment
+
+    group = zarr.open_group(str(store), mode="r")
+    x = group["X"][:] if in_memory else da.from_zarr(group["X"])
+    obs, var = read_elem(group["obs"]), read_elem(group["var"])
+    var = var.reindex(columns=["symbol", "biotype"]).fillna("").astype(str)
+    return Experiment(adata=ad.AnnData(X=x, obs=obs, var=var))
+
+
+def _de(store: Path, *, mode: str, workers: int) -> dict:
+    """Seconds of DE on the store, in memory or on a local Dask cluster."""
+    import contextlib
+
+    from rnaheat import de
+
+    experiment = _experiment(store, in_memory=mode == "memory")
+    cluster = contextlib.nullcontext()
+    if mode == "dask":
+        from rnaheat.de.distributed import cluster as dask_cluster
+
+        cluster = dask_cluster(workers=workers, scheduler="")
+    with cluster:
+        start = time.perf_counter()
+        result = de.test(experiment, design=DESIGN, contrast=CONTRAST)
+        seconds = time.perf_counter() - start
+    return {"de_seconds": seconds, "n_significant": len(result.significant())}
+
+
+def _run_command(store: Path, sheet: Path, out: Path, *, workers: int) -> list[str]:
+    """``rnaheat run`` on the store: DE on ``workers`` Dask workers, the cohort stages after."""
+    return [
+        sys.executable,
+        "-m",
+        "rnaheat.cli",
+        "run",
+        "--counts",
+        str(store),
+        "--samples",
+        str(sheet),
+        "--design",
+        DESIGN,
+        "--contrast",
+        *CONTRAST,
+        "--subsample-by",
+        "tissue",
+        "--workers",
+        str(workers),
+        "--out",
+        str(out),
+        "--force",
+    ]
+
+
+def _size(n_samples: int, args: argparse.Namespace) -> dict[str, dict]:
+    """Every requested step at one size."""
+    work = Path(args.work)
+    store, sheet = work / f"cohort_{n_samples}.zarr", work / f"cohort_{n_samples}.tsv"
+    results: dict[str, dict] = {}
+    if not store.exists():
+        start = time.perf_counter()
+        simulate_store(store, n_samples, n_genes=args.genes).to_csv(sheet, sep="\t")
+        results["simulate"] = {"wall": time.perf_counter() - start}
+    me = [sys.executable, __file__]
+    fits = args.genes * n_samples * 8 * MEMORY_COPIES < args.memory_gb * 2**30
+    if "de-memory" in args.steps and fits:
+        results["de-memory"] = measured([*me, "_de", str(store), "--mode", "memory"])
+    if "de-dask" in args.steps:
+        results["de-dask"] = measured(
+            [*me, "_de", str(store), "--mode", "dask", "--workers", str(args.workers)]
+        )
+    if "run" in args.steps:
+        out = work / f"run_{n_samples}"
+        results["run"] = measured(_run_command(store, sheet, out, workers=args.workers))
+        results["run"]["first_paint_ms"] = first_paint(out / "report.html")
+        results["run"]["report_mb"] = (out / "report.html").stat().st_size / 2**20
+    return results
+
+
+def _print(results: dict[int, dict[str, dict]]) -> None:
+    print(
+        f"{'samples':>8} {'step':10} {'wall s':>8} {'DE s':>8} {'s/sample':>9} "
+        f"{'main MB':>8} {'worker MB':>10}"
+    )
+    for n, steps in results.items():
+        for step, r in steps.items():
+            de_s = r.get("de_seconds", float("nan"))
+            print(
+                f"{n:>8,} {step:10} {r['wall']:8.1f} {de_s:8.1f} {de_s / n:9.4f} "
+                f"{r.get('main_mb', 0):8.0f} {r.get('largest_child_mb', 0):10.0f}"
+            )
+            if "first_paint_ms" in r:
+                print(
+                    f"{'':>8} report: {r['report_mb']:.1f} MB, "
+                    f"first contentful paint {r['first_paint_ms']:.0f} ms"
+                )
+    memory = {n: s["de-memory"]["de_seconds"] / n for n, s in results.items() if "de-memory" in s}
+    dask = {n: s["de-dask"]["de_seconds"] / n for n, s in results.items() if "de-dask" in s}
+    if memory and dask:
+        base = memory[min(memory)]
+        for n, cost in dask.items():
+            print(
+                f"DE per sample on Dask at {n:,} / in memory at {min(memory):,}: {cost / base:.2f}×"
+            )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command")
+    child = sub.add_parser("_de", help="(internal) DE on one store, printing its seconds")
+    child.add_argument("store", type=Path)
+    child.add_argument("--mode", choices=("memory", "dask"), required=True)
+    child.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[2000])
+    parser.add_argument("--genes", type=int, default=N_GENES)
+    parser.add_argument("--steps", nargs="+", choices=STEPS, default=list(STEPS))
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--memory-gb", type=float, default=20, help="memory the in-memory DE may use"
+    )
+    parser.add_argument("--work", default="/tmp/rnaheat-cohort", help="stores and runs go here")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args(argv)
+    if args.command == "_de":
+        print(json.dumps(_de(args.store, mode=args.mode, workers=args.workers)))
+        return
+    Path(args.work).mkdir(parents=True, exist_ok=True)
+    results = {}
+    for n in args.sizes:
+        results[n] = _size(n, args)
+        print(f"{n:,} samples: {json.dumps(results[n])}", file=sys.stderr)
+    _print(results)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,181 @@
+"""A cohort seen through its shown subset: the chunked whole and the in-memory part it shows."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from rnaheat.cohort.qc import CohortQC, chunked_summaries, cohort_qc
+from rnaheat.cohort.subsample import SampleSubset, stratified_subsample
+from rnaheat.cohort.vst import chunked_vst, chunked_vst_trend, normalized_blocks
+from rnaheat.experiment import Experiment
+from rnaheat.qc.result import GROUP_SEP
+
+if TYPE_CHECKING:
+    import dask.array as da
+
+__all__ = ["Cohort", "Shown", "cohort_view"]
+
+logger = logging.getLogger("rnaheat")
+
+
+@dataclass(frozen=True, eq=False)
+class Cohort:
+    """The whole cohort behind a run whose figures show a subset of it.
+
+    Attributes
+    ----------
+    subset
+        The samples shown, of how many, stratified by which column.
+    qc
+        PCA and outlier scores of every sample (:class:`~rnaheat.cohort.qc.CohortQC`).
+    samples
+        The whole sample sheet.
+    size_factors
+        Every sample's size factor (from DE).
+    counts, vst, normalized
+        Genes × samples Dask arrays of the whole cohort (the last two lazy), rows
+        ``gene_ids``, columns ``samples.index``.
+    gene_ids
+        The row names.
+    variance
+        Each gene's VST variance across all samples (the gene selection's).
+    """
+
+    subset: SampleSubset
+    qc: CohortQC
+    samples: pd.DataFrame
+    size_factors: pd.Series
+    counts: da.Array
+    vst: da.Array
+    normalized: da.Array
+    gene_ids: pd.Index
+    variance: pd.Series
+
+    def record(self) -> dict[str, object]:
+        """What the run record says of the cohort and its subset."""
+        return {
+            "n_samples": self.subset.n_total,
+            "n_shown": len(self.subset.samples),
+            "subsample_by": self.subset.by,
+            "shown_per_level": self.subset.per_level or {},
+            "note": self.subset.note(),
+            "qc_flags": self.qc.counts(),
+            "qc": dict(self.qc.params),
+        }
+
+
+@dataclass(frozen=True, eq=False)
+class Shown:
+    """The in-memory part the figures draw: the shown samples, all genes."""
+
+    experiment: Experiment
+    size_factors: pd.Series
+    normalized: pd.DataFrame
+    vst: pd.DataFrame
+
+
+def _groups(samples: pd.DataFrame, variables: Sequence[str]) -> pd.Series:
+    """Each sample's replicate group: its levels of the categorical design variables."""
+    factors = [v for v in variables if not pd.api.types.is_numeric_dtype(samples[v])]
+    if not factors:
+        return pd.Series("", index=samples.index, name="group")
+    return samples[factors].astype(str).agg(GROUP_SEP.join, axis=1).rename("group")
+
+
+def _shown_part(experiment: Experiment, cohort: Cohort) -> Shown:
+    """The shown samples' counts, VST and normalised counts as in-memory tables."""
+    import dask
+
+    columns = np.flatnonzero(cohort.samples.index.isin(cohort.subset.samples))
+    counts, vst, normalized = dask.compute(
+        cohort.counts[:, columns], cohort.vst[:, columns], cohort.normalized[:, columns]
+    )
+    names = cohort.samples.index[columns]
+    frame = {"index": cohort.gene_ids, "columns": names}
+    shown = Experiment.from_frames(
+        pd.DataFrame(counts, **frame),
+        cohort.samples.loc[names],
+        genes=experiment.genes,
+        sources=experiment.sources,
+    )
+    return Shown(
+        experiment=shown,
+        size_factors=cohort.size_factors.loc[names],
+        normalized=pd.DataFrame(normalized, **frame),
+        vst=pd.DataFrame(vst, **frame),
+    )
+
+
+def cohort_view(
+    experiment: Experiment,
+    /,
+    *,
+    size_factors: pd.Series,
+    design: np.ndarray | None,
+    variables: Sequence[str],
+    subsample_by: str,
+    max_samples: int,
+    n_top: int = 500,
+    random_state: int = 0,
+) -> tuple[Cohort, Shown]:
+    """VST on chunks, cohort-wide QC and summaries, and the stratified shown part.
+
+    Parameters
+    ----------
+    experiment
+        An experiment whose ``adata.X`` is a Dask array (samples × genes).
+    size_factors
+        Every sample's size factor, indexed by sample (from DE).
+    design
+        Samples × coefficients model matrix for a design-aware VST; ``None`` for blind.
+    variables
+        The design's variables (their categorical ones form the QC's replicate groups).
+    subsample_by
+        The sheet column the shown subset is stratified by.
+    max_samples
+        Most samples shown.
+    n_top
+        Most variable genes of the cohort-wide PCA and outlier scores.
+    random_state
+        Seed of the subset and of the randomized SVD.
+    """
+    samples = experiment.samples
+    counts = experiment.adata.X.T
+    gene_ids = pd.Index(experiment.adata.var_names, name="gene_id")
+    factors = size_factors.reindex(samples.index).to_numpy(float)
+    trend = chunked_vst_trend(
+        counts, gene_ids=gene_ids, sample_names=samples.index, size_factors=factors, design=design
+    )
+    vst = chunked_vst(counts, trend, size_factors=factors)
+    summaries = chunked_summaries(vst, counts=counts)
+    qc = cohort_qc(
+        vst,
+        summaries=summaries,
+        gene_ids=gene_ids.to_numpy(),
+        group=_groups(samples, variables),
+        n_top=n_top,
+        random_state=random_state,
+    )
+    subset = stratified_subsample(
+        samples, by=subsample_by, n=max_samples, random_state=random_state
+    )
+    if subset.is_subset:
+        logger.info("  %s", subset.note())
+    cohort = Cohort(
+        subset=subset,
+        qc=qc,
+        samples=samples,
+        size_factors=size_factors.reindex(samples.index),
+        counts=counts,
+        vst=vst,
+        normalized=normalized_blocks(counts, size_factors=factors),
+        gene_ids=gene_ids,
+        variance=pd.Series(summaries.variance, index=gene_ids, name="variance"),
+    )
+    return cohort, _shown_part(experiment, cohort)
