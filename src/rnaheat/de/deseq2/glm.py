@@ -222,10 +222,10 @@ def _constant_log_likelihood(
             ) - gammaln(y + 1.0)
 
     if table is None:
-        constant = constant_terms(counts, size[:, None])
+        constant = linalg.row_sums(constant_terms(counts, size[:, None]))
     else:
-        constant = table.map(lambda values, gene: constant_terms(values, size[gene]))
-    return linalg.row_sums(constant) + linalg.row_sums(counts) * np.log(alpha)
+        constant = table.map_sums(lambda values, gene: constant_terms(values, size[gene]))
+    return constant + linalg.row_sums(counts) * np.log(alpha)
 
 
 @dataclass(frozen=True)
