@@ -40,24 +40,17 @@ class CountTable:
             np.not_equal(ordered[:, 1:], ordered[:, :-1], out=first[:, 1:])
         self.values = ordered[first]
         starts = np.flatnonzero(first)
-        self.multiplicity = np.diff(np.append(starts, first.size)).astype(float)
+        # How often each distinct count occurs, in the narrowest integer type (memory).
+        self.multiplicity = np.diff(np.append(starts, first.size)).astype(
+            np.min_scalar_type(n_samples)
+        )
         self.n_distinct = first.sum(axis=1)
-        self._index_genes()
-
-    def _index_genes(self) -> None:
-        self.gene = np.repeat(np.arange(self.n_distinct.size), self.n_distinct)
         self.offset = np.cumsum(self.n_distinct) - self.n_distinct
 
-    def row_sums(
-        self, function, inv_alpha: np.ndarray, /, *, scratch: Scratch | None = None
-    ) -> np.ndarray:
+    def row_sums(self, function, inv_alpha: np.ndarray, /) -> np.ndarray:
         """Per gene, the sum over its samples of ``function(count + inv_alpha)``."""
-        scratch = Scratch() if scratch is None else scratch
-        # Every index is in range: "wrap" spares numpy's bounds checks and output buffering.
-        distinct = np.take(
-            inv_alpha, self.gene, out=scratch("distinct", self.values.shape), mode="wrap"
-        )
-        np.add(self.values, distinct, out=distinct)
+        distinct = np.repeat(inv_alpha, self.n_distinct)
+        distinct += self.values
         function(distinct, out=distinct)
         distinct *= self.multiplicity
         return np.add.reduceat(distinct, self.offset)
@@ -67,16 +60,17 @@ class CountTable:
 
         ``function`` takes the flat distinct values and the row of the gene each belongs to.
         """
-        return np.add.reduceat(function(self.values, self.gene) * self.multiplicity, self.offset)
+        gene = np.repeat(np.arange(self.n_distinct.size), self.n_distinct)
+        return np.add.reduceat(function(self.values, gene) * self.multiplicity, self.offset)
 
     def take(self, keep: np.ndarray, /) -> CountTable:
         """The table of the genes where the boolean ``keep`` holds, in order."""
         out = CountTable(None)
-        selected = keep[self.gene]
+        selected = np.repeat(keep, self.n_distinct)
         out.values = self.values[selected]
         out.multiplicity = self.multiplicity[selected]
         out.n_distinct = self.n_distinct[keep]
-        out._index_genes()
+        out.offset = np.cumsum(out.n_distinct) - out.n_distinct
         return out
 
 

@@ -149,7 +149,7 @@ def _sum_over_counts(
 ) -> np.ndarray:
     """Per gene, the sum over samples of ``function(count + 1/alpha)`` (``lgamma``, ``digamma``)."""
     if table is not None:
-        return table.row_sums(function, inv_alpha, scratch=scratch)
+        return table.row_sums(function, inv_alpha)
     values = np.add(counts, inv_alpha[:, None], out=scratch("ia_counts", counts.shape))
     return linalg.row_sums(function(values, out=values))
 
