@@ -164,7 +164,11 @@ class _GeneFits:
 
 @dataclass(frozen=True)
 class _Replacement:
-    """A chunk's counts with outliers replaced, and the Cook's distances that remain."""
+    """A chunk's outlier replacement and the Cook's distances that remain.
+
+    ``counts`` holds only the rows of the genes flagged in ``replace`` (the others keep
+    their counts), so the testing pass never holds a second copy of the count matrix.
+    """
 
     counts: np.ndarray
     replace: np.ndarray
@@ -279,7 +283,9 @@ def _test_block(
             kept = cooks.copy()
             kept[:, replaceable] = 0.0
             kept_max = max_cooks(kept, design)
-        replacement = _Replacement(counts=new_counts, replace=replace, max_cooks_kept=kept_max)
+        replacement = _Replacement(
+            counts=new_counts[replace], replace=replace, max_cooks_kept=kept_max
+        )
     return _Block(
         fits=fits,
         n_above_outlier=(y > out_count[:, None]).sum(axis=1),
@@ -562,20 +568,25 @@ def _replace_and_refit(
     replace = np.concatenate([b.replacement.replace for b in blocks])
     if not replace.any():
         return unchanged
-    new_counts = np.concatenate([b.replacement.counts for b in blocks])
-    now_zero = replace & (new_counts.sum(axis=1) == 0)
-    refit = np.flatnonzero(replace & ~now_zero)
+    flagged = np.flatnonzero(replace)
+    new_counts = np.concatenate([b.replacement.counts for b in blocks])  # the flagged rows
+    zero = new_counts.sum(axis=1) == 0
+    now_zero = np.zeros_like(replace)
+    now_zero[flagged[zero]] = True
+    refit = flagged[~zero]
     if refit.size:
         logger.info("replacing outlier counts and refitting %d genes", refit.size)
         fits = fits.with_rows(
             refit,
-            _refit(new_counts[refit], rows=refit, settings=settings, chunk_elements=chunk_elements),
+            _refit(new_counts[~zero], rows=refit, settings=settings, chunk_elements=chunk_elements),
         )
     kept_max = np.concatenate([b.replacement.max_cooks_kept for b in blocks])
     fits = replace_fields(fits, max_cooks=kept_max)
+    base_mean = base_mean.copy()
+    base_mean[flagged] = (new_counts / factor_rows(settings.size_factors, flagged)).mean(axis=1)
     return _Refitted(
         fits=fits,
-        base_mean=(new_counts / settings.size_factors).mean(axis=1),
+        base_mean=base_mean,
         replaced=replace,
         now_zero=now_zero,
         n_refit=int(refit.size),
