@@ -6,6 +6,8 @@ evaluate ``lgamma`` of counts plus a per-gene constant.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 __all__ = ["CountTable", "Scratch", "count_table", "take_rows"]
@@ -104,7 +106,7 @@ class Scratch:
 
     def __call__(self, name: str, shape: tuple[int, ...], dtype: type = float, /) -> np.ndarray:
         """An uninitialised array of ``shape`` that only ``name`` uses."""
-        size = int(np.prod(shape))
+        size = math.prod(shape)
         buffer = self._buffers.get(name)
         if buffer is None or buffer.size < size:
             buffer = self._buffers[name] = np.empty(size, dtype=dtype)
