@@ -7,18 +7,24 @@ zero and are left out, as are the sample's own zero counts.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
-__all__ = ["factor_rows", "mean_inverse", "median_of_ratios", "per_sample"]
+__all__ = ["factor_rows", "mean_inverse", "median_of_ratios", "per_sample", "row_blocks"]
 
 
-def median_of_ratios(counts: np.ndarray, /) -> np.ndarray:
+def median_of_ratios(counts: np.ndarray, /, *, n_threads: int | None = None) -> np.ndarray:
     """DESeq2's size factors, one per sample.
 
     Parameters
     ----------
     counts
         Genes × samples raw counts.
+    n_threads
+        Threads taking the samples' medians (default: up to 2, bounded by the CPUs); the
+        factors do not depend on it.
 
     Returns
     -------
@@ -30,20 +36,49 @@ def median_of_ratios(counts: np.ndarray, /) -> np.ndarray:
     ValueError
         When every gene has a zero in some sample, so no geometric mean is defined.
     """
-    counts = np.asarray(counts, dtype=float)
-    with np.errstate(divide="ignore"):
-        logs = np.log(counts)
-    log_geo_means = logs.mean(axis=1)
-    usable = np.isfinite(log_geo_means)
-    if not usable.any():
+    counts = np.asarray(counts)
+    log_geo_means = np.concatenate(
+        [_log_means(counts[rows]) for rows in row_blocks(counts.shape[0], counts.shape[1])]
+    )
+    usable = np.flatnonzero(np.isfinite(log_geo_means))
+    if usable.size == 0:
         raise ValueError(
             "counts: every gene has a zero count in at least one sample, so median-of-ratios "
             "size factors are undefined; supply size factors or remove zero-heavy samples"
         )
     # A finite geometric mean means finite logarithms in every sample: each sample's median
-    # is over all usable genes, taken from one contiguous copy rather than column by column.
-    columns = np.ascontiguousarray((logs[usable] - log_geo_means[usable, None]).T)
-    return np.array([np.exp(np.median(column)) for column in columns])  # a loop over samples
+    # is over all usable genes. Samples are taken a block at a time (bounded memory), and the
+    # blocks share the threads (numpy's logarithm and partition release the GIL).
+    centre = log_geo_means[usable, None]
+    blocks = row_blocks(counts.shape[1], usable.size)
+    threads = min(2, os.cpu_count() or 1) if n_threads is None else n_threads
+
+    def block_medians(columns: slice) -> np.ndarray:
+        block = np.log(counts[usable, columns].astype(float))
+        block -= centre
+        ordered = np.ascontiguousarray(block.T)
+        return np.array([np.exp(np.median(column)) for column in ordered])  # over samples
+
+    if threads <= 1 or len(blocks) == 1:
+        return np.concatenate([block_medians(b) for b in blocks])
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        return np.concatenate(list(pool.map(block_medians, blocks)))
+
+
+#: Values per block of the size-factor passes (about 32 MB of float64 each).
+_BLOCK_VALUES = 1 << 22
+
+
+def row_blocks(n: int, width: int, /, *, block_values: int = _BLOCK_VALUES) -> list[slice]:
+    """Consecutive ranges of ``n`` rows of ``width`` values, about ``block_values`` each."""
+    size = max(1, block_values // max(width, 1))
+    return [slice(start, min(start + size, n)) for start in range(0, n, size)]
+
+
+def _log_means(counts: np.ndarray) -> np.ndarray:
+    """Each row's mean log count (minus infinity for a row with a zero)."""
+    with np.errstate(divide="ignore"):
+        return np.log(counts.astype(float)).mean(axis=1)
 
 
 def factor_rows(factors: np.ndarray, rows: np.ndarray | slice, /) -> np.ndarray:

@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from rnaheat.de.deseq2.dispersion import gene_wise_dispersions
-from rnaheat.de.deseq2.size_factors import factor_rows, per_sample
+from rnaheat.de.deseq2.size_factors import factor_rows, per_sample, row_blocks
 from rnaheat.de.deseq2.trend import DispersionTrend, fit_trend
 
 __all__ = ["fit_vst_trend", "vst_transform"]
@@ -119,8 +119,7 @@ def _parametric(counts: np.ndarray, trend: DispersionTrend, /, *, size_factors: 
         np.log(q, out=q)
         q /= np.log(2.0)
 
-    size = max(1, _BLOCK_VALUES // max(counts.shape[1], 1))
-    blocks = [slice(start, start + size) for start in range(0, counts.shape[0], size)]
+    blocks = row_blocks(*counts.shape, block_values=_BLOCK_VALUES)
     with ThreadPoolExecutor(max_workers=min(2, os.cpu_count() or 1)) as pool:
         list(pool.map(block, blocks))
     return out
