@@ -89,6 +89,10 @@ def test_outputs(result, small_sim):
     assert len(record["inputs"]["counts"]["sha256"]) == 64
     assert record["config"]["de"]["contrast"] == ["condition", "Hypoxia", "Normoxia"]
     assert record["versions"]["rnaheat"]
+    # The heatmap's gene tree is exact: built on every gene the heatmap shows.
+    modules = read_tsv(result / "tables" / "modules.tsv")
+    assert record["gene_tree"]["tree"] == "exact"
+    assert record["gene_tree"]["tree_genes"] == record["gene_tree"]["genes"] == len(modules)
 
 
 def test_toml_config_gives_the_same_tables(inputs, result, tmp_path):

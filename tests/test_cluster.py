@@ -25,12 +25,35 @@ def test_distances_match_scipy(metric, block_size):
     np.testing.assert_allclose(ours, ref, atol=1e-10)
 
 
+def test_large_distance_arrays_match_scipy():
+    # Above 4 MB the condensed array and the block buffer live in memory mapped for huge
+    # pages; the one buffer is reused by every block.
+    x = _data(n=1500, d=6)
+    ours = condensed_distances(x, metric="correlation", block_size=400)
+    assert ours.nbytes > 1 << 22 and ours.flags.writeable
+    np.testing.assert_allclose(ours, pdist(x, "correlation"), atol=1e-10)
+
+
 @pytest.mark.parametrize("method", ["average", "complete"])
 def test_linkage_heights_match_scipy(method):
     x = _data()
     tree = build_tree(x, metric="correlation", linkage=method, optimal_ordering=False)
     ref = scipy_linkage(pdist(x, "correlation"), method)
     np.testing.assert_allclose(np.sort(tree.linkage[:, 2]), np.sort(ref[:, 2]), atol=1e-10)
+
+
+@pytest.mark.parametrize("metric", ["correlation", "euclidean"])
+@pytest.mark.parametrize("method", ["average", "complete"])
+def test_tree_is_scipys_exact_tree(metric, method):
+    # Clustered rows with no ties: the same merges in the same order, heights to 1e-12.
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(6, 30))[rng.integers(0, 6, 240)] + rng.normal(size=(240, 30))
+    tree = build_tree(x, metric=metric, linkage=method, optimal_ordering=False, max_optimal=0)
+    ref = scipy_linkage(pdist(x, metric), method)
+    assert tree.ordering == "tree"
+    np.testing.assert_allclose(tree.linkage[:, 2], ref[:, 2], rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(np.sort(tree.linkage[:, :2], axis=1), ref[:, :2])
+    np.testing.assert_array_equal(tree.linkage[:, 3], ref[:, 3])
 
 
 def test_ward_on_correlation_is_ward_on_unit_rows():

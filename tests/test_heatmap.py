@@ -309,6 +309,10 @@ def test_module_without_tree_is_drawn_in_its_order():
     )
     assert "pc-angle" in mods.params["gene_ordering"]
     fig = heatmap(mods, dm, samples=samples)
+    # The figure says that its tree is not the exact tree of the genes it shows.
+    texts = " ".join(t.get_text() for t in fig.texts)
+    assert "gene tree from a random 200 of 380 genes" in texts
+    assert "largest modules ordered without a tree" in texts
     np.testing.assert_allclose(
         _drawn_matrix(fig), dm.values.loc[mods.order, mods.sample_order].to_numpy()
     )

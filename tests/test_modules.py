@@ -352,7 +352,7 @@ def test_large_selections_build_the_tree_on_a_subset(caplog):
             options=ModuleOptions(max_tree_genes=400, n_bootstrap=0),
         )
     assert "random subset of 400 of 1000 genes" in caplog.text
-    assert mods.params["tree_genes"] == 400
+    assert mods.params["tree_genes"] == mods.n_tree_genes == 400 and not mods.exact_tree
     assert len(mods.tree_genes) == 400 and set(mods.tree_genes) <= set(expr.index)
     assert len(mods.linkage) == 399
     assert adjusted_rand_score(truth, mods.labels.reindex(expr.index)) >= 0.9
@@ -363,6 +363,22 @@ def test_large_selections_build_the_tree_on_a_subset(caplog):
     assert tree.ordering == "pc-angle" and len(tree.linkage) == 0
     assert sorted(tree.order) == list(range(tree.n_leaves))
     assert sorted(mods.order) == sorted(expr.index)
+
+
+def test_exact_tree_by_default_and_leaf_ordering_bounded(caplog):
+    expr, samples, _ = planted([60, 40], noise=0.4, seed=12)
+    dm = display_matrix(expr)
+    exact = find_modules(dm, samples=samples, options=ModuleOptions(n_bootstrap=0))
+    assert exact.exact_tree and exact.n_tree_genes == len(expr) and exact.tree_note() == ""
+    assert {t.ordering for t in exact.trees.values()} == {"optimal"}
+    bounded_options = ModuleOptions(n_bootstrap=0, max_optimal_genes=99)
+    with caplog.at_level("INFO", logger="rnaheat"):
+        bounded = find_modules(dm, samples=samples, options=bounded_options)
+    assert "optimal leaf ordering skipped" in caplog.text
+    assert {t.ordering for t in bounded.trees.values()} == {"tree"}
+    # The same tree and modules: only the order of leaves within each module may differ.
+    np.testing.assert_array_equal(bounded.linkage, exact.linkage)
+    pd.testing.assert_series_equal(bounded.labels.sort_index(), exact.labels.sort_index())
 
 
 def test_two_part_names_when_no_single_variable_explains_a_module():

@@ -428,6 +428,10 @@ class ModuleSettings:
         ``average``, ``complete`` or ``ward``.
     n_bootstrap
         Resamples of the samples for each module's stability.
+    max_tree_genes
+        Largest gene tree built exactly; its distances take ``n·(n-1)/2 × 8`` bytes (1.6 GB
+        at 20,000 genes). With more genes the tree is built on a random subset of this many
+        and the heatmap says so under its title.
     levels
         Pattern modules: cluster genes by their mean profile across this sheet column's
         levels and name them by shape. Unset in a likelihood-ratio test run, the variable the
@@ -459,6 +463,14 @@ class ModuleSettings:
         default=default_of(ModuleOptions, "n_bootstrap"),
         flag="--n-bootstrap",
         help="resamples of the samples for module stability",
+    )
+    max_tree_genes: int = setting(
+        allowed=(3, 1_000_000),
+        default=default_of(ModuleOptions, "max_tree_genes"),
+        flag="--max-tree-genes",
+        help="largest gene tree built exactly (its distances take n²/2 × 8 bytes: 1.6 GB at "
+        "20,000 genes); above it the tree uses a random subset of this many genes, and the "
+        "heatmap says so",
     )
     levels: str | None = setting(
         flag="--levels",

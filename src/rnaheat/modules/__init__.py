@@ -17,12 +17,16 @@ How modules are found
 4. Within each module the genes are clustered again, with optimal leaf ordering while the
    module is small enough; that tree is the row dendrogram drawn beside the module.
 
-Large selections: the cost of a tree grows with the square of its genes. Above
-``max_tree_genes`` (default 5,000) the tree of step 1 is built on a random subset of that
-many genes (``random_state``), and every other gene joins the module with the most similar
-centroid; a module larger than that bound is ordered by the angle of its genes in the plane
-of its first two principal components, without a tree. Both are logged and recorded in
-``GeneModules.params`` (``tree_genes``, ``gene_ordering``).
+Large selections: the tree is exact, on every gene shown, while its distances fit in memory:
+``n·(n-1)/2`` float64 values, 1.6 GB at ``max_tree_genes`` (default 20,000). Only above
+that bound is the tree of step 1 built on a random subset of that many genes
+(``random_state``), every other gene joining the module with the most similar centroid; a
+module larger than that bound is ordered by the angle of its genes in the plane of its first
+two principal components, without a tree. Both are logged, recorded in
+``GeneModules.params`` (``tree_genes``, ``gene_ordering``) and said under the heatmap's
+title. Optimal leaf ordering (step 4) costs the cube of a module's size; it is used while the
+modules hold at most ``max_optimal_genes`` genes (default 2,000) and each at most
+``max_optimal`` (1,000).
 
 Order of the input
 ------------------

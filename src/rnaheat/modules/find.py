@@ -158,6 +158,7 @@ def _params(
         "min_module_size": inputs.min_size,
         "optimal_ordering": options.optimal_ordering,
         "max_optimal": options.max_optimal,
+        "max_optimal_genes": options.max_optimal_genes,
         "max_tree_genes": options.max_tree_genes,
         "tree_genes": tree_genes,
         "n_bootstrap": options.n_bootstrap,

@@ -95,11 +95,21 @@ def module_trees(
 
     ``labels`` are the cut's labels and ``module_order`` lists them in the order of modules
     1..k. A module larger than ``max_tree_genes`` is ordered by principal-component angle.
+    Optimal leaf ordering is applied only when all modules together hold at most
+    ``max_optimal_genes`` genes, which bounds its cost (cubic in a module's size).
     Trees are built on the rows of ``x`` (canonical order) and their leaves named by the
     module's rows in display order (``display_rows[i]``: the display row of row ``i``).
     """
     trees: dict[int, Tree] = {}
     positions = []
+    optimal = options.optimal_ordering and len(labels) <= options.max_optimal_genes
+    if options.optimal_ordering and not optimal:
+        logger.info(
+            "modules: %d genes, more than max_optimal_genes (%d): optimal leaf ordering "
+            "skipped, each module keeps its tree's own order",
+            len(labels),
+            options.max_optimal_genes,
+        )
     for new, old in enumerate(module_order):
         idx = np.flatnonzero(labels == old)
         if len(idx) > options.max_tree_genes:
@@ -116,7 +126,7 @@ def module_trees(
                 x[idx],
                 metric=options.metric,
                 linkage=options.linkage,
-                optimal_ordering=options.optimal_ordering,
+                optimal_ordering=optimal,
                 max_optimal=options.max_optimal,
                 what=f"genes of module {new + 1}",
             )

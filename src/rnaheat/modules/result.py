@@ -121,6 +121,31 @@ class GeneModules:
         plural = "" if self.n_modules == 1 else "s"
         return f"GeneModules({self.n_modules} module{plural}: {', '.join(shown)}{more})"
 
+    @property
+    def n_tree_genes(self) -> int:
+        """Number of genes the gene tree was built on: all of them unless above the bound."""
+        return int(self.params.get("tree_genes", len(self.genes)))
+
+    @property
+    def exact_tree(self) -> bool:
+        """Whether the gene tree holds every gene (not a random subset of them)."""
+        return self.n_tree_genes == len(self.genes)
+
+    def tree_note(self) -> str:
+        """What the figure must say about a gene tree that is not exact ("" when it is).
+
+        Above ``max_tree_genes`` the modules come from a tree of a random subset of the
+        genes, and a module larger than that bound is ordered without a tree.
+        """
+        parts = []
+        if not self.exact_tree:
+            parts.append(
+                f"gene tree from a random {self.n_tree_genes:,} of {len(self.genes):,} genes"
+            )
+        if "pc-angle" in self.params.get("gene_ordering", ()):
+            parts.append("largest modules ordered without a tree")
+        return " · ".join(parts)
+
     def names(self) -> dict[int, str]:
         """Module number → name."""
         return dict(zip(self.summary["module"], self.summary["module_name"], strict=True))

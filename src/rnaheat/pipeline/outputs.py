@@ -534,6 +534,19 @@ def _display_record(analysis: Analysis) -> dict[str, object] | None:
     return {"removed": list(display.removed), "protected": list(display.protected)}
 
 
+def _gene_tree_record(analysis: Analysis) -> dict[str, object] | None:
+    """Whether the modules' gene tree is exact or built on a random subset, and the ordering."""
+    modules = analysis.modules
+    if modules is None:
+        return None
+    return {
+        "tree": "exact" if modules.exact_tree else "subset",
+        "genes": len(modules.genes),
+        "tree_genes": modules.n_tree_genes,
+        "gene_ordering": list(modules.params.get("gene_ordering", [])),
+    }
+
+
 def _qc_note(analysis: Analysis) -> str:
     """Say that the sample QC is unadjusted when the heatmap removed an effect."""
     display = analysis.display
@@ -693,6 +706,7 @@ def write_results(
                 "de": dict(analysis.de.params.items()),
                 **_contrasts_record(analysis),
                 "display": _display_record(analysis),
+                "gene_tree": _gene_tree_record(analysis),
                 "timings": {**analysis.timings, **timings},
                 "outputs": output_checksums(tmp),
             },

@@ -336,6 +336,7 @@ def _modules(
             linkage=m.linkage,
             group_samples=h.group_samples,
             n_bootstrap=m.n_bootstrap,
+            max_tree_genes=m.max_tree_genes,
             random_state=config.random_state,
         ),
         levels=_pattern_levels(experiment.samples, config, source="the sample sheet"),

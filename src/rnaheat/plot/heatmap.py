@@ -985,12 +985,15 @@ def _draw_title(
 ) -> None:
     """The title; under it the counts of genes, modules and samples, the note, the removal.
 
-    What the display removed is said here because a reader comparing with the PCA must know
-    that the two show different values.
+    A gene tree built on a subset (:meth:`GeneModules.tree_note`) is said here too, so the
+    figure never passes an approximate tree for the exact one. What the display removed is
+    said here because a reader comparing with the PCA must know that the two show different
+    values.
     """
     n_rows, n_cols, k = len(modules.order), len(lay.col_x), len(lay.rows.blocks)
     n_total = f"{n_rows:,} genes in {k} module{'s' if k != 1 else ''} · {n_cols} samples"
-    sub = " · ".join(part for part in (n_total, note, removed) if part)
+    parts = (n_total, note, modules.tree_note(), removed)
+    sub = " · ".join(part for part in parts if part)
     fig.text(
         0.15 / lay.fig_w,
         1 - 0.12 / lay.fig_h,
