@@ -163,6 +163,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     _add_settings(demo, DemoConfig)
     _add_verbosity(demo)
+    convert = sub.add_parser(
+        "convert",
+        help="turn a large count table into a chunked store (.zarr or .h5ad)",
+        description="Read a CSV/TSV or GCT count table a block of genes at a time and write "
+        "it as a chunked store that `rnaheat run --counts` reads lazily.",
+    )
+    convert.add_argument("input", type=Path, help="count table (CSV/TSV, optionally gzipped, GCT)")
+    convert.add_argument("output", type=Path, help="store to write: OUTPUT.zarr or OUTPUT.h5ad")
+    _add_verbosity(convert)
     return parser
 
 
@@ -209,6 +218,12 @@ def main(argv: list[str] | None = None) -> int:
 def _main(args: argparse.Namespace, command: list[str]) -> int:
     """Run the parsed command; errors and signals become one line and an exit status."""
     try:
+        if args.command == "convert":
+            from rnaheat.io.convert import convert
+
+            n_genes = convert(args.input, args.output)
+            print(f"{args.output}: {n_genes:,} genes written")
+            return 0
         if args.command == "run":
             from rnaheat.pipeline import run
 

@@ -155,7 +155,8 @@ class Inputs:
     counts
         Count matrix: CSV/TSV (optionally gzipped), featureCounts output, nf-core/rnaseq
         merged tables, GCT, a folder of HTSeq-count files, a folder of salmon/kallisto/RSEM
-        quantifications, or ``.h5ad``.
+        quantifications, ``.h5ad``, or counts read in chunks: a zarr store in AnnData's
+        layout (``rnaheat convert`` writes one) or an ARCHS4-style HDF5 file.
     tx2gene
         Transcript → gene map (two-column table, GTF or GFF3) for transcript quantifications.
     counts_from_abundance
@@ -181,7 +182,8 @@ class Inputs:
     counts: Path | None = setting(
         flag="--counts",
         help="counts: CSV/TSV(.gz), featureCounts or nf-core/rnaseq tables, GCT, .h5ad, or a "
-        "folder of HTSeq-count files or of salmon/kallisto/RSEM quantifications",
+        "folder of HTSeq-count files or of salmon/kallisto/RSEM quantifications; read in "
+        "chunks: .zarr (rnaheat convert) or ARCHS4-style .h5",
     )
     tx2gene: Path | None = setting(
         flag="--tx2gene",
@@ -285,6 +287,10 @@ class DESettings:
     shrink
         Log fold-change shrinkage: ``apeglm`` (DESeq2's default), ``normal`` or ``none``.
         Off for an imported DE table unless it carries ``log2fc_shrunk``.
+    workers
+        Start a local Dask cluster of this many worker processes for the run (0: none).
+    scheduler
+        Address of a running Dask scheduler to compute on instead.
     """
 
     design: str = setting(
@@ -336,6 +342,20 @@ class DESettings:
         flag="--reduced",
         metavar="FORMULA",
         help="reduced formula for --test lrt, nested in the design, e.g. '~ cell_line' or '~ 1'",
+    )
+    workers: int = setting(
+        default=0,
+        flag="--workers",
+        metavar="N",
+        allowed=(0, 4096),
+        help="run DE on a local Dask cluster of N worker processes (needs rnaheat[dask])",
+    )
+    scheduler: str = setting(
+        default="",
+        flag="--scheduler",
+        metavar="ADDRESS",
+        help="run DE on the running Dask cluster at ADDRESS (tcp://host:8786), e.g. one "
+        "started by dask-jobqueue or on Kubernetes (needs rnaheat[dask])",
     )
 
 

@@ -13,11 +13,16 @@ import pandas as pd
 if TYPE_CHECKING:
     import anndata as ad
 
-__all__ = ["AVG_TX_LENGTH", "Experiment"]
+__all__ = ["AVG_TX_LENGTH", "Experiment", "is_chunked"]
 
 #: The layer holding average transcript lengths (samples × genes) of counts summed from
 #: transcripts; the DESeq2 model turns them into normalisation factors.
 AVG_TX_LENGTH = "avg_tx_length"
+
+
+def is_chunked(array: object, /) -> bool:
+    """Whether ``array`` is a chunked ``dask.array.Array`` (told without importing Dask)."""
+    return type(array).__module__.startswith("dask.")
 
 
 @dataclass(frozen=True)
@@ -71,22 +76,37 @@ class Experiment:
         """
         if list(counts.columns) != list(samples.index):
             raise ValueError("counts columns and sample sheet rows must list the same samples")
-        var = pd.DataFrame(index=pd.Index(counts.index.astype(str), name="gene_id"))
-        for column in ("symbol", "biotype"):
-            values = genes[column] if genes is not None and column in genes else None
-            var[column] = (
-                values.reindex(var.index).fillna("").astype(str) if values is not None else ""
-            )
-        obs = samples.copy()
-        obs.index = pd.Index(obs.index.astype(str), name="sample")
         import anndata as ad  # slow to import: loaded when an experiment is first built
 
         adata = ad.AnnData(
-            X=np.ascontiguousarray(counts.to_numpy(dtype=np.int64).T), obs=obs, var=var
+            X=np.ascontiguousarray(counts.to_numpy(dtype=np.int64).T),
+            obs=_obs(samples),
+            var=_var(counts.index, genes),
         )
         if lengths is not None:
             aligned = lengths.reindex(index=counts.index, columns=counts.columns)
             adata.layers[AVG_TX_LENGTH] = np.ascontiguousarray(aligned.to_numpy(float).T)
+        return cls(adata=adata, sources=dict(sources or {}))
+
+    @classmethod
+    def from_chunked(
+        cls,
+        counts: object,
+        gene_ids: pd.Index,
+        samples: pd.DataFrame,
+        /,
+        *,
+        genes: pd.DataFrame | None = None,
+        sources: Mapping[str, Path] | None = None,
+    ) -> Experiment:
+        """An experiment whose counts stay a lazily read ``dask.array.Array``.
+
+        ``counts`` are genes × samples, their rows ``gene_ids`` and their columns the rows of
+        ``samples``; ``X`` holds them transposed, as :meth:`from_frames` does.
+        """
+        import anndata as ad
+
+        adata = ad.AnnData(X=counts.T, obs=_obs(samples), var=_var(gene_ids, genes))
         return cls(adata=adata, sources=dict(sources or {}))
 
     @property
@@ -118,3 +138,19 @@ class Experiment:
 
     def __repr__(self) -> str:
         return f"Experiment({self.n_genes} genes × {self.n_samples} samples)"
+
+
+def _obs(samples: pd.DataFrame) -> pd.DataFrame:
+    """The sample sheet indexed by sample name (as text)."""
+    obs = samples.copy()
+    obs.index = pd.Index(obs.index.astype(str), name="sample")
+    return obs
+
+
+def _var(gene_ids: pd.Index, genes: pd.DataFrame | None) -> pd.DataFrame:
+    """The gene table: ``symbol`` and ``biotype`` by gene id (empty where unknown)."""
+    var = pd.DataFrame(index=pd.Index(gene_ids.astype(str), name="gene_id"))
+    for column in ("symbol", "biotype"):
+        values = genes[column] if genes is not None and column in genes else None
+        var[column] = values.reindex(var.index).fillna("").astype(str) if values is not None else ""
+    return var

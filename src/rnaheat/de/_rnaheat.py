@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
+import sys
 
 import numpy as np
 import pandas as pd
@@ -10,8 +12,11 @@ import pandas as pd
 from rnaheat.de import deseq2
 from rnaheat.de.deseq2.shrink import shrink_fit
 from rnaheat.de.engine import EngineResult, register
+from rnaheat.experiment import is_chunked
 
 __all__ = ["RnaheatEngine"]
+
+logger = logging.getLogger("rnaheat")
 
 
 class RnaheatEngine:
@@ -60,9 +65,17 @@ class RnaheatEngine:
         reduced: pd.DataFrame | None = None,
         contrast_samples: list[np.ndarray | None] | None = None,
         shrink: str = "none",
+        gene_order: np.ndarray | None = None,
     ) -> list[EngineResult]:
-        """Fit once, then test and shrink each contrast; see :class:`rnaheat.de.engine.Engine`."""
-        counts = np.asarray(counts)
+        """Fit once, then test and shrink each contrast; see :class:`rnaheat.de.engine.Engine`.
+
+        Chunked counts (a ``dask.array.Array``), or any counts while a Dask cluster is open
+        (:func:`rnaheat.de.distributed.cluster`), run on Dask; ``gene_order`` is then the
+        genes' positions sorted by id (see :func:`rnaheat.de.deseq2.run_deseq2_contrasts`).
+        """
+        backend = _dask_backend(counts)
+        if backend is None:
+            counts = np.asarray(counts)
         matrix = design.to_numpy(dtype=float)
         contrasts = np.atleast_2d(np.asarray(contrasts, dtype=float))
         results = deseq2.run_deseq2_contrasts(
@@ -73,9 +86,15 @@ class RnaheatEngine:
             contrast_samples=contrast_samples,
             size_factors=size_factors,
             filter_alpha=filter_alpha,
+            backend=backend,
+            gene_order=gene_order,
         )
         if shrink == "none":
             return results
+        if backend is not None:
+            # The shrinkage priors look at all genes at once and are not chunked yet.
+            logger.info("shrinking fold changes on the counts gathered into this process")
+            counts = np.asarray(counts)
         return [
             _shrunk(counts, matrix, out, method=shrink, contrast=contrast)
             for out, contrast in zip(results, contrasts, strict=True)
@@ -92,6 +111,18 @@ class RnaheatEngine:
         return deseq2.vst(
             np.asarray(counts), design.to_numpy(dtype=float), size_factors=size_factors
         )
+
+
+def _dask_backend(counts):
+    """The Dask backend when counts are chunked or a cluster is open, else ``None``.
+
+    Dask is imported only when the counts are a dask array or a run opened a cluster.
+    """
+    if "rnaheat.de.distributed" not in sys.modules and not is_chunked(counts):
+        return None
+    from rnaheat.de.distributed import active_backend
+
+    return active_backend(counts)
 
 
 def _shrunk(

@@ -16,7 +16,7 @@ from rnaheat.de.deseq2.size_factors import per_sample
 from rnaheat.de.design import Contrast, build_design, design_matrix
 from rnaheat.de.engine import EngineResult, get_engine
 from rnaheat.de.result import DE_COLUMNS, DEResult, sort_de_table
-from rnaheat.experiment import AVG_TX_LENGTH, Experiment
+from rnaheat.experiment import AVG_TX_LENGTH, Experiment, is_chunked
 from rnaheat.significance import significant_rows
 
 __all__ = [
@@ -46,6 +46,23 @@ def canonical_counts(experiment: Experiment) -> tuple[np.ndarray, np.ndarray, np
     samples = np.argsort(np.asarray(experiment.adata.obs_names, dtype=str), kind="stable")
     counts = np.asarray(experiment.adata.X, dtype=np.int64).T[np.ix_(genes, samples)]
     return counts, genes, samples
+
+
+def _engine_counts(
+    experiment: Experiment,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """The counts an engine sees, their gene and sample positions, and the genes' sorted order.
+
+    :func:`canonical_counts` and ``None`` for counts in memory. Chunked counts stay lazy in
+    their stored gene order (reordering the rows of a chunked matrix would read every chunk
+    for every chunk), with samples sorted; the engine sums over genes in sorted order instead.
+    """
+    if not is_chunked(experiment.adata.X):
+        return (*canonical_counts(experiment), None)
+    samples = np.argsort(np.asarray(experiment.adata.obs_names, dtype=str), kind="stable")
+    order = np.argsort(np.asarray(experiment.adata.var_names, dtype=str), kind="stable")
+    counts = experiment.adata.X.T[:, samples]
+    return counts, np.arange(experiment.n_genes), samples, order
 
 
 def canonical_norm_factors(
@@ -213,8 +230,15 @@ def _run(
     source = experiment.sources.get("samples", "sample sheet")
     source = str(getattr(source, "name", source))
     models = [_model(experiment, design, c, test=test, source=source) for c in contrasts]
-    counts, gene_pos, sample_pos = canonical_counts(experiment)
+    counts, gene_pos, sample_pos, gene_order = _engine_counts(experiment)
     sf = _canonical_factors(experiment, size_factors, counts, gene_pos, sample_pos)
+    # Only an engine that reads chunked counts is given their order.
+    chunked = {} if gene_order is None else {"gene_order": gene_order}
+    if chunked and engine != DEFAULT_ENGINE:
+        raise ValueError(
+            f"engine {engine!r} needs the counts in memory; counts read in chunks run on the "
+            f"{DEFAULT_ENGINE!r} engine"
+        )
     results: list[DEResult | None] = [None] * len(models)
     for fit, members in enumerate(_by_matrix(models)):
         matrix = models[members[0]].matrix
@@ -230,6 +254,7 @@ def _run(
                 _contrast_samples(experiment, models[k].contrast, order=sample_pos) for k in members
             ],
             shrink=shrink,
+            **chunked,
         )
         for k, out in zip(members, outs, strict=True):
             params = {

@@ -138,6 +138,16 @@ def align(
     return aligned, samples
 
 
+#: Inputs always read chunk by chunk (``.h5ad`` too, when a run asks for Dask).
+CHUNKED_SUFFIXES = (".zarr", ".h5", ".hdf5")
+
+
+def is_chunked_input(path: Path, /, *, h5ad: bool = False) -> bool:
+    """Whether ``path`` is read chunk by chunk (an ``.h5ad`` only when ``h5ad``)."""
+    suffix = path.suffix.lower()
+    return suffix in CHUNKED_SUFFIXES or (h5ad and suffix == ".h5ad")
+
+
 def read_experiment(
     counts: str | Path,
     samples: str | Path | None = None,
@@ -147,6 +157,7 @@ def read_experiment(
     tx2gene: str | Path | None = None,
     counts_from_abundance: str = "no",
     estimated_counts: bool = False,
+    chunked: bool = False,
 ) -> Experiment:
     """Read and validate counts, sample sheet and (optionally) gene annotation.
 
@@ -161,6 +172,9 @@ def read_experiment(
         matched either way.
     tx2gene, counts_from_abundance, estimated_counts
         For estimated counts, see :func:`rnaheat.io.read_counts`.
+    chunked
+        Read an ``.h5ad`` lazily too; zarr stores and ARCHS4 HDF5 files always are (the
+        counts then stay a ``dask.array.Array``, see :mod:`rnaheat.io.chunked`).
 
     Returns
     -------
@@ -168,6 +182,8 @@ def read_experiment(
         Counts in the sheet's sample order and the file's gene order.
     """
     counts_path = Path(counts)
+    if is_chunked_input(counts_path, h5ad=chunked):
+        return _read_chunked_experiment(counts_path, samples, genes=genes)
     matrix = read_counts(
         counts_path,
         tx2gene=tx2gene,
@@ -205,4 +221,41 @@ def read_experiment(
         sources["tx2gene"] = Path(tx2gene)
     return Experiment.from_frames(
         aligned, sheet, genes=annotation, sources=sources, lengths=matrix.attrs.get("lengths")
+    )
+
+
+def _read_chunked_experiment(
+    counts: Path, samples: str | Path | None, /, *, genes: str | Path | None
+) -> Experiment:
+    """:func:`read_experiment` for counts read lazily (:func:`rnaheat.io.chunked.read_chunked`)."""
+    try:
+        from rnaheat.io.chunked import read_chunked  # imports Dask: only for these inputs
+    except ImportError:
+        raise ValueError(
+            f"{counts.name}: reading counts in chunks needs Dask: pip install 'rnaheat[dask]'"
+        ) from None
+
+    if samples is None:
+        stored = read_chunked(counts)
+        if stored.sheet is None or stored.sheet.shape[1] == 0:
+            raise ValueError(
+                f"{counts.name}: a sample sheet is required (--samples); the file carries none"
+            )
+        sheet = stored.sheet.astype(str)
+        sheet.index = sheet.index.astype(str)
+        matrix = stored
+    else:
+        sheet = read_samples(samples)
+        matrix = read_chunked(counts, samples=[str(s) for s in sheet.index])
+    annotation = None
+    if genes is not None:
+        annotation = match_gene_ids(matrix.gene_ids, read_genes(genes))
+    elif matrix.symbols is not None:
+        annotation = pd.DataFrame({"symbol": matrix.symbols, "biotype": ""})
+    sources = {"counts": counts, "samples": Path(samples)} if samples else {"counts": counts}
+    if genes is not None:
+        sources["genes"] = Path(genes)
+    logger.info("%s: %d genes × %d samples, read in chunks", counts.name, *matrix.counts.shape)
+    return Experiment.from_chunked(
+        matrix.counts, matrix.gene_ids, sheet, genes=annotation, sources=sources
     )

@@ -20,7 +20,7 @@ from rnaheat.io.records import decode_frame
 from rnaheat.io.text import check_regular_file, read_numeric_table, read_table_text
 from rnaheat.io.tximport import GeneQuant, read_quant_folder
 
-__all__ = ["parse_counts", "read_counts", "read_h5ad"]
+__all__ = ["check_gene_ids", "check_names", "parse_counts", "read_counts", "read_h5ad"]
 
 logger = logging.getLogger("rnaheat")
 
@@ -192,8 +192,8 @@ def parse_counts(
         raise ValueError(f"{name}: no sample columns after the gene id column")
     if data.shape[0] == 0:
         raise ValueError(f"{name}: the table has a header but no genes")
-    _check_names(list(data.columns), what="sample column", source=name)
-    _check_gene_ids(ids, source=name, line0=line0)
+    check_names(list(data.columns), what="sample column", source=name)
+    check_gene_ids(ids, source=name, line0=line0)
     counts = _to_integers(data, ids=ids, source=name, line0=line0, estimated=estimated)
     counts.index = pd.Index(ids.to_numpy(), name="gene_id")
     counts.columns = pd.Index([str(c) for c in data.columns], name="sample")
@@ -204,7 +204,8 @@ def parse_counts(
     return counts
 
 
-def _check_names(names: list[str], *, what: str, source: str) -> None:
+def check_names(names: list[str], *, what: str, source: str) -> None:
+    """Refuse empty or duplicate names (``what`` says of what: "sample column", ...)."""
     empty = [i + 1 for i, n in enumerate(names) if not str(n).strip()]
     if empty:
         raise ValueError(f"{source}: {what} number {empty[0] + 1} has no name")
@@ -221,7 +222,8 @@ def _check_names(names: list[str], *, what: str, source: str) -> None:
         )
 
 
-def _check_gene_ids(ids: pd.Series, *, source: str, line0: int) -> None:
+def check_gene_ids(ids: pd.Series, *, source: str, line0: int) -> None:
+    """Refuse empty or duplicate gene ids, naming their lines (the first at ``line0``)."""
     empty = np.flatnonzero(ids.to_numpy() == "")
     if empty.size:
         raise ValueError(f"{source}: line {line0 + empty[0]} has no gene id")
@@ -387,8 +389,8 @@ def _read_h5ad(path: Path) -> pd.DataFrame:
     matrix = matrix.toarray() if hasattr(matrix, "toarray") else np.asarray(matrix)
     ids = pd.Series(list(map(str, adata.var_names)))
     samples = list(map(str, adata.obs_names))
-    _check_names(samples, what="sample (obs name)", source=str(path))
-    _check_gene_ids(ids, source=str(path), line0=1)
+    check_names(samples, what="sample (obs name)", source=str(path))
+    check_gene_ids(ids, source=str(path), line0=1)
     values = _check_counts(
         np.asarray(matrix, dtype=float).T, ids=ids, samples=samples, source=str(path), line0=1
     )

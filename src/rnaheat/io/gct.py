@@ -17,9 +17,9 @@ import pandas as pd
 
 from rnaheat.io.text import read_text
 
-__all__ = ["is_gct", "read_gct_table"]
+__all__ = ["SYMBOL_COLUMNS", "is_gct", "read_gct_table"]
 
-_SYMBOL_COLUMNS = ("description", "symbol", "gene_symbol", "pr_gene_symbol", "gene_name")
+SYMBOL_COLUMNS = ("description", "symbol", "gene_symbol", "pr_gene_symbol", "gene_name")
 
 
 def is_gct(path: Path, /) -> bool:
@@ -77,7 +77,7 @@ def read_gct_table(path: Path, /) -> pd.DataFrame:
             f"and {table.shape[1]} columns"
         )
     annotations = list(table.columns[1 : 1 + row_annotations])
-    symbol = next((c for c in annotations if c.strip().lower() in _SYMBOL_COLUMNS), None)
+    symbol = next((c for c in annotations if c.strip().lower() in SYMBOL_COLUMNS), None)
     kept = [table.columns[0], *([symbol] if symbol else []), *table.columns[1 + row_annotations :]]
     out = table[kept].rename(columns={symbol: "symbol"} if symbol else {})
     out.attrs["line_offset"] = 4 + column_annotations

@@ -7,6 +7,7 @@ half-written folder and never destroys a previous result.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import shutil
@@ -395,6 +396,7 @@ def _read(config: RunConfig, timings: dict[str, float]) -> Experiment:
             tx2gene=inputs.tx2gene,
             counts_from_abundance=inputs.counts_from_abundance,
             estimated_counts=inputs.estimated_counts,
+            chunked=bool(config.de.workers or config.de.scheduler),
         )
         logger.info("  %d genes × %d samples", experiment.n_genes, experiment.n_samples)
         source = Path(inputs.samples or inputs.counts).name
@@ -465,6 +467,25 @@ def run(
     Analysis
         What was computed and written, with every stage's seconds.
     """
+    with _cluster(config):
+        return _run(config, command=command, bundle=bundle)
+
+
+def _cluster(config: RunConfig, /) -> contextlib.AbstractContextManager:
+    """The Dask cluster that ``--workers`` or ``--scheduler`` asks for, open for the run."""
+    if not (config.de.workers or config.de.scheduler):
+        return contextlib.nullcontext()
+    try:
+        from rnaheat.de.distributed import cluster
+    except ImportError:
+        raise ValueError(
+            "--workers and --scheduler need Dask: pip install 'rnaheat[dask]'"
+        ) from None
+    return cluster(workers=config.de.workers, scheduler=config.de.scheduler)
+
+
+def _run(config: RunConfig, /, *, command: list[str] | None, bundle: Path | None) -> Analysis:
+    """:func:`run` inside the Dask cluster the settings ask for (if any)."""
     config.validate()
     config.inputs.check_files()
     check_output_folder(config.out, force=config.force, inputs=config.inputs.paths())

@@ -15,16 +15,21 @@ The order of steps is R DESeq2's ``DESeq()`` followed by ``results()`` with thei
 
 Steps 2 and 4 run over genes in chunks of bounded size (about ``chunk_elements`` counts
 each), so memory stays flat as genes grow and chunks could run anywhere; each gene's numbers
-depend only on its own counts and the global figures, never on the chunking.
+depend only on its own counts and the global figures, never on the chunking. Where the chunks
+run is a :class:`ChunkBackend`: threads in this process by default, a Dask cluster through
+:mod:`rnaheat.de.distributed`; both call the same per-chunk functions and hand the global steps
+the same small per-gene summaries.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
 from dataclasses import replace as replace_fields
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -48,7 +53,15 @@ from rnaheat.de.deseq2.trend import DispersionTrend, fit_trend
 from rnaheat.de.deseq2.wald import wald_test
 from rnaheat.de.engine import EngineResult
 
-__all__ = ["DEFAULT_CHUNK_ELEMENTS", "chunk_slices", "run_deseq2", "run_deseq2_contrasts"]
+__all__ = [
+    "DEFAULT_CHUNK_ELEMENTS",
+    "ChunkBackend",
+    "Chunks",
+    "ThreadBackend",
+    "chunk_slices",
+    "run_deseq2",
+    "run_deseq2_contrasts",
+]
 
 logger = logging.getLogger("rnaheat")
 
@@ -74,19 +87,95 @@ def chunk_slices(
     return [slice(start, min(start + size, n_genes)) for start in range(0, n_genes, size)]
 
 
-def _map_chunks(function, chunks: list[slice], *, n_threads: int, desc: str) -> list:
-    """``[function(k, chunk) for each chunk]``, on up to ``n_threads`` threads, in order.
+class Chunks(Protocol):
+    """The count matrix's chunks of genes, where a backend runs functions on them."""
+
+    def map(
+        self, function: Callable[..., Any], per_chunk: list[dict], /, *, shared: dict, desc: str
+    ) -> list:
+        """``function(counts of chunk k, **per_chunk[k], **shared)`` for each chunk, in order.
+
+        Returns handles to the results, which stay where they were computed; they may be
+        passed in ``per_chunk`` of a later call and are read with :meth:`gather`.
+        """
+        ...
+
+    def gather(self, handles: list, /, *, function: Callable[[Any], Any] | None = None) -> list:
+        """The results behind ``handles`` (each passed through ``function`` where it is)."""
+        ...
+
+
+class ChunkBackend(Protocol):
+    """Where the engine's chunks run, and the steps that read the whole count matrix."""
+
+    def nonzero_rows(self, counts: Any, /) -> np.ndarray:
+        """Positions of the genes with a non-zero count."""
+        ...
+
+    def size_factors(self, counts: Any, /) -> np.ndarray:
+        """Median-of-ratios size factors, one per sample."""
+        ...
+
+    def min_chunks(self, n_elements: int, /) -> int:
+        """The smallest useful number of chunks for ``n_elements`` counts."""
+        ...
+
+    def chunks(self, counts: Any, /, *, rows: np.ndarray, slices: list[slice]) -> Chunks:
+        """The genes at ``rows`` of ``counts`` (int64), cut into ``slices`` of those rows."""
+        ...
+
+
+@dataclass(frozen=True)
+class _ThreadChunks:
+    """Chunks of an in-memory matrix, mapped on up to ``n_threads`` threads in this process.
 
     Chunks are independent and each gene's arithmetic does not depend on its chunk, so the
     results are bit-identical whatever the number of threads (numpy releases the GIL inside
     its array loops, which is where the time goes).
     """
-    tasks = list(enumerate(chunks))
-    if n_threads <= 1 or len(tasks) == 1:
-        return [function(k, sl) for k, sl in progress(tasks, desc=desc, total=len(tasks))]
-    with ThreadPoolExecutor(max_workers=n_threads) as pool:
-        results = pool.map(lambda task: function(*task), tasks)
-        return list(progress(results, desc=desc, total=len(tasks)))
+
+    counts: np.ndarray
+    slices: list[slice]
+    n_threads: int
+
+    def map(self, function, per_chunk, /, *, shared, desc) -> list:
+        """See :meth:`Chunks.map`; the handles are the results themselves."""
+
+        def run(k: int):
+            return function(self.counts[self.slices[k]], **per_chunk[k], **shared)
+
+        tasks = range(len(self.slices))
+        if self.n_threads <= 1 or len(tasks) == 1:
+            return [run(k) for k in progress(tasks, desc=desc, total=len(tasks))]
+        with ThreadPoolExecutor(max_workers=self.n_threads) as pool:
+            return list(progress(pool.map(run, tasks), desc=desc, total=len(tasks)))
+
+    def gather(self, handles, /, *, function=None) -> list:
+        """See :meth:`Chunks.gather`."""
+        return list(handles) if function is None else [function(h) for h in handles]
+
+
+@dataclass(frozen=True)
+class ThreadBackend:
+    """The in-memory engine: numpy counts, chunks on up to ``n_threads`` threads."""
+
+    n_threads: int
+
+    def nonzero_rows(self, counts: np.ndarray, /) -> np.ndarray:
+        """See :meth:`ChunkBackend.nonzero_rows`."""
+        return np.flatnonzero(counts.sum(axis=1) != 0)
+
+    def size_factors(self, counts: np.ndarray, /) -> np.ndarray:
+        """See :meth:`ChunkBackend.size_factors`."""
+        return median_of_ratios(counts)
+
+    def min_chunks(self, n_elements: int, /) -> int:
+        """Threads only pay off on large blocks; small inputs stay in one chunk."""
+        return self.n_threads if n_elements >= _PARALLEL_ELEMENTS else 1
+
+    def chunks(self, counts: np.ndarray, /, *, rows, slices) -> _ThreadChunks:
+        """See :meth:`ChunkBackend.chunks`."""
+        return _ThreadChunks(counts[rows].astype(np.int64), slices, self.n_threads)
 
 
 def _two_level_factor(design: np.ndarray) -> bool:
@@ -164,14 +253,17 @@ class _GeneFits:
 
 @dataclass(frozen=True)
 class _Replacement:
-    """A chunk's outlier replacement and the Cook's distances that remain.
+    """A chunk's genes after outlier replacement: what the refit and the results need.
 
-    ``counts`` holds only the rows of the genes flagged in ``replace`` (the others keep
-    their counts), so the testing pass never holds a second copy of the count matrix.
+    Only the genes to refit carry their new counts, so that the chunk's summary stays small.
     """
 
-    counts: np.ndarray
+    #: Per gene, whether a count exceeded the cutoff; whether all its counts are now zero.
     replace: np.ndarray
+    now_zero: np.ndarray
+    #: The new counts of the genes to refit (``replace & ~now_zero``), in order.
+    refit_counts: np.ndarray
+    base_mean: np.ndarray
     max_cooks_kept: np.ndarray
 
 
@@ -181,6 +273,8 @@ class _Block:
 
     fits: _GeneFits
     n_above_outlier: np.ndarray
+    #: Genes × contrasts: all of the gene's counts in the contrasted groups are zero.
+    zero_in_contrast: np.ndarray
     replacement: _Replacement | None
 
 
@@ -214,13 +308,14 @@ class _Refitted:
 
 
 def _test_block(
-    y, mu, *, rows, gene_est, gene_iter, disp_fit, settings: _Settings, table
+    y, mu, *, rows, gene_est, gene_iter, disp_fit, settings: _Settings, table, contrast_samples
 ) -> _Block:
     """MAP dispersions, GLM, Wald (and likelihood-ratio) test and Cook's distances for a chunk.
 
     With a likelihood-ratio test, ``log2fc`` and ``lfc_se`` stay the Wald estimates of the
     contrast, and ``stat`` and ``pvalue`` become the LRT's, as R's ``results()`` reports them.
-    ``rows`` are the chunk's rows among the genes with a non-zero count.
+    ``rows`` are the chunk's rows among the genes with a non-zero count; ``contrast_samples``
+    are those of :func:`run_deseq2_contrasts`, one entry per contrast.
     """
     design, sf = settings.design, factor_rows(settings.size_factors, rows)
     disp = map_dispersions(
@@ -271,25 +366,35 @@ def _test_block(
         beta_iter=fit.iterations,
         deviance=fit.deviance,
     )
-    replacement = None
-    if settings.replace_setup is not None:
-        cutoff, replaceable = settings.replace_setup
-        new_counts, replace = replace_outliers(
-            y, cooks, size_factors=sf, cutoff=cutoff, replaceable=replaceable
-        )
-        if replaceable.all():
-            kept_max = np.full(y.shape[0], np.nan)
-        else:
-            kept = cooks.copy()
-            kept[:, replaceable] = 0.0
-            kept_max = max_cooks(kept, design)
-        replacement = _Replacement(
-            counts=new_counts[replace], replace=replace, max_cooks_kept=kept_max
-        )
     return _Block(
         fits=fits,
         n_above_outlier=(y > out_count[:, None]).sum(axis=1),
-        replacement=replacement,
+        zero_in_contrast=_zero_in_contrasts(y, contrast_samples, n=len(tests)),
+        replacement=None
+        if settings.replace_setup is None
+        else _replacement(y, cooks, size_factors=sf, settings=settings),
+    )
+
+
+def _replacement(y, cooks, *, size_factors, settings: _Settings) -> _Replacement:
+    """Outlier counts replaced in a chunk, and the Cook's distances of the other samples."""
+    cutoff, replaceable = settings.replace_setup
+    new_counts, replace = replace_outliers(
+        y, cooks, size_factors=size_factors, cutoff=cutoff, replaceable=replaceable
+    )
+    if replaceable.all():
+        kept_max = np.full(y.shape[0], np.nan)
+    else:
+        kept = cooks.copy()
+        kept[:, replaceable] = 0.0
+        kept_max = max_cooks(kept, settings.design)
+    now_zero = replace & (new_counts.sum(axis=1) == 0)
+    return _Replacement(
+        replace=replace,
+        now_zero=now_zero,
+        refit_counts=new_counts[replace & ~now_zero],
+        base_mean=(new_counts / size_factors).mean(axis=1),
+        max_cooks_kept=kept_max,
     )
 
 
@@ -326,6 +431,8 @@ def run_deseq2_contrasts(
     fit_type: str = "parametric",
     chunk_elements: int = DEFAULT_CHUNK_ELEMENTS,
     n_threads: int | None = None,
+    backend: ChunkBackend | None = None,
+    gene_order: np.ndarray | None = None,
 ) -> list[EngineResult]:
     """Fit DESeq2's model to every gene once, test each contrast as R's ``results()``.
 
@@ -362,6 +469,11 @@ def run_deseq2_contrasts(
     n_threads
         Threads working on chunks at once (default: up to 2, bounded by the CPUs); the
         results do not depend on it.
+    backend
+        Where the chunks run (default: :class:`ThreadBackend`); :mod:`rnaheat.de.distributed`'s
+        takes a ``dask.array.Array``.
+    gene_order
+        The genes' positions sorted by id: the trend and prior sum over genes in this order.
 
     Returns
     -------
@@ -374,29 +486,22 @@ def run_deseq2_contrasts(
         When shapes disagree, the design has no residual degrees of freedom, the reduced model
         is not nested in the design, or all genes are zero.
     """
-    counts = np.asarray(counts)
+    if backend is None:
+        threads = min(2, os.cpu_count() or 1) if n_threads is None else n_threads
+        counts, backend = np.asarray(counts), ThreadBackend(threads)
     design = np.asarray(design, dtype=float)
     contrasts = np.atleast_2d(np.asarray(contrasts, dtype=float))
     _check_shapes(counts, design, contrasts)
-    if reduced is not None:
-        reduced = np.asarray(reduced, dtype=float)
+    reduced = None if reduced is None else np.asarray(reduced, dtype=float)
     lrt_df = 0 if reduced is None else check_nested(design, reduced)
-    n_samples = design.shape[0]
-    nonzero = np.flatnonzero(counts.sum(axis=1) != 0)
-    if nonzero.size == 0:
-        raise ValueError("counts: every gene is zero in every sample; nothing to test")
-    sf = _size_factors(counts, size_factors)
-    sf_nonzero = factor_rows(sf, nonzero)
-    y = counts[nonzero].astype(np.int64)
-    n_threads = min(2, os.cpu_count() or 1) if n_threads is None else n_threads
-    # Threads only pay off on large blocks; small inputs stay in one chunk.
-    parallel = n_threads if nonzero.size * n_samples >= _PARALLEL_ELEMENTS else 1
-    chunks = chunk_slices(
-        nonzero.size, n_samples, chunk_elements=chunk_elements, min_chunks=parallel
+    nonzero, sf, slices = _layout(
+        counts, backend, size_factors=size_factors, chunk_elements=chunk_elements
     )
-
-    parts = _gene_wise_pass(y, design, factors=sf_nonzero, chunks=chunks, n_threads=n_threads)
-    gw = _GeneWisePass.concatenate(parts)
+    sf_nonzero = factor_rows(sf, nonzero)
+    chunks = backend.chunks(counts, rows=nonzero, slices=slices)
+    # The global steps see the non-zero genes in sorted order.
+    order = None if gene_order is None else np.argsort(np.argsort(gene_order)[nonzero])
+    parts, gw = _gene_wise_pass(chunks, design, factors=sf_nonzero, slices=slices)
     settings, disp_fit = _fit_wide(
         gw,
         design=design,
@@ -406,23 +511,25 @@ def run_deseq2_contrasts(
         lrt_df=lrt_df,
         fit_type=fit_type,
         min_replicates_for_replace=min_replicates_for_replace,
+        order=order,
     )
     blocks = _testing_pass(
-        y,
+        chunks,
         parts,
         gene_wise=gw,
         disp_fit=disp_fit,
         settings=settings,
-        chunks=chunks,
-        n_threads=n_threads,
+        slices=slices,
+        contrast_samples=contrast_samples or [None] * len(contrasts),
     )
     del parts  # the chunks' fitted means and count tables are no longer needed
     refitted = _replace_and_refit(
         blocks, gw.base_mean, settings=settings, chunk_elements=chunk_elements
     )
+    zero_in_contrast = np.concatenate([b.zero_in_contrast for b in blocks])
     return _results(
         refitted,
-        zero_in_contrast=_zero_in_contrasts(y, contrast_samples, n=len(contrasts)),
+        zero_in_contrast=list(zero_in_contrast.T),
         n_above_outlier=np.concatenate([b.n_above_outlier for b in blocks]),
         settings=settings,
         size_factors=sf,
@@ -432,17 +539,46 @@ def run_deseq2_contrasts(
     )
 
 
-def _gene_wise_pass(y, design, *, factors, chunks, n_threads) -> list[GeneWise]:
-    """Gene-wise dispersions chunk by chunk, with DESeq2's xim taken over all the genes."""
-    xim = mean_inverse(factors)
-    return _map_chunks(
-        lambda _k, sl: gene_wise_dispersions(
-            y[sl], design, size_factors=factor_rows(factors, sl), xim=xim
-        ),
-        chunks,
-        n_threads=n_threads,
+def _layout(
+    counts, backend: ChunkBackend, /, *, size_factors: np.ndarray | None, chunk_elements: int
+) -> tuple[np.ndarray, np.ndarray, list[slice]]:
+    """The genes with a non-zero count, the size factors, and the chunks of those genes."""
+    n_samples = counts.shape[1]
+    nonzero = backend.nonzero_rows(counts)
+    if nonzero.size == 0:
+        raise ValueError("counts: every gene is zero in every sample; nothing to test")
+    sf = backend.size_factors(counts) if size_factors is None else _given(counts, size_factors)
+    slices = chunk_slices(
+        nonzero.size,
+        n_samples,
+        chunk_elements=chunk_elements,
+        min_chunks=backend.min_chunks(nonzero.size * n_samples),
+    )
+    return nonzero, sf, slices
+
+
+def _gene_wise_chunk(counts, *, design, size_factors, xim) -> GeneWise:
+    """:func:`gene_wise_dispersions` of one chunk, in the keyword form :meth:`Chunks.map` uses."""
+    return gene_wise_dispersions(counts, design, size_factors=size_factors, xim=xim)
+
+
+def _gene_wise_summary(part: GeneWise) -> GeneWise:
+    """A chunk's gene-wise estimates without its fitted means and count table (kept apart)."""
+    return replace_fields(part, mu=None, table=None)
+
+
+def _gene_wise_pass(chunks: Chunks, design, *, factors, slices) -> tuple[list, _GeneWisePass]:
+    """Gene-wise dispersions chunk by chunk, with DESeq2's xim taken over all the genes.
+
+    Returns handles to the chunks' parts (kept where they ran) and the gathered estimates.
+    """
+    parts = chunks.map(
+        _gene_wise_chunk,
+        [{"size_factors": factor_rows(factors, sl)} for sl in slices],
+        shared={"design": design, "xim": mean_inverse(factors)},
         desc="gene-wise dispersions",
     )
+    return parts, _GeneWisePass.concatenate(chunks.gather(parts, function=_gene_wise_summary))
 
 
 def _fit_wide(
@@ -456,14 +592,21 @@ def _fit_wide(
     lrt_df: int,
     fit_type: str,
     min_replicates_for_replace: int,
+    order: np.ndarray | None,
 ) -> tuple[_Settings, np.ndarray]:
     """The steps that look at all genes (trend, prior) and what the testing pass shares.
 
-    Returns the shared settings and each gene's trended dispersion.
+    They take the genes in ``order`` (all of them as they are when ``None``). Returns the
+    shared settings and each gene's trended dispersion.
     """
     n_samples, n_coefs = design.shape
-    trend = fit_trend(gw.base_mean, gw.disp_gene_est, fit_type=fit_type)
-    disp_fit = trend.evaluate(gw.base_mean)
+    base_mean, disp_gene_est = (
+        (gw.base_mean, gw.disp_gene_est)
+        if order is None
+        else (gw.base_mean[order], gw.disp_gene_est[order])
+    )
+    trend = fit_trend(base_mean, disp_gene_est, fit_type=fit_type)
+    ordered_fit = trend.evaluate(base_mean)
     replaceable = n_or_more_in_cell(design, n=min_replicates_for_replace)
     settings = _Settings(
         design=design,
@@ -472,54 +615,59 @@ def _fit_wide(
         reduced=reduced,
         lrt_df=lrt_df,
         trend=trend,
-        prior_var=prior_variance(gw.disp_gene_est, disp_fit, n_samples=n_samples, n_coefs=n_coefs),
-        log_var=log_residual_variance(gw.disp_gene_est, disp_fit),
+        prior_var=prior_variance(disp_gene_est, ordered_fit, n_samples=n_samples, n_coefs=n_coefs),
+        log_var=log_residual_variance(disp_gene_est, ordered_fit),
         replace_setup=(cooks_cutoff(n_samples, n_coefs), replaceable)
         if replaceable.any()
         else None,
     )
-    return settings, disp_fit
+    return settings, trend.evaluate(gw.base_mean)
 
 
 def _zero_in_contrasts(
-    counts: np.ndarray, contrast_samples: list[np.ndarray | None] | None, /, *, n: int
-) -> list[np.ndarray]:
-    """Per contrast and gene, whether all the gene's counts in the contrasted groups are zero."""
-    out = []
-    for samples in contrast_samples or [None] * n:
-        if samples is None:
-            out.append(np.zeros(counts.shape[0], dtype=bool))
-        else:
-            out.append(counts[:, np.asarray(samples, dtype=bool)].sum(axis=1) == 0)
+    counts: np.ndarray, contrast_samples: list[np.ndarray | None], /, *, n: int
+) -> np.ndarray:
+    """Genes × contrasts: whether all the gene's counts in the contrasted groups are zero."""
+    out = np.zeros((counts.shape[0], n), dtype=bool)
+    for k, samples in enumerate(contrast_samples):
+        if samples is not None:
+            out[:, k] = counts[:, np.asarray(samples, dtype=bool)].sum(axis=1) == 0
     return out
 
 
+def _test_chunk(counts, *, part: GeneWise, **arguments) -> _Block:
+    """:func:`_test_block` of one chunk, starting from its gene-wise ``part``."""
+    return _test_block(counts, part.mu, table=part.table, **arguments)
+
+
 def _testing_pass(
-    counts: np.ndarray,
-    parts: list[GeneWise],
+    chunks: Chunks,
+    parts: list,
     /,
     *,
     gene_wise: _GeneWisePass,
     disp_fit: np.ndarray,
     settings: _Settings,
-    chunks: list[slice],
-    n_threads: int,
+    slices: list[slice],
+    contrast_samples: list[np.ndarray | None],
 ) -> list[_Block]:
     """:func:`_test_block` over the chunks, each starting from its gene-wise part."""
-    return _map_chunks(
-        lambda k, sl: _test_block(
-            counts[sl],
-            parts[k].mu,
-            rows=sl,
-            gene_est=gene_wise.disp_gene_est[sl],
-            gene_iter=gene_wise.disp_gene_iter[sl],
-            disp_fit=disp_fit[sl],
-            settings=settings,
-            table=parts[k].table,
-        ),
-        chunks,
-        n_threads=n_threads,
-        desc="MAP, GLM and " + ("Wald test" if settings.reduced is None else "LRT"),
+    return chunks.gather(
+        chunks.map(
+            _test_chunk,
+            [
+                {
+                    "part": part,
+                    "rows": sl,
+                    "gene_est": gene_wise.disp_gene_est[sl],
+                    "gene_iter": gene_wise.disp_gene_iter[sl],
+                    "disp_fit": disp_fit[sl],
+                }
+                for part, sl in zip(parts, slices, strict=True)
+            ],
+            shared={"settings": settings, "contrast_samples": contrast_samples},
+            desc="MAP, GLM and " + ("Wald test" if settings.reduced is None else "LRT"),
+        )
     )
 
 
@@ -537,9 +685,8 @@ def _check_shapes(counts: np.ndarray, design: np.ndarray, contrasts: np.ndarray)
         )
 
 
-def _size_factors(counts: np.ndarray, given: np.ndarray | None) -> np.ndarray:
-    if given is None:
-        return median_of_ratios(counts)
+def _given(counts, given: np.ndarray) -> np.ndarray:
+    """The caller's size or normalisation factors, checked."""
     sf = np.asarray(given, dtype=float)
     if sf.shape not in {(counts.shape[1],), counts.shape} or not np.all(np.isfinite(sf) & (sf > 0)):
         raise ValueError(
@@ -568,25 +715,20 @@ def _replace_and_refit(
     replace = np.concatenate([b.replacement.replace for b in blocks])
     if not replace.any():
         return unchanged
-    flagged = np.flatnonzero(replace)
-    new_counts = np.concatenate([b.replacement.counts for b in blocks])  # the flagged rows
-    zero = new_counts.sum(axis=1) == 0
-    now_zero = np.zeros_like(replace)
-    now_zero[flagged[zero]] = True
-    refit = flagged[~zero]
+    now_zero = np.concatenate([b.replacement.now_zero for b in blocks])
+    refit = np.flatnonzero(replace & ~now_zero)
     if refit.size:
         logger.info("replacing outlier counts and refitting %d genes", refit.size)
+        refit_counts = np.concatenate([b.replacement.refit_counts for b in blocks])
         fits = fits.with_rows(
             refit,
-            _refit(new_counts[~zero], rows=refit, settings=settings, chunk_elements=chunk_elements),
+            _refit(refit_counts, rows=refit, settings=settings, chunk_elements=chunk_elements),
         )
     kept_max = np.concatenate([b.replacement.max_cooks_kept for b in blocks])
     fits = replace_fields(fits, max_cooks=kept_max)
-    base_mean = base_mean.copy()
-    base_mean[flagged] = (new_counts / factor_rows(settings.size_factors, flagged)).mean(axis=1)
     return _Refitted(
         fits=fits,
-        base_mean=base_mean,
+        base_mean=np.concatenate([b.replacement.base_mean for b in blocks]),
         replaced=replace,
         now_zero=now_zero,
         n_refit=int(refit.size),
@@ -621,6 +763,7 @@ def _refit(
             disp_fit=settings.trend.evaluate(gw.base_mean),
             settings=replace_fields(settings, replace_setup=None),
             table=gw.table,
+            contrast_samples=[],
         )
         parts.append(block.fits)
     return _GeneFits.concatenate(parts)

@@ -12,7 +12,16 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-__all__ = ["factor_rows", "mean_inverse", "median_of_ratios", "per_sample", "row_blocks"]
+__all__ = [
+    "factor_rows",
+    "log_counts",
+    "log_geometric_means",
+    "mean_inverse",
+    "median_of_ratios",
+    "median_ratios",
+    "per_sample",
+    "row_blocks",
+]
 
 
 def median_of_ratios(counts: np.ndarray, /, *, n_threads: int | None = None) -> np.ndarray:
@@ -38,31 +47,20 @@ def median_of_ratios(counts: np.ndarray, /, *, n_threads: int | None = None) -> 
     """
     counts = np.asarray(counts)
     log_geo_means = np.concatenate(
-        [_log_means(counts[rows]) for rows in row_blocks(counts.shape[0], counts.shape[1])]
+        [log_geometric_means(counts[rows]) for rows in row_blocks(*counts.shape)]
     )
-    usable = np.flatnonzero(np.isfinite(log_geo_means))
-    if usable.size == 0:
-        raise ValueError(
-            "counts: every gene has a zero count in at least one sample, so median-of-ratios "
-            "size factors are undefined; supply size factors or remove zero-heavy samples"
-        )
-    # A finite geometric mean means finite logarithms in every sample: each sample's median
-    # is over all usable genes. Samples are taken a block at a time (bounded memory), and the
+    # Samples a block at a time (bounded memory, no full-size copy of the logarithms); the
     # blocks share the threads (numpy's logarithm and partition release the GIL).
-    centre = log_geo_means[usable, None]
-    blocks = row_blocks(counts.shape[1], usable.size)
+    blocks = row_blocks(counts.shape[1], counts.shape[0])
     threads = min(2, os.cpu_count() or 1) if n_threads is None else n_threads
 
-    def block_medians(columns: slice) -> np.ndarray:
-        block = np.log(counts[usable, columns].astype(float))
-        block -= centre
-        ordered = np.ascontiguousarray(block.T)
-        return np.array([np.exp(np.median(column)) for column in ordered])  # over samples
+    def block_factors(columns: slice) -> np.ndarray:
+        return median_ratios(log_counts(counts[:, columns]), log_geo_means, source="counts")
 
     if threads <= 1 or len(blocks) == 1:
-        return np.concatenate([block_medians(b) for b in blocks])
+        return np.concatenate([block_factors(b) for b in blocks])
     with ThreadPoolExecutor(max_workers=threads) as pool:
-        return np.concatenate(list(pool.map(block_medians, blocks)))
+        return np.concatenate(list(pool.map(block_factors, blocks)))
 
 
 #: Values per block of the size-factor passes (about 32 MB of float64 each).
@@ -75,10 +73,44 @@ def row_blocks(n: int, width: int, /, *, block_values: int = _BLOCK_VALUES) -> l
     return [slice(start, min(start + size, n)) for start in range(0, n, size)]
 
 
-def _log_means(counts: np.ndarray) -> np.ndarray:
-    """Each row's mean log count (minus infinity for a row with a zero)."""
+def log_counts(counts: np.ndarray, /) -> np.ndarray:
+    """Natural logarithms of the counts (``-inf`` for zeros), in row-major order.
+
+    Row-major, so that sums over a gene's samples add in the same order whatever the
+    layout of the input.
+    """
     with np.errstate(divide="ignore"):
-        return np.log(counts.astype(float)).mean(axis=1)
+        return np.log(np.ascontiguousarray(counts, dtype=float))
+
+
+def log_geometric_means(counts: np.ndarray, /) -> np.ndarray:
+    """Each gene's mean log count over samples (``-inf`` where a count is zero).
+
+    Row by row, so that a chunk of genes gets the same numbers as the whole matrix.
+    """
+    return log_counts(counts).mean(axis=1)
+
+
+def median_ratios(logs: np.ndarray, log_geo_means: np.ndarray, /, *, source: str) -> np.ndarray:
+    """Size factors of the samples of ``logs`` (log counts, all genes × some samples).
+
+    ``log_geo_means`` are the genes' :func:`log_geometric_means` over all samples.
+
+    Raises
+    ------
+    ValueError
+        When no gene has a finite geometric mean; the message names ``source``.
+    """
+    usable = np.isfinite(log_geo_means)
+    if not usable.any():
+        raise ValueError(
+            f"{source}: every gene has a zero count in at least one sample, so median-of-ratios "
+            "size factors are undefined; supply size factors or remove zero-heavy samples"
+        )
+    # A finite geometric mean means finite logarithms in every sample: each sample's median
+    # is over all usable genes, taken from one contiguous copy rather than column by column.
+    columns = np.ascontiguousarray((logs[usable] - log_geo_means[usable, None]).T)
+    return np.array([np.exp(np.median(column)) for column in columns])  # a loop over samples
 
 
 def factor_rows(factors: np.ndarray, rows: np.ndarray | slice, /) -> np.ndarray:
