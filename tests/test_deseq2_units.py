@@ -195,14 +195,14 @@ def test_count_table_gives_the_same_numbers_as_direct_evaluation(as_integers):
     inv_alpha = rng.gamma(1.0, 3.0, size=40)
     table = CountTable(counts)
     for function in (gammaln, psi):
-        expected = function(counts + inv_alpha[:, None])
-        assert np.array_equal(table.evaluate(function, inv_alpha), expected)
+        expected = function(counts + inv_alpha[:, None]).sum(axis=1)
+        np.testing.assert_allclose(table.row_sums(function, inv_alpha), expected, rtol=1e-13)
         keep = rng.random(40) < 0.5
-        kept = table.take(keep).evaluate(function, inv_alpha[keep])
-        assert np.array_equal(kept, expected[keep])
+        kept = table.take(keep).row_sums(function, inv_alpha[keep])
+        np.testing.assert_allclose(kept, expected[keep], rtol=1e-13)
 
 
-def test_distinct_count_table_changes_no_number(monkeypatch):
+def test_distinct_count_table_changes_numbers_only_by_rounding(monkeypatch):
     from rnaheat.de.deseq2 import count_table
 
     counts, design, _ = simulated(n_genes=400, n_per_group=10, seed=5)
@@ -210,9 +210,19 @@ def test_distinct_count_table_changes_no_number(monkeypatch):
     with_table = run_deseq2(counts, design, contrast=contrast)
     monkeypatch.setattr(count_table, "_TABLE_MIN_SAMPLES", 10**9)
     direct = run_deseq2(counts, design, contrast=contrast)
+    # Sums per distinct count round differently from sums per count: rounding, nothing more.
     for field in ("base_mean", "log2fc", "lfc_se", "stat", "pvalue", "padj"):
-        np.testing.assert_array_equal(getattr(with_table, field), getattr(direct, field))
-    pd.testing.assert_frame_equal(with_table.dispersions, direct.dispersions)
+        np.testing.assert_allclose(getattr(with_table, field), getattr(direct, field), rtol=1e-9)
+    # A gene whose search stops on a near-tie may take another number of steps to the same value.
+    iterations = "disp_gene_iter"
+    same_steps = with_table.dispersions[iterations] == direct.dispersions[iterations]
+    assert same_steps.mean() >= 0.99
+    pd.testing.assert_frame_equal(
+        with_table.dispersions.drop(columns=iterations),
+        direct.dispersions.drop(columns=iterations),
+        check_exact=False,
+        rtol=1e-9,
+    )
 
 
 def test_likelihood_ratio_test_keeps_its_size_and_finds_planted_shapes():

@@ -322,17 +322,28 @@ def _fixed_point(values: np.ndarray, decimals: int) -> np.ndarray:
     """
     finite = np.isfinite(values)
     digits = np.rint(np.abs(np.where(finite, values, 0.0)) * 10.0**decimals).astype(np.int64)
-    n_int = len(str(int(digits.max(initial=0)) // 10**decimals))
+    whole, fraction = np.divmod(digits, 10**decimals)
+    del digits
+    top = int(whole.max(initial=0))
+    n_int = len(str(top))
     width = 1 + n_int + 1 + decimals
-    out = np.zeros((*values.shape, width), dtype=np.uint8)
-    for position in range(width - 1, 0, -1):
-        if position == width - 1 - decimals:
-            out[..., position] = ord(".")
-            continue
+    # Digits are peeled off in the narrowest integer types that hold the parts (less memory
+    # traffic per pass than int64).
+    whole = whole.astype(np.min_scalar_type(top))
+    fraction = fraction.astype(np.min_scalar_type(10**decimals))
+    out = np.empty((*values.shape, width), dtype=np.uint8)
+    for position in range(width - 1, width - 1 - decimals, -1):
+        fraction, digit = np.divmod(fraction, 10)
+        np.add(digit, ord("0"), out=out[..., position], casting="unsafe")
+    out[..., width - 1 - decimals] = ord(".")
+    units = width - 2 - decimals
+    for position in range(units, 0, -1):
         # Zeros left of the units digit are padding, not digits.
-        leading = (digits == 0) & (position < width - 2 - decimals)
-        out[..., position] = np.where(leading, _NUL, ord("0") + digits % 10)
-        digits //= 10
+        padding = (whole == 0) if position < units else None
+        whole, digit = np.divmod(whole, 10)
+        np.add(digit, ord("0"), out=out[..., position], casting="unsafe")
+        if padding is not None:
+            out[..., position][padding] = _NUL
     out[..., 0] = np.where(values < 0, ord("-"), _NUL)
     out[~finite] = _NUL
     out[~finite, -2:] = (ord("N"), ord("A"))

@@ -76,7 +76,7 @@ def log_posterior(
     """
     alpha = np.exp(log_alpha)
     inv_alpha = 1.0 / alpha
-    a, ia = alpha[:, None], inv_alpha[:, None]
+    a = alpha[:, None]
     scratch = Scratch() if scratch is None else scratch
     shape = counts.shape
     one_plus = np.multiply(mu, a, out=scratch("one_plus", shape))
@@ -84,14 +84,13 @@ def log_posterior(
     # y log(mu + 1/alpha) = y (log(1 + mu alpha) - log alpha): one logarithm per count, and
     # the log alpha part summed per gene. DESeq2 also writes log(1 + mu alpha), not log1p.
     log_one_plus = np.log(one_plus, out=scratch("log_one_plus", shape))
-    ia_counts = np.add(counts, ia, out=scratch("ia_counts", shape))
-    if table is None:
-        terms = gammaln(ia_counts, out=scratch("gathered", shape))
-    else:
-        terms = table.evaluate(gammaln, inv_alpha, scratch=scratch)
-    terms -= np.multiply(ia_counts, log_one_plus, out=log_one_plus)
+    # sum (y + 1/alpha) log(1 + mu alpha) as sum y log(..) + (1/alpha) sum log(..)
+    spread = inv_alpha * linalg.row_sums(log_one_plus)
+    weighted = linalg.row_sums(np.multiply(counts, log_one_plus, out=log_one_plus))
     loglik = (
-        linalg.row_sums(terms)
+        _sum_over_counts(gammaln, counts, inv_alpha, table=table, scratch=scratch)
+        - weighted
+        - spread
         + log_alpha * linalg.row_sums(counts)
         - counts.shape[1] * gammaln(inv_alpha)
     )
@@ -118,7 +117,7 @@ def _dlog_posterior(
     """Derivative of :func:`log_posterior` with respect to ``log alpha``."""
     alpha = np.exp(log_alpha)
     inv_alpha = 1.0 / alpha
-    a, ia = alpha[:, None], inv_alpha[:, None]
+    a = alpha[:, None]
     scratch = Scratch() if scratch is None else scratch
     shape = counts.shape
     mu_a = np.multiply(mu, a, out=scratch("mu_a", shape))
@@ -129,11 +128,8 @@ def _dlog_posterior(
     fraction -= mu_a
     fraction /= one_plus
     terms += fraction
-    if table is None:
-        terms -= psi(np.add(counts, ia, out=mu_a), out=mu_a)
-    else:
-        terms -= table.evaluate(psi, inv_alpha, scratch=scratch)
-    total = linalg.row_sums(terms) + counts.shape[1] * psi(inv_alpha)
+    digammas = _sum_over_counts(psi, counts, inv_alpha, table=table, scratch=scratch)
+    total = linalg.row_sums(terms) - digammas + counts.shape[1] * psi(inv_alpha)
     loglik = total / alpha**2
     w = np.divide(mu, one_plus, out=one_plus)
     # d/dalpha log det B = trace(B^-1 dB) with dB = -X' diag(w^2) X, i.e.
@@ -146,6 +142,16 @@ def _dlog_posterior(
     if prior_mean is not None:
         out -= (log_alpha - prior_mean) / prior_var
     return out
+
+
+def _sum_over_counts(
+    function, counts: np.ndarray, inv_alpha: np.ndarray, *, table: CountTable | None, scratch
+) -> np.ndarray:
+    """Per gene, the sum over samples of ``function(count + 1/alpha)`` (``lgamma``, ``digamma``)."""
+    if table is not None:
+        return table.row_sums(function, inv_alpha)
+    values = np.add(counts, inv_alpha[:, None], out=scratch("ia_counts", counts.shape))
+    return linalg.row_sums(function(values, out=values))
 
 
 @dataclass(frozen=True)

@@ -222,10 +222,10 @@ def _constant_log_likelihood(
             ) - gammaln(y + 1.0)
 
     if table is None:
-        constant = constant_terms(counts, size[:, None])
+        constant = linalg.row_sums(constant_terms(counts, size[:, None]))
     else:
-        constant = table.map(lambda values, gene: constant_terms(values, size[gene]))
-    return linalg.row_sums(constant) + linalg.row_sums(counts) * np.log(alpha)
+        constant = table.map_sums(lambda values, gene: constant_terms(values, size[gene]))
+    return constant + linalg.row_sums(counts) * np.log(alpha)
 
 
 @dataclass(frozen=True)
@@ -271,11 +271,12 @@ def _irls(
     for t in range(max_iter):
         if active.size == 0:
             break
-        y, m, a = counts[active], mu[active], alpha[active]
+        # While every gene iterates, work on the arrays themselves rather than copies.
+        rows = slice(None) if active.size == n_genes else active
+        y, m, a = counts[rows], mu[rows], alpha[rows]
         iterations[active] += 1
-        log_m = log_mu[active]
         w = m / (1.0 + a[:, None] * m)
-        z = log_m - factor_rows(log_sf, active) + (y - m) / m
+        z = log_mu[rows] - factor_rows(log_sf, rows) + (y - m) / m
         lhs = linalg.gram(w, design) + penalty
         rhs = np.einsum("gs,sp->gp", w * z, design)
         new_beta = linalg.solve(lhs, rhs)

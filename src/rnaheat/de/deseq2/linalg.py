@@ -171,10 +171,12 @@ def upper_inverse(upper: np.ndarray, p: int, /) -> np.ndarray:
 def _upper_adjugate3(upper: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Upper triangle of the adjugate, and the determinant, of symmetric 3 × 3 matrices."""
     a, b, c, d, e, f = (upper[:, i] for i in range(6))
+    adjugate = np.empty((upper.shape[0], 6))
     c00, c01, c02 = d * f - e * e, c * e - b * f, b * e - c * d
-    c11, c12, c22 = a * f - c * c, b * c - a * e, a * d - b * b
+    adjugate[:, 0], adjugate[:, 1], adjugate[:, 2] = c00, c01, c02
+    adjugate[:, 3], adjugate[:, 4], adjugate[:, 5] = a * f - c * c, b * c - a * e, a * d - b * b
     det = a * c00 + b * c01 + c * c02
-    return np.column_stack([c00, c01, c02, c11, c12, c22]), det
+    return adjugate, det
 
 
 def _full_from_upper(upper: np.ndarray, p: int) -> np.ndarray:

@@ -26,6 +26,8 @@ contrast's denominator is the reference level).
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -189,21 +191,46 @@ def _ascend(counts, design, *, log_sf, size, start, coef, scale, max_iter=200):
         curvature[:, no_shrink, no_shrink] += 1.0 / _NO_SHRINK_SD**2
         curvature[:, coef, coef] += 2.0 / (scale**2 + b[:, coef] ** 2)
         step = linalg.solve(curvature, grad)
-        accepted = np.zeros(active.size, dtype=bool)
-        new_value = value[active].copy()
-        for halving in range(30):
-            trial = b + 0.5**halving * step
-            trial_value = _nb_log_posterior(trial, y, design, size=s, coef=coef, **rows_args)
-            better = ~accepted & (trial_value >= value[active])
-            b[better], new_value[better] = trial[better], trial_value[better]
-            accepted |= better
-            if accepted.all():
-                break
+        b, new_value, accepted = _halve_steps(
+            b, step, y, design, size=s, value=value[active], coef=coef, args=rows_args
+        )
         gain = new_value - value[active]
         beta[active], value[active] = b, new_value
         settled = ~accepted | (gain <= 1e-10 * (np.abs(new_value) + 1.0))
         active = active[~settled]
     return beta, value
+
+
+def _halve_steps(b, step, counts, design, *, size, value, coef, args, max_halvings=30):
+    """Per gene, the first of ``b + step``, ``b + step / 2``, ... not lowering ``value``.
+
+    Returns the new coefficients, their log posteriors and whether a step was accepted; genes
+    without one keep ``b``. Each halving evaluates only the genes still searching.
+    """
+    b, new_value = b.copy(), value.copy()
+    accepted = np.zeros(b.shape[0], dtype=bool)
+    pending = np.arange(b.shape[0])
+    log_sf = args["log_sf"]
+    for halving in range(max_halvings):
+        every = pending.size == b.shape[0]
+        rows = slice(None) if every else pending
+        trial = b[rows] + 0.5**halving * step[rows]
+        trial_value = _nb_log_posterior(
+            trial,
+            counts if every else counts[pending],
+            design,
+            size=size if every else size[pending],
+            coef=coef,
+            **{**args, "log_sf": log_sf if every else factor_rows(log_sf, pending)},
+        )
+        better = trial_value >= value[rows]
+        done = pending[better]
+        b[done], new_value[done] = trial[better], trial_value[better]
+        accepted[done] = True
+        pending = pending[~better]
+        if pending.size == 0:
+            break
+    return b, new_value, accepted
 
 
 def _laplace_sd(counts, design, beta, *, log_sf, size, coef, scale):
@@ -329,8 +356,9 @@ def shrink_lfc(
         return ShrunkLFC(out_lfc, out_se, {"method": method, "prior_var": variances.tolist()})
 
     scale = apeglm_prior_scale(log2fc * _LOG2, lfc_se * _LOG2)
-    for rows in chunks:
-        mode, sd = _apeglm_map(
+
+    def posterior_modes(rows):
+        return _apeglm_map(
             counts[rows].astype(float),
             design,
             size_factors=factor_rows(sf, rows),
@@ -339,7 +367,13 @@ def shrink_lfc(
             coef=coef,
             scale=scale,
         )
-        out_lfc[rows], out_se[rows] = mode / _LOG2, sd / _LOG2
+
+    # Chunks are independent: threads share them (numpy releases the GIL in its loops), and
+    # each gene's numbers are the same whatever the number of threads.
+    threads = min(2, os.cpu_count() or 1, len(chunks))
+    with ThreadPoolExecutor(max_workers=max(threads, 1)) as pool:
+        for rows, (mode, sd) in zip(chunks, pool.map(posterior_modes, chunks), strict=True):
+            out_lfc[rows], out_se[rows] = mode / _LOG2, sd / _LOG2
     return ShrunkLFC(out_lfc, out_se, {"method": method, "prior_scale": scale})
 
 

@@ -14,10 +14,13 @@ interpolation between grid points (a departure from R of the order of 1e-4).
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
 from rnaheat.de.deseq2.dispersion import gene_wise_dispersions
-from rnaheat.de.deseq2.size_factors import factor_rows, per_sample
+from rnaheat.de.deseq2.size_factors import factor_rows, per_sample, row_blocks
 from rnaheat.de.deseq2.trend import DispersionTrend, fit_trend
 
 __all__ = ["fit_vst_trend", "vst_transform", "vst_trend_rows"]
@@ -81,12 +84,9 @@ def vst_transform(
     counts: np.ndarray, trend: DispersionTrend, /, *, size_factors: np.ndarray
 ) -> np.ndarray:
     """Apply the transformation implied by ``trend`` to normalised counts (genes × samples)."""
-    q = counts / size_factors
     if trend.fit_type == "parametric":
-        a, b = trend.asympt_disp, trend.extra_pois
-        return np.log((1 + b + 2 * a * q + 2 * np.sqrt(a * q * (1 + b + a * q))) / (4 * a)) / (
-            np.log(2.0)
-        )
+        return _parametric(counts, trend, size_factors=np.asarray(size_factors, dtype=float))
+    q = counts / size_factors
     if trend.fit_type == "mean":
         alpha = trend.mean_disp
         return (2 * np.arcsinh(np.sqrt(alpha * q)) - np.log(alpha) - np.log(4)) / np.log(2)
@@ -105,3 +105,36 @@ def vst_transform(
     eta = (np.log2(h2) - np.log2(h1)) / (spl(h2) - spl(h1))
     xi = np.log2(h1) - eta * spl(h1)
     return eta * spl(q) + xi
+
+
+#: Values per block of the parametric transformation (about 16 MB per float64 work array).
+_BLOCK_VALUES = 1 << 21
+
+
+def _parametric(counts: np.ndarray, trend: DispersionTrend, /, *, size_factors: np.ndarray):
+    """The closed form for ``alpha(mu) = a + b / mu``, a block of genes at a time.
+
+    ``log2((1 + b + 2 a q + 2 sqrt(a q (1 + b + a q))) / (4 a))`` of the normalised counts
+    ``q``, worked in place in two arrays per block, so that only the result is as large as the
+    counts; blocks share two threads (numpy releases the GIL in its loops).
+    """
+    a, b = trend.asympt_disp, trend.extra_pois
+    out = np.empty(counts.shape)
+
+    def block(rows: slice) -> None:
+        q = np.divide(counts[rows], factor_rows(size_factors, rows), out=out[rows])
+        root = np.multiply(q, a)
+        root *= root + (1 + b)
+        np.sqrt(root, out=root)
+        root *= 2
+        q *= 2 * a
+        q += 1 + b
+        q += root
+        q /= 4 * a
+        np.log(q, out=q)
+        q /= np.log(2.0)
+
+    blocks = row_blocks(*counts.shape, block_values=_BLOCK_VALUES)
+    with ThreadPoolExecutor(max_workers=min(2, os.cpu_count() or 1)) as pool:
+        list(pool.map(block, blocks))
+    return out
