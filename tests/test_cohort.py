@@ -33,8 +33,10 @@ from rnaheat.config import (  # noqa: E402
 from rnaheat.de.design import design_matrix  # noqa: E402
 from rnaheat.experiment import Experiment  # noqa: E402
 
-#: VST on chunks against the in-memory VST: the same trend fit, sums in another order.
-VST_TOLERANCE = 1e-10
+#: VST on chunks against the in-memory VST: the same trend fit, sums in another order. The
+#: dispersion fit sums its terms per distinct count, in an order that follows the samples', so
+#: shuffled samples move the last bits of the trend (about 1e-9 on the log2 scale).
+VST_TOLERANCE = 1e-8
 
 
 @pytest.fixture(scope="module")
