@@ -99,6 +99,21 @@ def test_chunked_experiment_in_stored_gene_order_gives_the_same_table(tmp_path):
     pd.testing.assert_series_equal(got.size_factors, expected.size_factors, check_exact=True)
 
 
+@pytest.mark.parametrize("method", ["apeglm", "normal"])
+def test_shrinkage_on_chunked_counts_equals_the_in_memory_one(method):
+    """The posteriors read a dask array a chunk of genes at a time, with the same numbers."""
+    sim = simulate_experiment(n_genes=400, n_replicates=3, random_state=7)
+    counts, sheet = sim.experiment.counts, sim.experiment.samples
+    lazy = Experiment.from_chunked(
+        da.from_array(counts.to_numpy(), chunks=(97, 6)), counts.index, sheet
+    )
+    options = {"design": "~ condition", "contrast": ("condition", "Hypoxia", "Normoxia")}
+    expected = de.test(Experiment.from_frames(counts, sheet), shrink=method, **options)
+    got = de.test(lazy, shrink=method, **options)
+    assert got.table["log2fc_shrunk"].notna().sum() > 300
+    pd.testing.assert_frame_equal(got.table, expected.table, check_exact=True)
+
+
 def test_without_dask_flags_dask_is_not_needed(tmp_path):
     """An ordinary run reads and tests with Dask blocked from importing (as when it is absent).
 

@@ -92,9 +92,9 @@ class RnaheatEngine:
         if shrink == "none":
             return results
         if backend is not None:
-            # The shrinkage priors look at all genes at once and are not chunked yet.
-            logger.info("shrinking fold changes on the counts gathered into this process")
-            counts = np.asarray(counts)
+            # The priors need every gene's estimate first; the posteriors then read the counts a
+            # chunk of genes at a time, in this process.
+            logger.info("shrinking fold changes a chunk of genes at a time in this process")
         return [
             _shrunk(counts, matrix, out, method=shrink, contrast=contrast)
             for out, contrast in zip(results, contrasts, strict=True)

@@ -297,7 +297,7 @@ def shrink_lfc(
     Parameters
     ----------
     counts
-        Genes × samples counts.
+        Genes × samples counts: an array, or a dask array read a chunk of genes at a time.
     design
         Samples × coefficients model matrix with an intercept column.
     method
@@ -321,7 +321,8 @@ def shrink_lfc(
         raise ValueError(f"unknown shrinkage {method!r}; choose from {', '.join(SHRINK_METHODS)}")
     design = np.asarray(design, dtype=float)
     coef, intercept = _coefficient(np.asarray(contrast, float)), _intercept(design)
-    tested = np.flatnonzero(np.isfinite(dispersion) & (counts.sum(axis=1) > 0))
+    # np.asarray: chunked counts (a dask array) are read a chunk of genes at a time, never whole.
+    tested = np.flatnonzero(np.isfinite(dispersion) & (np.asarray(counts.sum(axis=1)) > 0))
     out_lfc = np.full(counts.shape[0], np.nan)
     out_se = np.full(counts.shape[0], np.nan)
     # Chunks of bounded size keep memory flat; each gene's answer does not depend on them.
@@ -329,22 +330,23 @@ def shrink_lfc(
     chunks = [tested[sl] for sl in slices]
     sf = np.asarray(size_factors, float)
 
-    def mle(rows):
+    def mle(y, rows):
         return fit_nb_glm(
-            counts[rows],
+            y,
             design,
             size_factors=factor_rows(sf, rows),
             dispersions=dispersion[rows],
         )
 
     if method == "normal":
-        beta = np.concatenate([mle(rows).beta for rows in chunks]) / _LOG2
+        beta = np.concatenate([mle(np.asarray(counts[rows]), rows).beta for rows in chunks])
+        beta /= _LOG2
         variances = normal_prior_variance(
             beta, base_mean=base_mean[tested], disp_fit=disp_fit[tested], intercept=intercept
         )
         for rows in chunks:
             fit = fit_nb_glm(
-                counts[rows],
+                np.asarray(counts[rows]),
                 design,
                 size_factors=factor_rows(sf, rows),
                 dispersions=dispersion[rows],
@@ -358,12 +360,13 @@ def shrink_lfc(
     scale = apeglm_prior_scale(log2fc * _LOG2, lfc_se * _LOG2)
 
     def posterior_modes(rows):
+        y = np.asarray(counts[rows])
         return _apeglm_map(
-            counts[rows].astype(float),
+            y.astype(float),
             design,
             size_factors=factor_rows(sf, rows),
             dispersions=dispersion[rows],
-            start=mle(rows).beta,
+            start=mle(y, rows).beta,
             coef=coef,
             scale=scale,
         )
