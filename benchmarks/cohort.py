@@ -44,8 +44,8 @@ N_GENES = 60_000
 N_TISSUES = 12
 DESIGN = "~ condition"
 CONTRAST = ("condition", "B", "A")
-#: Chunks of ``X`` (samples × genes), as ``rnaheat convert`` writes them.
-CHUNK_SAMPLES, CHUNK_GENES = 1024, 2048
+#: Genes simulated and written at a time.
+CHUNK_GENES = 2048
 #: The in-memory engine holds about this many float64 copies of the counts at its peak.
 MEMORY_COPIES = 6
 
@@ -81,10 +81,12 @@ def _gene_parameters(n_genes: int, rng: np.random.Generator) -> dict[str, np.nda
 def simulate_store(
     store: Path, n_samples: int, *, n_genes: int = N_GENES, seed: int = 17
 ) -> pd.DataFrame:
-    """Write the simulated cohort into ``store`` a block of genes at a time; the sample sheet."""
-    import anndata as ad
-    import zarr
-    from anndata.io import write_elem
+    """Write the simulated cohort into ``store`` a block of genes at a time; the sample sheet.
+
+    The blocks go through :func:`rnaheat.io.convert.write_store`, the writer of
+    ``rnaheat convert``, so the store has the layout and chunks of a user's converted store.
+    """
+    from rnaheat.io.convert import write_store
 
     rng = np.random.default_rng([seed, n_samples])
     samples = _sample_sheet(n_samples, rng)
@@ -92,29 +94,24 @@ def simulate_store(
     factors = np.exp(rng.normal(0, 0.2, n_samples))
     treated = (samples["condition"] == "B").to_numpy()
     tissue = pd.Categorical(samples["tissue"]).codes
-    group = zarr.open_group(str(store), mode="w", zarr_format=3)
-    x = group.create_array(
-        "X",
-        shape=(n_samples, n_genes),
-        chunks=(min(n_samples, CHUNK_SAMPLES), CHUNK_GENES),
-        dtype="int64",
-    )
-    x.attrs.update({"encoding-type": "array", "encoding-version": "0.2.0"})
-    for start in range(0, n_genes, CHUNK_GENES):
-        g = slice(start, min(start + CHUNK_GENES, n_genes))
-        block_rng = np.random.default_rng([seed, n_samples, start])
-        log_mu = genes["effect"][g, None] * treated + genes["tissue"][:, g].T[:, tissue]
-        mu = genes["mean"][g, None] * np.exp(log_mu) * factors
-        size = 1 / genes["dispersion"][g, None]
-        x[:, g] = block_rng.negative_binomial(size, size / (size + mu)).T
-    ids = pd.Index([f"G{i:06d}" for i in range(n_genes)], name="gene_id")
-    var = pd.DataFrame({"symbol": [f"SYM{i}" for i in range(n_genes)]}, index=ids)
-    with ad.settings.override(auto_shard_zarr_v3=False):
-        write_elem(group, "obs", samples)
-        write_elem(group, "var", var)
-        for name in ("layers", "obsm", "varm", "obsp", "varp", "uns"):
-            write_elem(group, name, {})
-    group.attrs.update({"encoding-type": "anndata", "encoding-version": "0.1.0"})
+
+    def blocks():
+        for start in range(0, n_genes, CHUNK_GENES):
+            g = slice(start, min(start + CHUNK_GENES, n_genes))
+            block_rng = np.random.default_rng([seed, n_samples, start])
+            log_mu = genes["effect"][g, None] * treated + genes["tissue"][:, g].T[:, tissue]
+            mu = genes["mean"][g, None] * np.exp(log_mu) * factors
+            size = 1 / genes["dispersion"][g, None]
+            ids = pd.Index([f"G{i:06d}" for i in range(g.start, g.stop)], name="gene_id")
+            block = pd.DataFrame(
+                block_rng.negative_binomial(size, size / (size + mu)),
+                index=ids,
+                columns=samples.index,
+            )
+            block.attrs["symbols"] = pd.Series([f"SYM{i}" for i in range(g.start, g.stop)], ids)
+            yield block
+
+    write_store(store, blocks(), source=f"simulated cohort of {n_samples:,} samples")
     return samples
 
 
@@ -216,19 +213,22 @@ def first_paint(report: Path) -> float:
 
 
 def _experiment(store: Path, *, in_memory: bool = False):
-    """The store as an experiment whose counts stay a lazily read Dask array (or are read)."""
+    """The store read as ``rnaheat run`` reads it: counts a lazily read Dask array (or read)."""
     import anndata as ad
-    import dask.array as da
-    import zarr
-    from anndata.io import read_elem
 
     from rnaheat.experiment import Experiment
+    from rnaheat.io.align import read_experiment
 
-    group = zarr.open_group(str(store), mode="r")
-    x = group["X"][:] if in_memory else da.from_zarr(group["X"])
-    obs, var = read_elem(group["obs"]), read_elem(group["var"])
-    var = var.reindex(columns=["symbol", "biotype"]).fillna("").astype(str)
-    return Experiment(adata=ad.AnnData(X=x, obs=obs, var=var))
+    experiment = read_experiment(store, _sheet(store))
+    if not in_memory:
+        return experiment
+    adata = experiment.adata
+    return Experiment(adata=ad.AnnData(X=np.asarray(adata.X), obs=adata.obs, var=adata.var))
+
+
+def _sheet(store: Path) -> Path:
+    """The sample sheet written beside ``store``."""
+    return store.with_suffix(".tsv")
 
 
 def _de(store: Path, *, mode: str, workers: int) -> dict:
@@ -278,7 +278,8 @@ def _run_command(store: Path, sheet: Path, out: Path, *, workers: int) -> list[s
 def _size(n_samples: int, args: argparse.Namespace) -> dict[str, dict]:
     """Every requested step at one size."""
     work = Path(args.work)
-    store, sheet = work / f"cohort_{n_samples}.zarr", work / f"cohort_{n_samples}.tsv"
+    store = work / f"cohort_{n_samples}.zarr"
+    sheet = _sheet(store)
     results: dict[str, dict] = {}
     if not store.exists():
         start = time.perf_counter()
