@@ -103,7 +103,13 @@ def test_large_matrix_is_an_image_with_chosen_labels():
     dm, mods, samples = _case([900, 500, 600], n_per_group=50, seed=3)
     markers = ["GENE00017", "GENE01234"]
     fig = heatmap(
-        mods, dm, samples=samples, tracks=TRACKS, markers=markers, note="2,000 of 9,000 genes shown"
+        mods,
+        dm,
+        samples=samples,
+        tracks=TRACKS,
+        markers=markers,
+        shown_genes="2,000 of 9,000 genes shown",
+        shown_samples="200 of 5,000 samples shown, stratified by batch",
     )
     ax = _axes(fig, "heatmap")
     assert any(isinstance(a, AxesImage) for a in ax.images)
@@ -117,8 +123,10 @@ def test_large_matrix_is_an_image_with_chosen_labels():
     assert set(markers) <= set(texts)
     assert 3 * mods.n_modules <= len(texts) < 100
     figure_text = " ".join(t.get_text() for t in fig.texts)
-    assert "2,000 of 9,000 genes shown" in figure_text
-    assert "2,000 genes in 3 modules" in figure_text
+    # Each number is said once: the capped counts stand in place of the plain ones.
+    assert "2,000 of 9,000 genes shown in 3 modules · 200 of 5,000 samples shown" in figure_text
+    assert "2,000 genes" not in figure_text
+    assert "200 samples ·" not in figure_text
 
 
 def _extents(fig, artists):

@@ -150,9 +150,8 @@ def heatmap(analysis: Analysis, /, **settings: Any) -> Figure:
     run = {
         "samples": samples_with_qc_track(analysis)[0],
         "title": _heatmap_title(analysis),
-        "note": " · ".join(
-            n for n in (analysis.selection.shown_note(), analysis.samples_note) if n
-        ),
+        "shown_genes": analysis.selection.shown_note(),
+        "shown_samples": analysis.samples_note,
         **heatmap_settings(analysis),
     }
     return draw_heatmap(modules, display, **{**run, **settings})

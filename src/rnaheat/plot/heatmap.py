@@ -560,6 +560,8 @@ def heatmap(
     markers: Sequence[str] | None = None,
     title: str | None = None,
     note: str = "",
+    shown_genes: str = "",
+    shown_samples: str = "",
     subtitles: Mapping[int, str] | None = None,
     de: DEResult | None = None,
     label_rank: pd.Series | None = None,
@@ -587,8 +589,11 @@ def heatmap(
     subtitles
         Module → a third line under its name, e.g. its top enriched gene set.
     note
-        A line under the title, e.g. ``GeneSelection.shown_note()`` ("2,000 of 5,312 genes
-        shown"); the number of genes and modules is always stated.
+        More text for the line under the title, which always states the numbers of genes,
+        modules and samples.
+    shown_genes, shown_samples
+        Said in place of the plain numbers of genes and of samples when only part is shown,
+        e.g. ``GeneSelection.shown_note()`` ("2,000 of 5,312 genes shown").
     de
         The DE result: the fold-change bar draws its shrunken log2 fold changes when it has
         them (:attr:`~rnaheat.de.DEResult.display_lfc`), and label choice uses its base means.
@@ -642,7 +647,15 @@ def heatmap(
     if lay.lfc_w:
         _draw_fold_changes(fig, lay, modules, de)
     _draw_labels(fig, lay, modules, marker_list)
-    _draw_title(fig, lay, modules, title=title, note=note, removed=display.removal_note)
+    counts = _counts_line(lay, modules, shown_genes=shown_genes, shown_samples=shown_samples)
+    _draw_title(
+        fig,
+        lay,
+        modules,
+        title=title,
+        note=" · ".join(p for p in (counts, note) if p),
+        removed=display.removal_note,
+    )
     _draw_legends(fig, legends, lay, display)
     return fig
 
@@ -976,6 +989,16 @@ def _draw_labels(
         )
 
 
+def _counts_line(
+    lay: HeatmapLayout, modules: GeneModules, *, shown_genes: str, shown_samples: str
+) -> str:
+    """The numbers of genes, modules and samples, each said once even when only part is shown."""
+    k = len(lay.rows.blocks)
+    genes = shown_genes or f"{len(modules.order):,} genes"
+    samples = shown_samples or f"{len(lay.col_x):,} samples"
+    return f"{genes} in {k} module{'s' if k != 1 else ''} · {samples}"
+
+
 def _draw_title(
     fig: Figure,
     lay: HeatmapLayout,
@@ -985,16 +1008,14 @@ def _draw_title(
     note: str,
     removed: str,
 ) -> None:
-    """The title; under it the counts of genes, modules and samples, the note, the removal.
+    """The title; under it the note (counts first), the gene tree's kind, the removal.
 
     A gene tree built on a subset (:meth:`GeneModules.tree_note`) is said here too, so the
     figure never passes an approximate tree for the exact one. What the display removed is
     said here because a reader comparing with the PCA must know that the two show different
     values.
     """
-    n_rows, n_cols, k = len(modules.order), len(lay.col_x), len(lay.rows.blocks)
-    n_total = f"{n_rows:,} genes in {k} module{'s' if k != 1 else ''} · {n_cols} samples"
-    parts = (n_total, note, modules.tree_note(), removed)
+    parts = (note, modules.tree_note(), removed)
     sub = " · ".join(part for part in parts if part)
     fig.text(
         0.15 / lay.fig_w,
