@@ -84,8 +84,9 @@ def write_store(target: str | Path, blocks: Iterable[pd.DataFrame], /, *, source
                 symbols.append(counts.attrs.get("symbols", pd.Series("", index=counts.index)))
             if not symbols:
                 raise ValueError(f"{source}: the table has a header but no genes")
-            var = pd.DataFrame({"symbol": pd.concat(symbols).astype(str).to_numpy()})
-            var.index = pd.Index([str(g) for s in symbols for g in s.index], name="gene_id")
+            every = pd.concat(symbols)
+            ids = pd.Index(every.index.astype(str), name="gene_id")
+            var = pd.DataFrame({"symbol": every.astype(str).to_numpy()}, index=ids)
             obs = pd.DataFrame(index=pd.Index(writer.samples, name="sample"))
             writer.finish(obs=obs, var=var)
     logger.info("%s: %d genes × %d samples written", target.name, len(var), len(obs))
@@ -97,8 +98,9 @@ def _checked(source: Path, *, block_genes: int) -> Iterator[pd.DataFrame]:
     seen: set[str] = set()
     for block in _blocks(source, block_genes=block_genes):
         counts = parse_counts(block, source=source)
-        duplicate = next((g for g in counts.index if g in seen), None)
-        if duplicate is not None:
+        # One C-level test per block; the Python scan runs only to name a duplicate found.
+        if not seen.isdisjoint(counts.index):
+            duplicate = next(g for g in counts.index if g in seen)
             raise ValueError(
                 f"{source}: duplicate gene id {duplicate!r} (line "
                 f"{block.attrs['line_offset'] + counts.index.get_loc(duplicate)}); gene ids "
