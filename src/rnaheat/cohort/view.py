@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -22,6 +22,10 @@ if TYPE_CHECKING:
 __all__ = ["Cohort", "Shown", "cohort_view"]
 
 logger = logging.getLogger("rnaheat")
+
+#: Most counts in a block of :meth:`Cohort.matrix_blocks` (4,096 genes × 20,000 samples:
+#: 655 MB of float64 per array).
+_BLOCK_ELEMENTS = 1 << 26
 
 
 @dataclass(frozen=True, eq=False)
@@ -56,6 +60,28 @@ class Cohort:
     normalized: da.Array
     gene_ids: pd.Index
     variance: pd.Series
+
+    def matrix_blocks(self) -> Iterator[tuple[slice, np.ndarray, np.ndarray, np.ndarray]]:
+        """Counts, normalised counts and VST of every sample, a block of genes at a time.
+
+        Yields the block's genes and its three genes × samples arrays. The blocks follow the
+        counts' chunks of genes (split where one would exceed :data:`_BLOCK_ELEMENTS`), and a
+        block's three arrays are computed together, so one pass reads each chunk of the store
+        once.
+        """
+        import dask
+
+        n_samples = len(self.samples)
+        step = max(1, _BLOCK_ELEMENTS // max(n_samples, 1))
+        start = 0
+        for size in self.counts.chunks[0]:
+            for first in range(start, start + size, step):
+                genes = slice(first, min(first + step, start + size))
+                yield (
+                    genes,
+                    *dask.compute(self.counts[genes], self.normalized[genes], self.vst[genes]),
+                )
+            start += size
 
     def record(self) -> dict[str, object]:
         """What the run record says of the cohort and its subset."""

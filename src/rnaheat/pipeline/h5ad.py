@@ -145,34 +145,38 @@ def _without_none(value: Any) -> Any:
     return value
 
 
+def _dense_dataset(
+    group: h5py.Group, name: str, *, shape: tuple[int, int], dtype: Any
+) -> h5py.Dataset:
+    """An empty dense AnnData array, to be written block by block."""
+    data = group.create_dataset(name, shape=shape, dtype=dtype)
+    data.attrs["encoding-type"] = "array"
+    data.attrs["encoding-version"] = "0.2.0"
+    return data
+
+
 def _write_dense(
     group: h5py.Group, name: str, *, shape: tuple[int, int], dtype: Any, block: Callable
 ) -> None:
     """A dense AnnData array written ``_BLOCK_GENES`` columns (genes) at a time."""
-    data = group.create_dataset(name, shape=shape, dtype=dtype)
+    data = _dense_dataset(group, name, shape=shape, dtype=dtype)
     for start in range(0, shape[1], _BLOCK_GENES):
         genes = slice(start, min(start + _BLOCK_GENES, shape[1]))
         data[:, genes] = block(genes)
-    data.attrs["encoding-type"] = "array"
-    data.attrs["encoding-version"] = "0.2.0"
 
 
 def _write_cohort_matrices(cohort: Cohort, path: Path) -> None:
-    """Counts, normalised counts and VST of every sample, each block computed from its chunks."""
+    """Counts, normalised counts and VST of every sample, in one pass over the chunked counts."""
     shape = (len(cohort.samples), len(cohort.gene_ids))
-    counts = cohort.counts
     with h5py.File(path, "r+") as h5:
-        _write_dense(
-            h5, "X", shape=shape, dtype=counts.dtype, block=lambda g: counts[g].compute().T
-        )
-        for layer, matrix in (("normalized", cohort.normalized), ("vst", cohort.vst)):
-            _write_dense(
-                h5["layers"],
-                layer,
-                shape=shape,
-                dtype=np.float64,
-                block=lambda g, m=matrix: m[g].compute().T,
-            )
+        datasets = [
+            _dense_dataset(h5, "X", shape=shape, dtype=cohort.counts.dtype),
+            _dense_dataset(h5["layers"], "normalized", shape=shape, dtype=np.float64),
+            _dense_dataset(h5["layers"], "vst", shape=shape, dtype=np.float64),
+        ]
+        for genes, *blocks in cohort.matrix_blocks():
+            for data, block in zip(datasets, blocks, strict=True):
+                data[:, genes] = block.T
 
 
 def _write_matrices(analysis: Analysis, path: Path) -> None:
