@@ -248,3 +248,26 @@ def test_matrix_blocks_read_each_chunk_of_the_store_once(small_run):
     assert [g.start for g in genes] == list(range(0, values.shape[0], 64))
     for whole, parts in zip((counts, blocked.normalized, blocked.vst), blocks, strict=True):
         np.testing.assert_array_equal(np.concatenate(parts), whole.compute())
+
+
+def test_nearest_centres_equal_the_sample_checks_leave_one_out_calls():
+    from rnaheat.cohort.qc import nearest_centres
+    from rnaheat.qc.separation import _nearest_centre
+
+    rng = np.random.default_rng(8)
+    labels = rng.choice(np.array(["a", "b", "c"], dtype=object), 200, p=[0.5, 0.45, 0.05])
+    labels[-1] = "alone"  # a group of one cannot be judged
+    scores = rng.normal(size=(200, 5)) + (labels == "a")[:, None]
+    expected, judged = _nearest_centre(scores, labels, np.arange(200))
+    got = nearest_centres(scores, labels)
+    np.testing.assert_array_equal(got[judged], expected[judged])
+    assert list(np.flatnonzero(got == "")) == [199] and not judged[199]
+
+
+def test_a_subsampled_cohort_is_judged_on_every_sample_and_names_the_shown_tree(small_run):
+    check = next(c for c in small_run.qc.checks if c.name == "replicates_cluster")
+    assert "of all 150 samples (cohort PCA) lie nearest" in check.reason
+    assert "tight clade of the sample tree of the 30 shown samples" in check.reason
+    called = small_run.qc.separation.called
+    assert len(called) == 150 and check.evidence["accuracy"] == round(called["correct"].mean(), 3)
+    assert "in the tree of the 30 shown samples" in small_run.story.text
