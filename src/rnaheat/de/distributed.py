@@ -59,6 +59,7 @@ def as_dask(counts, /, *, chunk_elements: int = DEFAULT_CHUNK_ELEMENTS) -> da.Ar
 class _DaskChunks:
     """Gene chunks of a dask array, one Dask task per chunk and pass."""
 
+    keeps_means: ClassVar[bool] = False
     blocks: list
 
     def map(self, function, per_chunk, /, *, shared, desc) -> list:
@@ -101,7 +102,6 @@ class DaskBackend:
     of chunks).
     """
 
-    keeps_means: ClassVar[bool] = False
     parallel: int
 
     def nonzero_rows(self, counts, /) -> np.ndarray:

@@ -89,7 +89,14 @@ def chunk_slices(
 
 
 class Chunks(Protocol):
-    """The count matrix's chunks of genes, where a backend runs functions on them."""
+    """The count matrix's chunks of genes, where a backend runs functions on them.
+
+    ``keeps_means``: whether each chunk keeps its fitted means (a float per count) between
+    the two passes; otherwise the testing pass computes them again from the chunk's counts and
+    coefficients, with the same bits, so that a worker holds only per-gene numbers.
+    """
+
+    keeps_means: ClassVar[bool]
 
     def map(
         self, function: Callable[..., Any], per_chunk: list[dict], /, *, shared: dict, desc: str
@@ -107,14 +114,7 @@ class Chunks(Protocol):
 
 
 class ChunkBackend(Protocol):
-    """Where the engine's chunks run, and the steps that read the whole count matrix.
-
-    ``keeps_means``: whether each chunk keeps its fitted means (a float per count) between
-    the two passes; otherwise the testing pass computes them again from the chunk's counts and
-    coefficients, with the same bits, so that a worker holds only per-gene numbers.
-    """
-
-    keeps_means: ClassVar[bool]
+    """Where the engine's chunks run, and the steps that read the whole count matrix."""
 
     def nonzero_rows(self, counts: Any, /) -> np.ndarray:
         """Positions of the genes with a non-zero count."""
@@ -142,6 +142,7 @@ class _ThreadChunks:
     its array loops, which is where the time goes).
     """
 
+    keeps_means: ClassVar[bool] = True
     counts: np.ndarray
     slices: list[slice]
     n_threads: int
@@ -167,7 +168,6 @@ class _ThreadChunks:
 class ThreadBackend:
     """The in-memory engine: numpy counts, chunks on up to ``n_threads`` threads."""
 
-    keeps_means: ClassVar[bool] = True
     n_threads: int
 
     def nonzero_rows(self, counts: np.ndarray, /) -> np.ndarray:
@@ -510,9 +510,7 @@ def run_deseq2_contrasts(
     chunks = backend.chunks(counts, rows=nonzero, slices=slices)
     # The global steps see the non-zero genes in sorted order.
     order = None if gene_order is None else np.argsort(np.argsort(gene_order)[nonzero])
-    parts, gw = _gene_wise_pass(
-        chunks, design, factors=sf_nonzero, slices=slices, keep_means=backend.keeps_means
-    )
+    parts, gw = _gene_wise_pass(chunks, design, factors=sf_nonzero, slices=slices)
     settings, disp_fit = _fit_wide(
         gw,
         design=design,
@@ -583,9 +581,7 @@ def _gene_wise_summary(part: GeneWise) -> GeneWise:
     return replace_fields(part, mu=None, table=None)
 
 
-def _gene_wise_pass(
-    chunks: Chunks, design, *, factors, slices, keep_means: bool
-) -> tuple[list, _GeneWisePass]:
+def _gene_wise_pass(chunks: Chunks, design, *, factors, slices) -> tuple[list, _GeneWisePass]:
     """Gene-wise dispersions chunk by chunk, with DESeq2's xim taken over all the genes.
 
     Returns handles to the chunks' parts (kept where they ran) and the gathered estimates.
@@ -593,7 +589,7 @@ def _gene_wise_pass(
     parts = chunks.map(
         _gene_wise_chunk,
         [{"size_factors": factor_rows(factors, sl)} for sl in slices],
-        shared={"design": design, "xim": mean_inverse(factors), "keep_means": keep_means},
+        shared={"design": design, "xim": mean_inverse(factors), "keep_means": chunks.keeps_means},
         desc="gene-wise dispersions",
     )
     return parts, _GeneWisePass.concatenate(chunks.gather(parts, function=_gene_wise_summary))
