@@ -101,7 +101,7 @@ def run_rnaheat(expr: pd.DataFrame, samples: pd.DataFrame, out: Path, dpi: int) 
         contrast=("condition", "Treated", "Control"),
     )
     modules_wall = time.perf_counter() - wall
-    fig = heatmap(mods, dm, samples=samples)
+    fig = heatmap(mods, dm, samples=samples, tracks=list(samples.columns))
     fig.savefig(out / "heatmap.png", dpi=dpi)
     total, total_cpu = time.perf_counter() - wall, time.process_time() - cpu
     return {

@@ -103,6 +103,44 @@ def unit_rows(values: np.ndarray, /, *, metric: str) -> np.ndarray:
     return np.divide(x, norm, out=np.zeros_like(x), where=norm > 1e-12)
 
 
+def _as_distances(
+    products: np.ndarray, /, *, out: np.ndarray, metric: str, squares: tuple | None
+) -> None:
+    """Turn products ``u_i·u_j`` into distances, written to ``out`` (``products`` may be it).
+
+    ``squares`` holds the rows' and the columns' squared norms (Euclidean only), shaped to
+    broadcast against ``products``.
+    """
+    if metric == "euclidean":
+        np.multiply(products, -2.0, out=out)
+        out += squares[0]
+        out += squares[1]
+        np.maximum(out, 0.0, out=out)
+        np.sqrt(out, out=out)
+    else:
+        np.subtract(1.0, products, out=out)
+        np.maximum(out, 0.0, out=out)
+
+
+def _product_blocks(u: np.ndarray, /, *, block_size: int, upper: bool):
+    """Yield ``(start, stop, first, block)``, all blocks in one reused buffer.
+
+    A block holds the products of rows ``start:stop`` with rows ``first:``, where ``first``
+    is ``start`` when ``upper`` and 0 otherwise.
+    """
+    n = len(u)
+    # A contiguous transposed copy (features × rows) makes every block a plain BLAS product.
+    ut = np.ascontiguousarray(u.T)
+    block_size = max(1, min(block_size, _BLOCK_VALUES // max(n, 1)))
+    buffer = _large_empty(min(block_size, n) * n)
+    for start in range(0, n, block_size):
+        stop = min(n, start + block_size)
+        first = start if upper else 0
+        block = buffer[: (stop - start) * (n - first)].reshape(stop - start, n - first)
+        np.matmul(u[start:stop], ut[:, first:], out=block)
+        yield start, stop, first, block
+
+
 def distance_blocks(
     values: np.ndarray, /, *, metric: str, block_size: int = _BLOCK, upper: bool = False
 ):
@@ -132,26 +170,10 @@ def distance_blocks(
     """
     _check(metric)
     u = unit_rows(values, metric=metric)
-    n = len(u)
     squares = (u * u).sum(axis=1) if metric == "euclidean" else None
-    # A contiguous transposed copy (features × rows) makes every block a plain BLAS product.
-    ut = np.ascontiguousarray(u.T)
-    block_size = max(1, min(block_size, _BLOCK_VALUES // max(n, 1)))
-    buffer = _large_empty(min(block_size, n) * n)
-    for start in range(0, n, block_size):
-        stop = min(n, start + block_size)
-        first = start if upper else 0
-        block = buffer[: (stop - start) * (n - first)].reshape(stop - start, n - first)
-        np.matmul(u[start:stop], ut[:, first:], out=block)
-        if metric == "euclidean":
-            block *= -2.0
-            block += squares[start:stop, None]
-            block += squares[None, first:]
-            np.maximum(block, 0.0, out=block)
-            np.sqrt(block, out=block)
-        else:
-            np.subtract(1.0, block, out=block)
-            np.maximum(block, 0.0, out=block)
+    for start, stop, first, block in _product_blocks(u, block_size=block_size, upper=upper):
+        sides = None if squares is None else (squares[start:stop, None], squares[None, first:])
+        _as_distances(block, out=block, metric=metric, squares=sides)
         yield start, stop, block
 
 
@@ -174,17 +196,20 @@ def condensed_distances(
     numpy.ndarray
         ``n·(n-1)/2`` float64 distances, pairs ``(i, j)`` with ``i < j`` in row-major order.
     """
-    n = len(values)
+    _check(metric)
+    u = unit_rows(values, metric=metric)
+    n = len(u)
+    squares = (u * u).sum(axis=1) if metric == "euclidean" else None
     out = _large_empty(n * (n - 1) // 2)
     pos = 0
-    for start, stop, block in distance_blocks(
-        values, metric=metric, block_size=block_size, upper=True
-    ):
-        # Row r of the block contributes its entries right of the diagonal; these slices
-        # are contiguous memory copies, so one C-level copy per row is the cheap way.
+    for start, stop, _, block in _product_blocks(u, block_size=block_size, upper=True):
+        # Each row's products right of the diagonal become distances straight into their
+        # contiguous stretch of the condensed array: one pass over memory, not three.
         for r in range(stop - start):
-            segment = block[r, r + 1 :]
-            out[pos : pos + segment.size] = segment
+            i = start + r
+            segment = out[pos : pos + n - i - 1]
+            sides = None if squares is None else (squares[i], squares[i + 1 :])
+            _as_distances(block[r, r + 1 :], out=segment, metric=metric, squares=sides)
             pos += segment.size
     return out
 
