@@ -17,8 +17,11 @@ Design notes
 
 from __future__ import annotations
 
+import itertools
 import logging
 import mmap
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import fastcluster
@@ -51,6 +54,9 @@ LINKAGES = ("average", "complete", "ward")
 # matrix is one product, as it always was.
 _BLOCK = 2048
 _BLOCK_VALUES = _BLOCK * _BLOCK
+# Threads that turn products into condensed distances (memory-bound; the products themselves
+# are threaded by BLAS). More than the cores only adds switching.
+_CONVERT_THREADS = 2
 
 
 def _large_empty(n_values: int, /) -> np.ndarray:
@@ -201,17 +207,54 @@ def condensed_distances(
     n = len(u)
     squares = (u * u).sum(axis=1) if metric == "euclidean" else None
     out = _large_empty(n * (n - 1) // 2)
-    pos = 0
-    for start, stop, _, block in _product_blocks(u, block_size=block_size, upper=True):
-        # Each row's products right of the diagonal become distances straight into their
-        # contiguous stretch of the condensed array: one pass over memory, not three.
-        for r in range(stop - start):
-            i = start + r
-            segment = out[pos : pos + n - i - 1]
-            sides = None if squares is None else (squares[i], squares[i + 1 :])
-            _as_distances(block[r, r + 1 :], out=segment, metric=metric, squares=sides)
-            pos += segment.size
+    threads = min(_CONVERT_THREADS, len(os.sched_getaffinity(0)))
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        for start, stop, _, block in _product_blocks(u, block_size=block_size, upper=True):
+            # Rows are split so that each thread writes about as many values.
+            sizes = n - 1 - np.arange(start, stop)
+            cuts = np.searchsorted(np.cumsum(sizes), sizes.sum() * np.arange(1, threads) / threads)
+            bounds = [0, *cuts.tolist(), stop - start]
+            jobs = [
+                pool.submit(
+                    _rows_to_condensed,
+                    block,
+                    range(a, b),
+                    start=start,
+                    n=n,
+                    out=out,
+                    metric=metric,
+                    squares=squares,
+                )
+                for a, b in itertools.pairwise(bounds)
+            ]
+            for job in jobs:
+                job.result()
     return out
+
+
+def _rows_to_condensed(
+    block: np.ndarray,
+    rows: range,
+    /,
+    *,
+    start: int,
+    n: int,
+    out: np.ndarray,
+    metric: str,
+    squares: np.ndarray | None,
+) -> None:
+    """Block rows ``rows`` (matrix rows ``start + r`` of ``n``) as distances into ``out``.
+
+    Each row's products right of the diagonal become distances straight in their contiguous
+    stretch of ``out``: one pass over memory, not three. NumPy releases the GIL for the
+    arithmetic, so threads given different rows run side by side.
+    """
+    for r in rows:
+        i = start + r
+        pos = i * (2 * n - i - 1) // 2
+        segment = out[pos : pos + n - i - 1]
+        sides = None if squares is None else (squares[i], squares[i + 1 :])
+        _as_distances(block[r, r + 1 :], out=segment, metric=metric, squares=sides)
 
 
 @dataclass(frozen=True, eq=False)
