@@ -6,6 +6,10 @@ Design notes
   ``u`` (centred and scaled to unit length; ranked first for Spearman; only scaled for
   cosine), so they come from matrix products computed in row blocks. Blocks bound memory and
   avoid a crash seen with some multithreaded BLAS builds on one very large product.
+* The products stay in float64. In float32 (distances off by up to 1e-6) average linkage
+  on 2,000-10,000 simulated genes kept the same clusters but merged near-ties in another
+  order from the 300th-500th merge on, which changes the linkage matrix and the drawn order:
+  not the exact tree any more.
 * Linkage uses fastcluster: it clusters the condensed distance array in place
   (``preserve_input=False``), where scipy would first copy it — at 20,000 genes that copy is
   1.6 GB. Ward linkage on a correlation-type metric is run on the unit rows with Euclidean
@@ -207,7 +211,8 @@ def condensed_distances(
     n = len(u)
     squares = (u * u).sum(axis=1) if metric == "euclidean" else None
     out = _large_empty(n * (n - 1) // 2)
-    threads = min(_CONVERT_THREADS, len(os.sched_getaffinity(0)))
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    threads = min(_CONVERT_THREADS, cores or 1)
     with ThreadPoolExecutor(max_workers=threads) as pool:
         for start, stop, _, block in _product_blocks(u, block_size=block_size, upper=True):
             # Rows are split so that each thread writes about as many values.
