@@ -9,8 +9,8 @@ is worked out at draw time, so each file (PNG at its dpi, the raster embedded in
 SVG) gets the average for its own pixels.
 
 Such a figure is mostly cells, which zlib compresses slowly at its default level;
-:class:`CellFigure` writes its PNG at the fastest level (about half the time, a few percent
-more bytes; the pixels are the same).
+:class:`CellFigure` writes its PNG at the fastest level (two thirds of the time, a few
+percent more bytes; the pixels are the same).
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ from matplotlib.transforms import Bbox, TransformedBbox
 
 __all__ = ["PNG_COMPRESS_LEVEL", "CellFigure", "CellImage", "area_average"]
 
-#: zlib level of the PNG: 1 is the fastest; the default 6 took twice the time for 6% fewer bytes.
+#: zlib level of the PNG: 1 is the fastest; the default 6 took 1.5 times as long for 6% fewer
+#: bytes on a 5,000-gene heatmap at 300 dpi.
 PNG_COMPRESS_LEVEL = 1
 
 
