@@ -144,20 +144,39 @@ def apeglm_prior_scale(mle: np.ndarray, se: np.ndarray, /) -> float:
         info = 1.0 / (2.0 * (a + d) ** 2)
         return float(np.sum((squares - d) * info) / np.sum(info) - a)
 
-    if excess(_MIN_PRIOR_VAR) < 0:
-        variance = _MIN_PRIOR_VAR
-    else:
-        from scipy.optimize import brentq  # slow to import; only this root needs it
-
-        variance = brentq(excess, _MIN_PRIOR_VAR, _MAX_PRIOR_VAR, xtol=1e-12, rtol=1e-10)
+    variance = _MIN_PRIOR_VAR if excess(_MIN_PRIOR_VAR) < 0 else _bisect(excess)
     return float(min(np.sqrt(variance), 1.0))
+
+
+def _bisect(function) -> float:
+    """The root of ``function`` in the prior variance bounds, positive below it, by bisection.
+
+    Halving until the midpoint meets an end gives the root to the last bit (scipy's root
+    finders would cost more to import than this costs to run).
+    """
+    low, high = _MIN_PRIOR_VAR, _MAX_PRIOR_VAR
+    while True:
+        middle = 0.5 * (low + high)
+        if middle in (low, high):
+            return middle
+        if function(middle) > 0:
+            low = middle
+        else:
+            high = middle
+
+
+def _means(beta, design, *, log_sf):
+    """Linear predictors ``x_s' beta + log_sf_s`` and fitted means (their exponentials)."""
+    eta, mu = linalg.linear_predictor_exp(beta, design)
+    eta += log_sf
+    mu *= np.exp(log_sf)
+    return eta, mu
 
 
 def _nb_log_posterior(beta, counts, design, *, log_sf, size, prior_sd, cauchy_scale, coef):
     """NB log-likelihood (up to constants) plus apeglm's log prior, per gene."""
-    eta = linalg.linear_predictor(beta, design) + log_sf
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        mu = np.exp(eta)
+        eta, mu = _means(beta, design, log_sf=log_sf)
         loglik = linalg.row_sums(counts * eta - (counts + size) * np.log1p(mu / size))
     shrunk = beta[:, coef]
     normal = np.delete(beta, coef, axis=1)
@@ -181,7 +200,8 @@ def _ascend(counts, design, *, log_sf, size, start, coef, scale, max_iter=200):
             break
         b, y, s = beta[active], counts[active], size[active]
         rows_args = {**args, "log_sf": factor_rows(log_sf, active)}
-        mu = np.exp(linalg.linear_predictor(b, design) + rows_args["log_sf"])
+        with np.errstate(over="ignore"):
+            mu = _means(b, design, log_sf=rows_args["log_sf"])[1]
         grad = np.einsum("gs,sp->gp", (y - mu) * s / (s + mu), design)
         grad[:, no_shrink] -= b[:, no_shrink] / _NO_SHRINK_SD**2
         grad[:, coef] -= 2.0 * b[:, coef] / (scale**2 + b[:, coef] ** 2)
@@ -237,7 +257,7 @@ def _laplace_sd(counts, design, beta, *, log_sf, size, coef, scale):
     """Posterior SD of ``coef`` from the exact Hessian at the mode (NaN if not a maximum)."""
     no_shrink = np.ones(design.shape[1], dtype=bool)
     no_shrink[coef] = False
-    mu = np.exp(linalg.linear_predictor(beta, design) + log_sf)
+    mu = _means(beta, design, log_sf=log_sf)[1]
     hessian = linalg.gram((counts + size) * mu * size / (size + mu) ** 2, design)
     hessian[:, no_shrink, no_shrink] += 1.0 / _NO_SHRINK_SD**2
     b2 = beta[:, coef] ** 2
@@ -291,6 +311,7 @@ def shrink_lfc(
     base_mean: np.ndarray,
     log2fc: np.ndarray,
     lfc_se: np.ndarray,
+    coefficients: np.ndarray | None = None,
 ) -> ShrunkLFC:
     """Shrunken log2 fold changes of the tested coefficient (``lfcShrink``).
 
@@ -311,6 +332,9 @@ def shrink_lfc(
         Per gene, from the DESeq2 fit (NaN dispersion marks an untested gene): final and
         trend dispersions, mean normalised count, MLE log2 fold change and its standard
         error.
+    coefficients
+        Genes × coefficients MLE (natural log) of the same fit, if kept; otherwise the GLM
+        is fitted again, a chunk of genes at a time.
 
     Returns
     -------
@@ -331,15 +355,14 @@ def shrink_lfc(
     sf = np.asarray(size_factors, float)
 
     def mle(y, rows):
+        if coefficients is not None and np.isfinite(coefficients[rows]).all():
+            return coefficients[rows]
         return fit_nb_glm(
-            y,
-            design,
-            size_factors=factor_rows(sf, rows),
-            dispersions=dispersion[rows],
-        )
+            np.asarray(y), design, size_factors=factor_rows(sf, rows), dispersions=dispersion[rows]
+        ).beta
 
     if method == "normal":
-        beta = np.concatenate([mle(np.asarray(counts[rows]), rows).beta for rows in chunks])
+        beta = np.concatenate([mle(counts[rows], rows) for rows in chunks])
         beta /= _LOG2
         variances = normal_prior_variance(
             beta, base_mean=base_mean[tested], disp_fit=disp_fit[tested], intercept=intercept
@@ -366,7 +389,7 @@ def shrink_lfc(
             design,
             size_factors=factor_rows(sf, rows),
             dispersions=dispersion[rows],
-            start=mle(y, rows).beta,
+            start=mle(y, rows),
             coef=coef,
             scale=scale,
         )
@@ -401,4 +424,5 @@ def shrink_fit(
         base_mean=fit.base_mean,
         log2fc=fit.log2fc,
         lfc_se=fit.lfc_se,
+        coefficients=fit.coefficients,
     )
