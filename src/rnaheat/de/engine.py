@@ -42,6 +42,9 @@ class EngineResult:
     log2fc_shrunk, lfc_se_shrunk
         Shrunken log2 fold changes and their posterior SDs (``lfcShrink``); ``None`` when
         shrinkage was not asked for.
+    coefficients
+        Genes × coefficients maximum-likelihood estimates (natural log; NaN for untested
+        genes), where the engine has them; shrinkage starts from them.
     """
 
     size_factors: np.ndarray
@@ -55,6 +58,7 @@ class EngineResult:
     info: Mapping[str, object] = field(default_factory=dict)
     log2fc_shrunk: np.ndarray | None = None
     lfc_se_shrunk: np.ndarray | None = None
+    coefficients: np.ndarray | None = None
 
 
 class Engine(Protocol):

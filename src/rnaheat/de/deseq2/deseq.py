@@ -242,6 +242,8 @@ class _GeneFits:
     beta_conv: np.ndarray
     beta_iter: np.ndarray
     deviance: np.ndarray
+    #: Genes × coefficients MLE (natural log), the start of fold-change shrinkage.
+    beta: np.ndarray
 
     @classmethod
     def concatenate(cls, parts: list[_GeneFits]) -> _GeneFits:
@@ -374,6 +376,7 @@ def _test_block(
         beta_conv=fit.converged,
         beta_iter=fit.iterations,
         deviance=fit.deviance,
+        beta=fit.beta,
     )
     return _Block(
         fits=fits,
@@ -821,7 +824,7 @@ def _results(
         outlier &= ~(n_above_outlier >= 3)
 
     def full(values, fill=np.nan):
-        out = np.full(n_genes, fill, dtype=float)
+        out = np.full((n_genes, *values.shape[1:]), fill, dtype=float)
         out[nonzero] = values
         return out
 
@@ -859,6 +862,7 @@ def _results(
     }
     if settings.reduced is not None:
         info["lrt_df"] = settings.lrt_df
+    coefficients = full(fits.beta)
     out = []
     for k, zero in enumerate(zero_in_contrast):
         log2fc, lfc_se, stat, pvalue = _contrast_columns(
@@ -877,6 +881,7 @@ def _results(
                 padj=filt.padj,
                 dispersions=dispersions,
                 info={**info, "filter_threshold": filt.threshold, "filter_theta": filt.theta},
+                coefficients=coefficients,
             )
         )
     return out

@@ -44,6 +44,8 @@ MIN_DISP = 1e-8
 _ARMIJO = 1e-4
 # The line search keeps log(alpha) within these bounds (lgamma loses accuracy beyond them).
 _LOG_ALPHA_LOW, _LOG_ALPHA_HIGH = -30.0, 10.0
+# The search packs its working set again when fewer than this share of it is still searching.
+_COMPACT_AT = 0.8
 
 
 def max_dispersion(n_samples: int, /) -> float:
@@ -75,74 +77,103 @@ def log_posterior(
     :class:`CountTable` of ``counts`` if given, saves evaluations of ``lgamma``; ``scratch``
     holds the temporaries.
     """
-    alpha = np.exp(log_alpha)
-    inv_alpha = 1.0 / alpha
-    a = alpha[:, None]
-    scratch = Scratch() if scratch is None else scratch
-    shape = counts.shape
-    one_plus = np.multiply(mu, a, out=scratch("one_plus", shape))
-    one_plus += 1.0
-    # y log(mu + 1/alpha) = y (log(1 + mu alpha) - log alpha): one logarithm per count, and
-    # the log alpha part summed per gene. DESeq2 also writes log(1 + mu alpha), not log1p.
-    log_one_plus = np.log(one_plus, out=scratch("log_one_plus", shape))
-    # sum (y + 1/alpha) log(1 + mu alpha) as sum y log(..) + (1/alpha) sum log(..)
-    spread = inv_alpha * linalg.row_sums(log_one_plus)
-    weighted = linalg.row_sums(np.multiply(counts, log_one_plus, out=log_one_plus))
-    loglik = (
-        _sum_over_counts(gammaln, counts, inv_alpha, table=table, scratch=scratch)
-        - weighted
-        - spread
-        + log_alpha * linalg.row_sums(counts)
-        - counts.shape[1] * gammaln(inv_alpha)
+    objective = _Objective(
+        counts, mu, design=design, prior_mean=prior_mean, prior_var=prior_var, table=table
     )
-    # The Cox–Reid weights 1 / (1/mu + alpha), written as mu / (1 + alpha mu).
-    w = np.divide(mu, one_plus, out=one_plus)
-    structure = linalg.design_structure(design)
-    out = loglik - 0.5 * linalg.upper_logdet(structure.gram_upper(structure.sums(w)), structure.p)
-    if prior_mean is not None:
-        out -= 0.5 * (log_alpha - prior_mean) ** 2 / prior_var
-    return out
+    return objective.value(log_alpha, scratch=Scratch() if scratch is None else scratch)
 
 
-def _dlog_posterior(
-    log_alpha: np.ndarray,
-    counts: np.ndarray,
-    *,
-    mu: np.ndarray,
-    design: np.ndarray,
-    prior_mean: np.ndarray | None,
-    prior_var: float,
-    table: CountTable | None = None,
-    scratch: Scratch | None = None,
-) -> np.ndarray:
-    """Derivative of :func:`log_posterior` with respect to ``log alpha``."""
-    alpha = np.exp(log_alpha)
-    inv_alpha = 1.0 / alpha
-    a = alpha[:, None]
-    scratch = Scratch() if scratch is None else scratch
-    shape = counts.shape
-    mu_a = np.multiply(mu, a, out=scratch("mu_a", shape))
-    one_plus = np.add(mu_a, 1.0, out=scratch("one_plus", shape))
-    # y / (mu + 1/alpha) - mu alpha / (1 + mu alpha) = (y alpha - mu alpha) / (1 + mu alpha)
-    terms = np.log(one_plus, out=scratch("log_one_plus", shape))
-    fraction = np.multiply(counts, a, out=scratch("ia_counts", shape))
-    fraction -= mu_a
-    fraction /= one_plus
-    terms += fraction
-    digammas = _sum_over_counts(psi, counts, inv_alpha, table=table, scratch=scratch)
-    total = linalg.row_sums(terms) - digammas + counts.shape[1] * psi(inv_alpha)
-    loglik = total / alpha**2
-    w = np.divide(mu, one_plus, out=one_plus)
-    # d/dalpha log det B = trace(B^-1 dB) with dB = -X' diag(w^2) X, i.e.
-    # -sum_s w_s^2 x_s' B^-1 x_s, summed over groups of samples sharing a design row.
-    structure = linalg.design_structure(design)
-    b_inv = linalg.upper_inverse(structure.gram_upper(structure.sums(w)), structure.p)
-    leverage = structure.quadratic(b_inv)
-    cox_reid = 0.5 * linalg.row_sums(structure.sums(np.multiply(w, w, out=mu_a)) * leverage)
-    out = (loglik + cox_reid) * alpha
-    if prior_mean is not None:
-        out -= (log_alpha - prior_mean) / prior_var
-    return out
+class _Objective:
+    """:func:`log_posterior` and its slope in ``log alpha`` for a working set of genes.
+
+    A slope is only ever needed where the objective was just evaluated (at an accepted step),
+    so :meth:`value` keeps the per-count quantities the slope shares with it — ``1 + mu alpha``
+    and the Cox–Reid weights — and :meth:`slope` adds only cheap arithmetic to them, with no
+    second logarithm per count. Rows never mix: each gene's numbers depend on its own row only.
+    """
+
+    def __init__(self, counts, mu, /, *, design, prior_mean, prior_var, table) -> None:
+        self.counts, self.mu, self.table = counts, mu, table
+        self.count_sums = linalg.row_sums(counts)
+        self.prior_mean = None if prior_mean is None else np.asarray(prior_mean, dtype=float)
+        self.prior_var = prior_var
+        self.structure = linalg.design_structure(design)
+        self._last: dict[str, np.ndarray] = {}
+
+    def value(self, log_alpha: np.ndarray, /, *, scratch: Scratch) -> np.ndarray:
+        """The objective per gene at ``log_alpha``; remembered for :meth:`slope`."""
+        counts, mu, structure = self.counts, self.mu, self.structure
+        alpha = np.exp(log_alpha)
+        inv_alpha = 1.0 / alpha
+        shape = counts.shape
+        one_plus = np.multiply(mu, alpha[:, None], out=scratch("one_plus", shape))
+        one_plus += 1.0
+        # y log(mu + 1/alpha) = y (log(1 + mu alpha) - log alpha): one logarithm per count, and
+        # the log alpha part summed per gene. DESeq2 also writes log(1 + mu alpha), not log1p.
+        log_one_plus = np.log(one_plus, out=scratch("log_one_plus", shape))
+        log_sums = linalg.row_sums(log_one_plus)
+        loglik = (
+            _sum_over_counts(gammaln, counts, inv_alpha, table=self.table, scratch=scratch)
+            - np.einsum("gs,gs->g", counts, log_one_plus)
+            - inv_alpha * log_sums
+            + log_alpha * self.count_sums
+            - shape[1] * gammaln(inv_alpha)
+        )
+        # The Cox–Reid weights 1 / (1/mu + alpha), written as mu / (1 + alpha mu).
+        w = np.divide(mu, one_plus, out=scratch("weights", shape))
+        gram = structure.gram_upper(structure.sums(w))
+        out = loglik - 0.5 * linalg.upper_logdet(gram, structure.p)
+        if self.prior_mean is not None:
+            out -= 0.5 * (log_alpha - self.prior_mean) ** 2 / self.prior_var
+        self._last = {
+            "log_alpha": log_alpha,
+            "log_sums": log_sums,
+            "gram": gram,
+            "one_plus": one_plus,
+            "weights": w,
+        }
+        return out
+
+    def slope(self, rows: np.ndarray | None = None, /, *, scratch: Scratch) -> np.ndarray:
+        """Derivative in ``log alpha`` at the last :meth:`value`, for ``rows`` (``None``: all)."""
+        if rows is not None and 2 * np.count_nonzero(rows) >= rows.size:
+            return self.slope(scratch=scratch)[rows]  # cheaper than gathering most rows
+        last = self._last
+        every = rows is None
+        pick = (lambda v: v) if every else (lambda v: v[rows])
+        log_alpha, log_sums, gram = (pick(last[k]) for k in ("log_alpha", "log_sums", "gram"))
+        one_plus, w = pick(last["one_plus"]), pick(last["weights"])
+        counts, mu = pick(self.counts), pick(self.mu)
+        table = self.table if every else take_rows(self.table, rows)
+        alpha = np.exp(log_alpha)
+        inv_alpha = 1.0 / alpha
+        shape = one_plus.shape
+        # d/dalpha of the likelihood: [sum log(1 + mu alpha) + alpha sum (y - mu) / (1 + mu
+        # alpha) - sum digamma(y + 1/alpha) + n digamma(1/alpha)] / alpha^2
+        fractions = np.subtract(counts, mu, out=scratch("fractions", shape))
+        fractions /= one_plus
+        digammas = _sum_over_counts(psi, counts, inv_alpha, table=table, scratch=scratch)
+        total = log_sums + alpha * linalg.row_sums(fractions) - digammas
+        loglik = (total + shape[1] * psi(inv_alpha)) / alpha**2
+        # d/dalpha log det B = trace(B^-1 dB) with dB = -X' diag(w^2) X, i.e.
+        # -sum_s w_s^2 x_s' B^-1 x_s, summed over groups of samples sharing a design row.
+        structure = self.structure
+        leverage = structure.quadratic(linalg.upper_inverse(gram, structure.p))
+        squares = np.multiply(w, w, out=fractions)
+        cox_reid = 0.5 * linalg.row_sums(structure.sums(squares) * leverage)
+        out = (loglik + cox_reid) * alpha
+        if self.prior_mean is not None:
+            out -= (log_alpha - pick(self.prior_mean)) / self.prior_var
+        return out
+
+    def keep(self, keep: np.ndarray, /) -> None:
+        """Drop the genes where the boolean ``keep`` is false (the working set shrinks)."""
+        self.counts, self.mu = self.counts[keep], self.mu[keep]
+        self.count_sums = self.count_sums[keep]
+        self.table = take_rows(self.table, keep)
+        if self.prior_mean is not None:
+            self.prior_mean = self.prior_mean[keep]
+        self._last = {}
 
 
 def _sum_over_counts(
@@ -163,33 +194,6 @@ class LineSearch:
     iterations: np.ndarray
     initial_lp: np.ndarray
     last_lp: np.ndarray
-
-
-@dataclass(frozen=True)
-class _Objective:
-    """:func:`log_posterior` and its derivative for one search, sharing its work arrays."""
-
-    design: np.ndarray
-    prior_var: float
-    scratch: Scratch
-
-    def _arguments(self, mu, prior_mean, table) -> dict[str, object]:
-        return {
-            "mu": mu,
-            "design": self.design,
-            "prior_mean": prior_mean,
-            "prior_var": self.prior_var,
-            "table": table,
-            "scratch": self.scratch,
-        }
-
-    def value(self, log_alpha, counts, mu, prior_mean, table) -> np.ndarray:
-        """The objective per gene."""
-        return log_posterior(log_alpha, counts, **self._arguments(mu, prior_mean, table))
-
-    def slope(self, log_alpha, counts, mu, prior_mean, table) -> np.ndarray:
-        """Its derivative in ``log alpha`` per gene."""
-        return _dlog_posterior(log_alpha, counts, **self._arguments(mu, prior_mean, table))
 
 
 def line_search(
@@ -231,28 +235,34 @@ def line_search(
         The :class:`CountTable` of ``counts``, if already built.
     """
     n = counts.shape[0]
-    pm = None if prior_mean is None else np.asarray(prior_mean, dtype=float)
-
-    objective = _Objective(design=design, prior_var=prior_var, scratch=Scratch())
-    lp_of, dlp_of = objective.value, objective.slope
     out_a = np.asarray(log_alpha, dtype=float).copy()
     out_lp = np.empty(n)
     iterations = np.zeros(n, dtype=np.int64)
+    scratch = Scratch()
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        table = count_table(counts) if table is None else table
-        lp = lp_of(out_a, counts, mu, pm, table)
-        dlp = dlp_of(out_a, counts, mu, pm, table)
+        objective = _Objective(
+            counts,
+            mu,
+            design=design,
+            prior_mean=prior_mean,
+            prior_var=prior_var,
+            table=count_table(counts) if table is None else table,
+        )
+        lp = objective.value(out_a, scratch=scratch)
+        dlp = objective.slope(scratch=scratch)
     initial_lp = lp.copy()
 
-    # The working set holds only the genes still iterating, packed contiguously, so late
-    # iterations touch only the few slow genes; each gene's own arithmetic is unchanged.
+    # The working set holds the genes still iterating, packed contiguously, so late iterations
+    # touch only the few slow genes; each gene's own arithmetic is unchanged. Genes that stop
+    # stay in it (and are ignored) until enough have stopped to repay a copy of the set.
     rows = np.arange(n)
-    y, m, a, mean = counts, mu, out_a.copy(), pm
+    live = np.ones(n, dtype=bool)
+    a = out_a.copy()
     kappa = np.full(n, kappa_0)
     accepts = np.zeros(n, dtype=np.int64)
     its = np.zeros(n, dtype=np.int64)
     for _ in range(max_iter):
-        if rows.size == 0:
+        if not live.any():
             break
         its += 1
         proposal = a + kappa * dlp
@@ -261,8 +271,8 @@ def line_search(
             kappa = np.where(proposal > _LOG_ALPHA_HIGH, (_LOG_ALPHA_HIGH - a) / dlp, kappa)
         step = a + kappa * dlp
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            lp_step = lp_of(step, y, m, mean, table)
-        accept = -lp_step <= -lp - kappa * _ARMIJO * dlp**2
+            lp_step = objective.value(step, scratch=scratch)
+            accept = live & (-lp_step <= -lp - kappa * _ARMIJO * dlp**2)
         change = lp_step - lp
         small = accept & (change < tol)
         vanish = accept & ~small & (step < min_log_alpha)
@@ -275,26 +285,23 @@ def line_search(
         kappa = np.where(going, np.minimum(kappa * 1.1, kappa_0), kappa / 2.0)
         kappa = np.where(going & (accepts % 5 == 0), kappa / 2.0, kappa)
         if going.all():
+            # The slope at the accepted step, from the evaluation just made there.
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                dlp = dlp_of(a, y, m, mean, table)
+                dlp = objective.slope(scratch=scratch)
         elif going.any():
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                dlp[going] = dlp_of(
-                    a[going],
-                    y[going],
-                    m[going],
-                    None if mean is None else mean[going],
-                    take_rows(table, going),
-                )
+                dlp[going] = objective.slope(going, scratch=scratch)
         stopped = small | vanish
         if stopped.any():
             done = rows[stopped]
             out_a[done], out_lp[done], iterations[done] = a[stopped], lp[stopped], its[stopped]
-            keep = ~stopped
-            rows, y, m, a, lp, dlp = rows[keep], y[keep], m[keep], a[keep], lp[keep], dlp[keep]
-            table = take_rows(table, keep)
-            kappa, accepts, its = kappa[keep], accepts[keep], its[keep]
-            mean = None if mean is None else mean[keep]
+            live &= ~stopped
+            if np.count_nonzero(live) < _COMPACT_AT * live.size:
+                rows, a, lp, dlp = rows[live], a[live], lp[live], dlp[live]
+                kappa, accepts, its = kappa[live], accepts[live], its[live]
+                objective.keep(live)
+                live = live[live]
+    rows, a, lp, its = rows[live], a[live], lp[live], its[live]
     out_a[rows], out_lp[rows], iterations[rows] = a, lp, its
     return LineSearch(log_alpha=out_a, iterations=iterations, initial_lp=initial_lp, last_lp=out_lp)
 

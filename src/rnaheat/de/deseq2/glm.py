@@ -199,7 +199,7 @@ def fit_nb_glm(
         beta=beta,
         covariance=covariance,
         hat=hat,
-        mu=sf * np.exp(linalg.linear_predictor(beta, design)),
+        mu=sf * linalg.linear_predictor_exp(beta, design)[1],
         converged=converged,
         iterations=irls.iterations,
         deviance=deviance,
@@ -263,10 +263,8 @@ def _irls(
     deviance = np.zeros(n_genes)
     dev_old = np.zeros(n_genes)
     failed = np.zeros(n_genes, dtype=bool)
-    mu = sf * np.exp(linalg.linear_predictor(beta, design))
-    np.maximum(mu, min_mu, out=mu)
-    log_mu = np.log(mu)
     log_sf = np.log(sf)
+    log_mu, mu = _floored_means(beta, design, log_sf=log_sf, size_factors=sf, min_mu=min_mu)
     active = np.arange(n_genes)
     for t in range(max_iter):
         if active.size == 0:
@@ -282,13 +280,17 @@ def _irls(
         new_beta = linalg.solve(lhs, rhs)
         beta[active] = new_beta
         big = np.any(np.abs(new_beta) > _LARGE_BETA, axis=1)
-        m = factor_rows(sf, active) * np.exp(linalg.linear_predictor(new_beta, design))
-        np.maximum(m, min_mu, out=m)
+        log_m, m = _floored_means(
+            new_beta,
+            design,
+            log_sf=factor_rows(log_sf, active),
+            size_factors=factor_rows(sf, active),
+            min_mu=min_mu,
+        )
         # A gene stopped for diverging keeps the means of its last sound step (as DESeq2).
         mu[active[~big]] = m[~big]
         with np.errstate(divide="ignore", invalid="ignore"):
             # y log(mu / (mu + 1/a)) - (1/a) log(1 + a mu), with mu >= min_mu > 0
-            log_m = np.log(m)
             log_mu[active[~big]] = log_m[~big]
             log_one_plus = np.log(1.0 + a[:, None] * m)
             loglik = constant[active] + linalg.row_sums(
@@ -304,6 +306,20 @@ def _irls(
         active = active[~done]
     iterations[failed] = max_iter
     return _IRLS(beta=beta, mu=mu, deviance=deviance, iterations=iterations)
+
+
+def _floored_means(beta, design, *, log_sf, size_factors, min_mu):
+    """Logarithms and values of ``s_j exp(x_j' beta)``, floored at ``min_mu``.
+
+    The logarithm is the linear predictor plus ``log s_j``, floored at ``log(min_mu)``: no
+    logarithm per count.
+    """
+    eta, expo = linalg.linear_predictor_exp(beta, design)
+    mu = np.multiply(size_factors, expo, out=expo)
+    np.maximum(mu, min_mu, out=mu)
+    eta += log_sf
+    np.maximum(eta, np.log(min_mu), out=eta)
+    return eta, mu
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ __all__ = [
     "gram",
     "inv",
     "linear_predictor",
+    "linear_predictor_exp",
     "logdet",
     "row_sums",
     "solve",
@@ -217,6 +218,17 @@ def linear_predictor(beta: np.ndarray, design: np.ndarray, /) -> np.ndarray:
     for k in range(1, design.shape[1]):
         out += beta[:, k : k + 1] * design[:, k]
     return out
+
+
+def linear_predictor_exp(beta: np.ndarray, design: np.ndarray, /) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`linear_predictor` and its exponential, one exponential per distinct design row.
+
+    Samples sharing a design row share the predictor (a factor design has far fewer distinct
+    rows than samples), so the exponential runs on genes × distinct rows and is then spread.
+    """
+    structure = design_structure(design)
+    per_row = linear_predictor(beta, structure.rows)
+    return per_row[:, structure.group], np.exp(per_row)[:, structure.group]
 
 
 def _cholesky(matrices: np.ndarray) -> np.ndarray:

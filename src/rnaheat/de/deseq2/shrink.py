@@ -146,20 +146,39 @@ def apeglm_prior_scale(mle: np.ndarray, se: np.ndarray, /) -> float:
         info = 1.0 / (2.0 * (a + d) ** 2)
         return float(np.sum((squares - d) * info) / np.sum(info) - a)
 
-    if excess(_MIN_PRIOR_VAR) < 0:
-        variance = _MIN_PRIOR_VAR
-    else:
-        from scipy.optimize import brentq  # slow to import; only this root needs it
-
-        variance = brentq(excess, _MIN_PRIOR_VAR, _MAX_PRIOR_VAR, xtol=1e-12, rtol=1e-10)
+    variance = _MIN_PRIOR_VAR if excess(_MIN_PRIOR_VAR) < 0 else _bisect(excess)
     return float(min(np.sqrt(variance), 1.0))
+
+
+def _bisect(function) -> float:
+    """The root of ``function`` in the prior variance bounds, positive below it, by bisection.
+
+    Halving until the midpoint meets an end gives the root to the last bit (scipy's root
+    finders would cost more to import than this costs to run).
+    """
+    low, high = _MIN_PRIOR_VAR, _MAX_PRIOR_VAR
+    while True:
+        middle = 0.5 * (low + high)
+        if middle in (low, high):
+            return middle
+        if function(middle) > 0:
+            low = middle
+        else:
+            high = middle
+
+
+def _means(beta, design, *, log_sf):
+    """Linear predictors ``x_s' beta + log_sf_s`` and fitted means (their exponentials)."""
+    eta, mu = linalg.linear_predictor_exp(beta, design)
+    eta += log_sf
+    mu *= np.exp(log_sf)
+    return eta, mu
 
 
 def _nb_log_posterior(beta, counts, design, *, log_sf, size, prior_sd, cauchy_scale, coef):
     """NB log-likelihood (up to constants) plus apeglm's log prior, per gene."""
-    eta = linalg.linear_predictor(beta, design) + log_sf
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        mu = np.exp(eta)
+        eta, mu = _means(beta, design, log_sf=log_sf)
         loglik = linalg.row_sums(counts * eta - (counts + size) * np.log1p(mu / size))
     shrunk = beta[:, coef]
     normal = np.delete(beta, coef, axis=1)
@@ -183,7 +202,8 @@ def _ascend(counts, design, *, log_sf, size, start, coef, scale, max_iter=200):
             break
         b, y, s = beta[active], counts[active], size[active]
         rows_args = {**args, "log_sf": factor_rows(log_sf, active)}
-        mu = np.exp(linalg.linear_predictor(b, design) + rows_args["log_sf"])
+        with np.errstate(over="ignore"):
+            mu = _means(b, design, log_sf=rows_args["log_sf"])[1]
         grad = np.einsum("gs,sp->gp", (y - mu) * s / (s + mu), design)
         grad[:, no_shrink] -= b[:, no_shrink] / _NO_SHRINK_SD**2
         grad[:, coef] -= 2.0 * b[:, coef] / (scale**2 + b[:, coef] ** 2)
@@ -239,7 +259,7 @@ def _laplace_sd(counts, design, beta, *, log_sf, size, coef, scale):
     """Posterior SD of ``coef`` from the exact Hessian at the mode (NaN if not a maximum)."""
     no_shrink = np.ones(design.shape[1], dtype=bool)
     no_shrink[coef] = False
-    mu = np.exp(linalg.linear_predictor(beta, design) + log_sf)
+    mu = _means(beta, design, log_sf=log_sf)[1]
     hessian = linalg.gram((counts + size) * mu * size / (size + mu) ** 2, design)
     hessian[:, no_shrink, no_shrink] += 1.0 / _NO_SHRINK_SD**2
     b2 = beta[:, coef] ** 2
@@ -294,6 +314,7 @@ def shrink_lfc(
     log2fc: np.ndarray,
     lfc_se: np.ndarray,
     backend: ChunkBackend | None = None,
+    coefficients: np.ndarray | None = None,
 ) -> ShrunkLFC:
     """Shrunken log2 fold changes of the tested coefficient (``lfcShrink``).
 
@@ -318,6 +339,9 @@ def shrink_lfc(
         Where the chunks of genes run (e.g. Dask workers, see
         :mod:`rnaheat.de.distributed`); ``None``: threads in this process. The numbers do
         not depend on it.
+    coefficients
+        Genes × coefficients MLE (natural log) of the same fit, if kept; otherwise the GLM
+        is fitted again, a chunk of genes at a time.
 
     Returns
     -------
@@ -339,9 +363,14 @@ def shrink_lfc(
     per_chunk = [
         {"size_factors": factor_rows(sf, rows), "dispersions": dispersion[rows]} for rows in chunks
     ]
+    # The fit's own coefficients start apeglm and the normal prior (no second GLM fit).
+    with_start = [
+        {**kw, "start": _kept(coefficients, rows)}
+        for kw, rows in zip(per_chunk, chunks, strict=True)
+    ]
     run = _chunk_runner(counts, backend, rows=tested, slices=slices)
     if method == "normal":
-        beta = np.concatenate(run(_mle_chunk, per_chunk, {"design": design}, "MLE of LFCs"))
+        beta = np.concatenate(run(_mle_chunk, with_start, {"design": design}, "MLE of LFCs"))
         beta /= _LOG2
         variances = normal_prior_variance(
             beta, base_mean=base_mean[tested], disp_fit=disp_fit[tested], intercept=intercept
@@ -356,7 +385,7 @@ def shrink_lfc(
     scale = apeglm_prior_scale(log2fc * _LOG2, lfc_se * _LOG2)
     shared = {"design": design, "coef": coef, "scale": scale}
     for rows, (mode, sd) in zip(
-        chunks, run(_apeglm_chunk, per_chunk, shared, "shrinking LFCs"), strict=True
+        chunks, run(_apeglm_chunk, with_start, shared, "shrinking LFCs"), strict=True
     ):
         out_lfc[rows], out_se[rows] = mode / _LOG2, sd / _LOG2
     return ShrunkLFC(out_lfc, out_se, {"method": method, "prior_scale": scale})
@@ -387,8 +416,17 @@ def _chunk_runner(counts, backend: ChunkBackend | None, /, *, rows, slices) -> C
     return run
 
 
-def _mle_chunk(y, *, design, size_factors, dispersions) -> np.ndarray:
-    """A chunk's maximum-likelihood coefficients (natural-log scale)."""
+def _kept(coefficients: np.ndarray | None, rows: np.ndarray) -> np.ndarray | None:
+    """The fit's own coefficients of ``rows`` when kept and all finite, else ``None``."""
+    if coefficients is None or not np.isfinite(coefficients[rows]).all():
+        return None
+    return coefficients[rows]
+
+
+def _mle_chunk(y, *, design, size_factors, dispersions, start=None) -> np.ndarray:
+    """A chunk's maximum-likelihood coefficients (natural-log scale): ``start`` when kept."""
+    if start is not None:
+        return start
     return fit_nb_glm(y, design, size_factors=size_factors, dispersions=dispersions).beta
 
 
@@ -399,14 +437,15 @@ def _normal_chunk(y, *, design, size_factors, dispersions, ridge, contrast):
     return lfc, se
 
 
-def _apeglm_chunk(y, *, design, size_factors, dispersions, coef, scale):
+def _apeglm_chunk(y, *, design, size_factors, dispersions, start, coef, scale):
     """A chunk's apeglm posterior modes and SDs (natural-log scale), from its MLE."""
+    mle = {"design": design, "size_factors": size_factors, "dispersions": dispersions}
     return _apeglm_map(
         y.astype(float),
         design,
         size_factors=size_factors,
         dispersions=dispersions,
-        start=_mle_chunk(y, design=design, size_factors=size_factors, dispersions=dispersions),
+        start=_mle_chunk(y, **mle, start=start),
         coef=coef,
         scale=scale,
     )
@@ -435,4 +474,5 @@ def shrink_fit(
         log2fc=fit.log2fc,
         lfc_se=fit.lfc_se,
         backend=backend,
+        coefficients=fit.coefficients,
     )
