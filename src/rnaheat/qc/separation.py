@@ -29,8 +29,9 @@ import pandas as pd
 from scipy.cluster.hierarchy import linkage
 from scipy.spatial.distance import pdist, squareform
 
+from rnaheat._rows import row_variances
 from rnaheat.display import remove_batch
-from rnaheat.qc.stats import clades, row_variances, silhouette_samples
+from rnaheat.qc.stats import clades, silhouette_samples
 
 __all__ = ["N_SEPARATION_PCS", "Separation", "separation"]
 

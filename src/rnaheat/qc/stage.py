@@ -15,6 +15,7 @@ from scipy.cluster.hierarchy import cut_tree
 from scipy.spatial.distance import pdist, squareform
 
 from rnaheat import defaults
+from rnaheat._rows import row_variances
 from rnaheat.checks import Check
 from rnaheat.cluster import Tree, build_tree, relabel_leaves
 from rnaheat.de.design import design_frame
@@ -37,7 +38,6 @@ from rnaheat.qc.stats import (
     adjusted_rand_index,
     association,
     clades,
-    row_variances,
     silhouette_samples,
 )
 from rnaheat.qc.verdicts import (

@@ -9,22 +9,6 @@ import pandas as pd
 
 from rnaheat.cluster import silhouette_widths
 
-#: Genes whose variance is computed at a time (bounds the temporary of ``var``).
-_VARIANCE_ROWS = 4096
-
-
-def row_variances(matrix: np.ndarray, /) -> np.ndarray:
-    """Each row's sample variance (``ddof=1``), a block of rows at a time.
-
-    Same numbers as ``matrix.var(axis=1, ddof=1)`` (each row's sum runs in the same order),
-    without its matrix-sized temporary.
-    """
-    out = np.empty(matrix.shape[0])
-    for start in range(0, matrix.shape[0], _VARIANCE_ROWS):
-        rows = slice(start, start + _VARIANCE_ROWS)
-        out[rows] = matrix[rows].var(axis=1, ddof=1)
-    return out
-
 
 def silhouette_samples(distances: np.ndarray, labels: Sequence[object], /) -> np.ndarray:
     """Silhouette of each sample from a square distance matrix and group labels.
