@@ -153,6 +153,26 @@ def _write_dense(
     for start in range(0, shape[1], _BLOCK_GENES):
         genes = slice(start, min(start + _BLOCK_GENES, shape[1]))
         data[:, genes] = block(genes)
+    _mark_array(data)
+
+
+def _write_by_samples(
+    group: h5py.Group, name: str, *, shape: tuple[int, int], dtype: Any, block: Callable
+) -> None:
+    """A dense AnnData array written a block of rows (samples) at a time.
+
+    A block holds as many values as ``_BLOCK_GENES`` genes of every sample; it is one
+    contiguous run of the file, written straight from a contiguous array.
+    """
+    data = group.create_dataset(name, shape=shape, dtype=dtype)
+    step = max(1, _BLOCK_GENES * shape[0] // max(1, shape[1]))
+    for start in range(0, shape[0], step):
+        samples = slice(start, min(start + step, shape[0]))
+        data[samples] = block(samples)
+    _mark_array(data)
+
+
+def _mark_array(data: h5py.Dataset) -> None:
     data.attrs["encoding-type"] = "array"
     data.attrs["encoding-version"] = "0.2.0"
 
@@ -175,30 +195,38 @@ def _write_cohort_matrices(cohort: Cohort, path: Path) -> None:
             )
 
 
+def _sample_blocks(
+    frame: pd.DataFrame, experiment: Experiment, *, name: str
+) -> Callable[[slice], np.ndarray]:
+    """Samples × genes blocks of a genes × samples matrix, in the experiment's order.
+
+    Each block is gathered from the matrix as it is, a few samples at a time: no copy of it.
+    """
+    rows = frame.index.get_indexer(experiment.adata.var_names)
+    columns = frame.columns.get_indexer(experiment.adata.obs_names)
+    if (rows < 0).any() or (columns < 0).any():
+        raise ValueError(f"the {name} matrix does not cover the experiment's genes")
+    values = frame.to_numpy(dtype=np.float64)
+
+    def block(samples: slice) -> np.ndarray:
+        return values.T[np.ix_(columns[samples], rows)]
+
+    return block
+
+
 def _write_matrices(analysis: Analysis, path: Path) -> None:
     experiment = analysis.experiment
     counts = experiment.adata.X
     shape = (experiment.n_samples, experiment.n_genes)
     with h5py.File(path, "r+") as h5:
-        _write_dense(h5, "X", shape=shape, dtype=counts.dtype, block=lambda g: counts[:, g])
+        _write_by_samples(h5, "X", shape=shape, dtype=counts.dtype, block=lambda s: counts[s])
         for layer, name in _LAYERS.items():
-            frame = getattr(analysis, name)
-            rows = frame.index.get_indexer(experiment.adata.var_names)
-            columns = frame.columns.get_indexer(experiment.adata.obs_names)
-            if (rows < 0).any() or (columns < 0).any():
-                raise ValueError(f"the {name} matrix does not cover the experiment's genes")
-            # Rows first, then columns of that block: pandas' two-axis iloc copies the frame.
-            _write_dense(
-                h5["layers"],
-                layer,
-                shape=shape,
-                dtype=np.float64,
-                block=lambda g, f=frame, r=rows, c=columns: f.iloc[r[g]].to_numpy()[:, c].T,
-            )
+            block = _sample_blocks(getattr(analysis, name), experiment, name=name)
+            _write_by_samples(h5["layers"], layer, shape=shape, dtype=np.float64, block=block)
         if AVG_TX_LENGTH in experiment.adata.layers:
             lengths = experiment.adata.layers[AVG_TX_LENGTH]
-            _write_dense(
-                h5["layers"], AVG_TX_LENGTH, shape=shape, dtype=float, block=lambda g: lengths[:, g]
+            _write_by_samples(
+                h5["layers"], AVG_TX_LENGTH, shape=shape, dtype=float, block=lambda s: lengths[s]
             )
 
 
