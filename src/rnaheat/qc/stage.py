@@ -177,7 +177,11 @@ def _validated(
     contrast_variable: str | None,
     n_top: int,
 ) -> tuple[pd.DataFrame, pd.DataFrame | None, pd.DataFrame, list[str]]:
-    """The inputs in sheet order and the design variables, or an error naming the problem."""
+    """The VST in sheet order, the library sizes, the sheet and the design variables.
+
+    Raises an error naming the problem. Library sizes are whole-number sums per sample, the
+    same in any order, so the counts need no reordering.
+    """
     vst = _as_matrix(vst, "vst")
     if counts is not None:
         counts = _as_matrix(counts, "counts")
@@ -204,7 +208,8 @@ def _validated(
             f"vst has missing or infinite values (genes {', '.join(map(str, bad))} …); give a "
             "complete variance-stabilised matrix"
         )
-    return vst, counts, samples, variables
+    libraries = library_sizes(counts) if counts is not None else None
+    return vst, libraries, samples, variables
 
 
 def _canonical(vst: pd.DataFrame, samples: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -605,7 +610,7 @@ def sample_qc(
         Samples that do not match, missing or non-finite values, fewer than three samples,
         a contrast variable outside the design, or ``n_top`` below 2.
     """
-    vst, counts, samples, variables = _validated(
+    vst, libraries, samples, variables = _validated(
         vst,
         counts,
         samples,
@@ -617,9 +622,6 @@ def sample_qc(
     # name, so that no tie or floating-point sum depends on the order of the input; the
     # results are put back in sheet order at the end.
     sheet_order = samples.index
-    # Library sizes are whole-number sums per sample: the same in any order.
-    libraries = library_sizes(counts) if counts is not None else None
-    del counts
     vst, samples = _canonical(vst, samples)
     names = samples.index
     design, kinds = _design_frame(samples, variables)
