@@ -199,6 +199,9 @@ def test_a_chunked_run_names_its_subset_in_figure_report_record_and_h5ad(small_r
     assert len(every) == 150 and every["shown"].sum() == 30
     stored = ad.read_h5ad(out / "analysis.h5ad", backed="r")
     assert stored.shape == (150, 300) and int(stored.obs["shown"].sum()) == 30
+    cohort = small_run.cohort
+    np.testing.assert_array_equal(stored.X[:], cohort.counts.compute().T)
+    np.testing.assert_array_equal(stored.layers["vst"][:], cohort.vst.compute().T)
     back = read_analysis(out / "analysis.h5ad")
     pd.testing.assert_frame_equal(back.vst, small_run.vst)
 
@@ -212,3 +215,59 @@ def test_a_diverse_group_is_judged_on_its_own_spread():
     flags = group_outliers(data, group)["qc_flag"]
     assert flags.iloc[5] == "outlier"
     assert (flags[group == "diverse"] == "ok").mean() > 0.95
+
+
+def test_matrix_blocks_read_each_chunk_of_the_store_once(small_run):
+    """The h5ad's counts, normalised counts and VST come from one pass over the store."""
+    import dataclasses
+
+    from rnaheat.cohort import normalized_blocks
+
+    cohort = small_run.cohort
+    values = np.asarray(cohort.counts.compute())
+    reads = []
+
+    def read(block, block_info=None):
+        """A chunk of the store, recording that it was read."""
+        reads.append(block_info[0]["chunk-location"])
+        return block
+
+    counts = da.from_array(values, chunks=(64, 100)).map_blocks(read, dtype=values.dtype)
+    factors = cohort.size_factors.to_numpy(float)
+    names = {"gene_ids": cohort.gene_ids, "sample_names": cohort.samples.index}
+    trend = chunked_vst_trend(counts, size_factors=factors, **names)
+    blocked = dataclasses.replace(
+        cohort,
+        counts=counts,
+        normalized=normalized_blocks(counts, size_factors=factors),
+        vst=chunked_vst(counts, trend, size_factors=factors),
+    )
+    reads.clear()
+    genes, *blocks = zip(*blocked.matrix_blocks(), strict=True)
+    assert len(reads) == counts.npartitions  # each chunk once, for all three matrices
+    assert [g.start for g in genes] == list(range(0, values.shape[0], 64))
+    for whole, parts in zip((counts, blocked.normalized, blocked.vst), blocks, strict=True):
+        np.testing.assert_array_equal(np.concatenate(parts), whole.compute())
+
+
+def test_nearest_centres_equal_the_sample_checks_leave_one_out_calls():
+    from rnaheat.cohort.qc import nearest_centres
+    from rnaheat.qc.separation import _nearest_centre
+
+    rng = np.random.default_rng(8)
+    labels = rng.choice(np.array(["a", "b", "c"], dtype=object), 200, p=[0.5, 0.45, 0.05])
+    labels[-1] = "alone"  # a group of one cannot be judged
+    scores = rng.normal(size=(200, 5)) + (labels == "a")[:, None]
+    expected, judged = _nearest_centre(scores, labels, np.arange(200))
+    got = nearest_centres(scores, labels)
+    np.testing.assert_array_equal(got[judged], expected[judged])
+    assert list(np.flatnonzero(got == "")) == [199] and not judged[199]
+
+
+def test_a_subsampled_cohort_is_judged_on_every_sample_and_names_the_shown_tree(small_run):
+    check = next(c for c in small_run.qc.checks if c.name == "replicates_cluster")
+    assert "of all 150 samples (cohort PCA) lie nearest" in check.reason
+    assert "tight clade of the sample tree of the 30 shown samples" in check.reason
+    called = small_run.qc.separation.called
+    assert len(called) == 150 and check.evidence["accuracy"] == round(called["correct"].mean(), 3)
+    assert "in the tree of the 30 shown samples" in small_run.story.text

@@ -100,8 +100,8 @@ def test_chunked_experiment_in_stored_gene_order_gives_the_same_table(tmp_path):
 
 
 @pytest.mark.parametrize("method", ["apeglm", "normal"])
-def test_shrinkage_on_chunked_counts_equals_the_in_memory_one(method):
-    """The posteriors read a dask array a chunk of genes at a time, with the same numbers."""
+def test_shrinkage_on_the_cluster_equals_the_in_memory_one(client, method):
+    """The posteriors of each chunk of genes are tasks on the workers, with the same numbers."""
     sim = simulate_experiment(n_genes=400, n_replicates=3, random_state=7)
     counts, sheet = sim.experiment.counts, sim.experiment.samples
     lazy = Experiment.from_chunked(
@@ -109,7 +109,12 @@ def test_shrinkage_on_chunked_counts_equals_the_in_memory_one(method):
     )
     options = {"design": "~ condition", "contrast": ("condition", "Hypoxia", "Normoxia")}
     expected = de.test(Experiment.from_frames(counts, sheet), shrink=method, **options)
-    got = de.test(lazy, shrink=method, **options)
+    with distributed.get_task_stream() as stream:
+        got = de.test(lazy, shrink=method, **options)
+    ran = {
+        task["key"][0] if isinstance(task["key"], tuple) else task["key"] for task in stream.data
+    }
+    assert any(f"_{method}_chunk" in str(key) for key in ran)
     assert got.table["log2fc_shrunk"].notna().sum() > 300
     pd.testing.assert_frame_equal(got.table, expected.table, check_exact=True)
 
@@ -209,7 +214,17 @@ def test_chunked_counts_on_an_engine_that_needs_memory_is_one_clear_error():
 
 
 @pytest.mark.slow
-def test_cli_run_on_a_zarr_store_with_workers_writes_the_same_de_table(tmp_path):
+def test_workers_slow_to_exit_are_waited_for_not_killed(capfd):
+    """Closing the cluster waits for workers that need longer than distributed's 4 seconds."""
+    import atexit
+
+    with cluster(workers=2):
+        distributed.default_client().run(atexit.register, time.sleep, 6)
+    assert "killing" not in capfd.readouterr().err
+
+
+@pytest.mark.slow
+def test_cli_run_on_a_zarr_store_with_workers_writes_the_same_de_table(tmp_path, capfd):
     from rnaheat.cli import main
 
     sim = simulate_experiment(n_genes=800, n_replicates=3, random_state=4)
@@ -221,7 +236,9 @@ def test_cli_run_on_a_zarr_store_with_workers_writes_the_same_de_table(tmp_path)
     csv = ["--counts", str(tmp_path / "counts.csv"), "--out", str(tmp_path / "a")]
     store = ["--counts", str(tmp_path / "counts.zarr"), "--out", str(tmp_path / "b")]
     assert main(["run", *csv, *common]) == 0
+    capfd.readouterr()
     assert main(["run", *store, "--workers", "2", *common]) == 0
+    assert capfd.readouterr().err == ""  # a quiet run on a cluster prints nothing
     tables = [(tmp_path / run / "tables" / "de.tsv").read_bytes() for run in "ab"]
     assert tables[0] == tables[1]
 
@@ -244,3 +261,25 @@ def test_lrt_two_contrasts_and_normalisation_factors_on_dask_threads():
     )
     for a, b in zip(got, expected, strict=True):
         _assert_identical(a, b)
+
+
+def test_glm_means_and_count_tables_recomputed_on_dask_give_the_same_bits():
+    """A design the gene-wise step fits by the GLM, with enough samples for count tables.
+
+    Dask chunks drop their fitted means and count tables after the gene-wise pass and compute
+    them again for the testing pass; the in-memory engine keeps them.
+    """
+    rng = np.random.default_rng(11)
+    n = 20
+    design = np.column_stack(
+        [np.ones(n), np.repeat([0.0, 1.0], n // 2), rng.normal(size=n)]
+    )  # a covariate: no design groups, so the means come from the NB GLM
+    mu = rng.gamma(1.0, 50.0, (300, 1)) * np.exp(design[:, 1] * rng.normal(0, 1, (300, 1)))
+    counts = rng.negative_binomial(5, 5 / (5 + mu))
+    options = {"contrasts": np.array([[0.0, 1.0, 0.0]]), "chunk_elements": 1200}
+    expected = run_deseq2_contrasts(counts, design, **options)[0]
+    got = run_deseq2_contrasts(
+        da.from_array(counts, chunks=(53, 7)), design, backend=DaskBackend(parallel=2), **options
+    )[0]
+    assert counts.size > 3 * options["chunk_elements"]
+    _assert_identical(got, expected)

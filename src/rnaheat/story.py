@@ -325,7 +325,8 @@ def _samples_sentence(qc: QCResult, contrast_variable: str | None) -> str:
             f"Samples separate by {grouping}{within} ({groups} apart on the PCA, though not "
             "every group is a tight clade)."
         )
-    return f"Samples separate cleanly by {grouping}{within} ({groups} form clades)."
+    tree = f" in the tree of {ev['tree_of']}" if ev.get("tree_of") else ""
+    return f"Samples separate cleanly by {grouping}{within} ({groups} form clades{tree})."
 
 
 def _inspect_sentence(qc: QCResult) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from rnaheat.cohort.qc import CohortQC, chunked_summaries, cohort_qc, randomized_pca
 from rnaheat.cohort.subsample import SampleSubset, stratified_subsample
-from rnaheat.cohort.view import Cohort, Shown, cohort_view
+from rnaheat.cohort.view import Cohort, Shown, cohort_view, judged_on_cohort
 from rnaheat.cohort.vst import chunked_vst, chunked_vst_trend, normalized_blocks
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "chunked_vst_trend",
     "cohort_qc",
     "cohort_view",
+    "judged_on_cohort",
     "normalized_blocks",
     "randomized_pca",
     "stratified_subsample",

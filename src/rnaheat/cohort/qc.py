@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from rnaheat.qc.result import INSPECT_Z, N_KEPT_PCS, OUTLIER_MIN_SCALE, OUTLIER_Z
+from rnaheat.qc.separation import N_SEPARATION_PCS
 from rnaheat.qc.stats import robust_z
 
 if TYPE_CHECKING:
@@ -39,6 +40,7 @@ __all__ = [
     "chunked_summaries",
     "cohort_qc",
     "group_outliers",
+    "nearest_centres",
     "randomized_pca",
     "top_variable_rows",
 ]
@@ -62,6 +64,8 @@ class CohortQC:
     samples: pd.DataFrame
     pca_variance: pd.Series
     params: dict[str, object] = field(default_factory=dict)
+    #: Samples × the first principal components the groups' separation is judged on.
+    scores: pd.DataFrame | None = None
 
     def counts(self) -> dict[str, int]:
         """Samples per ``qc_flag`` tier."""
@@ -150,6 +154,27 @@ def group_outliers(data: np.ndarray, group: np.ndarray, /) -> pd.DataFrame:
     )
 
 
+def nearest_centres(scores: np.ndarray, labels: np.ndarray, /) -> np.ndarray:
+    """Each sample's nearest group centre, its own group's centre computed without it.
+
+    The cross-validated nearest-centre call of :mod:`rnaheat.qc.separation` with one sample
+    left out at a time, in samples × groups arithmetic. A sample alone in its group is called
+    ``""`` (it cannot be judged).
+    """
+    codes, levels = pd.factorize(pd.Series(labels, dtype=object))
+    sizes = np.bincount(codes, minlength=len(levels)).astype(float)
+    sums = np.zeros((len(levels), scores.shape[1]))
+    np.add.at(sums, codes, scores)
+    centres = sums / sizes[:, None]
+    distance = ((scores[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2)
+    own = np.arange(len(codes))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        left_out = (sums[codes] - scores) / (sizes[codes] - 1)[:, None]
+    distance[own, codes] = ((scores - left_out) ** 2).sum(axis=1)
+    called = np.asarray(levels, dtype=object)[np.argmin(distance, axis=1)]
+    return np.where(sizes[codes] >= 2, called, "")
+
+
 @dataclass(frozen=True, eq=False)
 class Summaries:
     """Per-gene and per-sample numbers of one chunked pass over the VST and the counts.
@@ -223,8 +248,10 @@ def cohort_qc(
         table[column] = outliers[column].to_numpy()
     for i, name in enumerate(names[:3]):
         table[name] = scores[:, i]
+    kept = names[:N_SEPARATION_PCS]
     return CohortQC(
         samples=table,
+        scores=pd.DataFrame(scores[:, : len(kept)], index=group.index, columns=kept),
         pca_variance=pd.Series(share, index=names, name="variance"),
         params={"n_top": len(rows), "n_components": len(names), "random_state": random_state},
     )

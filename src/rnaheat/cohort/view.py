@@ -3,25 +3,30 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from rnaheat.cohort.qc import CohortQC, chunked_summaries, cohort_qc
+from rnaheat.cohort.qc import CohortQC, chunked_summaries, cohort_qc, nearest_centres
 from rnaheat.cohort.subsample import SampleSubset, stratified_subsample
 from rnaheat.cohort.vst import chunked_vst, chunked_vst_trend, normalized_blocks
 from rnaheat.experiment import Experiment
-from rnaheat.qc.result import GROUP_SEP
+from rnaheat.qc.result import GROUP_SEP, QCResult
+from rnaheat.qc.verdicts import check_replicates
 
 if TYPE_CHECKING:
     import dask.array as da
 
-__all__ = ["Cohort", "Shown", "cohort_view"]
+__all__ = ["Cohort", "Shown", "cohort_view", "judged_on_cohort"]
 
 logger = logging.getLogger("rnaheat")
+
+#: Most counts in a block of :meth:`Cohort.matrix_blocks` (4,096 genes × 20,000 samples:
+#: 655 MB of float64 per array).
+_BLOCK_ELEMENTS = 1 << 26
 
 
 @dataclass(frozen=True, eq=False)
@@ -56,6 +61,28 @@ class Cohort:
     normalized: da.Array
     gene_ids: pd.Index
     variance: pd.Series
+
+    def matrix_blocks(self) -> Iterator[tuple[slice, np.ndarray, np.ndarray, np.ndarray]]:
+        """Counts, normalised counts and VST of every sample, a block of genes at a time.
+
+        Yields the block's genes and its three genes × samples arrays. The blocks follow the
+        counts' chunks of genes (split where one would exceed :data:`_BLOCK_ELEMENTS`), and a
+        block's three arrays are computed together, so one pass reads each chunk of the store
+        once.
+        """
+        import dask
+
+        n_samples = len(self.samples)
+        step = max(1, _BLOCK_ELEMENTS // max(n_samples, 1))
+        start = 0
+        for size in self.counts.chunks[0]:
+            for first in range(start, start + size, step):
+                genes = slice(first, min(first + step, start + size))
+                yield (
+                    genes,
+                    *dask.compute(self.counts[genes], self.normalized[genes], self.vst[genes]),
+                )
+            start += size
 
     def record(self) -> dict[str, object]:
         """What the run record says of the cohort and its subset."""
@@ -179,3 +206,39 @@ def cohort_view(
         variance=pd.Series(summaries.variance, index=gene_ids, name="variance"),
     )
     return cohort, _shown_part(experiment, cohort)
+
+
+def judged_on_cohort(qc: QCResult, cohort: Cohort, /) -> QCResult:
+    """The sample check of a subsampled cohort, judged on every sample where it can be.
+
+    Whether the groups separate is judged on all samples: each sample's nearest group centre
+    (its own left out) on the cohort PCA. Whether each group is a clade of the sample tree
+    needs a samples × samples matrix and stays the shown samples'; the verdict names them.
+    With blocking terms to remove first (the cohort PCA keeps them) or a paired design, the
+    verdict stays the shown samples' and says so.
+    """
+    sep = qc.separation
+    if sep is None or not cohort.subset.is_subset or cohort.qc.scores is None:
+        return qc
+    shown = f"the {len(cohort.subset.samples):,} shown samples"
+    if sep.removed or sep.paired_by or sep.grouping not in cohort.samples:
+        judged = replace(sep, judged=shown, tree_of=shown)
+    else:
+        labels = cohort.samples[sep.grouping].astype(str).to_numpy(dtype=object)
+        called = nearest_centres(cohort.qc.scores.to_numpy(), labels)
+        frame = pd.DataFrame(
+            {
+                "group": labels,
+                "called_group": called,
+                "correct": np.where(called != "", (called == labels).astype(float), np.nan),
+                "block": np.arange(len(labels)).astype(str),
+            },
+            index=cohort.samples.index,
+        )
+        every = f"all {len(labels):,} samples (cohort PCA)"
+        judged = replace(sep, called=frame, judged=every, tree_of=shown)
+    checks = tuple(
+        check_replicates(judged) if check.name == "replicates_cluster" else check
+        for check in qc.checks
+    )
+    return replace(qc, checks=checks, separation=judged)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import logging
 import sys
 
 import numpy as np
@@ -15,8 +14,6 @@ from rnaheat.de.engine import EngineResult, register
 from rnaheat.experiment import is_chunked
 
 __all__ = ["RnaheatEngine"]
-
-logger = logging.getLogger("rnaheat")
 
 
 class RnaheatEngine:
@@ -91,12 +88,9 @@ class RnaheatEngine:
         )
         if shrink == "none":
             return results
-        if backend is not None:
-            # The priors need every gene's estimate first; the posteriors then read the counts a
-            # chunk of genes at a time, in this process.
-            logger.info("shrinking fold changes a chunk of genes at a time in this process")
+        # On Dask, the posteriors of each chunk of genes are tasks like those of the fit.
         return [
-            _shrunk(counts, matrix, out, method=shrink, contrast=contrast)
+            _shrunk(counts, matrix, out, method=shrink, contrast=contrast, backend=backend)
             for out, contrast in zip(results, contrasts, strict=True)
         ]
 
@@ -126,10 +120,10 @@ def _dask_backend(counts):
 
 
 def _shrunk(
-    counts: np.ndarray, matrix: np.ndarray, out: EngineResult, /, *, method: str, contrast
+    counts: np.ndarray, matrix: np.ndarray, out: EngineResult, /, *, method: str, contrast, backend
 ) -> EngineResult:
     """``out`` with its contrast's shrunken fold changes (the contrast is one coefficient)."""
-    shrunk = shrink_fit(counts, matrix, out, method=method, contrast=contrast)
+    shrunk = shrink_fit(counts, matrix, out, method=method, contrast=contrast, backend=backend)
     return dataclasses.replace(
         out,
         info={**out.info, "shrink": shrunk.prior},

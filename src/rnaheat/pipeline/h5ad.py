@@ -16,8 +16,9 @@ The file is a plain AnnData (samples × genes) that scanpy and anndata read as t
   ``de``, ``qc``, ``selection``, ``controls``, ``checks`` and ``story``; ``uns["rnaheat"]``
   holds the format version and the notes that restore exact types.
 
-The three large matrices are written in blocks of genes straight into the file, so writing
-holds no second copy of them in memory; for a chunked cohort each block is computed from the
+The three large matrices are written in blocks straight into the file (of samples, each a
+contiguous run of the file), so writing holds no second copy of them in memory; for a chunked
+cohort each block is computed from the
 chunked source as it is written. Reading a cohort's file back gives the analysis of its shown
 samples.
 """
@@ -66,7 +67,8 @@ __all__ = ["H5AD_FORMAT", "H5AD_NAME", "read_analysis", "write_analysis"]
 H5AD_NAME = "analysis.h5ad"
 #: Version of the file's layout (``uns["rnaheat"]["format_version"]``).
 H5AD_FORMAT = "1"
-#: Genes per block when writing a matrix (2,048 genes × 1,000 samples of float64: 16 MB).
+#: Values per block when writing an in-memory matrix, as many as 2,048 genes of every sample
+#: (2,048 genes × 1,000 samples of float64: 16 MB).
 _BLOCK_GENES = 2048
 #: The layers beside ``X``: layer name → the analysis field (genes × samples).
 _LAYERS = {"normalized": "normalized", "vst": "vst"}
@@ -145,15 +147,14 @@ def _without_none(value: Any) -> Any:
     return value
 
 
-def _write_dense(
-    group: h5py.Group, name: str, *, shape: tuple[int, int], dtype: Any, block: Callable
-) -> None:
-    """A dense AnnData array written ``_BLOCK_GENES`` columns (genes) at a time."""
+def _dense_dataset(
+    group: h5py.Group, name: str, *, shape: tuple[int, int], dtype: Any
+) -> h5py.Dataset:
+    """An empty dense AnnData array, to be written block by block."""
     data = group.create_dataset(name, shape=shape, dtype=dtype)
-    for start in range(0, shape[1], _BLOCK_GENES):
-        genes = slice(start, min(start + _BLOCK_GENES, shape[1]))
-        data[:, genes] = block(genes)
-    _mark_array(data)
+    data.attrs["encoding-type"] = "array"
+    data.attrs["encoding-version"] = "0.2.0"
+    return data
 
 
 def _write_by_samples(
@@ -164,35 +165,25 @@ def _write_by_samples(
     A block holds as many values as ``_BLOCK_GENES`` genes of every sample; it is one
     contiguous run of the file, written straight from a contiguous array.
     """
-    data = group.create_dataset(name, shape=shape, dtype=dtype)
+    data = _dense_dataset(group, name, shape=shape, dtype=dtype)
     step = max(1, _BLOCK_GENES * shape[0] // max(1, shape[1]))
     for start in range(0, shape[0], step):
         samples = slice(start, min(start + step, shape[0]))
         data[samples] = block(samples)
-    _mark_array(data)
-
-
-def _mark_array(data: h5py.Dataset) -> None:
-    data.attrs["encoding-type"] = "array"
-    data.attrs["encoding-version"] = "0.2.0"
 
 
 def _write_cohort_matrices(cohort: Cohort, path: Path) -> None:
-    """Counts, normalised counts and VST of every sample, each block computed from its chunks."""
+    """Counts, normalised counts and VST of every sample, in one pass over the chunked counts."""
     shape = (len(cohort.samples), len(cohort.gene_ids))
-    counts = cohort.counts
     with h5py.File(path, "r+") as h5:
-        _write_dense(
-            h5, "X", shape=shape, dtype=counts.dtype, block=lambda g: counts[g].compute().T
-        )
-        for layer, matrix in (("normalized", cohort.normalized), ("vst", cohort.vst)):
-            _write_dense(
-                h5["layers"],
-                layer,
-                shape=shape,
-                dtype=np.float64,
-                block=lambda g, m=matrix: m[g].compute().T,
-            )
+        datasets = [
+            _dense_dataset(h5, "X", shape=shape, dtype=cohort.counts.dtype),
+            _dense_dataset(h5["layers"], "normalized", shape=shape, dtype=np.float64),
+            _dense_dataset(h5["layers"], "vst", shape=shape, dtype=np.float64),
+        ]
+        for genes, *blocks in cohort.matrix_blocks():
+            for data, block in zip(datasets, blocks, strict=True):
+                data[:, genes] = block.T
 
 
 def _sample_blocks(

@@ -20,7 +20,7 @@ import pandas as pd
 from rnaheat import de as de_module
 from rnaheat import transform
 from rnaheat._progress import stage
-from rnaheat.cohort import Cohort, Shown, cohort_view
+from rnaheat.cohort import Cohort, Shown, cohort_view, judged_on_cohort
 from rnaheat.config import RunConfig
 from rnaheat.de.contrasts import resolve_contrasts
 from rnaheat.de.design import Contrast, build_design, design_matrix, design_variables
@@ -162,6 +162,8 @@ def analyse(experiment: Experiment, config: RunConfig, /) -> Analysis:
             contrast_variable=settings.contrast[0] if settings.contrast else None,
             n_top=config.qc.top_genes,
         )
+        if cohort is not None:
+            qc = judged_on_cohort(qc, cohort)  # the separation of every sample, not the shown
     # Modules: select genes, scale them for display, cluster, cut and name the modules.
     with stage("modules", timings, what="gene selection, clustering and named modules"):
         selection, display, modules = _modules(experiment, vst, results, config, variance=variance)

@@ -66,6 +66,10 @@ class Separation:
         Mean silhouette of the groups on the components.
     group_clades
         Group → whether its samples form a clade of the tree (groups of one sample left out).
+    judged
+        The samples ``called`` covers, as the verdict names them.
+    tree_of
+        The samples of the tree behind ``group_clades`` when not all samples (else ``""``).
     """
 
     grouping: str
@@ -76,6 +80,8 @@ class Separation:
     variance: pd.Series
     silhouette: float
     group_clades: dict[str, bool]
+    judged: str = "samples"
+    tree_of: str = ""
 
     @property
     def accuracy(self) -> float:

@@ -65,6 +65,8 @@ def _separation_evidence(sep: Separation) -> dict[str, object]:
         "n_blocks": len(blocks) if sep.paired_by else None,
         "blocks_separated": int(blocks.sum()) if sep.paired_by else None,
         "blocks_not_separated": [str(b) for b in blocks.index[~blocks.to_numpy(dtype=bool)]],
+        # Who was judged and whose tree, when that is not simply every sample of the run.
+        **({"judged": sep.judged, "tree_of": sep.tree_of} if sep.tree_of else {}),
     }
 
 
@@ -91,12 +93,13 @@ def check_replicates(sep: Separation, /) -> Check:
     if sep.paired_by:
         return _paired_verdict(sep, words=words, evidence=evidence)
     accuracy, chance = sep.accuracy, sep.chance
-    share = f"{_pct(accuracy)} of samples lie nearest their own group's centre"
+    share = f"{_pct(accuracy)} of {sep.judged} lie nearest their own group's centre"
     wrong = sep.called.index[sep.called["correct"] == 0].astype(str).tolist()
     if accuracy >= SEPARATE_ACCURACY:
         split = evidence["not_clades"]
         # The clades are those of the tree on the judged space (after any removal).
-        tree = "the sample tree" + (" after the removal" if sep.removed else "")
+        tree = "the sample tree" + (f" of {sep.tree_of}" if sep.tree_of else "")
+        tree += " after the removal" if sep.removed else ""
         tight = (
             f"every group is a tight clade of {tree}"
             if not split

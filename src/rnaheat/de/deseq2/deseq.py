@@ -29,7 +29,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
 from dataclasses import replace as replace_fields
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 import pandas as pd
@@ -43,7 +43,8 @@ from rnaheat.de.deseq2.cooks import (
     replace_outliers,
     robust_moment_dispersions,
 )
-from rnaheat.de.deseq2.dispersion import GeneWise, gene_wise_dispersions
+from rnaheat.de.deseq2.count_table import count_table
+from rnaheat.de.deseq2.dispersion import GeneWise, gene_wise_dispersions, gene_wise_means
 from rnaheat.de.deseq2.filtering import independent_filter
 from rnaheat.de.deseq2.glm import fit_nb_glm
 from rnaheat.de.deseq2.lrt import check_nested, likelihood_ratio_test
@@ -88,7 +89,14 @@ def chunk_slices(
 
 
 class Chunks(Protocol):
-    """The count matrix's chunks of genes, where a backend runs functions on them."""
+    """The count matrix's chunks of genes, where a backend runs functions on them.
+
+    ``keeps_means``: whether each chunk keeps its fitted means (a float per count) between
+    the two passes; otherwise the testing pass computes them again from the chunk's counts and
+    coefficients, with the same bits, so that a worker holds only per-gene numbers.
+    """
+
+    keeps_means: ClassVar[bool]
 
     def map(
         self, function: Callable[..., Any], per_chunk: list[dict], /, *, shared: dict, desc: str
@@ -134,6 +142,7 @@ class _ThreadChunks:
     its array loops, which is where the time goes).
     """
 
+    keeps_means: ClassVar[bool] = True
     counts: np.ndarray
     slices: list[slice]
     n_threads: int
@@ -557,9 +566,14 @@ def _layout(
     return nonzero, sf, slices
 
 
-def _gene_wise_chunk(counts, *, design, size_factors, xim) -> GeneWise:
-    """:func:`gene_wise_dispersions` of one chunk, in the keyword form :meth:`Chunks.map` uses."""
-    return gene_wise_dispersions(counts, design, size_factors=size_factors, xim=xim)
+def _gene_wise_chunk(counts, *, design, size_factors, xim, keep_means) -> GeneWise:
+    """:func:`gene_wise_dispersions` of one chunk, in the keyword form :meth:`Chunks.map` uses.
+
+    Without ``keep_means`` the part drops its fitted means and count table (see
+    :func:`_test_chunk`).
+    """
+    part = gene_wise_dispersions(counts, design, size_factors=size_factors, xim=xim)
+    return part if keep_means else _gene_wise_summary(part)
 
 
 def _gene_wise_summary(part: GeneWise) -> GeneWise:
@@ -575,7 +589,7 @@ def _gene_wise_pass(chunks: Chunks, design, *, factors, slices) -> tuple[list, _
     parts = chunks.map(
         _gene_wise_chunk,
         [{"size_factors": factor_rows(factors, sl)} for sl in slices],
-        shared={"design": design, "xim": mean_inverse(factors)},
+        shared={"design": design, "xim": mean_inverse(factors), "keep_means": chunks.keeps_means},
         desc="gene-wise dispersions",
     )
     return parts, _GeneWisePass.concatenate(chunks.gather(parts, function=_gene_wise_summary))
@@ -636,8 +650,22 @@ def _zero_in_contrasts(
 
 
 def _test_chunk(counts, *, part: GeneWise, **arguments) -> _Block:
-    """:func:`_test_block` of one chunk, starting from its gene-wise ``part``."""
-    return _test_block(counts, part.mu, table=part.table, **arguments)
+    """:func:`_test_block` of one chunk, starting from its gene-wise ``part``.
+
+    A part without its fitted means gets them, and its count table, from the chunk's counts
+    again: the arithmetic of the gene-wise pass on the same inputs, so the same bits.
+    """
+    if part.mu is not None:
+        return _test_block(counts, part.mu, table=part.table, **arguments)
+    settings = arguments["settings"]
+    y = np.asarray(counts, dtype=float)
+    mu = gene_wise_means(
+        y,
+        settings.design,
+        size_factors=factor_rows(settings.size_factors, arguments["rows"]),
+        beta=part.beta,
+    )
+    return _test_block(counts, mu, table=count_table(y), **arguments)
 
 
 def _testing_pass(

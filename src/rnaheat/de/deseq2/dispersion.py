@@ -32,6 +32,7 @@ __all__ = [
     "LineSearch",
     "design_groups",
     "gene_wise_dispersions",
+    "gene_wise_means",
     "grid_search",
     "line_search",
     "log_posterior",
@@ -352,7 +353,11 @@ def _rough_dispersion(normalized: np.ndarray, design: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class GeneWise:
-    """Gene-wise dispersion estimates for a block of (non-zero) genes."""
+    """Gene-wise dispersion estimates for a block of (non-zero) genes.
+
+    ``beta`` are the coefficients of the NB GLM that gave ``mu``, or ``None`` where ``mu`` is
+    the linear model's; with them :func:`gene_wise_means` gives ``mu`` again from the counts.
+    """
 
     dispersion: np.ndarray
     iterations: np.ndarray
@@ -360,6 +365,31 @@ class GeneWise:
     base_mean: np.ndarray
     base_var: np.ndarray
     table: CountTable | None
+    beta: np.ndarray | None = None
+
+
+def gene_wise_means(
+    counts: np.ndarray,
+    design: np.ndarray,
+    /,
+    *,
+    size_factors: np.ndarray,
+    beta: np.ndarray | None,
+    min_mu: float = 0.5,
+) -> np.ndarray:
+    """The fitted means of the gene-wise search, floored at ``min_mu``.
+
+    The linear model's means when ``beta`` is ``None`` (a design whose rows form as many groups
+    as it has coefficients), else ``s_j exp(x_j' beta)``. Computed from the same inputs, they
+    are the same bits wherever they are computed, so a block may drop its means and get them
+    back later from its counts and coefficients.
+    """
+    counts = np.asarray(counts, dtype=float)
+    if beta is None:
+        mu = linear_model_mu(counts / size_factors, design) * size_factors
+    else:
+        mu = size_factors * np.exp(linalg.linear_predictor(beta, design))
+    return np.maximum(mu, min_mu)
 
 
 def gene_wise_dispersions(
@@ -398,10 +428,9 @@ def gene_wise_dispersions(
     alpha_init = np.clip(np.fmin(rough, moments), MIN_DISP, max_disp)
 
     table = count_table(counts)
-    if np.unique(design_groups(design)).size == design.shape[1]:
-        mu = linear_model_mu(normalized, design) * size_factors
-    else:
-        mu = fit_nb_glm(
+    beta = None
+    if np.unique(design_groups(design)).size != design.shape[1]:
+        beta = fit_nb_glm(
             counts,
             design,
             size_factors=size_factors,
@@ -409,8 +438,8 @@ def gene_wise_dispersions(
             max_iter=max_iter,
             min_mu=min_mu,
             table=table,
-        ).mu
-    mu = np.maximum(mu, min_mu)
+        ).beta
+    mu = gene_wise_means(counts, design, size_factors=size_factors, beta=beta, min_mu=min_mu)
 
     search = line_search(
         counts, mu, design=design, log_alpha=np.log(alpha_init), max_iter=max_iter, table=table
@@ -431,4 +460,5 @@ def gene_wise_dispersions(
         base_mean=base_mean,
         base_var=base_var,
         table=table,
+        beta=beta,
     )

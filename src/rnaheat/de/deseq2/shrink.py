@@ -27,6 +27,7 @@ contrast's denominator is the reference level).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -42,6 +43,7 @@ from rnaheat.de.deseq2.size_factors import factor_rows
 from rnaheat.de.deseq2.wald import wald_test
 
 if TYPE_CHECKING:
+    from rnaheat.de.deseq2.deseq import ChunkBackend
     from rnaheat.de.engine import EngineResult
 
 __all__ = [
@@ -291,6 +293,7 @@ def shrink_lfc(
     base_mean: np.ndarray,
     log2fc: np.ndarray,
     lfc_se: np.ndarray,
+    backend: ChunkBackend | None = None,
 ) -> ShrunkLFC:
     """Shrunken log2 fold changes of the tested coefficient (``lfcShrink``).
 
@@ -311,6 +314,10 @@ def shrink_lfc(
         Per gene, from the DESeq2 fit (NaN dispersion marks an untested gene): final and
         trend dispersions, mean normalised count, MLE log2 fold change and its standard
         error.
+    backend
+        Where the chunks of genes run (e.g. Dask workers, see
+        :mod:`rnaheat.de.distributed`); ``None``: threads in this process. The numbers do
+        not depend on it.
 
     Returns
     -------
@@ -329,55 +336,80 @@ def shrink_lfc(
     slices = chunk_slices(tested.size, counts.shape[1], chunk_elements=DEFAULT_CHUNK_ELEMENTS)
     chunks = [tested[sl] for sl in slices]
     sf = np.asarray(size_factors, float)
-
-    def mle(y, rows):
-        return fit_nb_glm(
-            y,
-            design,
-            size_factors=factor_rows(sf, rows),
-            dispersions=dispersion[rows],
-        )
-
+    per_chunk = [
+        {"size_factors": factor_rows(sf, rows), "dispersions": dispersion[rows]} for rows in chunks
+    ]
+    run = _chunk_runner(counts, backend, rows=tested, slices=slices)
     if method == "normal":
-        beta = np.concatenate([mle(np.asarray(counts[rows]), rows).beta for rows in chunks])
+        beta = np.concatenate(run(_mle_chunk, per_chunk, {"design": design}, "MLE of LFCs"))
         beta /= _LOG2
         variances = normal_prior_variance(
             beta, base_mean=base_mean[tested], disp_fit=disp_fit[tested], intercept=intercept
         )
-        for rows in chunks:
-            fit = fit_nb_glm(
-                np.asarray(counts[rows]),
-                design,
-                size_factors=factor_rows(sf, rows),
-                dispersions=dispersion[rows],
-                ridge=1.0 / variances,
-            )
-            out_lfc[rows], out_se[rows], _, _ = wald_test(
-                fit.beta, fit.covariance, contrast=contrast
-            )
+        shared = {"design": design, "ridge": 1.0 / variances, "contrast": contrast}
+        for rows, (lfc, se) in zip(
+            chunks, run(_normal_chunk, per_chunk, shared, "shrinking LFCs"), strict=True
+        ):
+            out_lfc[rows], out_se[rows] = lfc, se
         return ShrunkLFC(out_lfc, out_se, {"method": method, "prior_var": variances.tolist()})
 
     scale = apeglm_prior_scale(log2fc * _LOG2, lfc_se * _LOG2)
+    shared = {"design": design, "coef": coef, "scale": scale}
+    for rows, (mode, sd) in zip(
+        chunks, run(_apeglm_chunk, per_chunk, shared, "shrinking LFCs"), strict=True
+    ):
+        out_lfc[rows], out_se[rows] = mode / _LOG2, sd / _LOG2
+    return ShrunkLFC(out_lfc, out_se, {"method": method, "prior_scale": scale})
 
-    def posterior_modes(rows):
-        y = np.asarray(counts[rows])
-        return _apeglm_map(
-            y.astype(float),
-            design,
-            size_factors=factor_rows(sf, rows),
-            dispersions=dispersion[rows],
-            start=mle(y, rows).beta,
-            coef=coef,
-            scale=scale,
+
+def _chunk_runner(counts, backend: ChunkBackend | None, /, *, rows, slices) -> Callable:
+    """A function running chunks of genes: ``run(function, per_chunk, shared, desc)``.
+
+    It returns ``function(counts of chunk k, **per_chunk[k], **shared)`` for the chunks
+    ``rows[slices[k]]`` of ``counts``, in order.
+    """
+    if backend is not None:
+        chunks = backend.chunks(counts, rows=rows, slices=slices)
+        return lambda function, per_chunk, shared, desc: chunks.gather(
+            chunks.map(function, per_chunk, shared=shared, desc=desc)
         )
 
-    # Chunks are independent: threads share them (numpy releases the GIL in its loops), and
-    # each gene's numbers are the same whatever the number of threads.
-    threads = min(2, os.cpu_count() or 1, len(chunks))
-    with ThreadPoolExecutor(max_workers=max(threads, 1)) as pool:
-        for rows, (mode, sd) in zip(chunks, pool.map(posterior_modes, chunks), strict=True):
-            out_lfc[rows], out_se[rows] = mode / _LOG2, sd / _LOG2
-    return ShrunkLFC(out_lfc, out_se, {"method": method, "prior_scale": scale})
+    def run(function, per_chunk, shared, desc):
+        def one(k: int):
+            return function(np.asarray(counts[rows[slices[k]]]), **per_chunk[k], **shared)
+
+        # Chunks are independent: threads share them (numpy releases the GIL in its loops),
+        # and each gene's numbers are the same whatever the number of threads.
+        threads = min(2, os.cpu_count() or 1, len(slices))
+        with ThreadPoolExecutor(max_workers=max(threads, 1)) as pool:
+            return list(pool.map(one, range(len(slices))))
+
+    return run
+
+
+def _mle_chunk(y, *, design, size_factors, dispersions) -> np.ndarray:
+    """A chunk's maximum-likelihood coefficients (natural-log scale)."""
+    return fit_nb_glm(y, design, size_factors=size_factors, dispersions=dispersions).beta
+
+
+def _normal_chunk(y, *, design, size_factors, dispersions, ridge, contrast):
+    """A chunk's log2 fold changes and SDs under the normal prior (the ridge fit)."""
+    fit = fit_nb_glm(y, design, size_factors=size_factors, dispersions=dispersions, ridge=ridge)
+    lfc, se, _, _ = wald_test(fit.beta, fit.covariance, contrast=contrast)
+    return lfc, se
+
+
+def _apeglm_chunk(y, *, design, size_factors, dispersions, coef, scale):
+    """A chunk's apeglm posterior modes and SDs (natural-log scale), from its MLE."""
+    return _apeglm_map(
+        y.astype(float),
+        design,
+        size_factors=size_factors,
+        dispersions=dispersions,
+        start=_mle_chunk(y, design=design, size_factors=size_factors, dispersions=dispersions),
+        coef=coef,
+        scale=scale,
+    )
 
 
 def shrink_fit(
@@ -388,6 +420,7 @@ def shrink_fit(
     *,
     method: str,
     contrast: np.ndarray,
+    backend: ChunkBackend | None = None,
 ) -> ShrunkLFC:
     """:func:`shrink_lfc` of an engine's fit: its size factors, dispersions and estimates."""
     return shrink_lfc(
@@ -401,4 +434,5 @@ def shrink_fit(
         base_mean=fit.base_mean,
         log2fc=fit.log2fc,
         lfc_se=fit.lfc_se,
+        backend=backend,
     )
