@@ -18,9 +18,8 @@ The file is a plain AnnData (samples × genes) that scanpy and anndata read as t
 
 The three large matrices are written in blocks straight into the file (of samples, each a
 contiguous run of the file), so writing holds no second copy of them in memory; for a chunked
-cohort each block is computed from the
-chunked source as it is written. Reading a cohort's file back gives the analysis of its shown
-samples.
+cohort each block of genes is computed from the chunked source as it is written. Reading a
+cohort's file back gives the analysis of its shown samples.
 """
 
 from __future__ import annotations
