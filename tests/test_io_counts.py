@@ -141,6 +141,39 @@ def test_bad_counts(tmp_path, text, fragments):
         assert fragment in str(err.value)
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        "G1,1,-3\nG2,2.5,4\n",
+        "G1,1,3\nG2,2.5,-4\n",
+        "G1,1,inf\nG2,2,-4\n",
+        "G1,1,1e17\nG2,2,4\n",
+        "G1,1,3\nG2,2,4\nG3,0,0.5\n",
+        "G1,1,2\nG2,NaN,4\n",
+    ],
+)
+def test_fast_parse_names_the_same_cell_as_the_text_read(tmp_path, monkeypatch, body):
+    """Numbers parsed by Arrow and checked a column at a time fail with the text read's message."""
+    path = tmp_path / "counts.csv"
+    path.write_text("gene_id,A,B\n" + body)
+    with pytest.raises(ValueError) as fast:
+        read_counts(path)
+    monkeypatch.setattr("rnaheat.io.counts.read_numeric_table", lambda *a, **k: None)
+    with pytest.raises(ValueError) as text:
+        read_counts(path)
+    assert str(fast.value) == str(text.value)
+
+
+def test_numbers_are_one_column_major_block(tmp_path):
+    """The parsed numbers are held once, in the layout the experiment keeps (samples × genes)."""
+    path = tmp_path / "c.csv"
+    path.write_text(GOOD)
+    table = read_numeric_table(path, comment="#")
+    assert table.iloc[:, 1].to_numpy().flags.c_contiguous
+    counts = read_counts(path)
+    assert counts.to_numpy().T.flags.c_contiguous
+
+
 def test_not_utf8(tmp_path):
     path = tmp_path / "counts.csv"
     path.write_bytes("gene_id,A\nG1,1\nGène,2\n".encode("latin-1"))

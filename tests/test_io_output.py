@@ -131,3 +131,18 @@ def test_json_is_indented_and_paths_become_text(tmp_path):
     write_json({"out": tmp_path, "n": 1}, path)
     assert json.loads(path.read_text()) == {"out": str(tmp_path), "n": 1}
     assert path.read_text().startswith('{\n  "out"')
+
+
+def test_matrix_bytes_are_those_of_a_percent_f_writer(tmp_path, monkeypatch):
+    """Every byte as a plain ``%.4f`` tab-separated writer gives them, across several blocks."""
+    # Many blocks, formatted two at a time.
+    monkeypatch.setattr("rnaheat.io.output._BLOCK_VALUES", 900)
+    rng = np.random.default_rng(7)
+    values = rng.normal(0, 1, (700, 9)) * [1, 1e-3, 1e3, 1e6, 1, 10, 100, 0.1, 5]
+    values[rng.random(values.shape) < 0.02] = np.nan
+    values[0, :3] = (-0.00001, np.inf, 0.0)
+    matrix = pd.DataFrame(values, index=[f"g{i}" for i in range(700)], columns=list("ABCDEFGHI"))
+    written = write_matrix(matrix, tmp_path / "m.tsv").read_bytes()
+    expected = matrix.replace([np.inf, -np.inf], np.nan).rename_axis("gene_id")
+    reference = expected.to_csv(sep="\t", float_format="%.4f", na_rep="NA", lineterminator="\n")
+    assert written == reference.encode()

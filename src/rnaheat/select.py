@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from rnaheat import defaults
+from rnaheat._rows import row_variances
 from rnaheat.significance import significant_rows
 
 __all__ = ["GeneSelection", "select_genes"]
@@ -219,7 +220,9 @@ def _usable_profiles(
     finite = np.isfinite(values).all(axis=1)
     # Constant rows have no z-score and no correlation; nothing can place them in a module.
     spread = np.zeros(len(values))
-    spread[finite] = values[finite].var(axis=1)
+    # Row-major as a selected copy would be, so each gene's sum runs in the same order.
+    whole = finite.all() and values.flags.c_contiguous
+    spread[finite] = row_variances(values if whole else values[finite], ddof=0)
     return spread, finite & (spread > 0)
 
 

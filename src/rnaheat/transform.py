@@ -18,11 +18,18 @@ def _restore(
     values: np.ndarray, experiment: Experiment, gene_pos: np.ndarray, sample_pos: np.ndarray
 ) -> pd.DataFrame:
     """Put a canonical-order genes × samples array back into the experiment's order."""
-    out = np.empty_like(values)
-    out[np.ix_(gene_pos, sample_pos)] = values
+    out = values
+    if not (_is_identity(gene_pos) and _is_identity(sample_pos)):
+        out = np.empty_like(values)
+        out[np.ix_(gene_pos, sample_pos)] = values
     return pd.DataFrame(
         out, index=experiment.adata.var_names.copy(), columns=experiment.adata.obs_names.copy()
     )
+
+
+def _is_identity(positions: np.ndarray) -> bool:
+    """Whether ``positions`` leave the order as it is (inputs sorted already: no copy)."""
+    return bool((positions == np.arange(len(positions))).all())
 
 
 def size_factors(experiment: Experiment, /, *, engine: str = DEFAULT_ENGINE) -> pd.Series:

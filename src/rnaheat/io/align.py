@@ -102,9 +102,10 @@ def align(
     """
     columns = [str(c) for c in counts.columns]
     sheet = [str(s) for s in samples.index]
-    missing = [s for s in sheet if s not in set(columns)]
+    in_counts, in_sheet = set(columns), set(sheet)
+    missing = [s for s in sheet if s not in in_counts]
     if missing:
-        unused = [c for c in columns if c not in set(sheet)]
+        unused = [c for c in columns if c not in in_sheet]
         near = _near_matches(missing, unused)
         if near and len(near) == len(missing):
             kinds = sorted({how for _, _, how in near})
@@ -120,7 +121,7 @@ def align(
             f"{samples_source}: {len(missing)} sample(s) are not columns of {counts_source}: "
             f"{listed}; its columns are: {', '.join(map(repr, columns[:20]))}"
         )
-    extra = [c for c in columns if c not in set(sheet)]
+    extra = [c for c in columns if c not in in_sheet]
     if extra:
         logger.warning(
             "%s: %d count column(s) not in %s are left out: %s",
@@ -129,7 +130,8 @@ def align(
             samples_source,
             ", ".join(extra),
         )
-    aligned = counts[sheet]
+    # The sheet usually lists the columns in order: selecting them again would copy the matrix.
+    aligned = counts if columns == sheet else counts[sheet]
     empty = aligned.columns[~aligned.to_numpy().any(axis=0)]
     if len(empty):
         raise ValueError(

@@ -180,27 +180,29 @@ def parse_counts(
     if table.shape[1] < 2:
         raise ValueError(f"{name}: needs a gene id column and at least one sample column")
     ids = table.iloc[:, 0].str.strip()
-    data = table.iloc[:, 1:]
     symbols = None
+    # Sample columns by position: selecting them by label would copy the whole table.
     keep = []
-    for column in data.columns:
+    for position in range(1, table.shape[1]):
+        column = table.columns[position]
         key = str(column).strip().lower()
         if key in _SYMBOL_COLUMNS and symbols is None:
-            symbols = pd.Series(data[column].to_numpy(), index=ids.to_numpy(), name="symbol")
+            values = table.iloc[:, position].to_numpy()
+            symbols = pd.Series(values, index=ids.to_numpy(), name="symbol")
         elif key in _SKIPPED_COLUMNS:
             logger.info("%s: column %r is gene annotation, not a sample; skipped", name, column)
         else:
-            keep.append(column)
-    data = data[keep]
-    if data.shape[1] == 0:
+            keep.append(position)
+    if not keep:
         raise ValueError(f"{name}: no sample columns after the gene id column")
-    if data.shape[0] == 0:
+    if table.shape[0] == 0:
         raise ValueError(f"{name}: the table has a header but no genes")
-    check_names(list(data.columns), what="sample column", source=name)
+    samples = [table.columns[p] for p in keep]
+    check_names(samples, what="sample column", source=name)
     check_gene_ids(ids, source=name, line0=line0)
-    counts = _to_integers(data, ids=ids, source=name, line0=line0, estimated=estimated)
+    counts = _to_integers(table, keep, ids=ids, source=name, line0=line0, estimated=estimated)
     counts.index = pd.Index(ids.to_numpy(), name="gene_id")
-    counts.columns = pd.Index([str(c) for c in data.columns], name="sample")
+    counts.columns = pd.Index([str(c) for c in samples], name="sample")
     if not counts.to_numpy().any():
         raise ValueError(f"{name}: every count is zero; there is nothing to analyse")
     if symbols is not None:
@@ -248,12 +250,24 @@ def _first(mask: np.ndarray) -> tuple[int, int] | None:
 
 
 def _to_integers(
-    data: pd.DataFrame, *, ids: pd.Series, source: str, line0: int, estimated: bool = False
+    table: pd.DataFrame,
+    positions: list[int],
+    *,
+    ids: pd.Series,
+    source: str,
+    line0: int,
+    estimated: bool = False,
 ) -> pd.DataFrame:
-    """Convert cells to int64, naming the first offending cell when one is not a count."""
-    samples = [str(c) for c in data.columns]
-    if all(pd.api.types.is_float_dtype(dtype) for dtype in data.dtypes):
+    """The columns at ``positions`` as int64, naming the first cell that is not a count."""
+    samples = [str(table.columns[p]) for p in positions]
+    numeric = all(pd.api.types.is_float_dtype(table.dtypes.iloc[p]) for p in positions)
+    if numeric and not estimated:
         # Parsed as numbers already, every cell present: only the count checks remain.
+        return pd.DataFrame(
+            _whole_columns(table, positions, ids=ids, source=source, line0=line0), copy=False
+        )
+    data = table.iloc[:, positions]
+    if numeric:
         numbers = data.to_numpy(dtype=float)
     else:
         numbers = _text_numbers(data, ids=ids, samples=samples, source=source, line0=line0)
@@ -262,6 +276,28 @@ def _to_integers(
     return pd.DataFrame(
         _check_counts(numbers, ids=ids, samples=samples, source=source, line0=line0)
     )
+
+
+def _whole_columns(
+    table: pd.DataFrame, positions: list[int], *, ids: pd.Series, source: str, line0: int
+) -> np.ndarray:
+    """Float columns as a column-major int64 matrix, converted and checked a column at a time.
+
+    Holds no float copy of the matrix; a column that is not all counts sends the whole matrix
+    to :func:`_check_counts`, whose message names the first offending cell.
+    """
+    counts = np.empty((table.shape[0], len(positions)), dtype=np.int64, order="F")
+    # NaN or infinity cast to garbage integers here; the comparison below catches them.
+    with np.errstate(invalid="ignore"):
+        for k, position in enumerate(positions):
+            column = table.iloc[:, position].to_numpy()
+            counts[:, k] = column
+            bad = (counts[:, k] != column) | (column < 0) | (column > MAX_COUNT)
+            if bad.any():
+                samples = [str(table.columns[p]) for p in positions]
+                numbers = table.iloc[:, positions].to_numpy(dtype=float)
+                _check_counts(numbers, ids=ids, samples=samples, source=source, line0=line0)
+    return counts
 
 
 def _text_numbers(

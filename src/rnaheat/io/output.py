@@ -15,6 +15,7 @@ import shutil
 import signal
 import tempfile
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from importlib import metadata
 from pathlib import Path
@@ -316,9 +317,10 @@ def _quoted(texts: pd.Index) -> np.ndarray:
 
 
 def _fixed_point(values: np.ndarray, decimals: int) -> np.ndarray:
-    """Floats (rows × columns) as ASCII ``%.{decimals}f`` text, NUL-padded on the left.
+    """Floats (rows × columns) as ASCII ``%.{decimals}f`` cells, each ended by a tab.
 
-    Returns a uint8 array (rows × columns × width); non-finite values become ``NA``.
+    Returns a uint8 array (rows × columns × width), NUL-padded on the left, the last column's
+    tabs made newlines; non-finite values become ``NA``.
     """
     finite = np.isfinite(values)
     digits = np.rint(np.abs(np.where(finite, values, 0.0)) * 10.0**decimals).astype(np.int64)
@@ -326,17 +328,18 @@ def _fixed_point(values: np.ndarray, decimals: int) -> np.ndarray:
     del digits
     top = int(whole.max(initial=0))
     n_int = len(str(top))
-    width = 1 + n_int + 1 + decimals
+    width = 1 + n_int + 1 + decimals + 1
     # Digits are peeled off in the narrowest integer types that hold the parts (less memory
     # traffic per pass than int64).
     whole = whole.astype(np.min_scalar_type(top))
     fraction = fraction.astype(np.min_scalar_type(10**decimals))
     out = np.empty((*values.shape, width), dtype=np.uint8)
-    for position in range(width - 1, width - 1 - decimals, -1):
+    last = width - 2
+    for position in range(last, last - decimals, -1):
         fraction, digit = np.divmod(fraction, 10)
         np.add(digit, ord("0"), out=out[..., position], casting="unsafe")
-    out[..., width - 1 - decimals] = ord(".")
-    units = width - 2 - decimals
+    out[..., last - decimals] = ord(".")
+    units = last - 1 - decimals
     for position in range(units, 0, -1):
         # Zeros left of the units digit are padding, not digits.
         padding = (whole == 0) if position < units else None
@@ -345,22 +348,25 @@ def _fixed_point(values: np.ndarray, decimals: int) -> np.ndarray:
         if padding is not None:
             out[..., position][padding] = _NUL
     out[..., 0] = np.where(values < 0, ord("-"), _NUL)
-    out[~finite] = _NUL
-    out[~finite, -2:] = (ord("N"), ord("A"))
+    out[~finite, :-1] = _NUL
+    out[~finite, -3:-1] = (ord("N"), ord("A"))
+    out[..., -1] = _TAB
+    out[:, -1, -1] = _NEWLINE
     return out
 
 
 def _matrix_rows(ids: np.ndarray, values: np.ndarray, decimals: int) -> bytes:
     """Lines ``id<TAB>v1<TAB>...<NEWLINE>`` of a block of rows, as bytes."""
-    cells = _fixed_point(values, decimals)
-    separators = np.full((*values.shape, 1), _TAB, dtype=np.uint8)
-    separators[:, -1] = _NEWLINE
-    cells = np.concatenate([cells, separators], axis=-1).reshape(len(values), -1)
+    cells = _fixed_point(values, decimals).reshape(len(values), -1)
     names = np.frombuffer(ids.astype(f"S{max(ids.dtype.itemsize, 1)}").tobytes(), np.uint8)
     names = names.reshape(len(values), -1)
     tab = np.full((len(values), 1), _TAB, dtype=np.uint8)
     line = np.concatenate([names, tab, cells], axis=1).ravel()
     return line[line != _NUL].tobytes()
+
+
+#: Blocks of rows formatted at once, one per thread (numpy releases the GIL in its loops).
+_FORMAT_THREADS = 2
 
 
 def write_matrix(
@@ -404,11 +410,16 @@ def write_matrix(
     values = matrix.to_numpy(dtype=float, copy=False)
     step = max(1, _BLOCK_VALUES // max(1, matrix.shape[1]))
     opener = partial(gzip.open, compresslevel=1) if compress else open
-    with opener(path, "wb") as handle:
+    blocks = [slice(start, start + step) for start in range(0, len(values), step)]
+    with opener(path, "wb") as handle, ThreadPoolExecutor(_FORMAT_THREADS) as pool:
         handle.write(header + b"\n")
-        for start in range(0, len(values), step):
-            rows = slice(start, start + step)
-            handle.write(_matrix_rows(ids[rows], values[rows], decimals))
+        # A few blocks at a time, written in order: memory stays a few blocks' text.
+        for first in range(0, len(blocks), _FORMAT_THREADS):
+            wave = blocks[first : first + _FORMAT_THREADS]
+            for text in pool.map(
+                lambda rows: _matrix_rows(ids[rows], values[rows], decimals), wave
+            ):
+                handle.write(text)
     return path
 
 

@@ -9,6 +9,7 @@ import zlib
 from collections.abc import Container
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 __all__ = ["check_regular_file", "read_numeric_table", "read_table_text", "read_text"]
@@ -108,42 +109,82 @@ def read_numeric_table(
 ) -> pd.DataFrame | None:
     """Read a CSV or TSV file whose cells after the first column are numbers, quickly.
 
-    The C parser reads every column but the first and those named in ``text_columns`` (lower
-    case) as float64. When a cell is missing or not a number, or the file is not plain UTF-8
-    text, nothing is returned: :func:`read_table_text` then reads it cell by cell, so that
-    the caller can name the offending cell as always.
+    Arrow's multi-threaded CSV parser reads every column but the first and those named in
+    ``text_columns`` (lower case) as float64. When a cell is missing or not a number, or the
+    file is not plain UTF-8 text, nothing is returned: :func:`read_table_text` then reads it
+    cell by cell, so that the caller can name the offending cell as always.
 
     Returns
     -------
     pandas.DataFrame or None
-        Columns named by the header line (duplicates kept); ``attrs["line_offset"]`` as in
-        :func:`read_table_text`.
+        Columns named by the header line (duplicates kept), the numbers in one column-major
+        float64 block; ``attrs["line_offset"]`` as in :func:`read_table_text`.
     """
+    import pyarrow as pa  # loaded when a count table is read
+    from pyarrow import csv as arrow_csv
+
     try:
         header, skipped, sep = _header(path, comment=comment)
         if len(header) < 2:
             return None
         text = [0, *(i for i, name in enumerate(header) if name.strip().lower() in text_columns)]
-        frame = pd.read_csv(
-            path,
-            sep=sep,
-            header=None,
-            names=range(len(header)),
-            skiprows=skipped + 1,
-            dtype={i: (str if i in text else "float64") for i in range(len(header))},
-            keep_default_na=False,
-            na_values={i: [""] for i in range(len(header)) if i not in text},
-            encoding="utf-8-sig",
-            compression="gzip" if _is_gzip(path) else None,
-            engine="c",
-        )
-    except (ValueError, UnicodeDecodeError, OSError, EOFError, zlib.error, csv.Error):
+        names = [f"c{i}" for i in range(len(header))]
+        types = {name: pa.string() if i in text else pa.float64() for i, name in enumerate(names)}
+        with pa.input_stream(str(path), compression="gzip" if _is_gzip(path) else None) as stream:
+            table = arrow_csv.read_csv(
+                stream,
+                read_options=arrow_csv.ReadOptions(
+                    skip_rows=skipped + 1, column_names=names, block_size=_ARROW_BLOCK
+                ),
+                parse_options=arrow_csv.ParseOptions(delimiter=sep),
+                convert_options=arrow_csv.ConvertOptions(
+                    column_types=types,
+                    null_values=[""],
+                    strings_can_be_null=False,
+                    quoted_strings_can_be_null=False,
+                ),
+            )
+    except (ValueError, OSError, EOFError, zlib.error, csv.Error, pa.ArrowException):
         return None
-    numeric = frame.drop(columns=text)
-    if frame.empty or numeric.isna().to_numpy().any():
+    columns, rows = table.columns, table.num_rows
+    del table  # the columns alone hold the numbers, each freed once copied
+    frame = _numbers_frame(columns, text=text) if rows else None
+    if frame is None:
         return None
     frame.columns = header
     frame.attrs["line_offset"] = skipped + 2
+    return frame
+
+
+#: Bytes of the file each of Arrow's parsing tasks takes (fewer, larger column chunks).
+_ARROW_BLOCK = 1 << 22
+#: Columns copied between returns of Arrow's freed memory to the system.
+_RELEASE_EVERY = 64
+
+
+def _numbers_frame(columns: list, *, text: list[int]) -> pd.DataFrame | None:
+    """Arrow columns as a frame: numbers in one column-major block, text columns as ``str``.
+
+    Each Arrow column is released once copied, so the file's numbers are held about once.
+    ``None`` when a number is missing (empty or NaN).
+    """
+    import pyarrow as pa
+
+    numeric = [i for i in range(len(columns)) if i not in text]
+    values = np.empty((len(columns[0]), len(numeric)), order="F")
+    for k, i in enumerate(numeric):
+        column, columns[i] = columns[i], None
+        if column.null_count:
+            return None
+        values[:, k] = column.to_numpy()
+        if np.isnan(values[:, k]).any():
+            return None
+        if k % _RELEASE_EVERY == 0:
+            # Arrow's allocator keeps freed memory for reuse unless asked to return it.
+            pa.default_memory_pool().release_unused()
+    frame = pd.DataFrame(values, columns=numeric, copy=False)
+    for i in text:
+        frame.insert(i, i, columns[i].to_numpy(zero_copy_only=False))
     return frame
 
 

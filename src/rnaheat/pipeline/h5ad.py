@@ -16,10 +16,10 @@ The file is a plain AnnData (samples × genes) that scanpy and anndata read as t
   ``de``, ``qc``, ``selection``, ``controls``, ``checks`` and ``story``; ``uns["rnaheat"]``
   holds the format version and the notes that restore exact types.
 
-The three large matrices are written in blocks of genes straight into the file, so writing
-holds no second copy of them in memory; for a chunked cohort each block is computed from the
-chunked source as it is written. Reading a cohort's file back gives the analysis of its shown
-samples.
+The three large matrices are written in blocks straight into the file (of samples, each a
+contiguous run of the file), so writing holds no second copy of them in memory; for a chunked
+cohort each block of genes is computed from the chunked source as it is written. Reading a
+cohort's file back gives the analysis of its shown samples.
 """
 
 from __future__ import annotations
@@ -66,7 +66,8 @@ __all__ = ["H5AD_FORMAT", "H5AD_NAME", "read_analysis", "write_analysis"]
 H5AD_NAME = "analysis.h5ad"
 #: Version of the file's layout (``uns["rnaheat"]["format_version"]``).
 H5AD_FORMAT = "1"
-#: Genes per block when writing a matrix (2,048 genes × 1,000 samples of float64: 16 MB).
+#: Values per block when writing an in-memory matrix, as many as 2,048 genes of every sample
+#: (2,048 genes × 1,000 samples of float64: 16 MB).
 _BLOCK_GENES = 2048
 #: The layers beside ``X``: layer name → the analysis field (genes × samples).
 _LAYERS = {"normalized": "normalized", "vst": "vst"}
@@ -155,14 +156,19 @@ def _dense_dataset(
     return data
 
 
-def _write_dense(
+def _write_by_samples(
     group: h5py.Group, name: str, *, shape: tuple[int, int], dtype: Any, block: Callable
 ) -> None:
-    """A dense AnnData array written ``_BLOCK_GENES`` columns (genes) at a time."""
+    """A dense AnnData array written a block of rows (samples) at a time.
+
+    A block holds as many values as ``_BLOCK_GENES`` genes of every sample; it is one
+    contiguous run of the file, written straight from a contiguous array.
+    """
     data = _dense_dataset(group, name, shape=shape, dtype=dtype)
-    for start in range(0, shape[1], _BLOCK_GENES):
-        genes = slice(start, min(start + _BLOCK_GENES, shape[1]))
-        data[:, genes] = block(genes)
+    step = max(1, _BLOCK_GENES * shape[0] // max(1, shape[1]))
+    for start in range(0, shape[0], step):
+        samples = slice(start, min(start + step, shape[0]))
+        data[samples] = block(samples)
 
 
 def _write_cohort_matrices(cohort: Cohort, path: Path) -> None:
@@ -179,30 +185,38 @@ def _write_cohort_matrices(cohort: Cohort, path: Path) -> None:
                 data[:, genes] = block.T
 
 
+def _sample_blocks(
+    frame: pd.DataFrame, experiment: Experiment, *, name: str
+) -> Callable[[slice], np.ndarray]:
+    """Samples × genes blocks of a genes × samples matrix, in the experiment's order.
+
+    Each block is gathered from the matrix as it is, a few samples at a time: no copy of it.
+    """
+    rows = frame.index.get_indexer(experiment.adata.var_names)
+    columns = frame.columns.get_indexer(experiment.adata.obs_names)
+    if (rows < 0).any() or (columns < 0).any():
+        raise ValueError(f"the {name} matrix does not cover the experiment's genes")
+    values = frame.to_numpy(dtype=np.float64)
+
+    def block(samples: slice) -> np.ndarray:
+        return values.T[np.ix_(columns[samples], rows)]
+
+    return block
+
+
 def _write_matrices(analysis: Analysis, path: Path) -> None:
     experiment = analysis.experiment
     counts = experiment.adata.X
     shape = (experiment.n_samples, experiment.n_genes)
     with h5py.File(path, "r+") as h5:
-        _write_dense(h5, "X", shape=shape, dtype=counts.dtype, block=lambda g: counts[:, g])
+        _write_by_samples(h5, "X", shape=shape, dtype=counts.dtype, block=lambda s: counts[s])
         for layer, name in _LAYERS.items():
-            frame = getattr(analysis, name)
-            rows = frame.index.get_indexer(experiment.adata.var_names)
-            columns = frame.columns.get_indexer(experiment.adata.obs_names)
-            if (rows < 0).any() or (columns < 0).any():
-                raise ValueError(f"the {name} matrix does not cover the experiment's genes")
-            # Rows first, then columns of that block: pandas' two-axis iloc copies the frame.
-            _write_dense(
-                h5["layers"],
-                layer,
-                shape=shape,
-                dtype=np.float64,
-                block=lambda g, f=frame, r=rows, c=columns: f.iloc[r[g]].to_numpy()[:, c].T,
-            )
+            block = _sample_blocks(getattr(analysis, name), experiment, name=name)
+            _write_by_samples(h5["layers"], layer, shape=shape, dtype=np.float64, block=block)
         if AVG_TX_LENGTH in experiment.adata.layers:
             lengths = experiment.adata.layers[AVG_TX_LENGTH]
-            _write_dense(
-                h5["layers"], AVG_TX_LENGTH, shape=shape, dtype=float, block=lambda g: lengths[:, g]
+            _write_by_samples(
+                h5["layers"], AVG_TX_LENGTH, shape=shape, dtype=float, block=lambda s: lengths[s]
             )
 
 

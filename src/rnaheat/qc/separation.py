@@ -29,6 +29,7 @@ import pandas as pd
 from scipy.cluster.hierarchy import linkage
 from scipy.spatial.distance import pdist, squareform
 
+from rnaheat._rows import row_variances
 from rnaheat.display import remove_batch
 from rnaheat.qc.stats import clades, silhouette_samples
 
@@ -150,7 +151,7 @@ def _judged_space(
             logger.warning("sample check: %s; judging the groups without removing it", error)
             removed = []
     matrix = values.to_numpy(dtype=float)
-    variance = matrix.var(axis=1, ddof=1)
+    variance = row_variances(matrix)
     top = np.sort(np.argsort(-variance, kind="stable")[: min(n_top, int((variance > 0).sum()))])
     return matrix[top].T, tuple(removed)
 

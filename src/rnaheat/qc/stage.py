@@ -15,6 +15,7 @@ from scipy.cluster.hierarchy import cut_tree
 from scipy.spatial.distance import pdist, squareform
 
 from rnaheat import defaults
+from rnaheat._rows import row_variances
 from rnaheat.checks import Check
 from rnaheat.cluster import Tree, build_tree, relabel_leaves
 from rnaheat.de.design import design_frame
@@ -33,7 +34,12 @@ from rnaheat.qc.result import (
     QCResult,
 )
 from rnaheat.qc.separation import Separation, separation
-from rnaheat.qc.stats import adjusted_rand_index, association, clades, silhouette_samples
+from rnaheat.qc.stats import (
+    adjusted_rand_index,
+    association,
+    clades,
+    silhouette_samples,
+)
 from rnaheat.qc.verdicts import (
     check_drivers,
     check_library,
@@ -71,16 +77,21 @@ def _align(
             aligned.append(None)
             continue
         columns = [str(c) for c in frame.columns]
-        missing = [s for s in sheet if s not in columns]
-        extra = [c for c in columns if c not in sheet]
+        known, listed = set(columns), set(sheet)
+        missing = [s for s in sheet if s not in known]
+        extra = [c for c in columns if c not in listed]
         if missing or extra:
             raise ValueError(
                 f"{name} columns must be the sample sheet's samples; missing from {name}: "
                 f"{', '.join(missing) or 'none'}; not in the sheet: {', '.join(extra) or 'none'}"
             )
-        frame = frame.copy()
-        frame.columns = columns
-        aligned.append(frame[sheet])
+        if columns != sheet:
+            frame = frame.iloc[:, pd.Index(columns).get_indexer(sheet)]
+            frame.columns = sheet
+        elif list(frame.columns) != columns:
+            # Names as text on the same values: a large matrix is not copied to rename it.
+            frame = pd.DataFrame(frame.to_numpy(), index=frame.index, columns=columns, copy=False)
+        aligned.append(frame)
     return aligned[0], aligned[1], samples
 
 
@@ -166,7 +177,11 @@ def _validated(
     contrast_variable: str | None,
     n_top: int,
 ) -> tuple[pd.DataFrame, pd.DataFrame | None, pd.DataFrame, list[str]]:
-    """The inputs in sheet order and the design variables, or an error naming the problem."""
+    """The VST in sheet order, the library sizes, the sheet and the design variables.
+
+    Raises an error naming the problem. Library sizes are whole-number sums per sample, the
+    same in any order, so the counts need no reordering.
+    """
     vst = _as_matrix(vst, "vst")
     if counts is not None:
         counts = _as_matrix(counts, "counts")
@@ -193,22 +208,24 @@ def _validated(
             f"vst has missing or infinite values (genes {', '.join(map(str, bad))} …); give a "
             "complete variance-stabilised matrix"
         )
-    return vst, counts, samples, variables
+    libraries = library_sizes(counts) if counts is not None else None
+    return vst, libraries, samples, variables
 
 
-def _canonical(
-    vst: pd.DataFrame, counts: pd.DataFrame | None, samples: pd.DataFrame
-) -> tuple[pd.DataFrame, pd.DataFrame | None, pd.DataFrame]:
-    """The inputs with genes sorted by id and samples by name."""
-    samples = samples.iloc[np.argsort(samples.index.to_numpy(dtype=str), kind="stable")]
-    names = samples.index
-    vst = vst.iloc[np.argsort(vst.index.to_numpy(dtype=str), kind="stable")][names]
-    return vst, (counts[names] if counts is not None else None), samples
+def _canonical(vst: pd.DataFrame, samples: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The VST with genes sorted by id and samples by name (one copy), and the sheet so."""
+    samples_order = np.argsort(samples.index.to_numpy(dtype=str), kind="stable")
+    genes_order = np.argsort(vst.index.to_numpy(dtype=str), kind="stable")
+    # Gathered samples × genes, so that the genes × samples frame is column-major as before.
+    values = vst.to_numpy(dtype=float).T[np.ix_(samples_order, genes_order)]
+    samples = samples.iloc[samples_order]
+    vst = pd.DataFrame(values.T, index=vst.index[genes_order], columns=samples.index, copy=False)
+    return vst, samples
 
 
 def _top_genes(values: np.ndarray, *, n_top: int) -> np.ndarray:
     """Samples × the ``n_top`` most variable genes (in their row order)."""
-    variance = values.var(axis=1, ddof=1)
+    variance = row_variances(values)
     n_used = int(min(n_top, int((variance > 0).sum())))
     if n_used < 2:
         raise ValueError("vst has fewer than 2 genes that vary between samples")
@@ -593,7 +610,7 @@ def sample_qc(
         Samples that do not match, missing or non-finite values, fewer than three samples,
         a contrast variable outside the design, or ``n_top`` below 2.
     """
-    vst, counts, samples, variables = _validated(
+    vst, libraries, samples, variables = _validated(
         vst,
         counts,
         samples,
@@ -605,7 +622,7 @@ def sample_qc(
     # name, so that no tie or floating-point sum depends on the order of the input; the
     # results are put back in sheet order at the end.
     sheet_order = samples.index
-    vst, counts, samples = _canonical(vst, counts, samples)
+    vst, samples = _canonical(vst, samples)
     names = samples.index
     design, kinds = _design_frame(samples, variables)
     factors = [v for v in variables if kinds[v] == "factor"]
@@ -625,7 +642,7 @@ def sample_qc(
         scores, variance, design=design, kinds=kinds, samples=samples, variables=variables
     )
 
-    parts = [library_sizes(counts)] if counts is not None else []
+    parts = [libraries.loc[names]] if libraries is not None else []
     parts += [_neighbours(tree, group, names), outliers, swaps, scores.iloc[:, :3]]
     table = _sample_table(design, group=groupings.group if factors else "", parts=parts)
     checks = _checks(
@@ -637,7 +654,7 @@ def sample_qc(
         variance=variance,
         contrast_variable=contrast_variable,
         with_drivers=bool(variables),
-        with_library=counts is not None,
+        with_library=libraries is not None,
     )
     params = _params(
         n_top=n_top,

@@ -72,12 +72,24 @@ def fit_vst_trend(
     fit_type
         Trend type, see :func:`rnaheat.de.deseq2.trend.fit_trend`.
     """
-    base_mean = (counts / size_factors).mean(axis=1)
+    base_mean = _base_means(counts, size_factors)
     rows = vst_trend_rows(base_mean, nonzero=counts.sum(axis=1) > 0, nsub=nsub)
     genewise = gene_wise_dispersions(
         counts[rows], design, size_factors=factor_rows(size_factors, rows)
     )
     return fit_trend(genewise.base_mean, genewise.dispersion, fit_type=fit_type)
+
+
+def _base_means(counts: np.ndarray, size_factors: np.ndarray) -> np.ndarray:
+    """Each gene's mean normalised count, a block of genes at a time.
+
+    Each row is divided and summed as over the whole matrix (same numbers), without a
+    normalised copy of the counts.
+    """
+    means = np.empty(counts.shape[0])
+    for rows in row_blocks(*counts.shape, block_values=_BLOCK_VALUES):
+        means[rows] = (counts[rows] / factor_rows(size_factors, rows)).mean(axis=1)
+    return means
 
 
 def vst_transform(
