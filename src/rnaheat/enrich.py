@@ -53,6 +53,7 @@ __all__ = [
     "RANKED_COLUMNS",
     "Enrichment",
     "gene_set_enrichment",
+    "ranked_gene_set_test",
     "set_words",
 ]
 
@@ -215,6 +216,7 @@ def gene_set_enrichment(
     ranked: bool = defaults.RANKED,
     n_perm: int = defaults.GSEA_PERMUTATIONS,
     random_state: int = 0,
+    ranked_table: pd.DataFrame | None = None,
 ) -> Enrichment:
     """Test each module, and the whole contrast, for enriched gene sets.
 
@@ -250,6 +252,10 @@ def gene_set_enrichment(
         stay imprecise get up to 15 more rounds of as many.
     random_state
         Seed of the ranked test's random sets.
+    ranked_table
+        The ranked test's table when it was computed already (by
+        :func:`ranked_gene_set_test` with the same table, sets and settings, e.g. in another
+        process while the modules were found); it is used as it is.
 
     Returns
     -------
@@ -262,10 +268,11 @@ def gene_set_enrichment(
     ValueError
         Bad settings, duplicated collection names, or no tested gene.
     """
-    collections = _collections(gene_sets)
-    _check_settings(min_set_size, max_set_size, alpha, n_perm)
-    table = de_table.table if isinstance(de_table, DEResult) else de_table
-    universe = _Universe.build(table, annotation=annotation, background=background)
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must lie between 0 and 1, got {alpha!r}")
+    collections, universe, matched = _matched(
+        de_table, gene_sets, annotation, background, min_set_size, max_set_size, n_perm
+    )
     names = dict(module_names or {})
     params: dict[str, object] = {
         "min_set_size": int(min_set_size),
@@ -278,7 +285,6 @@ def gene_set_enrichment(
         "ranked_by": universe.ranked_by,
         "collections": [c.collection for c in collections],
     }
-    matched = [universe.match(c) for c in collections]
     matching = _matching_table(collections, matched, universe, min_set_size, max_set_size)
     _log_matching(matching, universe, min_set_size, max_set_size)
     order: list = []
@@ -297,9 +303,10 @@ def gene_set_enrichment(
             universe.ranked_by,
             n_perm,
         )
-        ranked_table = _ranked(
-            universe, collections, matched, min_set_size, max_set_size, n_perm, random_state
-        )
+        if ranked_table is None:
+            ranked_table = _ranked(
+                universe, collections, matched, min_set_size, max_set_size, n_perm, random_state
+            )
     else:
         ranked_table = pd.DataFrame({c: pd.Series(dtype=object) for c in RANKED_COLUMNS})
     return Enrichment(
@@ -313,7 +320,44 @@ def gene_set_enrichment(
     )
 
 
-def _check_settings(min_set_size: int, max_set_size: int, alpha: float, n_perm: int) -> None:
+def ranked_gene_set_test(
+    de_table: pd.DataFrame | DEResult,
+    /,
+    *,
+    gene_sets: GeneSets | Sequence[GeneSets],
+    annotation: pd.DataFrame | None = None,
+    background: Iterable[str] | None = None,
+    min_set_size: int = defaults.MIN_SET_SIZE,
+    max_set_size: int = defaults.MAX_SET_SIZE,
+    n_perm: int = defaults.GSEA_PERMUTATIONS,
+    random_state: int = 0,
+) -> pd.DataFrame:
+    """The ranked test of the whole contrast alone (:attr:`Enrichment.ranked`).
+
+    It needs no modules, so a run starts it as soon as the DE is done; the parameters are
+    those of :func:`gene_set_enrichment`, which takes the table back as ``ranked_table``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per gene set (:data:`RANKED_COLUMNS`).
+    """
+    collections, universe, matched = _matched(
+        de_table, gene_sets, annotation, background, min_set_size, max_set_size, n_perm
+    )
+    return _ranked(universe, collections, matched, min_set_size, max_set_size, n_perm, random_state)
+
+
+def _matched(de_table, gene_sets, annotation, background, min_set_size, max_set_size, n_perm):
+    """The checked collections, the background and each collection's genes matched to it."""
+    collections = _collections(gene_sets)
+    _check_settings(min_set_size, max_set_size, n_perm)
+    table = de_table.table if isinstance(de_table, DEResult) else de_table
+    universe = _Universe.build(table, annotation=annotation, background=background)
+    return collections, universe, [universe.match(c) for c in collections]
+
+
+def _check_settings(min_set_size: int, max_set_size: int, n_perm: int) -> None:
     if not (isinstance(min_set_size, int | np.integer) and min_set_size >= 1):
         raise ValueError(f"min_set_size must be a whole number >= 1, got {min_set_size!r}")
     if not (isinstance(max_set_size, int | np.integer) and max_set_size >= min_set_size):
@@ -321,8 +365,6 @@ def _check_settings(min_set_size: int, max_set_size: int, alpha: float, n_perm: 
             f"max_set_size must be a whole number >= min_set_size "
             f"({min_set_size}), got {max_set_size!r}"
         )
-    if not 0 < alpha < 1:
-        raise ValueError(f"alpha must lie between 0 and 1, got {alpha!r}")
     if not (isinstance(n_perm, int | np.integer) and n_perm >= 100):
         raise ValueError(f"n_perm must be a whole number >= 100, got {n_perm!r}")
 
