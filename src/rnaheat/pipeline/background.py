@@ -30,8 +30,12 @@ def _serve(task: Callable[[], Any], connection: Connection) -> None:
         outcome = (False, err)
     try:
         connection.send(outcome)
-    except Exception as err:  # an error that cannot be pickled goes back as its text
-        connection.send((False, RuntimeError(f"{type(err).__name__}: {err}")))
+    except Exception as err:  # what cannot be pickled goes back as text
+        ok, value = outcome
+        text = (
+            f"its result cannot be sent back ({err})" if ok else f"{type(value).__name__}: {value}"
+        )
+        connection.send((False, RuntimeError(text)))
     connection.close()
 
 
