@@ -12,6 +12,7 @@ import dataclasses
 import logging
 import shutil
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
@@ -136,7 +137,8 @@ def analyse(
         The settings (the count matrix and sample sheet are not read again).
     on_qc
         Called with the sample QC as soon as it is computed (a run starts drawing the QC
-        figures then, while the later stages compute).
+        figures then, while the later stages compute); called again with the QC that
+        replaces it when the one computed before the DE does not hold (other size factors).
 
     Returns
     -------
@@ -144,14 +146,68 @@ def analyse(
         With the seconds of each compute stage in ``timings``.
     """
     timings: dict[str, float] = {}
+    early = _early_expression(experiment, config, timings)
+    if early is not None and on_qc is not None:
+        on_qc(early.qc)
     results = _test(experiment, config, timings)
     config = _first_contrast(config, results[0])
     gene_sets = [read_gmt(path) for path in config.inputs.gene_sets]
     # The ranked gene-set test needs only the DE: it runs beside the stages below.
     with _ranked_test(experiment, results[0], config, gene_sets) as ranked:
         return _analyse_after_de(
-            experiment, config, results, timings, gene_sets=gene_sets, ranked=ranked, on_qc=on_qc
+            experiment,
+            config,
+            results,
+            timings,
+            gene_sets=gene_sets,
+            ranked=ranked,
+            on_qc=on_qc,
+            early=early,
         )
+
+
+@dataclass(frozen=True)
+class _Expression:
+    """The normalised expression and the sample QC drawn from it."""
+
+    factors: pd.Series
+    normalized: pd.DataFrame
+    vst: pd.DataFrame
+    qc: QCResult
+    variables: list[str]
+
+
+def _expression(
+    experiment: Experiment, factors: pd.Series, config: RunConfig, timings: dict[str, float]
+) -> _Expression:
+    """The VST and sample QC stages from the given size factors."""
+    # VST: blind by default, as DESeq2's vst(); the sample QC and heatmaps draw from it.
+    with stage("vst", timings, what="variance-stabilising transformation"):
+        normalized, vst = _vst(experiment, factors, config)
+    # Sample QC on the blind VST: do replicates cluster, is any sample an outlier or swapped?
+    with stage("qc", timings, what="sample distances, PCA and verdicts"):
+        qc, variables = _sample_qc(experiment, vst, config)
+    return _Expression(factors, normalized, vst, qc, variables)
+
+
+def _early_expression(
+    experiment: Experiment, config: RunConfig, timings: dict[str, float]
+) -> _Expression | None:
+    """The VST and QC before the DE, from median-of-ratios size factors (``None``: not here).
+
+    They need only the size factors, which the DE model usually computes the same way: done
+    first, the QC figures are drawn while the DE runs. After the DE they are kept only if its
+    size factors are the same numbers. A problem here is left for the DE to report.
+    """
+    settings = config.de
+    # A cohort's VST needs the DE's trend; "--contrasts" alone names the QC's contrast by DE.
+    if is_chunked(experiment.adata.X) or not (settings.contrast or not settings.contrasts):
+        return None
+    try:
+        factors = transform.size_factors(experiment, engine=settings.engine)
+        return _expression(experiment, factors, config, timings)
+    except ValueError:
+        return None
 
 
 def _analyse_after_de(
@@ -163,6 +219,7 @@ def _analyse_after_de(
     gene_sets: list[GeneSets],
     ranked: Callable[[], pd.DataFrame | None],
     on_qc: Callable[[QCResult], None] | None,
+    early: _Expression | None,
 ) -> Analysis:
     """:func:`analyse` from the DE results on: VST, QC, modules, meaning and the story."""
     result = results[0]
@@ -175,14 +232,22 @@ def _analyse_after_de(
             cohort, shown = _cohort(experiment, result, config)
         experiment, factors, vst = shown.experiment, shown.size_factors, shown.vst
         normalized, variance = shown.normalized, cohort.variance
+        with stage("qc", timings, what="sample distances, PCA and verdicts"):
+            qc, variables = _sample_qc(experiment, vst, config)
+        fresh_qc = True
     else:
-        # VST: blind by default, as DESeq2's vst(); the sample QC and heatmaps draw from it.
-        with stage("vst", timings, what="variance-stabilising transformation"):
-            factors, normalized, vst = _vst(experiment, result, config)
-    # Sample QC on the blind VST: do replicates cluster, is any sample an outlier or swapped?
-    with stage("qc", timings, what="sample distances, PCA and verdicts"):
-        qc, variables = _sample_qc(experiment, vst, config)
-    if on_qc is not None:
+        factors = (
+            result.size_factors
+            if result.size_factors is not None
+            else transform.size_factors(experiment, engine=settings.engine)
+        )
+        expression = early
+        if early is None or not early.factors.equals(factors):
+            expression = _expression(experiment, factors, config, timings)
+        normalized, vst = expression.normalized, expression.vst
+        qc, variables = expression.qc, expression.variables
+        fresh_qc = expression is not early
+    if on_qc is not None and fresh_qc:
         on_qc(qc)
     # Modules: select genes, scale them for display, cluster, cut and name the modules.
     with stage("modules", timings, what="gene selection, clustering and named modules"):
@@ -279,15 +344,10 @@ def _story(
 
 
 def _vst(
-    experiment: Experiment, result: DEResult, config: RunConfig
-) -> tuple[pd.Series, pd.DataFrame, pd.DataFrame]:
-    """Size factors (the DE model's when it has them), normalised counts and the VST."""
+    experiment: Experiment, factors: pd.Series, config: RunConfig
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Normalised counts and the VST from the given size factors."""
     settings = config.de
-    factors = (
-        result.size_factors
-        if result.size_factors is not None
-        else transform.size_factors(experiment, engine=settings.engine)
-    )
     normalized = transform.normalized_counts(experiment, size_factors=factors)
     vst = transform.vst(
         experiment,
@@ -296,7 +356,7 @@ def _vst(
         size_factors=factors,
         engine=settings.engine,
     )
-    return factors, normalized, vst
+    return normalized, vst
 
 
 def _cohort(experiment: Experiment, result: DEResult, config: RunConfig) -> tuple[Cohort, Shown]:
@@ -626,29 +686,35 @@ def _run(config: RunConfig, /, *, command: list[str] | None, bundle: Path | None
     check_output_folder(config.out, force=config.force, inputs=config.inputs.paths())
     timings: dict[str, float] = {}
     experiment = _read(config, timings)
-    with contextlib.ExitStack() as early:
-        started: list[StartedFigures | None] = []
+    with _QCFigures(config) as qc_figures:
+        analysis = analyse(experiment, config, on_qc=qc_figures.start)
+        return _write(analysis, experiment, config, timings, command, bundle, qc_figures.started)
 
-        def draw_qc_figures(qc: QCResult) -> None:
-            # The QC figures need only the QC: workers draw them while the modules compute.
-            from rnaheat.plot.qc import qc_figure_drawers
 
-            figures = config.figures
-            jobs = (figures.jobs or default_jobs()) if _spare_cores(config) else 1
-            started.append(
-                early.enter_context(
-                    figures_started_early(
-                        qc_figure_drawers(qc),
-                        Path(config.out),
-                        formats=figures.format_list(),
-                        dpi=figures.dpi,
-                        jobs=jobs,
-                    )
-                )
+class _QCFigures(contextlib.ExitStack):
+    """The QC figures, drawn by workers from the moment the QC is known until the run ends."""
+
+    def __init__(self, config: RunConfig, /) -> None:
+        super().__init__()
+        self.config = config
+        self.started: StartedFigures | None = None
+
+    def start(self, qc: QCResult, /) -> None:
+        """Start drawing ``qc``'s figures; those of a QC it replaces are abandoned."""
+        from rnaheat.plot.qc import qc_figure_drawers
+
+        self.close()
+        figures = self.config.figures
+        jobs = (figures.jobs or default_jobs()) if _spare_cores(self.config) else 1
+        self.started = self.enter_context(
+            figures_started_early(
+                qc_figure_drawers(qc),
+                Path(self.config.out),
+                formats=figures.format_list(),
+                dpi=figures.dpi,
+                jobs=jobs,
             )
-
-        analysis = analyse(experiment, config, on_qc=draw_qc_figures)
-        return _write(analysis, experiment, config, timings, command, bundle, started[0])
+        )
 
 
 def _write(
