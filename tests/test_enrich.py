@@ -544,3 +544,17 @@ def test_the_ranked_test_alone_is_the_enrichment_s_and_is_taken_back_as_it_is():
     assert given.ranked is marked
     pd.testing.assert_frame_equal(given.modules, whole.modules, check_exact=True)
     assert given.params == whole.params
+
+
+@pytest.mark.parametrize("k", [1, 2, 17])
+def test_the_random_sets_extremes_are_those_of_the_whole_walk(k):
+    from rnaheat.enrich import _walk, _walk_extremes
+
+    rng = np.random.default_rng(k)
+    n = 300
+    pos = np.sort(np.stack([rng.choice(n, size=k, replace=False) for _ in range(40)]), axis=1)
+    weight = rng.exponential(size=(40, k))
+    weight[:3] = 0.0  # sets whose genes carry no statistic walk in equal steps
+    after, before = _walk(pos, weight.copy(), n)
+    top, bottom = _walk_extremes(pos, weight.copy(), n)
+    assert np.array_equal(top, after.max(axis=1)) and np.array_equal(bottom, before.min(axis=1))

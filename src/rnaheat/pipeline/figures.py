@@ -174,7 +174,6 @@ class StartedFigures:
 @contextlib.contextmanager
 def figures_started_early(
     drawers: Mapping[str, Callable[[], Any]],
-    out: Path,
     /,
     *,
     formats: Sequence[str],
@@ -183,28 +182,17 @@ def figures_started_early(
 ) -> Iterator[StartedFigures | None]:
     """Start drawing ``drawers``' figures now, while the run computes its later stages.
 
-    The files go into a private folder beside ``out`` (named after this process, so that a
-    killed run's folder is cleaned up as the output folder's own temporary ones are), removed
-    when the block ends; :meth:`StartedFigures.collect` moves them into the output folder.
-    Yields ``None`` (nothing started: the figures are drawn with the others) with fewer than
-    two jobs, where processes cannot be forked, or where ``out``'s parent cannot be made.
+    The files go into a private temporary folder, removed when the block ends; until
+    :meth:`StartedFigures.collect` moves them into the output folder, nothing is written
+    where the results go (a run that fails meanwhile leaves that place untouched). Yields
+    ``None`` (nothing started: the figures are drawn with the others) with fewer than two
+    jobs or where processes cannot be forked.
     """
-    out = Path(out)
     if jobs < 2 or "fork" not in multiprocessing.get_all_start_methods():
         yield None
         return
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        folder = tempfile.TemporaryDirectory(
-            prefix=f".{out.name}.tmp-{os.getpid()}-figures-",
-            dir=out.parent,
-            ignore_cleanup_errors=True,
-        )
-    except OSError:  # the output folder reports the problem with its own message
-        yield None
-        return
     with (
-        folder as path,
+        tempfile.TemporaryDirectory(prefix="rnaheat-figures-", ignore_cleanup_errors=True) as path,
         figures_in_background(drawers, Path(path), formats=formats, dpi=dpi, jobs=jobs) as wait,
     ):
         yield StartedFigures(stems=tuple(drawers), folder=Path(path), wait=wait)

@@ -709,7 +709,6 @@ class _QCFigures(contextlib.ExitStack):
         self.started = self.enter_context(
             figures_started_early(
                 qc_figure_drawers(qc),
-                Path(self.config.out),
                 formats=figures.format_list(),
                 dpi=figures.dpi,
                 jobs=jobs,
