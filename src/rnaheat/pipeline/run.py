@@ -548,10 +548,7 @@ def _ranked_test(
         _enrichment_table(result),
         gene_sets=gene_sets,
         annotation=experiment.genes,
-        min_set_size=e.min_set_size,
-        max_set_size=e.max_set_size,
-        n_perm=e.permutations,
-        random_state=config.random_state,
+        **_gene_set_settings(config),
     )
     return in_background(task, what="ranked gene-set test", fork=_spare_cores(config))
 
@@ -564,21 +561,28 @@ def _enrich(
     gene_sets: list[GeneSets],
     ranked_table: pd.DataFrame | None,
 ) -> Enrichment:
-    e = config.enrich
     return gene_set_enrichment(
         _enrichment_table(result),
         gene_sets=gene_sets,
         modules=modules.labels if modules is not None else None,
         annotation=experiment.genes,
         module_names=modules.names() if modules is not None else None,
-        min_set_size=e.min_set_size,
-        max_set_size=e.max_set_size,
         alpha=config.de.alpha,
-        ranked=e.ranked,
-        n_perm=e.permutations,
-        random_state=config.random_state,
+        ranked=config.enrich.ranked,
         ranked_table=ranked_table,
+        **_gene_set_settings(config),
     )
+
+
+def _gene_set_settings(config: RunConfig) -> dict[str, int]:
+    """The settings both gene-set tests take: set sizes, random sets and their seed."""
+    e = config.enrich
+    return {
+        "min_set_size": e.min_set_size,
+        "max_set_size": e.max_set_size,
+        "n_perm": e.permutations,
+        "random_state": config.random_state,
+    }
 
 
 def _read(config: RunConfig, timings: dict[str, float]) -> Experiment:
