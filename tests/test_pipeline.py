@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib
 from pathlib import Path
 
 import numpy as np
@@ -104,3 +105,13 @@ def test_the_qc_before_the_de_is_kept_only_with_the_de_s_size_factors(
     assert redone.size_factors.equals(analysis.size_factors)
     pd.testing.assert_frame_equal(redone.vst, analysis.vst, check_exact=True)
     pd.testing.assert_frame_equal(redone.qc.samples, analysis.qc.samples, check_exact=True)
+
+
+def test_a_large_matrix_gets_its_vst_after_the_de(small_sim, analysis, monkeypatch):
+    # The package's name ``run`` is the function; the module holds the limit.
+    run_module = importlib.import_module("rnaheat.pipeline.run")
+    monkeypatch.setattr(run_module, "EARLY_QC_VALUES", small_sim.experiment.n_genes - 1)
+    config = RunConfig(de=DESettings(design=small_sim.design, contrast=small_sim.contrast))
+    late = analyse(small_sim.experiment, config)
+    assert list(late.timings) == ["de", "vst", "qc", "modules", "story"]
+    pd.testing.assert_frame_equal(late.vst, analysis.vst, check_exact=True)

@@ -45,12 +45,15 @@ from rnaheat.select import GeneSelection, select_genes
 from rnaheat.story import Story, four_checks, other_contrasts_sentence, tell_story
 from rnaheat.validate import ControlsResult, check_controls, expected_levels
 
-__all__ = ["MIN_GENES_TO_CLUSTER", "analyse", "run"]
+__all__ = ["EARLY_QC_VALUES", "MIN_GENES_TO_CLUSTER", "analyse", "run"]
 
 logger = logging.getLogger("rnaheat")
 
 #: Fewer selected genes than this are not clustered into modules.
 MIN_GENES_TO_CLUSTER = 10
+#: Count matrices up to this many values get their VST and QC before the DE (small runs,
+#: whose figures take most of the time; a larger VST would be held at the DE's memory peak).
+EARLY_QC_VALUES = 1 << 23
 
 
 def _imported_de(path: Path, experiment: Experiment) -> DEResult:
@@ -200,8 +203,13 @@ def _early_expression(
     size factors are the same numbers. A problem here is left for the DE to report.
     """
     settings = config.de
-    # A cohort's VST needs the DE's trend; "--contrasts" alone names the QC's contrast by DE.
-    if is_chunked(experiment.adata.X) or not (settings.contrast or not settings.contrasts):
+    # A cohort's VST needs the DE's trend; "--contrasts" alone names the QC's contrast by DE;
+    # a large matrix's VST would be held through the DE, at its peak of memory.
+    if (
+        is_chunked(experiment.adata.X)
+        or not (settings.contrast or not settings.contrasts)
+        or experiment.n_genes * experiment.n_samples > EARLY_QC_VALUES
+    ):
         return None
     try:
         factors = transform.size_factors(experiment, engine=settings.engine)
