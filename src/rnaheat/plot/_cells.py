@@ -1,0 +1,140 @@
+"""Heatmap cells as an image sampled exactly at the output's pixel grid.
+
+A heatmap of thousands of genes has several rows per output pixel. matplotlib resamples such
+an image with a smoothing window wider than a pixel, which blurs the edges between samples
+and costs time at every save. Here every output pixel is instead the area average of the
+cell colours it covers (a box filter in RGBA, computed with cumulative sums), so no row is
+ever dropped, sample edges stay sharp, and the result needs no further resampling. The grid
+is worked out at draw time, so each file (PNG at its dpi, the raster embedded in PDF and
+SVG) gets the average for its own pixels.
+
+Such a figure is mostly cells, which zlib compresses slowly at its default level;
+:class:`CellFigure` writes its PNG at the fastest level (two thirds of the time, a few
+percent more bytes; the pixels are the same).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import matplotlib as mpl
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.image import AxesImage
+from matplotlib.transforms import Bbox, TransformedBbox
+
+__all__ = ["PNG_COMPRESS_LEVEL", "CellFigure", "CellImage", "area_average"]
+
+#: zlib level of the PNG: 1 is the fastest; the default 6 took 1.5 times as long for 6% fewer
+#: bytes on a 5,000-gene heatmap at 300 dpi.
+PNG_COMPRESS_LEVEL = 1
+
+
+def _integral(cumulative: np.ndarray, values: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """The integral of the step function ``values`` (unit-wide steps) from 0 to each ``at``.
+
+    Works along axis 0; ``cumulative`` is ``values``' cumulative sum with a leading zero.
+    """
+    whole = np.minimum(np.floor(at).astype(int), len(values) - 1)
+    part = (at - whole).reshape(-1, *([1] * (values.ndim - 1)))
+    return cumulative[whole] + part * values[whole]
+
+
+def _box_average(values: np.ndarray, starts: np.ndarray, stops: np.ndarray) -> np.ndarray:
+    """Mean of ``values`` (unit-wide steps along axis 0) from each start to its stop.
+
+    Positions are in steps, each start below its stop, both within ``0..len(values)``.
+    """
+    cumulative = np.concatenate([np.zeros((1, *values.shape[1:])), np.cumsum(values, axis=0)])
+    totals = _integral(cumulative, values, stops) - _integral(cumulative, values, starts)
+    return totals / (stops - starts).reshape(-1, *([1] * (values.ndim - 1)))
+
+
+def _pixel_average(values: np.ndarray, edges: np.ndarray, *, to_bytes: bool) -> np.ndarray:
+    """Mean of ``values`` along axis 0 over each pixel between consecutive ``edges``.
+
+    ``edges`` are in steps, increasing or decreasing; the parts outside the values are left
+    out. A pixel inside one step (every pixel, where the values are enlarged) takes that
+    step's value as it is, so only pixels across step edges need the cumulative sums.
+    ``to_bytes`` gives colours in 0..255 as uint8 instead of floats in 0..1.
+    """
+    edges = np.clip(edges, 0.0, len(values))
+    starts, stops = np.minimum(edges[:-1], edges[1:]), np.maximum(edges[:-1], edges[1:])
+    step = np.minimum(np.floor(starts).astype(int), len(values) - 1)
+    across = stops > step + 1
+    out = (np.rint(values * 255).astype(np.uint8) if to_bytes else values)[step]
+    if across.any():
+        mean = _box_average(values, starts[across], stops[across])
+        out[across] = np.rint(mean * 255) if to_bytes else mean
+    return out
+
+
+def area_average(rgba: np.ndarray, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    """The colour of each output pixel: the area average of the cells it covers.
+
+    Parameters
+    ----------
+    rgba
+        Cell colours, rows × columns × 4, floats in 0..1.
+    rows, columns
+        Pixel edges in cell units, in the order of the output's rows and columns (``h + 1``
+        and ``w + 1`` monotonic positions; parts outside the cells are left out).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``h × w × 4`` uint8 colours.
+    """
+    by_row = _pixel_average(rgba, rows, to_bytes=False)
+    # Columns last: they are the enlarged axis, so most pixels are one cell's colour.
+    return np.swapaxes(_pixel_average(np.swapaxes(by_row, 0, 1), columns, to_bytes=True), 0, 1)
+
+
+class CellImage(AxesImage):
+    """An image of cell values whose pixels are the area averages of the cells' colours."""
+
+    def make_image(self, renderer, magnification=1.0, *, unsampled=False):
+        # Vector backends that scale images themselves ask for the cells as they are.
+        if unsampled:
+            return super().make_image(renderer, magnification, unsampled=True)
+        left, right, bottom, top = self.get_extent()
+        trans = self.get_transform()
+        clip = self.get_clip_box() or self.axes.bbox
+        shown = Bbox.intersection(
+            TransformedBbox(Bbox([[left, bottom], [right, top]]), trans), clip
+        )
+        if shown is None:
+            return None, 0, 0, None
+        # Round to whole pixels the way matplotlib does, so the image meets the axes exactly.
+        x0, y0, x1, y1 = shown.extents * magnification
+        x0, x1 = np.floor(x0 + 0.5), np.floor(x1 + 0.5 + 1e-8)
+        y0, y1 = np.ceil(y0 - 0.5 - 1e-8), np.ceil(y1 - 0.5)
+        width, height = int(x1 - x0), int(y1 - y0)
+        if width <= 0 or height <= 0:
+            return None, 0, 0, None
+        inverse = trans.inverted()
+        xs = (x0 + np.arange(width + 1)) / magnification
+        # The renderer takes the image's bottom row first.
+        ys = (y0 + np.arange(height + 1)) / magnification
+        data_x = inverse.transform(np.column_stack([xs, np.full_like(xs, ys[0])]))[:, 0]
+        data_y = inverse.transform(np.column_stack([np.full_like(ys, xs[0]), ys]))[:, 1]
+        n_rows, n_cols = self._A.shape[:2]
+        # Cell 0 sits at the extent's left and, for origin "upper", its top.
+        first_y, last_y = (top, bottom) if self.origin == "upper" else (bottom, top)
+        columns = (data_x - left) / (right - left) * n_cols
+        rows = (data_y - first_y) / (last_y - first_y) * n_rows
+        pixels = area_average(self.to_rgba(self._A), rows, columns)
+        return pixels, x0 / magnification, y0 / magnification, None
+
+
+class CellFigure(Figure):
+    """A figure that writes PNG at zlib level :data:`PNG_COMPRESS_LEVEL` unless told otherwise."""
+
+    def savefig(self, fname, *args, **kwargs):
+        fmt = kwargs.get("format")
+        if fmt is None and isinstance(fname, (str, os.PathLike)):
+            fmt = Path(fname).suffix[1:] or None
+        if str(fmt or mpl.rcParams["savefig.format"]).lower() == "png":
+            kwargs.setdefault("pil_kwargs", {"compress_level": PNG_COMPRESS_LEVEL})
+        return super().savefig(fname, *args, **kwargs)
