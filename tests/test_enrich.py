@@ -12,7 +12,12 @@ import pandas as pd
 import pytest
 from scipy.stats import hypergeom
 
-from rnaheat.enrich import MODULE_COLUMNS, RANKED_COLUMNS, gene_set_enrichment
+from rnaheat.enrich import (
+    MODULE_COLUMNS,
+    RANKED_COLUMNS,
+    gene_set_enrichment,
+    ranked_gene_set_test,
+)
 from rnaheat.io import GeneSets, read_genes, read_gmt
 from rnaheat.significance import benjamini_hochberg
 
@@ -523,3 +528,33 @@ def test_hypergeometric_tail_is_scipy_stats_on_and_off_its_support():
     np.testing.assert_array_equal(
         _hypergeom_sf(k, total, marked, drawn), hypergeom.sf(k, total, marked, drawn)
     )
+
+
+def test_the_ranked_test_alone_is_the_enrichment_s_and_is_taken_back_as_it_is():
+    table, module, sets = planted(300, 30, CASES)
+    settings = {"min_set_size": 5, "max_set_size": 200, "n_perm": 200, "random_state": 3}
+    whole = gene_set_enrichment(table, modules=module, gene_sets=sets, **settings)
+    alone = ranked_gene_set_test(table, gene_sets=sets, **settings)
+    pd.testing.assert_frame_equal(alone, whole.ranked, check_exact=True)
+    # A table computed elsewhere (another process) is used, not recomputed.
+    marked = alone.assign(es=alone["es"] + 1.0)
+    given = gene_set_enrichment(
+        table, modules=module, gene_sets=sets, ranked_table=marked, **settings
+    )
+    assert given.ranked is marked
+    pd.testing.assert_frame_equal(given.modules, whole.modules, check_exact=True)
+    assert given.params == whole.params
+
+
+@pytest.mark.parametrize("k", [1, 2, 17])
+def test_the_random_sets_extremes_are_those_of_the_whole_walk(k):
+    from rnaheat.enrich import _walk, _walk_extremes
+
+    rng = np.random.default_rng(k)
+    n = 300
+    pos = np.sort(np.stack([rng.choice(n, size=k, replace=False) for _ in range(40)]), axis=1)
+    weight = rng.exponential(size=(40, k))
+    weight[:3] = 0.0  # sets whose genes carry no statistic walk in equal steps
+    after, before = _walk(pos, weight.copy(), n)
+    top, bottom = _walk_extremes(pos, weight.copy(), n)
+    assert np.array_equal(top, after.max(axis=1)) and np.array_equal(bottom, before.min(axis=1))

@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt
 import pytest
 from PIL import Image
 
-from rnaheat.pipeline.figures import REPORT_DPI, figures_in_background
+from rnaheat.pipeline.figures import REPORT_DPI, figures_in_background, figures_started_early
 
 
 def _line() -> plt.Figure:
@@ -61,3 +61,32 @@ def test_an_error_in_a_worker_reaches_the_caller(tmp_path):
         figures_in_background(drawers, tmp_path, formats=("png",), dpi=50, jobs=2) as wait,
     ):
         wait()
+
+
+def test_figures_started_early_are_the_same_files_moved_into_the_output(tmp_path):
+    serial = _draw(tmp_path / "serial", jobs=1)
+    drawers = {"line": _line, "bars": _bars}
+    with figures_started_early(drawers, formats=("png", "svg"), dpi=220, jobs=2) as started:
+        assert started is not None and started.stems == ("line", "bars")
+        previews = started.collect(tmp_path / "final")
+        folder = started.folder
+    assert previews == serial
+    for name in ("line.png", "line.svg", "bars.png", "bars.svg"):
+        assert (tmp_path / "final" / name).read_bytes() == (tmp_path / "serial" / name).read_bytes()
+    assert not folder.exists()
+
+
+def test_one_job_starts_nothing_early():
+    with figures_started_early({"line": _line}, formats=("png",), dpi=50, jobs=1) as started:
+        assert started is None
+
+
+def test_an_error_in_an_early_figure_reaches_the_caller_and_leaves_nothing(tmp_path):
+    drawers = {"line": _line, "broken": _broken}
+    with (
+        pytest.raises(ValueError, match="no figure here"),
+        figures_started_early(drawers, formats=("png",), dpi=50, jobs=2) as started,
+    ):
+        folder = started.folder
+        started.collect(tmp_path / "out")
+    assert not folder.exists()

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
+from rnaheat import transform
 from rnaheat.config import DESettings, Inputs, RunConfig
 from rnaheat.pipeline import analyse, analysis_tables
 from rnaheat.pipeline.outputs import heatmap_labelled
@@ -25,7 +28,8 @@ def test_the_analysis_is_frozen_and_its_timings_read_only(analysis):
         analysis.timings = {}
     with pytest.raises(TypeError):
         analysis.timings["tables"] = 1.0
-    assert list(analysis.timings) == ["de", "vst", "qc", "modules", "story"]
+    # The VST and the QC need only median-of-ratios size factors: they run before the DE.
+    assert list(analysis.timings) == ["vst", "qc", "de", "modules", "story"]
     longer = dataclasses.replace(analysis, timings={**analysis.timings, "tables": 1.0})
     assert "tables" not in analysis.timings and longer.timings["tables"] == 1.0
 
@@ -81,3 +85,33 @@ def test_heatmap_marks_samples_the_qc_flagged(analysis):
     marked = samples[QC_TRACK]
     assert marked[first] == "outlier" and marked[second] == "inspect"
     assert (marked.drop([first, second]) == "ok").all()
+
+
+def test_the_qc_before_the_de_is_kept_only_with_the_de_s_size_factors(
+    small_sim, analysis, monkeypatch
+):
+    config = RunConfig(de=DESettings(design=small_sim.design, contrast=small_sim.contrast))
+    seen = []
+    # The QC drawn before the DE is the one the analysis holds, reported once.
+    kept = analyse(small_sim.experiment, config, on_qc=seen.append)
+    assert len(seen) == 1 and seen[0] is kept.qc
+    assert kept.size_factors.equals(analysis.size_factors)
+    # Other numbers before the DE: its QC is replaced by one from the DE's size factors.
+    real = transform.size_factors
+    monkeypatch.setattr(transform, "size_factors", lambda *a, **k: real(*a, **k) * 1.5)
+    seen.clear()
+    redone = analyse(small_sim.experiment, config, on_qc=seen.append)
+    assert len(seen) == 2 and seen[-1] is redone.qc and seen[0] is not redone.qc
+    assert redone.size_factors.equals(analysis.size_factors)
+    pd.testing.assert_frame_equal(redone.vst, analysis.vst, check_exact=True)
+    pd.testing.assert_frame_equal(redone.qc.samples, analysis.qc.samples, check_exact=True)
+
+
+def test_a_large_matrix_gets_its_vst_after_the_de(small_sim, analysis, monkeypatch):
+    # The package's name ``run`` is the function; the module holds the limit.
+    run_module = importlib.import_module("rnaheat.pipeline.run")
+    monkeypatch.setattr(run_module, "EARLY_QC_VALUES", small_sim.experiment.n_genes - 1)
+    config = RunConfig(de=DESettings(design=small_sim.design, contrast=small_sim.contrast))
+    late = analyse(small_sim.experiment, config)
+    assert list(late.timings) == ["de", "vst", "qc", "modules", "story"]
+    pd.testing.assert_frame_equal(late.vst, analysis.vst, check_exact=True)

@@ -53,6 +53,7 @@ __all__ = [
     "RANKED_COLUMNS",
     "Enrichment",
     "gene_set_enrichment",
+    "ranked_gene_set_test",
     "set_words",
 ]
 
@@ -215,6 +216,7 @@ def gene_set_enrichment(
     ranked: bool = defaults.RANKED,
     n_perm: int = defaults.GSEA_PERMUTATIONS,
     random_state: int = 0,
+    ranked_table: pd.DataFrame | None = None,
 ) -> Enrichment:
     """Test each module, and the whole contrast, for enriched gene sets.
 
@@ -250,6 +252,10 @@ def gene_set_enrichment(
         stay imprecise get up to 15 more rounds of as many.
     random_state
         Seed of the ranked test's random sets.
+    ranked_table
+        The ranked test's table when it was computed already (by
+        :func:`ranked_gene_set_test` with the same table, sets and settings, e.g. in another
+        process while the modules were found); it is used as it is.
 
     Returns
     -------
@@ -262,10 +268,11 @@ def gene_set_enrichment(
     ValueError
         Bad settings, duplicated collection names, or no tested gene.
     """
-    collections = _collections(gene_sets)
-    _check_settings(min_set_size, max_set_size, alpha, n_perm)
-    table = de_table.table if isinstance(de_table, DEResult) else de_table
-    universe = _Universe.build(table, annotation=annotation, background=background)
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must lie between 0 and 1, got {alpha!r}")
+    collections, universe, matched = _matched(
+        de_table, gene_sets, annotation, background, min_set_size, max_set_size, n_perm
+    )
     names = dict(module_names or {})
     params: dict[str, object] = {
         "min_set_size": int(min_set_size),
@@ -278,7 +285,6 @@ def gene_set_enrichment(
         "ranked_by": universe.ranked_by,
         "collections": [c.collection for c in collections],
     }
-    matched = [universe.match(c) for c in collections]
     matching = _matching_table(collections, matched, universe, min_set_size, max_set_size)
     _log_matching(matching, universe, min_set_size, max_set_size)
     order: list = []
@@ -297,9 +303,10 @@ def gene_set_enrichment(
             universe.ranked_by,
             n_perm,
         )
-        ranked_table = _ranked(
-            universe, collections, matched, min_set_size, max_set_size, n_perm, random_state
-        )
+        if ranked_table is None:
+            ranked_table = _ranked(
+                universe, collections, matched, min_set_size, max_set_size, n_perm, random_state
+            )
     else:
         ranked_table = pd.DataFrame({c: pd.Series(dtype=object) for c in RANKED_COLUMNS})
     return Enrichment(
@@ -313,7 +320,44 @@ def gene_set_enrichment(
     )
 
 
-def _check_settings(min_set_size: int, max_set_size: int, alpha: float, n_perm: int) -> None:
+def ranked_gene_set_test(
+    de_table: pd.DataFrame | DEResult,
+    /,
+    *,
+    gene_sets: GeneSets | Sequence[GeneSets],
+    annotation: pd.DataFrame | None = None,
+    background: Iterable[str] | None = None,
+    min_set_size: int = defaults.MIN_SET_SIZE,
+    max_set_size: int = defaults.MAX_SET_SIZE,
+    n_perm: int = defaults.GSEA_PERMUTATIONS,
+    random_state: int = 0,
+) -> pd.DataFrame:
+    """The ranked test of the whole contrast alone (:attr:`Enrichment.ranked`).
+
+    It needs no modules, so a run starts it as soon as the DE is done; the parameters are
+    those of :func:`gene_set_enrichment`, which takes the table back as ``ranked_table``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per gene set (:data:`RANKED_COLUMNS`).
+    """
+    collections, universe, matched = _matched(
+        de_table, gene_sets, annotation, background, min_set_size, max_set_size, n_perm
+    )
+    return _ranked(universe, collections, matched, min_set_size, max_set_size, n_perm, random_state)
+
+
+def _matched(de_table, gene_sets, annotation, background, min_set_size, max_set_size, n_perm):
+    """The checked collections, the background and each collection's genes matched to it."""
+    collections = _collections(gene_sets)
+    _check_settings(min_set_size, max_set_size, n_perm)
+    table = de_table.table if isinstance(de_table, DEResult) else de_table
+    universe = _Universe.build(table, annotation=annotation, background=background)
+    return collections, universe, [universe.match(c) for c in collections]
+
+
+def _check_settings(min_set_size: int, max_set_size: int, n_perm: int) -> None:
     if not (isinstance(min_set_size, int | np.integer) and min_set_size >= 1):
         raise ValueError(f"min_set_size must be a whole number >= 1, got {min_set_size!r}")
     if not (isinstance(max_set_size, int | np.integer) and max_set_size >= min_set_size):
@@ -321,8 +365,6 @@ def _check_settings(min_set_size: int, max_set_size: int, alpha: float, n_perm: 
             f"max_set_size must be a whole number >= min_set_size "
             f"({min_set_size}), got {max_set_size!r}"
         )
-    if not 0 < alpha < 1:
-        raise ValueError(f"alpha must lie between 0 and 1, got {alpha!r}")
     if not (isinstance(n_perm, int | np.integer) and n_perm >= 100):
         raise ValueError(f"n_perm must be a whole number >= 100, got {n_perm!r}")
 
@@ -685,34 +727,55 @@ def _over_representation(
 # ---------------------------------------------------------------------------- ranked test
 
 
-def _walk(pos: np.ndarray, weight: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """The GSEA running sum just after and just before each hit, for sets of ranking positions.
+def _rise_and_fall(pos: np.ndarray, weight: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """How far the GSEA running sum has risen by each hit and fallen before it.
 
-    ``pos`` is (sets × k) with each row sorted ascending; ``weight`` the matching |stat|.
-    The running sum rises by ``weight / sum(weight)`` at each hit and falls by ``1 / (n - k)``
-    at each miss, so its maximum sits just after a hit and its minimum just before one (or
-    at the ends, where it is 0).
+    ``pos`` is (sets × k) with each row sorted ascending; ``weight`` the matching |stat|
+    (overwritten: it becomes the rise). The running sum rises by ``weight / sum(weight)`` at
+    each hit and falls by ``1 / (n - k)`` at each miss.
     """
     k = pos.shape[1]
     total = weight.sum(axis=1, keepdims=True)
     # All-zero statistics carry no weight; fall back to equal steps so the walk is defined.
     flat = total[:, 0] == 0
     if flat.any():
-        weight = weight.copy()
         weight[flat] = 1.0
         total = weight.sum(axis=1, keepdims=True)
-    rise = np.cumsum(weight, axis=1)
+    rise = np.cumsum(weight, axis=1, out=weight)
     rise /= total
     # Misses before each hit, over the misses in all (integers: exact in floating point).
     fall = pos.astype(float)
     fall -= np.arange(k)
     fall /= n - k
+    return rise, fall
+
+
+def _walk(pos: np.ndarray, weight: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The GSEA running sum just after and just before each hit (see :func:`_rise_and_fall`).
+
+    Its maximum sits just after a hit and its minimum just before one (or at the ends, where
+    it is 0).
+    """
+    rise, fall = _rise_and_fall(pos, weight, n)
     after = rise - fall
     # Just before hit i the sum has risen by hits 0..i-1 only (nothing before the first).
     before = np.empty_like(after)
     before[:, 0] = -fall[:, 0]
     np.subtract(rise[:, :-1], fall[:, 1:], out=before[:, 1:])
     return after, before
+
+
+def _walk_extremes(pos: np.ndarray, weight: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The maximum of :func:`_walk`'s ``after`` and the minimum of its ``before``, per set.
+
+    The same numbers, with fewer passes over the walks and without holding both (the random
+    sets' scores need only these).
+    """
+    rise, fall = _rise_and_fall(pos, weight, n)
+    bottom = np.subtract(rise[:, :-1], fall[:, 1:]).min(axis=1, initial=np.inf)
+    np.minimum(bottom, -fall[:, 0], out=bottom)
+    top = np.subtract(rise, fall, out=fall).max(axis=1)
+    return top, bottom
 
 
 def _signed_score(top: np.ndarray, bottom: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -795,8 +858,7 @@ def _null_scores(draws: np.ndarray, sizes: list[int], weight: np.ndarray, n: int
 
     def scores_of(k: int) -> _Null:
         pos = np.sort(draws[:, :k], axis=1)
-        after, before = _walk(pos, weight[pos], n)
-        scores, _ = _signed_score(after.max(axis=1), before.min(axis=1))
+        scores, _ = _signed_score(*_walk_extremes(pos, weight[pos], n))
         return _Null(scores[scores >= 0], scores[scores < 0])
 
     if len(sizes) < 2:

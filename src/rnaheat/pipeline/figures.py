@@ -11,15 +11,25 @@ import contextlib
 import io
 import multiprocessing
 import os
+import shutil
 import signal
+import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 from rnaheat.io.output import save_figure
 
-__all__ = ["REPORT_DPI", "default_jobs", "figure_png", "figures_in_background"]
+__all__ = [
+    "REPORT_DPI",
+    "StartedFigures",
+    "default_jobs",
+    "figure_png",
+    "figures_in_background",
+    "figures_started_early",
+]
 
 #: Resolution of the figures embedded in the report (screen, not print).
 REPORT_DPI = 110
@@ -132,3 +142,57 @@ def figures_in_background(
     finally:
         pool.terminate()
         pool.join()
+
+
+@dataclass(frozen=True)
+class StartedFigures:
+    """Figures that workers started before the output folder existed are drawing.
+
+    Attributes
+    ----------
+    stems
+        The figures' file stems.
+    folder
+        The private folder their files are written into.
+    wait
+        Waits for them and returns the report's PNG bytes by stem.
+    """
+
+    stems: tuple[str, ...]
+    folder: Path
+    wait: Callable[[], dict[str, bytes]]
+
+    def collect(self, into: Path, /) -> dict[str, bytes]:
+        """Wait for the figures and move their files into ``into``; return the report's PNGs."""
+        previews = self.wait()
+        into.mkdir(parents=True, exist_ok=True)
+        for path in sorted(self.folder.iterdir()):
+            shutil.move(path, into / path.name)
+        return previews
+
+
+@contextlib.contextmanager
+def figures_started_early(
+    drawers: Mapping[str, Callable[[], Any]],
+    /,
+    *,
+    formats: Sequence[str],
+    dpi: int,
+    jobs: int,
+) -> Iterator[StartedFigures | None]:
+    """Start drawing ``drawers``' figures now, while the run computes its later stages.
+
+    The files go into a private temporary folder, removed when the block ends; until
+    :meth:`StartedFigures.collect` moves them into the output folder, nothing is written
+    where the results go (a run that fails meanwhile leaves that place untouched). Yields
+    ``None`` (nothing started: the figures are drawn with the others) with fewer than two
+    jobs or where processes cannot be forked.
+    """
+    if jobs < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        yield None
+        return
+    with (
+        tempfile.TemporaryDirectory(prefix="rnaheat-figures-", ignore_cleanup_errors=True) as path,
+        figures_in_background(drawers, Path(path), formats=formats, dpi=dpi, jobs=jobs) as wait,
+    ):
+        yield StartedFigures(stems=tuple(drawers), folder=Path(path), wait=wait)

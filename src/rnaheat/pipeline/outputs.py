@@ -44,7 +44,7 @@ from rnaheat.pipeline.cohort import (
     cohort_tables,
     skips_expression_tables,
 )
-from rnaheat.pipeline.figures import default_jobs, figures_in_background
+from rnaheat.pipeline.figures import StartedFigures, default_jobs, figures_in_background
 from rnaheat.pipeline.h5ad import H5AD_NAME, write_analysis
 from rnaheat.pl import heatmap_settings, heatmap_tracks, run_title
 from rnaheat.plot.colors import NEUTRAL, NOT_SHOWN, sample_track_colors, track_palettes
@@ -645,6 +645,7 @@ def write_results(
     command: list[str] | None = None,
     checksums: Mapping[str, object] | None = None,
     extra: Callable[[Path], None] | None = None,
+    started: StartedFigures | None = None,
 ) -> dict[str, float]:
     """Write tables, figures, the report and the run record into ``out``, atomically.
 
@@ -663,6 +664,9 @@ def write_results(
         input files named in the config).
     extra
         Writes more files into the (temporary) folder before it is moved into place.
+    started
+        Figures already being drawn (:func:`~rnaheat.pipeline.figures.figures_started_early`):
+        their files are moved in, the other figures are drawn here.
 
     Returns
     -------
@@ -674,11 +678,13 @@ def write_results(
     timings: dict[str, float] = {}
     settings = analysis.config.figures
     formats = settings.format_list()
+    drawers = figure_drawers(analysis)
+    early = started.stems if started is not None else ()
     with (
         atomic_output(out, force=force) as tmp,
         # Figures are drawn in worker processes while the tables are written.
         figures_in_background(
-            figure_drawers(analysis),
+            {stem: draw for stem, draw in drawers.items() if stem not in early},
             tmp / "figures",
             formats=formats,
             dpi=settings.dpi,
@@ -702,6 +708,9 @@ def write_results(
         with stage("figures", timings, what=what):
             # The report embeds the PNGs written here, scaled to screen resolution.
             embedded = drawn_figures()
+            if started is not None:
+                embedded.update(started.collect(tmp / "figures"))
+            embedded = {stem: embedded[stem] for stem in drawers}
         with stage("report", timings, what="report.html"):
             page = build_report(
                 report_data(

@@ -11,7 +11,9 @@ import contextlib
 import dataclasses
 import logging
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -26,26 +28,32 @@ from rnaheat.de.contrasts import resolve_contrasts
 from rnaheat.de.design import Contrast, build_design, design_matrix, design_variables
 from rnaheat.de.result import DEResult
 from rnaheat.display import NO_REMOVAL, DisplayMatrix, display_matrix, nuisance_terms
-from rnaheat.enrich import Enrichment, gene_set_enrichment
+from rnaheat.enrich import Enrichment, gene_set_enrichment, ranked_gene_set_test
 from rnaheat.experiment import Experiment, is_chunked
 from rnaheat.io import align_de_table, read_de_table, read_experiment, read_gene_list, read_gmt
 from rnaheat.io.controls import read_controls
+from rnaheat.io.gmt import GeneSets
 from rnaheat.io.output import check_output_folder, file_checksums
 from rnaheat.modules import GeneModules, ModuleOptions, find_modules, name_by_gene_sets
 from rnaheat.modules.contrasts import module_contrasts, most_significant_rows
 from rnaheat.modules.shapes import Levels, sample_levels
 from rnaheat.pipeline.analysis import Analysis
-from rnaheat.qc import sample_qc
+from rnaheat.pipeline.background import in_background
+from rnaheat.pipeline.figures import StartedFigures, default_jobs, figures_started_early
+from rnaheat.qc import QCResult, sample_qc
 from rnaheat.select import GeneSelection, select_genes
-from rnaheat.story import four_checks, other_contrasts_sentence, tell_story
+from rnaheat.story import Story, four_checks, other_contrasts_sentence, tell_story
 from rnaheat.validate import ControlsResult, check_controls, expected_levels
 
-__all__ = ["MIN_GENES_TO_CLUSTER", "analyse", "run"]
+__all__ = ["EARLY_QC_VALUES", "MIN_GENES_TO_CLUSTER", "analyse", "run"]
 
 logger = logging.getLogger("rnaheat")
 
 #: Fewer selected genes than this are not clustered into modules.
 MIN_GENES_TO_CLUSTER = 10
+#: Count matrices up to this many values get their VST and QC before the DE (small runs,
+#: whose figures take most of the time; a larger VST would be held at the DE's memory peak).
+EARLY_QC_VALUES = 1 << 23
 
 
 def _imported_de(path: Path, experiment: Experiment) -> DEResult:
@@ -115,7 +123,13 @@ def _first_contrast(config: RunConfig, result: DEResult) -> RunConfig:
     return dataclasses.replace(config, de=dataclasses.replace(config.de, contrast=first))
 
 
-def analyse(experiment: Experiment, config: RunConfig, /) -> Analysis:
+def analyse(
+    experiment: Experiment,
+    config: RunConfig,
+    /,
+    *,
+    on_qc: Callable[[QCResult], None] | None = None,
+) -> Analysis:
     """Run every compute stage on a validated experiment (nothing is written).
 
     Parameters
@@ -124,6 +138,10 @@ def analyse(experiment: Experiment, config: RunConfig, /) -> Analysis:
         Counts, sample sheet and annotation.
     config
         The settings (the count matrix and sample sheet are not read again).
+    on_qc
+        Called with the sample QC as soon as it is computed (a run starts drawing the QC
+        figures then, while the later stages compute); called again with the QC that
+        replaces it when the one computed before the DE does not hold (other size factors).
 
     Returns
     -------
@@ -131,9 +149,88 @@ def analyse(experiment: Experiment, config: RunConfig, /) -> Analysis:
         With the seconds of each compute stage in ``timings``.
     """
     timings: dict[str, float] = {}
+    early = _early_expression(experiment, config, timings)
+    if early is not None and on_qc is not None:
+        on_qc(early.qc)
     results = _test(experiment, config, timings)
+    config = _first_contrast(config, results[0])
+    gene_sets = [read_gmt(path) for path in config.inputs.gene_sets]
+    # The ranked gene-set test needs only the DE: it runs beside the stages below.
+    with _ranked_test(experiment, results[0], config, gene_sets) as ranked:
+        return _analyse_after_de(
+            experiment,
+            config,
+            results,
+            timings,
+            gene_sets=gene_sets,
+            ranked=ranked,
+            on_qc=on_qc,
+            early=early,
+        )
+
+
+@dataclass(frozen=True)
+class _Expression:
+    """The normalised expression and the sample QC drawn from it."""
+
+    factors: pd.Series
+    normalized: pd.DataFrame
+    vst: pd.DataFrame
+    qc: QCResult
+    variables: list[str]
+
+
+def _expression(
+    experiment: Experiment, factors: pd.Series, config: RunConfig, timings: dict[str, float]
+) -> _Expression:
+    """The VST and sample QC stages from the given size factors."""
+    # VST: blind by default, as DESeq2's vst(); the sample QC and heatmaps draw from it.
+    with stage("vst", timings, what="variance-stabilising transformation"):
+        normalized, vst = _vst(experiment, factors, config)
+    # Sample QC on the blind VST: do replicates cluster, is any sample an outlier or swapped?
+    with stage("qc", timings, what="sample distances, PCA and verdicts"):
+        qc, variables = _sample_qc(experiment, vst, config)
+    return _Expression(factors, normalized, vst, qc, variables)
+
+
+def _early_expression(
+    experiment: Experiment, config: RunConfig, timings: dict[str, float]
+) -> _Expression | None:
+    """The VST and QC before the DE, from median-of-ratios size factors (``None``: not here).
+
+    They need only the size factors, which the DE model usually computes the same way: done
+    first, the QC figures are drawn while the DE runs. After the DE they are kept only if its
+    size factors are the same numbers. A problem here is left for the DE to report.
+    """
+    settings = config.de
+    # A cohort's VST needs the DE's trend; "--contrasts" alone names the QC's contrast by DE;
+    # a large matrix's VST would be held through the DE, at its peak of memory.
+    if (
+        is_chunked(experiment.adata.X)
+        or not (settings.contrast or not settings.contrasts)
+        or experiment.n_genes * experiment.n_samples > EARLY_QC_VALUES
+    ):
+        return None
+    try:
+        factors = transform.size_factors(experiment, engine=settings.engine)
+        return _expression(experiment, factors, config, timings)
+    except ValueError:
+        return None
+
+
+def _analyse_after_de(
+    experiment: Experiment,
+    config: RunConfig,
+    results: tuple[DEResult, ...],
+    timings: dict[str, float],
+    *,
+    gene_sets: list[GeneSets],
+    ranked: Callable[[], pd.DataFrame | None],
+    on_qc: Callable[[QCResult], None] | None,
+    early: _Expression | None,
+) -> Analysis:
+    """:func:`analyse` from the DE results on: VST, QC, modules, meaning and the story."""
     result = results[0]
-    config = _first_contrast(config, result)
     settings = config.de
     cohort = variance = None
     if is_chunked(experiment.adata.X):
@@ -143,27 +240,24 @@ def analyse(experiment: Experiment, config: RunConfig, /) -> Analysis:
             cohort, shown = _cohort(experiment, result, config)
         experiment, factors, vst = shown.experiment, shown.size_factors, shown.vst
         normalized, variance = shown.normalized, cohort.variance
-    else:
-        # VST: blind by default, as DESeq2's vst(); the sample QC and heatmaps draw from it.
-        with stage("vst", timings, what="variance-stabilising transformation"):
-            factors, normalized, vst = _vst(experiment, result, config)
-    # Sample QC on the blind VST: do replicates cluster, is any sample an outlier or swapped?
-    with stage("qc", timings, what="sample distances, PCA and verdicts"):
-        variables = (
-            design_variables(settings.design)
-            if settings.design
-            else [c for c in experiment.samples.columns if experiment.samples[c].nunique() > 1]
-        )
-        qc = sample_qc(
-            vst,
-            counts=experiment.counts,
-            samples=experiment.samples,
-            design_variables=variables,
-            contrast_variable=settings.contrast[0] if settings.contrast else None,
-            n_top=config.qc.top_genes,
-        )
-        if cohort is not None:
+        with stage("qc", timings, what="sample distances, PCA and verdicts"):
+            qc, variables = _sample_qc(experiment, vst, config)
             qc = judged_on_cohort(qc, cohort)  # the separation of every sample, not the shown
+        fresh_qc = True
+    else:
+        factors = (
+            result.size_factors
+            if result.size_factors is not None
+            else transform.size_factors(experiment, engine=settings.engine)
+        )
+        expression = early
+        if early is None or not early.factors.equals(factors):
+            expression = _expression(experiment, factors, config, timings)
+        normalized, vst = expression.normalized, expression.vst
+        qc, variables = expression.qc, expression.variables
+        fresh_qc = expression is not early
+    if on_qc is not None and fresh_qc:
+        on_qc(qc)
     # Modules: select genes, scale them for display, cluster, cut and name the modules.
     with stage("modules", timings, what="gene selection, clustering and named modules"):
         selection, display, modules = _modules(experiment, vst, results, config, variance=variance)
@@ -176,7 +270,7 @@ def analyse(experiment: Experiment, config: RunConfig, /) -> Analysis:
     enrichment = None
     if config.inputs.gene_sets:
         with stage("enrich", timings, what=", ".join(p.name for p in config.inputs.gene_sets)):
-            enrichment = _enrich(experiment, result, modules, config)
+            enrichment = _enrich(experiment, result, modules, config, gene_sets, ranked())
             if modules is not None:
                 # A module no design pattern explains may be explained by its top gene set.
                 modules = name_by_gene_sets(modules, enrichment)
@@ -193,20 +287,8 @@ def analyse(experiment: Experiment, config: RunConfig, /) -> Analysis:
             "modules": modules,
             "enrichment": enrichment,
             "controls": controls,
-            "alpha": settings.alpha,
-            "lfc_threshold": config.select.lfc_threshold,
         }
-        checks = four_checks(**parts)
-        # An imported table's contrast is unknown: the settings' contrast did not make it.
-        contrast = settings.contrast if config.inputs.de_table is None else ()
-        story = tell_story(checks, **parts, contrast=contrast)
-        if len(results) > 1:
-            also = other_contrasts_sentence(
-                results[1:], alpha=settings.alpha, lfc_threshold=config.select.lfc_threshold
-            )
-            story = dataclasses.replace(story, sentences=(*story.sentences, also))
-        for check in checks:
-            logger.info("  %s", check.line)
+        checks, story = _story(parts, results, config)
     return Analysis(
         config=config,
         experiment=experiment,
@@ -229,16 +311,52 @@ def analyse(experiment: Experiment, config: RunConfig, /) -> Analysis:
     )
 
 
-def _vst(
-    experiment: Experiment, result: DEResult, config: RunConfig
-) -> tuple[pd.Series, pd.DataFrame, pd.DataFrame]:
-    """Size factors (the DE model's when it has them), normalised counts and the VST."""
+def _sample_qc(
+    experiment: Experiment, vst: pd.DataFrame, config: RunConfig
+) -> tuple[QCResult, list[str]]:
+    """The sample QC and the sheet columns it judges (the design's, else every varying one)."""
     settings = config.de
-    factors = (
-        result.size_factors
-        if result.size_factors is not None
-        else transform.size_factors(experiment, engine=settings.engine)
+    variables = (
+        design_variables(settings.design)
+        if settings.design
+        else [c for c in experiment.samples.columns if experiment.samples[c].nunique() > 1]
     )
+    qc = sample_qc(
+        vst,
+        counts=experiment.counts,
+        samples=experiment.samples,
+        design_variables=variables,
+        contrast_variable=settings.contrast[0] if settings.contrast else None,
+        n_top=config.qc.top_genes,
+    )
+    return qc, variables
+
+
+def _story(
+    parts: dict[str, object], results: tuple[DEResult, ...], config: RunConfig
+) -> tuple[list, Story]:
+    """The four checks and the summary, logged check by check."""
+    settings = config.de
+    parts = {**parts, "alpha": settings.alpha, "lfc_threshold": config.select.lfc_threshold}
+    checks = four_checks(**parts)
+    # An imported table's contrast is unknown: the settings' contrast did not make it.
+    contrast = settings.contrast if config.inputs.de_table is None else ()
+    story = tell_story(checks, **parts, contrast=contrast)
+    if len(results) > 1:
+        also = other_contrasts_sentence(
+            results[1:], alpha=settings.alpha, lfc_threshold=config.select.lfc_threshold
+        )
+        story = dataclasses.replace(story, sentences=(*story.sentences, also))
+    for check in checks:
+        logger.info("  %s", check.line)
+    return checks, story
+
+
+def _vst(
+    experiment: Experiment, factors: pd.Series, config: RunConfig
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Normalised counts and the VST from the given size factors."""
+    settings = config.de
     normalized = transform.normalized_counts(experiment, size_factors=factors)
     vst = transform.vst(
         experiment,
@@ -247,7 +365,7 @@ def _vst(
         size_factors=factors,
         engine=settings.engine,
     )
-    return factors, normalized, vst
+    return normalized, vst
 
 
 def _cohort(experiment: Experiment, result: DEResult, config: RunConfig) -> tuple[Cohort, Shown]:
@@ -416,28 +534,64 @@ def _display_terms(config: RunConfig, samples: pd.DataFrame) -> tuple[str, ...]:
     )
 
 
-def _enrich(
-    experiment: Experiment, result: DEResult, modules: GeneModules | None, config: RunConfig
-) -> Enrichment:
-    e = config.enrich
-    sets = [read_gmt(path) for path in config.inputs.gene_sets]
-    table = result.table
+def _enrichment_table(result: DEResult) -> pd.DataFrame:
+    """The DE table the gene-set tests read."""
     if result.params.get("test") == "lrt":
         # The LRT statistic has no sign: the ranked test ranks by sign(log2fc) × −log10(p).
-        table = table.assign(stat=np.nan)
+        return result.table.assign(stat=np.nan)
+    return result.table
+
+
+def _ranked_test(
+    experiment: Experiment, result: DEResult, config: RunConfig, gene_sets: list[GeneSets]
+) -> contextlib.AbstractContextManager[Callable[[], pd.DataFrame | None]]:
+    """The ranked gene-set test, started in a forked process when there are cores to spare.
+
+    Yields a function returning its table (``None`` when the run has no ranked test).
+    """
+    e = config.enrich
+    if not (gene_sets and e.ranked):
+        return contextlib.nullcontext(lambda: None)
+    task = partial(
+        ranked_gene_set_test,
+        _enrichment_table(result),
+        gene_sets=gene_sets,
+        annotation=experiment.genes,
+        **_gene_set_settings(config),
+    )
+    return in_background(task, what="ranked gene-set test", fork=_spare_cores(config))
+
+
+def _enrich(
+    experiment: Experiment,
+    result: DEResult,
+    modules: GeneModules | None,
+    config: RunConfig,
+    gene_sets: list[GeneSets],
+    ranked_table: pd.DataFrame | None,
+) -> Enrichment:
     return gene_set_enrichment(
-        table,
-        gene_sets=sets,
+        _enrichment_table(result),
+        gene_sets=gene_sets,
         modules=modules.labels if modules is not None else None,
         annotation=experiment.genes,
         module_names=modules.names() if modules is not None else None,
-        min_set_size=e.min_set_size,
-        max_set_size=e.max_set_size,
         alpha=config.de.alpha,
-        ranked=e.ranked,
-        n_perm=e.permutations,
-        random_state=config.random_state,
+        ranked=config.enrich.ranked,
+        ranked_table=ranked_table,
+        **_gene_set_settings(config),
     )
+
+
+def _gene_set_settings(config: RunConfig) -> dict[str, int]:
+    """The settings both gene-set tests take: set sizes, random sets and their seed."""
+    e = config.enrich
+    return {
+        "min_set_size": e.min_set_size,
+        "max_set_size": e.max_set_size,
+        "n_perm": e.permutations,
+        "random_state": config.random_state,
+    }
 
 
 def _read(config: RunConfig, timings: dict[str, float]) -> Experiment:
@@ -545,7 +699,46 @@ def _run(config: RunConfig, /, *, command: list[str] | None, bundle: Path | None
     check_output_folder(config.out, force=config.force, inputs=config.inputs.paths())
     timings: dict[str, float] = {}
     experiment = _read(config, timings)
-    analysis = analyse(experiment, config)
+    with _QCFigures(config) as qc_figures:
+        analysis = analyse(experiment, config, on_qc=qc_figures.start)
+        return _write(analysis, experiment, config, timings, command, bundle, qc_figures.started)
+
+
+class _QCFigures(contextlib.ExitStack):
+    """The QC figures, drawn by workers from the moment the QC is known until the run ends."""
+
+    def __init__(self, config: RunConfig, /) -> None:
+        super().__init__()
+        self.config = config
+        self.started: StartedFigures | None = None
+
+    def start(self, qc: QCResult, /) -> None:
+        """Start drawing ``qc``'s figures; those of a QC it replaces are abandoned."""
+        from rnaheat.plot.qc import qc_figure_drawers
+
+        self.close()
+        figures = self.config.figures
+        jobs = (figures.jobs or default_jobs()) if _spare_cores(self.config) else 1
+        self.started = self.enter_context(
+            figures_started_early(
+                qc_figure_drawers(qc),
+                formats=figures.format_list(),
+                dpi=figures.dpi,
+                jobs=jobs,
+            )
+        )
+
+
+def _write(
+    analysis: Analysis,
+    experiment: Experiment,
+    config: RunConfig,
+    timings: dict[str, float],
+    command: list[str] | None,
+    bundle: Path | None,
+    started: StartedFigures | None,
+) -> Analysis:
+    """Write the run's outputs: checksums, the bundled inputs, tables, figures, the report."""
     # The outputs draw figures: matplotlib loads only once there is something to draw.
     from rnaheat.pipeline.outputs import input_files, write_results
 
@@ -568,5 +761,11 @@ def _run(config: RunConfig, /, *, command: list[str] | None, bundle: Path | None
         command=command,
         checksums=checksums,
         extra=extra,
+        started=started,
     )
     return dataclasses.replace(analysis, timings={**analysis.timings, **written})
+
+
+def _spare_cores(config: RunConfig, /) -> bool:
+    """Whether the run may fork helpers onto other cores (not from a Dask run's process)."""
+    return default_jobs() > 1 and not (config.de.workers or config.de.scheduler)
