@@ -181,13 +181,17 @@ class _ZarrWriter:
         """Create ``X`` for ``samples`` (no genes yet)."""
         self.samples = samples
         self.n_samples = len(samples)
-        self.x = self.group.create_array(
+        self.x = self._create_x()
+        self.x.attrs.update({"encoding-type": "array", "encoding-version": "0.2.0"})
+
+    def _create_x(self):
+        """An empty samples × 0 ``X`` that grows along the genes."""
+        return self.group.create_array(
             "X",
             shape=(self.n_samples, 0),
             chunks=(min(self.n_samples, 1024), _BLOCK_GENES),
             dtype="int64",
         )
-        self.x.attrs.update({"encoding-type": "array", "encoding-version": "0.2.0"})
 
     def append(self, block: np.ndarray) -> None:
         """Add samples × genes ``block`` after the genes written so far."""
@@ -206,25 +210,21 @@ class _H5adWriter(_ZarrWriter):
     def __enter__(self) -> _H5adWriter:
         import h5py
 
-        self.file = h5py.File(self.path, "w")
-        self.group = self.file
+        self.group = h5py.File(self.path, "w")
         return self
 
     def __exit__(self, *exc) -> None:
-        self.file.close()
+        self.group.close()
 
-    def start(self, samples: list[str]) -> None:
-        """Create a resizable ``X`` for ``samples``."""
-        self.samples = samples
-        self.n_samples = len(samples)
-        self.x = self.file.create_dataset(
+    def _create_x(self):
+        """An empty samples × 0 HDF5 dataset, resizable along the genes."""
+        return self.group.create_dataset(
             "X",
             shape=(self.n_samples, 0),
             maxshape=(self.n_samples, None),
             chunks=(min(self.n_samples, 256), min(_BLOCK_GENES, 256)),
             dtype="int64",
         )
-        self.x.attrs.update({"encoding-type": "array", "encoding-version": "0.2.0"})
 
 
 def _write_tables(group, *, obs: pd.DataFrame, var: pd.DataFrame) -> None:
