@@ -250,31 +250,6 @@ def _de(store: Path, *, mode: str, workers: int) -> dict:
     return {"de_seconds": seconds, "n_significant": len(result.significant())}
 
 
-def _run_command(store: Path, sheet: Path, out: Path, *, workers: int) -> list[str]:
-    """``rnaheat run`` on the store: DE on ``workers`` Dask workers, the cohort stages after."""
-    return [
-        sys.executable,
-        "-m",
-        "rnaheat.cli",
-        "run",
-        "--counts",
-        str(store),
-        "--samples",
-        str(sheet),
-        "--design",
-        DESIGN,
-        "--contrast",
-        *CONTRAST,
-        "--subsample-by",
-        "tissue",
-        "--workers",
-        str(workers),
-        "--out",
-        str(out),
-        "--force",
-    ]
-
-
 def _size(n_samples: int, args: argparse.Namespace) -> dict[str, dict]:
     """Every requested step at one size."""
     work = Path(args.work)
@@ -295,7 +270,18 @@ def _size(n_samples: int, args: argparse.Namespace) -> dict[str, dict]:
         )
     if "run" in args.steps:
         out = work / f"run_{n_samples}"
-        results["run"] = measured(_run_command(store, sheet, out, workers=args.workers))
+        # The command of benchmarks/run.py, on the store, with the cohort stages' flags.
+        sys.path.insert(0, str(Path(__file__).parent))
+        from run import rnaheat_command
+
+        spec = {
+            "counts": store,
+            "samples": sheet,
+            "design": DESIGN,
+            "contrast": CONTRAST,
+            "extra": ["--subsample-by", "tissue", "--workers", str(args.workers)],
+        }
+        results["run"] = measured(rnaheat_command(spec, out))
         results["run"]["first_paint_ms"] = first_paint(out / "report.html")
         results["run"]["report_mb"] = (out / "report.html").stat().st_size / 2**20
     return results

@@ -112,6 +112,7 @@ def inputs(name: str, folder: Path) -> dict:
 
 
 def rnaheat_command(spec: dict, out: Path) -> list[str]:
+    """``rnaheat run`` on one set (its ``contrast``, else :data:`CONTRAST`), into ``out``."""
     return [
         sys.executable,
         "-m",
@@ -124,7 +125,7 @@ def rnaheat_command(spec: dict, out: Path) -> list[str]:
         "--design",
         spec["design"],
         "--contrast",
-        *CONTRAST,
+        *spec.get("contrast", CONTRAST),
         *spec["extra"],
         "--out",
         str(out),
