@@ -8,8 +8,7 @@ prints the time and the peak memory (resident set) of every process:
 - ``dask``: the engine's chunks as tasks on a ``LocalCluster`` of ``--workers`` processes
   (one thread each), reading the store where they run.
 
-Both give identical tables (checked at the end). ``time_de`` is the function other
-benchmarks call for one mode.
+Both give identical tables (checked at the end).
 
     python benchmarks/dask_de.py --genes 60000 --samples 2000 --store /tmp/cohort.zarr
 """
