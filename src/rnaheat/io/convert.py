@@ -23,7 +23,7 @@ import pandas as pd
 
 from rnaheat._progress import progress
 from rnaheat.io.counts import parse_counts
-from rnaheat.io.gct import SYMBOL_COLUMNS, is_gct
+from rnaheat.io.gct import SYMBOL_COLUMNS, gct_dimensions, is_gct
 
 __all__ = ["STORE_SUFFIXES", "convert", "write_store"]
 
@@ -149,16 +149,13 @@ def _kept_columns(header: list[str], annotations: int) -> tuple[list[int], dict[
 
 
 def _gct_header(source: Path, text) -> tuple[int, int]:
-    """Read a GCT file's version and size lines.
+    """Read a GCT file's version and size lines (checked as the in-memory reader checks them).
 
     Returns the number of column-annotation rows (after the header) and of row-annotation
     columns.
     """
-    version = text.readline().strip()
-    sizes = text.readline().split()
-    if version not in {"#1.2", "#1.3"} or len(sizes) != (2 if version == "#1.2" else 4):
-        raise ValueError(f"{source}: not a GCT 1.2 or 1.3 file (line 1 {version[:20]!r})")
-    return (0, 1) if version == "#1.2" else (int(sizes[3]), int(sizes[2]))
+    version, sizes = gct_dimensions(source, [text.readline(), text.readline()])
+    return (0, 1) if version == "#1.2" else (sizes[3], sizes[2])
 
 
 class _ZarrWriter:

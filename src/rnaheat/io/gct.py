@@ -17,7 +17,7 @@ import pandas as pd
 
 from rnaheat.io.text import read_text
 
-__all__ = ["SYMBOL_COLUMNS", "is_gct", "read_gct_table"]
+__all__ = ["SYMBOL_COLUMNS", "gct_dimensions", "is_gct", "read_gct_table"]
 
 SYMBOL_COLUMNS = ("description", "symbol", "gene_symbol", "pr_gene_symbol", "gene_name")
 
@@ -27,7 +27,8 @@ def is_gct(path: Path, /) -> bool:
     return path.name.lower().removesuffix(".gz").endswith(".gct")
 
 
-def _dimensions(path: Path, lines: list[str]) -> tuple[str, list[int]]:
+def gct_dimensions(path: Path, lines: list[str]) -> tuple[str, list[int]]:
+    """The version (``#1.2``/``#1.3``) and the numbers of a GCT file's first two ``lines``."""
     version = lines[0].strip()
     if version not in {"#1.2", "#1.3"}:
         raise ValueError(f"{path}: line 1 is {version[:20]!r}; a GCT file starts with #1.2 or #1.3")
@@ -57,7 +58,7 @@ def read_gct_table(path: Path, /) -> pd.DataFrame:
     lines = read_text(path).split("\n")
     if len(lines) < 3:
         raise ValueError(f"{path}: too short for a GCT file (version, dimensions, header)")
-    version, dims = _dimensions(path, lines)
+    version, dims = gct_dimensions(path, lines)
     n_rows, n_samples = dims[0], dims[1]
     row_annotations = 1 if version == "#1.2" else dims[2]
     column_annotations = 0 if version == "#1.2" else dims[3]
