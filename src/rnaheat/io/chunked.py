@@ -27,7 +27,7 @@ import h5py
 import numpy as np
 import pandas as pd
 
-from rnaheat.io.counts import MAX_COUNT, check_gene_ids, check_names
+from rnaheat.io.counts import MAX_COUNT, VAR_SYMBOL_COLUMNS, check_gene_ids, check_names
 
 __all__ = ["ChunkedCounts", "read_chunked"]
 
@@ -38,7 +38,6 @@ _READ_ELEMENTS = 1 << 22
 _ARCHS4_IDS = ("meta/genes/ensembl_gene", "meta/genes/gene_id", "meta/genes/symbol")
 _ARCHS4_SYMBOLS = ("meta/genes/symbol", "meta/genes/gene_symbol")
 _ARCHS4_SAMPLES = "meta/samples/geo_accession"
-_SYMBOL_COLUMNS = ("symbol", "gene_symbol", "gene_name")
 
 
 @dataclass(frozen=True)
@@ -147,7 +146,7 @@ def _read_anndata(path: Path) -> ChunkedCounts:
             shape, dtype = file["X"].shape, file["X"].dtype
             obs, var = read_elem(file["obs"]), read_elem(file["var"])
         x = _from_h5(_H5Dataset(str(path), "X", shape, dtype))
-    symbols = next((var[c].astype(str) for c in _SYMBOL_COLUMNS if c in var), None)
+    symbols = next((var[c].astype(str) for c in VAR_SYMBOL_COLUMNS if c in var), None)
     return ChunkedCounts(
         counts=x.T,
         gene_ids=pd.Index(var.index.astype(str), name="gene_id"),

@@ -35,6 +35,8 @@ _FEATURECOUNTS_ANNOTATION = ["Chr", "Start", "End", "Strand", "Length"]
 # Annotation columns that some count tables carry beside the samples. Symbols are kept,
 # the rest is skipped.
 _SYMBOL_COLUMNS = {"symbol", "gene_name", "gene_symbol", "genename", "name"}
+#: Columns of AnnData's ``var`` that hold gene symbols, the first present is used.
+VAR_SYMBOL_COLUMNS = ("symbol", "gene_symbol", "gene_name")
 _SKIPPED_COLUMNS = {
     "length",
     "chr",
@@ -441,7 +443,7 @@ def _read_h5ad(path: Path) -> pd.DataFrame:
     counts = pd.DataFrame(
         values, index=pd.Index(ids, name="gene_id"), columns=pd.Index(samples, name="sample")
     )
-    for column in ("symbol", "gene_symbol", "gene_name"):
+    for column in VAR_SYMBOL_COLUMNS:
         if column in adata.var:
             counts.attrs["symbols"] = adata.var[column].astype(str).set_axis(counts.index)
             break
