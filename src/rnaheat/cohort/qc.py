@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from rnaheat.qc.result import INSPECT_Z, N_KEPT_PCS, OUTLIER_MIN_SCALE, OUTLIER_Z
+from rnaheat.qc.outliers import score_tiers
+from rnaheat.qc.result import N_KEPT_PCS, OUTLIER_MIN_SCALE
 from rnaheat.qc.separation import N_SEPARATION_PCS
 from rnaheat.qc.stats import robust_z
 
@@ -147,10 +148,12 @@ def group_outliers(data: np.ndarray, group: np.ndarray, /) -> pd.DataFrame:
     for code in np.flatnonzero(np.bincount(codes[finite], minlength=n_groups) >= OWN_SCALE_MIN):
         members = finite & (codes == code)
         score[members] = robust_z(log_distance[members], min_scale=OUTLIER_MIN_SCALE)
-    value = np.nan_to_num(score, nan=-np.inf)
-    flag = np.where(value > OUTLIER_Z, "outlier", np.where(value > INSPECT_Z, "inspect", "ok"))
     return pd.DataFrame(
-        {"distance_to_group": distance, "outlier_score": score, "qc_flag": flag.astype(object)}
+        {
+            "distance_to_group": distance,
+            "outlier_score": score,
+            "qc_flag": score_tiers(score).astype(object),
+        }
     )
 
 

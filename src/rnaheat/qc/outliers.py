@@ -99,14 +99,22 @@ def _scored(
     )
 
 
-def _tiers(score: np.ndarray, residual: np.ndarray, median_distance: np.ndarray) -> np.ndarray:
-    """``ok``, ``inspect`` (score above :data:`INSPECT_Z`) or ``outlier`` (above OUTLIER_Z)."""
+def score_tiers(score: np.ndarray, /) -> np.ndarray:
+    """``ok``, ``inspect`` (score above :data:`INSPECT_Z`) or ``outlier`` (above OUTLIER_Z).
+
+    A sample without a score (NaN) is ``ok``.
+    """
     value = np.nan_to_num(score, nan=-np.inf)
-    flag = np.where(value > OUTLIER_Z, "outlier", np.where(value > INSPECT_Z, "inspect", "ok"))
+    return np.where(value > OUTLIER_Z, "outlier", np.where(value > INSPECT_Z, "inspect", "ok"))
+
+
+def _tiers(score: np.ndarray, residual: np.ndarray, median_distance: np.ndarray) -> np.ndarray:
+    """The score's tiers (:func:`score_tiers`), one of two mirrored samples set back to ``ok``."""
+    flag = score_tiers(score)
     # Where the model pits two samples against each other (two replicates, or one patient's
     # two conditions), one odd sample gives both the same residual with opposite signs and
     # both score alike; the one farther from all other samples is the odd one out.
-    candidates = np.flatnonzero(value > INSPECT_Z)
+    candidates = np.flatnonzero(flag != "ok")
     if len(candidates) > 1:
         mirror = np.corrcoef(residual[candidates]) < -0.9
         for a, b in zip(*np.nonzero(np.triu(mirror, 1)), strict=True):
