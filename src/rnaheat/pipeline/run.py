@@ -234,30 +234,14 @@ def _analyse_after_de(
     settings = config.de
     cohort = variance = None
     if is_chunked(experiment.adata.X):
-        # A chunked cohort: VST on chunks and QC of every sample; the stages below draw the
-        # shown subset (all samples up to --max-samples), its VST from the cohort's trend.
-        with stage("cohort", timings, what="VST on chunks, cohort QC and the shown samples"):
-            cohort, shown = _cohort(experiment, result, config)
-        experiment, factors, vst = shown.experiment, shown.size_factors, shown.vst
-        normalized, variance = shown.normalized, cohort.variance
-        with stage("qc", timings, what="sample distances, PCA and verdicts"):
-            qc, variables = _sample_qc(experiment, vst, config)
-            qc = judged_on_cohort(qc, cohort)  # the separation of every sample, not the shown
-        fresh_qc = True
+        cohort, experiment, expression = _cohort_expression(experiment, result, config, timings)
+        variance = cohort.variance
     else:
-        factors = (
-            result.size_factors
-            if result.size_factors is not None
-            else transform.size_factors(experiment, engine=settings.engine)
-        )
-        expression = early
-        if early is None or not early.factors.equals(factors):
-            expression = _expression(experiment, factors, config, timings)
-        normalized, vst = expression.normalized, expression.vst
-        qc, variables = expression.qc, expression.variables
-        fresh_qc = expression is not early
-    if on_qc is not None and fresh_qc:
-        on_qc(qc)
+        expression = _expression_after_de(experiment, result, config, timings, early)
+    if on_qc is not None and expression is not early:
+        on_qc(expression.qc)
+    factors, normalized, vst = expression.factors, expression.normalized, expression.vst
+    qc, variables = expression.qc, expression.variables
     # Modules: select genes, scale them for display, cluster, cut and name the modules.
     with stage("modules", timings, what="gene selection, clustering and named modules"):
         selection, display, modules = _modules(experiment, vst, results, config, variance=variance)
@@ -309,6 +293,41 @@ def _analyse_after_de(
         module_contrasts=by_contrast,
         cohort=cohort,
     )
+
+
+def _expression_after_de(
+    experiment: Experiment,
+    result: DEResult,
+    config: RunConfig,
+    timings: dict[str, float],
+    early: _Expression | None,
+) -> _Expression:
+    """The VST and QC from the DE's size factors: those made before the DE when they agree."""
+    factors = (
+        result.size_factors
+        if result.size_factors is not None
+        else transform.size_factors(experiment, engine=config.de.engine)
+    )
+    if early is not None and early.factors.equals(factors):
+        return early
+    return _expression(experiment, factors, config, timings)
+
+
+def _cohort_expression(
+    experiment: Experiment, result: DEResult, config: RunConfig, timings: dict[str, float]
+) -> tuple[Cohort, Experiment, _Expression]:
+    """A chunked cohort: VST on chunks and QC of every sample, and the shown subset's.
+
+    The later stages draw the shown subset (all samples up to --max-samples), its VST from
+    the cohort's trend; they get its experiment and expression.
+    """
+    with stage("cohort", timings, what="VST on chunks, cohort QC and the shown samples"):
+        cohort, shown = _cohort(experiment, result, config)
+    with stage("qc", timings, what="sample distances, PCA and verdicts"):
+        qc, variables = _sample_qc(shown.experiment, shown.vst, config)
+        qc = judged_on_cohort(qc, cohort)  # the separation of every sample, not the shown
+    expression = _Expression(shown.size_factors, shown.normalized, shown.vst, qc, variables)
+    return cohort, shown.experiment, expression
 
 
 def _sample_qc(
