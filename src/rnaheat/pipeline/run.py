@@ -207,7 +207,7 @@ def _early_expression(
     # a large matrix's VST would be held through the DE, at its peak of memory.
     if (
         is_chunked(experiment.adata.X)
-        or not (settings.contrast or not settings.contrasts)
+        or (settings.contrasts and not settings.contrast)
         or experiment.n_genes * experiment.n_samples > EARLY_QC_VALUES
     ):
         return None
@@ -379,12 +379,17 @@ def _vst(
     normalized = transform.normalized_counts(experiment, size_factors=factors)
     vst = transform.vst(
         experiment,
-        blind=config.vst.blind or not settings.design,
+        blind=_blind_vst(config),
         design=settings.design or None,
         size_factors=factors,
         engine=settings.engine,
     )
     return normalized, vst
+
+
+def _blind_vst(config: RunConfig, /) -> bool:
+    """Whether the VST leaves the design out: as asked, and always without a design."""
+    return config.vst.blind or not config.de.design
 
 
 def _cohort(experiment: Experiment, result: DEResult, config: RunConfig) -> tuple[Cohort, Shown]:
@@ -395,7 +400,7 @@ def _cohort(experiment: Experiment, result: DEResult, config: RunConfig) -> tupl
             "a chunked count matrix needs the DE model's size factors; an imported DE table "
             "has none (run the DE model instead of --de-table)"
         )
-    blind = config.vst.blind or not settings.design
+    blind = _blind_vst(config)
     variables = design_variables(settings.design) if settings.design else []
     contrast_variable = settings.contrast[0] if settings.contrast else None
     by = config.heatmap.subsample_by or contrast_variable or (variables or [None])[0]
