@@ -628,7 +628,7 @@ def _read(config: RunConfig, timings: dict[str, float]) -> Experiment:
             tx2gene=inputs.tx2gene,
             counts_from_abundance=inputs.counts_from_abundance,
             estimated_counts=inputs.estimated_counts,
-            chunked=bool(config.de.workers or config.de.scheduler),
+            chunked=_on_dask(config),
         )
         logger.info("  %d genes × %d samples", experiment.n_genes, experiment.n_samples)
         source = Path(inputs.samples or inputs.counts).name
@@ -705,7 +705,7 @@ def run(
 
 def _cluster(config: RunConfig, /) -> contextlib.AbstractContextManager:
     """The Dask cluster that ``--workers`` or ``--scheduler`` asks for, open for the run."""
-    if not (config.de.workers or config.de.scheduler):
+    if not _on_dask(config):
         return contextlib.nullcontext()
     try:
         from rnaheat.de.distributed import cluster
@@ -792,4 +792,9 @@ def _write(
 
 def _spare_cores(config: RunConfig, /) -> bool:
     """Whether the run may fork helpers onto other cores (not from a Dask run's process)."""
-    return default_jobs() > 1 and not (config.de.workers or config.de.scheduler)
+    return default_jobs() > 1 and not _on_dask(config)
+
+
+def _on_dask(config: RunConfig, /) -> bool:
+    """Whether the run computes on a Dask cluster (``--workers`` or ``--scheduler``)."""
+    return bool(config.de.workers or config.de.scheduler)
