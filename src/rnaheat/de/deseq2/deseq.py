@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from dataclasses import replace as replace_fields
 from typing import Any, ClassVar, Protocol
 
@@ -162,7 +162,7 @@ class _ThreadChunks:
 class ThreadBackend:
     """The in-memory engine: numpy counts, chunks on up to ``n_threads`` threads."""
 
-    n_threads: int
+    n_threads: int = field(default_factory=default_threads)
 
     def nonzero_rows(self, counts: np.ndarray, /) -> np.ndarray:
         """See :meth:`ChunkBackend.nonzero_rows`."""
@@ -493,8 +493,8 @@ def run_deseq2_contrasts(
         is not nested in the design, or all genes are zero.
     """
     if backend is None:
-        threads = default_threads() if n_threads is None else n_threads
-        counts, backend = np.asarray(counts), ThreadBackend(threads)
+        backend = ThreadBackend() if n_threads is None else ThreadBackend(n_threads)
+        counts = np.asarray(counts)
     design = np.asarray(design, dtype=float)
     contrasts = np.atleast_2d(np.asarray(contrasts, dtype=float))
     _check_shapes(counts, design, contrasts)

@@ -38,7 +38,6 @@ from rnaheat.de.deseq2 import linalg
 from rnaheat.de.deseq2.deseq import DEFAULT_CHUNK_ELEMENTS, ThreadBackend, chunk_slices
 from rnaheat.de.deseq2.glm import fit_nb_glm
 from rnaheat.de.deseq2.size_factors import factor_rows
-from rnaheat.de.deseq2.threads import default_threads
 from rnaheat.de.deseq2.wald import wald_test
 
 if TYPE_CHECKING:
@@ -351,7 +350,7 @@ def shrink_lfc(
         raise ValueError(f"unknown shrinkage {method!r}; choose from {', '.join(SHRINK_METHODS)}")
     design = np.asarray(design, dtype=float)
     coef, intercept = _coefficient(np.asarray(contrast, float)), _intercept(design)
-    backend = ThreadBackend(default_threads()) if backend is None else backend
+    backend = ThreadBackend() if backend is None else backend
     nonzero = backend.nonzero_rows(counts)
     tested = nonzero[np.isfinite(dispersion[nonzero])]
     out_lfc = np.full(counts.shape[0], np.nan)
