@@ -185,6 +185,12 @@ _case("engine-unknown", _flags("--engine", "edger"), 2, r"unknown DE engine 'edg
 _case("clip-inf", _flags("--clip", "inf"), 2, r"heatmap\.clip = inf: allowed is 0\.01 to 100")
 _case("clip-zero", _flags("--clip", "0"), 2, r"heatmap\.clip = 0\.0")
 _case("clip-negative", _flags("--clip", "-1"), 2, r"heatmap\.clip = -1\.0")
+_case(
+    "max-samples-small",
+    _flags("--max-samples", "2"),
+    2,
+    r"heatmap\.max_samples = 2: allowed is 3 to 1,000,000 \(--max-samples\)$",
+)
 _case("lfc-threshold-nan", _flags("--lfc-threshold", "nan"), 2, r"lfc_threshold = nan")
 _case("lfc-threshold-negative", _flags("--lfc-threshold", "-1"), 2, r"lfc_threshold = -1\.0")
 _case("seed-negative", _flags("--seed", "-1"), 2, r"seed = -1: allowed is 0 to 4,294,967,295")

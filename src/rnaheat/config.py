@@ -734,23 +734,26 @@ class RunConfig:
     figures: FigureSettings = _section(FigureSettings, "outputs")
     tables: TableSettings = _section(TableSettings, "outputs")
 
-    def _ranges(self) -> list[tuple[str, float | None, float, float]]:
-        """Each numeric setting with its smallest and largest allowed value."""
+    def _ranges(self) -> list[tuple[str, str, float | None, float, float]]:
+        """Each numeric setting (key, flag) with its smallest and largest allowed value."""
         declared = [
-            (key, _lookup(self, key), *spec.metadata["allowed"])
+            (key, spec.metadata["flag"], _lookup(self, key), *spec.metadata["allowed"])
             for key, spec in flagged_settings(RunConfig)
             if spec.metadata.get("allowed")
         ]
-        return [("seed", self.random_state, 0, 2**32 - 1), *declared]
+        return [("seed", "--seed", self.random_state, 0, 2**32 - 1), *declared]
 
     def check_ranges(self) -> None:
-        """Refuse a numeric setting outside its range (NaN and infinity included)."""
-        for key, value, low, high in self._ranges():
+        """Refuse a numeric setting outside its range (NaN and infinity included).
+
+        The message names the setting as a config file spells it and as its flag.
+        """
+        for key, flag, value, low, high in self._ranges():
             if value is None:
                 continue
             finite = isinstance(value, int) or math.isfinite(value)
             if not (finite and low <= value <= high):
-                raise ValueError(f"{key} = {value}: allowed is {low:,} to {high:,}")
+                raise ValueError(f"{key} = {value}: allowed is {low:,} to {high:,} ({flag})")
 
     def validate(self) -> RunConfig:
         """Check that the settings make a runnable analysis; return ``self``.
