@@ -113,6 +113,12 @@ def unit_rows(values: np.ndarray, /, *, metric: str) -> np.ndarray:
     return np.divide(x, norm, out=np.zeros_like(x), where=norm > 1e-12)
 
 
+def _rows_and_squares(values: np.ndarray, /, *, metric: str) -> tuple:
+    """:func:`unit_rows` and, for Euclidean distances, their squared norms (else ``None``)."""
+    u = unit_rows(values, metric=metric)
+    return u, ((u * u).sum(axis=1) if metric == "euclidean" else None)
+
+
 def _as_distances(
     products: np.ndarray, /, *, out: np.ndarray, metric: str, squares: tuple | None
 ) -> None:
@@ -178,9 +184,7 @@ def distance_blocks(
     tuple
         First row, stop row, and the block of distances.
     """
-    _check(metric)
-    u = unit_rows(values, metric=metric)
-    squares = (u * u).sum(axis=1) if metric == "euclidean" else None
+    u, squares = _rows_and_squares(values, metric=metric)
     for start, stop, first, block in _product_blocks(u, block_size=block_size, upper=upper):
         sides = None if squares is None else (squares[start:stop, None], squares[None, first:])
         _as_distances(block, out=block, metric=metric, squares=sides)
@@ -206,10 +210,8 @@ def condensed_distances(
     numpy.ndarray
         ``n·(n-1)/2`` float64 distances, pairs ``(i, j)`` with ``i < j`` in row-major order.
     """
-    _check(metric)
-    u = unit_rows(values, metric=metric)
+    u, squares = _rows_and_squares(values, metric=metric)
     n = len(u)
-    squares = (u * u).sum(axis=1) if metric == "euclidean" else None
     out = _large_empty(n * (n - 1) // 2)
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     threads = min(_CONVERT_THREADS, cores or 1)

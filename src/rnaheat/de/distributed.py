@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import ClassVar
@@ -36,6 +35,7 @@ import numpy as np
 from rnaheat._progress import progress
 from rnaheat.de.deseq2.deseq import DEFAULT_CHUNK_ELEMENTS
 from rnaheat.de.deseq2.size_factors import log_counts, log_geometric_means, median_ratios
+from rnaheat.de.deseq2.threads import default_threads
 
 __all__ = ["DaskBackend", "active_backend", "as_dask", "cluster"]
 
@@ -148,7 +148,7 @@ def active_backend(counts, /) -> DaskBackend | None:
     if _ACTIVE:
         return _ACTIVE[-1]
     if isinstance(counts, da.Array):
-        return DaskBackend(parallel=min(2, os.cpu_count() or 1))
+        return DaskBackend(parallel=default_threads())
     return None
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -289,16 +289,13 @@ def _whole_columns(
     to :func:`_check_counts`, whose message names the first offending cell.
     """
     counts = np.empty((table.shape[0], len(positions)), dtype=np.int64, order="F")
-    # NaN or infinity cast to garbage integers here; the comparison below catches them.
-    with np.errstate(invalid="ignore"):
-        for k, position in enumerate(positions):
-            column = table.iloc[:, position].to_numpy()
-            counts[:, k] = column
-            bad = (counts[:, k] != column) | (column < 0) | (column > MAX_COUNT)
-            if bad.any():
-                samples = [str(table.columns[p]) for p in positions]
-                numbers = table.iloc[:, positions].to_numpy(dtype=float)
-                _check_counts(numbers, ids=ids, samples=samples, source=source, line0=line0)
+    for k, position in enumerate(positions):
+        column = table.iloc[:, position].to_numpy()
+        if any(cells.any() for cells, _, _ in _count_rules(column)):
+            samples = [str(table.columns[p]) for p in positions]
+            numbers = table.iloc[:, positions].to_numpy(dtype=float)
+            _check_counts(numbers, ids=ids, samples=samples, source=source, line0=line0)
+        counts[:, k] = column
     return counts
 
 
@@ -328,35 +325,40 @@ def _cell(ids: pd.Series, samples: list[str], line0: int, row: int, col: int) ->
     return f"gene {ids.iloc[row]!r} (line {line0 + row}), sample {samples[col]!r}"
 
 
+def _count_rules(numbers: np.ndarray) -> Iterator[tuple[np.ndarray, str, str]]:
+    """Each rule a count must meet, in the order they are reported.
+
+    Yields the cells that break it, what such a cell is, and what is allowed; lazily, so that
+    a caller can stop at the first rule broken.
+    """
+    yield np.isnan(numbers), "missing count", "every gene needs a count in every sample"
+    yield np.isinf(numbers), "infinite count", "counts must be whole numbers ≥ 0"
+    yield numbers < 0, "negative count", "counts must be whole numbers ≥ 0"
+    yield (
+        numbers > MAX_COUNT,
+        "count too large",
+        f"the largest count allowed is {MAX_COUNT:,} (2^53, the largest whole number a "
+        "64-bit float holds exactly)",
+    )
+    yield (
+        numbers != np.floor(numbers),
+        "count that is not a whole number",
+        "the DESeq2 model needs raw read counts; for estimated counts (salmon, kallisto, "
+        "RSEM) give --estimated-counts, or the quantification folder with --tx2gene",
+    )
+
+
 def _check_counts(
     numbers: np.ndarray, *, ids: pd.Series, samples: list[str], source: str, line0: int
 ) -> np.ndarray:
     """Return ``numbers`` as int64 after checking each is a finite whole number ≥ 0."""
-    checks = [
-        (np.isnan(numbers), "missing count", "every gene needs a count in every sample"),
-        (np.isinf(numbers), "infinite count", "counts must be whole numbers ≥ 0"),
-        (numbers < 0, "negative count", "counts must be whole numbers ≥ 0"),
-        (
-            numbers > MAX_COUNT,
-            "count too large",
-            f"the largest count allowed is {MAX_COUNT:,} (2^53, the largest whole number a "
-            "64-bit float holds exactly)",
-        ),
-        (
-            numbers != np.floor(numbers),
-            "count that is not a whole number",
-            "the DESeq2 model needs raw read counts; for estimated counts (salmon, kallisto, "
-            "RSEM) give --estimated-counts, or the quantification folder with --tx2gene",
-        ),
-    ]
-    with np.errstate(invalid="ignore"):
-        for mask, what, allowed in checks:
-            hit = _first(mask)
-            if hit:
-                raise ValueError(
-                    f"{source}: {what} ({numbers[hit]:.17g}) for "
-                    f"{_cell(ids, samples, line0, *hit)}; {allowed}"
-                )
+    for cells, what, allowed in _count_rules(numbers):
+        hit = _first(cells)
+        if hit:
+            raise ValueError(
+                f"{source}: {what} ({numbers[hit]:.17g}) for "
+                f"{_cell(ids, samples, line0, *hit)}; {allowed}"
+            )
     return numbers.astype(np.int64)
 
 

@@ -14,16 +14,25 @@ from collections.abc import Callable, Iterator
 from multiprocessing.connection import Connection
 from typing import Any, TypeVar
 
-__all__ = ["in_background"]
+__all__ = ["can_fork", "in_background", "leave_signals_to_parent"]
 
 T = TypeVar("T")
 
 
-def _serve(task: Callable[[], Any], connection: Connection) -> None:
-    """The child: run ``task`` and send back ``(True, result)`` or ``(False, error)``."""
-    # Signals are the parent's to handle: it ends the child when it stops.
+def can_fork() -> bool:
+    """Whether processes can be forked here (a forked child sees the parent's data)."""
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
+def leave_signals_to_parent() -> None:
+    """Set up a forked helper: the parent handles Ctrl-C and ends its helpers when it stops."""
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _serve(task: Callable[[], Any], connection: Connection) -> None:
+    """The child: run ``task`` and send back ``(True, result)`` or ``(False, error)``."""
+    leave_signals_to_parent()
     try:
         outcome = (True, task())
     except Exception as err:  # every error goes back to the parent, which raises it
@@ -59,7 +68,7 @@ def in_background(task: Callable[[], T], /, *, what: str, fork: bool) -> Iterato
         Waits for the result and returns it, or raises the task's error. A task not finished
         when the block ends (an error in it) is abandoned: its child is ended.
     """
-    if not fork or "fork" not in multiprocessing.get_all_start_methods():
+    if not (fork and can_fork()):
         done: list[T] = []
 
         def here() -> T:

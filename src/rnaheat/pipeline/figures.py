@@ -12,7 +12,6 @@ import io
 import multiprocessing
 import os
 import shutil
-import signal
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from rnaheat.io.output import save_figure
+from rnaheat.pipeline.background import can_fork, leave_signals_to_parent
 
 __all__ = [
     "REPORT_DPI",
@@ -93,8 +93,7 @@ def _install(drawers: Mapping[str, Callable[[], Any]]) -> None:
     """Set a worker up: the run's drawing functions; signals are the parent's to handle."""
     global _DRAWERS  # one set of drawing functions per worker process is the point
     _DRAWERS = drawers
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    leave_signals_to_parent()
 
 
 @contextlib.contextmanager
@@ -129,7 +128,7 @@ def figures_in_background(
     """
     task = partial(_render, folder=folder, formats=tuple(formats), dpi=dpi)
     n_workers = min(jobs, len(drawers))
-    if n_workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
+    if n_workers < 2 or not can_fork():
         yield lambda: dict(task(stem, drawers=drawers) for stem in drawers)
         return
     pool = multiprocessing.get_context("fork").Pool(
@@ -188,7 +187,7 @@ def figures_started_early(
     ``None`` (nothing started: the figures are drawn with the others) with fewer than two
     jobs or where processes cannot be forked.
     """
-    if jobs < 2 or "fork" not in multiprocessing.get_all_start_methods():
+    if jobs < 2 or not can_fork():
         yield None
         return
     with (

@@ -207,7 +207,7 @@ def _early_expression(
     # a large matrix's VST would be held through the DE, at its peak of memory.
     if (
         is_chunked(experiment.adata.X)
-        or not (settings.contrast or not settings.contrasts)
+        or (settings.contrasts and not settings.contrast)
         or experiment.n_genes * experiment.n_samples > EARLY_QC_VALUES
     ):
         return None
@@ -234,30 +234,14 @@ def _analyse_after_de(
     settings = config.de
     cohort = variance = None
     if is_chunked(experiment.adata.X):
-        # A chunked cohort: VST on chunks and QC of every sample; the stages below draw the
-        # shown subset (all samples up to --max-samples), its VST from the cohort's trend.
-        with stage("cohort", timings, what="VST on chunks, cohort QC and the shown samples"):
-            cohort, shown = _cohort(experiment, result, config)
-        experiment, factors, vst = shown.experiment, shown.size_factors, shown.vst
-        normalized, variance = shown.normalized, cohort.variance
-        with stage("qc", timings, what="sample distances, PCA and verdicts"):
-            qc, variables = _sample_qc(experiment, vst, config)
-            qc = judged_on_cohort(qc, cohort)  # the separation of every sample, not the shown
-        fresh_qc = True
+        cohort, experiment, expression = _cohort_expression(experiment, result, config, timings)
+        variance = cohort.variance
     else:
-        factors = (
-            result.size_factors
-            if result.size_factors is not None
-            else transform.size_factors(experiment, engine=settings.engine)
-        )
-        expression = early
-        if early is None or not early.factors.equals(factors):
-            expression = _expression(experiment, factors, config, timings)
-        normalized, vst = expression.normalized, expression.vst
-        qc, variables = expression.qc, expression.variables
-        fresh_qc = expression is not early
-    if on_qc is not None and fresh_qc:
-        on_qc(qc)
+        expression = _expression_after_de(experiment, result, config, timings, early)
+    if on_qc is not None and expression is not early:
+        on_qc(expression.qc)
+    factors, normalized, vst = expression.factors, expression.normalized, expression.vst
+    qc, variables = expression.qc, expression.variables
     # Modules: select genes, scale them for display, cluster, cut and name the modules.
     with stage("modules", timings, what="gene selection, clustering and named modules"):
         selection, display, modules = _modules(experiment, vst, results, config, variance=variance)
@@ -311,6 +295,41 @@ def _analyse_after_de(
     )
 
 
+def _expression_after_de(
+    experiment: Experiment,
+    result: DEResult,
+    config: RunConfig,
+    timings: dict[str, float],
+    early: _Expression | None,
+) -> _Expression:
+    """The VST and QC from the DE's size factors: those made before the DE when they agree."""
+    factors = (
+        result.size_factors
+        if result.size_factors is not None
+        else transform.size_factors(experiment, engine=config.de.engine)
+    )
+    if early is not None and early.factors.equals(factors):
+        return early
+    return _expression(experiment, factors, config, timings)
+
+
+def _cohort_expression(
+    experiment: Experiment, result: DEResult, config: RunConfig, timings: dict[str, float]
+) -> tuple[Cohort, Experiment, _Expression]:
+    """A chunked cohort: VST on chunks and QC of every sample, and the shown subset's.
+
+    The later stages draw the shown subset (all samples up to --max-samples), its VST from
+    the cohort's trend; they get its experiment and expression.
+    """
+    with stage("cohort", timings, what="VST on chunks, cohort QC and the shown samples"):
+        cohort, shown = _cohort(experiment, result, config)
+    with stage("qc", timings, what="sample distances, PCA and verdicts"):
+        qc, variables = _sample_qc(shown.experiment, shown.vst, config)
+        qc = judged_on_cohort(qc, cohort)  # the separation of every sample, not the shown
+    expression = _Expression(shown.size_factors, shown.normalized, shown.vst, qc, variables)
+    return cohort, shown.experiment, expression
+
+
 def _sample_qc(
     experiment: Experiment, vst: pd.DataFrame, config: RunConfig
 ) -> tuple[QCResult, list[str]]:
@@ -360,12 +379,17 @@ def _vst(
     normalized = transform.normalized_counts(experiment, size_factors=factors)
     vst = transform.vst(
         experiment,
-        blind=config.vst.blind or not settings.design,
+        blind=_blind_vst(config),
         design=settings.design or None,
         size_factors=factors,
         engine=settings.engine,
     )
     return normalized, vst
+
+
+def _blind_vst(config: RunConfig, /) -> bool:
+    """Whether the VST leaves the design out: as asked, and always without a design."""
+    return config.vst.blind or not config.de.design
 
 
 def _cohort(experiment: Experiment, result: DEResult, config: RunConfig) -> tuple[Cohort, Shown]:
@@ -376,7 +400,7 @@ def _cohort(experiment: Experiment, result: DEResult, config: RunConfig) -> tupl
             "a chunked count matrix needs the DE model's size factors; an imported DE table "
             "has none (run the DE model instead of --de-table)"
         )
-    blind = config.vst.blind or not settings.design
+    blind = _blind_vst(config)
     variables = design_variables(settings.design) if settings.design else []
     contrast_variable = settings.contrast[0] if settings.contrast else None
     by = config.heatmap.subsample_by or contrast_variable or (variables or [None])[0]
@@ -604,7 +628,7 @@ def _read(config: RunConfig, timings: dict[str, float]) -> Experiment:
             tx2gene=inputs.tx2gene,
             counts_from_abundance=inputs.counts_from_abundance,
             estimated_counts=inputs.estimated_counts,
-            chunked=bool(config.de.workers or config.de.scheduler),
+            chunked=_on_dask(config),
         )
         logger.info("  %d genes × %d samples", experiment.n_genes, experiment.n_samples)
         source = Path(inputs.samples or inputs.counts).name
@@ -681,7 +705,7 @@ def run(
 
 def _cluster(config: RunConfig, /) -> contextlib.AbstractContextManager:
     """The Dask cluster that ``--workers`` or ``--scheduler`` asks for, open for the run."""
-    if not (config.de.workers or config.de.scheduler):
+    if not _on_dask(config):
         return contextlib.nullcontext()
     try:
         from rnaheat.de.distributed import cluster
@@ -768,4 +792,9 @@ def _write(
 
 def _spare_cores(config: RunConfig, /) -> bool:
     """Whether the run may fork helpers onto other cores (not from a Dask run's process)."""
-    return default_jobs() > 1 and not (config.de.workers or config.de.scheduler)
+    return default_jobs() > 1 and not _on_dask(config)
+
+
+def _on_dask(config: RunConfig, /) -> bool:
+    """Whether the run computes on a Dask cluster (``--workers`` or ``--scheduler``)."""
+    return bool(config.de.workers or config.de.scheduler)

@@ -24,17 +24,14 @@ the same small per-gene summaries.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from dataclasses import replace as replace_fields
 from typing import Any, ClassVar, Protocol
 
 import numpy as np
 import pandas as pd
 
-from rnaheat._progress import progress
 from rnaheat.de.deseq2.cooks import (
     cooks_cutoff,
     cooks_distances,
@@ -50,6 +47,7 @@ from rnaheat.de.deseq2.glm import fit_nb_glm
 from rnaheat.de.deseq2.lrt import check_nested, likelihood_ratio_test
 from rnaheat.de.deseq2.prior import log_residual_variance, map_dispersions, prior_variance
 from rnaheat.de.deseq2.size_factors import factor_rows, mean_inverse, median_of_ratios
+from rnaheat.de.deseq2.threads import default_threads, thread_map
 from rnaheat.de.deseq2.trend import DispersionTrend, fit_trend
 from rnaheat.de.deseq2.wald import wald_test
 from rnaheat.de.engine import EngineResult
@@ -153,11 +151,7 @@ class _ThreadChunks:
         def run(k: int):
             return function(self.counts[self.slices[k]], **per_chunk[k], **shared)
 
-        tasks = range(len(self.slices))
-        if self.n_threads <= 1 or len(tasks) == 1:
-            return [run(k) for k in progress(tasks, desc=desc, total=len(tasks))]
-        with ThreadPoolExecutor(max_workers=self.n_threads) as pool:
-            return list(progress(pool.map(run, tasks), desc=desc, total=len(tasks)))
+        return thread_map(run, range(len(self.slices)), n_threads=self.n_threads, desc=desc)
 
     def gather(self, handles, /, *, function=None) -> list:
         """See :meth:`Chunks.gather`."""
@@ -168,7 +162,7 @@ class _ThreadChunks:
 class ThreadBackend:
     """The in-memory engine: numpy counts, chunks on up to ``n_threads`` threads."""
 
-    n_threads: int
+    n_threads: int = field(default_factory=default_threads)
 
     def nonzero_rows(self, counts: np.ndarray, /) -> np.ndarray:
         """See :meth:`ChunkBackend.nonzero_rows`."""
@@ -499,8 +493,8 @@ def run_deseq2_contrasts(
         is not nested in the design, or all genes are zero.
     """
     if backend is None:
-        threads = min(2, os.cpu_count() or 1) if n_threads is None else n_threads
-        counts, backend = np.asarray(counts), ThreadBackend(threads)
+        backend = ThreadBackend() if n_threads is None else ThreadBackend(n_threads)
+        counts = np.asarray(counts)
     design = np.asarray(design, dtype=float)
     contrasts = np.atleast_2d(np.asarray(contrasts, dtype=float))
     _check_shapes(counts, design, contrasts)

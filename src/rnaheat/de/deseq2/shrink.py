@@ -26,9 +26,7 @@ contrast's denominator is the reference level).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -37,13 +35,13 @@ from scipy.special import ndtri
 
 from rnaheat import defaults
 from rnaheat.de.deseq2 import linalg
-from rnaheat.de.deseq2.deseq import DEFAULT_CHUNK_ELEMENTS, chunk_slices
+from rnaheat.de.deseq2.deseq import DEFAULT_CHUNK_ELEMENTS, ThreadBackend, chunk_slices
 from rnaheat.de.deseq2.glm import fit_nb_glm
 from rnaheat.de.deseq2.size_factors import factor_rows
 from rnaheat.de.deseq2.wald import wald_test
 
 if TYPE_CHECKING:
-    from rnaheat.de.deseq2.deseq import ChunkBackend
+    from rnaheat.de.deseq2.deseq import ChunkBackend, Chunks
     from rnaheat.de.engine import EngineResult
 
 __all__ = [
@@ -321,7 +319,7 @@ def shrink_lfc(
     Parameters
     ----------
     counts
-        Genes × samples counts: an array, or a dask array read a chunk of genes at a time.
+        Genes × samples counts: an array, or the chunked counts ``backend`` reads.
     design
         Samples × coefficients model matrix with an intercept column.
     method
@@ -337,8 +335,8 @@ def shrink_lfc(
         error.
     backend
         Where the chunks of genes run (e.g. Dask workers, see
-        :mod:`rnaheat.de.distributed`); ``None``: threads in this process. The numbers do
-        not depend on it.
+        :mod:`rnaheat.de.distributed`); ``None``: :class:`ThreadBackend`, threads in this
+        process. The numbers do not depend on it.
     coefficients
         Genes × coefficients MLE (natural log) of the same fit, if kept; otherwise the GLM
         is fitted again, a chunk of genes at a time.
@@ -352,8 +350,9 @@ def shrink_lfc(
         raise ValueError(f"unknown shrinkage {method!r}; choose from {', '.join(SHRINK_METHODS)}")
     design = np.asarray(design, dtype=float)
     coef, intercept = _coefficient(np.asarray(contrast, float)), _intercept(design)
-    # np.asarray: chunked counts (a dask array) are read a chunk of genes at a time, never whole.
-    tested = np.flatnonzero(np.isfinite(dispersion) & (np.asarray(counts.sum(axis=1)) > 0))
+    backend = ThreadBackend() if backend is None else backend
+    nonzero = backend.nonzero_rows(counts)
+    tested = nonzero[np.isfinite(dispersion[nonzero])]
     out_lfc = np.full(counts.shape[0], np.nan)
     out_se = np.full(counts.shape[0], np.nan)
     # Chunks of bounded size keep memory flat; each gene's answer does not depend on them.
@@ -368,7 +367,7 @@ def shrink_lfc(
         {**kw, "start": _kept(coefficients, rows)}
         for kw, rows in zip(per_chunk, chunks, strict=True)
     ]
-    run = _chunk_runner(counts, backend, rows=tested, slices=slices)
+    run = _chunk_runner(backend.chunks(counts, rows=tested, slices=slices))
     if method == "normal":
         beta = np.concatenate(run(_mle_chunk, with_start, {"design": design}, "MLE of LFCs"))
         beta /= _LOG2
@@ -391,29 +390,11 @@ def shrink_lfc(
     return ShrunkLFC(out_lfc, out_se, {"method": method, "prior_scale": scale})
 
 
-def _chunk_runner(counts, backend: ChunkBackend | None, /, *, rows, slices) -> Callable:
-    """A function running chunks of genes: ``run(function, per_chunk, shared, desc)``.
-
-    It returns ``function(counts of chunk k, **per_chunk[k], **shared)`` for the chunks
-    ``rows[slices[k]]`` of ``counts``, in order.
-    """
-    if backend is not None:
-        chunks = backend.chunks(counts, rows=rows, slices=slices)
-        return lambda function, per_chunk, shared, desc: chunks.gather(
-            chunks.map(function, per_chunk, shared=shared, desc=desc)
-        )
-
-    def run(function, per_chunk, shared, desc):
-        def one(k: int):
-            return function(np.asarray(counts[rows[slices[k]]]), **per_chunk[k], **shared)
-
-        # Chunks are independent: threads share them (numpy releases the GIL in its loops),
-        # and each gene's numbers are the same whatever the number of threads.
-        threads = min(2, os.cpu_count() or 1, len(slices))
-        with ThreadPoolExecutor(max_workers=max(threads, 1)) as pool:
-            return list(pool.map(one, range(len(slices))))
-
-    return run
+def _chunk_runner(chunks: Chunks, /) -> Callable:
+    """``run(function, per_chunk, shared, desc)``: the gathered results of ``chunks.map``."""
+    return lambda function, per_chunk, shared, desc: chunks.gather(
+        chunks.map(function, per_chunk, shared=shared, desc=desc)
+    )
 
 
 def _kept(coefficients: np.ndarray | None, rows: np.ndarray) -> np.ndarray | None:

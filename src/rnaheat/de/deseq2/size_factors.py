@@ -7,10 +7,9 @@ zero and are left out, as are the sample's own zero counts.
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
+
+from rnaheat.de.deseq2.threads import thread_map
 
 __all__ = [
     "factor_rows",
@@ -24,16 +23,13 @@ __all__ = [
 ]
 
 
-def median_of_ratios(counts: np.ndarray, /, *, n_threads: int | None = None) -> np.ndarray:
+def median_of_ratios(counts: np.ndarray, /) -> np.ndarray:
     """DESeq2's size factors, one per sample.
 
     Parameters
     ----------
     counts
         Genes × samples raw counts.
-    n_threads
-        Threads taking the samples' medians (default: up to 2, bounded by the CPUs); the
-        factors do not depend on it.
 
     Returns
     -------
@@ -49,18 +45,13 @@ def median_of_ratios(counts: np.ndarray, /, *, n_threads: int | None = None) -> 
     log_geo_means = np.concatenate(
         [log_geometric_means(counts[rows]) for rows in row_blocks(*counts.shape)]
     )
+
     # Samples a block at a time (bounded memory, no full-size copy of the logarithms); the
     # blocks share the threads (numpy's logarithm and partition release the GIL).
-    blocks = row_blocks(counts.shape[1], counts.shape[0])
-    threads = min(2, os.cpu_count() or 1) if n_threads is None else n_threads
-
     def block_factors(columns: slice) -> np.ndarray:
         return median_ratios(log_counts(counts[:, columns]), log_geo_means, source="counts")
 
-    if threads <= 1 or len(blocks) == 1:
-        return np.concatenate([block_factors(b) for b in blocks])
-    with ThreadPoolExecutor(max_workers=threads) as pool:
-        return np.concatenate(list(pool.map(block_factors, blocks)))
+    return np.concatenate(thread_map(block_factors, row_blocks(counts.shape[1], counts.shape[0])))
 
 
 #: Values per block of the size-factor passes (about 32 MB of float64 each).

@@ -14,13 +14,11 @@ interpolation between grid points (a departure from R of the order of 1e-4).
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 
 from rnaheat.de.deseq2.dispersion import gene_wise_dispersions
 from rnaheat.de.deseq2.size_factors import factor_rows, per_sample, row_blocks
+from rnaheat.de.deseq2.threads import thread_map
 from rnaheat.de.deseq2.trend import DispersionTrend, fit_trend
 
 __all__ = ["fit_vst_trend", "vst_transform", "vst_trend_rows"]
@@ -146,7 +144,5 @@ def _parametric(counts: np.ndarray, trend: DispersionTrend, /, *, size_factors: 
         np.log(q, out=q)
         q /= np.log(2.0)
 
-    blocks = row_blocks(*counts.shape, block_values=_BLOCK_VALUES)
-    with ThreadPoolExecutor(max_workers=min(2, os.cpu_count() or 1)) as pool:
-        list(pool.map(block, blocks))
+    thread_map(block, row_blocks(*counts.shape, block_values=_BLOCK_VALUES))
     return out
