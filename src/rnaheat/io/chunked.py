@@ -27,7 +27,7 @@ import h5py
 import numpy as np
 import pandas as pd
 
-from rnaheat.io.counts import MAX_COUNT, VAR_SYMBOL_COLUMNS, check_gene_ids, check_names
+from rnaheat.io.counts import VAR_SYMBOL_COLUMNS, bad_counts, check_gene_ids, check_names
 
 __all__ = ["ChunkedCounts", "read_chunked"]
 
@@ -225,29 +225,18 @@ def _select_samples(counts: ChunkedCounts, samples: list[str], *, source: Path) 
     )
 
 
-def _bad_cells(block: np.ndarray) -> np.ndarray:
-    """Per count, whether it is not a whole number in [0, 2^53]."""
-    if block.dtype.kind == "u":
-        return np.zeros(block.shape, dtype=bool)
-    if block.dtype.kind == "i":
-        return block < 0
-    values = np.asarray(block, dtype=float)
-    with np.errstate(invalid="ignore"):
-        return ~(np.isfinite(values) & (values >= 0) & (values <= MAX_COUNT) & (values % 1 == 0))
-
-
 def _check_values(counts: ChunkedCounts, *, source: Path) -> None:
     """One pass over the chunks: every count whole and ≥ 0, no all-zero sample."""
     x = counts.counts
     if x.dtype.kind not in "uif":
         raise ValueError(f"{source}: counts are of type {x.dtype}; numbers are needed")
     # On the store's own chunks (no rechunking), reading each chunk once for both answers.
-    bad = x.map_blocks(_bad_cells, dtype=bool, meta=np.array((), dtype=bool)).any(axis=1)
+    bad = x.map_blocks(bad_counts, dtype=bool, meta=np.array((), dtype=bool)).any(axis=1)
     bad_genes, sample_totals = dask.compute(bad, x.sum(axis=0, dtype=float))
     if bad_genes.any():
         row = int(np.flatnonzero(bad_genes)[0])
         values = np.asarray(x[row].compute())
-        col = int(np.flatnonzero(_bad_cells(values))[0])
+        col = int(np.flatnonzero(bad_counts(values))[0])
         raise ValueError(
             f"{source}: count {float(values[col]):.17g} for gene {counts.gene_ids[row]!r}, "
             f"sample {counts.samples[col]!r} is not a whole number ≥ 0 (at most 2^53); "

@@ -24,7 +24,14 @@ from rnaheat.io.tximport import GeneQuant, read_quant_folder
 if TYPE_CHECKING:
     import anndata as ad
 
-__all__ = ["check_gene_ids", "check_names", "parse_counts", "read_counts", "read_h5ad"]
+__all__ = [
+    "bad_counts",
+    "check_gene_ids",
+    "check_names",
+    "parse_counts",
+    "read_counts",
+    "read_h5ad",
+]
 
 logger = logging.getLogger("rnaheat")
 
@@ -346,6 +353,11 @@ def _count_rules(numbers: np.ndarray) -> Iterator[tuple[np.ndarray, str, str]]:
         "the DESeq2 model needs raw read counts; for estimated counts (salmon, kallisto, "
         "RSEM) give --estimated-counts, or the quantification folder with --tx2gene",
     )
+
+
+def bad_counts(numbers: np.ndarray) -> np.ndarray:
+    """Per cell, whether it breaks any rule a count must meet (any numeric dtype)."""
+    return np.logical_or.reduce([cells for cells, _, _ in _count_rules(numbers)])
 
 
 def _check_counts(
