@@ -24,13 +24,14 @@ from __future__ import annotations
 import itertools
 import logging
 import mmap
-import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import fastcluster
 import numpy as np
 from scipy.cluster.hierarchy import fcluster, leaves_list, optimal_leaf_ordering
+
+from rnaheat._cores import usable_cores
 
 __all__ = [
     "LINKAGES",
@@ -213,8 +214,7 @@ def condensed_distances(
     u, squares = _rows_and_squares(values, metric=metric)
     n = len(u)
     out = _large_empty(n * (n - 1) // 2)
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    threads = min(_CONVERT_THREADS, cores or 1)
+    threads = min(_CONVERT_THREADS, usable_cores())
     with ThreadPoolExecutor(max_workers=threads) as pool:
         for start, stop, _, block in _product_blocks(u, block_size=block_size, upper=True):
             # Rows are split so that each thread writes about as many values.

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import io
 import multiprocessing
-import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -25,7 +24,6 @@ from rnaheat.pipeline.background import can_fork, leave_signals_to_parent
 __all__ = [
     "REPORT_DPI",
     "StartedFigures",
-    "default_jobs",
     "figure_png",
     "figures_in_background",
     "figures_started_early",
@@ -37,13 +35,6 @@ REPORT_DPI = 110
 # The drawing functions of the run, set in each worker process by the pool's initializer
 # (forked workers inherit them; nothing is pickled).
 _DRAWERS: Mapping[str, Callable[[], Any]] = {}
-
-
-def default_jobs() -> int:
-    """The number of cores this process may run on."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
 
 
 def figure_png(figure: Any, /, *, dpi: int = REPORT_DPI) -> bytes:

@@ -17,6 +17,7 @@ import pandas as pd
 from matplotlib.figure import Figure as MplFigure
 
 from rnaheat import pl
+from rnaheat._cores import usable_cores
 from rnaheat._progress import stage
 from rnaheat.checks import checks_table
 from rnaheat.config import RunConfig, to_dict
@@ -44,7 +45,7 @@ from rnaheat.pipeline.cohort import (
     cohort_tables,
     skips_expression_tables,
 )
-from rnaheat.pipeline.figures import StartedFigures, default_jobs, figures_in_background
+from rnaheat.pipeline.figures import StartedFigures, figures_in_background
 from rnaheat.pipeline.h5ad import H5AD_NAME, write_analysis
 from rnaheat.pl import heatmap_settings, heatmap_tracks, run_title
 from rnaheat.plot.colors import NEUTRAL, NOT_SHOWN, sample_track_colors, track_palettes
@@ -688,7 +689,7 @@ def write_results(
             tmp / "figures",
             formats=formats,
             dpi=settings.dpi,
-            jobs=settings.jobs or default_jobs(),
+            jobs=settings.jobs or usable_cores(),
         ) as drawn_figures,
     ):
         with stage("tables", timings, what=f"tables into {out}/tables"):

@@ -21,6 +21,7 @@ import pandas as pd
 
 from rnaheat import de as de_module
 from rnaheat import transform
+from rnaheat._cores import usable_cores
 from rnaheat._progress import stage
 from rnaheat.cohort import Cohort, Shown, cohort_view, judged_on_cohort
 from rnaheat.config import RunConfig
@@ -39,7 +40,7 @@ from rnaheat.modules.contrasts import module_contrasts, most_significant_rows
 from rnaheat.modules.shapes import Levels, sample_levels
 from rnaheat.pipeline.analysis import Analysis
 from rnaheat.pipeline.background import in_background
-from rnaheat.pipeline.figures import StartedFigures, default_jobs, figures_started_early
+from rnaheat.pipeline.figures import StartedFigures, figures_started_early
 from rnaheat.qc import QCResult, sample_qc
 from rnaheat.select import GeneSelection, select_genes
 from rnaheat.story import Story, four_checks, other_contrasts_sentence, tell_story
@@ -742,7 +743,7 @@ class _QCFigures(contextlib.ExitStack):
 
         self.close()
         figures = self.config.figures
-        jobs = (figures.jobs or default_jobs()) if _spare_cores(self.config) else 1
+        jobs = (figures.jobs or usable_cores()) if _spare_cores(self.config) else 1
         self.started = self.enter_context(
             figures_started_early(
                 qc_figure_drawers(qc),
@@ -792,7 +793,7 @@ def _write(
 
 def _spare_cores(config: RunConfig, /) -> bool:
     """Whether the run may fork helpers onto other cores (not from a Dask run's process)."""
-    return default_jobs() > 1 and not _on_dask(config)
+    return usable_cores() > 1 and not _on_dask(config)
 
 
 def _on_dask(config: RunConfig, /) -> bool:

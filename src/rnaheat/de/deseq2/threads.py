@@ -7,11 +7,11 @@ threads.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
+from rnaheat._cores import usable_cores
 from rnaheat._progress import progress
 
 __all__ = ["default_threads", "thread_map"]
@@ -21,8 +21,8 @@ R = TypeVar("R")
 
 
 def default_threads() -> int:
-    """Threads working at once by default: up to 2, bounded by the CPUs."""
-    return min(2, os.cpu_count() or 1)
+    """Threads working at once by default: up to 2, bounded by the usable cores."""
+    return min(2, usable_cores())
 
 
 def thread_map(
