@@ -214,12 +214,22 @@ def test_chunked_counts_on_an_engine_that_needs_memory_is_one_clear_error():
 
 
 @pytest.mark.slow
-def test_workers_slow_to_exit_are_waited_for_not_killed(capfd):
-    """Closing the cluster waits for workers that need longer than distributed's 4 seconds."""
+def test_local_workers_keep_glibc_defaults_and_are_waited_for_not_killed(capfd, monkeypatch):
+    """Local workers run without Dask's 64 KiB trim threshold (which makes every temporary
+    array page-fault afresh), and closing the cluster waits for workers that need longer than
+    distributed's 4 seconds."""
     import atexit
 
+    # distributed writes its workers' settings into this process's environment when it starts
+    # them (the module's other cluster did), and a worker inherits that environment.
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
     with cluster(workers=2):
-        distributed.default_client().run(atexit.register, time.sleep, 6)
+        client = distributed.default_client()
+        # A lambda, so the environment is read on the worker (os.environ.get would carry
+        # this process's environment along).
+        trims = client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_"))
+        client.run(atexit.register, time.sleep, 6)
+    assert list(trims.values()) == [None, None]
     assert "killing" not in capfd.readouterr().err
 
 
