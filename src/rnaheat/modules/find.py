@@ -173,6 +173,10 @@ def _params(
     }
 
 
+#: Each module's eigengene, its variance share and each gene's kME (``eigengenes``' result).
+_Described = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
 @dataclass(frozen=True, eq=False)
 class _Named:
     """Modules numbered 1..k by the documented rule, with their eigengenes and names.
@@ -200,15 +204,17 @@ class _Named:
 
 def _split(
     inputs: _Inputs, gene_cut: GeneCut, *, options: ModuleOptions, log2fc: np.ndarray | None
-) -> GeneCut:
+) -> tuple[GeneCut, _Described | None]:
     """The cut with modules that move both ways under a direction name split by direction.
 
     Only when the number of modules is chosen automatically: a number the user asked for is
-    kept, and such a module is renamed instead.
+    kept, and such a module is renamed instead. Also returns the cut's eigengenes
+    (:func:`~rnaheat.modules.describe.eigengenes`) when nothing was split, so that naming
+    does not compute them again (an eigendecomposition per module, samples × samples).
     """
     if options.n_modules is not None:
-        return gene_cut
-    eig, _, _ = eigengenes(inputs.x, gene_cut.labels, k=gene_cut.k)
+        return gene_cut, None
+    described = eigengenes(inputs.x, gene_cut.labels, k=gene_cut.k)
     labels = split_by_direction(
         inputs.x,
         gene_cut.labels,
@@ -216,15 +222,17 @@ def _split(
         variables=inputs.variables,
         contrast=inputs.contrast,
         log2fc=log2fc,
-        eigengenes=eig,
+        eigengenes=described[0],
         min_size=inputs.min_size,
         min_explained=options.min_explained,
         name_pvalue=options.name_pvalue,
     )
     k = int(labels.max()) + 1
-    if k > gene_cut.k:
-        logger.info("%d module(s) moved both ways in the contrast: split", k - gene_cut.k)
-    return dataclasses.replace(gene_cut, labels=labels, k=k)
+    if k == gene_cut.k:
+        # New labels are only ever added: the same number of modules is the same cut.
+        return gene_cut, described
+    logger.info("%d module(s) moved both ways in the contrast: split", k - gene_cut.k)
+    return dataclasses.replace(gene_cut, labels=labels, k=k), None
 
 
 def _named(
@@ -234,14 +242,16 @@ def _named(
     options: ModuleOptions,
     log2fc: np.ndarray | None,
     profiles: np.ndarray | None = None,
+    described: _Described | None = None,
 ) -> _Named:
     """Name each module by its eigengene's best explanation that holds for its genes; number.
 
     Names below the purity bound give way to the next one (see :mod:`rnaheat.modules.purity`).
     With level ``profiles`` (pattern modules) a module is named by its mean profile's shape.
+    ``described``: the cut's eigengenes when they are known already.
     """
     raw, k = gene_cut.labels, gene_cut.k
-    eig, variance, kme = eigengenes(inputs.x, raw, k=k)
+    eig, variance, kme = eigengenes(inputs.x, raw, k=k) if described is None else described
     if profiles is not None and inputs.levels is not None:
         means = np.array([profiles[raw == m].mean(axis=0) for m in range(k)])
         explained = [
@@ -414,11 +424,19 @@ def find_modules(
         inputs.x if profiles is None else profiles, options=options, min_size=inputs.min_size
     )
     log2fc = None if de_table is None else de_columns(inputs.frame.index.astype(str), de_table)[0]
+    described = None
     if profiles is None:
         # Names must be true for the genes: a module moving both ways in the contrast is split.
-        gene_cut = _split(inputs, gene_cut, options=options, log2fc=log2fc)
+        gene_cut, described = _split(inputs, gene_cut, options=options, log2fc=log2fc)
     # Eigengenes and their explanation by the design (or shape), then the documented numbering.
-    named = _named(inputs, gene_cut, options=options, log2fc=log2fc, profiles=profiles)
+    named = _named(
+        inputs,
+        gene_cut,
+        options=options,
+        log2fc=log2fc,
+        profiles=profiles,
+        described=described,
+    )
     # 4: the tree within each module gives the rows' order.
     trees, row_order = module_trees(
         inputs.x,
