@@ -120,7 +120,7 @@ def _flat(frame: pd.DataFrame, *, keep_index: bool) -> tuple[pd.DataFrame, list[
         "index": _tagged(index_names),
         "keep_index": keep_index,
     }
-    note["dtypes"] = [_dtype_note(table.iloc[:, i].dtype) for i in range(table.shape[1])]
+    note["dtypes"] = [_dtype_note(dtype) for dtype in table.dtypes]
     return table, names, note
 
 
@@ -199,10 +199,12 @@ def decode_frame(stored: pd.DataFrame, note: str, /) -> pd.DataFrame:
 def encode_table(frame: pd.DataFrame, /) -> tuple[np.ndarray, str]:
     """A data frame as one record array (one HDF5 dataset), and the note that restores it."""
     table, names, note = _flat(frame, keep_index=False)
-    kinds = [_column_kind(table.iloc[:, i], gaps=False) for i in range(table.shape[1])]
+    # Columns by position, taken once: a wide frame (the display matrix, sample distances)
+    # has a thousand or more, and positional indexing per column cost seconds.
+    columns = [column for _, column in table.items()]
+    kinds = [_column_kind(column, gaps=False) for column in columns]
     fields = []
-    for i, kind in enumerate(kinds):
-        column = table.iloc[:, i]
+    for column, kind in zip(columns, kinds, strict=True):
         values = column.map(_dumps) if kind == "json" else column
         fields.append(values.to_numpy(object if kind != "native" else None))
     records = np.empty(len(table), dtype=[(n, f.dtype) for n, f in zip(names, fields, strict=True)])
