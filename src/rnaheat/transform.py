@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from rnaheat import defaults
+from rnaheat._rows import in_order
 from rnaheat.de.design import design_matrix
 from rnaheat.de.engine import get_engine
 from rnaheat.de.runner import DEFAULT_ENGINE, canonical_counts, canonical_norm_factors
@@ -19,17 +20,12 @@ def _restore(
 ) -> pd.DataFrame:
     """Put a canonical-order genes × samples array back into the experiment's order."""
     out = values
-    if not (_is_identity(gene_pos) and _is_identity(sample_pos)):
+    if not (in_order(gene_pos) and in_order(sample_pos)):
         out = np.empty_like(values)
         out[np.ix_(gene_pos, sample_pos)] = values
     return pd.DataFrame(
         out, index=experiment.adata.var_names.copy(), columns=experiment.adata.obs_names.copy()
     )
-
-
-def _is_identity(positions: np.ndarray) -> bool:
-    """Whether ``positions`` leave the order as it is (inputs sorted already: no copy)."""
-    return bool((positions == np.arange(len(positions))).all())
 
 
 def size_factors(experiment: Experiment, /, *, engine: str = DEFAULT_ENGINE) -> pd.Series:

@@ -35,6 +35,7 @@ import h5py
 import numpy as np
 import pandas as pd
 
+from rnaheat._rows import in_order
 from rnaheat.checks import Check
 from rnaheat.cluster import Tree
 from rnaheat.cohort import Cohort
@@ -191,12 +192,17 @@ def _sample_blocks(
     """Samples × genes blocks of a genes × samples matrix, in the experiment's order.
 
     Each block is gathered from the matrix as it is, a few samples at a time: no copy of it.
+    A matrix already in the experiment's order (the usual case) is sliced, not gathered: a
+    block of a samples-major matrix is then written as it lies in memory, and the transposed
+    copy of a genes-major one takes about half the time of a gather.
     """
     rows = frame.index.get_indexer(experiment.adata.var_names)
     columns = frame.columns.get_indexer(experiment.adata.obs_names)
     if (rows < 0).any() or (columns < 0).any():
         raise ValueError(f"the {name} matrix does not cover the experiment's genes")
     values = frame.to_numpy(dtype=np.float64)
+    if in_order(rows) and in_order(columns):
+        return lambda samples: np.ascontiguousarray(values.T[samples])
 
     def block(samples: slice) -> np.ndarray:
         return values.T[np.ix_(columns[samples], rows)]
