@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 import tracemalloc
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -32,6 +34,7 @@ from rnaheat.config import (  # noqa: E402
 )
 from rnaheat.de.design import design_matrix  # noqa: E402
 from rnaheat.experiment import Experiment  # noqa: E402
+from rnaheat.qc.verdicts import check_outliers  # noqa: E402
 
 #: VST on chunks against the in-memory VST: the same trend fit, sums in another order. The
 #: dispersion fit sums its terms per distinct count, in an order that follows the samples', so
@@ -125,6 +128,12 @@ def test_group_outliers_flag_a_planted_odd_sample():
     table = group_outliers(data, group)
     assert table["qc_flag"].iloc[7] == "outlier"
     assert (table["qc_flag"].drop(index=7) == "outlier").sum() == 0
+    # The verdict names it, with how much further it strays than its group's typical sample.
+    table.index = [f"S{i:03d}" for i in range(120)]
+    check = check_outliers(table)
+    ratio = 2 ** table["log2_noise_ratio"].iloc[7]
+    assert check.status == "warn" and ratio > 1.5
+    assert check.reason.startswith(f"sample S007 is an outlier: S007 strays {ratio:.1f}× further")
 
 
 def test_cohort_qc_never_forms_a_samples_by_samples_matrix():
@@ -148,8 +157,20 @@ def test_cohort_qc_never_forms_a_samples_by_samples_matrix():
     assert peak < n * n * 8 / 50
 
 
+class _Lines(logging.Handler):
+    """The messages logged while it is attached."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
 @pytest.fixture(scope="module")
-def small_run():
+def small_run_and_log():
+    """The run of a subsampled chunked cohort, and the lines it logged."""
     counts, samples = simulate_cohort(300, 150, seed=4)
     config = RunConfig(
         de=DESettings(design="~ condition", contrast=("condition", "B", "A")),
@@ -159,7 +180,21 @@ def small_run():
     )
     from rnaheat.pipeline.run import analyse
 
-    return analyse(_chunked(Experiment.from_frames(counts, samples), chunks=(64, 100)), config)
+    log, handler = logging.getLogger("rnaheat"), _Lines()
+    level = log.level
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    try:
+        experiment = _chunked(Experiment.from_frames(counts, samples), chunks=(64, 100))
+        return analyse(experiment, config), handler.lines
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(level)
+
+
+@pytest.fixture(scope="module")
+def small_run(small_run_and_log):
+    return small_run_and_log[0]
 
 
 NOTE = "30 of 150 samples shown, stratified by tissue"
@@ -264,10 +299,26 @@ def test_nearest_centres_equal_the_sample_checks_leave_one_out_calls():
     assert list(np.flatnonzero(got == "")) == [199] and not judged[199]
 
 
-def test_a_subsampled_cohort_is_judged_on_every_sample_and_names_the_shown_tree(small_run):
+def test_a_subsampled_cohort_is_judged_on_every_sample_and_names_the_shown_tree(
+    small_run_and_log,
+):
+    small_run, lines = small_run_and_log
     check = next(c for c in small_run.qc.checks if c.name == "replicates_cluster")
+    # The log gives the verdict the run keeps, once: judged on every sample, not the shown.
+    logged = [line for line in lines if line.startswith("sample QC:")]
+    assert logged == [f"sample QC: {c.line}" for c in small_run.qc.checks]
+    assert f"sample QC: {check.line}" in logged
     assert "of all 150 samples (cohort PCA) lie nearest" in check.reason
     assert "tight clade of the sample tree of the 30 shown samples" in check.reason
     called = small_run.qc.separation.called
     assert len(called) == 150 and check.evidence["accuracy"] == round(called["correct"].mean(), 3)
     assert "in the tree of the 30 shown samples" in small_run.story.text
+    # Outliers and library sizes are judged on every sample; the others name the shown ones.
+    every = small_run.cohort.qc.samples
+    checks = {c.name: c for c in small_run.qc.checks}
+    assert checks["outliers"] == replace(
+        check_outliers(every), reason=check_outliers(every).reason + " (judged on all 150 samples)"
+    )
+    assert checks["library_size"].evidence["min_library"] == int(every["library_size"].min())
+    assert checks["library_size"].reason.endswith("(judged on all 150 samples)")
+    assert checks["label_swap"].reason.endswith("(judged on the 30 shown samples)")
