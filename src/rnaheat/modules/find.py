@@ -208,11 +208,12 @@ def _split(
     """The cut with modules that move both ways under a direction name split by direction.
 
     Only when the number of modules is chosen automatically: a number the user asked for is
-    kept, and such a module is renamed instead. Also returns the cut's eigengenes
+    kept, and such a module is renamed instead; pattern modules are named by their shape and
+    never split. Also returns the cut's eigengenes
     (:func:`~rnaheat.modules.describe.eigengenes`) when nothing was split, so that naming
     does not compute them again (an eigendecomposition per module, samples × samples).
     """
-    if options.n_modules is not None:
+    if options.n_modules is not None or inputs.levels is not None:
         return gene_cut, None
     described = eigengenes(inputs.x, gene_cut.labels, k=gene_cut.k)
     labels = split_by_direction(
@@ -242,16 +243,16 @@ def _named(
     options: ModuleOptions,
     log2fc: np.ndarray | None,
     profiles: np.ndarray | None = None,
-    described: _Described | None = None,
+    known: _Described | None = None,
 ) -> _Named:
     """Name each module by its eigengene's best explanation that holds for its genes; number.
 
     Names below the purity bound give way to the next one (see :mod:`rnaheat.modules.purity`).
     With level ``profiles`` (pattern modules) a module is named by its mean profile's shape.
-    ``described``: the cut's eigengenes when they are known already.
+    ``known``: the cut's eigengenes when they are known already.
     """
     raw, k = gene_cut.labels, gene_cut.k
-    eig, variance, kme = eigengenes(inputs.x, raw, k=k) if described is None else described
+    eig, variance, kme = eigengenes(inputs.x, raw, k=k) if known is None else known
     if profiles is not None and inputs.levels is not None:
         means = np.array([profiles[raw == m].mean(axis=0) for m in range(k)])
         explained = [
@@ -424,19 +425,10 @@ def find_modules(
         inputs.x if profiles is None else profiles, options=options, min_size=inputs.min_size
     )
     log2fc = None if de_table is None else de_columns(inputs.frame.index.astype(str), de_table)[0]
-    described = None
-    if profiles is None:
-        # Names must be true for the genes: a module moving both ways in the contrast is split.
-        gene_cut, described = _split(inputs, gene_cut, options=options, log2fc=log2fc)
+    # Names must be true for the genes: a module moving both ways in the contrast is split.
+    gene_cut, known = _split(inputs, gene_cut, options=options, log2fc=log2fc)
     # Eigengenes and their explanation by the design (or shape), then the documented numbering.
-    named = _named(
-        inputs,
-        gene_cut,
-        options=options,
-        log2fc=log2fc,
-        profiles=profiles,
-        described=described,
-    )
+    named = _named(inputs, gene_cut, options=options, log2fc=log2fc, profiles=profiles, known=known)
     # 4: the tree within each module gives the rows' order.
     trees, row_order = module_trees(
         inputs.x,
