@@ -32,6 +32,7 @@ mpl.use("Agg")
 
 import pandas as pd
 
+from rnaheat import pl
 from rnaheat.config import from_dict
 from rnaheat.io import read_experiment
 from rnaheat.io.output import save_figure
@@ -127,7 +128,8 @@ def main() -> None:
             experiment = read_experiment(inputs.counts, inputs.samples, genes=inputs.genes)
             analysis = analyse(experiment, config)
             formats, dpi = config.figures.format_list(), config.figures.dpi
-            drawers = figure_drawers(analysis)
+            # The run computes the label order once, before its figure workers fork.
+            drawers = figure_drawers(analysis, label_rank=pl.label_rank(analysis))
             if args.profile:
                 profile(drawers[args.profile], args.profile, folder, formats=formats, dpi=dpi)
                 continue
