@@ -317,8 +317,8 @@ def test_a_subsampled_cohort_is_judged_on_every_sample_and_names_the_shown_tree(
     every = small_run.cohort.qc.samples
     checks = {c.name: c for c in small_run.qc.checks}
     assert checks["outliers"] == replace(
-        check_outliers(every), reason=check_outliers(every).reason + " (judged on all 150 samples)"
+        check_outliers(every), reason=check_outliers(every).reason + "; judged on all 150 samples"
     )
     assert checks["library_size"].evidence["min_library"] == int(every["library_size"].min())
-    assert checks["library_size"].reason.endswith("(judged on all 150 samples)")
-    assert checks["label_swap"].reason.endswith("(judged on the 30 shown samples)")
+    assert checks["library_size"].reason.endswith("; judged on all 150 samples")
+    assert checks["label_swap"].reason.endswith("; judged on the 30 shown samples")

@@ -238,7 +238,7 @@ def judged_on_cohort(qc: QCResult, cohort: Cohort, /) -> QCResult:
 
 def _of(check: Check, samples: str, /) -> Check:
     """``check`` with its reason saying which samples it was judged on."""
-    return replace(check, reason=f"{check.reason} (judged on {samples})")
+    return replace(check, reason=f"{check.reason}; judged on {samples}")
 
 
 def _separation_on_cohort(qc: QCResult, cohort: Cohort, /, *, shown: str) -> QCResult:
