@@ -141,7 +141,8 @@ class _Objective:
         last = self._last
         every = rows is None
         pick = (lambda v: v) if every else (lambda v: v[rows])
-        log_alpha, log_sums, gram = (pick(last[k]) for k in ("log_alpha", "log_sums", "gram"))
+        log_alpha, log_sums = pick(last["log_alpha"]), pick(last["log_sums"])
+        gram = last["gram"] if every else last["gram"][:, rows]  # entries × genes
         one_plus, w = pick(last["one_plus"]), pick(last["weights"])
         counts, mu = pick(self.counts), pick(self.mu)
         table = self.table if every else take_rows(self.table, rows)
@@ -160,7 +161,7 @@ class _Objective:
         structure = self.structure
         leverage = structure.quadratic(linalg.upper_inverse(gram, structure.p))
         squares = np.multiply(w, w, out=fractions)
-        cox_reid = 0.5 * linalg.row_sums(structure.sums(squares) * leverage)
+        cox_reid = 0.5 * linalg.row_sums(structure.sums(squares).T * leverage)
         out = (loglik + cox_reid) * alpha
         if self.prior_mean is not None:
             out -= (log_alpha - pick(self.prior_mean)) / self.prior_var

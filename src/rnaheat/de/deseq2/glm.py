@@ -174,11 +174,14 @@ def fit_nb_glm(
     converged = irls.iterations < max_iter
 
     w = mu / (1.0 + alpha[:, None] * mu)
-    xtwx = linalg.gram(w, design)
-    bread = linalg.inv(xtwx + penalty)
-    covariance = np.einsum("gpq,gqr,grs->gps", bread, xtwx, bread)
-    # diag of W^1/2 X (X'WX + ridge)^-1 X' W^1/2
-    hat = w * np.einsum("sp,gpq,sq->gs", design, bread, design)
+    structure = linalg.design_structure(design)
+    xtwx = structure.gram_upper(structure.sums(w))  # entries × genes
+    ridged = xtwx.copy()
+    ridged[structure.diagonal] += np.diagonal(penalty)[:, None]
+    bread = linalg.upper_inverse(ridged, p)
+    covariance = linalg.sandwich(structure.full(bread), structure.full(xtwx))
+    # diag of W^1/2 X (X'WX + ridge)^-1 X' W^1/2: x_s' bread x_s, one per distinct design row
+    hat = w * structure.quadratic(bread)[:, structure.group]
     unstable = ~converged | np.any(np.diagonal(covariance, axis1=1, axis2=2) <= 0, axis=1)
     unstable |= np.any(~np.isfinite(beta), axis=1)
     if unstable.any():
@@ -216,10 +219,14 @@ def _constant_log_likelihood(
     size = 1.0 / alpha
 
     def constant_terms(y, r):
+        # A zero count adds nothing (lgamma(1) = 0): the costly functions run on the others.
+        positive = y > 0
+        out = np.zeros(y.shape)
+        at = np.maximum(y[positive], 1.0)
         with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(
-                y > 0, gammaln(np.maximum(y, 1.0)) - betaln(np.maximum(y, 1.0), r), 0.0
-            ) - gammaln(y + 1.0)
+            ratio = gammaln(at) - betaln(at, np.broadcast_to(r, y.shape)[positive])
+            out[positive] = ratio - gammaln(y[positive] + 1.0)
+        return out
 
     if table is None:
         constant = linalg.row_sums(constant_terms(counts, size[:, None]))
@@ -364,7 +371,7 @@ def _refit_by_newton(
     bread = linalg.inv(xtwx + penalty)
     return _Estimates(
         beta=beta,
-        covariance=np.einsum("gpq,gqr,grs->gps", bread, xtwx, bread),
+        covariance=linalg.sandwich(bread, xtwx),
         deviance=-2.0 * nb_log_likelihood(counts, m, dispersion=alpha),
         converged=converged,
     )

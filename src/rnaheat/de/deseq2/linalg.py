@@ -23,6 +23,7 @@ __all__ = [
     "linear_predictor_exp",
     "logdet",
     "row_sums",
+    "sandwich",
     "solve",
     "trimmed_mean",
     "upper_inverse",
@@ -83,22 +84,26 @@ class DesignStructure:
         position[upper_i, upper_j] = np.arange(upper_i.size)
         position[upper_j, upper_i] = np.arange(upper_i.size)
         self.position = position.ravel()
+        self.diagonal = np.flatnonzero(upper_i == upper_j)
         # u' M u = sum over the upper triangle, off-diagonal entries counted twice
         self.products_symmetric = self.products * np.where(upper_i == upper_j, 1.0, 2.0)
 
     def sums(self, weights: np.ndarray, /) -> np.ndarray:
-        """Per gene, the weights summed within each group of samples (genes × k)."""
+        """Per gene, the weights summed within each group of samples (k × genes).
+
+        Groups first, so that each group's sums are contiguous for the per-gene arithmetic on
+        them; a design without shared rows gives a view of ``weights``.
+        """
         if self.n_groups == self.n_samples:
-            return weights if self.sorted else weights[:, self.order]
+            return weights.T if self.sorted else weights[:, self.order].T
+        out = np.empty((self.n_groups, weights.shape[0]))
         if self.n_samples > _FEW_GROUPS:
             # Many samples: sum each group's (contiguous, once ordered) block of columns.
             ordered = weights if self.sorted else weights[:, self.order]
-            out = np.empty((weights.shape[0], self.n_groups))
             for k, (start, stop) in enumerate(zip(self.starts, self.stops, strict=True)):
-                out[:, k] = ordered[:, start:stop].sum(axis=1)
+                out[k] = ordered[:, start:stop].sum(axis=1)
             return out
         columns = weights.T
-        out = np.empty((self.n_groups, weights.shape[0]))
         seen = np.zeros(self.n_groups, dtype=bool)
         for j in range(self.n_samples):  # a loop over samples, in a fixed order
             k = self.group[j]
@@ -107,84 +112,110 @@ class DesignStructure:
             else:
                 out[k] = columns[j]
                 seen[k] = True
-        return out.T
+        return out
 
     def gram_upper(self, sums: np.ndarray, /) -> np.ndarray:
-        """The distinct entries (upper triangle, row by row) of ``sum_k W_gk u_k u_k'``."""
+        """The distinct entries of ``sum_k W_gk u_k u_k'`` (upper triangle, row by row) × genes.
+
+        ``sums`` are the groups' weights as :meth:`sums` gives them (k × genes).
+        """
         k = self.n_groups
         if k > _FEW_GROUPS:
-            return np.einsum("gk,kc->gc", sums, self.products)
+            return np.einsum("gk,kc->gc", np.ascontiguousarray(sums.T), self.products).T
         # One running sum per distinct product over the groups, for all genes at once
         # (einsum's inner loop is too short to be efficient here).
-        flat = np.empty((sums.shape[0], self.products.shape[1]))
-        columns = sums.T
+        out = np.empty((self.products.shape[1], sums.shape[1]))
         for c in range(self.products.shape[1]):
-            acc = columns[0] * self.products[0, c]
+            acc = np.multiply(sums[0], self.products[0, c], out=out[c])
             for j in range(1, k):
-                acc += columns[j] * self.products[j, c]
-            flat[:, c] = acc
-        return flat
+                acc += sums[j] * self.products[j, c]
+        return out
 
     def gram(self, sums: np.ndarray, /) -> np.ndarray:
         """``sum_k W_gk u_k u_k'`` from group sums ``W`` (genes × p × p)."""
         return self.full(self.gram_upper(sums))
 
     def full(self, upper: np.ndarray, /) -> np.ndarray:
-        """Symmetric matrices (genes × p × p) from their upper-triangle entries."""
-        return np.take(upper, self.position, axis=1).reshape(-1, self.p, self.p)
+        """Symmetric matrices (genes × p × p) from upper-triangle entries (entries × genes)."""
+        return np.ascontiguousarray(upper[self.position].T).reshape(-1, self.p, self.p)
 
-    def quadratic(self, inverse_upper: np.ndarray, /) -> np.ndarray:
-        """``u_k' M_g u_k`` for symmetric ``M_g`` given by its upper triangle (genes × k)."""
-        return np.einsum("gc,kc->gk", inverse_upper, self.products_symmetric)
+    def quadratic(self, upper: np.ndarray, /) -> np.ndarray:
+        """``u_k' M_g u_k`` (genes × k) for symmetric ``M_g`` given by its upper triangle."""
+        return np.einsum("gc,kc->gk", np.ascontiguousarray(upper.T), self.products_symmetric)
+
+
+def sandwich(outer: np.ndarray, inner: np.ndarray, /) -> np.ndarray:
+    """``A_g B_g A_g`` for stacks of p × p matrices ``A`` (``outer``) and ``B`` (``inner``).
+
+    Two products of whole stacks, one coefficient at a time (einsum's three-operand loop
+    runs over tiny inner dimensions); each gene's sums run in a fixed order.
+    """
+    p = outer.shape[-1]
+    left = outer[:, :, :1] * inner[:, :1, :]
+    for q in range(1, p):
+        left += outer[:, :, q : q + 1] * inner[:, q : q + 1, :]
+    out = left[:, :, :1] * outer[:, :1, :]
+    for r in range(1, p):
+        out += left[:, :, r : r + 1] * outer[:, r : r + 1, :]
+    return out
+
+
+def _small_det(upper: np.ndarray, p: int, /) -> np.ndarray:
+    """Determinants of symmetric p × p matrices, p ≤ 3, given by their upper triangles."""
+    if p == 1:
+        return upper[0]
+    if p == 2:
+        return upper[0] * upper[2] - upper[1] * upper[1]
+    a, b, c, d, e, f = upper
+    # The cofactor expansion of _upper_adjugate3, without the cofactors the inverse needs
+    return a * (d * f - e * e) + b * (c * e - b * f) + c * (b * e - c * d)
 
 
 def upper_logdet(upper: np.ndarray, p: int, /) -> np.ndarray:
-    """Log-determinant of symmetric matrices given by their upper triangles (NaN if ≤ 0)."""
-    if p == 1:
-        det = upper[:, 0]
-    elif p == 2:
-        det = upper[:, 0] * upper[:, 2] - upper[:, 1] * upper[:, 1]
-    elif p == 3:
-        det = _upper_adjugate3(upper)[1]
-    else:
-        full = _full_from_upper(upper, p)
-        sign, value = np.linalg.slogdet(full)
+    """Log-determinants of symmetric matrices given by their upper triangles (NaN if ≤ 0).
+
+    ``upper`` is entries × genes.
+    """
+    if p > 3:
+        sign, value = np.linalg.slogdet(_full_from_upper(upper, p))
         return np.where(sign > 0, value, np.nan)
+    det = _small_det(upper, p)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(det > 0, np.log(np.where(det > 0, det, 1.0)), np.nan)
 
 
 def upper_inverse(upper: np.ndarray, p: int, /) -> np.ndarray:
-    """Upper triangle of the inverse of symmetric matrices given by their upper triangles."""
+    """Upper triangle of the inverse of symmetric matrices given by theirs (entries × genes)."""
     if p == 1:
         return 1.0 / upper
     if p == 2:
-        a, b, d = upper[:, 0], upper[:, 1], upper[:, 2]
+        a, b, d = upper
         det = a * d - b * b
-        return np.column_stack([d / det, -b / det, a / det])
+        return np.stack([d / det, -b / det, a / det])
     if p == 3:
         adjugate, det = _upper_adjugate3(upper)
-        return adjugate / det[:, None]
+        adjugate /= det
+        return adjugate
     iu, ju = np.triu_indices(p)
-    return inv(_full_from_upper(upper, p))[:, iu, ju]
+    return np.ascontiguousarray(inv(_full_from_upper(upper, p))[:, iu, ju].T)
 
 
 def _upper_adjugate3(upper: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Upper triangle of the adjugate, and the determinant, of symmetric 3 × 3 matrices."""
-    a, b, c, d, e, f = (upper[:, i] for i in range(6))
-    adjugate = np.empty((upper.shape[0], 6))
+    a, b, c, d, e, f = upper
+    adjugate = np.empty_like(upper)
     c00, c01, c02 = d * f - e * e, c * e - b * f, b * e - c * d
-    adjugate[:, 0], adjugate[:, 1], adjugate[:, 2] = c00, c01, c02
-    adjugate[:, 3], adjugate[:, 4], adjugate[:, 5] = a * f - c * c, b * c - a * e, a * d - b * b
+    adjugate[0], adjugate[1], adjugate[2] = c00, c01, c02
+    adjugate[3], adjugate[4], adjugate[5] = a * f - c * c, b * c - a * e, a * d - b * b
     det = a * c00 + b * c01 + c * c02
     return adjugate, det
 
 
 def _full_from_upper(upper: np.ndarray, p: int) -> np.ndarray:
     iu, ju = np.triu_indices(p)
-    out = np.empty((upper.shape[0], p, p))
-    out[:, iu, ju] = upper
-    out[:, ju, iu] = upper
+    out = np.empty((upper.shape[1], p, p))
+    out[:, iu, ju] = upper.T
+    out[:, ju, iu] = upper.T
     return out
 
 
