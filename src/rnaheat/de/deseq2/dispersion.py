@@ -44,8 +44,9 @@ MIN_DISP = 1e-8
 _ARMIJO = 1e-4
 # The line search keeps log(alpha) within these bounds (lgamma loses accuracy beyond them).
 _LOG_ALPHA_LOW, _LOG_ALPHA_HIGH = -30.0, 10.0
-# The search packs its working set again when fewer than this share of it is still searching.
-_COMPACT_AT = 0.8
+# The search packs its working set again when fewer than this share of it is still searching:
+# a gene riding along costs a whole evaluation, packing a gather of its counts and means.
+_COMPACT_AT = 0.95
 
 
 def max_dispersion(n_samples: int, /) -> float:

@@ -28,6 +28,7 @@ __all__ = [
     "trimmed_mean",
     "upper_inverse",
     "upper_logdet",
+    "upper_solve",
 ]
 
 _FEW_GROUPS = 32
@@ -74,6 +75,7 @@ class DesignStructure:
         self.rows = rows[order_of_rows]
         self.n_groups = self.rows.shape[0]
         self.n_samples = design.shape[0]
+        self.members = [np.flatnonzero(self.group == k) for k in range(self.n_groups)]
         self.order = np.argsort(self.group, kind="stable")
         self.sorted = bool(np.all(self.order == np.arange(self.n_samples)))
         self.starts = np.flatnonzero(np.r_[True, np.diff(self.group[self.order]) != 0])
@@ -104,14 +106,13 @@ class DesignStructure:
                 out[k] = ordered[:, start:stop].sum(axis=1)
             return out
         columns = weights.T
-        seen = np.zeros(self.n_groups, dtype=bool)
-        for j in range(self.n_samples):  # a loop over samples, in a fixed order
-            k = self.group[j]
-            if seen[k]:
+        for k, members in enumerate(self.members):  # each group's samples in their order
+            if members.size == 1:
+                out[k] = columns[members[0]]
+                continue
+            np.add(columns[members[0]], columns[members[1]], out=out[k])
+            for j in members[2:]:
                 out[k] += columns[j]
-            else:
-                out[k] = columns[j]
-                seen[k] = True
         return out
 
     def gram_upper(self, sums: np.ndarray, /) -> np.ndarray:
@@ -139,25 +140,30 @@ class DesignStructure:
         """Symmetric matrices (genes × p × p) from upper-triangle entries (entries × genes)."""
         return np.ascontiguousarray(upper[self.position].T).reshape(-1, self.p, self.p)
 
+    def stacked(self, upper: np.ndarray, /) -> np.ndarray:
+        """Symmetric matrices (p × p × genes) from upper-triangle entries (entries × genes)."""
+        return upper[self.position].reshape(self.p, self.p, -1)
+
     def quadratic(self, upper: np.ndarray, /) -> np.ndarray:
         """``u_k' M_g u_k`` (genes × k) for symmetric ``M_g`` given by its upper triangle."""
         return np.einsum("gc,kc->gk", np.ascontiguousarray(upper.T), self.products_symmetric)
 
 
 def sandwich(outer: np.ndarray, inner: np.ndarray, /) -> np.ndarray:
-    """``A_g B_g A_g`` for stacks of p × p matrices ``A`` (``outer``) and ``B`` (``inner``).
+    """``A_g B_g A_g`` (genes × p × p) for matrices ``A`` (``outer``), ``B`` given p × p × genes.
 
-    Two products of whole stacks, one coefficient at a time (einsum's three-operand loop
-    runs over tiny inner dimensions); each gene's sums run in a fixed order.
+    Two products of whole stacks, one coefficient at a time, with the genes innermost
+    (einsum's three-operand loop runs over tiny inner dimensions); each gene's sums run in a
+    fixed order.
     """
-    p = outer.shape[-1]
-    left = outer[:, :, :1] * inner[:, :1, :]
+    p = outer.shape[0]
+    left = outer[:, :1] * inner[:1]
     for q in range(1, p):
-        left += outer[:, :, q : q + 1] * inner[:, q : q + 1, :]
-    out = left[:, :, :1] * outer[:, :1, :]
+        left += outer[:, q : q + 1] * inner[q : q + 1]
+    out = left[:, :1] * outer[:1]
     for r in range(1, p):
-        out += left[:, :, r : r + 1] * outer[:, r : r + 1, :]
-    return out
+        out += left[:, r : r + 1] * outer[r : r + 1]
+    return np.ascontiguousarray(out.transpose(2, 0, 1))
 
 
 def _small_det(upper: np.ndarray, p: int, /) -> np.ndarray:
@@ -354,6 +360,14 @@ def solve(matrices: np.ndarray, vectors: np.ndarray, /) -> np.ndarray:
         return np.einsum("gpq,gq->gp", inv(matrices), vectors)
     with np.errstate(invalid="ignore", divide="ignore"):
         return _cholesky_solve(_cholesky(matrices), vectors[..., None])[..., 0]
+
+
+def upper_solve(upper: np.ndarray, vectors: np.ndarray, /) -> np.ndarray:
+    """:func:`solve` for symmetric matrices given by their upper triangles (entries × genes)."""
+    p = vectors.shape[1]
+    if p <= 3:
+        return np.einsum("gpq,gq->gp", _full_from_upper(upper_inverse(upper, p), p), vectors)
+    return solve(_full_from_upper(upper, p), vectors)
 
 
 def trimmed_mean(values: np.ndarray, /, *, trim: float) -> np.ndarray:
