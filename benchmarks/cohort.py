@@ -8,7 +8,8 @@ in its own process while a sampler records the peak resident memory of that proc
 every process it starts (the Dask workers):
 
 - ``de-memory``: DE with the in-memory engine (the store read whole), where it fits in memory;
-- ``de-dask``: DE on a 2-worker ``LocalCluster`` (processes) reading the store in chunks;
+- ``de-dask``: DE on a 2-worker ``LocalCluster`` (processes) reading the store in chunks; where
+  both ran, their DE tables are compared (identical, and the largest relative difference);
 - ``run``: ``rnaheat run`` on the store (``--workers 2``), then the first contentful paint of
   its report in headless Chromium (target ≤ 2 s at 20,000 samples).
 
@@ -231,8 +232,9 @@ def _sheet(store: Path) -> Path:
     return store.with_suffix(".tsv")
 
 
-def _de(store: Path, *, mode: str, workers: int) -> dict:
-    """Seconds of DE on the store, in memory or on a local Dask cluster."""
+def _de(store: Path, *, mode: str, workers: int, table: Path | None = None) -> dict:
+    """Seconds of DE on the store, in memory or on a local Dask cluster (``table``: its DE
+    table is pickled there)."""
     import contextlib
 
     from rnaheat import de
@@ -247,7 +249,24 @@ def _de(store: Path, *, mode: str, workers: int) -> dict:
         start = time.perf_counter()
         result = de.test(experiment, design=DESIGN, contrast=CONTRAST)
         seconds = time.perf_counter() - start
+    if table is not None:
+        result.table.to_pickle(table)
     return {"de_seconds": seconds, "n_significant": len(result.significant())}
+
+
+def _same_tables(paths: list[Path]) -> dict:
+    """Whether the DE tables pickled at ``paths`` are identical, and their largest relative
+    difference over the numeric columns."""
+    first, second = (pd.read_pickle(path) for path in paths)
+    numeric = first.select_dtypes("number").columns
+    a, b = first[numeric].to_numpy(float), second[numeric].to_numpy(float)
+    both = np.isfinite(a) & np.isfinite(b)
+    scale = np.maximum(np.abs(a), np.abs(b))
+    relative = np.abs(a - b)[both] / np.where(scale[both] > 0, scale[both], 1.0)
+    return {
+        "identical": bool(first.equals(second)),
+        "max_relative_difference": float(relative.max(initial=0.0)),
+    }
 
 
 def _size(n_samples: int, args: argparse.Namespace) -> dict[str, dict]:
@@ -262,12 +281,14 @@ def _size(n_samples: int, args: argparse.Namespace) -> dict[str, dict]:
         results["simulate"] = {"wall": time.perf_counter() - start}
     me = [sys.executable, __file__]
     fits = args.genes * n_samples * 8 * MEMORY_COPIES < args.memory_gb * 2**30
-    if "de-memory" in args.steps and fits:
-        results["de-memory"] = measured([*me, "_de", str(store), "--mode", "memory"])
-    if "de-dask" in args.steps:
-        results["de-dask"] = measured(
-            [*me, "_de", str(store), "--mode", "dask", "--workers", str(args.workers)]
-        )
+    tables = {mode: work / f"de_{mode}_{n_samples}.pkl" for mode in ("memory", "dask")}
+    for mode, table in tables.items():
+        if f"de-{mode}" not in args.steps or (mode == "memory" and not fits):
+            continue
+        command = [*me, "_de", str(store), "--mode", mode, "--table", str(table)]
+        results[f"de-{mode}"] = measured([*command, "--workers", str(args.workers)])
+    if "de-memory" in results and "de-dask" in results:
+        results["same-tables"] = _same_tables(list(tables.values()))
     if "run" in args.steps:
         out = work / f"run_{n_samples}"
         # The command of benchmarks/run.py, on the store, with the cohort stages' flags.
@@ -294,6 +315,20 @@ def _print(results: dict[int, dict[str, dict]]) -> None:
     )
     for n, steps in results.items():
         for step, r in steps.items():
+            if step == "same-tables":
+                largest = r["max_relative_difference"]
+                # The engine itself moves last bits when its chunks change size (as the two
+                # modes' chunks do), so the issue's bar is 1e-12 relative.
+                verdict = (
+                    "identical"
+                    if r["identical"]
+                    else f"{'within' if largest <= 1e-12 else 'NOT within'} 1e-12 relative"
+                )
+                print(
+                    f"{n:>8,} DE tables, in memory and on Dask: {verdict} "
+                    f"(largest relative difference {largest:.1e})"
+                )
+                continue
             de_s = r.get("de_seconds", float("nan"))
             print(
                 f"{n:>8,} {step:10} {r['wall']:8.1f} {de_s:8.1f} {de_s / n:9.4f} "
@@ -321,6 +356,7 @@ def main(argv: list[str] | None = None) -> None:
     child.add_argument("store", type=Path)
     child.add_argument("--mode", choices=("memory", "dask"), required=True)
     child.add_argument("--workers", type=int, default=2)
+    child.add_argument("--table", type=Path)
     parser.add_argument("--sizes", type=int, nargs="+", default=[2000])
     parser.add_argument("--genes", type=int, default=N_GENES)
     parser.add_argument("--steps", nargs="+", choices=STEPS, default=list(STEPS))
@@ -332,7 +368,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
     if args.command == "_de":
-        print(json.dumps(_de(args.store, mode=args.mode, workers=args.workers)))
+        print(json.dumps(_de(args.store, mode=args.mode, workers=args.workers, table=args.table)))
         return
     Path(args.work).mkdir(parents=True, exist_ok=True)
     results = {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import tracemalloc
 
 import numpy as np
@@ -148,8 +149,20 @@ def test_cohort_qc_never_forms_a_samples_by_samples_matrix():
     assert peak < n * n * 8 / 50
 
 
+class _Lines(logging.Handler):
+    """The messages logged while it is attached."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
 @pytest.fixture(scope="module")
-def small_run():
+def small_run_and_log():
+    """The run of a subsampled chunked cohort, and the lines it logged."""
     counts, samples = simulate_cohort(300, 150, seed=4)
     config = RunConfig(
         de=DESettings(design="~ condition", contrast=("condition", "B", "A")),
@@ -159,7 +172,21 @@ def small_run():
     )
     from rnaheat.pipeline.run import analyse
 
-    return analyse(_chunked(Experiment.from_frames(counts, samples), chunks=(64, 100)), config)
+    log, handler = logging.getLogger("rnaheat"), _Lines()
+    level = log.level
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    try:
+        experiment = _chunked(Experiment.from_frames(counts, samples), chunks=(64, 100))
+        return analyse(experiment, config), handler.lines
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(level)
+
+
+@pytest.fixture(scope="module")
+def small_run(small_run_and_log):
+    return small_run_and_log[0]
 
 
 NOTE = "30 of 150 samples shown, stratified by tissue"
@@ -264,8 +291,15 @@ def test_nearest_centres_equal_the_sample_checks_leave_one_out_calls():
     assert list(np.flatnonzero(got == "")) == [199] and not judged[199]
 
 
-def test_a_subsampled_cohort_is_judged_on_every_sample_and_names_the_shown_tree(small_run):
+def test_a_subsampled_cohort_is_judged_on_every_sample_and_names_the_shown_tree(
+    small_run_and_log,
+):
+    small_run, lines = small_run_and_log
     check = next(c for c in small_run.qc.checks if c.name == "replicates_cluster")
+    # The log gives the verdict the run keeps, once: judged on every sample, not the shown.
+    logged = [line for line in lines if line.startswith("sample QC:")]
+    assert logged == [f"sample QC: {c.line}" for c in small_run.qc.checks]
+    assert f"sample QC: {check.line}" in logged
     assert "of all 150 samples (cohort PCA) lie nearest" in check.reason
     assert "tight clade of the sample tree of the 30 shown samples" in check.reason
     called = small_run.qc.separation.called

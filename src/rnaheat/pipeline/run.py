@@ -241,6 +241,9 @@ def _analyse_after_de(
         expression = _expression_after_de(experiment, result, config, timings, early)
     if on_qc is not None and expression is not early:
         on_qc(expression.qc)
+    # Logged here, once, from the QC the run keeps (for a cohort, judged on every sample).
+    for check in expression.qc.checks:
+        logger.info("sample QC: %s", check.line)
     factors, normalized, vst = expression.factors, expression.normalized, expression.vst
     qc, variables = expression.qc, expression.variables
     # Modules: select genes, scale them for display, cluster, cut and name the modules.

@@ -5,7 +5,6 @@ Sample tree, groupings, per-sample numbers, outliers and swaps, PCA, association
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -50,7 +49,6 @@ from rnaheat.qc.verdicts import (
 
 __all__ = ["library_sizes", "sample_qc"]
 
-logger = logging.getLogger("rnaheat")
 
 # --------------------------------------------------------------------------- input checks
 
@@ -525,8 +523,6 @@ def _checks(
         checks.append(check_drivers(association_table, variance, contrast_variable))
     if with_library:
         checks.append(check_library(table))
-    for item in checks:
-        logger.info("sample QC: %s", item.line)
     return tuple(checks)
 
 
