@@ -87,6 +87,7 @@ class DesignStructure:
         position[upper_j, upper_i] = np.arange(upper_i.size)
         self.position = position.ravel()
         self.diagonal = np.flatnonzero(upper_i == upper_j)
+        self.gram_terms = _sum_terms(self.products)
         # u' M u = sum over the upper triangle, off-diagonal entries counted twice
         self.products_symmetric = self.products * np.where(upper_i == upper_j, 1.0, 2.0)
 
@@ -94,7 +95,7 @@ class DesignStructure:
         """Per gene, the weights summed within each group of samples (k × genes).
 
         Groups first, so that each group's sums are contiguous for the per-gene arithmetic on
-        them; a design without shared rows gives a view of ``weights``.
+        them; a design without shared rows gives the weights themselves, transposed.
         """
         if self.n_groups == self.n_samples:
             return weights.T if self.sorted else weights[:, self.order].T
@@ -122,14 +123,22 @@ class DesignStructure:
         """
         k = self.n_groups
         if k > _FEW_GROUPS:
+            # Genes-major, the layout whose order of summation einsum keeps for every block.
             return np.einsum("gk,kc->gc", np.ascontiguousarray(sums.T), self.products).T
         # One running sum per distinct product over the groups, for all genes at once
         # (einsum's inner loop is too short to be efficient here).
         out = np.empty((self.products.shape[1], sums.shape[1]))
-        for c in range(self.products.shape[1]):
-            acc = np.multiply(sums[0], self.products[0, c], out=out[c])
-            for j in range(1, k):
-                acc += sums[j] * self.products[j, c]
+        for c, terms in enumerate(self.gram_terms):
+            if isinstance(terms, int):  # the same products as an earlier entry
+                out[c] = out[terms]
+                continue
+            acc = out[c]
+            for n, (j, weight) in enumerate(terms):
+                term = sums[j] if weight == 1.0 else sums[j] * weight
+                if n == 0:
+                    acc[...] = term
+                else:
+                    acc += term
         return out
 
     def gram(self, sums: np.ndarray, /) -> np.ndarray:
@@ -147,6 +156,25 @@ class DesignStructure:
     def quadratic(self, upper: np.ndarray, /) -> np.ndarray:
         """``u_k' M_g u_k`` (genes × k) for symmetric ``M_g`` given by its upper triangle."""
         return np.einsum("gc,kc->gk", np.ascontiguousarray(upper.T), self.products_symmetric)
+
+
+def _sum_terms(products: np.ndarray, /) -> list[list[tuple[int, float]] | int]:
+    """Per column of ``products`` (groups × entries), the groups whose product is not zero.
+
+    Factor designs have products of 0 and 1: a zero term adds nothing and a unit one needs no
+    multiplication, so a Gram entry is the sum of a few groups' weights (the weights are
+    finite, so the sums are those over every group, bit for bit). A column equal to an earlier
+    one is given by that column's position.
+    """
+    terms: list[list[tuple[int, float]] | int] = []
+    for c in range(products.shape[1]):
+        same = [e for e in range(c) if np.array_equal(products[:, e], products[:, c])]
+        if same:
+            terms.append(same[0])
+            continue
+        nonzero = [(int(j), float(products[j, c])) for j in np.flatnonzero(products[:, c])]
+        terms.append(nonzero or [(0, 0.0)])
+    return terms
 
 
 def sandwich(outer: np.ndarray, inner: np.ndarray, /) -> np.ndarray:
