@@ -179,9 +179,10 @@ def fit_nb_glm(
     ridged = xtwx.copy()
     ridged[structure.diagonal] += np.diagonal(penalty)[:, None]
     bread = linalg.upper_inverse(ridged, p)
-    covariance = linalg.sandwich(structure.stacked(bread), structure.stacked(xtwx))
+    stacked_bread = structure.stacked(bread)
+    covariance = linalg.sandwich(stacked_bread, structure.stacked(xtwx))
     # diag of W^1/2 X (X'WX + ridge)^-1 X' W^1/2: x_s' bread x_s, one per distinct design row
-    hat = w * structure.quadratic(bread)[:, structure.group]
+    hat = w * structure.row_forms(stacked_bread)[structure.group].T
     unstable = ~converged | np.any(np.diagonal(covariance, axis1=1, axis2=2) <= 0, axis=1)
     unstable |= np.any(~np.isfinite(beta), axis=1)
     if unstable.any():

@@ -153,6 +153,19 @@ class DesignStructure:
         """Symmetric matrices (p × p × genes) from upper-triangle entries (entries × genes)."""
         return upper[self.position].reshape(self.p, self.p, -1)
 
+    def row_forms(self, matrices: np.ndarray, /) -> np.ndarray:
+        """``u_k' M_g u_k`` (k × genes) for each distinct row ``u_k`` and M given p × p × genes.
+
+        The p² terms ``(u_a M_ab) u_b`` are summed one after the other, ``a`` then ``b``, as
+        einsum sums them per sample.
+        """
+        out = np.zeros((self.n_groups, matrices.shape[-1]))
+        for k, u in enumerate(self.rows):
+            for a in range(self.p):
+                for b in range(self.p):
+                    out[k] += u[a] * matrices[a, b] * u[b]
+        return out
+
     def quadratic(self, upper: np.ndarray, /) -> np.ndarray:
         """``u_k' M_g u_k`` (genes × k) for symmetric ``M_g`` given by its upper triangle."""
         return np.einsum("gc,kc->gk", np.ascontiguousarray(upper.T), self.products_symmetric)
@@ -180,17 +193,16 @@ def _sum_terms(products: np.ndarray, /) -> list[list[tuple[int, float]] | int]:
 def sandwich(outer: np.ndarray, inner: np.ndarray, /) -> np.ndarray:
     """``A_g B_g A_g`` (genes × p × p) for matrices ``A`` (``outer``), ``B`` given p × p × genes.
 
-    Two products of whole stacks, one coefficient at a time, with the genes innermost
-    (einsum's three-operand loop runs over tiny inner dimensions); each gene's sums run in a
-    fixed order.
+    Each entry sums its p² terms ``(A_iq B_qr) A_rs`` one after the other, ``q`` then ``r``,
+    for all genes at once (einsum's three-operand loop runs over tiny inner dimensions here);
+    the order is einsum's, so the numbers are too.
     """
-    p = outer.shape[0]
-    left = outer[:, :1] * inner[:1]
-    for q in range(1, p):
-        left += outer[:, q : q + 1] * inner[q : q + 1]
-    out = left[:, :1] * outer[:1]
-    for r in range(1, p):
-        out += left[:, r : r + 1] * outer[r : r + 1]
+    p, n = outer.shape[0], outer.shape[-1]
+    left = outer[:, :, None, :] * inner[None, :, :, :]  # A_iq B_qr
+    out = np.zeros((p, p, n))
+    for q in range(p):
+        for r in range(p):
+            out += left[:, q, r, None, :] * outer[None, r, :, :]
     return np.ascontiguousarray(out.transpose(2, 0, 1))
 
 
