@@ -198,11 +198,11 @@ def sandwich(outer: np.ndarray, inner: np.ndarray, /) -> np.ndarray:
     the order is einsum's, so the numbers are too.
     """
     p, n = outer.shape[0], outer.shape[-1]
-    left = outer[:, :, None, :] * inner[None, :, :, :]  # A_iq B_qr
     out = np.zeros((p, p, n))
     for q in range(p):
+        left = outer[:, q, None, :] * inner[q]  # A_iq B_qr for every i and r
         for r in range(p):
-            out += left[:, q, r, None, :] * outer[None, r, :, :]
+            out += left[:, r, None, :] * outer[None, r, :, :]
     return np.ascontiguousarray(out.transpose(2, 0, 1))
 
 
