@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import tracemalloc
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -33,6 +34,7 @@ from rnaheat.config import (  # noqa: E402
 )
 from rnaheat.de.design import design_matrix  # noqa: E402
 from rnaheat.experiment import Experiment  # noqa: E402
+from rnaheat.qc.verdicts import check_outliers  # noqa: E402
 
 #: VST on chunks against the in-memory VST: the same trend fit, sums in another order. The
 #: dispersion fit sums its terms per distinct count, in an order that follows the samples', so
@@ -126,6 +128,12 @@ def test_group_outliers_flag_a_planted_odd_sample():
     table = group_outliers(data, group)
     assert table["qc_flag"].iloc[7] == "outlier"
     assert (table["qc_flag"].drop(index=7) == "outlier").sum() == 0
+    # The verdict names it, with how much further it strays than its group's typical sample.
+    table.index = [f"S{i:03d}" for i in range(120)]
+    check = check_outliers(table)
+    ratio = 2 ** table["log2_noise_ratio"].iloc[7]
+    assert check.status == "warn" and ratio > 1.5
+    assert check.reason.startswith(f"sample S007 is an outlier: S007 strays {ratio:.1f}× further")
 
 
 def test_cohort_qc_never_forms_a_samples_by_samples_matrix():
@@ -305,3 +313,12 @@ def test_a_subsampled_cohort_is_judged_on_every_sample_and_names_the_shown_tree(
     called = small_run.qc.separation.called
     assert len(called) == 150 and check.evidence["accuracy"] == round(called["correct"].mean(), 3)
     assert "in the tree of the 30 shown samples" in small_run.story.text
+    # Outliers and library sizes are judged on every sample; the others name the shown ones.
+    every = small_run.cohort.qc.samples
+    checks = {c.name: c for c in small_run.qc.checks}
+    assert checks["outliers"] == replace(
+        check_outliers(every), reason=check_outliers(every).reason + "; judged on all 150 samples"
+    )
+    assert checks["library_size"].evidence["min_library"] == int(every["library_size"].min())
+    assert checks["library_size"].reason.endswith("; judged on all 150 samples")
+    assert checks["label_swap"].reason.endswith("; judged on the 30 shown samples")

@@ -55,7 +55,8 @@ class CohortQC:
     ----------
     samples
         One row per sample (sheet order): ``group``, ``library_size``, ``detected_genes``,
-        ``distance_to_group``, ``outlier_score``, ``qc_flag`` and ``PC1`` … ``PC3``.
+        ``distance_to_group``, ``log2_noise_ratio``, ``outlier_score``, ``qc_flag`` and
+        ``PC1`` … ``PC3``.
     pca_variance
         Share of the top genes' variance per PC (index ``PC1 …``).
     params
@@ -128,7 +129,8 @@ def group_outliers(data: np.ndarray, group: np.ndarray, /) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        ``distance_to_group``, ``outlier_score`` and ``qc_flag``, one row per sample.
+        ``distance_to_group``, ``log2_noise_ratio`` (log2 of the distance over the typical
+        one it is scored against), ``outlier_score`` and ``qc_flag``, one row per sample.
     """
     codes, _ = pd.factorize(pd.Series(group, dtype=object))
     n_groups = codes.max() + 1
@@ -141,16 +143,22 @@ def group_outliers(data: np.ndarray, group: np.ndarray, /) -> pd.DataFrame:
         distance = np.sqrt(((data - others) ** 2).sum(axis=1) / (1 + 1 / (m - 1)))
     distance[m < 2] = np.nan
     score = np.full(len(data), np.nan)
+    # log2 of the distance over the typical one it is scored against (its group's, or every
+    # sample's for small groups): "strays 1.8x further than its group's typical sample".
+    ratio = np.full(len(data), np.nan)
     finite = np.isfinite(distance) & (distance > 0)
     log_distance = np.log2(np.where(finite, distance, 1.0))
     if finite.sum() >= 3:
         score[finite] = robust_z(log_distance[finite], min_scale=OUTLIER_MIN_SCALE)
+        ratio[finite] = log_distance[finite] - np.median(log_distance[finite])
     for code in np.flatnonzero(np.bincount(codes[finite], minlength=n_groups) >= OWN_SCALE_MIN):
         members = finite & (codes == code)
         score[members] = robust_z(log_distance[members], min_scale=OUTLIER_MIN_SCALE)
+        ratio[members] = log_distance[members] - np.median(log_distance[members])
     return pd.DataFrame(
         {
             "distance_to_group": distance,
+            "log2_noise_ratio": ratio,
             "outlier_score": score,
             "qc_flag": score_tiers(score).astype(object),
         }

@@ -10,12 +10,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from rnaheat.checks import Check
 from rnaheat.cohort.qc import CohortQC, chunked_summaries, cohort_qc, nearest_centres
 from rnaheat.cohort.subsample import SampleSubset, stratified_subsample
 from rnaheat.cohort.vst import chunked_vst, chunked_vst_trend, normalized_blocks
 from rnaheat.experiment import Experiment
 from rnaheat.qc.result import GROUP_SEP, QCResult
-from rnaheat.qc.verdicts import check_replicates
+from rnaheat.qc.verdicts import check_library, check_outliers, check_replicates
 
 if TYPE_CHECKING:
     import dask.array as da
@@ -209,18 +210,42 @@ def cohort_view(
 
 
 def judged_on_cohort(qc: QCResult, cohort: Cohort, /) -> QCResult:
-    """The sample check of a subsampled cohort, judged on every sample where it can be.
+    """The sample checks of a subsampled cohort, judged on every sample where they can be.
 
-    Whether the groups separate is judged on all samples: each sample's nearest group centre
-    (its own left out) on the cohort PCA. Whether each group is a clade of the sample tree
-    needs a samples × samples matrix and stays the shown samples'; the verdict names them.
-    With blocking terms to remove first (the cohort PCA keeps them) or a paired design, the
-    verdict stays the shown samples' and says so.
+    Outliers (each sample's distance from its replicate group) and library sizes are judged
+    on every sample, from the cohort QC. Whether the groups separate is judged on all samples
+    too: each sample's nearest group centre (its own left out) on the cohort PCA; whether each
+    group is a clade of the sample tree needs a samples × samples matrix and stays the shown
+    samples', and the verdict names them. With blocking terms to remove first (the cohort PCA
+    keeps them) or a paired design, the separation stays the shown samples' and says so. The
+    other checks (label swaps, what drives PC1) are the shown samples' and say so.
     """
-    sep = qc.separation
-    if sep is None or not cohort.subset.is_subset or cohort.qc.scores is None:
+    if not cohort.subset.is_subset:
         return qc
     shown = f"the {len(cohort.subset.samples):,} shown samples"
+    every = f"all {len(cohort.samples):,} samples"
+    on_every = {"outliers": check_outliers, "library_size": check_library}
+    qc = _separation_on_cohort(qc, cohort, shown=shown)
+    checks = []
+    for check in qc.checks:
+        if check.name in on_every:
+            check = _of(on_every[check.name](cohort.qc.samples), every)
+        elif check.name != "replicates_cluster":  # that verdict names its samples itself
+            check = _of(check, shown)
+        checks.append(check)
+    return replace(qc, checks=tuple(checks))
+
+
+def _of(check: Check, samples: str, /) -> Check:
+    """``check`` with its reason saying which samples it was judged on."""
+    return replace(check, reason=f"{check.reason}; judged on {samples}")
+
+
+def _separation_on_cohort(qc: QCResult, cohort: Cohort, /, *, shown: str) -> QCResult:
+    """The separation check judged on every sample by the cohort PCA (:func:`judged_on_cohort`)."""
+    sep = qc.separation
+    if sep is None or cohort.qc.scores is None:
+        return qc
     if sep.removed or sep.paired_by or sep.grouping not in cohort.samples:
         judged = replace(sep, judged=shown, tree_of=shown)
     else:

@@ -539,7 +539,7 @@ def pca_plot(
         ax,
         pcs,
         qc.pca_variance,
-        title=f"PCA of {n} samples · {qc.params.get('n_genes_used', '?')} most variable genes",
+        title=f"PCA of {n:,} samples · {qc.params.get('n_genes_used', '?')} most variable genes",
     )
     _pca_legend(fig, ax, handles, labels, numeric_norm=numeric_norm, color=color)
     return fig
@@ -601,7 +601,7 @@ def within_pca_plot(qc: QCResult, /) -> Figure:
     _pca_flagged(ax, qc, x, y, size=size, handles=handles, labels=labels)
     removed = " and ".join(sep.removed)
     genes = qc.params.get("n_top", "?")
-    title = f"PCA of {len(scores)} samples, {removed} removed · {genes} most variable genes"
+    title = f"PCA of {len(scores):,} samples, {removed} removed · {genes} most variable genes"
     _pca_axes(ax, pcs, sep.variance, title=title)
     _pca_legend(fig, ax, handles, labels, numeric_norm=numeric_norm, color=color)
     return fig
