@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -46,6 +47,16 @@ def test_workers_write_what_one_process_writes(tmp_path):
     with Image.open(io.BytesIO(parallel["bars"])) as image:
         assert image.size == (round(3 * REPORT_DPI), round(2 * REPORT_DPI))
     assert not (tmp_path / "parallel" / "bars.pdf").exists()
+
+
+def test_the_report_copy_is_the_written_png_scaled_whatever_is_saved_after_it(tmp_path):
+    previews = _draw(tmp_path, jobs=1, formats=("png", "pdf", "svg"))
+    for stem, preview in previews.items():
+        with Image.open(tmp_path / f"{stem}.png") as written:
+            size = tuple(round(n * REPORT_DPI / 220) for n in written.size)
+            expected = np.asarray(written.resize(size, Image.Resampling.LANCZOS))
+        with Image.open(io.BytesIO(preview)) as image:
+            np.testing.assert_array_equal(np.asarray(image), expected)
 
 
 def test_without_png_the_report_copy_is_drawn(tmp_path):

@@ -118,7 +118,10 @@ def test_every_part_of_a_run_calls_the_same_genes_significant(run, tmp_path):
     by_x = dict(zip(np.round(table["log2fc_shrunk"], 12), table["gene_id"], strict=False))
     for points in ax.collections:
         colours = [to_hex(c) for c in points.get_facecolors()]
-        for (x, _), colour in zip(points.get_offsets(), colours, strict=True):
+        offsets = points.get_offsets()
+        # A group of one colour holds it once, for all its points.
+        colours = colours * len(offsets) if len(colours) == 1 else colours
+        for (x, _), colour in zip(offsets, colours, strict=True):
             if colour in coloured:
                 coloured[colour].add(by_x[round(float(x), 12)])
     assert coloured[up_colour] == up

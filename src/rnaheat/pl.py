@@ -96,14 +96,18 @@ def label_rank(analysis: Analysis, /) -> pd.Series:
     )
 
 
-def heatmap_settings(analysis: Analysis, /) -> dict[str, object]:
-    """What both the heatmap and its layout are given, so that the two cannot differ."""
+def heatmap_settings(analysis: Analysis, /, *, rank: pd.Series | None = None) -> dict[str, object]:
+    """What both the heatmap and its layout are given, so that the two cannot differ.
+
+    ``rank`` is the analysis' :func:`label_rank` when the caller has it already (a run
+    computes it once for its tables and figures).
+    """
     return {
         "tracks": samples_with_qc_track(analysis)[1],
         "markers": labelled_genes(analysis),
         "subtitles": module_subtitles(analysis.modules, enrichment=analysis.enrichment),
         "de": analysis.de,
-        "label_rank": label_rank(analysis),
+        "label_rank": label_rank(analysis) if rank is None else rank,
     }
 
 
@@ -152,7 +156,7 @@ def heatmap(analysis: Analysis, /, **settings: Any) -> Figure:
         "title": _heatmap_title(analysis),
         "shown_genes": analysis.selection.shown_note(),
         "shown_samples": analysis.samples_note,
-        **heatmap_settings(analysis),
+        **heatmap_settings(analysis, rank=settings.get("label_rank")),
     }
     return draw_heatmap(modules, display, **{**run, **settings})
 
@@ -179,9 +183,10 @@ def volcano(result: Analysis | DEResult, /, *, ax: Axes | None = None, **setting
         "alpha": config.de.alpha,
         "lfc_threshold": config.select.lfc_threshold,
         "label_genes": labelled_genes(result) or None,
-        "label_rank": label_rank(result),
         "title": _title(result),
     }
+    if settings.get("label_rank") is None:
+        run["label_rank"] = label_rank(result)
     return draw_volcano(result.de, ax=ax, **{**run, **settings})
 
 

@@ -14,6 +14,7 @@ import os
 import shutil
 import signal
 import tempfile
+import zlib
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
@@ -26,6 +27,7 @@ import pandas as pd
 
 __all__ = [
     "FORMAT_VERSION",
+    "PNG_OPTIONS",
     "atomic_output",
     "check_output_folder",
     "file_checksums",
@@ -45,6 +47,12 @@ FORMAT_VERSION = "1"
 #: Salt of the ids matplotlib gives SVG elements, fixed so that the same figure writes the
 #: same file.
 SVG_HASH_SALT = "rnaheat"
+
+#: How figure PNGs are compressed (Pillow's options): zlib's run-length strategy suits
+#: figures (runs of one colour). On the GSE106305 LNCaP run's 7 figures at 300 dpi it took
+#: 0.65 s where the default level 6 took 1.10 s and level 1 0.71 s, for 19% more bytes than
+#: level 6 and 8% fewer than level 1; the pixels are the same.
+PNG_OPTIONS = {"compress_level": 1, "compress_type": zlib.Z_RLE}
 
 _PACKAGES = (
     "rnaheat",
@@ -445,7 +453,7 @@ def save_figure(
     The figure is laid out once, at ``dpi``, and every format is drawn from that layout, so
     the files agree with each other whatever their order. Metadata that would change between
     runs (creation dates, software strings) is left out, so the same analysis writes the same
-    files.
+    files. PNGs are compressed as :data:`PNG_OPTIONS` says.
     """
     import matplotlib as mpl
     import matplotlib.pyplot as plt
@@ -461,8 +469,9 @@ def save_figure(
             "svg": {"Date": None},
         }[fmt]
         # SVG element ids are random unless salted; a fixed salt makes the file reproducible.
+        options = {"pil_kwargs": dict(PNG_OPTIONS)} if fmt == "png" else {}
         with mpl.rc_context({"svg.hashsalt": SVG_HASH_SALT}):
-            figure.savefig(path, dpi=dpi, format=fmt, metadata=meta)
+            figure.savefig(path, dpi=dpi, format=fmt, metadata=meta, **options)
         paths.append(path)
     plt.close(figure)
     return paths

@@ -100,10 +100,13 @@ def expression_matrices(analysis: Analysis, /) -> dict[str, pd.DataFrame]:
     return {"vst": analysis.vst, "normalized_counts": analysis.normalized}
 
 
-def result_tables(analysis: Analysis, /) -> dict[str, pd.DataFrame]:
+def result_tables(
+    analysis: Analysis, /, *, label_rank: pd.Series | None = None
+) -> dict[str, pd.DataFrame]:
     """Every result table but the expression matrices, keyed by file name.
 
-    ``modules`` gets the column ``labelled``: whether the heatmap names the gene.
+    ``modules`` gets the column ``labelled``: whether the heatmap names the gene (by
+    ``label_rank``, the analysis' :func:`rnaheat.pl.label_rank`, computed when not given).
     """
     tables = {
         "de": analysis.de.table,
@@ -116,7 +119,7 @@ def result_tables(analysis: Analysis, /) -> dict[str, pd.DataFrame]:
         if part is not None:
             tables.update(part.tables())
     if analysis.modules is not None and analysis.display is not None:
-        named = heatmap_labelled(analysis)
+        named = heatmap_labelled(analysis, label_rank=label_rank)
         tables["modules"]["labelled"] = tables["modules"]["gene_id"].astype(str).isin(named)
     # Several contrasts: one table each (de.tsv stays the first, for scripts).
     for result in analysis.contrasts:
@@ -147,28 +150,34 @@ def _samples_table(analysis: Analysis) -> pd.DataFrame:
 # --- figures ------------------------------------------------------------------------------
 
 
-def heatmap_labelled(analysis: Analysis, /) -> set[str]:
-    """Ids of the genes the heatmap labels (empty without a heatmap)."""
+def heatmap_labelled(analysis: Analysis, /, *, label_rank: pd.Series | None = None) -> set[str]:
+    """Ids of the genes the heatmap labels (empty without a heatmap).
+
+    ``label_rank`` as for :func:`result_tables`.
+    """
     if analysis.modules is None or analysis.display is None:
         return set()
-    layout = heatmap_layout(analysis.modules, **heatmap_settings(analysis))
+    layout = heatmap_layout(analysis.modules, **heatmap_settings(analysis, rank=label_rank))
     return set(analysis.modules.order.astype(str)[layout.labels.shown])
 
 
-def figure_drawers(analysis: Analysis, /) -> dict[str, Callable[[], MplFigure]]:
+def figure_drawers(
+    analysis: Analysis, /, *, label_rank: pd.Series | None = None
+) -> dict[str, Callable[[], MplFigure]]:
     """The heatmap, the volcano, the module × contrast view and the QC figures, as functions.
 
     Keyed by file stem. Nothing is drawn until a function is called, so that each figure can
-    be drawn (and held in memory) only where it is saved.
+    be drawn (and held in memory) only where it is saved. ``label_rank`` as for
+    :func:`result_tables`.
     """
     drawers: dict[str, Callable[[], MplFigure]] = {}
     if analysis.modules is not None and analysis.display is not None:
-        drawers["heatmap"] = partial(pl.heatmap, analysis)
+        drawers["heatmap"] = partial(pl.heatmap, analysis, label_rank=label_rank)
     if analysis.de.table["pvalue"].notna().any():
 
         def draw_volcano() -> MplFigure:
             fig, ax = plt.subplots(figsize=(7.5, 6.0), layout="constrained")
-            pl.volcano(analysis, ax=ax)
+            pl.volcano(analysis, ax=ax, label_rank=label_rank)
             return fig
 
         drawers["volcano"] = draw_volcano
@@ -627,10 +636,10 @@ def input_files(config: RunConfig, experiment: Experiment, /) -> dict[str, Path]
     return files
 
 
-def _write_tables(analysis: Analysis, folder: Path) -> None:
+def _write_tables(analysis: Analysis, folder: Path, *, label_rank: pd.Series) -> None:
     """Every table into ``folder``; the expression matrices by the fixed-precision writer."""
     settings = analysis.config.tables
-    for name, table in result_tables(analysis).items():
+    for name, table in result_tables(analysis, label_rank=label_rank).items():
         write_table(table, folder / f"{name}.tsv")
     if settings.expression and not skips_expression_tables(analysis):
         for name, matrix in expression_matrices(analysis).items():
@@ -679,7 +688,9 @@ def write_results(
     timings: dict[str, float] = {}
     settings = analysis.config.figures
     formats = settings.format_list()
-    drawers = figure_drawers(analysis)
+    # One label order for the tables and the figures, computed before the workers fork.
+    rank = pl.label_rank(analysis)
+    drawers = figure_drawers(analysis, label_rank=rank)
     early = started.stems if started is not None else ()
     with (
         atomic_output(out, force=force) as tmp,
@@ -695,7 +706,7 @@ def write_results(
         with stage("tables", timings, what=f"tables into {out}/tables"):
             if checksums is None:
                 checksums = file_checksums(input_files(analysis.config, analysis.experiment))
-            _write_tables(analysis, tmp / "tables")
+            _write_tables(analysis, tmp / "tables", label_rank=rank)
             (tmp / "summary.md").write_text(
                 analysis.story.markdown(title=f"rnaheat: {run_title(analysis) or 'analysis'}"),
                 encoding="utf-8",

@@ -9,8 +9,8 @@ is worked out at draw time, so each file (PNG at its dpi, the raster embedded in
 SVG) gets the average for its own pixels.
 
 Such a figure is mostly cells, which zlib compresses slowly at its default level;
-:class:`CellFigure` writes its PNG at the fastest level (two thirds of the time, a few
-percent more bytes; the pixels are the same).
+:class:`CellFigure` writes its PNG as every figure file of a run is written
+(:data:`rnaheat.io.output.PNG_OPTIONS`: about two thirds of the time, the same pixels).
 """
 
 from __future__ import annotations
@@ -24,11 +24,9 @@ from matplotlib.figure import Figure
 from matplotlib.image import AxesImage
 from matplotlib.transforms import Bbox, TransformedBbox
 
-__all__ = ["PNG_COMPRESS_LEVEL", "CellFigure", "CellImage", "area_average"]
+from rnaheat.io.output import PNG_OPTIONS
 
-#: zlib level of the PNG: 1 is the fastest; the default 6 took 1.5 times as long for 6% fewer
-#: bytes on a 5,000-gene heatmap at 300 dpi.
-PNG_COMPRESS_LEVEL = 1
+__all__ = ["CellFigure", "CellImage", "area_average"]
 
 
 def _integral(cumulative: np.ndarray, values: np.ndarray, at: np.ndarray) -> np.ndarray:
@@ -129,12 +127,12 @@ class CellImage(AxesImage):
 
 
 class CellFigure(Figure):
-    """A figure that writes PNG at zlib level :data:`PNG_COMPRESS_LEVEL` unless told otherwise."""
+    """A figure writing PNG with :data:`rnaheat.io.output.PNG_OPTIONS` unless told otherwise."""
 
     def savefig(self, fname, *args, **kwargs):
         fmt = kwargs.get("format")
         if fmt is None and isinstance(fname, (str, os.PathLike)):
             fmt = Path(fname).suffix[1:] or None
         if str(fmt or mpl.rcParams["savefig.format"]).lower() == "png":
-            kwargs.setdefault("pil_kwargs", {"compress_level": PNG_COMPRESS_LEVEL})
+            kwargs.setdefault("pil_kwargs", dict(PNG_OPTIONS))
         return super().savefig(fname, *args, **kwargs)

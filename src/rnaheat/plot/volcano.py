@@ -244,10 +244,14 @@ def _scatter(ax, genes, colours) -> None:
             rows = part & (genes["at_floor"] == at_floor)
             if not rows.any():
                 continue
+            colour = colours.loc[rows, "colour"]
+            # One colour per group (module colours) lets Agg stamp one marker image at each
+            # point instead of rasterising every marker path: a third of the time.
+            fill = {"color": colour.iloc[0]} if colour.nunique() == 1 else {"c": colour.tolist()}
             ax.scatter(
                 genes.loc[rows, "x"],
                 genes.loc[rows, "y"],
-                c=colours.loc[rows, "colour"].tolist(),
+                **fill,
                 s=size * (3 if at_floor else 1),
                 marker=marker,
                 linewidths=0,

@@ -44,8 +44,9 @@ MIN_DISP = 1e-8
 _ARMIJO = 1e-4
 # The line search keeps log(alpha) within these bounds (lgamma loses accuracy beyond them).
 _LOG_ALPHA_LOW, _LOG_ALPHA_HIGH = -30.0, 10.0
-# The search packs its working set again when fewer than this share of it is still searching.
-_COMPACT_AT = 0.8
+# The search packs its working set again when fewer than this share of it is still searching:
+# a gene riding along costs a whole evaluation, packing a gather of its counts and means.
+_COMPACT_AT = 0.95
 
 
 def max_dispersion(n_samples: int, /) -> float:
@@ -141,7 +142,8 @@ class _Objective:
         last = self._last
         every = rows is None
         pick = (lambda v: v) if every else (lambda v: v[rows])
-        log_alpha, log_sums, gram = (pick(last[k]) for k in ("log_alpha", "log_sums", "gram"))
+        log_alpha, log_sums = pick(last["log_alpha"]), pick(last["log_sums"])
+        gram = last["gram"] if every else last["gram"][:, rows]  # entries × genes
         one_plus, w = pick(last["one_plus"]), pick(last["weights"])
         counts, mu = pick(self.counts), pick(self.mu)
         table = self.table if every else take_rows(self.table, rows)
@@ -160,7 +162,7 @@ class _Objective:
         structure = self.structure
         leverage = structure.quadratic(linalg.upper_inverse(gram, structure.p))
         squares = np.multiply(w, w, out=fractions)
-        cox_reid = 0.5 * linalg.row_sums(structure.sums(squares) * leverage)
+        cox_reid = 0.5 * linalg.row_sums(structure.sums(squares).T * leverage)
         out = (loglik + cox_reid) * alpha
         if self.prior_mean is not None:
             out -= (log_alpha - pick(self.prior_mean)) / self.prior_var

@@ -174,11 +174,15 @@ def fit_nb_glm(
     converged = irls.iterations < max_iter
 
     w = mu / (1.0 + alpha[:, None] * mu)
-    xtwx = linalg.gram(w, design)
-    bread = linalg.inv(xtwx + penalty)
-    covariance = np.einsum("gpq,gqr,grs->gps", bread, xtwx, bread)
-    # diag of W^1/2 X (X'WX + ridge)^-1 X' W^1/2
-    hat = w * np.einsum("sp,gpq,sq->gs", design, bread, design)
+    structure = linalg.design_structure(design)
+    xtwx = structure.gram_upper(structure.sums(w))  # entries × genes
+    ridged = xtwx.copy()
+    ridged[structure.diagonal] += np.diagonal(penalty)[:, None]
+    bread = linalg.upper_inverse(ridged, p)
+    stacked_bread = structure.stacked(bread)
+    covariance = linalg.sandwich(stacked_bread, structure.stacked(xtwx))
+    # diag of W^1/2 X (X'WX + ridge)^-1 X' W^1/2: x_s' bread x_s, one per distinct design row
+    hat = w * structure.row_forms(stacked_bread)[structure.group].T
     unstable = ~converged | np.any(np.diagonal(covariance, axis1=1, axis2=2) <= 0, axis=1)
     unstable |= np.any(~np.isfinite(beta), axis=1)
     if unstable.any():
@@ -216,10 +220,14 @@ def _constant_log_likelihood(
     size = 1.0 / alpha
 
     def constant_terms(y, r):
+        # A zero count adds nothing (lgamma(1) = 0): the costly functions run on the others.
+        positive = y > 0
+        out = np.zeros(y.shape)
+        at = np.maximum(y[positive], 1.0)
         with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(
-                y > 0, gammaln(np.maximum(y, 1.0)) - betaln(np.maximum(y, 1.0), r), 0.0
-            ) - gammaln(y + 1.0)
+            ratio = gammaln(at) - betaln(at, np.broadcast_to(r, y.shape)[positive])
+            out[positive] = ratio - gammaln(y[positive] + 1.0)
+        return out
 
     if table is None:
         constant = linalg.row_sums(constant_terms(counts, size[:, None]))
@@ -257,55 +265,95 @@ def _irls(
     Genes stopped for diverging or for a NaN deviance are reported with ``max_iter``
     iterations (not converged). ``beta`` is updated in place; it is this function's own copy.
     """
-    sf, alpha = size_factors, dispersions
     n_genes = counts.shape[0]
-    iterations = np.zeros(n_genes, dtype=np.int64)
+    structure = linalg.design_structure(design)
+    ridge = np.diagonal(penalty)[:, None]
+    iterations = np.full(n_genes, max_iter, dtype=np.int64)
     deviance = np.zeros(n_genes)
-    dev_old = np.zeros(n_genes)
-    failed = np.zeros(n_genes, dtype=bool)
-    log_sf = np.log(sf)
-    log_mu, mu = _floored_means(beta, design, log_sf=log_sf, size_factors=sf, min_mu=min_mu)
-    active = np.arange(n_genes)
+    log_sf = np.log(size_factors)
+    log_mu, mu = _floored_means(
+        beta, design, log_sf=log_sf, size_factors=size_factors, min_mu=min_mu
+    )
+    out_mu = np.empty_like(mu)
+    # The working set: the genes still iterating, packed; a gene that stops leaves it with its
+    # numbers, so each iteration touches only the genes that need it (same arithmetic).
+    work = _Working(
+        rows=np.arange(n_genes),
+        counts=counts,
+        alpha=dispersions,
+        inv_alpha=1.0 / dispersions[:, None],
+        constant=constant,
+        log_sf=log_sf,
+        size_factors=size_factors,
+        dev_old=np.zeros(n_genes),
+    )
     for t in range(max_iter):
-        if active.size == 0:
+        if work.rows.size == 0:
             break
-        # While every gene iterates, work on the arrays themselves rather than copies.
-        rows = slice(None) if active.size == n_genes else active
-        y, m, a = counts[rows], mu[rows], alpha[rows]
-        iterations[active] += 1
-        w = m / (1.0 + a[:, None] * m)
-        z = log_mu[rows] - factor_rows(log_sf, rows) + (y - m) / m
-        lhs = linalg.gram(w, design) + penalty
-        rhs = np.einsum("gs,sp->gp", w * z, design)
-        new_beta = linalg.solve(lhs, rhs)
-        beta[active] = new_beta
+        y, a = work.counts, work.alpha[:, None]
+        w = mu / (1.0 + a * mu)
+        z = log_mu - work.log_sf + (y - mu) / mu
+        lhs = structure.gram_upper(structure.sums(w))
+        lhs[structure.diagonal] += ridge
+        new_beta = linalg.upper_solve(lhs, np.einsum("gs,sp->gp", w * z, design))
+        beta[work.rows] = new_beta
         big = np.any(np.abs(new_beta) > _LARGE_BETA, axis=1)
         log_m, m = _floored_means(
-            new_beta,
-            design,
-            log_sf=factor_rows(log_sf, active),
-            size_factors=factor_rows(sf, active),
-            min_mu=min_mu,
+            new_beta, design, log_sf=work.log_sf, size_factors=work.size_factors, min_mu=min_mu
         )
-        # A gene stopped for diverging keeps the means of its last sound step (as DESeq2).
-        mu[active[~big]] = m[~big]
         with np.errstate(divide="ignore", invalid="ignore"):
             # y log(mu / (mu + 1/a)) - (1/a) log(1 + a mu), with mu >= min_mu > 0
-            log_mu[active[~big]] = log_m[~big]
-            log_one_plus = np.log(1.0 + a[:, None] * m)
-            loglik = constant[active] + linalg.row_sums(
-                y * log_m - (y + 1.0 / a[:, None]) * log_one_plus
+            log_one_plus = np.log(1.0 + a * m)
+            loglik = work.constant + linalg.row_sums(
+                y * log_m - (y + work.inv_alpha) * log_one_plus
             )
             dev = -2.0 * loglik
-            change = np.abs(dev - dev_old[active]) / (np.abs(dev) + 0.1)
-        deviance[active] = dev
+            change = np.abs(dev - work.dev_old) / (np.abs(dev) + 0.1)
+        deviance[work.rows] = dev
         bad = big | np.isnan(change)
-        failed[active[bad]] = True
         done = bad | ((t > 0) & (change < beta_tol))
-        dev_old[active] = dev
-        active = active[~done]
-    iterations[failed] = max_iter
-    return _IRLS(beta=beta, mu=mu, deviance=deviance, iterations=iterations)
+        # A gene stopped for diverging keeps the means of its last sound step (as DESeq2).
+        if big.any():
+            m[big], log_m[big] = mu[big], log_mu[big]
+        mu, log_mu = m, log_m
+        stopped = work.rows[done]
+        iterations[stopped[~bad[done]]] = t + 1
+        out_mu[stopped] = mu[done]
+        work.dev_old = dev
+        if done.any():
+            keep = ~done
+            work = work.take(keep)
+            mu, log_mu = mu[keep], log_mu[keep]
+    out_mu[work.rows] = mu
+    iterations[work.rows] = max_iter
+    return _IRLS(beta=beta, mu=out_mu, deviance=deviance, iterations=iterations)
+
+
+@dataclass
+class _Working:
+    """The IRLS's per-gene inputs for the genes still iterating (rows of the block)."""
+
+    rows: np.ndarray
+    counts: np.ndarray
+    alpha: np.ndarray
+    inv_alpha: np.ndarray
+    constant: np.ndarray
+    log_sf: np.ndarray
+    size_factors: np.ndarray
+    dev_old: np.ndarray
+
+    def take(self, keep: np.ndarray, /) -> _Working:
+        """The genes where the boolean ``keep`` holds."""
+        return _Working(
+            rows=self.rows[keep],
+            counts=self.counts[keep],
+            alpha=self.alpha[keep],
+            inv_alpha=self.inv_alpha[keep],
+            constant=self.constant[keep],
+            log_sf=factor_rows(self.log_sf, keep),
+            size_factors=factor_rows(self.size_factors, keep),
+            dev_old=self.dev_old[keep],
+        )
 
 
 def _floored_means(beta, design, *, log_sf, size_factors, min_mu):
@@ -364,7 +412,7 @@ def _refit_by_newton(
     bread = linalg.inv(xtwx + penalty)
     return _Estimates(
         beta=beta,
-        covariance=np.einsum("gpq,gqr,grs->gps", bread, xtwx, bread),
+        covariance=linalg.sandwich(bread.transpose(1, 2, 0), xtwx.transpose(1, 2, 0)),
         deviance=-2.0 * nb_log_likelihood(counts, m, dispersion=alpha),
         converged=converged,
     )

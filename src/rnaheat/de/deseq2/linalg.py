@@ -23,10 +23,12 @@ __all__ = [
     "linear_predictor_exp",
     "logdet",
     "row_sums",
+    "sandwich",
     "solve",
     "trimmed_mean",
     "upper_inverse",
     "upper_logdet",
+    "upper_solve",
 ]
 
 _FEW_GROUPS = 32
@@ -73,6 +75,7 @@ class DesignStructure:
         self.rows = rows[order_of_rows]
         self.n_groups = self.rows.shape[0]
         self.n_samples = design.shape[0]
+        self.members = [np.flatnonzero(self.group == k) for k in range(self.n_groups)]
         self.order = np.argsort(self.group, kind="stable")
         self.sorted = bool(np.all(self.order == np.arange(self.n_samples)))
         self.starts = np.flatnonzero(np.r_[True, np.diff(self.group[self.order]) != 0])
@@ -83,108 +86,182 @@ class DesignStructure:
         position[upper_i, upper_j] = np.arange(upper_i.size)
         position[upper_j, upper_i] = np.arange(upper_i.size)
         self.position = position.ravel()
+        self.diagonal = np.flatnonzero(upper_i == upper_j)
+        self.gram_terms = _sum_terms(self.products)
         # u' M u = sum over the upper triangle, off-diagonal entries counted twice
         self.products_symmetric = self.products * np.where(upper_i == upper_j, 1.0, 2.0)
 
     def sums(self, weights: np.ndarray, /) -> np.ndarray:
-        """Per gene, the weights summed within each group of samples (genes × k)."""
+        """Per gene, the weights summed within each group of samples (k × genes).
+
+        Groups first, so that each group's sums are contiguous for the per-gene arithmetic on
+        them; a design without shared rows gives the weights themselves, transposed.
+        """
         if self.n_groups == self.n_samples:
-            return weights if self.sorted else weights[:, self.order]
+            return weights.T if self.sorted else weights[:, self.order].T
+        out = np.empty((self.n_groups, weights.shape[0]))
         if self.n_samples > _FEW_GROUPS:
             # Many samples: sum each group's (contiguous, once ordered) block of columns.
             ordered = weights if self.sorted else weights[:, self.order]
-            out = np.empty((weights.shape[0], self.n_groups))
             for k, (start, stop) in enumerate(zip(self.starts, self.stops, strict=True)):
-                out[:, k] = ordered[:, start:stop].sum(axis=1)
+                out[k] = ordered[:, start:stop].sum(axis=1)
             return out
         columns = weights.T
-        out = np.empty((self.n_groups, weights.shape[0]))
-        seen = np.zeros(self.n_groups, dtype=bool)
-        for j in range(self.n_samples):  # a loop over samples, in a fixed order
-            k = self.group[j]
-            if seen[k]:
+        for k, members in enumerate(self.members):  # each group's samples in their order
+            if members.size == 1:
+                out[k] = columns[members[0]]
+                continue
+            np.add(columns[members[0]], columns[members[1]], out=out[k])
+            for j in members[2:]:
                 out[k] += columns[j]
-            else:
-                out[k] = columns[j]
-                seen[k] = True
-        return out.T
+        return out
 
     def gram_upper(self, sums: np.ndarray, /) -> np.ndarray:
-        """The distinct entries (upper triangle, row by row) of ``sum_k W_gk u_k u_k'``."""
+        """The distinct entries of ``sum_k W_gk u_k u_k'`` (upper triangle, row by row) × genes.
+
+        ``sums`` are the groups' weights as :meth:`sums` gives them (k × genes).
+        """
         k = self.n_groups
         if k > _FEW_GROUPS:
-            return np.einsum("gk,kc->gc", sums, self.products)
+            # Genes-major, the layout whose order of summation einsum keeps for every block.
+            return np.einsum("gk,kc->gc", np.ascontiguousarray(sums.T), self.products).T
         # One running sum per distinct product over the groups, for all genes at once
         # (einsum's inner loop is too short to be efficient here).
-        flat = np.empty((sums.shape[0], self.products.shape[1]))
-        columns = sums.T
-        for c in range(self.products.shape[1]):
-            acc = columns[0] * self.products[0, c]
-            for j in range(1, k):
-                acc += columns[j] * self.products[j, c]
-            flat[:, c] = acc
-        return flat
+        out = np.empty((self.products.shape[1], sums.shape[1]))
+        for c, terms in enumerate(self.gram_terms):
+            if isinstance(terms, int):  # the same products as an earlier entry
+                out[c] = out[terms]
+                continue
+            acc = out[c]
+            for n, (j, weight) in enumerate(terms):
+                term = sums[j] if weight == 1.0 else sums[j] * weight
+                if n == 0:
+                    acc[...] = term
+                else:
+                    acc += term
+        return out
 
     def gram(self, sums: np.ndarray, /) -> np.ndarray:
         """``sum_k W_gk u_k u_k'`` from group sums ``W`` (genes × p × p)."""
         return self.full(self.gram_upper(sums))
 
     def full(self, upper: np.ndarray, /) -> np.ndarray:
-        """Symmetric matrices (genes × p × p) from their upper-triangle entries."""
-        return np.take(upper, self.position, axis=1).reshape(-1, self.p, self.p)
+        """Symmetric matrices (genes × p × p) from upper-triangle entries (entries × genes)."""
+        return np.ascontiguousarray(upper[self.position].T).reshape(-1, self.p, self.p)
 
-    def quadratic(self, inverse_upper: np.ndarray, /) -> np.ndarray:
-        """``u_k' M_g u_k`` for symmetric ``M_g`` given by its upper triangle (genes × k)."""
-        return np.einsum("gc,kc->gk", inverse_upper, self.products_symmetric)
+    def stacked(self, upper: np.ndarray, /) -> np.ndarray:
+        """Symmetric matrices (p × p × genes) from upper-triangle entries (entries × genes)."""
+        return upper[self.position].reshape(self.p, self.p, -1)
+
+    def row_forms(self, matrices: np.ndarray, /) -> np.ndarray:
+        """``u_k' M_g u_k`` (k × genes) for each distinct row ``u_k`` and M given p × p × genes.
+
+        The p² terms ``(u_a M_ab) u_b`` are summed one after the other, ``a`` then ``b``, as
+        einsum sums them per sample.
+        """
+        out = np.zeros((self.n_groups, matrices.shape[-1]))
+        for k, u in enumerate(self.rows):
+            for a in range(self.p):
+                for b in range(self.p):
+                    out[k] += u[a] * matrices[a, b] * u[b]
+        return out
+
+    def quadratic(self, upper: np.ndarray, /) -> np.ndarray:
+        """``u_k' M_g u_k`` (genes × k) for symmetric ``M_g`` given by its upper triangle."""
+        return np.einsum("gc,kc->gk", np.ascontiguousarray(upper.T), self.products_symmetric)
+
+
+def _sum_terms(products: np.ndarray, /) -> list[list[tuple[int, float]] | int]:
+    """Per column of ``products`` (groups × entries), the groups whose product is not zero.
+
+    Factor designs have products of 0 and 1: a zero term adds nothing and a unit one needs no
+    multiplication, so a Gram entry is the sum of a few groups' weights (the weights are
+    finite, so the sums are those over every group, bit for bit). A column equal to an earlier
+    one is given by that column's position.
+    """
+    terms: list[list[tuple[int, float]] | int] = []
+    for c in range(products.shape[1]):
+        same = [e for e in range(c) if np.array_equal(products[:, e], products[:, c])]
+        if same:
+            terms.append(same[0])
+            continue
+        nonzero = [(int(j), float(products[j, c])) for j in np.flatnonzero(products[:, c])]
+        terms.append(nonzero or [(0, 0.0)])
+    return terms
+
+
+def sandwich(outer: np.ndarray, inner: np.ndarray, /) -> np.ndarray:
+    """``A_g B_g A_g`` (genes × p × p) for matrices ``A`` (``outer``), ``B`` given p × p × genes.
+
+    Each entry sums its p² terms ``(A_iq B_qr) A_rs`` one after the other, ``q`` then ``r``,
+    for all genes at once (einsum's three-operand loop runs over tiny inner dimensions here);
+    the order is einsum's, so the numbers are too.
+    """
+    p, n = outer.shape[0], outer.shape[-1]
+    out = np.zeros((p, p, n))
+    for q in range(p):
+        left = outer[:, q, None, :] * inner[q]  # A_iq B_qr for every i and r
+        for r in range(p):
+            out += left[:, r, None, :] * outer[None, r, :, :]
+    return np.ascontiguousarray(out.transpose(2, 0, 1))
+
+
+def _small_det(upper: np.ndarray, p: int, /) -> np.ndarray:
+    """Determinants of symmetric p × p matrices, p ≤ 3, given by their upper triangles."""
+    if p == 1:
+        return upper[0]
+    if p == 2:
+        return upper[0] * upper[2] - upper[1] * upper[1]
+    a, b, c, d, e, f = upper
+    # The cofactor expansion of _upper_adjugate3, without the cofactors the inverse needs
+    return a * (d * f - e * e) + b * (c * e - b * f) + c * (b * e - c * d)
 
 
 def upper_logdet(upper: np.ndarray, p: int, /) -> np.ndarray:
-    """Log-determinant of symmetric matrices given by their upper triangles (NaN if ≤ 0)."""
-    if p == 1:
-        det = upper[:, 0]
-    elif p == 2:
-        det = upper[:, 0] * upper[:, 2] - upper[:, 1] * upper[:, 1]
-    elif p == 3:
-        det = _upper_adjugate3(upper)[1]
-    else:
-        full = _full_from_upper(upper, p)
-        sign, value = np.linalg.slogdet(full)
+    """Log-determinants of symmetric matrices given by their upper triangles (NaN if ≤ 0).
+
+    ``upper`` is entries × genes.
+    """
+    if p > 3:
+        sign, value = np.linalg.slogdet(_full_from_upper(upper, p))
         return np.where(sign > 0, value, np.nan)
+    det = _small_det(upper, p)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(det > 0, np.log(np.where(det > 0, det, 1.0)), np.nan)
 
 
 def upper_inverse(upper: np.ndarray, p: int, /) -> np.ndarray:
-    """Upper triangle of the inverse of symmetric matrices given by their upper triangles."""
+    """Upper triangle of the inverse of symmetric matrices given by theirs (entries × genes)."""
     if p == 1:
         return 1.0 / upper
     if p == 2:
-        a, b, d = upper[:, 0], upper[:, 1], upper[:, 2]
+        a, b, d = upper
         det = a * d - b * b
-        return np.column_stack([d / det, -b / det, a / det])
+        return np.stack([d / det, -b / det, a / det])
     if p == 3:
         adjugate, det = _upper_adjugate3(upper)
-        return adjugate / det[:, None]
+        adjugate /= det
+        return adjugate
     iu, ju = np.triu_indices(p)
-    return inv(_full_from_upper(upper, p))[:, iu, ju]
+    return np.ascontiguousarray(inv(_full_from_upper(upper, p))[:, iu, ju].T)
 
 
 def _upper_adjugate3(upper: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Upper triangle of the adjugate, and the determinant, of symmetric 3 × 3 matrices."""
-    a, b, c, d, e, f = (upper[:, i] for i in range(6))
-    adjugate = np.empty((upper.shape[0], 6))
+    a, b, c, d, e, f = upper
+    adjugate = np.empty_like(upper)
     c00, c01, c02 = d * f - e * e, c * e - b * f, b * e - c * d
-    adjugate[:, 0], adjugate[:, 1], adjugate[:, 2] = c00, c01, c02
-    adjugate[:, 3], adjugate[:, 4], adjugate[:, 5] = a * f - c * c, b * c - a * e, a * d - b * b
+    adjugate[0], adjugate[1], adjugate[2] = c00, c01, c02
+    adjugate[3], adjugate[4], adjugate[5] = a * f - c * c, b * c - a * e, a * d - b * b
     det = a * c00 + b * c01 + c * c02
     return adjugate, det
 
 
 def _full_from_upper(upper: np.ndarray, p: int) -> np.ndarray:
     iu, ju = np.triu_indices(p)
-    out = np.empty((upper.shape[0], p, p))
-    out[:, iu, ju] = upper
-    out[:, ju, iu] = upper
+    out = np.empty((upper.shape[1], p, p))
+    out[:, iu, ju] = upper.T
+    out[:, ju, iu] = upper.T
     return out
 
 
@@ -323,6 +400,14 @@ def solve(matrices: np.ndarray, vectors: np.ndarray, /) -> np.ndarray:
         return np.einsum("gpq,gq->gp", inv(matrices), vectors)
     with np.errstate(invalid="ignore", divide="ignore"):
         return _cholesky_solve(_cholesky(matrices), vectors[..., None])[..., 0]
+
+
+def upper_solve(upper: np.ndarray, vectors: np.ndarray, /) -> np.ndarray:
+    """:func:`solve` for symmetric matrices given by their upper triangles (entries × genes)."""
+    p = vectors.shape[1]
+    if p <= 3:
+        return np.einsum("gpq,gq->gp", _full_from_upper(upper_inverse(upper, p), p), vectors)
+    return solve(_full_from_upper(upper, p), vectors)
 
 
 def trimmed_mean(values: np.ndarray, /, *, trim: float) -> np.ndarray:
