@@ -13,7 +13,7 @@ import pytest
 from rnaheat import transform
 from rnaheat.config import DESettings, Inputs, RunConfig
 from rnaheat.pipeline import analyse, analysis_tables
-from rnaheat.pipeline.outputs import heatmap_labelled
+from rnaheat.pipeline.outputs import figure_drawers, heatmap_labelled
 from rnaheat.pipeline.run import _moved_inputs
 
 
@@ -52,6 +52,23 @@ def test_tables_are_the_results_own(analysis):
     assert 0 < modules["labelled"].sum() < len(modules)
     assert {"vst", "samples", "qc_checks", "gene_selection", "checks"} <= set(tables)
     assert "enrichment_modules" not in tables and "controls" not in tables
+
+
+def test_figures_drawn_without_a_label_order_use_the_runs(analysis, monkeypatch):
+    """``figure_drawers`` without a label order (as ``analysis_figures`` calls it): the heatmap
+    and the volcano rank their labels by the run's order, as ``write_results`` does with the
+    order it computes once."""
+    from rnaheat import pl
+
+    given = {}
+    monkeypatch.setattr(pl, "draw_heatmap", lambda *a, **kw: given.update(heatmap=kw))
+    monkeypatch.setattr(pl, "draw_volcano", lambda *a, **kw: given.update(volcano=kw))
+    drawers = figure_drawers(analysis)
+    drawers["heatmap"]()
+    drawers["volcano"]()
+    expected = pl.label_rank(analysis)
+    for stem in ("heatmap", "volcano"):
+        pd.testing.assert_series_equal(given[stem]["label_rank"], expected, obj=stem)
 
 
 def test_bundled_inputs_are_recorded_where_they_end_up():

@@ -151,12 +151,14 @@ def heatmap(analysis: Analysis, /, **settings: Any) -> Figure:
     modules, display = analysis.modules, analysis.display
     if modules is None or display is None:
         raise ValueError("this analysis has no modules (too few genes to cluster): no heatmap")
+    # label_rank=None means "not given": the run's order, as the layout and the tables use.
+    rank = settings.pop("label_rank", None)
     run = {
         "samples": samples_with_qc_track(analysis)[0],
         "title": _heatmap_title(analysis),
         "shown_genes": analysis.selection.shown_note(),
         "shown_samples": analysis.samples_note,
-        **heatmap_settings(analysis, rank=settings.get("label_rank")),
+        **heatmap_settings(analysis, rank=rank),
     }
     return draw_heatmap(modules, display, **{**run, **settings})
 
@@ -178,15 +180,15 @@ def volcano(result: Analysis | DEResult, /, *, ax: Axes | None = None, **setting
     if isinstance(result, DEResult):
         return draw_volcano(result, ax=ax, **settings)
     config = result.config
+    rank = settings.pop("label_rank", None)  # None: the run's order, as for the heatmap
     run = {
         "modules": result.modules,
         "alpha": config.de.alpha,
         "lfc_threshold": config.select.lfc_threshold,
         "label_genes": labelled_genes(result) or None,
+        "label_rank": label_rank(result) if rank is None else rank,
         "title": _title(result),
     }
-    if settings.get("label_rank") is None:
-        run["label_rank"] = label_rank(result)
     return draw_volcano(result.de, ax=ax, **{**run, **settings})
 
 
