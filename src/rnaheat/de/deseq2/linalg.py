@@ -212,9 +212,9 @@ def _small_det(upper: np.ndarray, p: int, /) -> np.ndarray:
         return upper[0]
     if p == 2:
         return upper[0] * upper[2] - upper[1] * upper[1]
-    a, b, c, d, e, f = upper
-    # The cofactor expansion of _upper_adjugate3, without the cofactors the inverse needs
-    return a * (d * f - e * e) + b * (c * e - b * f) + c * (b * e - c * d)
+    a, b, c, _, _, _ = upper
+    c00, c01, c02 = _first_row_cofactors(upper)
+    return a * c00 + b * c01 + c * c02
 
 
 def upper_logdet(upper: np.ndarray, p: int, /) -> np.ndarray:
@@ -246,11 +246,17 @@ def upper_inverse(upper: np.ndarray, p: int, /) -> np.ndarray:
     return np.ascontiguousarray(inv(_full_from_upper(upper, p))[:, iu, ju].T)
 
 
+def _first_row_cofactors(upper: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """First-row cofactors of symmetric 3 × 3 matrices (by their upper triangles)."""
+    _, b, c, d, e, f = upper
+    return d * f - e * e, c * e - b * f, b * e - c * d
+
+
 def _upper_adjugate3(upper: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Upper triangle of the adjugate, and the determinant, of symmetric 3 × 3 matrices."""
     a, b, c, d, e, f = upper
     adjugate = np.empty_like(upper)
-    c00, c01, c02 = d * f - e * e, c * e - b * f, b * e - c * d
+    c00, c01, c02 = _first_row_cofactors(upper)
     adjugate[0], adjugate[1], adjugate[2] = c00, c01, c02
     adjugate[3], adjugate[4], adjugate[5] = a * f - c * c, b * c - a * e, a * d - b * b
     det = a * c00 + b * c01 + c * c02
