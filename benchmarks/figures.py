@@ -1,7 +1,9 @@
 """The figure stage of a run: CPU seconds of each figure, drawn and saved as the run does it.
 
-On GSE106305 LNCaP (``~ condition``, Hallmark, HIF targets as controls) and all 8 samples
-(``~ cell_line + condition``), the analysis is computed once in this process; then each
+On GSE106305 LNCaP (``~ condition``, Hallmark, HIF targets as controls), all 8 samples
+(``~ cell_line + condition``) and ``wide``, 1,000 samples of the negative-binomial simulation of
+``benchmarks/de.py`` (6,000 genes, ``~ condition``: the figures of a large cohort without its
+minutes of DE), the analysis is computed once in this process; then each
 figure of the run is drawn by the run's own drawing function and saved by the figure
 workers' own step (every format of ``--formats`` at ``--dpi``, plus the report's screen copy),
 one figure at a time in this process. Printed per figure: CPU seconds (``process_time``) of
@@ -12,6 +14,7 @@ Usage::
 
     python benchmarks/figures.py                     # lncap, 3 repeats
     python benchmarks/figures.py --sets lncap all8 --split
+    python benchmarks/figures.py --sets wide --repeats 1
     python benchmarks/figures.py --profile heatmap   # cProfile of one figure, drawn and saved
 """
 
@@ -22,6 +25,7 @@ import cProfile
 import logging
 import pstats
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -42,12 +46,28 @@ from rnaheat.pipeline.outputs import figure_drawers
 
 ROOT = Path(__file__).resolve().parents[1]
 GSE = ROOT.parent / "shared" / "data" / "gse106305"
-SETS = ("lncap", "all8")
+SETS = ("lncap", "all8", "wide")
+WIDE = (1000, 6000)  # samples, genes
 HIF_TARGETS = ("BNIP3", "PDK1", "CA9", "NDRG1", "VEGFA", "P4HA1")
+
+
+def wide_inputs(folder: Path) -> dict:
+    """The simulated cohort's counts and sheet, written to ``folder``."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from de import simulate
+
+    n_samples, n_genes = WIDE
+    counts, samples, design, contrast = simulate(n_samples, n_genes=n_genes)
+    counts.rename_axis("gene_id").to_csv(folder / "counts.csv")
+    samples.to_csv(folder / "samples.csv")
+    inputs = {"counts": str(folder / "counts.csv"), "samples": str(folder / "samples.csv")}
+    return {"inputs": inputs, "de": {"design": design, "contrast": list(contrast)}}
 
 
 def settings(name: str, folder: Path) -> dict:
     """The run's settings for one data set (LNCaP's sheet and controls written to ``folder``)."""
+    if name == "wide":
+        return wide_inputs(folder) | {"out": str(folder / "out")}
     inputs = {
         "counts": str(GSE / "counts.csv.gz"),
         "samples": str(GSE / "samples.csv"),
@@ -118,8 +138,8 @@ def main() -> None:
     parser.add_argument("--profile", metavar="STEM", help="profile one figure instead")
     args = parser.parse_args()
     logging.getLogger("rnaheat").setLevel(logging.WARNING)
-    if not GSE.is_dir():
-        raise SystemExit(f"{GSE} is absent: nothing to time")
+    if not GSE.is_dir() and set(args.sets) != {"wide"}:
+        raise SystemExit(f"{GSE} is absent: only --sets wide can be timed")
     for name in args.sets:
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
