@@ -317,8 +317,17 @@ def _sample_heatmap(qc: QCResult, *, kind: str) -> Figure:
         if ax is not None:
             ax.set_label(name)
 
+    # Resample the values, then colour them: with nearest sampling the pixels are the same,
+    # but under 3 pixels per cell matplotlib would resample four float colour channels
+    # instead: about 230 MB per drawing at 1,000 samples and 300 dpi.
     image = ax_heat.imshow(
-        matrix, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto", interpolation="nearest"
+        matrix,
+        cmap=cmap,
+        vmin=vmin,
+        vmax=vmax,
+        aspect="auto",
+        interpolation="nearest",
+        interpolation_stage="data",
     )
     ticks, flagged = _sample_cells(ax_heat, qc, image, step=step, size=size, label_room=label_room)
     _sample_tree(ax_dendro, qc, title)
