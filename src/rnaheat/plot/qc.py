@@ -15,6 +15,7 @@ from functools import partial
 import matplotlib as mpl
 import numpy as np
 import pandas as pd
+from matplotlib.collections import LineCollection
 from matplotlib.colors import Colormap
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
@@ -221,8 +222,15 @@ def _sample_tree(ax, qc: QCResult, title: str) -> None:
     leaves = [qc.distances.index[i] for i in layout["leaves"]]
     if leaves != order:
         raise ValueError("the QC result's order does not match its linkage")
-    for xs, ys in zip(layout["icoord"], layout["dcoord"], strict=True):
-        ax.plot((np.asarray(xs) - 5) / 10, ys, color="#444444", lw=0.8)
+    # One collection, not a line per merge: at 1,000 samples, 999 lines cost a second to
+    # make and draw. Cap and join styles are a plotted line's, so the pixels are the same.
+    links = np.stack([(np.asarray(layout["icoord"]) - 5) / 10, layout["dcoord"]], axis=-1)
+    ax.add_collection(
+        LineCollection(
+            links, colors="#444444", linewidths=0.8, capstyle="projecting", joinstyle="round"
+        ),
+        autolim=False,
+    )
     ax.set_xlim(-0.5, len(order) - 0.5)
     ax.set_ylim(0, float(np.max(layout["dcoord"])) * 1.02 or 1)
     ax.axis("off")
