@@ -183,11 +183,10 @@ def _sample_matrix(qc: QCResult, kind: str) -> tuple[np.ndarray, Colormap, float
     return matrix, continuous_cmap(), float(off.min()), 1.0
 
 
-def _sample_cells(ax, qc: QCResult, image, *, step: int, size: float, label_room: float):
+def _sample_cells(ax, qc: QCResult, *, step: int, size: float, label_room: float):
     """Name the rows and columns (thinned, flagged samples always); returns ticks and flags."""
     order = list(qc.order)
     n = len(order)
-    image.set_rasterized(n > 100)
     ticks = np.arange(0, n, step)
     marks = _marks(qc)
     flagged = {s for s in order if marks[s]}
@@ -327,7 +326,9 @@ def _sample_heatmap(qc: QCResult, *, kind: str) -> Figure:
 
     # Resample the values, then colour them: with nearest sampling the pixels are the same,
     # but under 3 pixels per cell matplotlib would resample four float colour channels
-    # instead: about 230 MB per drawing at 1,000 samples and 300 dpi.
+    # instead: about 230 MB per drawing at 1,000 samples and 300 dpi. Not rasterised: PDF
+    # and SVG embed an image at the file's dpi anyway, and rasterising would first draw it
+    # into a raster of the whole figure.
     image = ax_heat.imshow(
         matrix,
         cmap=cmap,
@@ -337,7 +338,7 @@ def _sample_heatmap(qc: QCResult, *, kind: str) -> Figure:
         interpolation="nearest",
         interpolation_stage="data",
     )
-    ticks, flagged = _sample_cells(ax_heat, qc, image, step=step, size=size, label_room=label_room)
+    ticks, flagged = _sample_cells(ax_heat, qc, step=step, size=size, label_room=label_room)
     _sample_tree(ax_dendro, qc, title)
     if ax_tracks is not None:
         _design_tracks(ax_tracks, qc, variables)
