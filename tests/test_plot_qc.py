@@ -78,6 +78,18 @@ def test_distance_heatmap_draws_the_result_in_tree_order(small):
     assert np.allclose(rgba[1, 0, :3], np.array(_rgb(colors["condition"][first])))
 
 
+def test_sample_tree_draws_every_merge_of_the_result_at_its_height(small):
+    (links,) = axes_named(distance_heatmap(small), "dendrogram").collections
+    segments = links.get_segments()
+    assert len(segments) == len(small.order) - 1
+    # Each merge is a bracket whose top stands at the merge's height.
+    tops = sorted(float(link[1, 1]) for link in segments)
+    assert np.allclose(tops, np.sort(small.linkage[:, 2]))
+    # The brackets' feet at height 0 are the leaves, one per matrix column.
+    feet = sorted(x for link in segments for x, y in link if y == 0)
+    assert np.allclose(feet, np.arange(len(small.order)))
+
+
 def _rgb(hex_color: str) -> tuple[float, float, float]:
     return tuple(int(hex_color[i : i + 2], 16) / 255 for i in (1, 3, 5))
 
