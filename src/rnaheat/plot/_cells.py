@@ -45,27 +45,41 @@ def _box_average(values: np.ndarray, starts: np.ndarray, stops: np.ndarray) -> n
     Positions are in steps, each start below its stop, both within ``0..len(values)``.
     """
     cumulative = np.concatenate([np.zeros((1, *values.shape[1:])), np.cumsum(values, axis=0)])
-    totals = _integral(cumulative, values, stops) - _integral(cumulative, values, starts)
+    # Neighbouring pixels share an edge: integrate up to each distinct position once.
+    at, where = np.unique(np.concatenate([starts, stops]), return_inverse=True)
+    integral = _integral(cumulative, values, at)
+    totals = integral[where[len(starts) :]] - integral[where[: len(starts)]]
     return totals / (stops - starts).reshape(-1, *([1] * (values.ndim - 1)))
 
 
-def _pixel_average(values: np.ndarray, edges: np.ndarray, *, to_bytes: bool) -> np.ndarray:
+def _pixel_average(
+    values: np.ndarray, edges: np.ndarray, *, to_bytes: bool
+) -> tuple[np.ndarray, np.ndarray]:
     """Mean of ``values`` along axis 0 over each pixel between consecutive ``edges``.
 
     ``edges`` are in steps, increasing or decreasing; the parts outside the values are left
     out. A pixel inside one step (every pixel, where the values are enlarged) takes that
     step's value as it is, so only pixels across step edges need the cumulative sums.
     ``to_bytes`` gives colours in 0..255 as uint8 instead of floats in 0..1.
+
+    Returns the distinct pixel values and, per pixel, the index of its own among them: an
+    enlarged axis repeats each step over several pixels, and the other axis need only be
+    averaged once per distinct value.
     """
     edges = np.clip(edges, 0.0, len(values))
     starts, stops = np.minimum(edges[:-1], edges[1:]), np.maximum(edges[:-1], edges[1:])
     step = np.minimum(np.floor(starts).astype(int), len(values) - 1)
     across = stops > step + 1
-    out = (np.rint(values * 255).astype(np.uint8) if to_bytes else values)[step]
+    used, index = np.unique(step[~across], return_inverse=True)
+    kept = values[used]
+    pixels = [np.rint(kept * 255).astype(np.uint8) if to_bytes else kept]
     if across.any():
         mean = _box_average(values, starts[across], stops[across])
-        out[across] = np.rint(mean * 255) if to_bytes else mean
-    return out
+        pixels.append(np.rint(mean * 255).astype(np.uint8) if to_bytes else mean)
+    own = np.empty(len(step), dtype=int)
+    own[~across] = index
+    own[across] = len(used) + np.arange(int(across.sum()))
+    return np.concatenate(pixels), own
 
 
 def area_average(rgba: np.ndarray, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
@@ -84,9 +98,14 @@ def area_average(rgba: np.ndarray, rows: np.ndarray, columns: np.ndarray) -> np.
     numpy.ndarray
         ``h × w × 4`` uint8 colours.
     """
-    by_row = _pixel_average(rgba, rows, to_bytes=False)
+    by_row, row_of = _pixel_average(rgba, rows, to_bytes=False)
     # Columns last: they are the enlarged axis, so most pixels are one cell's colour.
-    return np.swapaxes(_pixel_average(np.swapaxes(by_row, 0, 1), columns, to_bytes=True), 0, 1)
+    by_column, column_of = _pixel_average(
+        np.ascontiguousarray(np.swapaxes(by_row, 0, 1)), columns, to_bytes=True
+    )
+    # Spread the distinct colours over the pixels, one 4-byte RGBA word per pixel.
+    words = np.ascontiguousarray(np.swapaxes(by_column, 0, 1)).view(np.uint32)[..., 0]
+    return words[np.ix_(row_of, column_of)].view(np.uint8).reshape(len(row_of), -1, 4)
 
 
 class CellImage(AxesImage):
