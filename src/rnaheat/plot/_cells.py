@@ -5,8 +5,11 @@ an image with a smoothing window wider than a pixel, which blurs the edges betwe
 and costs time at every save. Here every output pixel is instead the area average of the
 cell colours it covers (a box filter in RGBA, computed with cumulative sums), so no row is
 ever dropped, sample edges stay sharp, and the result needs no further resampling. The grid
-is worked out at draw time, so each file (PNG at its dpi, the raster embedded in PDF and
-SVG) gets the average for its own pixels.
+is worked out at draw time, so each file gets the average for its own pixels: the PNG at its
+dpi; PDF and SVG, which scale an embedded raster themselves, one image per block with a
+pixel per cell along each axis that has fewer cells than pixels at the file's dpi (samples,
+usually), and the average over each pixel along an axis that has more (genes). Embedding
+every cell repeated over several pixels would only make the file slower to write.
 
 Such a figure is mostly cells, which zlib compresses slowly at its default level;
 :class:`CellFigure` writes its PNG as every figure file of a run is written
@@ -22,7 +25,7 @@ import matplotlib as mpl
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.image import AxesImage
-from matplotlib.transforms import Bbox, TransformedBbox
+from matplotlib.transforms import Affine2D, Bbox, TransformedBbox
 
 from rnaheat.io.output import PNG_OPTIONS
 
@@ -111,10 +114,15 @@ def area_average(rgba: np.ndarray, rows: np.ndarray, columns: np.ndarray) -> np.
 class CellImage(AxesImage):
     """An image of cell values whose pixels are the area averages of the cells' colours."""
 
+    def __init__(self, ax, **kwargs):
+        # Vector backends then draw each image scaled by a transform (unsampled), not
+        # composited with its neighbours at the output's pixel grid.
+        kwargs.setdefault("interpolation", "none")
+        super().__init__(ax, **kwargs)
+
     def make_image(self, renderer, magnification=1.0, *, unsampled=False):
-        # Vector backends that scale images themselves ask for the cells as they are.
         if unsampled:
-            return super().make_image(renderer, magnification, unsampled=True)
+            return self._scaled_cells(renderer)
         left, right, bottom, top = self.get_extent()
         trans = self.get_transform()
         clip = self.get_clip_box() or self.axes.bbox
@@ -143,6 +151,26 @@ class CellImage(AxesImage):
         rows = (data_y - first_y) / (last_y - first_y) * n_rows
         pixels = area_average(self.to_rgba(self._A), rows, columns)
         return pixels, x0 / magnification, y0 / magnification, None
+
+    def _scaled_cells(self, renderer):
+        """The cells for a backend that scales them: no finer than cells or pixels per axis.
+
+        Returns the image and the transform placing its pixel grid on the extent, as
+        matplotlib's own unsampled images do.
+        """
+        left, right, bottom, top = self.get_extent()
+        size = TransformedBbox(Bbox([[left, bottom], [right, top]]), self.get_transform()).size
+        n_rows, n_cols = self._A.shape[:2]
+        # Pixels at the file's image resolution, as a PNG of the same dpi would have them.
+        width, height = np.abs(size) * renderer.get_image_magnification()
+        h, w = min(n_rows, max(1, round(height))), min(n_cols, max(1, round(width)))
+        pixels = area_average(
+            self.to_rgba(self._A), np.linspace(0, n_rows, h + 1), np.linspace(0, n_cols, w + 1)
+        )
+        # Pixel row 0 holds cell row 0: at the extent's top for origin "upper".
+        flip = Affine2D().translate(0, -h).scale(1, -1) if self.origin == "upper" else Affine2D()
+        place = Affine2D().scale((right - left) / w, (top - bottom) / h).translate(left, bottom)
+        return pixels, 0, 0, flip + place + self.get_transform()
 
 
 class CellFigure(Figure):
