@@ -112,6 +112,17 @@ def test_the_same_figure_gives_the_same_bytes(tmp_path):
     assert plt.get_fignums() == []  # saved figures are closed
 
 
+def test_a_laid_out_figure_is_drawn_once_per_file(tmp_path):
+    fig, ax = plt.subplots(figsize=(2, 2), layout="constrained")
+    ax.plot([0, 1], [1, 0])
+    draws = []
+    draw = fig.draw
+    fig.draw = lambda renderer: draws.append(1) or draw(renderer)
+    save_figure(fig, tmp_path / "fig", dpi=50)
+    # Once for the layout, then once per format: no extra pass before each save.
+    assert len(draws) == 1 + 3
+
+
 def test_checksums_of_files_and_folders(tmp_path):
     (tmp_path / "c.csv").write_bytes(b"gene,s1\n")
     folder = tmp_path / "htseq"
