@@ -39,7 +39,11 @@ def _integral(cumulative: np.ndarray, values: np.ndarray, at: np.ndarray) -> np.
     """
     whole = np.minimum(np.floor(at).astype(int), len(values) - 1)
     part = (at - whole).reshape(-1, *([1] * (values.ndim - 1)))
-    return cumulative[whole] + part * values[whole]
+    # In place: these arrays are as large as the image, and fresh ones cost page faults.
+    out = values[whole]
+    out *= part
+    out += cumulative[whole]
+    return out
 
 
 def _box_average(values: np.ndarray, starts: np.ndarray, stops: np.ndarray) -> np.ndarray:
@@ -51,8 +55,10 @@ def _box_average(values: np.ndarray, starts: np.ndarray, stops: np.ndarray) -> n
     # Neighbouring pixels share an edge: integrate up to each distinct position once.
     at, where = np.unique(np.concatenate([starts, stops]), return_inverse=True)
     integral = _integral(cumulative, values, at)
-    totals = integral[where[len(starts) :]] - integral[where[: len(starts)]]
-    return totals / (stops - starts).reshape(-1, *([1] * (values.ndim - 1)))
+    totals = integral[where[len(starts) :]]
+    totals -= integral[where[: len(starts)]]
+    totals /= (stops - starts).reshape(-1, *([1] * (values.ndim - 1)))
+    return totals
 
 
 def _pixel_average(
