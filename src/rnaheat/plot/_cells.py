@@ -107,11 +107,15 @@ def area_average(rgba: np.ndarray, rows: np.ndarray, columns: np.ndarray) -> np.
     numpy.ndarray
         ``h × w × 4`` uint8 colours.
     """
-    by_row, row_of = _pixel_average(rgba, rows, to_bytes=False)
+    # Opaque cells average to an alpha of exactly 1 (255): only the colours need the work.
+    opaque = bool((rgba[..., 3] == 1).all())
+    by_row, row_of = _pixel_average(rgba[..., :3] if opaque else rgba, rows, to_bytes=False)
     # Columns last: they are the enlarged axis, so most pixels are one cell's colour.
     by_column, column_of = _pixel_average(
         np.ascontiguousarray(np.swapaxes(by_row, 0, 1)), columns, to_bytes=True
     )
+    if opaque:
+        by_column = np.pad(by_column, ((0, 0), (0, 0), (0, 1)), constant_values=255)
     # Spread the distinct colours over the pixels, one 4-byte RGBA word per pixel.
     words = np.ascontiguousarray(np.swapaxes(by_column, 0, 1)).view(np.uint32)[..., 0]
     return words[np.ix_(row_of, column_of)].view(np.uint8).reshape(len(row_of), -1, 4)
