@@ -62,6 +62,15 @@ def test_area_average_weighs_each_cell_by_the_part_of_the_pixel_it_covers():
     np.testing.assert_array_equal(flipped, out[::-1])
 
 
+def test_transparent_cells_average_their_alpha_too():
+    rgba = np.ones((2, 1, 4))
+    rgba[1] = 0.0  # a missing value's cell: transparent
+    out = area_average(rgba, np.array([0.0, 1.0, 2.0]), np.array([0.0, 1.0]))
+    np.testing.assert_array_equal(out[:, 0, 3], [255, 0])
+    out = area_average(rgba, np.array([0.5, 1.5]), np.array([0.0, 1.0]))
+    np.testing.assert_array_equal(out[0, 0], [128, 128, 128, 128])
+
+
 @pytest.mark.parametrize("flip_y", [True, False])
 @pytest.mark.parametrize(("height_px", "width_px"), [(40, 30), (80, 90)])
 def test_cells_on_whole_pixels_are_drawn_as_they_are(flip_y, height_px, width_px):
