@@ -38,6 +38,7 @@ from rnaheat.labels import label_evidence
 from rnaheat.labels import label_rank as rank_labels
 from rnaheat.modules import GeneModules, module_label
 from rnaheat.plot._cells import CellFigure, CellImage
+from rnaheat.plot._segments import Segments
 from rnaheat.plot._text import literal_text, wrap_name
 from rnaheat.plot.colors import (
     CATEGORICAL,
@@ -843,9 +844,7 @@ def _draw_gene_trees(fig: Figure, lay: HeatmapLayout, modules: GeneModules) -> N
     if segments:
         allseg = np.concatenate(segments)
         dend.add_collection(
-            LineCollection(
-                allseg, colors="#444444", linewidths=0.4, rasterized=len(allseg) > 20_000
-            )
+            Segments(allseg, colors="#444444", linewidths=0.4, rasterized=len(allseg) > 20_000)
         )
     dend.set_xlim(1.02, 0)
     dend.set_ylim(lay.rows.extent, 0)
@@ -860,7 +859,7 @@ def _draw_sample_tree(fig: Figure, lay: HeatmapLayout, modules: GeneModules) -> 
     leaf_pos[modules.sample_tree.order] = lay.col_x
     lines, tallest = _dendrogram_segments(modules.sample_tree, leaf_pos)
     if len(lines):
-        cd.add_collection(LineCollection(lines, colors="#444444", linewidths=0.6))
+        cd.add_collection(Segments(lines, colors="#444444", linewidths=0.6))
         cd.set_ylim(0, tallest * 1.02)
     cd.set_xlim(0, lay.x_extent)
     cd.axis("off")
