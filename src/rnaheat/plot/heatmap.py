@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.collections import LineCollection, PolyCollection
+from matplotlib.collections import LineCollection
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch, Rectangle
@@ -38,8 +38,8 @@ from rnaheat.labels import label_evidence
 from rnaheat.labels import label_rank as rank_labels
 from rnaheat.modules import GeneModules, module_label
 from rnaheat.plot._cells import CellFigure, CellImage
-from rnaheat.plot._segments import Segments
 from rnaheat.plot._text import literal_text, wrap_name
+from rnaheat.plot._vector import Segments, Tiles
 from rnaheat.plot.colors import (
     CATEGORICAL,
     diverging_cmap,
@@ -900,7 +900,7 @@ def _draw_tracks(
         left = lay.col_x - 0.5
         corners = np.stack([left, left, left + 1, left + 1], axis=1)
         tr.add_collection(
-            PolyCollection(
+            Tiles(
                 np.stack([corners, np.broadcast_to([0, 1, 1, 0], corners.shape)], axis=2),
                 facecolors=list(cell_colors),
                 edgecolors="white",
