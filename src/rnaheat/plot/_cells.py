@@ -5,11 +5,12 @@ an image with a smoothing window wider than a pixel, which blurs the edges betwe
 and costs time at every save. Here every output pixel is instead the area average of the
 cell colours it covers (a box filter in RGBA, computed with cumulative sums), so no row is
 ever dropped, sample edges stay sharp, and the result needs no further resampling. The grid
-is worked out at draw time, so each file gets the average for its own pixels: the PNG at its
-dpi; PDF and SVG, which scale an embedded raster themselves, one image per block with a
+is worked out at draw time, so each file gets the average for its own pixels: the PNG and
+SVG at their dpi; a PDF, which scales an embedded raster itself, one image per block with a
 pixel per cell along each axis that has fewer cells than pixels at the file's dpi (samples,
 usually), and the average over each pixel along an axis that has more (genes). Embedding
-every cell repeated over several pixels would only make the file slower to write.
+every cell repeated over several pixels would only make the file slower to write. (matplotlib
+asks SVG viewers to draw such scaled rasters pixelated, dropping rows when zoomed out.)
 
 Such a figure is mostly cells, which zlib compresses slowly at its default level;
 :class:`CellFigure` writes its PNG as every figure file of a run is written
@@ -124,11 +125,13 @@ def area_average(rgba: np.ndarray, rows: np.ndarray, columns: np.ndarray) -> np.
 class CellImage(AxesImage):
     """An image of cell values whose pixels are the area averages of the cells' colours."""
 
-    def __init__(self, ax, **kwargs):
-        # Vector backends then draw each image scaled by a transform (unsampled), not
-        # composited with its neighbours at the output's pixel grid.
-        kwargs.setdefault("interpolation", "none")
-        super().__init__(ax, **kwargs)
+    def can_composite(self):
+        # Each block stays its own image: a composite of them is snapped to whole points.
+        return False
+
+    def _check_unsampled_image(self):
+        # Asked by vector backends only: all but SVG get the cells scaled by the file.
+        return self.get_figure(root=True).canvas.get_default_filetype() != "svg"
 
     def make_image(self, renderer, magnification=1.0, *, unsampled=False):
         if unsampled:
