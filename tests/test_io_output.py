@@ -14,6 +14,7 @@ from rnaheat.io.output import (
     atomic_output,
     check_output_folder,
     file_checksums,
+    output_checksums,
     save_figure,
     write_json,
     write_matrix,
@@ -135,6 +136,17 @@ def test_checksums_of_files_and_folders(tmp_path):
     }
     assert sums["folder"]["files"] == {"s1.txt": hashlib.sha256(b"g\t1\n").hexdigest()}
     assert "genes" not in sums
+
+
+def test_output_checksums_name_every_written_file_in_path_order(tmp_path):
+    contents = {"tables/de.tsv": b"x" * 5_000_000, "b.txt": b"b", "figures/a.png": b"png" * 10}
+    for name, data in contents.items():
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_bytes(data)
+    (tmp_path / "link").symlink_to(tmp_path / "b.txt")
+    sums = output_checksums(tmp_path)
+    assert list(sums) == sorted(contents)
+    assert sums == {name: hashlib.sha256(data).hexdigest() for name, data in contents.items()}
 
 
 def test_json_is_indented_and_paths_become_text(tmp_path):

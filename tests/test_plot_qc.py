@@ -15,6 +15,7 @@ from rnaheat.plot.colors import QC_FLAG_COLORS, QC_TRACK
 from rnaheat.plot.qc import (
     FLAG_COLOR,
     MAX_LABELS,
+    _bars,
     correlation_heatmap,
     distance_heatmap,
     library_plot,
@@ -177,10 +178,29 @@ def test_scree_names_the_driver_of_each_explained_pc(small):
 def test_library_plot_needs_counts_and_draws_one_bar_per_sample(small):
     fig = library_plot(small)
     top, bottom = fig.axes[:2]
-    assert len(top.patches) == len(bottom.patches) == len(small.samples)
-    assert np.allclose([p.get_height() for p in top.patches], small.samples["library_size"] / 1e6)
+    (bars,) = top.collections
+    assert len(bars.get_paths()) == len(bottom.collections[0].get_paths()) == len(small.samples)
+    heights = [path.vertices[:, 1].max() for path in bars.get_paths()]
+    assert np.allclose(heights, small.samples["library_size"] / 1e6)
     with pytest.raises(ValueError, match="run without counts"):
         library_plot(make_qc(seed=0, counts=False))
+
+
+def test_bars_have_the_pixels_of_ax_bar():
+    heights = np.random.default_rng(3).gamma(2.0, 5.0, 300)
+    colors = ["#56B4E9", "#E69F00"] * 150
+
+    def pixels(draw) -> np.ndarray:
+        fig = Figure(figsize=(6, 2))
+        ax = fig.add_subplot()
+        draw(ax)
+        ax.set_xlim(-0.6, len(heights) - 0.4)
+        canvas = FigureCanvasAgg(fig)
+        canvas.draw()
+        return np.asarray(canvas.buffer_rgba())
+
+    expected = pixels(lambda ax: ax.bar(np.arange(len(heights)), heights, color=colors, width=0.8))
+    assert np.array_equal(pixels(lambda ax: _bars(ax, heights, colors=colors)), expected)
 
 
 def test_all_figures_render(small):

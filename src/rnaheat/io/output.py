@@ -25,6 +25,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from rnaheat._cores import usable_cores
+
 __all__ = [
     "FORMAT_VERSION",
     "PNG_OPTIONS",
@@ -509,12 +511,16 @@ def file_checksums(paths: dict[str, Path | None], /) -> dict[str, Any]:
 
 
 def output_checksums(folder: Path, /) -> dict[str, str]:
-    """SHA-256 of every file written into ``folder`` so far, by path relative to it."""
-    return {
-        path.relative_to(folder).as_posix(): _sha256(path)
-        for path in sorted(folder.rglob("*"))
-        if path.is_file() and not path.is_symlink()
-    }
+    """SHA-256 of every file written into ``folder`` so far, by path relative to it.
+
+    A large run writes gigabytes (``analysis.h5ad``, the expression tables); files are hashed
+    on two threads, largest first (hashlib and file reads release the GIL).
+    """
+    paths = [p for p in sorted(folder.rglob("*")) if p.is_file() and not p.is_symlink()]
+    largest_first = sorted(paths, key=lambda p: p.stat().st_size, reverse=True)
+    with ThreadPoolExecutor(min(2, usable_cores())) as pool:
+        digests = dict(zip(largest_first, pool.map(_sha256, largest_first), strict=True))
+    return {path.relative_to(folder).as_posix(): digests[path] for path in paths}
 
 
 def package_versions() -> dict[str, str]:

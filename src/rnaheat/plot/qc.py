@@ -15,6 +15,7 @@ from functools import partial
 import matplotlib as mpl
 import numpy as np
 import pandas as pd
+from matplotlib.collections import PolyCollection
 from matplotlib.colors import Colormap
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
@@ -655,6 +656,25 @@ def scree_plot(qc: QCResult, /, *, n_pcs: int = 10) -> Figure:
 # --------------------------------------------------------------------------- library sizes
 
 
+def _bars(ax, heights: np.ndarray, /, *, colors, width: float = 0.8) -> None:
+    """Bars of ``heights`` at 0, 1, 2, …, drawn as ``ax.bar`` draws them, as one collection.
+
+    A cohort's thousand samples make a thousand bar patches, each bounded, laid out and drawn
+    on its own (about 1 CPU second a panel at 300 dpi); one collection of the same rectangles
+    gives the same pixels.
+    """
+    left = np.arange(len(heights)) - width / 2
+    right = left + width
+    bottom = np.zeros(len(heights))
+    corners = np.stack([left, bottom, right, bottom, right, heights, left, heights], axis=1)
+    bars = PolyCollection(
+        corners.reshape(-1, 4, 2), facecolors=colors, edgecolors="none", linewidths=0
+    )
+    # Bars stand on zero: the axis's margin is added above them, not below, as for ax.bar.
+    bars.sticky_edges.y.append(0)
+    ax.add_collection(bars)
+
+
 @literal_text
 def library_plot(qc: QCResult, /, *, color: str | None = None) -> Figure:
     """Library size and detected genes per sample, bars coloured by a design variable.
@@ -688,7 +708,7 @@ def library_plot(qc: QCResult, /, *, color: str | None = None) -> Figure:
         (bottom, table["detected_genes"], "Detected genes (count > 0)", LOW_DETECTED_FRACTION),
     )
     for ax, values, label, fraction in panels:
-        ax.bar(positions, values, color=bar_colors, width=0.8)
+        _bars(ax, values.to_numpy(dtype=float), colors=bar_colors)
         median = float(values.median())
         ax.axhline(median, color="#555555", lw=0.8, ls="--")
         ax.axhline(fraction * median, color=FLAG_COLOR, lw=0.8, ls=":")

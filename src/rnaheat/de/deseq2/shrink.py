@@ -177,13 +177,45 @@ def _nb_log_posterior(beta, counts, design, *, log_sf, size, prior_sd, cauchy_sc
     """NB log-likelihood (up to constants) plus apeglm's log prior, per gene."""
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         eta, mu = _means(beta, design, log_sf=log_sf)
-        loglik = linalg.row_sums(counts * eta - (counts + size) * np.log1p(mu / size))
+        # y·eta - (y + size)·log1p(mu / size) with two new genes × samples arrays, not six.
+        # The terms are summed from a row-major array, as the one-line expression makes
+        # (_means gives column-major ones; the row sums would round differently).
+        terms = counts * eta
+        np.divide(mu, size, out=mu)
+        np.log1p(mu, out=mu)
+        weighted = counts + size
+        weighted *= mu
+        terms -= weighted
+        loglik = linalg.row_sums(terms)
     shrunk = beta[:, coef]
     normal = np.delete(beta, coef, axis=1)
     log_prior = -0.5 * np.sum((normal / prior_sd) ** 2, axis=1) - np.log1p(
         (shrunk / cauchy_scale) ** 2
     )
     return np.where(np.isfinite(loglik), loglik + log_prior, -np.inf)
+
+
+def _score_weights(counts, mu, size):
+    """``(y - mu)·size / (size + mu)``: the NB score's weights of the design rows.
+
+    Computed in place in one row-major array (the sums over samples that follow round as
+    they do for the one-line expression); ``mu`` may be column-major.
+    """
+    weights = counts - mu
+    weights *= size
+    weights /= size + mu
+    return weights
+
+
+def _curvature_weights(counts, mu, size):
+    """``(y + size)·mu·size / (size + mu)²``: the weights of the NB log likelihood's Hessian."""
+    weights = counts + size
+    weights *= mu
+    weights *= size
+    denominator = size + mu
+    denominator *= denominator
+    weights /= denominator
+    return weights
 
 
 def _ascend(counts, design, *, log_sf, size, start, coef, scale, max_iter=200):
@@ -202,12 +234,12 @@ def _ascend(counts, design, *, log_sf, size, start, coef, scale, max_iter=200):
         rows_args = {**args, "log_sf": factor_rows(log_sf, active)}
         with np.errstate(over="ignore"):
             mu = _means(b, design, log_sf=rows_args["log_sf"])[1]
-        grad = np.einsum("gs,sp->gp", (y - mu) * s / (s + mu), design)
+        grad = np.einsum("gs,sp->gp", _score_weights(y, mu, s), design)
         grad[:, no_shrink] -= b[:, no_shrink] / _NO_SHRINK_SD**2
         grad[:, coef] -= 2.0 * b[:, coef] / (scale**2 + b[:, coef] ** 2)
         # The Cauchy term's curvature is bounded by 2 / (S² + b²) at the current point,
         # which keeps the Newton matrix positive definite.
-        curvature = linalg.gram((y + s) * mu * s / (s + mu) ** 2, design)
+        curvature = linalg.gram(_curvature_weights(y, mu, s), design)
         curvature[:, no_shrink, no_shrink] += 1.0 / _NO_SHRINK_SD**2
         curvature[:, coef, coef] += 2.0 / (scale**2 + b[:, coef] ** 2)
         step = linalg.solve(curvature, grad)
@@ -258,7 +290,7 @@ def _laplace_sd(counts, design, beta, *, log_sf, size, coef, scale):
     no_shrink = np.ones(design.shape[1], dtype=bool)
     no_shrink[coef] = False
     mu = _means(beta, design, log_sf=log_sf)[1]
-    hessian = linalg.gram((counts + size) * mu * size / (size + mu) ** 2, design)
+    hessian = linalg.gram(_curvature_weights(counts, mu, size), design)
     hessian[:, no_shrink, no_shrink] += 1.0 / _NO_SHRINK_SD**2
     b2 = beta[:, coef] ** 2
     hessian[:, coef, coef] += 2.0 * (scale**2 - b2) / (scale**2 + b2) ** 2
