@@ -436,7 +436,9 @@ def write_matrix(
 def _freeze_layout(figure: Any, *, dpi: int) -> None:
     """Run the figure's layout engine once at ``dpi``, then keep its result for every save.
 
-    Otherwise each save lays the figure out again from where the last one left it.
+    Otherwise each save lays the figure out again from where the last one left it. The
+    engine runs alone: it measures the text it needs and places the axes, which is all a
+    drawing of the whole figure (without rendering) would have done to the layout.
     """
     import matplotlib as mpl
 
@@ -444,7 +446,7 @@ def _freeze_layout(figure: Any, *, dpi: int) -> None:
         return
     screen = figure.dpi
     figure.set_dpi(dpi)
-    figure.draw_without_rendering()
+    figure.get_layout_engine().execute(figure)
     figure.set_dpi(screen)
     # No engine at all: "none" would leave a placeholder engine, for which every save draws
     # the whole figure once more (without rendering) before drawing it. Without the rc
