@@ -115,10 +115,10 @@ def area_average(rgba: np.ndarray, rows: np.ndarray, columns: np.ndarray) -> np.
     by_column, column_of = _pixel_average(
         np.ascontiguousarray(np.swapaxes(by_row, 0, 1)), columns, to_bytes=True
     )
-    if opaque:
-        by_column = np.pad(by_column, ((0, 0), (0, 0), (0, 1)), constant_values=255)
     # Spread the distinct colours over the pixels, one 4-byte RGBA word per pixel.
-    words = np.ascontiguousarray(np.swapaxes(by_column, 0, 1)).view(np.uint32)[..., 0]
+    colours = np.full((by_column.shape[1], by_column.shape[0], 4), 255, dtype=np.uint8)
+    colours[..., : by_column.shape[2]] = np.swapaxes(by_column, 0, 1)
+    words = colours.view(np.uint32)[..., 0]
     return words[np.ix_(row_of, column_of)].view(np.uint8).reshape(len(row_of), -1, 4)
 
 
