@@ -8,9 +8,10 @@ ever dropped, sample edges stay sharp, and the result needs no further resamplin
 is worked out at draw time, so each file gets the average for its own pixels: the PNG and
 SVG at their dpi; a PDF, which scales an embedded raster itself, one image per block with a
 pixel per cell along each axis that has fewer cells than pixels at the file's dpi (samples,
-usually), and the average over each pixel along an axis that has more (genes). Embedding
-every cell repeated over several pixels would only make the file slower to write. (matplotlib
-asks SVG viewers to draw such scaled rasters pixelated, dropping rows when zoomed out.)
+usually), and the average over each pixel along an axis that has more (genes), since every
+cell repeated over several pixels would only make the file slower to write. An SVG cannot
+do the same: matplotlib asks SVG viewers to draw a scaled raster pixelated, which drops
+samples when zoomed out.
 
 Such a figure is mostly cells, which zlib compresses slowly at its default level;
 :class:`CellFigure` writes its PNG as every figure file of a run is written
@@ -130,7 +131,8 @@ class CellImage(AxesImage):
         return False
 
     def _check_unsampled_image(self):
-        # Asked by vector backends only: all but SVG get the cells scaled by the file.
+        # Asked by vector backends only: all but SVG (whose viewers would draw the scaled
+        # cells pixelated) get the cells scaled by the file.
         return self.get_figure(root=True).canvas.get_default_filetype() != "svg"
 
     def make_image(self, renderer, magnification=1.0, *, unsampled=False):
