@@ -133,7 +133,7 @@ class CellImage(AxesImage):
     def _check_unsampled_image(self):
         # Asked by vector backends only: all but SVG (whose viewers would draw the scaled
         # cells pixelated) get the cells scaled by the file.
-        return self.get_figure(root=True).canvas.get_default_filetype() != "svg"
+        return self.figure.canvas.get_default_filetype() != "svg"
 
     def make_image(self, renderer, magnification=1.0, *, unsampled=False):
         if unsampled:
