@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import io
+import re
 
 import matplotlib as mpl
 import numpy as np
@@ -60,6 +62,15 @@ def test_area_average_weighs_each_cell_by_the_part_of_the_pixel_it_covers():
     np.testing.assert_array_equal(flipped, out[::-1])
 
 
+def test_transparent_cells_average_their_alpha_too():
+    rgba = np.ones((2, 1, 4))
+    rgba[1] = 0.0  # a missing value's cell: transparent
+    out = area_average(rgba, np.array([0.0, 1.0, 2.0]), np.array([0.0, 1.0]))
+    np.testing.assert_array_equal(out[:, 0, 3], [255, 0])
+    out = area_average(rgba, np.array([0.5, 1.5]), np.array([0.0, 1.0]))
+    np.testing.assert_array_equal(out[0, 0], [128, 128, 128, 128])
+
+
 @pytest.mark.parametrize("flip_y", [True, False])
 @pytest.mark.parametrize(("height_px", "width_px"), [(40, 30), (80, 90)])
 def test_cells_on_whole_pixels_are_drawn_as_they_are(flip_y, height_px, width_px):
@@ -94,3 +105,20 @@ def test_png_is_written_fast_with_the_same_pixels(tmp_path):
     fig.savefig(tmp_path / "cells.pdf")
     fig.savefig(tmp_path / "cells.svg")
     assert (tmp_path / "cells.pdf").stat().st_size > 0
+
+
+def test_pdf_embeds_no_more_pixels_than_cells_or_output_pixels(tmp_path):
+    # 300 genes on 60 pixels: each embedded row averages 5 genes; 20 samples on 40 pixels:
+    # one embedded column per sample (the viewer enlarges it), not two.
+    values = np.random.default_rng(4).normal(size=(300, 20))
+    ours, fig = _render(values, height_px=60, width_px=40)
+    fig.savefig(tmp_path / "cells.pdf")
+    fig.savefig(tmp_path / "cells.svg")
+    pdf = (tmp_path / "cells.pdf").read_bytes()
+    assert re.search(rb"/Subtype /Image /Width 20 /Height 60\b", pdf)
+    # SVG viewers draw scaled rasters pixelated: an SVG embeds the PNG's pixels instead.
+    svg = (tmp_path / "cells.svg").read_text()
+    encoded = re.search(r'href="data:image/png;base64,([^"]+)"', svg).group(1)
+    embedded = np.asarray(Image.open(io.BytesIO(base64.b64decode(encoded))))
+    np.testing.assert_array_equal(embedded[::-1, :, :3], ours)  # stored bottom row first
+    assert "pixelated" not in svg

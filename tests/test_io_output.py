@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from rnaheat.io.output import (
+    _freeze_layout,
     atomic_output,
     check_output_folder,
     file_checksums,
@@ -111,6 +112,29 @@ def test_the_same_figure_gives_the_same_bytes(tmp_path):
     for a, b in zip(first[:2], second[:2], strict=True):
         assert a.read_bytes() == b.read_bytes(), a.name
     assert plt.get_fignums() == []  # saved figures are closed
+
+
+def test_a_laid_out_figure_is_drawn_once_per_file(tmp_path):
+    def laid_out():
+        fig, ax = plt.subplots(figsize=(2, 2), layout="constrained")
+        ax.plot([0, 1], [1, 0])
+        ax.set_title("title")
+        fig.colorbar(ax.imshow([[0, 1]]), ax=ax)
+        return fig, ax
+
+    # The engine run alone places the axes where a drawing of the figure would.
+    (drawn, drawn_ax), (fig, ax) = laid_out(), laid_out()
+    drawn.set_dpi(50)
+    drawn.draw_without_rendering()
+    _freeze_layout(fig, dpi=50)
+    np.testing.assert_array_equal(ax.get_position().bounds, drawn_ax.get_position().bounds)
+    plt.close(drawn)
+    draws = []
+    draw = fig.draw
+    fig.draw = lambda renderer: draws.append(1) or draw(renderer)
+    paths = save_figure(fig, tmp_path / "fig", dpi=50)
+    # Once per format: the layout needs no drawing, and no save draws an extra time first.
+    assert len(draws) == len(paths) == 3
 
 
 def test_checksums_of_files_and_folders(tmp_path):

@@ -436,15 +436,23 @@ def write_matrix(
 def _freeze_layout(figure: Any, *, dpi: int) -> None:
     """Run the figure's layout engine once at ``dpi``, then keep its result for every save.
 
-    Otherwise each save lays the figure out again from where the last one left it.
+    Otherwise each save lays the figure out again from where the last one left it. The
+    engine runs alone: it measures the text it needs and places the axes, which is all a
+    drawing of the whole figure (without rendering) would have done to the layout.
     """
+    import matplotlib as mpl
+
     if figure.get_layout_engine() is None:
         return
     screen = figure.dpi
     figure.set_dpi(dpi)
-    figure.draw_without_rendering()
+    figure.get_layout_engine().execute(figure)
     figure.set_dpi(screen)
-    figure.set_layout_engine("none")
+    # No engine at all: "none" would leave a placeholder engine, for which every save draws
+    # the whole figure once more (without rendering) before drawing it. Without the rc
+    # settings that choose an engine, ``None`` means none.
+    with mpl.rc_context({"figure.autolayout": False, "figure.constrained_layout.use": False}):
+        figure.set_layout_engine(None)
 
 
 def save_figure(

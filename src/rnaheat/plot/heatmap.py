@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.collections import LineCollection, PolyCollection
+from matplotlib.collections import LineCollection
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch, Rectangle
@@ -39,6 +39,7 @@ from rnaheat.labels import label_rank as rank_labels
 from rnaheat.modules import GeneModules, module_label
 from rnaheat.plot._cells import CellFigure, CellImage
 from rnaheat.plot._text import literal_text, wrap_name
+from rnaheat.plot._vector import Segments, Tiles
 from rnaheat.plot.colors import (
     CATEGORICAL,
     diverging_cmap,
@@ -843,9 +844,7 @@ def _draw_gene_trees(fig: Figure, lay: HeatmapLayout, modules: GeneModules) -> N
     if segments:
         allseg = np.concatenate(segments)
         dend.add_collection(
-            LineCollection(
-                allseg, colors="#444444", linewidths=0.4, rasterized=len(allseg) > 20_000
-            )
+            Segments(allseg, colors="#444444", linewidths=0.4, rasterized=len(allseg) > 20_000)
         )
     dend.set_xlim(1.02, 0)
     dend.set_ylim(lay.rows.extent, 0)
@@ -860,7 +859,7 @@ def _draw_sample_tree(fig: Figure, lay: HeatmapLayout, modules: GeneModules) -> 
     leaf_pos[modules.sample_tree.order] = lay.col_x
     lines, tallest = _dendrogram_segments(modules.sample_tree, leaf_pos)
     if len(lines):
-        cd.add_collection(LineCollection(lines, colors="#444444", linewidths=0.6))
+        cd.add_collection(Segments(lines, colors="#444444", linewidths=0.6))
         cd.set_ylim(0, tallest * 1.02)
     cd.set_xlim(0, lay.x_extent)
     cd.axis("off")
@@ -901,7 +900,7 @@ def _draw_tracks(
         left = lay.col_x - 0.5
         corners = np.stack([left, left, left + 1, left + 1], axis=1)
         tr.add_collection(
-            PolyCollection(
+            Tiles(
                 np.stack([corners, np.broadcast_to([0, 1, 1, 0], corners.shape)], axis=2),
                 facecolors=list(cell_colors),
                 edgecolors="white",
