@@ -15,7 +15,7 @@ from functools import partial
 import matplotlib as mpl
 import numpy as np
 import pandas as pd
-from matplotlib.collections import LineCollection, PolyCollection
+from matplotlib.collections import PolyCollection
 from matplotlib.colors import Colormap
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
@@ -23,6 +23,7 @@ from matplotlib.patches import Patch
 from scipy.cluster.hierarchy import dendrogram
 
 from rnaheat.plot._text import bold_headers, literal_text
+from rnaheat.plot._vector import Segments
 from rnaheat.plot.colors import (
     NEUTRAL,
     QC_FLAG_COLORS,
@@ -222,12 +223,11 @@ def _sample_tree(ax, qc: QCResult, title: str) -> None:
     if leaves != order:
         raise ValueError("the QC result's order does not match its linkage")
     # One collection, not a line per merge: at 1,000 samples, 999 lines cost a second to
-    # make and draw. Cap and join styles are a plotted line's, so the pixels are the same.
+    # make and draw. Cap and join styles are a plotted line's, so the pixels are the same;
+    # PDF and SVG get the tree as one path.
     links = np.stack([(np.asarray(layout["icoord"]) - 5) / 10, layout["dcoord"]], axis=-1)
     ax.add_collection(
-        LineCollection(
-            links, colors="#444444", linewidths=0.8, capstyle="projecting", joinstyle="round"
-        ),
+        Segments(links, colors="#444444", linewidths=0.8, capstyle="projecting", joinstyle="round"),
         autolim=False,
     )
     ax.set_xlim(-0.5, len(order) - 0.5)
