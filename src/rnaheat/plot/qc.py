@@ -15,7 +15,6 @@ from functools import partial
 import matplotlib as mpl
 import numpy as np
 import pandas as pd
-from matplotlib.collections import PolyCollection
 from matplotlib.colors import Colormap
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
@@ -23,7 +22,7 @@ from matplotlib.patches import Patch
 from scipy.cluster.hierarchy import dendrogram
 
 from rnaheat.plot._text import bold_headers, literal_text
-from rnaheat.plot._vector import Segments
+from rnaheat.plot._vector import Segments, Tiles
 from rnaheat.plot.colors import (
     NEUTRAL,
     QC_FLAG_COLORS,
@@ -684,9 +683,8 @@ def _bars(ax, heights: np.ndarray, /, *, colors, width: float = 0.8) -> None:
     right = left + width
     bottom = np.zeros(len(heights))
     corners = np.stack([left, bottom, right, bottom, right, heights, left, heights], axis=1)
-    bars = PolyCollection(
-        corners.reshape(-1, 4, 2), facecolors=colors, edgecolors="none", linewidths=0
-    )
+    # Tiles: PDF and SVG get one path per colour, not a path per sample.
+    bars = Tiles(corners.reshape(-1, 4, 2), facecolors=colors, edgecolors="none", linewidths=0)
     # Bars stand on zero: the axis's margin is added above them, not below, as for ax.bar.
     bars.sticky_edges.y.append(0)
     ax.add_collection(bars)
