@@ -96,6 +96,11 @@ def label_rank(analysis: Analysis, /) -> pd.Series:
     )
 
 
+def _rank_or_run(analysis: Analysis, rank: pd.Series | None, /) -> pd.Series:
+    """``rank`` when given, else the analysis' own :func:`label_rank` (``None``: not given)."""
+    return label_rank(analysis) if rank is None else rank
+
+
 def heatmap_settings(analysis: Analysis, /, *, rank: pd.Series | None = None) -> dict[str, object]:
     """What both the heatmap and its layout are given, so that the two cannot differ.
 
@@ -107,7 +112,7 @@ def heatmap_settings(analysis: Analysis, /, *, rank: pd.Series | None = None) ->
         "markers": labelled_genes(analysis),
         "subtitles": module_subtitles(analysis.modules, enrichment=analysis.enrichment),
         "de": analysis.de,
-        "label_rank": label_rank(analysis) if rank is None else rank,
+        "label_rank": _rank_or_run(analysis, rank),
     }
 
 
@@ -186,7 +191,7 @@ def volcano(result: Analysis | DEResult, /, *, ax: Axes | None = None, **setting
         "alpha": config.de.alpha,
         "lfc_threshold": config.select.lfc_threshold,
         "label_genes": labelled_genes(result) or None,
-        "label_rank": label_rank(result) if rank is None else rank,
+        "label_rank": _rank_or_run(result, rank),
         "title": _title(result),
     }
     return draw_volcano(result.de, ax=ax, **{**run, **settings})
