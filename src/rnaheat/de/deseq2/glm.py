@@ -281,7 +281,6 @@ def _irls(
         rows=np.arange(n_genes),
         counts=counts,
         alpha=dispersions,
-        inv_alpha=1.0 / dispersions[:, None],
         constant=constant,
         log_sf=log_sf,
         size_factors=size_factors,
@@ -304,9 +303,7 @@ def _irls(
         with np.errstate(divide="ignore", invalid="ignore"):
             # y log(mu / (mu + 1/a)) - (1/a) log(1 + a mu), with mu >= min_mu > 0
             log_one_plus = np.log(1.0 + a * m)
-            loglik = work.constant + linalg.row_sums(
-                y * log_m - (y + work.inv_alpha) * log_one_plus
-            )
+            loglik = work.constant + linalg.row_sums(y * log_m - (y + 1.0 / a) * log_one_plus)
             dev = -2.0 * loglik
             change = np.abs(dev - work.dev_old) / (np.abs(dev) + 0.1)
         deviance[work.rows] = dev
@@ -336,7 +333,6 @@ class _Working:
     rows: np.ndarray
     counts: np.ndarray
     alpha: np.ndarray
-    inv_alpha: np.ndarray
     constant: np.ndarray
     log_sf: np.ndarray
     size_factors: np.ndarray
@@ -348,7 +344,6 @@ class _Working:
             rows=self.rows[keep],
             counts=self.counts[keep],
             alpha=self.alpha[keep],
-            inv_alpha=self.inv_alpha[keep],
             constant=self.constant[keep],
             log_sf=factor_rows(self.log_sf, keep),
             size_factors=factor_rows(self.size_factors, keep),
